@@ -1,0 +1,169 @@
+"""Organizations, users, passwords and API tokens.
+
+Passwords are argon2id hashes. API tokens are random (256 bits), so a SHA-256 of the token is
+enough to store (no slow hash needed); the token itself is shown once, when issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.errors import Conflict, InvalidInput
+from segmint.model import Role
+from segmint.store.tables import api_tokens, organizations, users
+
+TOKEN_PREFIX = "sgm_"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from a token or a session."""
+
+    user_id: int
+    organization_id: int
+    email: str
+    role: Role
+    project_id: int | None  # a token limited to one project
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise InvalidInput("must be at least 8 characters", "password")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_organization(conn: sa.Connection, name: str, clock: Clock = SYSTEM_CLOCK) -> int:
+    row = conn.execute(
+        organizations.insert()
+        .values(name=name, created_at=clock.now())
+        .returning(organizations.c.id)
+    ).one()
+    return int(row.id)
+
+
+def create_user(
+    conn: sa.Connection,
+    organization_id: int,
+    email: str,
+    role: Role | str,
+    password: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> int:
+    email = normalise_user_email(email)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidInput("must be one of owner, admin, member", "role") from None
+    if conn.execute(sa.select(users.c.id).where(users.c.email == email)).first():
+        raise Conflict(f"a user with email {email} already exists", "email")
+    row = conn.execute(
+        users.insert()
+        .values(
+            organization_id=organization_id,
+            email=email,
+            role=role.value,
+            password_hash=hash_password(password) if password else None,
+            created_at=clock.now(),
+        )
+        .returning(users.c.id)
+    ).one()
+    return int(row.id)
+
+
+def normalise_user_email(email: str) -> str:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InvalidInput(f"{email!r} is not an email address", "email")
+    return email
+
+
+def set_password(conn: sa.Connection, user_id: int, password: str) -> None:
+    conn.execute(
+        users.update().where(users.c.id == user_id).values(password_hash=hash_password(password))
+    )
+
+
+def issue_token(
+    conn: sa.Connection,
+    user_id: int,
+    name: str = "cli",
+    project_id: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> str:
+    """Create a token and return it in clear text: the only time it is ever visible."""
+    prefix = secrets.token_hex(4)
+    token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    conn.execute(
+        api_tokens.insert().values(
+            user_id=user_id,
+            project_id=project_id,
+            name=name,
+            prefix=prefix,
+            token_hash=hash_token(token),
+            created_at=clock.now(),
+        )
+    )
+    return token
+
+
+def authenticate_token(
+    conn: sa.Connection, token: str, clock: Clock = SYSTEM_CLOCK
+) -> Principal | None:
+    """The principal behind a token, or None for an unknown or revoked one."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = conn.execute(
+        sa.select(
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.project_id,
+            users.c.id,
+            users.c.organization_id,
+            users.c.email,
+            users.c.role,
+        )
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
+        api_tokens.update().where(api_tokens.c.id == row.token_id).values(last_used_at=clock.now())
+    )
+    return Principal(row.id, row.organization_id, row.email, Role(row.role), row.project_id)
+
+
+def authenticate_password(conn: sa.Connection, email: str, password: str) -> Principal | None:
+    row = conn.execute(sa.select(users).where(users.c.email == email.strip().lower())).first()
+    if row is None or not verify_password(row.password_hash, password):
+        return None
+    return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+
+
+def revoke_token(conn: sa.Connection, prefix: str, clock: Clock = SYSTEM_CLOCK) -> bool:
+    result = conn.execute(
+        api_tokens.update()
+        .where(api_tokens.c.prefix == prefix, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    return result.rowcount > 0

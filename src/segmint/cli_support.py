@@ -1,0 +1,30 @@
+"""What every CLI command shares: option types and turning engine errors into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from segmint.errors import SegmintError
+
+err = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL [env: SEGMINT_DATABASE_URL]"),
+]
+ProjectSlug = Annotated[str, typer.Option("--project", help="Project slug.")]
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Engine errors become one clear line and exit status 1, not a traceback."""
+    try:
+        yield
+    except SegmintError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None

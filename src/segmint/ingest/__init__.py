@@ -1,0 +1,45 @@
+"""Ingestion shared by the CLI, the API and the demo: leads from CSV, events from JSONL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.ingest.batches import ErrorCallback, ImportReport, RowError
+from segmint.ingest.csv_source import CsvRecords, ProgressCallback
+from segmint.ingest.events import import_events_jsonl, ingest_events
+from segmint.ingest.leads import LeadWriter, OnConflict, upsert_leads
+from segmint.projects import Project
+
+__all__ = [
+    "ImportReport",
+    "RowError",
+    "import_events_jsonl",
+    "import_leads_csv",
+    "ingest_events",
+    "upsert_leads",
+]
+
+
+def import_leads_csv(
+    engine: Engine,
+    project: Project,
+    path: Path,
+    overrides: dict[str, str] | None = None,
+    on_conflict: OnConflict = "update",
+    clock: Clock = SYSTEM_CLOCK,
+    on_progress: ProgressCallback | None = None,
+    on_error: ErrorCallback | None = None,
+) -> ImportReport:
+    """Stream a CSV file into the project's leads; see LeadWriter for the upsert rules."""
+    report = ImportReport()
+    writer = LeadWriter(engine, project, report, on_conflict, clock, on_error)
+    records = CsvRecords(path, project, overrides or {}, on_progress)
+    records.on_error = lambda error: writer.fail(error.location, error.message)
+    for line, record in records:
+        writer.add(line, record)
+    writer.close()
+    report.ignored_columns = records.mapping.ignored if records.mapping else []
+    return report

@@ -1,0 +1,1 @@
+"""Storage: tables, connections and schema migrations."""

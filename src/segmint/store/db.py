@@ -1,0 +1,68 @@
+"""Connections: URL normalisation, engine set-up and per-dialect connection tuning."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import unicodedata
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///./segmint.db"
+
+
+def database_url_from_env() -> str:
+    return os.environ.get("SEGMINT_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Accept plain `postgresql://` / `postgres://` URLs and pick the psycopg 3 driver."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    parsed = make_url(text)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def fold(value: object) -> str | None:
+    """Case-fold text the way both databases must: Unicode-aware, trimmed.
+
+    SQLite's lower() folds ASCII only, so SQLite connections get this function registered as
+    `segmint_fold`, and filters compare folded text on both sides.
+    """
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+
+
+def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.create_function("segmint_fold", 1, fold, deterministic=True)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+    """The one way the project opens a database."""
+    parsed = normalise_url(url or database_url_from_env())
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, **kwargs)
+        sa.event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+        )
+    kwargs.setdefault("pool_pre_ping", True)  # survive a PostgreSQL restart without a manual step
+    return sa.create_engine(parsed, **kwargs)
+
+
+def is_postgres(bind: Engine | sa.Connection) -> bool:
+    return bind.dialect.name == "postgresql"

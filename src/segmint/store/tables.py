@@ -1,0 +1,332 @@
+"""SQLAlchemy Core tables: the shape every query is written against.
+
+Migrations (store/migrations) create exactly these tables; tests assert that the migrated schema
+and this metadata agree. Every tenant table carries `project_id` and every index starts with it,
+so the schema can be distributed by project (Citus) with no query changes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A 64-bit key on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY (also 64-bit).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# JSONB on PostgreSQL (GIN-indexable, containment operators); JSON1 text on SQLite.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+def _project_id() -> sa.Column[int]:
+    return sa.Column(
+        "project_id", BigId, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column(
+        "organization_id",
+        BigId,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lower-cased
+    sa.Column("name", sa.String(255)),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255)),  # argon2id; null until a password is set
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_login_at", Timestamp),
+    sa.CheckConstraint("role in ('owner', 'admin', 'member')", name="ck_users_role"),
+)
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    _id(),
+    sa.Column(
+        "organization_id",
+        BigId,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("statuses", Json, nullable=False),  # ordered vocabulary of lead statuses
+    sa.Column("converted_status", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("organization_id", "slug"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # Null: every project of the user's organization; else only this one.
+    sa.Column("project_id", BigId, sa.ForeignKey("projects.id", ondelete="CASCADE")),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),  # shown in listings
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("domain", sa.String(255)),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("engagement_level", sa.String(64)),
+    sa.Column("profile_level", sa.String(64)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.Index(None, "project_id", "domain"),
+    sa.Index(None, "project_id", "name"),
+)
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("email", sa.String(320)),  # trimmed and lower-cased: unique per project
+    sa.Column("first_name", sa.String(1000)),
+    sa.Column("last_name", sa.String(1000)),
+    sa.Column("phone", sa.String(1000)),
+    sa.Column("phone_type", sa.String(16)),
+    sa.Column("company", sa.String(1000)),
+    sa.Column("job_title", sa.String(1000)),
+    sa.Column("status", sa.String(64)),
+    sa.Column("source", sa.String(1000)),
+    sa.Column("owner", sa.String(320)),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("country", sa.String(1000)),
+    sa.Column("language", sa.String(1000)),
+    sa.Column("priority", sa.String(1000)),
+    sa.Column("group_name", sa.String(1000)),
+    sa.Column("engagement_score", sa.Float, nullable=False, server_default="0"),
+    sa.Column("max_score", sa.Float, nullable=False, server_default="0"),
+    sa.Column("engagement_level", sa.String(64)),
+    sa.Column("profile_level", sa.String(64)),
+    sa.Column("custom", Json, nullable=False),
+    sa.Column("enrichment", Json),
+    sa.Column("account_id", BigId),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("last_contacted_at", Timestamp),
+    sa.Column("last_activity_at", Timestamp),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.UniqueConstraint("project_id", "email"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "account_id"],
+        ["accounts.project_id", "accounts.id"],
+        name="fk_leads_account",
+    ),
+    # Keyset paging and "created in the last N days".
+    sa.Index(None, "project_id", "created_at", "id"),
+    sa.Index(None, "project_id", "status"),
+    sa.Index(None, "project_id", "source"),
+    sa.Index(None, "project_id", "account_id"),
+    sa.Index(None, "project_id", "last_activity_at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_events_lead",
+        ondelete="CASCADE",
+    ),
+    # A lead's events of a type in a time window (event conditions, timelines).
+    sa.Index(None, "project_id", "lead_id", "type", "occurred_at"),
+    # All leads with an event of a type in a window (event conditions evaluated set-wise).
+    sa.Index(None, "project_id", "type", "occurred_at", "lead_id"),
+)
+
+custom_fields = sa.Table(
+    "custom_fields",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("options", Json, nullable=False),  # allowed values of a `select` field
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "key"),
+    sa.CheckConstraint(
+        "type in ('text', 'number', 'date', 'boolean', 'select')", name="ck_custom_fields_type"
+    ),
+)
+
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("color", sa.String(7), nullable=False, server_default="#4f46e5"),
+    sa.Column("filter", Json, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("last_evaluated_at", Timestamp),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.Index(None, "project_id", "created_by"),
+)
+
+lists = sa.Table(
+    "lists",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("filter", Json),  # applied only on refresh
+    sa.Column("source_segment_id", BigId),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "id"),
+)
+
+list_members = sa.Table(
+    "list_members",
+    metadata,
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("list_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("added_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "list_id", "lead_id"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "list_id"],
+        ["lists.project_id", "lists.id"],
+        name="fk_list_members_list",
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_list_members_lead",
+        ondelete="CASCADE",
+    ),
+    # "Which lists is this lead in" and in_list conditions probed per lead.
+    sa.Index(None, "project_id", "lead_id"),
+)
+
+
+# -- membership (active segments) -----------------------------------------------------------------
+
+segment_members = sa.Table(
+    "segment_members",
+    metadata,
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("entered_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "segment_id", "lead_id"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_segment_members_segment",
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_segment_members_lead",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "lead_id"),
+)
+
+# Append-only: who entered or left which segment, when, under which version, and why.
+membership_history = sa.Table(
+    "membership_history",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("change", sa.String(8), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("segment_version", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(255)),
+    sa.CheckConstraint("change in ('entered', 'exited')", name="ck_membership_history_change"),
+    sa.Index(None, "project_id", "segment_id", "at", "id"),
+    sa.Index(None, "project_id", "lead_id", "at"),
+)
+
+# The outbox: what a write causes, recorded in the write's own transaction, done by workers.
+work_items = sa.Table(
+    "work_items",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", Timestamp),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(1000)),
+    sa.Index(None, "project_id", "id"),
+)
+
+TENANT_TABLES = (
+    accounts,
+    leads,
+    events,
+    custom_fields,
+    segments,
+    lists,
+    list_members,
+    segment_members,
+    membership_history,
+)
+# work_items is the installation's queue, claimed across projects by workers: not a tenant table,
+# though every item names its project.

@@ -1,0 +1,1 @@
+"""Web pages served at / (the full UI arrives with its own issue)."""

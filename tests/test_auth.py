@@ -1,0 +1,225 @@
+"""Passwords, API tokens, users and `bootstrap.init`, on both backends."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint import auth, bootstrap
+from segmint.clock import FrozenClock, as_utc
+from segmint.errors import Conflict, InvalidInput
+from segmint.model import Role
+from segmint.projects import Project
+from segmint.store.tables import api_tokens, organizations, projects, users
+
+
+def user_id(db: Engine, email: str) -> int:
+    with db.connect() as conn:
+        return int(conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar_one())
+
+
+def test_passwords_are_argon2_hashes() -> None:
+    hashed = auth.hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert "correct horse battery" not in hashed
+    assert auth.hash_password("correct horse battery") != hashed  # salted
+    assert auth.verify_password(hashed, "correct horse battery")
+    assert not auth.verify_password(hashed, "correct horse battery!")
+    assert not auth.verify_password(hashed, "")
+    assert not auth.verify_password(None, "anything at all")
+    assert not auth.verify_password("not a hash", "anything at all")
+
+
+def test_short_passwords_are_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        auth.hash_password("short")
+    assert caught.value.path == "password"
+
+
+def test_a_users_password_is_stored_hashed(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        auth.create_user(conn, project.organization_id, "ann@acme.test", "member", "s3cret-pass")
+    with db.connect() as conn:
+        stored = conn.execute(
+            sa.select(users.c.password_hash).where(users.c.email == "ann@acme.test")
+        ).scalar_one()
+        assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
+        principal = auth.authenticate_password(conn, " ANN@acme.test", "s3cret-pass")
+        assert principal is not None
+        assert (principal.email, principal.role) == ("ann@acme.test", Role.MEMBER)
+        assert auth.authenticate_password(conn, "ann@acme.test", "wrong-pass") is None
+        assert auth.authenticate_password(conn, "nobody@acme.test", "s3cret-pass") is None
+        # The owner from the fixture has no password yet: no password logs in.
+        assert auth.authenticate_password(conn, "owner@acme.test", "") is None
+
+
+def test_set_password(db: Engine, project: Project) -> None:
+    owner = user_id(db, "owner@acme.test")
+    with db.begin() as conn:
+        auth.set_password(conn, owner, "a-new-password")
+    with db.connect() as conn:
+        assert auth.authenticate_password(conn, "owner@acme.test", "a-new-password") is not None
+
+
+def test_tokens_are_stored_only_as_a_sha256_hash(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    owner = user_id(db, "owner@acme.test")
+    with db.begin() as conn:
+        token = auth.issue_token(conn, owner, name="ci", clock=clock)
+    assert token.startswith(auth.TOKEN_PREFIX)
+    with db.connect() as conn:
+        row = conn.execute(sa.select(api_tokens)).one()
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in [str(value) for value in row]
+    # The prefix is visible (listings), and is how the token is recognised.
+    assert token.startswith(f"{auth.TOKEN_PREFIX}{row.prefix}_")
+    assert len(row.prefix) == 8
+    assert (row.user_id, row.name, row.project_id) == (owner, "ci", None)
+    assert as_utc(row.created_at) == clock.now()
+    assert row.last_used_at is None and row.revoked_at is None
+
+
+def test_tokens_authenticate_until_revoked(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    owner = user_id(db, "owner@acme.test")
+    with db.begin() as conn:
+        token = auth.issue_token(conn, owner, project_id=project.id)
+        other = auth.issue_token(conn, owner)
+    assert token != other
+
+    with db.begin() as conn:
+        principal = auth.authenticate_token(conn, token, clock)
+    assert principal == auth.Principal(
+        owner, project.organization_id, "owner@acme.test", Role.OWNER, project.id
+    )
+    with db.connect() as conn:
+        used = conn.execute(
+            sa.select(api_tokens.c.last_used_at).where(api_tokens.c.project_id == project.id)
+        ).scalar_one()
+    assert as_utc(used) == clock.now()
+
+    prefix = token.split("_")[1]
+    with db.begin() as conn:
+        assert auth.revoke_token(conn, prefix, clock)
+        assert not auth.revoke_token(conn, prefix, clock)  # already revoked
+    with db.begin() as conn:
+        assert auth.authenticate_token(conn, token) is None
+        assert auth.authenticate_token(conn, other) is not None  # the other one still works
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "",
+        "sgm_",
+        "sgm_deadbeef_not-a-real-token",
+        "Bearer sgm_deadbeef_x",
+        "not-even-prefixed",
+    ],
+)
+def test_unknown_tokens_are_rejected(db: Engine, project: Project, candidate: str) -> None:
+    with db.begin() as conn:
+        auth.issue_token(conn, user_id(db, "owner@acme.test"))
+        assert auth.authenticate_token(conn, candidate) is None
+
+
+def test_a_tampered_token_is_rejected(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        token = auth.issue_token(conn, user_id(db, "owner@acme.test"))
+        assert (
+            auth.authenticate_token(conn, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+        )
+        assert auth.authenticate_token(conn, token + "x") is None
+        assert auth.authenticate_token(conn, token) is not None
+
+
+def test_duplicate_user_email_is_a_conflict(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        with pytest.raises(Conflict) as caught:
+            auth.create_user(conn, project.organization_id, " Owner@ACME.test ", "admin")
+        assert caught.value.path == "email"
+        # Emails are unique across organizations too.
+        other_org = auth.create_organization(conn, "Globex")
+        with pytest.raises(Conflict):
+            auth.create_user(conn, other_org, "owner@acme.test", "owner")
+
+
+def test_user_input_is_validated(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        with pytest.raises(InvalidInput) as caught:
+            auth.create_user(conn, project.organization_id, "new@acme.test", "superuser")
+        assert caught.value.path == "role"
+        with pytest.raises(InvalidInput) as caught:
+            auth.create_user(conn, project.organization_id, "no-at-sign", "member")
+        assert caught.value.path == "email"
+        new_id = auth.create_user(conn, project.organization_id, " New@Acme.Test", Role.ADMIN)
+        row = conn.execute(sa.select(users).where(users.c.id == new_id)).one()
+    assert (row.email, row.role, row.password_hash) == ("new@acme.test", "admin", None)
+
+
+def counts(db: Engine) -> tuple[int, int, int]:
+    with db.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+            for t in (organizations, projects, users)
+        )
+
+
+def test_bootstrap_init_is_idempotent(db: Engine) -> None:
+    first = bootstrap.init(db, "Boss@Acme.test", organization_name="Acme")
+    second = bootstrap.init(db, "boss@acme.test")
+    third = bootstrap.init(db)
+
+    assert counts(db) == (1, 1, 1)
+    assert first.organization_id == second.organization_id == third.organization_id
+    assert first.project == second.project == third.project
+    assert first.project.slug == bootstrap.DEFAULT_PROJECT
+    assert first.owner_id is not None and first.owner_id == second.owner_id
+    assert third.owner_id is None
+    with db.connect() as conn:
+        owner = conn.execute(sa.select(users)).one()
+        assert (owner.email, owner.role) == ("boss@acme.test", "owner")
+        assert conn.execute(sa.select(organizations.c.name)).scalar_one() == "Acme"
+
+
+def test_bootstrap_init_sets_the_owners_password(db: Engine) -> None:
+    bootstrap.init(db, "boss@acme.test")
+    bootstrap.init(db, "boss@acme.test", "first-password")
+    with db.connect() as conn:
+        assert auth.authenticate_password(conn, "boss@acme.test", "first-password")
+    bootstrap.init(db, "boss@acme.test")  # no password given: the stored one stays
+    with db.connect() as conn:
+        assert auth.authenticate_password(conn, "boss@acme.test", "first-password")
+    assert counts(db) == (1, 1, 1)
+
+
+def test_bootstrap_init_refuses_another_organizations_user(db: Engine) -> None:
+    bootstrap.init(db, "boss@acme.test")
+    with db.begin() as conn:
+        other_org = auth.create_organization(conn, "Globex")
+        auth.create_user(conn, other_org, "ceo@globex.test", "owner")
+    with pytest.raises(Conflict):
+        bootstrap.init(db, "ceo@globex.test")
+
+
+def test_bootstrap_keeps_an_existing_organization(db: Engine, project: Project) -> None:
+    installed = bootstrap.init(db, "owner@acme.test")
+    assert installed.organization_id == project.organization_id
+    assert installed.project.id == project.id
+    assert counts(db) == (1, 1, 1)
+
+
+def test_single_organization(db: Engine) -> None:
+    with db.connect() as conn, pytest.raises(InvalidInput, match="segmint init"):
+        bootstrap.single_organization(conn)
+    installed = bootstrap.init(db)
+    with db.begin() as conn:
+        assert bootstrap.single_organization(conn) == installed.organization_id
+        auth.create_organization(conn, "Globex")
+        with pytest.raises(InvalidInput, match="several organizations"):
+            bootstrap.single_organization(conn)

@@ -1,0 +1,273 @@
+"""`segmint init`, `users add` and `import ...` through the real CLI, on both backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner, Result
+
+from segmint import auth
+from segmint.cli import app
+from segmint.model import Role
+from segmint.projects import Project
+from segmint.store.tables import events, leads, organizations, projects, users
+
+runner = CliRunner()
+
+
+def run(db_url: str, *args: str) -> Result:
+    return runner.invoke(app, [*args, "--database-url", db_url])
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("line ")]
+
+
+def scalar(db: Engine, query: sa.Select[tuple[int]]) -> int:
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_init_creates_an_organization_project_and_owner(db: Engine, db_url: str) -> None:
+    result = run(db_url, "init", "--owner-email", "Boss@Acme.test")
+    assert result.exit_code == 0, result.output
+    assert "project default" in result.stdout
+    assert "owner: Boss@Acme.test" in result.stdout
+
+    again = run(db_url, "init", "--owner-email", "boss@acme.test")
+    assert again.exit_code == 0, again.output
+    count = sa.select(sa.func.count())
+    assert scalar(db, count.select_from(organizations)) == 1
+    assert scalar(db, count.select_from(projects)) == 1
+    assert scalar(db, count.select_from(users)) == 1
+    with db.connect() as conn:
+        owner = conn.execute(sa.select(users.c.email, users.c.role)).one()
+    assert tuple(owner) == ("boss@acme.test", "owner")
+
+
+def test_init_upgrades_an_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = run(url, "init")
+    assert result.exit_code == 0, result.output
+    assert "project default" in result.stdout
+
+
+def test_users_add_prints_a_token_that_authenticates(db: Engine, db_url: str) -> None:
+    assert run(db_url, "init", "--owner-email", "boss@acme.test").exit_code == 0
+
+    result = run(db_url, "users", "add", "Ann@Acme.test", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.splitlines()[-1]
+    assert token.startswith(auth.TOKEN_PREFIX)
+    assert token not in result.stderr
+    with db.begin() as conn:
+        principal = auth.authenticate_token(conn, token)
+    assert principal is not None
+    assert (principal.email, principal.role, principal.project_id) == (
+        "ann@acme.test",
+        Role.ADMIN,
+        None,
+    )
+
+    # The same user again: a second token, no second user.
+    again = run(db_url, "users", "add", "ann@acme.test", "--project", "default")
+    assert again.exit_code == 0, again.output
+    second = again.stdout.splitlines()[-1]
+    assert second != token
+    with db.begin() as conn:
+        principal = auth.authenticate_token(conn, second)
+        assert principal is not None and principal.project_id is not None
+        assert auth.authenticate_token(conn, token) is not None
+    assert scalar(db, sa.select(sa.func.count()).select_from(users)) == 2
+
+
+def test_users_add_reports_an_existing_users_real_role(db: Engine, db_url: str) -> None:
+    run(db_url, "init", "--owner-email", "boss@acme.test")
+    assert run(db_url, "users", "add", "ann@acme.test").exit_code == 0  # a member
+
+    result = run(db_url, "users", "add", "ann@acme.test", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    assert "(member)" in result.stdout and "(admin)" not in result.stdout
+    assert "already exists as member" in result.stderr
+    with db.begin() as conn:
+        principal = auth.authenticate_token(conn, result.stdout.splitlines()[-1])
+    assert principal is not None and principal.role == Role.MEMBER
+
+
+def test_init_makes_the_named_user_an_owner(db: Engine, db_url: str) -> None:
+    run(db_url, "init")
+    run(db_url, "users", "add", "ann@acme.test", "--role", "member")
+
+    result = run(db_url, "init", "--owner-email", "ann@acme.test")
+    assert result.exit_code == 0, result.output
+    assert "owner: ann@acme.test" in result.stdout
+    with db.connect() as conn:
+        assert conn.execute(sa.select(users.c.role)).scalar_one() == "owner"
+
+
+def test_init_refuses_a_short_password(db: Engine, db_url: str) -> None:
+    result = run(db_url, "init", "--owner-email", "boss@acme.test", "--owner-password", "short")
+    assert result.exit_code == 1
+    assert "password: must be at least 8 characters" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_users_add_with_a_password(db: Engine, db_url: str) -> None:
+    run(db_url, "init")
+    result = run(db_url, "users", "add", "ann@acme.test", "--password", "long-enough-pw")
+    assert result.exit_code == 0, result.output
+    with db.connect() as conn:
+        principal = auth.authenticate_password(conn, "ann@acme.test", "long-enough-pw")
+    assert principal is not None and principal.role == Role.MEMBER
+
+
+def test_users_add_errors(db: Engine, db_url: str) -> None:
+    result = run(db_url, "users", "add", "ann@acme.test")
+    assert result.exit_code == 1
+    assert "segmint init" in result.stderr and "Traceback" not in result.output
+
+    run(db_url, "init")
+    result = run(db_url, "users", "add", "ann@acme.test", "--project", "nope")
+    assert result.exit_code == 1
+    assert "no project 'nope'" in result.stderr
+    result = run(db_url, "users", "add", "ann@acme.test", "--role", "king")
+    assert result.exit_code == 2  # a usage error, reported by the option parser
+    assert scalar(db, sa.select(sa.func.count()).select_from(users)) == 0
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_import_leads_good_file_exits_0(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "leads.csv",
+        "Email,Org,Notes\nada@example.com,Engines,x\nbob@example.com,Bobco,y\n",
+    )
+    result = run(db_url, "import", "leads", path, "--map", "Org=company")
+
+    assert result.exit_code == 0, result.output
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("leads: 2 created, 0 updated, 0 skipped, 0 failed in ")
+    assert "ignored columns: Notes" in result.stderr
+    assert error_lines(result) == []
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(leads.c.email, leads.c.company).order_by(leads.c.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("ada@example.com", "Engines"),
+        ("bob@example.com", "Bobco"),
+    ]
+
+    again = run(db_url, "import", "leads", path, "--on-conflict", "skip")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1].startswith(
+        "leads: 0 created, 0 updated, 2 skipped, 0 failed"
+    )
+
+
+def test_import_leads_with_bad_rows_exits_2(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "leads.csv",
+        "email,status,created_at\n"
+        "ada@example.com,new,2024-01-01\n"
+        "not-an-email,new,\n"
+        "bob@example.com,new,\n"
+        "cy@example.com,new,the day before yesterday in the afternoon\n",
+    )
+    result = run(db_url, "import", "leads", path)
+
+    assert result.exit_code == 2, result.output
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("leads: 2 created, 0 updated, 0 skipped, 2 failed in ")
+    assert "line" not in result.stdout
+    errors = error_lines(result)
+    assert errors[0] == "line 3: email: 'not-an-email' is not an email address"
+    # One error per line of stderr, however long (scripts grep for `line N:`).
+    assert errors[1].startswith("line 5: created_at: expected an ISO date or datetime")
+    assert errors[1].endswith("got 'the day before yesterday in the afternoon'")
+    assert len(errors) == 2
+    assert scalar(db, sa.select(sa.func.count()).select_from(leads)) == 2
+
+
+def test_import_leads_bad_options(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "leads.csv", "email\nada@example.com\n")
+
+    result = run(db_url, "import", "leads", path, "--map", "Nope=company")
+    assert result.exit_code == 1
+    assert "no column named 'Nope'" in result.stderr
+
+    result = run(db_url, "import", "leads", path, "--map", "email")
+    assert result.exit_code == 1
+    assert "COLUMN=field" in result.stderr
+
+    result = run(db_url, "import", "leads", path, "--on-conflict", "merge")
+    assert result.exit_code == 2
+    assert "update or skip" in result.stderr
+
+    result = run(db_url, "import", "leads", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2
+
+    empty = write(tmp_path, "empty.csv", "")
+    result = run(db_url, "import", "leads", empty)
+    assert result.exit_code == 1
+    assert "empty" in result.stderr
+    assert scalar(db, sa.select(sa.func.count()).select_from(leads)) == 0
+
+
+@pytest.mark.parametrize("kind", ["leads", "events"])
+def test_import_into_an_unknown_project_is_a_clear_error(
+    db_url: str, project: Project, tmp_path: Path, kind: str
+) -> None:
+    path = write(tmp_path, "file", "email\nada@example.com\n")
+    result = run(db_url, "import", kind, path, "--project", "nope")
+
+    assert result.exit_code == 1
+    assert "error: no project 'nope'" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_import_events(db: Engine, db_url: str, project: Project, tmp_path: Path) -> None:
+    run(db_url, "import", "leads", write(tmp_path, "l.csv", "email\nada@example.com\n"))
+    good = write(
+        tmp_path,
+        "good.jsonl",
+        json.dumps({"email": "ada@example.com", "type": "page_view"})
+        + "\n"
+        + json.dumps({"email": "ada@example.com", "type": "email_open"})
+        + "\n",
+    )
+    result = run(db_url, "import", "events", good)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("events: 2 accepted, 0 failed in ")
+
+    bad = write(
+        tmp_path,
+        "bad.jsonl",
+        "{not json\n"
+        + json.dumps({"email": "ada@example.com", "type": "trial_signup"})
+        + "\n"
+        + json.dumps({"email": "nobody@example.com", "type": "x"})
+        + "\n",
+    )
+    result = run(db_url, "import", "events", bad)
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines()[-1].startswith("events: 1 accepted, 2 failed in ")
+    errors = error_lines(result)
+    assert errors[0].startswith("line 1: not valid JSON")
+    assert errors[1] == "line 3: email: no lead with email 'nobody@example.com' in this project"
+    assert scalar(db, sa.select(sa.func.count()).select_from(events)) == 3
