@@ -1,0 +1,86 @@
+"""Filters against a database connection: validate with the stored segments and lists, compile
+for the connection's dialect, load a lead with everything a filter can look at."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from segmint.errors import NotFound
+from segmint.filters.evaluate import explain
+from segmint.filters.parse import parse_filter
+from segmint.filters.source import DbSegmentSource
+from segmint.filters.to_sql import compile_filter, select_lead_ids
+from segmint.filters.tree import Node
+from segmint.projects import Project
+from segmint.store.tables import accounts, events, leads, list_members
+
+
+def load_lead(
+    conn: sa.Connection, project_id: int, lead_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The lead (columns, `account`, `list_ids`) and its events, as `evaluate` takes them."""
+    row = conn.execute(
+        sa.select(leads).where(leads.c.project_id == project_id, leads.c.id == lead_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no lead {lead_id}")
+    lead: dict[str, Any] = dict(row._mapping)
+    lead["account"] = _account(conn, project_id, lead["account_id"])
+    lead["list_ids"] = frozenset(
+        conn.execute(
+            sa.select(list_members.c.list_id).where(
+                list_members.c.project_id == project_id, list_members.c.lead_id == lead_id
+            )
+        ).scalars()
+    )
+    rows = conn.execute(
+        sa.select(events.c.type, events.c.occurred_at, events.c.metadata).where(
+            events.c.project_id == project_id, events.c.lead_id == lead_id
+        )
+    )
+    return lead, [dict(r._mapping) for r in rows]
+
+
+def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> Any:
+    if account_id is None:
+        return None
+    row = conn.execute(
+        sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id == account_id)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def validate(
+    conn: sa.Connection, project: Project, data: Any, *, segment_id: int | None = None
+) -> Node:
+    """Filter JSON -> tree, checking `in_segment` / `in_list` against the project's tables."""
+    return parse_filter(data, project, DbSegmentSource(conn, project.id), segment_id=segment_id)
+
+
+def lead_condition(
+    conn: sa.Connection, project: Project, node: Node, now: datetime
+) -> ColumnElement[bool]:
+    """The filter as a boolean over `leads` for this connection's database (not project-scoped:
+    add `leads.c.project_id == project.id`, or use `lead_ids_query`)."""
+    return compile_filter(node, project, now, conn.dialect.name, DbSegmentSource(conn, project.id))
+
+
+def lead_ids_query(
+    conn: sa.Connection, project: Project, node: Node, now: datetime
+) -> sa.Select[tuple[int]]:
+    """`SELECT leads.id ... WHERE project_id = :p AND <filter>` for this connection's database."""
+    source = DbSegmentSource(conn, project.id)
+    return select_lead_ids(node, project, now, conn.dialect.name, source)
+
+
+def explain_lead(
+    conn: sa.Connection, project: Project, node: Node, lead_id: int, now: datetime
+) -> dict[str, Any]:
+    """Why a stored lead does or does not match: `explain` over the lead as stored."""
+    lead, lead_events = load_lead(conn, project.id, lead_id)
+    source = DbSegmentSource(conn, project.id)
+    return explain(node, lead, lead_events, now, project=project, segments=source)

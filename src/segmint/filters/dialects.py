@@ -1,0 +1,228 @@
+"""Per-dialect SQL pieces: SQLite JSON1 vs PostgreSQL JSONB, merged over generic defaults.
+
+Everything that differs between the databases is a function in one of the override mappings
+below; to_sql.py asks `dialect_for(name)` and never tests the dialect name itself.
+
+JSON values are read at a path (a tuple of keys that passed fields.PATH_SEGMENT; an empty tuple
+is the column itself). Every reader returns SQL NULL for a value of another JSON type, which the
+operators treat as "no match" (see operators.View).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
+
+Expr = ColumnElement[Any]
+Path = tuple[str, ...]
+
+# Python's str.strip() removes these (after NFKC, which `fold` applies first); PostgreSQL's
+# btrim() must remove exactly the same so blank strings agree with Python's fold().
+PY_WHITESPACE: Final = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    fold: Callable[[Expr], Expr]
+    json_text: Callable[[Expr, Path], Expr]  # a JSON string's text, else NULL
+    json_number: Callable[[Expr, Path], Expr]  # a JSON number, else NULL
+    json_bool: Callable[[Expr, Path], Expr]  # 'true' / 'false' for a JSON boolean, else NULL
+    json_present: Callable[[Expr, Path, Callable[[Expr], Expr]], Expr]  # not null (two-valued)
+    json_elements: Callable[[Expr, Path], tuple[sa.FromClause, Expr, Expr]]
+    json_non_empty_object: Callable[[Expr], Expr]
+    ordered_text: Callable[[Expr], Expr]  # text compared by code point (ISO dates)
+
+
+def _false() -> Expr:
+    return sa.false()
+
+
+# -- generic defaults --------------------------------------------------------------------------
+
+
+def _default_fold(expr: Expr) -> Expr:
+    return sa.func.lower(sa.func.trim(expr), type_=sa.String)
+
+
+def _unsupported(feature: str) -> Callable[..., Any]:
+    def fail(*_args: Any) -> Any:
+        raise NotImplementedError(f"{feature} has no SQL form for this database")
+
+    return fail
+
+
+DEFAULTS: Final[dict[str, Callable[..., Any]]] = {
+    "fold": _default_fold,
+    "json_text": _unsupported("JSON text"),
+    "json_number": _unsupported("JSON numbers"),
+    "json_bool": _unsupported("JSON booleans"),
+    "json_present": _unsupported("JSON presence"),
+    "json_elements": _unsupported("JSON arrays"),
+    "json_non_empty_object": _unsupported("JSON objects"),
+    "ordered_text": lambda expr: expr,
+}
+
+# -- SQLite (JSON1) ----------------------------------------------------------------------------
+
+
+def _sqlite_path(path: Path) -> str:
+    return "$" + "".join(f'."{key}"' for key in path)
+
+
+def _sqlite_type(col: Expr, path: Path) -> Expr:
+    return sa.func.json_type(col, _sqlite_path(path), type_=sa.String)
+
+
+def _sqlite_extract(col: Expr, path: Path) -> Expr:
+    return sa.func.json_extract(col, _sqlite_path(path))
+
+
+def _sqlite_text(col: Expr, path: Path) -> Expr:
+    return sa.case(
+        (_sqlite_type(col, path) == "text", sa.type_coerce(_sqlite_extract(col, path), sa.String))
+    )
+
+
+def _sqlite_number(col: Expr, path: Path) -> Expr:
+    number = sa.type_coerce(_sqlite_extract(col, path), sa.Float)
+    return sa.type_coerce(
+        sa.case((_sqlite_type(col, path).in_(["integer", "real"]), number)), sa.Float
+    )
+
+
+def _sqlite_bool(col: Expr, path: Path) -> Expr:
+    kind = _sqlite_type(col, path)
+    return sa.case((kind.in_(["true", "false"]), kind))
+
+
+def _sqlite_present(col: Expr, path: Path, fold: Callable[[Expr], Expr]) -> Expr:
+    kind = _sqlite_type(col, path)
+    length = sa.func.json_array_length(col, _sqlite_path(path))
+    return sa.case(
+        (kind == "text", fold(_sqlite_extract(col, path)) != ""),
+        (kind == "array", length > 0),
+        (kind == "null", _false()),
+        else_=kind.is_not(None),
+    )
+
+
+def _sqlite_elements(col: Expr, path: Path) -> tuple[sa.FromClause, Expr, Expr]:
+    # json_each() of a scalar yields the scalar itself: feed it an array or nothing.
+    array = sa.case((_sqlite_type(col, path) == "array", _sqlite_extract(col, path)), else_="[]")
+    each = sa.func.json_each(array).table_valued("value", "type")
+    return each, sa.type_coerce(each.c.value, sa.String), each.c.type == "text"
+
+
+def _sqlite_non_empty_object(col: Expr) -> Expr:
+    return sa.and_(sa.func.json_type(col) == "object", sa.func.json(col) != "{}")
+
+
+SQLITE: Final[dict[str, Callable[..., Any]]] = {
+    "fold": lambda expr: sa.func.segmint_fold(expr, type_=sa.String),
+    "json_text": _sqlite_text,
+    "json_number": _sqlite_number,
+    "json_bool": _sqlite_bool,
+    "json_present": _sqlite_present,
+    "json_elements": _sqlite_elements,
+    "json_non_empty_object": _sqlite_non_empty_object,
+}
+
+# -- PostgreSQL (JSONB) ------------------------------------------------------------------------
+
+_WHOLE: Final[ColumnElement[Any]] = sa.literal_column("'{}'")  # `#>> '{}'`: a JSONB scalar as text
+
+
+def _pg_at(col: Expr, path: Path) -> Expr:
+    if not path:
+        return col
+    keys = sa.bindparam(None, list(path), type_=postgresql.ARRAY(sa.Text))
+    return col.op("#>", return_type=postgresql.JSONB)(keys)
+
+
+def _pg_type(value: Expr) -> Expr:
+    return sa.func.jsonb_typeof(value, type_=sa.String)
+
+
+def _pg_scalar_text(value: Expr) -> Expr:
+    return value.op("#>>", return_type=sa.String)(_WHOLE)
+
+
+def _pg_fold(expr: Expr) -> Expr:
+    normalized = sa.func.normalize(expr, sa.literal_column("NFKC"), type_=sa.String)
+    trimmed = sa.func.btrim(normalized, sa.literal(PY_WHITESPACE, sa.String), type_=sa.String)
+    lowered = sa.func.lower(trimmed, type_=sa.String)
+    # lower() is not casefold(): patch the differences common in Latin and Greek text.
+    folded = sa.func.replace(lowered, sa.literal("ß"), sa.literal("ss"), type_=sa.String)
+    return sa.func.translate(folded, sa.literal("ς"), sa.literal("σ"), type_=sa.String)
+
+
+def _pg_text(col: Expr, path: Path) -> Expr:
+    value = _pg_at(col, path)
+    return sa.case((_pg_type(value) == "string", _pg_scalar_text(value)))
+
+
+def _pg_number(col: Expr, path: Path) -> Expr:
+    # float8 rather than numeric: the same arithmetic as SQLite's REAL and Python's float.
+    value = _pg_at(col, path)
+    number = sa.cast(value, postgresql.DOUBLE_PRECISION)  # jsonb -> float8 (PostgreSQL 11+)
+    return sa.type_coerce(sa.case((_pg_type(value) == "number", number)), sa.Float)
+
+
+def _pg_bool(col: Expr, path: Path) -> Expr:
+    value = _pg_at(col, path)
+    return sa.case((_pg_type(value) == "boolean", _pg_scalar_text(value)))
+
+
+def _pg_present(col: Expr, path: Path, fold: Callable[[Expr], Expr]) -> Expr:
+    value = _pg_at(col, path)
+    kind = _pg_type(value)
+    return sa.case(
+        (kind == "string", fold(_pg_scalar_text(value)) != ""),
+        (kind == "array", sa.func.jsonb_array_length(value) > 0),
+        (kind == "null", _false()),
+        else_=kind.is_not(None),
+    )
+
+
+def _pg_elements(col: Expr, path: Path) -> tuple[sa.FromClause, Expr, Expr]:
+    value = _pg_at(col, path)
+    # jsonb_array_elements() raises on a non-array: feed it an array in every case.
+    array = sa.case((_pg_type(value) == "array", value), else_=sa.literal_column("'[]'::jsonb"))
+    each = sa.func.jsonb_array_elements(array).table_valued("value").render_derived()
+    return each, _pg_scalar_text(each.c.value), _pg_type(each.c.value) == "string"
+
+
+def _pg_non_empty_object(col: Expr) -> Expr:
+    return sa.and_(_pg_type(col) == "object", col != sa.literal_column("'{}'::jsonb"))
+
+
+POSTGRES: Final[dict[str, Callable[..., Any]]] = {
+    "fold": _pg_fold,
+    "json_text": _pg_text,
+    "json_number": _pg_number,
+    "json_bool": _pg_bool,
+    "json_present": _pg_present,
+    "json_elements": _pg_elements,
+    "json_non_empty_object": _pg_non_empty_object,
+    "ordered_text": lambda expr: expr.collate("C"),
+}
+
+OVERRIDES: Final = {"sqlite": SQLITE, "postgresql": POSTGRES}
+
+
+def dialect_for(name: str) -> Dialect:
+    """The SQL pieces for a SQLAlchemy dialect name (`sqlite`, `postgresql`)."""
+    if name not in OVERRIDES:
+        raise ValueError(f"filters do not support the {name!r} database")
+    merged = {**DEFAULTS, **OVERRIDES[name]}
+    parts = {f.name: merged[f.name] for f in fields(Dialect) if f.name != "name"}
+    return Dialect(name=name, **parts)

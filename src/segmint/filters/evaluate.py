@@ -1,0 +1,294 @@
+"""Tree, lead -> bool in pure Python, with exactly the semantics of the SQL compiler.
+
+The operators' Python predicates (operators.py) read values through `PyValue`, the counterpart of
+to_sql's operands. `explain` returns each node's result and the lead's value for it, as
+JSON-serialisable dicts (the "why they match" panel).
+
+A lead is a mapping of its column values (as stored: see `segmint.filters.loader.load_lead`),
+plus optional keys `account` (a mapping of the account's columns and `metadata`, or None) and
+`list_ids` (ids of the static lists the lead is a member of).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from segmint.clock import Clock, as_utc
+from segmint.errors import InvalidInput
+from segmint.filters.fields import (
+    FieldSpec,
+    FieldType,
+    Storage,
+    Table,
+    resolve_event_field,
+    resolve_field,
+)
+from segmint.filters.operators import OPERATORS, View
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import TimeContext
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
+from segmint.projects import Project
+from segmint.store.db import fold
+
+
+@dataclass(frozen=True)
+class PyValue:
+    """One stored value, read the way the SQL views read it (anything else is None)."""
+
+    raw: Any
+
+    def view(self, kind: View) -> Any:
+        raw = self.raw
+        if kind is View.TEXT:
+            return (fold(raw) or None) if isinstance(raw, str) else None
+        if kind is View.NUMBER:
+            return raw if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+        if kind is View.BOOLEAN:
+            return ("true" if raw else "false") if isinstance(raw, bool) else None
+        if kind is View.INSTANT:
+            return as_utc(raw) if isinstance(raw, datetime) else None
+        if kind is View.DATE:
+            return raw[:10] if isinstance(raw, str) and fold(raw) else None
+        raise TypeError(f"unknown view {kind!r}")
+
+    def present(self) -> bool:
+        raw = self.raw
+        if raw is None:
+            return False
+        if isinstance(raw, str):
+            return bool(fold(raw))
+        if isinstance(raw, list):
+            return bool(raw)
+        return True
+
+    def elements(self) -> frozenset[str]:
+        if not isinstance(self.raw, list):
+            return frozenset()
+        return frozenset(fold(item) or "" for item in self.raw if isinstance(item, str))
+
+
+def walk(value: Any, path: tuple[str, ...]) -> Any:
+    """The value at a path of object keys; None when any step is missing or not an object."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _column_value(spec: FieldSpec, row: Mapping[str, Any]) -> Any:
+    value = row.get(spec.column)
+    if spec.type is FieldType.DATETIME and isinstance(value, str):
+        return datetime.fromisoformat(value)  # leads given as API JSON
+    return value
+
+
+def field_value(spec: FieldSpec, lead: Mapping[str, Any], metadata: Any = None) -> Any:
+    """The raw value a field names, for a lead (or, in an event's where, its metadata)."""
+    if spec.table is Table.EVENTS:
+        return walk(metadata, spec.path)
+    if spec.table is Table.ACCOUNTS:
+        account = lead.get("account")
+        if not account:
+            return None
+        if spec.storage is Storage.JSON:
+            return walk(account.get(spec.column), spec.path)
+        return _column_value(spec, account)
+    if spec.storage is Storage.NAME:
+        return f"{lead.get('first_name') or ''} {lead.get('last_name') or ''}"
+    if spec.storage is Storage.ENRICHMENT_STATUS:
+        enrichment = lead.get("enrichment")
+        return "enriched" if isinstance(enrichment, dict) and enrichment else "not_enriched"
+    if spec.storage is Storage.JSON:
+        return walk(lead.get(spec.column), spec.path)
+    return _column_value(spec, lead)
+
+
+@dataclass(frozen=True)
+class _Context:
+    project: Project
+    time: TimeContext
+    lead: Mapping[str, Any]
+    events: Sequence[Mapping[str, Any]]
+    segments: SegmentSource | None
+    inlining: tuple[int, ...] = ()
+    metadata: Any = None  # the event being tested by a where clause
+    in_event: bool = False
+
+
+def _spec(node: Condition, ctx: _Context) -> FieldSpec:
+    if ctx.in_event:
+        return resolve_event_field(node.field)
+    return resolve_field(node.field, ctx.project)
+
+
+def _condition(node: Condition, ctx: _Context) -> tuple[bool, Any]:
+    spec = _spec(node, ctx)
+    op = OPERATORS.get(node.op)
+    if op is None:
+        raise ValueError(f"unknown operator {node.op!r}")
+    raw = field_value(spec, ctx.lead, ctx.metadata)
+    return op.python(PyValue(raw), spec, node.value, ctx.time), raw
+
+
+def _event_count(node: EventCondition, ctx: _Context) -> int:
+    since = None
+    if node.within_days is not None:
+        since = ctx.time.now - timedelta(days=node.within_days)
+    count = 0
+    for event in ctx.events:
+        if event.get("type") != node.type:
+            continue
+        occurred = as_utc(event["occurred_at"])
+        if since is not None and not since <= occurred <= ctx.time.now:
+            continue
+        where_ctx = replace(ctx, metadata=event.get("metadata"), in_event=True)
+        if node.where is None or _evaluate(node.where, where_ctx):
+            count += 1
+    return count
+
+
+def _event(node: EventCondition, ctx: _Context) -> tuple[bool, int]:
+    count = _event_count(node, ctx)
+    within = count >= node.min_count and (node.max_count is None or count <= node.max_count)
+    return within == node.performed, count
+
+
+def _stored_tree(node: SegmentRef, ctx: _Context) -> tuple[Node, _Context]:
+    from segmint.filters.parse import parse_filter
+
+    if ctx.segments is None:
+        raise InvalidInput("in_segment needs a segment source to resolve segments")
+    if node.segment_id in ctx.inlining:
+        raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
+    stored = ctx.segments.get_filter(node.segment_id)
+    if stored is None:
+        raise InvalidInput(f"unknown segment {node.segment_id}")
+    tree = parse_filter(stored, ctx.project, path=f"segment[{node.segment_id}].filter")
+    return tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id))
+
+
+def _in_list(node: ListRef, ctx: _Context) -> bool:
+    return node.list_id in set(ctx.lead.get("list_ids") or ())
+
+
+def _evaluate(node: Node, ctx: _Context) -> bool:
+    if isinstance(node, And):
+        return all(_evaluate(child, ctx) for child in node.children)
+    if isinstance(node, Or):
+        return any(_evaluate(child, ctx) for child in node.children)
+    if isinstance(node, Not):
+        return not _evaluate(node.child, ctx)
+    if isinstance(node, Condition):
+        return _condition(node, ctx)[0]
+    if isinstance(node, EventCondition):
+        return _event(node, ctx)[0]
+    if isinstance(node, SegmentRef):
+        return _evaluate(*_stored_tree(node, ctx))
+    if isinstance(node, ListRef):
+        return _in_list(node, ctx)
+    raise TypeError(f"not a filter node: {node!r}")
+
+
+def _context(
+    lead: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    now: datetime | Clock,
+    project: Project,
+    segments: SegmentSource | None,
+) -> _Context:
+    moment = now if isinstance(now, datetime) else now.now()
+    time = TimeContext.of(moment, project.zone)
+    return _Context(project, time, lead, tuple(events), segments)
+
+
+def evaluate(
+    node: Node,
+    lead: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    now: datetime | Clock,
+    *,
+    project: Project,
+    segments: SegmentSource | None = None,
+) -> bool:
+    """Does the lead (with its events) match the filter at `now`? Same answer as the SQL."""
+    return _evaluate(node, _context(lead, events, now, project, segments))
+
+
+# -- explain -----------------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _explain_leaf(node: Node, ctx: _Context) -> dict[str, Any]:
+    if isinstance(node, Condition):
+        result, raw = _condition(node, ctx)
+        return {
+            "type": "condition",
+            "field": node.field,
+            "op": node.op,
+            "value": to_jsonable(node.value),
+            "lead_value": to_jsonable(raw),
+            "result": result,
+        }
+    if isinstance(node, EventCondition):
+        matched, count = _event(node, ctx)
+        return {"type": "event", "event": node.type, "count": count, "result": matched}
+    if isinstance(node, SegmentRef):
+        tree, inner = _stored_tree(node, ctx)
+        child = _explain(tree, inner)
+        return {
+            "type": "in_segment",
+            "segment_id": node.segment_id,
+            "result": child["result"],
+            "child": child,
+        }
+    if isinstance(node, ListRef):
+        return {"type": "in_list", "list_id": node.list_id, "result": _in_list(node, ctx)}
+    raise TypeError(f"not a filter node: {node!r}")
+
+
+def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
+    if isinstance(node, And | Or):
+        children = [_explain(child, ctx) for child in node.children]
+        results = [child["result"] for child in children]
+        result = all(results) if isinstance(node, And) else any(results)
+        kind = "and" if isinstance(node, And) else "or"
+        return {"type": kind, "result": result, "children": children}
+    if isinstance(node, Not):
+        child = _explain(node.child, ctx)
+        return {"type": "not", "result": not child["result"], "child": child}
+    return _explain_leaf(node, ctx)
+
+
+def explain(
+    node: Node,
+    lead: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    now: datetime | Clock,
+    *,
+    project: Project,
+    segments: SegmentSource | None = None,
+) -> dict[str, Any]:
+    """Each node's result and the lead's value for it, as JSON-serialisable dicts."""
+    return _explain(node, _context(lead, events, now, project, segments))

@@ -1,0 +1,419 @@
+"""JSON <-> tree, with validation whose errors name the JSON path of the bad node.
+
+`parse_filter` is the only way user JSON becomes a tree: every other entry point (the text syntax,
+stored segments inlined by `in_segment`) goes through it, so every rule is checked in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+from segmint.errors import InvalidInput
+from segmint.filters.fields import FieldSpec, FieldType, resolve_event_field, resolve_field
+from segmint.filters.operators import OPERATORS, Operator, Shape, operators_for
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import PERIODS, parse_when
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    Scalar,
+    SegmentRef,
+    Value,
+)
+from segmint.projects import Project
+
+MAX_DEPTH: Final = 10
+MAX_CONDITIONS: Final = 200
+MAX_LIST: Final = 1000  # values in one `in` / `has_any` list
+MAX_TEXT: Final = 1000
+MAX_NUMBER: Final = 1e15  # beyond this a value cannot be bound as a 64-bit integer everywhere
+MAX_DAYS: Final = 100_000
+MAX_COUNT: Final = 1_000_000_000
+MIN_YEAR: Final = 1000
+MAX_YEAR: Final = 9000
+NODE_KEYS: Final = ("and", "or", "not", "field", "event", "in_segment", "in_list")
+_ORDERED_OPS: Final = frozenset({"gt", "gte", "lt", "lte", "between", "not_between"})
+
+
+def _fail(path: str, message: str) -> InvalidInput:
+    return InvalidInput(message, path)
+
+
+class _Parser:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.conditions = 0
+        self.segment_refs: list[tuple[int, str]] = []
+        self.list_refs: list[tuple[int, str]] = []
+
+    def node(self, data: Any, path: str, depth: int, in_event: bool = False) -> Node:
+        if depth > MAX_DEPTH:
+            raise _fail(path, f"too deeply nested: at most {MAX_DEPTH} levels")
+        if not isinstance(data, dict):
+            raise _fail(path, "expected an object")
+        kinds = [key for key in NODE_KEYS if key in data]
+        if len(kinds) != 1:
+            raise _fail(path, f"expected exactly one of: {', '.join(NODE_KEYS)}")
+        kind = kinds[0]
+        if in_event and kind in ("event", "in_segment", "in_list"):
+            raise _fail(path, f"{kind!r} is not allowed inside an event's where")
+        if kind in ("and", "or", "not"):
+            return self.group(kind, data, path, depth, in_event)
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise _fail(path, f"too many conditions: at most {MAX_CONDITIONS}")
+        if kind == "field":
+            return self.condition(data, path, in_event)
+        if kind == "event":
+            return self.event(data, path, depth)
+        return self.reference(kind, data, path)
+
+    def group(self, kind: str, data: dict[str, Any], path: str, depth: int, in_event: bool) -> Node:
+        _only_keys(data, (kind,), path)
+        if kind == "not":
+            return Not(self.node(data["not"], f"{path}.not", depth + 1, in_event))
+        items = data[kind]
+        if not isinstance(items, list):
+            raise _fail(f"{path}.{kind}", "expected a list of conditions")
+        if not items:
+            raise _fail(f"{path}.{kind}", "needs at least one condition")
+        children = tuple(
+            self.node(item, f"{path}.{kind}[{i}]", depth + 1, in_event)
+            for i, item in enumerate(items)
+        )
+        return And(children) if kind == "and" else Or(children)
+
+    def condition(self, data: dict[str, Any], path: str, in_event: bool) -> Condition:
+        _only_keys(data, ("field", "op", "value"), path)
+        spec = self.field(data["field"], f"{path}.field", in_event)
+        op = _operator(data.get("op"), spec, f"{path}.op")
+        value = _value(op, spec, data, f"{path}.value")
+        return Condition(spec.name, op.key, value)
+
+    def field(self, name: Any, path: str, in_event: bool) -> FieldSpec:
+        if not isinstance(name, str):
+            raise _fail(path, "expected a string")
+        try:
+            return resolve_event_field(name) if in_event else resolve_field(name, self.project)
+        except InvalidInput as error:
+            raise _fail(path, error.message) from None
+
+    def event(self, data: dict[str, Any], path: str, depth: int) -> EventCondition:
+        keys = ("event", "performed", "min_count", "max_count", "within_days", "where")
+        _only_keys(data, keys, path)
+        kind = data["event"]
+        if not isinstance(kind, str) or not kind.strip() or len(kind) > 100 or not _storable(kind):
+            raise _fail(f"{path}.event", "expected an event type (1 to 100 characters)")
+        performed = data.get("performed", True)
+        if not isinstance(performed, bool):
+            raise _fail(f"{path}.performed", "expected true or false")
+        min_count = _count(data, "min_count", path, 0, default=1) or 0
+        max_count = _count(data, "max_count", path, min_count, default=None)
+        within = _count(data, "within_days", path, 1, default=None, top=MAX_DAYS)
+        where = None
+        if data.get("where") is not None:
+            where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
+        return EventCondition(kind, performed, min_count, max_count, within, where)
+
+    def reference(self, kind: str, data: dict[str, Any], path: str) -> Node:
+        _only_keys(data, (kind,), path)
+        ref = data[kind]
+        if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= 2**62:
+            raise _fail(f"{path}.{kind}", "expected a positive integer id")
+        if kind == "in_segment":
+            self.segment_refs.append((ref, f"{path}.{kind}"))
+            return SegmentRef(ref)
+        self.list_refs.append((ref, f"{path}.{kind}"))
+        return ListRef(ref)
+
+
+def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _fail(f"{path}.{key}" if isinstance(key, str) else path, "unexpected key")
+
+
+def _count(
+    data: dict[str, Any], key: str, path: str, least: int, default: int | None, top: int = MAX_COUNT
+) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= top:
+        raise _fail(f"{path}.{key}", f"expected a whole number from {least} to {top}")
+    return value
+
+
+def _operator(key: Any, spec: FieldSpec, path: str) -> Operator:
+    if not isinstance(key, str):
+        raise _fail(path, "expected an operator name")
+    op = OPERATORS.get(key)
+    if op is None:
+        raise _fail(path, f"unknown operator {key!r}")
+    if spec.type not in op.field_types:
+        usable = ", ".join(o.key for o in operators_for(spec.type))
+        raise _fail(
+            path, f"{key!r} does not apply to {spec.name} (a {spec.type} field); use: {usable}"
+        )
+    return op
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def _storable(value: str) -> bool:
+    """Text both databases can hold: valid UTF-8 (no lone surrogates) and no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, "expected a non-blank string")
+    if len(value) > MAX_TEXT:
+        raise _fail(path, f"expected at most {MAX_TEXT} characters")
+    if not _storable(value):
+        raise _fail(path, "expected valid Unicode text without NUL characters")
+    return value
+
+
+def _number(value: Any, path: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, "expected a number")
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise _fail(path, f"expected a finite number within ±{MAX_NUMBER:g}")
+    return value
+
+
+def _when(value: Any, path: str) -> str:
+    try:
+        # Years well inside datetime's range, so day and zone arithmetic cannot overflow.
+        valid = isinstance(value, str) and value == value.strip()
+        if valid and MIN_YEAR <= parse_when(value).year <= MAX_YEAR:
+            return str(value)
+    except ValueError:
+        pass
+    raise _fail(
+        path,
+        "expected an ISO date (2024-01-31) or datetime (2024-01-31T09:00:00Z) "
+        f"in the years {MIN_YEAR} to {MAX_YEAR}",
+    )
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, "expected true or false")
+    return value
+
+
+def _json_scalar(value: Any, path: str) -> Scalar:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _text(value, path)
+    if isinstance(value, int | float):
+        return _number(value, path)
+    raise _fail(path, "expected a string, a number or true/false")
+
+
+_SCALARS: Final[dict[FieldType, Callable[[Any, str], Scalar]]] = {
+    FieldType.TEXT: _text,
+    FieldType.SELECT: _text,
+    FieldType.NUMBER: _number,
+    FieldType.DATETIME: _when,
+    FieldType.DATE: _when,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.JSON: _json_scalar,
+}
+
+
+def _scalar(op: Operator, spec: FieldSpec, value: Any, path: str) -> Scalar:
+    if spec.type is FieldType.JSON and op.key in _ORDERED_OPS:
+        return _number(value, path)  # numeric operators on untyped JSON take numbers only
+    return _SCALARS[spec.type](value, path)
+
+
+def _list(value: Any, path: str, item: Callable[[Any, str], Scalar]) -> tuple[Scalar, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "expected a non-empty list")
+    if len(value) > MAX_LIST:
+        raise _fail(path, f"expected at most {MAX_LIST} values")
+    return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+
+def _days(value: Any, path: str) -> int | float:
+    days = _number(value, path)
+    if not 0 <= days <= MAX_DAYS:
+        raise _fail(path, f"expected a number of days from 0 to {MAX_DAYS}")
+    return days
+
+
+def _period(value: Any, path: str) -> str:
+    if value not in PERIODS:
+        raise _fail(path, f"expected one of: {', '.join(PERIODS)}")
+    return str(value)
+
+
+def _pair(op: Operator, spec: FieldSpec, value: Any, path: str) -> tuple[Scalar, ...]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _fail(path, "expected [low, high]")
+    return tuple(_scalar(op, spec, v, f"{path}[{i}]") for i, v in enumerate(value))
+
+
+def _value(op: Operator, spec: FieldSpec, data: dict[str, Any], path: str) -> Value:
+    if op.shape is Shape.NONE:
+        if data.get("value") is not None:
+            raise _fail(path, f"{op.key!r} takes no value")
+        return None
+    if "value" not in data:
+        raise _fail(path, "required")
+    value = data["value"]
+    if op.shape is Shape.SCALAR:
+        return _scalar(op, spec, value, path)
+    if op.shape is Shape.LIST:
+        return _list(value, path, lambda v, p: _scalar(op, spec, v, p))
+    if op.shape is Shape.TEXT_OR_LIST:
+        return _list(value, path, _text) if isinstance(value, list) else _text(value, path)
+    if op.shape is Shape.STRINGS:
+        return _list(value, path, _text)
+    if op.shape is Shape.PAIR:
+        return _pair(op, spec, value, path)
+    if op.shape is Shape.DAYS:
+        return _days(value, path)
+    if op.shape is Shape.PERIOD:
+        return _period(value, path)
+    raise AssertionError(f"operator {op.key!r} has an unhandled value shape {op.shape!r}")
+
+
+# -- references --------------------------------------------------------------------------------
+
+
+def stored_segment_ids(data: Any) -> set[int]:
+    """Segment ids a stored (raw JSON) filter refers to, wherever they are."""
+    found: set[int] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("in_segment")
+            if isinstance(ref, int) and not isinstance(ref, bool):
+                found.add(ref)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _reaches(start: int, target: int | None, source: SegmentSource) -> list[int] | None:
+    """A chain of stored references from `start` back to `target` or into a cycle, if any."""
+    seen: set[int] = set()
+
+    def walk(current: int, chain: list[int]) -> list[int] | None:
+        for ref in sorted(stored_segment_ids(source.get_filter(current))):
+            if ref == target or ref in chain:
+                return [*chain, ref]
+            if ref not in seen:
+                seen.add(ref)
+                found = walk(ref, [*chain, ref])
+                if found:
+                    return found
+        return None
+
+    return walk(start, [start])
+
+
+def check_references(
+    refs: list[tuple[int, str]],
+    lists: list[tuple[int, str]],
+    source: SegmentSource,
+    segment_id: int | None,
+) -> None:
+    for ref, path in refs:
+        if ref == segment_id:
+            raise _fail(path, "a segment cannot refer to itself")
+        if source.get_filter(ref) is None:
+            raise _fail(path, f"unknown segment {ref}")
+        chain = _reaches(ref, segment_id, source)
+        if chain:
+            steps = " -> ".join(str(s) for s in chain)
+            raise _fail(path, f"segment references form a cycle ({steps})")
+    for ref, path in lists:
+        if not source.has_list(ref):
+            raise _fail(path, f"unknown list {ref}")
+
+
+def parse_filter(
+    data: Any,
+    project: Project,
+    segments: SegmentSource | None = None,
+    *,
+    segment_id: int | None = None,
+    path: str = "filter",
+) -> Node:
+    """Validate filter JSON and build its tree; raises InvalidInput naming the bad node's path.
+
+    With `segments`, `in_segment` / `in_list` references must exist and `in_segment` must not
+    form a cycle (through the stored filters) back to `segment_id`, the segment being saved.
+    """
+    parser = _Parser(project)
+    try:
+        node = parser.node(data, path, depth=1)
+    except RecursionError:
+        raise _fail(path, "too deeply nested") from None
+    if segments is not None:
+        check_references(parser.segment_refs, parser.list_refs, segments, segment_id)
+    return node
+
+
+# -- tree -> JSON ------------------------------------------------------------------------------
+
+
+def _json_value(value: Value) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _event_json(node: EventCondition) -> dict[str, Any]:
+    data: dict[str, Any] = {"event": node.type}
+    if not node.performed:
+        data["performed"] = False
+    if node.min_count != 1:
+        data["min_count"] = node.min_count
+    if node.max_count is not None:
+        data["max_count"] = node.max_count
+    if node.within_days is not None:
+        data["within_days"] = node.within_days
+    if node.where is not None:
+        data["where"] = to_json(node.where)
+    return data
+
+
+def to_json(node: Node) -> dict[str, Any]:
+    """The canonical JSON of a tree (what segments store)."""
+    if isinstance(node, And):
+        return {"and": [to_json(child) for child in node.children]}
+    if isinstance(node, Or):
+        return {"or": [to_json(child) for child in node.children]}
+    if isinstance(node, Not):
+        return {"not": to_json(node.child)}
+    if isinstance(node, Condition):
+        data: dict[str, Any] = {"field": node.field, "op": node.op}
+        if node.value is not None:
+            data["value"] = _json_value(node.value)
+        return data
+    if isinstance(node, EventCondition):
+        return _event_json(node)
+    if isinstance(node, SegmentRef):
+        return {"in_segment": node.segment_id}
+    if isinstance(node, ListRef):
+        return {"in_list": node.list_id}
+    raise TypeError(f"not a filter node: {node!r}")

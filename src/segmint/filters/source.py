@@ -1,0 +1,58 @@
+"""Where filters find the segments and lists they refer to (`in_segment`, `in_list`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from segmint.store.tables import lists, segments
+
+
+class SegmentSource(Protocol):
+    def get_filter(self, segment_id: int) -> Any | None:
+        """The stored filter JSON of a segment of the project, None if there is no such one."""
+        ...
+
+    def has_list(self, list_id: int) -> bool: ...
+
+
+class DbSegmentSource:
+    """Reads the `segments` and `lists` tables of one project through a connection."""
+
+    def __init__(self, conn: sa.Connection, project_id: int) -> None:
+        self._conn = conn
+        self._project_id = project_id
+
+    def get_filter(self, segment_id: int) -> Any | None:
+        row = self._conn.execute(
+            sa.select(segments.c.filter).where(
+                segments.c.project_id == self._project_id, segments.c.id == segment_id
+            )
+        ).first()
+        return None if row is None else row[0]
+
+    def has_list(self, list_id: int) -> bool:
+        row = self._conn.execute(
+            sa.select(lists.c.id).where(
+                lists.c.project_id == self._project_id, lists.c.id == list_id
+            )
+        ).first()
+        return row is not None
+
+
+class MemorySegmentSource:
+    """Filters and lists held in memory (tests, previews of unsaved segments)."""
+
+    def __init__(
+        self, filters: Mapping[int, Any] | None = None, list_ids: frozenset[int] = frozenset()
+    ) -> None:
+        self._filters = dict(filters or {})
+        self._lists = list_ids
+
+    def get_filter(self, segment_id: int) -> Any | None:
+        return self._filters.get(segment_id)
+
+    def has_list(self, list_id: int) -> bool:
+        return list_id in self._lists

@@ -1,0 +1,295 @@
+"""Text syntax <-> tree (grammar.lark documents the syntax).
+
+Parsing builds the canonical JSON and hands it to `parse_filter`, so text and JSON are validated
+by the same code. Operator spellings come from the registry (`Operator.text`): the keywords of a
+condition, joined by spaces, name its operator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedInput, VisitError
+
+from segmint.errors import InvalidInput
+from segmint.filters.operators import OPERATORS, Shape
+from segmint.filters.parse import parse_filter
+from segmint.filters.source import SegmentSource
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    Scalar,
+    SegmentRef,
+    Value,
+)
+from segmint.projects import Project
+
+_BY_SPELLING: Final = {op.text: op.key for op in OPERATORS.values()}
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+
+
+@cache
+def _grammar() -> str:
+    return resources.files("segmint.filters").joinpath("grammar.lark").read_text("utf-8")
+
+
+@cache
+def keywords() -> frozenset[str]:
+    """Words a bare field name may not be (print them in backquotes)."""
+    return frozenset(re.findall(r'^_?[A-Z]+: "([a-z]+)"$', _grammar(), re.MULTILINE))
+
+
+def _words(children: list[Any]) -> str:
+    return " ".join(str(c) for c in children if isinstance(c, Token) and c.type != "CMP")
+
+
+def _operator(spelling: str) -> str:
+    try:
+        return _BY_SPELLING[spelling]
+    except KeyError:
+        raise InvalidInput(f"unknown operator {spelling!r}", "filter") from None
+
+
+class _ToJson(Transformer[Token, Any]):
+    """Parse tree -> filter JSON (applied inline while parsing: no recursion, any depth)."""
+
+    def or_group(self, children: list[Any]) -> Any:
+        return {"or": children}
+
+    def and_group(self, children: list[Any]) -> Any:
+        return {"and": children}
+
+    def not_group(self, children: list[Any]) -> Any:
+        return {"not": children[-1]}
+
+    def single_and(self, children: list[Any]) -> Any:
+        return {"and": [children[-1]]}
+
+    def single_or(self, children: list[Any]) -> Any:
+        return {"or": [children[-1]]}
+
+    def segment_ref(self, children: list[Any]) -> Any:
+        return {"in_segment": _number(children[-1])}
+
+    def list_ref(self, children: list[Any]) -> Any:
+        return {"in_list": _number(children[-1])}
+
+    def compare(self, children: list[Any]) -> Any:
+        field, symbol, value = children
+        return {"field": field, "op": _operator(str(symbol)), "value": value}
+
+    def with_value(self, children: list[Any]) -> Any:
+        return {"field": children[0], "op": _operator(_words(children)), "value": children[-1]}
+
+    def with_pair(self, children: list[Any]) -> Any:
+        value = [children[-2], children[-1]]
+        return {"field": children[0], "op": _operator(_words(children)), "value": value}
+
+    def no_value(self, children: list[Any]) -> Any:
+        return {"field": children[0], "op": _operator(_words(children))}
+
+    def event(self, children: list[Any]) -> Any:
+        data: dict[str, Any] = {"event": next(c for c in children if isinstance(c, _Text))}
+        if isinstance(children[0], Token) and children[0].type == "DID":
+            data["performed"] = False
+        for option in children:
+            if isinstance(option, tuple):
+                key, value = option
+                if key in data:
+                    raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
+                data[key] = value
+        return data
+
+    def min_count(self, children: list[Any]) -> Any:
+        return ("min_count", children[-1])
+
+    def max_count(self, children: list[Any]) -> Any:
+        return ("max_count", children[-1])
+
+    def within_days(self, children: list[Any]) -> Any:
+        return ("within_days", children[-1])
+
+    def where(self, children: list[Any]) -> Any:
+        return ("where", children[-1])
+
+    def field(self, children: list[Any]) -> Any:
+        token = children[0]
+        return str(token)[1:-1] if token.type == "QUOTED_NAME" else str(token)
+
+    def period(self, children: list[Any]) -> Any:
+        return str(children[0])
+
+    def values(self, children: list[Any]) -> Any:
+        return list(children)
+
+    def string(self, children: list[Any]) -> Any:
+        try:
+            return _Text(json.loads(children[0]))
+        except ValueError:
+            raise InvalidInput(_at(children[0], "malformed string"), "filter") from None
+
+    def number(self, children: list[Any]) -> Any:
+        return _number(children[0])
+
+    def boolean(self, children: list[Any]) -> Any:
+        return children[0].type == "TRUE"
+
+
+class _Text(str):
+    """A string value (distinguished from the field name and keyword tokens in `event`)."""
+
+
+def _number(token: Any) -> int | float:
+    text = str(token)
+    try:
+        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    except ValueError:  # e.g. more digits than int() accepts
+        raise InvalidInput(_at(token, "number out of range"), "filter") from None
+
+
+def _at(token: Token, message: str) -> str:
+    return f"line {token.line}, column {token.column}: {message}"
+
+
+@cache
+def _parser() -> Lark:
+    return Lark(_grammar(), parser="lalr", transformer=_ToJson(), maybe_placeholders=False)
+
+
+def _syntax_error(text: str, error: UnexpectedInput) -> InvalidInput:
+    token = getattr(error, "token", None)
+    at_end = isinstance(token, Token) and token.type == "$END"
+    if isinstance(error, UnexpectedEOF) or at_end or error.line < 1:
+        lines = text.split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+        return InvalidInput(f"line {line}, column {column}: unexpected end of input", "filter")
+    found = getattr(error, "token", None) or getattr(error, "char", "")
+    expected = sorted(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
+    hint = f"; expected one of: {', '.join(expected[:12])}" if expected else ""
+    message = f"line {error.line}, column {error.column}: unexpected {str(found)!r}{hint}"
+    return InvalidInput(message, "filter")
+
+
+def text_to_json(text: str) -> Any:
+    """Text -> filter JSON (not yet validated); syntax errors name the line and column."""
+    if not isinstance(text, str):
+        raise InvalidInput("expected text", "filter")
+    try:
+        return _plain(_parser().parse(text))
+    except UnexpectedInput as error:
+        raise _syntax_error(text, error) from None
+    except VisitError as error:
+        if isinstance(error.orig_exc, InvalidInput):
+            raise error.orig_exc from None
+        raise InvalidInput(str(error.orig_exc), "filter") from None
+    except (LarkError, RecursionError) as error:
+        raise InvalidInput(f"cannot parse the filter: {error}", "filter") from None
+
+
+def _plain(data: Any) -> Any:
+    """Drop the _Text marker type so the JSON is made of plain built-ins."""
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    if isinstance(data, str):
+        return str(data)
+    return data
+
+
+def parse_text(
+    text: str,
+    project: Project,
+    segments: SegmentSource | None = None,
+    *,
+    segment_id: int | None = None,
+) -> Node:
+    """Text syntax -> validated tree (see grammar.lark); raises InvalidInput."""
+    return parse_filter(text_to_json(text), project, segments, segment_id=segment_id)
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+def _field(name: str) -> str:
+    if _PLAIN_NAME.fullmatch(name) and name not in keywords():
+        return name
+    return f"`{name}`"
+
+
+def _scalar(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _values(value: Value) -> str:
+    items = value if isinstance(value, tuple) else (value,)
+    return "(" + ", ".join(_scalar(v) for v in items if v is not None) + ")"
+
+
+def _condition(node: Condition) -> str:
+    op = OPERATORS[node.op]
+    head = f"{_field(node.field)} {op.text}"
+    value = node.value
+    if op.shape is Shape.NONE:
+        return head
+    if op.shape is Shape.PAIR and isinstance(value, tuple):
+        return f"{head} {_scalar(value[0])} and {_scalar(value[1])}"
+    if op.shape is Shape.DAYS and isinstance(value, int | float):
+        return f"{head} {_scalar(value)} days"
+    if op.shape is Shape.PERIOD:
+        return f"{head} {value}"
+    if isinstance(value, tuple) or op.shape in (Shape.LIST, Shape.STRINGS):
+        return f"{head} {_values(value)}"
+    assert value is not None
+    return f"{head} {_scalar(value)}"
+
+
+def _event(node: EventCondition) -> str:
+    words = ["performed" if node.performed else "did not perform", _scalar(node.type)]
+    if node.min_count != 1:
+        words.append(f"at least {node.min_count} times")
+    if node.max_count is not None:
+        words.append(f"at most {node.max_count} times")
+    if node.within_days is not None:
+        words.append(f"within {node.within_days} days")
+    if node.where is not None:
+        words.append(f"where ({to_text(node.where)})")
+    return " ".join(words)
+
+
+def _grouped(node: Node) -> str:
+    return f"({to_text(node)})" if isinstance(node, And | Or) else to_text(node)
+
+
+def to_text(node: Node) -> str:
+    """The tree in the text syntax; `parse_text(to_text(tree)) == tree`."""
+    if isinstance(node, And | Or):
+        if len(node.children) == 1:
+            return f"{'all' if isinstance(node, And) else 'any'}({to_text(node.children[0])})"
+        joiner = " and " if isinstance(node, And) else " or "
+        return joiner.join(_grouped(child) for child in node.children)
+    if isinstance(node, Not):
+        return f"not {_grouped(node.child)}"
+    if isinstance(node, Condition):
+        return _condition(node)
+    if isinstance(node, EventCondition):
+        return _event(node)
+    if isinstance(node, SegmentRef):
+        return f"in segment {node.segment_id}"
+    if isinstance(node, ListRef):
+        return f"in list {node.list_id}"
+    raise TypeError(f"not a filter node: {node!r}")

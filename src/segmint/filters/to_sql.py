@@ -1,0 +1,275 @@
+"""Tree -> SQLAlchemy Core boolean expression over the `leads` table.
+
+Every compiled node is two-valued (never SQL NULL), so `NOT` is the exact complement of its child:
+conditions are wrapped in COALESCE(..., false) and relations are written as
+`leads.id IN (subquery)` over non-null ids. Event, account and list conditions are set-wise
+subqueries, each scoped to the project. Values are always bound parameters; the only names that
+reach SQL come from the field registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from segmint.errors import InvalidInput
+from segmint.filters.dialects import Dialect, dialect_for
+from segmint.filters.fields import (
+    FieldSpec,
+    FieldType,
+    Storage,
+    Table,
+    resolve_event_field,
+    resolve_field,
+)
+from segmint.filters.operators import OPERATORS, View
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import TimeContext
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
+from segmint.projects import Project
+from segmint.store.tables import accounts, events, leads, list_members
+
+Expr = ColumnElement[Any]
+Predicate = ColumnElement[bool]
+Scoper = Callable[[Predicate], Predicate]
+
+
+def _two_valued(predicate: Predicate) -> Predicate:
+    return sa.func.coalesce(predicate, sa.false(), type_=sa.Boolean)
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    project: Project
+    dialect: Dialect
+    time: TimeContext
+    segments: SegmentSource | None = None
+    inlining: tuple[int, ...] = ()  # segments being inlined: a guard against stored cycles
+    in_event: bool = False
+
+
+# -- operands ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalarOperand:
+    """A plain SQL expression: a column, `name`, `enrichment_status`."""
+
+    expr: Expr
+    type: FieldType
+    dialect: Dialect
+    scoper: Scoper
+
+    def view(self, kind: View) -> Expr:
+        if kind is View.TEXT:
+            return sa.func.nullif(self.dialect.fold(self.expr), "", type_=sa.String)
+        if kind in (View.NUMBER, View.INSTANT):
+            return self.expr
+        raise TypeError(f"a {self.type} column has no {kind} view")
+
+    def present(self) -> Predicate:
+        if self.type in (FieldType.TEXT, FieldType.SELECT):
+            return sa.and_(self.expr.is_not(None), self.dialect.fold(self.expr) != "")
+        return self.expr.is_not(None)
+
+    def has_elements(self, values: tuple[str, ...], every: bool) -> Predicate:
+        raise TypeError(f"a {self.type} column has no elements")
+
+    def scope(self, predicate: Predicate) -> Predicate:
+        return self.scoper(predicate)
+
+
+@dataclass(frozen=True)
+class JsonOperand:
+    """A value at a path inside a JSON column (also `tags`, at the empty path)."""
+
+    column: Expr
+    path: tuple[str, ...]
+    dialect: Dialect
+    scoper: Scoper
+
+    def _text(self) -> Expr:
+        return self.dialect.json_text(self.column, self.path)
+
+    def view(self, kind: View) -> Expr:
+        if kind is View.TEXT:
+            return sa.func.nullif(self.dialect.fold(self._text()), "", type_=sa.String)
+        if kind is View.NUMBER:
+            return self.dialect.json_number(self.column, self.path)
+        if kind is View.BOOLEAN:
+            return self.dialect.json_bool(self.column, self.path)
+        if kind is View.DATE:
+            text = self._text()
+            date = sa.case((self.dialect.fold(text) != "", sa.func.substr(text, 1, 10)))
+            return self.dialect.ordered_text(sa.type_coerce(date, sa.String))
+        raise TypeError(f"a JSON value has no {kind} view")
+
+    def present(self) -> Predicate:
+        return self.dialect.json_present(self.column, self.path, self.dialect.fold)
+
+    def has_elements(self, values: tuple[str, ...], every: bool) -> Predicate:
+        each, text, is_string = self.dialect.json_elements(self.column, self.path)
+        folded = self.dialect.fold(text)
+        matching = sa.and_(is_string, folded.in_(values))
+        if not every:
+            return sa.exists(sa.select(sa.literal(1)).select_from(each).where(matching))
+        distinct = sa.select(sa.func.count(sa.distinct(folded))).select_from(each).where(matching)
+        return distinct.scalar_subquery() == len(values)
+
+    def scope(self, predicate: Predicate) -> Predicate:
+        return self.scoper(predicate)
+
+
+def _account_scoper(project_id: int) -> Scoper:
+    def scope(predicate: Predicate) -> Predicate:
+        matching = sa.select(accounts.c.id).where(
+            accounts.c.project_id == project_id, _two_valued(predicate)
+        )
+        return sa.and_(leads.c.account_id.is_not(None), leads.c.account_id.in_(matching))
+
+    return scope
+
+
+def _name_expr() -> Expr:
+    first = sa.func.coalesce(leads.c.first_name, "", type_=sa.String)
+    last = sa.func.coalesce(leads.c.last_name, "", type_=sa.String)
+    return first + " " + last
+
+
+def _operand(spec: FieldSpec, ctx: CompileContext) -> ScalarOperand | JsonOperand:
+    table = {Table.LEADS: leads, Table.ACCOUNTS: accounts, Table.EVENTS: events}[spec.table]
+    scoper = _account_scoper(ctx.project.id) if spec.table is Table.ACCOUNTS else _two_valued
+    dialect = ctx.dialect
+    if spec.storage is Storage.JSON or spec.type is FieldType.TAGS:
+        return JsonOperand(table.c[spec.column], spec.path, dialect, scoper)
+    if spec.storage is Storage.NAME:
+        return ScalarOperand(_name_expr(), spec.type, dialect, scoper)
+    if spec.storage is Storage.ENRICHMENT_STATUS:
+        enriched = dialect.json_non_empty_object(leads.c.enrichment)
+        status = sa.case((enriched, "enriched"), else_="not_enriched")
+        return ScalarOperand(status, spec.type, dialect, scoper)
+    return ScalarOperand(table.c[spec.column], spec.type, dialect, scoper)
+
+
+# -- nodes -------------------------------------------------------------------------------------
+
+
+def _condition(node: Condition, ctx: CompileContext) -> Predicate:
+    if ctx.in_event:
+        spec = resolve_event_field(node.field)
+    else:
+        spec = resolve_field(node.field, ctx.project)
+    op = OPERATORS.get(node.op)
+    if op is None:
+        raise ValueError(f"unknown operator {node.op!r}")
+    return op.sql(_operand(spec, ctx), spec, node.value, ctx.time)
+
+
+def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]:
+    conditions: list[Predicate] = [
+        events.c.project_id == ctx.project.id,
+        events.c.type == node.type,
+    ]
+    if node.within_days is not None:
+        since = ctx.time.now - timedelta(days=node.within_days)
+        conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
+    if node.where is not None:
+        conditions.append(compile_node(node.where, replace(ctx, in_event=True)))
+    return sa.select(events.c.lead_id).where(*conditions).group_by(events.c.lead_id)
+
+
+def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
+    lead_ids = _event_lead_ids(node, ctx)
+    count = sa.func.count()
+    if node.min_count >= 1:
+        having = [count >= node.min_count]
+        if node.max_count is not None:
+            having.append(count <= node.max_count)
+        matched: Predicate = leads.c.id.in_(lead_ids.having(sa.and_(*having)))
+    elif node.max_count is None:
+        matched = sa.true()  # at least zero events: everyone
+    else:  # zero events count too: the complement of "more than max_count"
+        matched = sa.not_(leads.c.id.in_(lead_ids.having(count > node.max_count)))
+    return matched if node.performed else sa.not_(matched)
+
+
+def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:
+    from segmint.filters.parse import parse_filter
+
+    if ctx.segments is None:
+        raise InvalidInput("in_segment needs a segment source to resolve segments")
+    if node.segment_id in ctx.inlining:
+        raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
+    stored = ctx.segments.get_filter(node.segment_id)
+    if stored is None:
+        raise InvalidInput(f"unknown segment {node.segment_id}")
+    tree = parse_filter(stored, ctx.project, path=f"segment[{node.segment_id}].filter")
+    return compile_node(tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id)))
+
+
+def _list(node: ListRef, ctx: CompileContext) -> Predicate:
+    members = sa.select(list_members.c.lead_id).where(
+        list_members.c.project_id == ctx.project.id, list_members.c.list_id == node.list_id
+    )
+    return leads.c.id.in_(members)
+
+
+def compile_node(node: Node, ctx: CompileContext) -> Predicate:
+    """One node -> a two-valued SQL boolean (fails loudly on an unknown node type)."""
+    if isinstance(node, And):
+        return sa.and_(*(compile_node(child, ctx) for child in node.children))
+    if isinstance(node, Or):
+        return sa.or_(*(compile_node(child, ctx) for child in node.children))
+    if isinstance(node, Not):
+        return sa.not_(compile_node(node.child, ctx))
+    if isinstance(node, Condition):
+        return _condition(node, ctx)
+    if isinstance(node, EventCondition):
+        return _event(node, ctx)
+    if isinstance(node, SegmentRef):
+        return _segment(node, ctx)
+    if isinstance(node, ListRef):
+        return _list(node, ctx)
+    raise TypeError(f"not a filter node: {node!r}")
+
+
+def compile_filter(
+    node: Node,
+    project: Project,
+    now: datetime,
+    dialect_name: str,
+    segments: SegmentSource | None = None,
+) -> Predicate:
+    """The filter as a boolean over `leads` (combine with the project scope, or use
+    `select_lead_ids`). `now` fixes every relative date; `dialect_name` is `engine.dialect.name`.
+    """
+    ctx = CompileContext(
+        project, dialect_for(dialect_name), TimeContext.of(now, project.zone), segments
+    )
+    return compile_node(node, ctx)
+
+
+def select_lead_ids(
+    node: Node,
+    project: Project,
+    now: datetime,
+    dialect_name: str,
+    segments: SegmentSource | None = None,
+) -> sa.Select[tuple[int]]:
+    """`SELECT leads.id FROM leads WHERE project_id = :p AND <filter>`."""
+    expr = compile_filter(node, project, now, dialect_name, segments)
+    return sa.select(leads.c.id).where(leads.c.project_id == project.id, expr)

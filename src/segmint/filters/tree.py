@@ -1,0 +1,61 @@
+"""The filter tree: immutable values, built by the JSON and text parsers and read by every backend.
+
+Lists inside values are tuples so that trees are hashable and compare by value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+Scalar: TypeAlias = str | int | float | bool
+Value: TypeAlias = Scalar | tuple[Scalar, ...] | None
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`field op value`; `value` is None for the operators that take none (is_null, ...)."""
+
+    field: str
+    op: str
+    value: Value = None
+
+
+@dataclass(frozen=True)
+class EventCondition:
+    """The lead has between min_count and max_count events of `type` (matching `where`)."""
+
+    type: str
+    performed: bool = True
+    min_count: int = 1
+    max_count: int | None = None
+    within_days: int | None = None
+    where: Node | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    segment_id: int
+
+
+@dataclass(frozen=True)
+class ListRef:
+    list_id: int
+
+
+Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef

@@ -1,0 +1,208 @@
+"""Hypothesis strategies: random filters (as JSON) and random leads that exercise them.
+
+Values are drawn from small pools shared by filters and leads so that conditions often hit.
+Text stays within characters whose folding agrees on every backend (see docs/filters.md:
+PostgreSQL's lower() is not Python's casefold() for a few scripts).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from segmint.filters.fields import FieldType, resolve_field
+from segmint.filters.operators import Shape, operators_for
+from segmint.filters.timing import PERIODS
+from segmint.projects import CustomField, Project
+from tests.filters.harness import LeadSpec
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+CUSTOM_FIELDS = {
+    "seats": CustomField("seats", "Seats", "number"),
+    "vip": CustomField("vip", "VIP", "boolean"),
+    "tier": CustomField("tier", "Tier", "select", ("gold", "silver")),
+    "renewal": CustomField("renewal", "Renewal", "date"),
+    "note": CustomField("note", "Note", "text"),
+}
+
+WORDS = ["ceo", "CEO ", "École", "école", "ecole", "100%", "_corp", "a_b", "x", "vp sales",
+         "Straße", "strasse", "new", "New", "50", "Zoë"]  # fmt: skip
+NUMBERS = [-1, 0, 1, 2.5, 10, 50, 120]
+WHEN = ["2026-10-31", "2026-11-01", "2026-10-01T00:00:00Z", "2026-10-31T08:00:00-04:00",
+        "2026-09-15", "2026-10-26"]  # fmt: skip
+DAYS = [0, 1, 7, 30, 0.5]
+
+FIELDS = [
+    "job_title", "status", "name", "engagement_score", "tags", "last_contacted_at",
+    "enrichment_status", "enrichment.a", "enrichment.a.b", "custom.seats", "custom.vip",
+    "custom.tier", "custom.renewal", "custom.note", "account.name", "account.metadata.a",
+]  # fmt: skip
+EVENT_FIELDS = ["a", "a.b", "path"]
+EVENT_TYPES = ["view", "signup"]
+
+
+def project_like(project: Project, timezone: str = "UTC") -> Project:
+    """The project, as the parity tests configure it (custom fields, a time zone)."""
+    return Project(
+        project.id, project.organization_id, project.slug, project.name, timezone,
+        project.statuses, project.converted_status, dict(CUSTOM_FIELDS),
+    )  # fmt: skip
+
+
+OFFLINE_PROJECT = project_like(Project(1, 1, "p", "p", "UTC", ("new",), "new"))
+
+# -- filter values -----------------------------------------------------------------------------
+
+_words = st.sampled_from(WORDS)
+_numbers = st.sampled_from(NUMBERS)
+
+
+def _scalar(field_type: FieldType, ordered: bool) -> st.SearchStrategy[Any]:
+    if field_type in (FieldType.TEXT, FieldType.SELECT):
+        return _words
+    if field_type is FieldType.NUMBER or (field_type is FieldType.JSON and ordered):
+        return _numbers
+    if field_type in (FieldType.DATETIME, FieldType.DATE):
+        return st.sampled_from(WHEN)
+    if field_type is FieldType.BOOLEAN:
+        return st.booleans()
+    return st.one_of(_words, _numbers, st.booleans())
+
+
+def _value(shape: Shape, field_type: FieldType, op: str) -> st.SearchStrategy[Any]:
+    ordered = op in ("gt", "gte", "lt", "lte", "between", "not_between")
+    scalar = _scalar(field_type, ordered)
+    by_shape: dict[Shape, st.SearchStrategy[Any]] = {
+        Shape.NONE: st.none(),
+        Shape.SCALAR: scalar,
+        Shape.LIST: st.lists(scalar, min_size=1, max_size=3),
+        Shape.TEXT_OR_LIST: st.one_of(_words, st.lists(_words, min_size=1, max_size=3)),
+        Shape.STRINGS: st.lists(_words, min_size=1, max_size=3),
+        Shape.PAIR: st.lists(scalar, min_size=2, max_size=2),
+        Shape.DAYS: st.sampled_from(DAYS),
+        Shape.PERIOD: st.sampled_from(PERIODS),
+    }
+    return by_shape[shape]
+
+
+def _field_type(name: str, in_event: bool) -> FieldType:
+    return FieldType.JSON if in_event else resolve_field(name, OFFLINE_PROJECT).type
+
+
+@st.composite
+def conditions(draw: st.DrawFn, in_event: bool = False) -> dict[str, Any]:
+    name = draw(st.sampled_from(EVENT_FIELDS if in_event else FIELDS))
+    field_type = _field_type(name, in_event)
+    op = draw(st.sampled_from(operators_for(field_type)))
+    data: dict[str, Any] = {"field": name, "op": op.key}
+    if op.shape is not Shape.NONE:
+        data["value"] = draw(_value(op.shape, field_type, op.key))
+    return data
+
+
+def _groups(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    many = st.lists(children, min_size=1, max_size=3)
+    return st.one_of(
+        many.map(lambda c: {"and": c}),
+        many.map(lambda c: {"or": c}),
+        children.map(lambda c: {"not": c}),
+    )
+
+
+def where_filters() -> st.SearchStrategy[Any]:
+    return st.recursive(conditions(in_event=True), _groups, max_leaves=3)
+
+
+@st.composite
+def event_conditions(draw: st.DrawFn) -> dict[str, Any]:
+    data: dict[str, Any] = {"event": draw(st.sampled_from(EVENT_TYPES))}
+    if draw(st.booleans()):
+        data["performed"] = False
+    low = draw(st.none() | st.integers(0, 3))
+    if low is not None:
+        data["min_count"] = low
+    if draw(st.booleans()):
+        data["max_count"] = draw(st.integers(max(low if low is not None else 1, 0), 3))
+    if draw(st.booleans()):
+        data["within_days"] = draw(st.sampled_from([1, 7, 30]))
+    if draw(st.booleans()):
+        data["where"] = draw(where_filters())
+    return data
+
+
+def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
+    options = [conditions(), conditions(), event_conditions(), st.sampled_from([1, 2]).map(
+        lambda i: {"in_list": i})]  # fmt: skip
+    if with_segments:
+        options.append(st.just({"in_segment": 1}))
+    return st.one_of(*options)
+
+
+def filters(with_segments: bool = True) -> st.SearchStrategy[Any]:
+    return st.recursive(leaves(with_segments), _groups, max_leaves=6)
+
+
+STORED_SEGMENT = {"or": [{"field": "job_title", "op": "contains", "value": "ceo"}, {"in_list": 1}]}
+
+# -- leads -------------------------------------------------------------------------------------
+
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), _numbers, _words, st.sampled_from(["", "  ", "50", "2026-11-01"])
+)
+json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "path"]), inner, max_size=2),
+    ),
+    max_leaves=5,
+)
+_objects = st.dictionaries(st.sampled_from(["a", "b", "path"]), json_values, max_size=2)
+_texts = st.one_of(st.none(), _words, st.sampled_from(["", "   "]))
+_moments = st.integers(-3 * 24, 60 * 24).map(lambda hours: NOW - timedelta(hours=hours))
+
+
+@st.composite
+def _custom(draw: st.DrawFn) -> dict[str, Any]:
+    pools = {
+        "seats": json_values,
+        "vip": st.one_of(st.booleans(), json_values),
+        "tier": st.one_of(_words, json_values),
+        "renewal": st.one_of(st.sampled_from([*WHEN, "2026-10-25", "", "junk"]), json_values),
+        "note": st.one_of(_words, json_values),
+    }
+    keys = draw(st.lists(st.sampled_from(sorted(pools)), unique=True))
+    return {key: draw(pools[key]) for key in keys}
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": draw(st.sampled_from(EVENT_TYPES)),
+            "occurred_at": draw(_moments),
+            "metadata": draw(_objects),
+        }
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+
+
+@st.composite
+def leads(draw: st.DrawFn) -> LeadSpec:
+    values = {
+        "job_title": draw(_texts),
+        "status": draw(_texts),
+        "first_name": draw(_texts),
+        "last_name": draw(_texts),
+        "engagement_score": draw(_numbers),
+        "tags": draw(st.lists(st.one_of(_words, _numbers), max_size=3)),
+        "last_contacted_at": draw(st.none() | _moments),
+        "enrichment": draw(st.none() | _objects),
+        "custom": draw(_custom()),
+    }
+    account = draw(st.none() | st.fixed_dictionaries({"name": _words, "metadata": _objects}))
+    list_ids = draw(st.lists(st.sampled_from([1, 2]), unique=True))
+    return LeadSpec(values, account, draw(_events()), list_ids)
