@@ -1,0 +1,91 @@
+"""The ASGI application: API under /api/v1, web pages at /."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
+
+from segmint import __version__
+from segmint.api.routes import accounts, custom_fields, events, health, leads, lists, segments
+from segmint.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SegmintError,
+    Unauthorized,
+)
+from segmint.web import pages
+
+STATUS_BY_ERROR: dict[type[SegmintError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+}
+CODE_BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(
+        title="Segmint",
+        version=__version__,
+        description=(
+            "Live lead segments: filters, members, exports, membership history. "
+            "Authenticate with `Authorization: Bearer TOKEN` (from `segmint users add`). "
+            'Errors are `{"error": {"code", "message", "path"}}`.'
+        ),
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    for module in (health, leads, events, custom_fields, accounts, segments, lists):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    return app
+
+
+def _error(status: int, code: str, message: str, path: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"code": code, "message": message}
+    if path:
+        body["path"] = path
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+async def _segmint_error(_request: Request, exc: SegmintError) -> JSONResponse:
+    """Every engine error becomes {"error": {"code", "message", "path"?}}."""
+    return _error(STATUS_BY_ERROR.get(type(exc), 400), exc.code, exc.message, exc.path)
+
+
+def json_path(location: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'leads', 3, 'email') -> 'leads[3].email'; query and path keep their name."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    path = json_path(first.get("loc", ()))
+    message = str(first.get("msg", "invalid"))
+    return _error(422, "invalid", f"{path}: {message}", path)
+
+
+async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    code = CODE_BY_STATUS.get(exc.status_code, "error")
+    return _error(exc.status_code, code, str(exc.detail))

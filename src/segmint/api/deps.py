@@ -1,0 +1,75 @@
+"""Dependencies shared by the routers: the database, the caller, the project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+from sqlalchemy.engine import Engine
+
+from segmint import auth
+from segmint.errors import Forbidden, NotFound, Unauthorized
+from segmint.model import Role
+from segmint.projects import Project, get_project
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_connection(engine: EngineDep) -> Iterator[sa.Connection]:
+    """One transaction per request: committed on success, rolled back on any error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+ConnectionDep = Annotated[sa.Connection, Depends(get_connection)]
+
+
+def get_principal(request: Request, engine: EngineDep) -> auth.Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer TOKEN'")
+    with engine.begin() as conn:
+        principal = auth.authenticate_token(conn, token.strip())
+    if principal is None:
+        raise Unauthorized("invalid or revoked token")
+    return principal
+
+
+PrincipalDep = Annotated[auth.Principal, Depends(get_principal)]
+
+
+def get_current_project(
+    conn: ConnectionDep,
+    principal: PrincipalDep,
+    project: Annotated[str, Path(description="The project's slug.", examples=["default"])],
+) -> Project:
+    """The project named in the path, if it belongs to the caller's organization (else 404)."""
+    found = get_project(conn, principal.organization_id, project)
+    if principal.project_id is not None and principal.project_id != found.id:
+        raise NotFound(f"no project {project!r}")
+    return found
+
+
+ProjectDep = Annotated[Project, Depends(get_current_project)]
+
+
+def require_role(principal: auth.Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        allowed = " or ".join(r.value for r in roles)
+        raise Forbidden(f"this needs the {allowed} role; you are {principal.role.value}")
+
+
+def require_admin(principal: PrincipalDep) -> None:
+    require_role(principal, Role.OWNER, Role.ADMIN)
+
+
+AdminOnly = Depends(require_admin)

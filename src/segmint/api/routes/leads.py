@@ -1,0 +1,146 @@
+"""Leads: CRUD, listing with the filter language, bulk upsert."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from segmint.api.deps import AdminOnly, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.schemas import (
+    HistoryPage,
+    LeadBulk,
+    LeadBulkResult,
+    LeadCreate,
+    LeadPage,
+    LeadPublic,
+    LeadUpdate,
+    SegmentList,
+    SegmentPublic,
+    history_page,
+    row_errors,
+)
+from segmint.engine import filtering
+from segmint.engine import history as history_engine
+from segmint.engine import leads as engine
+from segmint.engine import segments as segments_engine
+from segmint.engine.paging import MAX_PER_PAGE
+from segmint.ingest import upsert_leads
+from segmint.model import Role
+
+router = APIRouter(prefix="/api/v1/projects/{project}/leads", tags=["leads"])
+
+
+def _public(row: object) -> LeadPublic:
+    return LeadPublic.model_validate(engine.public(row))
+
+
+@router.get("", response_model=LeadPage, summary="List leads (filter, search, sort, page)")
+def list_leads(
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    filter: Annotated[
+        str | None, Query(description="A filter tree as JSON (see the filter language).")
+    ] = None,
+    q: Annotated[str | None, Query(description="Search in name, email and company.")] = None,
+    sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+) -> LeadPage:
+    where = filtering.lead_condition(conn, project, filter, q)
+    result = engine.page_of_leads(conn, project, where, engine.parse_sort(sort), page, per_page)
+    return LeadPage(
+        items=[LeadPublic.model_validate(i) for i in result.items],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
+
+
+@router.post("", response_model=LeadPublic, status_code=201, summary="Create a lead")
+def create_lead(
+    body: LeadCreate, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> LeadPublic:
+    return _public(engine.create_lead(conn, project, body.model_dump(exclude_unset=True)))
+
+
+@router.post("/bulk", response_model=LeadBulkResult, summary="Upsert many leads by email")
+def bulk_upsert(
+    body: LeadBulk, db: EngineDep, project: ProjectDep, _principal: PrincipalDep
+) -> LeadBulkResult:
+    report = upsert_leads(db, project, enumerate(body.leads), body.on_conflict, keep_blank=True)
+    counts = report.counts
+    return LeadBulkResult(
+        created=counts.created,
+        updated=counts.updated,
+        skipped=counts.skipped,
+        errors=row_errors(report.errors),
+    )
+
+
+@router.get("/{lead_id}", response_model=LeadPublic, summary="Get a lead")
+def get_lead(
+    lead_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> LeadPublic:
+    return _public(engine.get_lead(conn, project, lead_id))
+
+
+@router.patch("/{lead_id}", response_model=LeadPublic, summary="Update a lead")
+def update_lead(
+    lead_id: int,
+    body: LeadUpdate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+) -> LeadPublic:
+    return _public(engine.update_lead(conn, project, lead_id, body.model_dump(exclude_unset=True)))
+
+
+@router.delete(
+    "/{lead_id}",
+    status_code=204,
+    dependencies=[AdminOnly],
+    summary="Delete a lead and its events (owner or admin)",
+)
+def delete_lead(lead_id: int, conn: ConnectionDep, project: ProjectDep) -> Response:
+    engine.delete_lead(conn, project, lead_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{lead_id}/segments",
+    response_model=SegmentList,
+    summary="The segments this lead is in now (of those the caller may see)",
+)
+def lead_segments(
+    lead_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> SegmentList:
+    engine.get_lead(conn, project, lead_id)
+    scope = segments_engine.Scope(everyone=principal.role != Role.MEMBER)
+    rows = segments_engine.list_segments(conn, project, principal, scope, None)
+    matching = filtering.segments_containing(conn, project, rows, lead_id)
+    return SegmentList(
+        items=[
+            SegmentPublic.model_validate(segments_engine.public_segment(r, None))
+            for r in rows
+            if r.id in matching
+        ]
+    )
+
+
+@router.get(
+    "/{lead_id}/history",
+    response_model=HistoryPage,
+    summary="The lead's entries and exits across segments (newest first)",
+)
+def lead_history(
+    lead_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    after: Annotated[int | None, Query(description="`next_after` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=history_engine.MAX_LIMIT)] = 100,
+) -> HistoryPage:
+    engine.get_lead(conn, project, lead_id)
+    return history_page(history_engine.lead_history(conn, project, lead_id, after, limit), limit)

@@ -1,0 +1,175 @@
+"""Static lists: frozen memberships."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.schemas import (
+    LeadIds,
+    LeadPage,
+    LeadPublic,
+    ListCreate,
+    ListList,
+    ListPublic,
+    ListUpdate,
+    MembershipChange,
+)
+from segmint.engine import filtering
+from segmint.engine import leads as leads_engine
+from segmint.engine import lists as engine
+from segmint.engine.export import export_filename, stream_csv
+from segmint.engine.paging import MAX_PER_PAGE
+from segmint.errors import InvalidInput
+from segmint.projects import Project
+
+router = APIRouter(prefix="/api/v1/projects/{project}/lists", tags=["lists"])
+
+
+def list_public(conn: sa.Connection, project: Project, list_id: int) -> ListPublic:
+    row = engine.get_list(conn, project, list_id)
+    return ListPublic.model_validate(
+        {**row._mapping, "member_count": engine.member_count(conn, project, list_id)}
+    )
+
+
+@router.get("", response_model=ListList, summary="List static lists")
+def all_lists(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep) -> ListList:
+    counts = engine.member_counts(conn, project)
+    return ListList(
+        items=[
+            ListPublic.model_validate({**row._mapping, "member_count": counts.get(row.id, 0)})
+            for row in engine.all_lists(conn, project)
+        ]
+    )
+
+
+@router.post("", response_model=ListPublic, status_code=201, summary="Create a list")
+def create_list(
+    body: ListCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> ListPublic:
+    stored_filter = None
+    if body.filter is not None:
+        stored_filter = filtering.to_json(filtering.validate(conn, project, body.filter))
+    list_id = engine.create_list(
+        conn,
+        project,
+        {
+            "name": body.name.strip(),
+            "description": body.description.strip(),
+            "filter": stored_filter,
+        },
+        principal.user_id,
+    )
+    if body.lead_ids:
+        engine.add_members(conn, project, list_id, body.lead_ids)
+    return list_public(conn, project, list_id)
+
+
+@router.get("/{list_id}", response_model=ListPublic, summary="Get a list")
+def get_list(
+    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> ListPublic:
+    return list_public(conn, project, list_id)
+
+
+@router.patch("/{list_id}", response_model=ListPublic, summary="Rename, describe, set the filter")
+def update_list(
+    list_id: int,
+    body: ListUpdate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+) -> ListPublic:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("filter") is not None:
+        changes["filter"] = filtering.to_json(filtering.validate(conn, project, changes["filter"]))
+    engine.update_list(conn, project, list_id, changes)
+    return list_public(conn, project, list_id)
+
+
+@router.delete("/{list_id}", status_code=204, summary="Delete a list (never its leads)")
+def delete_list(
+    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> Response:
+    engine.delete_list(conn, project, list_id)
+    return Response(status_code=204)
+
+
+@router.get("/{list_id}/members", response_model=LeadPage, summary="Members of a list")
+def members(
+    list_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+    sort: Annotated[str, Query()] = "-created_at",
+    q: Annotated[str | None, Query()] = None,
+) -> LeadPage:
+    engine.get_list(conn, project, list_id)
+    where = engine.members_condition(project, list_id)
+    search = filtering.search_condition(conn, project, q)
+    if search is not None:
+        where = sa.and_(where, search)
+    result = leads_engine.page_of_leads(
+        conn, project, where, leads_engine.parse_sort(sort), page, per_page
+    )
+    return LeadPage(
+        items=[LeadPublic.model_validate(i) for i in result.items],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
+
+
+@router.post("/{list_id}/members", response_model=MembershipChange, summary="Add leads")
+def add_members(
+    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+) -> MembershipChange:
+    added = engine.add_members(conn, project, list_id, body.lead_ids)
+    return MembershipChange(changed=added, member_count=engine.member_count(conn, project, list_id))
+
+
+@router.delete("/{list_id}/members", response_model=MembershipChange, summary="Remove leads")
+def remove_members(
+    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+) -> MembershipChange:
+    removed = engine.remove_members(conn, project, list_id, body.lead_ids)
+    return MembershipChange(
+        changed=removed, member_count=engine.member_count(conn, project, list_id)
+    )
+
+
+@router.post("/{list_id}/refresh", response_model=ListPublic, summary="Re-apply the stored filter")
+def refresh(
+    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> ListPublic:
+    row = engine.get_list(conn, project, list_id)
+    if row.filter is None:
+        raise InvalidInput("this list has no filter to refresh from", "filter")
+    where = filtering.condition(conn, project, filtering.load(project, row.filter))
+    engine.replace_members(conn, project, list_id, where)
+    return list_public(conn, project, list_id)
+
+
+@router.get(
+    "/{list_id}/export.csv",
+    response_class=StreamingResponse,
+    summary="Export the members as CSV (streamed)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export(
+    list_id: int, conn: ConnectionDep, db: EngineDep, project: ProjectDep, _p: PrincipalDep
+) -> StreamingResponse:
+    row = engine.get_list(conn, project, list_id)
+    filename = export_filename(row.name)
+    return StreamingResponse(
+        stream_csv(db, engine.members_condition(project, list_id)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,221 @@
+"""Segments: saved filters, evaluated live."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.routes.lists import list_public
+from segmint.api.schemas import (
+    CountResult,
+    FilterIn,
+    HistoryPage,
+    LeadPage,
+    LeadPublic,
+    ListPublic,
+    Preview,
+    SegmentCreate,
+    SegmentList,
+    SegmentPublic,
+    SegmentUpdate,
+    history_page,
+)
+from segmint.clock import SYSTEM_CLOCK
+from segmint.engine import filtering
+from segmint.engine import history as history_engine
+from segmint.engine import leads as leads_engine
+from segmint.engine import segments as engine
+from segmint.engine.export import export_filename, stream_csv
+from segmint.engine.paging import MAX_PER_PAGE
+
+router = APIRouter(prefix="/api/v1/projects/{project}/segments", tags=["segments"])
+
+
+def _public(row: Any, member_count: int | None) -> SegmentPublic:
+    return SegmentPublic.model_validate(engine.public_segment(row, member_count))
+
+
+@router.get("", response_model=SegmentList, summary="List segments with live member counts")
+def list_segments(
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    scope: Annotated[str, Query(description="mine (default) or all (owners and admins).")] = "mine",
+    q: Annotated[str | None, Query(description="Search names and descriptions.")] = None,
+) -> SegmentList:
+    rows = engine.list_segments(conn, project, principal, engine.Scope.parse(scope, principal), q)
+    counts = engine.member_counts(conn, project, rows)
+    return SegmentList(items=[_public(r, counts[r.id]) for r in rows])
+
+
+@router.post("", response_model=SegmentPublic, status_code=201, summary="Create a segment")
+def create_segment(
+    body: SegmentCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> SegmentPublic:
+    row = engine.create_segment(conn, project, principal, body.model_dump())
+    total, _ = engine.count(conn, project, row)
+    return _public(engine.get_segment(conn, project, row.id), total)
+
+
+@router.post("/preview", response_model=Preview, summary="Count and sample an unsaved filter")
+def preview(
+    body: FilterIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> Preview:
+    return Preview.model_validate(engine.preview(conn, project, body.filter))
+
+
+@router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")
+def get_segment(
+    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> SegmentPublic:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    total, _ = engine.count(conn, project, row)
+    return _public(engine.get_segment(conn, project, segment_id), total)
+
+
+@router.patch("/{segment_id}", response_model=SegmentPublic, summary="Update a segment")
+def update_segment(
+    segment_id: int,
+    body: SegmentUpdate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+) -> SegmentPublic:
+    changes = body.model_dump(exclude_unset=True)
+    row = engine.update_segment(conn, project, principal, segment_id, changes)
+    total, _ = engine.count(conn, project, row)
+    return _public(engine.get_segment(conn, project, segment_id), total)
+
+
+@router.delete("/{segment_id}", status_code=204, summary="Delete a segment (never its leads)")
+def delete_segment(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    force: Annotated[bool, Query(description="Delete even if something uses it.")] = False,
+) -> Response:
+    engine.delete_segment(conn, project, principal, segment_id, force)
+    return Response(status_code=204)
+
+
+@router.get("/{segment_id}/count", response_model=CountResult, summary="Live member count")
+def count(
+    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> CountResult:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    total, at = engine.count(conn, project, row)
+    return CountResult(count=total, evaluated_at=at, frozen=not row.active)
+
+
+@router.get("/{segment_id}/members", response_model=LeadPage, summary="Current members")
+def members(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+    sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
+    q: Annotated[str | None, Query(description="Search name, email and company.")] = None,
+) -> LeadPage:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    result = engine.members(conn, project, row, leads_engine.parse_sort(sort), page, per_page, q)
+    return LeadPage(
+        items=[LeadPublic.model_validate(i) for i in result.items],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        frozen=not row.active,
+    )
+
+
+@router.get(
+    "/{segment_id}/history",
+    response_model=HistoryPage,
+    summary="Who entered and left, when, under which version, and why (oldest first)",
+)
+def history(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    lead_id: Annotated[int | None, Query(description="Only this lead.")] = None,
+    since: Annotated[datetime | None, Query(description="Only changes at or after.")] = None,
+    after: Annotated[int | None, Query(description="`next_after` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=history_engine.MAX_LIMIT)] = 100,
+) -> HistoryPage:
+    engine.visible_segment(conn, project, principal, segment_id)
+    items = history_engine.segment_history(conn, project, segment_id, lead_id, since, after, limit)
+    return history_page(items, limit)
+
+
+@router.get(
+    "/{segment_id}/export.csv",
+    response_class=StreamingResponse,
+    summary="Export every current member as CSV (streamed, no row cap)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export(
+    segment_id: int,
+    conn: ConnectionDep,
+    db: EngineDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+) -> StreamingResponse:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    where = engine.segment_condition(conn, project, row, SYSTEM_CLOCK.now())
+    scoped = leads_engine.in_project(project, where)
+    filename = export_filename(row.name)
+    return StreamingResponse(
+        stream_csv(db, scoped),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post(
+    "/{segment_id}/duplicate",
+    response_model=SegmentPublic,
+    status_code=201,
+    summary="Copy a segment as '{name} (copy)'",
+)
+def duplicate(
+    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> SegmentPublic:
+    row = engine.duplicate_segment(conn, project, principal, segment_id)
+    total, _ = engine.count(conn, project, row)
+    return _public(engine.get_segment(conn, project, row.id), total)
+
+
+@router.post(
+    "/{segment_id}/convert-to-list",
+    response_model=ListPublic,
+    status_code=201,
+    summary="Freeze the current members into a static list",
+)
+def convert_to_list(
+    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> ListPublic:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    list_id = engine.convert_to_list(conn, project, principal, row)
+    return list_public(conn, project, list_id)
+
+
+@router.get(
+    "/{segment_id}/explain/{lead_id}",
+    summary="Why a lead matches: each node's result and the lead's value",
+)
+def explain(
+    segment_id: int,
+    lead_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    return filtering.explain_lead(conn, project, filtering.load(project, row.filter), lead_id)

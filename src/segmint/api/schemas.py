@@ -1,0 +1,341 @@
+"""Request and response shapes (pydantic), named Thing{Create,Update,Public}.
+
+Value rules (email syntax, the project's statuses, custom field types) live in the engine and
+are shared with imports; these models fix the JSON shape and document it in OpenAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmint.engine.paging import MAX_PER_PAGE
+from segmint.ingest.batches import RowError
+
+BULK_MAX = 10_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeadFields(Strict):
+    email: str | None = Field(None, examples=["ada@example.com"])
+    name: str | None = Field(
+        None, description="Split into first and last name when those are absent."
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    phone_type: Literal["mobile", "landline", "unknown"] | None = None
+    company: str | None = None
+    job_title: str | None = None
+    status: str | None = Field(None, description="One of the project's statuses.", examples=["new"])
+    source: str | None = Field(None, examples=["apollo_search"])
+    owner: str | None = Field(None, description="Email of the user the lead is assigned to.")
+    tags: list[str] | None = None
+    country: str | None = None
+    language: str | None = None
+    priority: str | None = None
+    group_name: str | None = None
+    engagement_score: float | None = None
+    max_score: float | None = None
+    engagement_level: str | None = None
+    profile_level: str | None = None
+    account_id: int | None = None
+    created_at: datetime | None = None
+    last_contacted_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    custom: dict[str, Any] | None = Field(None, description="Keys declared as custom fields.")
+    enrichment: dict[str, Any] | None = None
+
+
+class LeadCreate(LeadFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "company": "Analytical Engines",
+                    "job_title": "CTO",
+                    "status": "new",
+                    "tags": ["vip"],
+                    "enrichment": {"company": {"size": 120, "industry": "SaaS"}},
+                }
+            ]
+        },
+    )
+
+
+class LeadUpdate(LeadFields):
+    """Only the fields sent change; an explicit null clears a field."""
+
+
+class LeadPublic(BaseModel):
+    id: int
+    email: str | None
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    phone_type: str | None
+    company: str | None
+    job_title: str | None
+    status: str | None
+    source: str | None
+    owner: str | None
+    tags: list[str]
+    country: str | None
+    language: str | None
+    priority: str | None
+    group_name: str | None
+    engagement_score: float
+    max_score: float
+    engagement_level: str | None
+    profile_level: str | None
+    custom: dict[str, Any]
+    enrichment: dict[str, Any] | None
+    account_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    last_contacted_at: datetime | None
+    last_activity_at: datetime | None
+
+
+class LeadPage(BaseModel):
+    items: list[LeadPublic]
+    total: int
+    page: int
+    per_page: int = Field(le=MAX_PER_PAGE)
+    frozen: bool = Field(
+        default=False, description="True for an inactive segment: its kept, unchanging members."
+    )
+
+
+class LeadBulk(Strict):
+    leads: list[dict[str, Any]] = Field(
+        max_length=BULK_MAX,
+        description="Lead objects (the fields of LeadCreate); each is validated on its own.",
+        examples=[[{"email": "ada@example.com", "status": "new"}, {"email": "bad"}]],
+    )
+    on_conflict: Literal["update", "skip"] = "update"
+
+
+class RowErrorPublic(BaseModel):
+    index: int
+    message: str
+
+
+def row_errors(errors: list[RowError]) -> list[RowErrorPublic]:
+    """Errors in request order (validation errors come before write errors otherwise)."""
+    ordered = sorted(errors, key=lambda e: e.location)
+    return [RowErrorPublic(index=e.location, message=e.message) for e in ordered]
+
+
+class LeadBulkResult(BaseModel):
+    created: int
+    updated: int
+    skipped: int
+    errors: list[RowErrorPublic]
+
+
+class EventsIn(Strict):
+    events: list[dict[str, Any]] = Field(
+        max_length=BULK_MAX,
+        description='Objects with "lead_id" or "email", "type", "occurred_at", "metadata".',
+        examples=[
+            [
+                {
+                    "email": "ada@example.com",
+                    "type": "page_view",
+                    "occurred_at": "2026-11-01T09:30:00Z",
+                    "metadata": {"path": "/pricing"},
+                }
+            ]
+        ],
+    )
+
+
+class EventsResult(BaseModel):
+    accepted: int
+    errors: list[RowErrorPublic]
+
+
+class CustomFieldCreate(Strict):
+    key: str = Field(examples=["plan"], description="Lower-case letters, digits and '_'.")
+    label: str | None = Field(None, examples=["Plan"])
+    type: Literal["text", "number", "date", "boolean", "select"] = "text"
+    options: list[str] | None = Field(None, examples=[["free", "pro", "enterprise"]])
+
+
+class CustomFieldPublic(BaseModel):
+    key: str
+    label: str
+    type: str
+    options: list[str]
+
+
+class CustomFieldList(BaseModel):
+    items: list[CustomFieldPublic]
+
+
+class AccountCreate(Strict):
+    name: str = Field(min_length=1, max_length=255, examples=["Acme Inc."])
+    domain: str | None = Field(None, max_length=255, examples=["acme.com"])
+    metadata: dict[str, Any] = Field(default_factory=dict, examples=[{"tier": "A"}])
+    engagement_level: str | None = None
+    profile_level: str | None = None
+
+
+class AccountUpdate(Strict):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    domain: str | None = Field(None, max_length=255)
+    metadata: dict[str, Any] | None = None
+    engagement_level: str | None = None
+    profile_level: str | None = None
+
+
+class AccountPublic(BaseModel):
+    id: int
+    name: str
+    domain: str | None
+    metadata: dict[str, Any]
+    engagement_level: str | None
+    profile_level: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountPage(BaseModel):
+    items: list[AccountPublic]
+    total: int
+    page: int
+    per_page: int
+
+
+FILTER_EXAMPLE: dict[str, Any] = {
+    "and": [
+        {"field": "status", "op": "in", "value": ["new", "contacted"]},
+        {"field": "enrichment.company.size", "op": "gte", "value": 50},
+        {"event": "trial_signup", "within_days": 14},
+    ]
+}
+
+
+class SegmentCreate(Strict):
+    name: str = Field(examples=["New enriched leads"], description="1 to 255 characters.")
+    description: str | None = Field(None, description="At most 500 characters.")
+    color: str | None = Field(None, examples=["#16a34a"], description="#rrggbb")
+    filter: Any = Field(examples=[FILTER_EXAMPLE], description="A filter tree (JSON).")
+    active: bool = True
+
+
+class SegmentUpdate(Strict):
+    name: str | None = None
+    description: str | None = None
+    color: str | None = None
+    filter: Any = None
+    active: bool | None = None
+
+
+class SegmentPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    color: str
+    filter: Any
+    active: bool
+    created_by: str | None = Field(description="The creator's email.")
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
+    version: int
+    member_count: int | None = None
+
+
+class SegmentList(BaseModel):
+    items: list[SegmentPublic]
+
+
+class FilterIn(Strict):
+    filter: Any = Field(examples=[FILTER_EXAMPLE])
+
+
+class Preview(BaseModel):
+    count: int
+    sample: list[LeadPublic]
+    warnings: list[str]
+
+
+class CountResult(BaseModel):
+    count: int
+    evaluated_at: datetime
+    frozen: bool = False
+
+
+class ListCreate(Strict):
+    name: str = Field(min_length=1, max_length=255, examples=["Black Friday Promo Q4"])
+    description: str = Field("", max_length=500)
+    filter: Any = Field(None, description="Stored; applied only by refresh.")
+    lead_ids: list[int] = Field(default_factory=list, max_length=10_000)
+
+
+class ListUpdate(Strict):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=500)
+    filter: Any = None
+
+
+class ListPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    filter: Any
+    source_segment_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    member_count: int
+
+
+class ListList(BaseModel):
+    items: list[ListPublic]
+
+
+class LeadIds(Strict):
+    lead_ids: list[int] = Field(min_length=1, max_length=10_000, examples=[[1, 2, 3]])
+
+
+class MembershipChange(BaseModel):
+    changed: int
+    member_count: int
+
+
+class HistoryItem(BaseModel):
+    id: int
+    segment_id: int
+    lead_id: int
+    change: Literal["entered", "exited"]
+    at: datetime
+    segment_version: int
+    reason: str = Field(
+        description="lead_write, event, filter_edit, activation, created, dependency or time"
+    )
+    detail: str | None = None
+    segment_name: str | None = None
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` for the next page; null at the end."
+    )
+
+
+def history_page(items: list[dict[str, Any]], limit: int) -> HistoryPage:
+    next_after = items[-1]["id"] if len(items) == limit else None
+    return HistoryPage(items=[HistoryItem.model_validate(i) for i in items], next_after=next_after)

@@ -1,0 +1,51 @@
+"""Accounts (companies) of a project."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.errors import NotFound
+from segmint.projects import Project
+from segmint.store.tables import accounts
+
+
+def get_account(conn: sa.Connection, project: Project, account_id: int) -> Any:
+    row = conn.execute(
+        sa.select(accounts).where(accounts.c.project_id == project.id, accounts.c.id == account_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no account {account_id}")
+    return row
+
+
+def create_account(
+    conn: sa.Connection, project: Project, fields: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
+) -> Any:
+    now = clock.now()
+    new_id = conn.execute(
+        accounts.insert()
+        .values(**fields, project_id=project.id, created_at=now, updated_at=now)
+        .returning(accounts.c.id)
+    ).scalar_one()
+    return get_account(conn, project, new_id)
+
+
+def update_account(
+    conn: sa.Connection,
+    project: Project,
+    account_id: int,
+    fields: Mapping[str, Any],
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    get_account(conn, project, account_id)
+    if fields:
+        conn.execute(
+            accounts.update()
+            .where(accounts.c.project_id == project.id, accounts.c.id == account_id)
+            .values(**fields, updated_at=clock.now())
+        )
+    return get_account(conn, project, account_id)

@@ -1,0 +1,82 @@
+"""Reading membership history: who entered and left, when, under which version, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.clock import as_utc
+from segmint.errors import InvalidInput
+from segmint.projects import Project
+from segmint.store.tables import membership_history, segments
+
+MAX_LIMIT = 1000
+
+
+def _item(row: Any) -> dict[str, Any]:
+    item = {
+        "id": row.id,
+        "segment_id": row.segment_id,
+        "lead_id": row.lead_id,
+        "change": row.change,
+        "at": as_utc(row.at),
+        "segment_version": row.segment_version,
+        "reason": row.reason,
+        "detail": row.detail,
+    }
+    if "segment_name" in row._fields:
+        item["segment_name"] = row.segment_name
+    return item
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", "limit")
+
+
+def segment_history(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    lead_id: int | None = None,
+    since: datetime | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """A segment's history, oldest first; `after` (a row id) pages on without OFFSET."""
+    _check_limit(limit)
+    h = membership_history.c
+    query = sa.select(membership_history).where(
+        h.project_id == project.id, h.segment_id == segment_id
+    )
+    if lead_id is not None:
+        query = query.where(h.lead_id == lead_id)
+    if since is not None:
+        query = query.where(h.at >= as_utc(since))
+    if after is not None:
+        query = query.where(h.id > after)
+    rows = conn.execute(query.order_by(h.at, h.id).limit(limit))
+    return [_item(r) for r in rows]
+
+
+def lead_history(
+    conn: sa.Connection, project: Project, lead_id: int, after: int | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """One lead's entries and exits across segments, newest first, with segment names."""
+    _check_limit(limit)
+    h = membership_history.c
+    query = (
+        sa.select(membership_history, segments.c.name.label("segment_name"))
+        .join(
+            segments,
+            sa.and_(segments.c.project_id == h.project_id, segments.c.id == h.segment_id),
+            isouter=True,
+        )
+        .where(h.project_id == project.id, h.lead_id == lead_id)
+    )
+    if after is not None:
+        query = query.where(h.id < after)
+    rows = conn.execute(query.order_by(h.id.desc()).limit(limit))
+    return [_item(r) for r in rows]

@@ -1,0 +1,163 @@
+"""Single-lead operations and lead listings, for the API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
+from segmint.engine import membership, outbox
+from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
+from segmint.errors import Conflict, InvalidInput, NotFound
+from segmint.ingest.leads import (
+    MERGE_COLUMNS,
+    insert_values,
+    prepare_lead,
+    update_statement,
+    update_values,
+    written_columns,
+)
+from segmint.projects import Project
+from segmint.store.tables import leads
+
+SORTABLE = ("name", "email", "company", "job_title", "status", "source", "created_at")
+DEFAULT_SORT = "-created_at"
+
+
+def full_name() -> sa.ColumnElement[str]:
+    """`first last`, trimmed: what `name` means for sorting and display."""
+    return sa.func.trim(
+        sa.func.coalesce(leads.c.first_name, "") + " " + sa.func.coalesce(leads.c.last_name, "")
+    )
+
+
+def public(row: Any) -> dict[str, Any]:
+    """A stored lead as the API shows it."""
+    data = {column.name: getattr(row, column.name) for column in leads.columns}
+    data.pop("project_id")
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = as_utc(value)
+    data["name"] = " ".join(p for p in (row.first_name, row.last_name) if p) or None
+    return data
+
+
+def get_lead(conn: sa.Connection, project: Project, lead_id: int) -> Any:
+    row = conn.execute(
+        sa.select(leads).where(leads.c.project_id == project.id, leads.c.id == lead_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no lead {lead_id}")
+    return row
+
+
+def create_lead(
+    conn: sa.Connection, project: Project, record: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
+) -> Any:
+    lead = prepare_lead(0, record, project)
+    if lead.email and _id_by_email(conn, project, lead.email) is not None:
+        raise Conflict(f"a lead with email {lead.email} already exists", "email")
+    now = clock.now()
+    new_id = conn.execute(
+        leads.insert().values(insert_values(lead, project.id, now)).returning(leads.c.id)
+    ).scalar_one()
+    outbox.leads_written(conn, project.id, [new_id], now)
+    return get_lead(conn, project, new_id)
+
+
+def update_lead(
+    conn: sa.Connection,
+    project: Project,
+    lead_id: int,
+    record: Mapping[str, Any],
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    """Change the given fields; an explicit null clears one."""
+    existing = conn.execute(
+        sa.select(*MERGE_COLUMNS).where(leads.c.project_id == project.id, leads.c.id == lead_id)
+    ).first()
+    if existing is None:
+        raise NotFound(f"no lead {lead_id}")
+    lead = prepare_lead(0, record, project, keep_blank=True)
+    if lead.email and lead.email != existing.email:
+        other = _id_by_email(conn, project, lead.email)
+        if other is not None:
+            raise Conflict(f"lead {other} already has email {lead.email}", "email")
+    now = clock.now()
+    row = update_values(lead, existing, project.id, now)
+    conn.execute(update_statement(frozenset(row)), [row])
+    outbox.leads_written(conn, project.id, [lead_id], now, written_columns(frozenset(row)))
+    return get_lead(conn, project, lead_id)
+
+
+def delete_lead(
+    conn: sa.Connection, project: Project, lead_id: int, clock: Clock = SYSTEM_CLOCK
+) -> None:
+    get_lead(conn, project, lead_id)
+    membership.record_deletion(conn, project, lead_id, clock.now())
+    result = conn.execute(
+        leads.delete().where(leads.c.project_id == project.id, leads.c.id == lead_id)
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"no lead {lead_id}")
+
+
+def _id_by_email(conn: sa.Connection, project: Project, email: str) -> int | None:
+    return conn.execute(
+        sa.select(leads.c.id).where(leads.c.project_id == project.id, leads.c.email == email)
+    ).scalar_one_or_none()
+
+
+def parse_sort(text: str | None) -> Sort:
+    """`-created_at` style sort parameters into a Sort over the leads table."""
+    text = (text or DEFAULT_SORT).strip()
+    descending = text.startswith("-")
+    name = text.lstrip("-")
+    if name not in SORTABLE:
+        raise InvalidInput(f"cannot sort by {name!r}; use one of {', '.join(SORTABLE)}", "sort")
+    if name == "name":
+        return Sort(full_name(), descending, nullable=False)
+    column = leads.c[name]
+    return Sort(column, descending, nullable=column.nullable is not False)
+
+
+def check_page(page: int, per_page: int) -> None:
+    if page < 1:
+        raise InvalidInput("must be 1 or more", "page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"must be between 1 and {MAX_PER_PAGE}", "per_page")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+
+def page_of_leads(
+    conn: sa.Connection,
+    project: Project,
+    where: sa.ColumnElement[bool] | None,
+    sort: Sort,
+    page: int,
+    per_page: int,
+) -> Page:
+    """One page of the project's leads matching `where`, plus the total."""
+    check_page(page, per_page)
+    scope = leads.c.project_id == project.id
+    condition = scope if where is None else sa.and_(scope, where)
+    total = conn.execute(sa.select(sa.func.count()).select_from(leads).where(condition)).scalar()
+    query = page_select(conn, sa.select(leads).where(condition), sort, leads.c.id, page, per_page)
+    items = [public(row) for row in conn.execute(query)] if query is not None else []
+    return Page(items, int(total or 0), page, per_page)
+
+
+def in_project(project: Project, where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """`where`, limited to the project's leads (exports take a complete condition)."""
+    return sa.and_(leads.c.project_id == project.id, where)

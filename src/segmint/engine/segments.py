@@ -1,0 +1,369 @@
+"""Segments: saved filters evaluated live for counts, member pages, exports and previews."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.auth import Principal
+from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
+from segmint.engine import filtering, lists, outbox
+from segmint.engine.leads import Page, page_of_leads
+from segmint.engine.membership import Reason
+from segmint.engine.paging import Sort
+from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
+from segmint.model import Role
+from segmint.projects import Project
+from segmint.store.tables import leads, segment_members, segments, users
+
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_COLOR = "#4f46e5"
+LARGE_SEGMENT = 10_000
+LARGE_SEGMENT_WARNING = "Large segment - consider using list for better performance"
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which segments a caller lists: their own, or the whole organization's project."""
+
+    everyone: bool
+
+    @classmethod
+    def parse(cls, text: str, principal: Principal) -> Scope:
+        if text not in ("mine", "all"):
+            raise InvalidInput("must be 'mine' or 'all'", "scope")
+        if text == "all" and principal.role == Role.MEMBER:
+            raise Forbidden("only owners and admins may list all organization segments")
+        return cls(everyone=text == "all")
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("is required", "name")
+    text: str = name.strip()
+    if len(text) > 255:
+        raise InvalidInput("must be at most 255 characters", "name")
+    return text
+
+
+def check_description(description: Any) -> str:
+    description = (description or "").strip()
+    if len(description) > 500:
+        raise InvalidInput("must be at most 500 characters", "description")
+    return str(description)
+
+
+def check_color(color: Any) -> str:
+    if color is None:
+        return DEFAULT_COLOR
+    if not isinstance(color, str) or not COLOR.match(color):
+        raise InvalidInput("must be a colour like #1f9d55", "color")
+    return color.lower()
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(segments, users.c.email.label("created_by_email")).join(
+        users, users.c.id == segments.c.created_by, isouter=True
+    )
+
+
+def get_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any:
+    row = conn.execute(
+        _select().where(segments.c.project_id == project.id, segments.c.id == segment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no segment {segment_id}")
+    return row
+
+
+def visible_segment(
+    conn: sa.Connection, project: Project, principal: Principal, segment_id: int
+) -> Any:
+    """A segment the caller may read: owners and admins read all, members their own."""
+    row = get_segment(conn, project, segment_id)
+    if principal.role == Role.MEMBER and row.created_by != principal.user_id:
+        raise Forbidden("members can only see the segments they created")
+    return row
+
+
+def editable_segment(
+    conn: sa.Connection, project: Project, principal: Principal, segment_id: int
+) -> Any:
+    """A segment the caller may change or delete: its creator and owners."""
+    row = get_segment(conn, project, segment_id)
+    if principal.role != Role.OWNER and row.created_by != principal.user_id:
+        raise Forbidden("only the segment's creator and owners may change it")
+    return row
+
+
+def list_segments(
+    conn: sa.Connection, project: Project, principal: Principal, scope: Scope, q: str | None
+) -> list[Any]:
+    query = _select().where(segments.c.project_id == project.id)
+    if not scope.everyone:
+        query = query.where(segments.c.created_by == principal.user_id)
+    rows = list(conn.execute(query.order_by(segments.c.created_at.desc(), segments.c.id.desc())))
+    if q and q.strip():
+        needle = q.strip().casefold()
+        rows = [
+            r for r in rows if needle in r.name.casefold() or needle in r.description.casefold()
+        ]
+    return rows
+
+
+def create_segment(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    data: Mapping[str, Any],
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    tree = filtering.validate(conn, project, data.get("filter"))
+    now = clock.now()
+    new_id = conn.execute(
+        segments.insert()
+        .values(
+            project_id=project.id,
+            name=check_name(data.get("name")),
+            description=check_description(data.get("description")),
+            color=check_color(data.get("color")),
+            filter=filtering.to_json(tree),
+            active=bool(data.get("active", True)),
+            created_by=principal.user_id,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        .returning(segments.c.id)
+    ).scalar_one()
+    if data.get("active", True):
+        _resync_later(conn, project, new_id, Reason.CREATED, now)
+    return get_segment(conn, project, new_id)
+
+
+def _resync_later(
+    conn: sa.Connection, project: Project, segment_id: int, reason: str, now: datetime
+) -> None:
+    """Ask the worker to bring the maintained membership up to date (same transaction)."""
+    payload = {"segment_id": segment_id, "reason": reason}
+    outbox.enqueue(conn, project.id, outbox.Kind.SEGMENT, payload, now)
+
+
+def update_segment(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    segment_id: int,
+    data: Mapping[str, Any],
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    """Change the given fields; a changed filter bumps `version`."""
+    row = editable_segment(conn, project, principal, segment_id)
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = check_name(data["name"])
+    if "description" in data:
+        changes["description"] = check_description(data["description"])
+    if "color" in data:
+        changes["color"] = check_color(data["color"])
+    if "active" in data:
+        if not isinstance(data["active"], bool):
+            raise InvalidInput("must be true or false", "active")
+        changes["active"] = data["active"]
+    if "filter" in data:
+        tree = filtering.validate(conn, project, data["filter"], segment_id=segment_id)
+        new_filter = filtering.to_json(tree)
+        if new_filter != row.filter:
+            changes.update(filter=new_filter, version=row.version + 1)
+    if changes:
+        now = clock.now()
+        conn.execute(
+            segments.update()
+            .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+            .values(**changes, updated_at=now)
+        )
+        active = changes.get("active", row.active)
+        if active and not row.active:
+            _resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
+        elif active and "filter" in changes:
+            _resync_later(conn, project, segment_id, Reason.FILTER_EDIT, now)
+    return get_segment(conn, project, segment_id)
+
+
+def duplicate_segment(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    segment_id: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    row = visible_segment(conn, project, principal, segment_id)
+    copy = {
+        "name": (row.name + " (copy)")[:255],
+        "description": row.description,
+        "color": row.color,
+        "filter": row.filter,
+        "active": row.active,
+    }
+    return create_segment(conn, project, principal, copy, clock)
+
+
+def dependents(conn: sa.Connection, project: Project, segment_id: int) -> list[str]:
+    """Names of the other segments whose filters refer to this one (`in_segment`)."""
+    rows = conn.execute(
+        sa.select(segments.c.id, segments.c.name, segments.c.filter).where(
+            segments.c.project_id == project.id, segments.c.id != segment_id
+        )
+    )
+    return [r.name for r in rows if segment_id in filtering.referenced_segments(r.filter)]
+
+
+def delete_segment(
+    conn: sa.Connection, project: Project, principal: Principal, segment_id: int, force: bool
+) -> None:
+    """Delete the definition (never leads); refuse while something depends on it, unless forced."""
+    editable_segment(conn, project, principal, segment_id)
+    users_of = dependents(conn, project, segment_id)
+    if users_of and not force:
+        names = ", ".join(repr(n) for n in users_of)
+        raise Conflict(
+            f"segment is used by {names}; delete with ?force=true to delete it anyway",
+            "segment",
+        )
+    conn.execute(
+        segments.delete().where(segments.c.project_id == project.id, segments.c.id == segment_id)
+    )
+
+
+def segment_condition(
+    conn: sa.Connection, project: Project, row: Any, now: datetime
+) -> sa.ColumnElement[bool]:
+    """Who is in the segment: live for an active one, the frozen membership for an inactive one
+    (inactive segments keep the members they had and stop updating)."""
+    if not row.active:
+        return leads.c.id.in_(
+            sa.select(segment_members.c.lead_id).where(
+                segment_members.c.project_id == project.id,
+                segment_members.c.segment_id == row.id,
+            )
+        )
+    tree = filtering.load(project, row.filter)
+    return filtering.condition(conn, project, tree, now)
+
+
+def count_where(conn: sa.Connection, project: Project, where: sa.ColumnElement[bool]) -> int:
+    query = (
+        sa.select(sa.func.count()).select_from(leads).where(leads.c.project_id == project.id, where)
+    )
+    return int(conn.execute(query).scalar() or 0)
+
+
+def count(
+    conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM_CLOCK
+) -> tuple[int, datetime]:
+    """The live member count, and when it was evaluated (recorded as last_evaluated_at)."""
+    now = clock.now()
+    total = count_where(conn, project, segment_condition(conn, project, row, now))
+    conn.execute(
+        segments.update()
+        .where(segments.c.project_id == project.id, segments.c.id == row.id)
+        .values(last_evaluated_at=now)
+    )
+    return total, now
+
+
+def member_counts(
+    conn: sa.Connection, project: Project, rows: list[Any], clock: Clock = SYSTEM_CLOCK
+) -> dict[int, int | None]:
+    """Live counts of several segments: one COUNT per segment, each a single indexed query."""
+    now = clock.now()
+    counts: dict[int, int | None] = {}
+    for row in rows:
+        try:
+            counts[row.id] = count_where(conn, project, segment_condition(conn, project, row, now))
+        except InvalidInput:  # it refers to a segment deleted by force: shown without a count
+            counts[row.id] = None
+    return counts
+
+
+def preview(
+    conn: sa.Connection, project: Project, data: Any, clock: Clock = SYSTEM_CLOCK
+) -> dict[str, Any]:
+    """Count and sample of an unsaved filter."""
+    tree = filtering.validate(conn, project, data)
+    where = filtering.condition(conn, project, tree, clock.now())
+    total = count_where(conn, project, where)
+    sample = page_of_leads(
+        conn, project, where, Sort(leads.c.created_at, True, False), 1, SAMPLE_SIZE
+    ).items
+    warnings = [LARGE_SEGMENT_WARNING] if total > LARGE_SEGMENT else []
+    return {"count": total, "sample": sample, "warnings": warnings}
+
+
+def members(
+    conn: sa.Connection,
+    project: Project,
+    row: Any,
+    sort: Sort,
+    page: int,
+    per_page: int,
+    q: str | None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Page:
+    now = clock.now()
+    where = segment_condition(conn, project, row, now)
+    search = filtering.search_condition(conn, project, q, now)
+    if search is not None:
+        where = sa.and_(where, search)
+    return page_of_leads(conn, project, where, sort, page, per_page)
+
+
+def convert_to_list(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    row: Any,
+    clock: Clock = SYSTEM_CLOCK,
+) -> int:
+    """A static list holding the segment's current members, with its filter kept for refresh."""
+    list_id = lists.create_list(
+        conn,
+        project,
+        {
+            "name": row.name,
+            "description": row.description,
+            "filter": row.filter,
+            "source_segment_id": row.id,
+        },
+        principal.user_id,
+        clock,
+    )
+    lists.replace_members(
+        conn, project, list_id, segment_condition(conn, project, row, clock.now()), clock
+    )
+    return list_id
+
+
+def public_segment(row: Any, member_count: int | None) -> dict[str, Any]:
+    data = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "color": row.color,
+        "filter": row.filter,
+        "active": row.active,
+        "created_by": row.created_by_email,
+        "created_at": as_utc(row.created_at),
+        "updated_at": as_utc(row.updated_at),
+        "last_evaluated_at": as_utc(row.last_evaluated_at) if row.last_evaluated_at else None,
+        "version": row.version,
+    }
+    if member_count is not None:
+        data["member_count"] = member_count
+    return data

@@ -1,0 +1,279 @@
+"""Segments and lists over HTTP, on both databases: every endpoint and error status."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, error_of
+
+NEW = {"field": "status", "op": "eq", "value": "new"}
+ENRICHED_BIG = {"field": "enrichment.company.size", "op": "gte", "value": 50}
+
+
+def _seed(api: Api) -> list[dict[str, Any]]:
+    people = [
+        {
+            "email": "ada@x.test",
+            "name": "Ada Lovelace",
+            "company": "Engines, Ltd",
+            "status": "new",
+            "phone": "+1 555",
+            "job_title": "CTO",
+            "source": "apollo_search",
+            "enrichment": {"company": {"size": 120}},
+            "created_at": "2024-01-01",
+        },
+        {
+            "email": "bob@x.test",
+            "name": "Bob Stone",
+            "company": "Quarry",
+            "status": "new",
+            "created_at": "2024-01-02",
+        },
+        {
+            "email": "cy@x.test",
+            "name": "Cy Young",
+            "company": 'Ball "Club"',
+            "status": "contacted",
+            "enrichment": {"company": {"size": 80}},
+            "created_at": "2024-01-03",
+        },
+        {
+            "email": "dee@x.test",
+            "first_name": "Dée",
+            "company": "Ünicode GmbH",
+            "status": "new",
+            "enrichment": {"company": {"size": 60}},
+            "created_at": "2024-01-04",
+        },
+    ]
+    return [api.post("leads", json=p).json() for p in people]
+
+
+def _segment(api: Api, tree: Any, name: str = "New", as_: str = "owner", **extra: Any) -> Any:
+    response = api.post("segments", as_=as_, json={"name": name, "filter": tree, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_reports_live_count_and_bumps_version_on_filter_change(api: Api) -> None:
+    _seed(api)
+    segment = _segment(api, NEW, description="Fresh", color="#16A34A")
+    assert segment["member_count"] == 3 and segment["version"] == 1
+    assert segment["color"] == "#16a34a" and segment["created_by"] == "owner@acme.test"
+    renamed = api.patch(f"segments/{segment['id']}", json={"name": "Renamed"}).json()
+    assert renamed["version"] == 1 and renamed["name"] == "Renamed"
+    widened = api.patch(
+        f"segments/{segment['id']}",
+        json={"filter": {"or": [NEW, {"field": "status", "op": "eq", "value": "contacted"}]}},
+    ).json()
+    assert widened["version"] == 2 and widened["member_count"] == 4
+    count = api.get(f"segments/{segment['id']}/count").json()
+    assert count["count"] == 4 and count["evaluated_at"]
+    assert api.get(f"segments/{segment['id']}").json()["last_evaluated_at"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"name": "", "filter": NEW}, "name"),
+        ({"name": "x" * 256, "filter": NEW}, "name"),
+        ({"name": "ok", "description": "d" * 501, "filter": NEW}, "description"),
+        ({"name": "ok", "color": "red", "filter": NEW}, "color"),
+        ({"name": "ok", "filter": {"and": []}}, "filter.and"),
+        (
+            {
+                "name": "ok",
+                "filter": {
+                    "and": [NEW, {"field": "enrichment.company.size", "op": "gte", "value": "big"}]
+                },
+            },
+            "filter.and[1].value",
+        ),
+        ({"name": "ok", "filter": {"field": "nope", "op": "eq", "value": 1}}, "filter.field"),
+    ],
+)
+def test_invalid_segments_are_422_with_a_path(api: Api, body: Any, path: str) -> None:
+    response = api.post("segments", json=body)
+    assert response.status_code == 422, response.text
+    assert error_of(response)["path"] == path
+
+
+def test_scopes_and_roles(api: Api) -> None:
+    mine = _segment(api, NEW, name="Member's", as_="member")
+    owners = _segment(api, NEW, name="Owner's")
+    assert [s["name"] for s in api.get("segments", as_="member").json()["items"]] == ["Member's"]
+    assert api.get("segments", as_="member", params={"scope": "all"}).status_code == 403
+    everyone = api.get("segments", as_="admin", params={"scope": "all"}).json()["items"]
+    assert {s["name"] for s in everyone} == {"Member's", "Owner's"}
+    assert api.get(f"segments/{owners['id']}", as_="member").status_code == 403
+    assert api.patch(f"segments/{mine['id']}", as_="admin", json={"name": "x"}).status_code == 403
+    assert api.patch(f"segments/{mine['id']}", as_="member2", json={"name": "x"}).status_code == 403
+    assert api.patch(f"segments/{mine['id']}", json={"name": "By owner"}).status_code == 200
+    assert api.get(f"segments/{mine['id']}", as_="stranger").status_code == 404
+    assert api.delete(f"segments/{mine['id']}", as_="stranger").status_code == 404
+    assert api.delete(f"segments/{mine['id']}", as_="member").status_code == 204
+
+
+def test_duplicate_and_delete(api: Api) -> None:
+    leads = _seed(api)
+    original = _segment(api, NEW, name="Base")
+    copy = api.post(f"segments/{original['id']}/duplicate")
+    assert copy.status_code == 201 and copy.json()["name"] == "Base (copy)"
+    user = _segment(api, {"in_segment": original["id"]}, name="Uses base")
+    refused = api.delete(f"segments/{original['id']}")
+    assert refused.status_code == 409 and "Uses base" in error_of(refused)["message"]
+    assert api.delete(f"segments/{original['id']}", params={"force": "true"}).status_code == 204
+    assert api.get(f"segments/{original['id']}").status_code == 404
+    assert api.get(f"leads/{leads[0]['id']}").status_code == 200  # leads are never deleted
+    assert user["member_count"] == 3
+
+
+def test_preview_count_sample_and_warnings(api: Api) -> None:
+    _seed(api)
+    preview = api.post("segments/preview", json={"filter": {"and": [NEW, ENRICHED_BIG]}}).json()
+    assert preview["count"] == 2 and preview["warnings"] == []
+    assert [lead["email"] for lead in preview["sample"]] == ["dee@x.test", "ada@x.test"]
+    bad = api.post("segments/preview", json={"filter": {"or": []}})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "filter.or"
+
+
+def test_members_sort_search_and_page(api: Api) -> None:
+    _seed(api)
+    segment = _segment(api, NEW)
+    url = f"segments/{segment['id']}/members"
+    page = api.get(url, params={"per_page": 2}).json()
+    assert page["total"] == 3 and [m["email"] for m in page["items"]] == [
+        "dee@x.test",
+        "bob@x.test",
+    ]
+    second = api.get(url, params={"per_page": 2, "page": 2}).json()
+    assert [m["email"] for m in second["items"]] == ["ada@x.test"]
+    by_name = api.get(url, params={"sort": "name"}).json()["items"]
+    assert [m["name"] for m in by_name] == ["Ada Lovelace", "Bob Stone", "Dée"]
+    found = api.get(url, params={"q": "ünicode"}).json()
+    assert [m["email"] for m in found["items"]] == ["dee@x.test"] and found["total"] == 1
+    assert api.get(url, params={"per_page": 501}).status_code == 422
+
+
+def test_export_csv_byte_for_byte(api: Api) -> None:
+    _seed(api)
+    segment = _segment(
+        api, {"field": "email", "op": "ends_with", "value": "x.test"}, name="All / leads: 2024!"
+    )
+    response = api.get(f"segments/{segment['id']}/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="All___leads__2024__export.csv"'
+    )
+    assert response.content.decode() == (
+        "Name,Email,Phone,Company,Job Title,Source,Status\n"
+        'Ada Lovelace,ada@x.test,+1 555,"Engines, Ltd",CTO,apollo_search,new\n'
+        + "Bob Stone,bob@x.test,,Quarry,,,new\n"
+        + 'Cy Young,cy@x.test,,"Ball ""Club""",,,contacted\n'
+        + "Dée,dee@x.test,,Ünicode GmbH,,,new\n"
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["Name", "Email", "Phone", "Company", "Job Title", "Source", "Status"]
+    assert len(rows) == 5
+
+
+def test_convert_to_list_and_list_lifecycle(api: Api) -> None:
+    leads = _seed(api)
+    segment = _segment(api, NEW)
+    converted = api.post(f"segments/{segment['id']}/convert-to-list")
+    assert converted.status_code == 201
+    frozen = converted.json()
+    assert frozen["member_count"] == 3 and frozen["source_segment_id"] == segment["id"]
+    # A lead that stops matching stays in the list until a refresh.
+    api.patch(f"leads/{leads[0]['id']}", json={"status": "lost"})
+    url = f"lists/{frozen['id']}"
+    assert api.get(url).json()["member_count"] == 3
+    assert api.post(f"{url}/refresh").json()["member_count"] == 2
+    removed = api.request("DELETE", f"{url}/members", json={"lead_ids": [leads[1]["id"]]}).json()
+    assert removed == {"changed": 1, "member_count": 1}
+    added = api.post(f"{url}/members", json={"lead_ids": [leads[2]["id"], leads[3]["id"]]}).json()
+    assert added == {"changed": 1, "member_count": 2}
+    unknown = api.post(f"{url}/members", json={"lead_ids": [999999]})
+    assert unknown.status_code == 422 and error_of(unknown)["path"] == "lead_ids"
+    members = api.get(f"{url}/members", params={"sort": "email"}).json()
+    assert [m["email"] for m in members["items"]] == ["cy@x.test", "dee@x.test"]
+    export = api.get(f"{url}/export.csv")
+    assert export.content.decode().count("\n") == 3
+    assert api.get("lists").json()["items"][0]["member_count"] == 2
+    assert api.get(url, as_="stranger").status_code == 404
+    assert api.delete(url).status_code == 204 and api.get(url).status_code == 404
+
+
+def test_manual_list_without_filter_cannot_refresh(api: Api) -> None:
+    leads = _seed(api)
+    created = api.post("lists", json={"name": "VIP", "lead_ids": [leads[0]["id"]]}).json()
+    assert created["member_count"] == 1
+    refused = api.post(f"lists/{created['id']}/refresh")
+    assert refused.status_code == 422 and error_of(refused)["path"] == "filter"
+
+
+def test_explain_and_lead_segments(api: Api) -> None:
+    leads = _seed(api)
+    segment = _segment(api, {"and": [NEW, ENRICHED_BIG]})
+    _segment(api, {"field": "status", "op": "eq", "value": "contacted"}, name="Contacted")
+    why = api.get(f"segments/{segment['id']}/explain/{leads[0]['id']}").json()
+    assert why["result"] is True
+    assert [child["result"] for child in why["children"]] == [True, True]
+    assert why["children"][1]["lead_value"] == 120
+    why_not = api.get(f"segments/{segment['id']}/explain/{leads[1]['id']}").json()
+    assert why_not["result"] is False
+    in_segments = api.get(f"leads/{leads[2]['id']}/segments").json()["items"]
+    assert [s["name"] for s in in_segments] == ["Contacted"]
+    assert api.get(f"segments/{segment['id']}/explain/999999").status_code == 404
+
+
+def test_leads_filter_and_search(api: Api) -> None:
+    _seed(api)
+    found = api.get("leads", params={"filter": json.dumps(ENRICHED_BIG), "sort": "email"}).json()
+    assert [lead["email"] for lead in found["items"]] == ["ada@x.test", "cy@x.test", "dee@x.test"]
+    assert api.get("leads", params={"q": "QUARRY"}).json()["total"] == 1
+    bad = api.get("leads", params={"filter": "{not json"})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "filter"
+
+
+def test_history_and_frozen_members(api: Api) -> None:
+    from segmint.worker import Worker
+
+    leads = _seed(api)
+    worker = Worker(api.client.app.state.engine)  # type: ignore[attr-defined]
+    segment = _segment(api, NEW)
+    worker.drain()
+    history = api.get(f"segments/{segment['id']}/history").json()
+    assert {(i["lead_id"], i["change"], i["reason"]) for i in history["items"]} == {
+        (lead["id"], "entered", "created") for lead in leads if lead["status"] == "new"
+    }
+    assert history["next_after"] is None
+    first = api.get(f"segments/{segment['id']}/history", params={"limit": 2}).json()
+    rest = api.get(
+        f"segments/{segment['id']}/history", params={"after": first["next_after"]}
+    ).json()
+    assert len(first["items"]) == 2 and len(rest["items"]) == 1
+
+    api.patch(f"segments/{segment['id']}", json={"active": False})
+    api.patch(f"leads/{leads[0]['id']}", json={"status": "lost"})
+    worker.drain()
+    members = api.get(f"segments/{segment['id']}/members").json()
+    assert members["frozen"] is True and members["total"] == 3  # kept, not updated
+    assert api.get(f"segments/{segment['id']}/count").json()["frozen"] is True
+
+    api.patch(f"segments/{segment['id']}", json={"active": True})
+    worker.drain()
+    lead_history = api.get(f"leads/{leads[0]['id']}/history").json()["items"]
+    assert [(i["change"], i["reason"], i["segment_name"]) for i in lead_history] == [
+        ("exited", "activation", "New"),
+        ("entered", "created", "New"),
+    ]
+    assert api.get(f"segments/{segment['id']}/members").json()["frozen"] is False
+    assert api.get(f"leads/{leads[0]['id']}/history", as_="stranger").status_code == 404

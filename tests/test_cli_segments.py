@@ -1,0 +1,81 @@
+"""`segmint segments ...` against a real database, on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from segmint.cli import app
+from segmint.ingest import upsert_leads
+from segmint.projects import Project
+
+runner = CliRunner()
+
+
+def _run(db_url: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [*args, "--database-url", db_url])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _seed(db: Engine, project: Project) -> None:
+    records = [
+        {
+            "email": "ada@x.test",
+            "name": "Ada Lovelace",
+            "status": "new",
+            "company": "Engines",
+            "enrichment": {"company": {"size": 120}},
+        },
+        {"email": "bob@x.test", "name": "Bob Stone", "status": "contacted"},
+        {"email": "cy@x.test", "name": "Cy Young", "status": "new"},
+    ]
+    upsert_leads(db, project, enumerate(records))
+
+
+def test_create_list_show_count_members_export(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    _seed(db, project)
+    code, out, err = _run(
+        db_url,
+        "segments",
+        "create",
+        "New leads",
+        "--where",
+        'status = "new" and not enrichment.company.size < 100',
+    )
+    assert code == 0, err
+    assert out.splitlines()[0] == "Segment created successfully with 2 members"
+    segment_id = out.splitlines()[-1]
+
+    code, out, _ = _run(db_url, "segments", "count", segment_id)
+    assert (code, out.strip()) == (0, "2")  # Cy has no size: `not (size < 100)` holds
+
+    code, out, _ = _run(db_url, "segments", "show", segment_id)
+    assert "New leads" in out and 'status = "new"' in out and "members: 2" in out
+
+    code, out, _ = _run(db_url, "segments", "list")
+    assert code == 0 and "New leads" in out
+
+    code, out, _ = _run(db_url, "segments", "members", segment_id)
+    assert code == 0 and "ada@x.test" in out and "cy@x.test" in out and "bob@x.test" not in out
+
+    target = tmp_path / "new.csv"
+    code, _, err = _run(db_url, "segments", "export", segment_id, "-o", str(target))
+    assert code == 0 and "Exported 2 members" in err
+    assert target.read_text() == (
+        "Name,Email,Phone,Company,Job Title,Source,Status\n"
+        "Ada Lovelace,ada@x.test,,Engines,,,new\n"
+        "Cy Young,cy@x.test,,,,,new\n"
+    )
+
+
+def test_errors_are_one_clear_line(db_url: str, project: Project) -> None:
+    code, _, err = _run(db_url, "segments", "create", "Bad", "--where", 'status = "new" and')
+    assert code == 1 and "line 1" in err and "column" in err
+    code, _, err = _run(db_url, "segments", "count", "999")
+    assert code == 1 and "no segment 999" in err
+    code, _, err = _run(db_url, "segments", "list", "--project", "nope")
+    assert code == 1 and "no project 'nope'" in err
