@@ -1,0 +1,87 @@
+"""What a segment's filter reads, so a write re-evaluates only the segments it can affect.
+
+A phone change must not re-evaluate segments about status: each segment's read set names the
+lead columns, event types, segments and lists its filter looks at (through `in_segment`, the
+referenced segments' reads too) and whether the passing of time alone can change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+
+TIME_OPERATORS = frozenset({"within_last", "older_than", "in_period"})
+
+# Lead columns behind the derived and nested field names of the filter language.
+_DERIVED = {"name": ("first_name", "last_name"), "enrichment_status": ("enrichment",)}
+_PREFIXES = {"enrichment.": "enrichment", "custom.": "custom", "account.": "account_id"}
+
+
+@dataclass
+class ReadSet:
+    columns: set[str] = field(default_factory=set)
+    event_types: set[str] = field(default_factory=set)
+    segments: set[int] = field(default_factory=set)
+    lists: set[int] = field(default_factory=set)
+    reads_accounts: bool = False
+    time_dependent: bool = False
+
+    def touched_by(self, columns: set[str] | None, event_types: set[str]) -> bool:
+        """Whether a write of these lead columns (None: a new or deleted lead) or events matters."""
+        if columns is None:
+            return True
+        return bool(self.columns & columns) or bool(self.event_types & event_types)
+
+
+def lead_columns(field_name: str) -> tuple[str, ...]:
+    if field_name in _DERIVED:
+        return _DERIVED[field_name]
+    for prefix, column in _PREFIXES.items():
+        if field_name.startswith(prefix):
+            return (column,)
+    return (field_name,)
+
+
+def read_set(node: Node, stored_tree: Callable[[int], Node | None]) -> ReadSet:
+    """The read set of a tree; `stored_tree` resolves `in_segment` references."""
+    reads = ReadSet()
+    _collect(node, reads, stored_tree, set())
+    return reads
+
+
+def _collect(
+    node: Node, reads: ReadSet, stored_tree: Callable[[int], Node | None], seen: set[int]
+) -> None:
+    if isinstance(node, And | Or):
+        for child in node.children:
+            _collect(child, reads, stored_tree, seen)
+    elif isinstance(node, Not):
+        _collect(node.child, reads, stored_tree, seen)
+    elif isinstance(node, Condition):
+        reads.columns.update(lead_columns(node.field))
+        reads.reads_accounts |= node.field.startswith("account.")
+        reads.time_dependent |= node.op in TIME_OPERATORS
+    elif isinstance(node, EventCondition):
+        reads.event_types.add(node.type)
+        reads.time_dependent |= node.within_days is not None
+    elif isinstance(node, SegmentRef):
+        reads.segments.add(node.segment_id)
+        inner = stored_tree(node.segment_id) if node.segment_id not in seen else None
+        if inner is not None:
+            _collect(inner, reads, stored_tree, seen | {node.segment_id})
+    elif isinstance(node, ListRef):
+        reads.lists.add(node.list_id)
+
+
+def summary(reads: ReadSet) -> dict[str, Any]:
+    """JSON-friendly form (for explain panels and debugging)."""
+    return {
+        "columns": sorted(reads.columns),
+        "event_types": sorted(reads.event_types),
+        "segments": sorted(reads.segments),
+        "lists": sorted(reads.lists),
+        "time_dependent": reads.time_dependent,
+    }

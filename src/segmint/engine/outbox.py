@@ -1,0 +1,122 @@
+"""The outbox: work a write causes, recorded in the write's own transaction.
+
+A work item is claimed for a lease; the worker does the work and deletes the item in one
+transaction, so a crash anywhere leaves either nothing done or everything done, and an expired
+lease lets another worker pick the item up again. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets
+several workers claim disjoint items; SQLite runs one worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.store.tables import work_items
+
+LEASE = timedelta(minutes=2)
+
+
+class Kind:
+    LEADS = "leads"  # lead rows written or deleted; payload: lead_ids, columns, event_types
+    SEGMENT = "segment"  # a segment created, edited or (re)activated; payload: segment_id, reason
+    LIST = "list"  # list members changed; payload: list_id, lead_ids
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: int
+    project_id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
+
+
+def enqueue(
+    conn: sa.Connection, project_id: int, kind: str, payload: dict[str, Any], now: datetime
+) -> None:
+    conn.execute(
+        work_items.insert().values(
+            project_id=project_id, kind=kind, payload=payload, created_at=now
+        )
+    )
+
+
+def leads_written(
+    conn: sa.Connection,
+    project_id: int,
+    lead_ids: Iterable[int],
+    now: datetime,
+    columns: Iterable[str] | None = None,
+    event_types: Iterable[str] = (),
+) -> None:
+    """Record that these leads changed (`columns` None: created or any column)."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    payload = {
+        "lead_ids": ids,
+        "columns": None if columns is None else sorted(set(columns)),
+        "event_types": sorted(set(event_types)),
+    }
+    enqueue(conn, project_id, Kind.LEADS, payload, now)
+
+
+def claim(conn: sa.Connection, worker: str, now: datetime, limit: int = 20) -> list[WorkItem]:
+    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first."""
+    free = sa.or_(work_items.c.claimed_until.is_(None), work_items.c.claimed_until < now)
+    pick = sa.select(work_items.c.id).where(free).order_by(work_items.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(conn.execute(pick).scalars())
+    if not ids:
+        return []
+    conn.execute(
+        work_items.update()
+        .where(work_items.c.id.in_(ids))
+        .values(
+            claimed_by=worker,
+            claimed_until=now + LEASE,
+            attempts=work_items.c.attempts + 1,
+        )
+    )
+    rows = conn.execute(
+        sa.select(work_items).where(work_items.c.id.in_(ids)).order_by(work_items.c.id)
+    )
+    return [WorkItem(r.id, r.project_id, r.kind, r.payload, r.created_at, r.attempts) for r in rows]
+
+
+def complete(conn: sa.Connection, item: WorkItem, worker: str) -> bool:
+    """Delete a done item, if this worker still holds it (a lost lease means someone else will)."""
+    result = conn.execute(
+        work_items.delete().where(work_items.c.id == item.id, work_items.c.claimed_by == worker)
+    )
+    return bool(result.rowcount)
+
+
+def fail(conn: sa.Connection, item: WorkItem, error: str, retry_at: datetime) -> None:
+    conn.execute(
+        work_items.update()
+        .where(work_items.c.id == item.id)
+        .values(claimed_until=retry_at, last_error=error[:1000])
+    )
+
+
+def pending(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(work_items)).scalar() or 0)
+
+
+def segments_awaiting_sync(conn: sa.Connection, project_id: int, after_id: int) -> set[int]:
+    """Segments with a full sync queued after item `after_id`: smaller syncs can skip them."""
+    rows = conn.execute(
+        sa.select(work_items.c.payload).where(
+            work_items.c.project_id == project_id,
+            work_items.c.kind == Kind.SEGMENT,
+            work_items.c.id > after_id,
+        )
+    )
+    return {int(payload["segment_id"]) for (payload,) in rows}

@@ -1,0 +1,150 @@
+"""`segmint worker`: does what writes leave in the outbox (membership maintenance for now).
+
+Each item is processed in one transaction together with its deletion, so it takes effect once
+whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.engine import membership, outbox
+from segmint.engine.membership import Changes, Reason
+from segmint.projects import Project, get_project_by_id
+
+log = logging.getLogger("segmint.worker")
+IDLE_SLEEP = 0.2  # seconds between polls when there is nothing to do
+RETRY_BASE = timedelta(seconds=5)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass
+class Worker:
+    engine: Engine
+    clock: Clock = SYSTEM_CLOCK
+    name: str = ""
+    batch: int = 20
+
+    def __post_init__(self) -> None:
+        self.name = self.name or worker_name()
+
+    def run_once(self) -> int:
+        """Claim and process one batch; returns how many items were done."""
+        with self.engine.begin() as conn:
+            items = outbox.claim(conn, self.name, self.clock.now(), self.batch)
+        done = 0
+        for item in items:
+            done += self._process(item)
+        return done
+
+    def drain(self, limit: int = 10_000) -> int:
+        """Process until the outbox is empty (tests, `worker --once`)."""
+        total = 0
+        while total < limit:
+            done = self.run_once()
+            if not done:
+                return total
+            total += done
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if not self.run_once():
+                    stop.wait(IDLE_SLEEP)
+            except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
+                log.warning("database unavailable, retrying: %s", exc.orig)
+                stop.wait(1.0)
+
+    def _process(self, item: outbox.WorkItem) -> int:
+        try:
+            with self.engine.begin() as conn:
+                project = get_project_by_id(conn, item.project_id)
+                apply(conn, project, item, self.clock)
+                if not outbox.complete(conn, item, self.name):
+                    raise LeaseLost(item.id)
+            return 1
+        except LeaseLost:
+            return 0
+        except Exception as exc:
+            log.exception("work item %s failed", item.id)
+            retry_at = self.clock.now() + RETRY_BASE * (2 ** min(item.attempts, 8))
+            with self.engine.begin() as conn:
+                outbox.fail(conn, item, f"{type(exc).__name__}: {exc}", retry_at)
+            return 0
+
+
+class LeaseLost(Exception):
+    """Another worker took the item over; this one's work is rolled back."""
+
+
+def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: Clock) -> Changes:
+    """What an outbox item means for the maintained memberships."""
+    now = clock.now()
+    payload = item.payload
+    read_sets = membership.active_read_sets(conn, project)
+    if item.kind == outbox.Kind.SEGMENT:
+        segment_id = payload["segment_id"]
+        changes = membership.sync(conn, project, segment_id, now, payload["reason"])
+        for dependent, reads in read_sets.items():
+            if segment_id in reads.segments:
+                changes += membership.sync(
+                    conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
+                )
+        return changes
+    detail: str | None
+    if item.kind == outbox.Kind.LIST:
+        touched = [s for s, reads in read_sets.items() if payload["list_id"] in reads.lists]
+        reason = Reason.DEPENDENCY
+        detail = f"list {payload['list_id']}"
+    elif item.kind == outbox.Kind.LEADS:
+        columns = None if payload["columns"] is None else set(payload["columns"])
+        event_types = set(payload["event_types"])
+        touched = [s for s, r in read_sets.items() if r.touched_by(columns, event_types)]
+        reason = Reason.EVENT if event_types else Reason.LEAD_WRITE
+        detail = ", ".join(sorted(event_types)) or None
+    else:
+        raise ValueError(f"unknown work item kind {item.kind!r}")
+    # A segment created or edited after this write gets a full sync of its own, later.
+    superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
+    changes = Changes()
+    for segment_id in (s for s in touched if s not in superseded):
+        changes += membership.sync(
+            conn, project, segment_id, now, reason, detail, payload.get("lead_ids")
+        )
+    return changes
+
+
+def start_in_thread(engine: Engine) -> threading.Event:
+    """Run a worker beside the web server; set the returned event to stop it."""
+    stop = threading.Event()
+    worker = Worker(engine)
+    threading.Thread(
+        target=worker.run_forever, args=(stop,), name="segmint-worker", daemon=True
+    ).start()
+    return stop
+
+
+def main_loop(engine: Engine) -> None:
+    """`segmint worker`: run until interrupted (SIGINT or SIGTERM)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = Worker(engine)
+    log.info("worker %s started", worker.name)
+    try:
+        worker.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,286 @@
+"""Maintained membership and history follow writes, events, edits and lists, on both databases."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint.auth import Principal
+from segmint.clock import FrozenClock
+from segmint.engine import filtering, leads, lists, membership, segments
+from segmint.engine.dependencies import read_set
+from segmint.ingest import ingest_events, upsert_leads
+from segmint.model import Role
+from segmint.projects import Project
+from segmint.store.tables import membership_history, users
+from segmint.worker import Worker
+
+NEW = {"field": "status", "op": "eq", "value": "new"}
+
+
+def _owner(db: Engine, project: Project) -> Principal:
+    with db.connect() as conn:
+        user_id = conn.execute(sa.select(users.c.id)).scalar_one()
+    return Principal(user_id, project.organization_id, "owner@acme.test", Role.OWNER, None)
+
+
+def _segment(db: Engine, project: Project, tree: Any, clock: FrozenClock, **extra: Any) -> int:
+    with db.begin() as conn:
+        data = {"name": "S", "filter": tree, **extra}
+        return int(segments.create_segment(conn, project, _owner(db, project), data, clock).id)
+
+
+def _history(db: Engine, segment_id: int) -> list[tuple[int, str, str, int]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                membership_history.c.lead_id,
+                membership_history.c.change,
+                membership_history.c.reason,
+                membership_history.c.segment_version,
+            )
+            .where(membership_history.c.segment_id == segment_id)
+            .order_by(membership_history.c.id)
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _live(db: Engine, project: Project, segment_id: int, clock: FrozenClock) -> set[int]:
+    with db.connect() as conn:
+        row = segments.get_segment(conn, project, segment_id)
+        where = segments.segment_condition(conn, project, row, clock.now())
+        from segmint.store.tables import leads as leads_table
+
+        ids = conn.execute(
+            sa.select(leads_table.c.id).where(leads_table.c.project_id == project.id, where)
+        ).scalars()
+        return set(ids)
+
+
+def _members(db: Engine, project: Project, segment_id: int) -> set[int]:
+    with db.connect() as conn:
+        return membership.member_ids(conn, project, segment_id)
+
+
+def _ids(db: Engine, project: Project) -> dict[str, int]:
+    from segmint.store.tables import leads as leads_table
+
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.select(leads_table.c.email, leads_table.c.id).where(
+                leads_table.c.project_id == project.id
+            )
+        )
+        return {email: lead_id for email, lead_id in rows}
+
+
+def test_writes_events_and_edits_move_leads_in_and_out(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(
+        db,
+        project,
+        enumerate(
+            [{"email": "a@x.test", "status": "new"}, {"email": "b@x.test", "status": "contacted"}]
+        ),
+        clock=clock,
+    )
+    segment_id = _segment(db, project, NEW, clock)
+    worker.drain()
+    ids = _ids(db, project)
+    assert _members(db, project, segment_id) == {ids["a@x.test"]}
+    assert _history(db, segment_id) == [(ids["a@x.test"], "entered", "created", 1)]
+
+    clock.advance(timedelta(minutes=1))
+    with db.begin() as conn:
+        leads.update_lead(conn, project, ids["a@x.test"], {"status": "lost"}, clock)
+    worker.drain()
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id)[-1] == (ids["a@x.test"], "exited", "lead_write", 1)
+
+    with db.begin() as conn:
+        segments.update_segment(
+            conn,
+            project,
+            _owner(db, project),
+            segment_id,
+            {"filter": {"field": "status", "op": "in", "value": ["lost", "contacted"]}},
+            clock,
+        )
+    worker.drain()
+    assert _members(db, project, segment_id) == set(ids.values())
+    assert {(c, r, v) for _, c, r, v in _history(db, segment_id)[-2:]} == {
+        ("entered", "filter_edit", 2)
+    }
+
+    trial = _segment(db, project, {"event": "trial_signup"}, clock)
+    worker.drain()
+    ingest_events(db, project, [(0, {"email": "b@x.test", "type": "trial_signup"})], clock=clock)
+    worker.drain()
+    assert _members(db, project, trial) == {ids["b@x.test"]}
+    assert _history(db, trial) == [(ids["b@x.test"], "entered", "event", 1)]
+
+    with db.begin() as conn:
+        leads.delete_lead(conn, project, ids["b@x.test"], clock)
+    assert _history(db, trial)[-1] == (ids["b@x.test"], "exited", "lead_write", 1)
+
+
+def test_inactive_segments_freeze_and_catch_up(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test", "status": "new"}]), clock=clock)
+    segment_id = _segment(db, project, NEW, clock)
+    worker.drain()
+    owner = _owner(db, project)
+    with db.begin() as conn:
+        segments.update_segment(conn, project, owner, segment_id, {"active": False}, clock)
+    upsert_leads(db, project, enumerate([{"email": "b@x.test", "status": "new"}]), clock=clock)
+    worker.drain()
+    ids = _ids(db, project)
+    assert _members(db, project, segment_id) == {ids["a@x.test"]}  # frozen
+    with db.begin() as conn:
+        segments.update_segment(conn, project, owner, segment_id, {"active": True}, clock)
+    worker.drain()
+    assert _members(db, project, segment_id) == {ids["a@x.test"], ids["b@x.test"]}
+    assert _history(db, segment_id)[-1] == (ids["b@x.test"], "entered", "activation", 1)
+
+
+def test_list_and_segment_references_propagate(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test", "status": "new"}]), clock=clock)
+    ids = _ids(db, project)
+    with db.begin() as conn:
+        list_id = lists.create_list(conn, project, {"name": "VIP"}, None, clock)
+    in_list = _segment(db, project, {"in_list": list_id}, clock)
+    base = _segment(db, project, NEW, clock)
+    derived = _segment(db, project, {"not": {"in_segment": base}}, clock)
+    worker.drain()
+    assert _members(db, project, in_list) == set() and _members(db, project, derived) == set()
+    with db.begin() as conn:
+        lists.add_members(conn, project, list_id, [ids["a@x.test"]], clock)
+        segments.update_segment(
+            conn,
+            project,
+            _owner(db, project),
+            base,
+            {"filter": {"field": "status", "op": "eq", "value": "lost"}},
+            clock,
+        )
+    worker.drain()
+    assert _members(db, project, in_list) == {ids["a@x.test"]}
+    assert _members(db, project, derived) == {ids["a@x.test"]}
+    assert _history(db, derived)[-1] == (ids["a@x.test"], "entered", "dependency", 1)
+
+
+def test_read_sets_skip_unrelated_writes(project: Project) -> None:
+    tree = filtering.parse_filter(
+        {
+            "and": [
+                NEW,
+                {"event": "page_view", "within_days": 30},
+                {"field": "name", "op": "contains", "value": "a"},
+            ]
+        },
+        project,
+    )
+    reads = read_set(tree, lambda _id: None)
+    assert not reads.touched_by({"phone"}, set())
+    assert reads.touched_by({"status"}, set())
+    assert reads.touched_by({"last_activity_at"}, {"page_view"})
+    assert reads.touched_by({"last_name"}, set())
+    assert reads.touched_by(None, set()) and reads.time_dependent
+
+
+def test_maintained_membership_equals_live_after_random_writes(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    rng = random.Random(7)
+    worker = Worker(db, clock)
+    statuses = list(project.statuses)
+    emails = [f"l{i}@x.test" for i in range(30)]
+    upsert_leads(
+        db,
+        project,
+        enumerate({"email": e, "status": rng.choice(statuses)} for e in emails),
+        clock=clock,
+    )
+    trees = [
+        NEW,
+        {"or": [NEW, {"event": "page_view", "min_count": 2}]},
+        {
+            "and": [
+                {"field": "tags", "op": "has_any", "value": ["vip"]},
+                {"not": {"field": "status", "op": "eq", "value": "lost"}},
+            ]
+        },
+        {"event": "form_submit", "performed": False},
+    ]
+    segment_ids = [_segment(db, project, t, clock) for t in trees]
+    owner = _owner(db, project)
+    for step in range(40):
+        clock.advance(timedelta(seconds=30))
+        action = rng.randrange(4)
+        if action == 0:
+            records = [
+                {
+                    "email": rng.choice(emails),
+                    "status": rng.choice(statuses),
+                    "tags": rng.choice([[], ["vip"], ["vip", "x"]]),
+                }
+                for _ in range(3)
+            ]
+            upsert_leads(db, project, enumerate(records), clock=clock)
+        elif action == 1:
+            events = [
+                (0, {"email": rng.choice(emails), "type": rng.choice(["page_view", "form_submit"])})
+                for _ in range(4)
+            ]
+            ingest_events(db, project, events, clock=clock)
+        elif action == 2:
+            with db.begin() as conn:
+                segments.update_segment(
+                    conn,
+                    project,
+                    owner,
+                    rng.choice(segment_ids),
+                    {"active": rng.random() < 0.7},
+                    clock,
+                )
+        else:
+            with db.begin() as conn:
+                segments.update_segment(
+                    conn,
+                    project,
+                    owner,
+                    rng.choice(segment_ids),
+                    {"filter": rng.choice(trees)},
+                    clock,
+                )
+        if step % 3 == 0:
+            worker.drain()
+            _assert_consistent(db, project, segment_ids, clock)
+    worker.drain()
+    _assert_consistent(db, project, segment_ids, clock)
+
+
+def _assert_consistent(
+    db: Engine, project: Project, segment_ids: list[int], clock: FrozenClock
+) -> None:
+    for segment_id in segment_ids:
+        with db.connect() as conn:
+            active = segments.get_segment(conn, project, segment_id).active
+        if active:
+            assert _members(db, project, segment_id) == _live(db, project, segment_id, clock)
+        replayed: set[int] = set()
+        for lead_id, change, _, _ in _history(db, segment_id):
+            assert (change == "entered") == (lead_id not in replayed), "history out of order"
+            (replayed.add if change == "entered" else replayed.discard)(lead_id)
+        assert replayed == _members(db, project, segment_id)
