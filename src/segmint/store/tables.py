@@ -214,6 +214,8 @@ segments = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("last_evaluated_at", Timestamp),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # Membership is known correct at this moment: time-based changes are swept from here on.
+    sa.Column("time_synced_at", Timestamp),
     sa.UniqueConstraint("project_id", "id"),
     sa.Index(None, "project_id", "created_by"),
 )
