@@ -25,6 +25,7 @@ from segmint.ingest.batches import (
 )
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
+from segmint.store.bulk import insert_returning_ids
 from segmint.store.tables import leads
 
 OnConflict = Literal["update", "skip"]
@@ -168,7 +169,7 @@ class LeadWriter:
                 row = update_values(lead, existing, self.project.id, now)
                 updates[frozenset(row)].append(row)
         if inserts:
-            new_ids = conn.execute(leads.insert().returning(leads.c.id), inserts).scalars()
+            new_ids = insert_returning_ids(conn, leads, inserts)
             outbox.leads_written(conn, self.project.id, new_ids, now)
             counts.created += len(inserts)
         for keys, rows in updates.items():

@@ -1,0 +1,53 @@
+"""Bulk inserts that return the new ids: COPY on PostgreSQL, executemany elsewhere.
+
+A multi-row INSERT ... RETURNING of a thousand rows is a statement of many thousand parameters,
+which psycopg re-parses for every batch (it caches short statements only): most of an import's
+time. COPY streams the rows instead, with ids taken from the table's sequence beforehand, so the
+caller still learns them (the outbox needs them) without a RETURNING.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg.types.json import Jsonb
+
+
+def insert_returning_ids(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows (dicts with the same keys) and return their new ids, in order."""
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(table.insert().returning(table.c.id), list(rows)).scalars())
+    return _copy_with_ids(conn, table, rows)
+
+
+def _copy_with_ids(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    ids = list(
+        conn.execute(
+            sa.select(
+                sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+            ).select_from(sa.func.generate_series(1, len(rows)))
+        ).scalars()
+    )
+    names = [name for name in rows[0] if name != "id"]
+    json_columns = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
+    columns = ", ".join(f'"{name}"' for name in ["id", *names])  # names from the table, not input
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for new_id, row in zip(ids, rows, strict=True):
+                # Jsonb(None) is JSON null, as SQLAlchemy's JSON type stores None by default.
+                values = (Jsonb(row[n]) if n in json_columns else row[n] for n in names)
+                copy.write_row([new_id, *values])
+    except psycopg.Error as exc:  # as SQLAlchemy's own errors, so batch retries see them
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    return ids
