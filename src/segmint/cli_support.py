@@ -26,5 +26,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SegmintError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        # The message may quote user input ("[vip]"): printed as text, never as Rich markup.
+        err.print("error: ", style="red", end="", highlight=False)
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
