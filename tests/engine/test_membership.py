@@ -284,3 +284,29 @@ def _assert_consistent(
             assert (change == "entered") == (lead_id not in replayed), "history out of order"
             (replayed.add if change == "entered" else replayed.discard)(lead_id)
         assert replayed == _members(db, project, segment_id)
+
+
+def test_an_account_change_moves_its_leads(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    from segmint.engine.accounts import create_account, update_account
+
+    worker = Worker(db, clock)
+    with db.begin() as conn:
+        account_id = int(create_account(conn, project, {"name": "Initech", "metadata": {}}).id)
+    upsert_leads(
+        db, project, enumerate([{"email": "a@x.test", "account_id": account_id}]), clock=clock
+    )
+    segment_id = _segment(
+        db, project, {"field": "account.name", "op": "eq", "value": "Globex"}, clock
+    )
+    worker.drain()
+    assert _members(db, project, segment_id) == set()
+
+    with db.begin() as conn:
+        update_account(conn, project, account_id, {"name": "Globex"}, clock)
+    worker.drain()
+
+    lead_id = _ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+    assert _history(db, segment_id)[-1] == (lead_id, "entered", "lead_write", 1)

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.engine import outbox
 from segmint.errors import NotFound
 from segmint.projects import Project
-from segmint.store.tables import accounts
+from segmint.store.tables import accounts, leads
 
 
 def get_account(conn: sa.Connection, project: Project, account_id: int) -> Any:
@@ -48,4 +49,18 @@ def update_account(
             .where(accounts.c.project_id == project.id, accounts.c.id == account_id)
             .values(**fields, updated_at=clock.now())
         )
+        _account_leads_changed(conn, project, account_id, clock)
     return get_account(conn, project, account_id)
+
+
+def _account_leads_changed(
+    conn: sa.Connection, project: Project, account_id: int, clock: Clock
+) -> None:
+    """Segments about `account.*` re-evaluate the account's leads (their read sets name the
+    `account_id` column for those fields)."""
+    lead_ids = conn.execute(
+        sa.select(leads.c.id).where(
+            leads.c.project_id == project.id, leads.c.account_id == account_id
+        )
+    ).scalars()
+    outbox.leads_written(conn, project.id, lead_ids, clock.now(), columns={"account_id"})
