@@ -140,7 +140,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Do the background work: membership maintenance (several may run on PostgreSQL)."""
+    """Do the background work: membership maintenance and time sweeps (several may run on
+    PostgreSQL)."""
     import logging
 
     from segmint.worker import Worker, main_loop
@@ -148,7 +149,10 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = _engine(database_url, pooled=True)
     if once:
-        typer.echo(f"processed {Worker(engine).drain()} work items")
+        once_worker = Worker(engine)
+        typer.echo(f"processed {once_worker.drain()} work items")
+        swept = once_worker.sweep_time()
+        typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
         return
     main_loop(engine)
 

@@ -11,14 +11,14 @@ import os
 import signal
 import socket
 import threading
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import membership, outbox
+from segmint.engine import membership, outbox, time_sweep
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
 
@@ -37,6 +37,7 @@ class Worker:
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
     batch: int = 20
+    _swept_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
@@ -60,9 +61,30 @@ class Worker:
             total += done
         return total
 
+    def sweep_time(self) -> Changes:
+        """Apply the time-based entries and exits of every active segment that is due."""
+        now = self.clock.now()
+        self._swept_at = now
+        with self.engine.connect() as conn:
+            due = time_sweep.due_segments(conn, now)
+        changes = Changes()
+        for project_id, segment_id in due:
+            try:
+                with self.engine.begin() as conn:
+                    project = get_project_by_id(conn, project_id)
+                    changes += time_sweep.sweep_segment(conn, project, segment_id, now)
+            except Exception:  # one broken segment must not stop the others' sweeps
+                log.exception("time sweep of segment %s failed", segment_id)
+        return changes
+
+    def _sweep_if_due(self) -> None:
+        if self._swept_at is None or self.clock.now() - self._swept_at >= time_sweep.SWEEP_EVERY:
+            self.sweep_time()
+
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
+                self._sweep_if_due()
                 if not self.run_once():
                     stop.wait(IDLE_SLEEP)
             except sa.exc.OperationalError as exc:  # database restarting: wait, then go on

@@ -90,6 +90,12 @@ def sync(
     exited = _record(conn, stamp, "exited", exited_ids)
     if exited:
         _remove_members(conn, project.id, segment_id, exited_ids)
+    if ids is None:  # every lead is now right as of `now`: time sweeps go on from here
+        conn.execute(
+            segments.update()
+            .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+            .values(time_synced_at=now)
+        )
     return Changes(entered, exited)
 
 

@@ -56,3 +56,22 @@ class MemorySegmentSource:
 
     def has_list(self, list_id: int) -> bool:
         return list_id in self._lists
+
+
+class CachingSegmentSource:
+    """Another source, each answer remembered: for evaluating many leads in one transaction."""
+
+    def __init__(self, inner: SegmentSource) -> None:
+        self._inner = inner
+        self._filters: dict[int, Any | None] = {}
+        self._lists: dict[int, bool] = {}
+
+    def get_filter(self, segment_id: int) -> Any | None:
+        if segment_id not in self._filters:
+            self._filters[segment_id] = self._inner.get_filter(segment_id)
+        return self._filters[segment_id]
+
+    def has_list(self, list_id: int) -> bool:
+        if list_id not in self._lists:
+            self._lists[list_id] = self._inner.has_list(list_id)
+        return self._lists[list_id]

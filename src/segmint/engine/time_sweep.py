@@ -1,0 +1,235 @@
+"""Time passing: leads enter and leave time-dependent segments with no write at all.
+
+The worker sweeps each active segment every few seconds over the window since its last sweep,
+`[time_synced_at, now]`. Only leads with a flip instant in that window are looked at (a range on
+the timestamp's index, or on events by type and time), and each change is stamped with the
+instant its condition flipped (created_at + 7 days, the moment the third-latest page view left a
+30-day window), computed from the lead's data, not the moment the sweep noticed it.
+
+A difference that time does not explain (a write whose outbox item is still queued) is left to
+that item. Two flips of one lead inside one window (in and out again within seconds) are not
+recorded: membership is right either way, and windows are seconds long while the worker runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.clock import as_utc
+from segmint.engine import filtering
+from segmint.engine.dependencies import read_set
+from segmint.engine.membership import Changes, Reason
+from segmint.filters import flips
+from segmint.filters.database import load_leads
+from segmint.filters.evaluate import evaluate
+from segmint.filters.source import CachingSegmentSource, DbSegmentSource
+from segmint.filters.tree import Node
+from segmint.projects import Project
+from segmint.store.tables import leads, membership_history, segment_members, segments
+
+SWEEP_EVERY = timedelta(seconds=10)
+CHUNK = 500  # leads loaded per batch to compute their flip instants
+
+
+@dataclass(frozen=True)
+class Flip:
+    lead_id: int
+    change: str  # "entered" | "exited"
+    at: datetime
+
+
+def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
+    """(project_id, segment_id) of active segments not swept for SWEEP_EVERY, across projects:
+    the worker serves the whole installation, like its outbox."""
+    rows = conn.execute(
+        sa.select(segments.c.project_id, segments.c.id)
+        .where(
+            segments.c.active.is_(True),
+            sa.or_(
+                segments.c.time_synced_at.is_(None),
+                segments.c.time_synced_at <= now - SWEEP_EVERY,
+            ),
+        )
+        .order_by(segments.c.time_synced_at.is_not(None), segments.c.time_synced_at)
+    )
+    return [(row.project_id, row.id) for row in rows]
+
+
+def _lock(conn: sa.Connection, project: Project, segment_id: int) -> Any:
+    """The segment row, locked on PostgreSQL; None when another worker is sweeping it."""
+    query = sa.select(segments).where(
+        segments.c.project_id == project.id, segments.c.id == segment_id
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return conn.execute(query).first()
+
+
+def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> None:
+    """Membership is known right at `now` (a full sync or a sweep up to `now` just ran)."""
+    conn.execute(
+        segments.update()
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .values(time_synced_at=now)
+    )
+
+
+def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Changes:
+    """Apply the time-based entries and exits of one segment since its last sweep."""
+    row = _lock(conn, project, segment_id)
+    if row is None or not row.active:
+        return Changes()
+    start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
+    mark_synced(conn, project, segment_id, now)
+    if start is None or start >= now:
+        return Changes()
+    tree = filtering.load(project, row.filter)
+    source = CachingSegmentSource(DbSegmentSource(conn, project.id))
+    triggers = flips.triggers(tree, project, source)
+    narrow = flips.candidates(triggers, project, conn.dialect.name, start, now)
+    if narrow is None:
+        return Changes()
+    was_member = _changed_leads(conn, project, segment_id, tree, narrow, now)
+    sweep = _Sweep(project, tree, source, triggers, start, now)
+    event_types = _event_types(project, tree, source)
+    found = [
+        flip
+        for chunk in _chunks(sorted(was_member))
+        for flip in sweep.flips(conn, chunk, was_member, event_types)
+    ]
+    return _apply(conn, project, segment_id, row.version, found)
+
+
+def _changed_leads(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    tree: Node,
+    narrow: sa.ColumnElement[bool],
+    now: datetime,
+) -> dict[int, bool]:
+    """Leads among the candidates whose stored membership differs from the answer at `now`,
+    with whether they were members."""
+    candidates = sa.select(leads.c.id).where(leads.c.project_id == project.id, narrow)
+    matching = candidates.where(filtering.condition(conn, project, tree, now))
+    members = sa.select(segment_members.c.lead_id).where(
+        segment_members.c.project_id == project.id,
+        segment_members.c.segment_id == segment_id,
+        segment_members.c.lead_id.in_(candidates),
+    )
+    entering = conn.execute(matching.where(leads.c.id.not_in(members))).scalars()
+    leaving = conn.execute(members.where(segment_members.c.lead_id.not_in(matching))).scalars()
+    return {**dict.fromkeys(entering, False), **dict.fromkeys(leaving, True)}
+
+
+def _event_types(project: Project, tree: Node, source: CachingSegmentSource) -> set[str]:
+    def stored(segment_id: int) -> Node | None:
+        data = source.get_filter(segment_id)
+        return None if data is None else filtering.load(project, data)
+
+    return read_set(tree, stored).event_types
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for offset in range(0, len(ids), CHUNK):
+        yield ids[offset : offset + CHUNK]
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    project: Project
+    tree: Node
+    source: CachingSegmentSource
+    triggers: list[flips.Trigger]
+    start: datetime
+    end: datetime
+
+    def flips(
+        self,
+        conn: sa.Connection,
+        lead_ids: Sequence[int],
+        was_member: dict[int, bool],
+        event_types: set[str],
+    ) -> Iterator[Flip]:
+        loaded = load_leads(conn, self.project.id, lead_ids, event_types)
+        for lead_id, (lead, lead_events) in loaded.items():
+            yield from self._lead_flips(lead_id, lead, lead_events, was_member[lead_id])
+
+    def _lead_flips(
+        self, lead_id: int, lead: dict[str, Any], lead_events: list[dict[str, Any]], was: bool
+    ) -> list[Flip]:
+        """Every change of the lead's answer at its flip instants (the answer differs just
+        before and just after, with the lead's current data); none unless time alone explains
+        the difference the sweep found (a queued write is left to its outbox item)."""
+        instants = flips.flip_instants(
+            self.triggers, lead, lead_events, self.project.zone, self.start, self.end
+        )
+        state, found = was, []
+        for instant in instants:
+            before, after = (
+                self._answer(lead, lead_events, m) for m in flips.around(instant, self.end)
+            )
+            if before != after and after != state:
+                found.append(Flip(lead_id, "entered" if after else "exited", instant))
+                state = after
+        return found if state != was else []
+
+    def _answer(
+        self, lead: dict[str, Any], lead_events: list[dict[str, Any]], at: datetime
+    ) -> bool:
+        return evaluate(
+            self.tree, lead, lead_events, at, project=self.project, segments=self.source
+        )
+
+
+def _apply(
+    conn: sa.Connection, project: Project, segment_id: int, version: int, found: list[Flip]
+) -> Changes:
+    if not found:
+        return Changes()
+    conn.execute(
+        membership_history.insert(),
+        [
+            {
+                "project_id": project.id,
+                "segment_id": segment_id,
+                "lead_id": flip.lead_id,
+                "change": flip.change,
+                "at": flip.at,
+                "segment_version": version,
+                "reason": Reason.TIME,
+            }
+            for flip in sorted(found, key=lambda f: (f.at, f.lead_id))
+        ],
+    )
+    final = {flip.lead_id: flip for flip in found}  # the last flip of each lead decides
+    gone = [lead_id for lead_id, flip in final.items() if flip.change == "exited"]
+    if gone:
+        conn.execute(
+            segment_members.delete().where(
+                segment_members.c.project_id == project.id,
+                segment_members.c.segment_id == segment_id,
+                segment_members.c.lead_id.in_(gone),
+            )
+        )
+    joined = [flip for flip in final.values() if flip.change == "entered"]
+    if joined:
+        conn.execute(
+            segment_members.insert(),
+            [
+                {
+                    "project_id": project.id,
+                    "segment_id": segment_id,
+                    "lead_id": flip.lead_id,
+                    "entered_at": flip.at,
+                }
+                for flip in joined
+            ],
+        )
+    entered = sum(flip.change == "entered" for flip in found)
+    return Changes(entered, len(found) - entered)

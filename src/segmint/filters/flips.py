@@ -1,0 +1,194 @@
+"""When the passing of time alone can change a filter's answer for a lead.
+
+`within_last`, `older_than`, `in_period` and event windows (`within_days`) make leads enter and
+leave a segment with no write at all. The answer for one lead can only change at a few instants:
+
+- `within_last N` on a timestamp v: at v (a future value becomes "within") and at v + N days;
+  `older_than N`: at v + N days;
+- an event window of D days: at each event's occurred_at and occurred_at + D days;
+- calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
+  project's local midnights.
+
+`flip_instants` lists those instants for one lead, so the membership history can be stamped with
+the moment a condition flipped rather than the moment a sweep noticed; `candidates` is the same
+idea in SQL, narrowing a sweep to the leads that have such an instant in the swept window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from segmint.clock import as_utc
+from segmint.filters.dialects import dialect_for
+from segmint.filters.evaluate import PyValue, field_value
+from segmint.filters.fields import FieldSpec, FieldType, Storage, resolve_field
+from segmint.filters.operators import View
+from segmint.filters.parse import parse_filter
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import TimeContext, day_start
+from segmint.filters.to_sql import CompileContext, _operand
+from segmint.filters.tree import And, Condition, EventCondition, Node, Not, Or, SegmentRef
+from segmint.projects import Project
+from segmint.store.tables import events, leads
+
+ROLLING = frozenset({"within_last", "older_than"})
+TIME_OPERATORS = ROLLING | {"in_period"}
+
+
+@dataclass(frozen=True)
+class _Rolling:
+    """`within_last` / `older_than` on a timestamp column (of the lead or its account): flips at
+    instants computed from the value."""
+
+    spec: FieldSpec
+    op: str
+    days: float
+
+
+@dataclass(frozen=True)
+class _Window:
+    """An event condition with `within_days`: flips when an event enters or leaves the window."""
+
+    type: str
+    days: float
+
+
+class _Midnights:
+    """Anything day-granular: flips only at the project's local midnights."""
+
+
+Trigger = _Rolling | _Window | _Midnights
+MIDNIGHTS = _Midnights()
+
+
+def _is_rolling_on_timestamp(spec: FieldSpec, op: str) -> bool:
+    return op in ROLLING and spec.type is FieldType.DATETIME and spec.storage is Storage.COLUMN
+
+
+def triggers(node: Node, project: Project, source: SegmentSource | None) -> list[Trigger]:
+    """What makes this filter time-dependent (empty: only writes can change its answer)."""
+    found: list[Trigger] = []
+    _collect(node, project, source, found, in_event=False, inlining=())
+    return found
+
+
+def _collect(
+    node: Node,
+    project: Project,
+    source: SegmentSource | None,
+    found: list[Trigger],
+    in_event: bool,
+    inlining: tuple[int, ...],
+) -> None:
+    if isinstance(node, And | Or):
+        for child in node.children:
+            _collect(child, project, source, found, in_event, inlining)
+    elif isinstance(node, Not):
+        _collect(node.child, project, source, found, in_event, inlining)
+    elif isinstance(node, Condition) and node.op in TIME_OPERATORS:
+        spec = None if in_event else resolve_field(node.field, project)
+        if spec is not None and _is_rolling_on_timestamp(spec, node.op):
+            found.append(_Rolling(spec, node.op, float(node.value)))  # type: ignore[arg-type]
+        else:
+            found.append(MIDNIGHTS)
+    elif isinstance(node, EventCondition):
+        if node.within_days is not None:
+            found.append(_Window(node.type, float(node.within_days)))
+        if node.where is not None:
+            _collect(node.where, project, source, found, True, inlining)
+    elif isinstance(node, SegmentRef) and source is not None:
+        stored = source.get_filter(node.segment_id)
+        if stored is not None and node.segment_id not in inlining:
+            inner = parse_filter(stored, project)
+            _collect(inner, project, source, found, in_event, (*inlining, node.segment_id))
+
+
+def midnights(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The local midnights of a zone in [start, end]."""
+    first = as_utc(start).astimezone(zone).date()
+    last = as_utc(end).astimezone(zone).date()
+    days = (first + timedelta(days=n) for n in range((last - first).days + 2))
+    return [m for m in (day_start(d, zone) for d in days) if start <= m <= end]
+
+
+def _rolling_instants(trigger: _Rolling, value: datetime) -> list[datetime]:
+    shifted = value + timedelta(days=trigger.days)
+    return [value, shifted] if trigger.op == "within_last" else [shifted]
+
+
+def flip_instants(
+    found: Sequence[Trigger],
+    lead: Mapping[str, Any],
+    lead_events: Sequence[Mapping[str, Any]],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+) -> list[datetime]:
+    """The instants in [start, end] at which this lead's answer can change, in order."""
+    instants: set[datetime] = set()
+    for trigger in found:
+        if isinstance(trigger, _Rolling):
+            value = PyValue(field_value(trigger.spec, lead)).view(View.INSTANT)
+            if value is not None:
+                instants.update(_rolling_instants(trigger, value))
+        elif isinstance(trigger, _Window):
+            window = timedelta(days=trigger.days)
+            for event in lead_events:
+                if event.get("type") == trigger.type:
+                    occurred = as_utc(event["occurred_at"])
+                    instants.update((occurred, occurred + window))
+        else:
+            instants.update(midnights(start, end, zone))
+    return sorted(moment for moment in instants if start <= moment <= end)
+
+
+def _between(expr: ColumnElement[Any], low: datetime, high: datetime) -> ColumnElement[bool]:
+    return sa.and_(expr >= low, expr <= high)
+
+
+def candidates(
+    found: Sequence[Trigger], project: Project, dialect_name: str, start: datetime, end: datetime
+) -> ColumnElement[bool] | None:
+    """Leads with an instant in [start, end] at which time may change their answer (a
+    condition over `leads`); None when nothing in the filter depends on time."""
+    if not found:
+        return None
+    parts: list[ColumnElement[bool]] = []
+    ctx = CompileContext(project, dialect_for(dialect_name), TimeContext.of(end, project.zone))
+    for trigger in found:
+        if isinstance(trigger, _Rolling):
+            operand = _operand(trigger.spec, ctx)
+            value = operand.view(View.INSTANT)
+            shift = timedelta(days=trigger.days)
+            parts.append(operand.scope(_between(value, start - shift, end - shift)))
+            if trigger.op == "within_last":
+                parts.append(operand.scope(_between(value, start, end)))
+        elif isinstance(trigger, _Window):
+            shift = timedelta(days=trigger.days)
+            occurred = events.c.occurred_at
+            moving = sa.select(events.c.lead_id).where(
+                events.c.project_id == project.id,
+                events.c.type == trigger.type,
+                sa.or_(
+                    _between(occurred, start - shift, end - shift), _between(occurred, start, end)
+                ),
+            )
+            parts.append(leads.c.id.in_(moving))
+        elif midnights(start, end, project.zone):
+            return sa.true()
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def around(instant: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The moments just before and just after an instant (capped at `end`): the answer changes
+    at the instant when it differs between the two, whether the instant itself is the first
+    moment of the new answer (`>=` bounds) or the last of the old one (`<=` bounds)."""
+    step = timedelta(microseconds=1)
+    return instant - step, min(instant + step, end)
