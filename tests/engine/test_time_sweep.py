@@ -311,3 +311,42 @@ def _assert_consistent(
             assert (change == "entered") == (lead_id not in replayed), "history out of order"
             (replayed.add if change == "entered" else replayed.discard)(lead_id)
         assert replayed == members
+
+
+def test_history_pages_in_the_order_changes_happened(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    """A sweep stamps rows with earlier instants than rows written before it: pages follow
+    `at`, not insertion order."""
+    from segmint.engine import history
+
+    worker = Worker(db, clock)
+    old = (T0 - timedelta(days=29, hours=20)).isoformat()
+    upsert_leads(db, project, enumerate([{"email": "old@x.test", "created_at": old}]), clock=clock)
+    segment_id = _segment(
+        db, project, {"field": "created_at", "op": "older_than", "value": 30}, clock
+    )
+    worker.drain()
+    clock.advance(timedelta(days=1))
+    upsert_leads(
+        db,
+        project,
+        enumerate([{"email": "older@x.test", "created_at": (T0 - timedelta(days=90)).isoformat()}]),
+        clock=clock,
+    )
+    worker.drain()  # "older" enters now; "old" entered by time 20 hours ago, recorded next
+    worker.sweep_time()
+
+    pages, after = [], None
+    with db.connect() as conn:
+        while True:
+            page = history.segment_history(conn, project, segment_id, after=after, limit=1)
+            if not page:
+                break
+            pages += page
+            after = page[-1]["id"]
+        newest_first = history.lead_history(conn, project, pages[0]["lead_id"], limit=5)
+    ids = _lead_ids(db, project)
+    assert [p["lead_id"] for p in pages] == [ids["old@x.test"], ids["older@x.test"]]
+    assert pages[0]["at"] < pages[1]["at"] and pages[0]["id"] > pages[1]["id"]
+    assert [row["id"] for row in newest_first] == [pages[0]["id"]]

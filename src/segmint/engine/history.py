@@ -56,9 +56,21 @@ def segment_history(
     if since is not None:
         query = query.where(h.at >= as_utc(since))
     if after is not None:
-        query = query.where(h.id > after)
+        query = query.where(_after_row(conn, project, after))
     rows = conn.execute(query.order_by(h.at, h.id).limit(limit))
     return [_item(r) for r in rows]
+
+
+def _after_row(conn: sa.Connection, project: Project, after: int) -> sa.ColumnElement[bool]:
+    """Rows after row `after` in (at, id) order: ids alone are not in `at` order, since a time
+    sweep stamps its rows with the (earlier) instant each condition flipped."""
+    h = membership_history.c
+    at = conn.execute(
+        sa.select(h.at).where(h.project_id == project.id, h.id == after)
+    ).scalar_one_or_none()
+    if at is None:
+        raise InvalidInput(f"no history row {after}", "after")
+    return sa.or_(h.at > at, sa.and_(h.at == at, h.id > after))
 
 
 def lead_history(
@@ -77,6 +89,6 @@ def lead_history(
         .where(h.project_id == project.id, h.lead_id == lead_id)
     )
     if after is not None:
-        query = query.where(h.id < after)
-    rows = conn.execute(query.order_by(h.id.desc()).limit(limit))
+        query = query.where(sa.not_(_after_row(conn, project, after)), h.id != after)
+    rows = conn.execute(query.order_by(h.at.desc(), h.id.desc()).limit(limit))
     return [_item(r) for r in rows]
