@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -186,3 +186,26 @@ def test_clear_removes_the_demo_data(db: Engine, clock: FrozenClock) -> None:
 def get_project(db: Engine, project: Project) -> Project:
     with db.connect() as conn:
         return get_project_by_id(conn, project.id)
+
+
+def test_example_segments_get_a_maintained_membership(db: Engine) -> None:
+    from segmint.engine import membership
+    from segmint.engine import segments as segments_engine
+    from segmint.worker import Worker
+
+    project = new_project(db, "Maintained")
+    clock = FrozenClock(as_utc(datetime(2026, 11, 1, 12)))
+    demo.generate(db, project, leads_count=COUNT, seed=5, clock=clock)
+    Worker(db, clock).drain()
+    with db.connect() as conn:
+        project = get_project_by_id(conn, project.id)
+        rows = conn.execute(sa.select(segments).where(segments.c.project_id == project.id)).all()
+        assert rows
+        for row in rows:
+            live = conn.execute(
+                sa.select(sa.func.count()).where(
+                    leads.c.project_id == project.id,
+                    segments_engine.segment_condition(conn, project, row, clock.now()),
+                )
+            ).scalar_one()
+            assert len(membership.member_ids(conn, project, row.id)) == live, row.name

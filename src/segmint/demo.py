@@ -20,9 +20,18 @@ from faker import Faker
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.engine.membership import Reason
+from segmint.engine.segments import resync_later
 from segmint.ingest import ImportReport, ingest_events, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
-from segmint.store.tables import accounts, events, leads, segments
+from segmint.store.tables import (
+    accounts,
+    events,
+    leads,
+    membership_history,
+    segments,
+    work_items,
+)
 
 SENIORITY_TITLES: dict[str, list[str]] = {
     "C-Suite": ["CEO", "CTO", "CFO", "COO", "CMO", "Founder & CEO", "Co-Founder"],
@@ -383,8 +392,9 @@ def _create_accounts(
 def _create_example_segments(engine: Engine, project: Project, now: datetime) -> None:
     with engine.begin() as conn:
         for name, description, color, tree in EXAMPLE_SEGMENTS:
-            conn.execute(
-                segments.insert().values(
+            segment_id = conn.execute(
+                segments.insert()
+                .values(
                     project_id=project.id,
                     name=name,
                     description=description,
@@ -395,7 +405,10 @@ def _create_example_segments(engine: Engine, project: Project, now: datetime) ->
                     updated_at=now,
                     version=1,
                 )
-            )
+                .returning(segments.c.id)
+            ).scalar_one()
+            # Active segments keep a maintained membership: the worker builds it.
+            resync_later(conn, project, segment_id, Reason.CREATED, now)
 
 
 def has_data(engine: Engine, project: Project) -> bool:
@@ -405,7 +418,8 @@ def has_data(engine: Engine, project: Project) -> bool:
 
 
 def clear(engine: Engine, project: Project) -> None:
-    """Remove the project's demo data (leads, events, accounts, segments), keeping the project."""
+    """Remove the project's demo data (leads, events, accounts, segments and their membership
+    history, queued work), keeping the project."""
     with engine.begin() as conn:
-        for table in (events, leads, accounts, segments):
+        for table in (work_items, membership_history, events, leads, accounts, segments):
             conn.execute(table.delete().where(table.c.project_id == project.id))

@@ -143,11 +143,11 @@ def create_segment(
         .returning(segments.c.id)
     ).scalar_one()
     if data.get("active", True):
-        _resync_later(conn, project, new_id, Reason.CREATED, now)
+        resync_later(conn, project, new_id, Reason.CREATED, now)
     return get_segment(conn, project, new_id)
 
 
-def _resync_later(
+def resync_later(
     conn: sa.Connection, project: Project, segment_id: int, reason: str, now: datetime
 ) -> None:
     """Ask the worker to bring the maintained membership up to date (same transaction)."""
@@ -190,9 +190,9 @@ def update_segment(
         )
         active = changes.get("active", row.active)
         if active and not row.active:
-            _resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
+            resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
         elif active and "filter" in changes:
-            _resync_later(conn, project, segment_id, Reason.FILTER_EDIT, now)
+            resync_later(conn, project, segment_id, Reason.FILTER_EDIT, now)
     return get_segment(conn, project, segment_id)
 
 
