@@ -4,6 +4,7 @@ and lists, compiled for the connection's database, evaluated for one lead."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -47,15 +48,21 @@ def referenced_segments(stored: Any) -> set[int]:
 
 
 def condition(
-    conn: sa.Connection, project: Project, node: Node, now: datetime | None = None
+    conn: sa.Connection,
+    project: Project,
+    node: Node,
+    now: datetime | None = None,
+    lead_ids: Collection[int] | None = None,
 ) -> sa.ColumnElement[bool]:
-    """The filter as a boolean over `leads` for this connection's database."""
+    """The filter as a boolean over `leads` for this connection's database (right only for
+    `lead_ids`, when given: the caller must limit the query to them)."""
     return compile_filter(
         node,
         project,
         now or SYSTEM_CLOCK.now(),
         conn.dialect.name,
         DbSegmentSource(conn, project.id),
+        lead_ids,
     )
 
 

@@ -8,7 +8,7 @@ pulled into Python, so a segment of a million leads syncs as fast as one of ten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,10 @@ from segmint.engine import filtering
 from segmint.engine.dependencies import ReadSet, read_set
 from segmint.filters.tree import Node
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.tables import leads, membership_history, segment_members, segments
+
+LeadIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of lead ids, one column
 
 
 class Reason:
@@ -73,17 +76,22 @@ def sync(
         return Changes()
     tree = filtering.load(project, row.filter)
     matching = sa.select(leads.c.id).where(
-        leads.c.project_id == project.id, filtering.condition(conn, project, tree, now)
+        leads.c.project_id == project.id, filtering.condition(conn, project, tree, now, ids)
     )
     members = sa.select(segment_members.c.lead_id).where(
         segment_members.c.project_id == project.id, segment_members.c.segment_id == segment_id
     )
     if ids is not None:
-        matching = matching.where(leads.c.id.in_(ids))
-        members = members.where(segment_members.c.lead_id.in_(ids))
+        matching = matching.where(one_of(leads.c.id, ids, conn.dialect.name))
+        members = members.where(one_of(segment_members.c.lead_id, ids, conn.dialect.name))
     stamp = _HistoryStamp(project.id, segment_id, row.version, now, reason, detail)
-    entered_ids = matching.where(leads.c.id.not_in(members))
-    exited_ids = members.where(segment_members.c.lead_id.not_in(matching))
+    # EXCEPT rather than NOT IN: PostgreSQL cannot turn NOT IN (subquery) into an anti-join.
+    entered_ids: LeadIds = sa.except_(matching, members)
+    exited_ids: LeadIds = sa.except_(members, matching)
+    if ids is not None:  # a few leads: evaluate once, then write from the id lists
+        dialect = conn.dialect.name
+        entered_ids = _id_list(project.id, conn.execute(entered_ids).scalars().all(), dialect)
+        exited_ids = _id_list(project.id, conn.execute(exited_ids).scalars().all(), dialect)
     entered = _record(conn, stamp, "entered", entered_ids)
     if entered:
         _add_members(conn, stamp, entered_ids)
@@ -99,6 +107,12 @@ def sync(
     return Changes(entered, exited)
 
 
+def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
+    return sa.select(leads.c.id).where(
+        leads.c.project_id == project_id, one_of(leads.c.id, ids, dialect_name)
+    )
+
+
 @dataclass(frozen=True)
 class _HistoryStamp:
     project_id: int
@@ -109,7 +123,7 @@ class _HistoryStamp:
     detail: str | None
 
 
-def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: sa.Select[Any]) -> int:
+def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds) -> int:
     source = ids.subquery()
     rows = sa.select(
         sa.literal(stamp.project_id, sa.BigInteger),
@@ -135,7 +149,7 @@ def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: sa.Sele
     return int(result.rowcount or 0)
 
 
-def _add_members(conn: sa.Connection, stamp: _HistoryStamp, ids: sa.Select[Any]) -> None:
+def _add_members(conn: sa.Connection, stamp: _HistoryStamp, ids: LeadIds) -> None:
     source = ids.subquery()
     rows = sa.select(
         sa.literal(stamp.project_id, sa.BigInteger),
@@ -150,9 +164,7 @@ def _add_members(conn: sa.Connection, stamp: _HistoryStamp, ids: sa.Select[Any])
     )
 
 
-def _remove_members(
-    conn: sa.Connection, project_id: int, segment_id: int, ids: sa.Select[Any]
-) -> None:
+def _remove_members(conn: sa.Connection, project_id: int, segment_id: int, ids: LeadIds) -> None:
     gone = sa.select(ids.subquery().c[0])
     conn.execute(
         segment_members.delete().where(

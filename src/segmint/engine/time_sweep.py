@@ -122,8 +122,8 @@ def _changed_leads(
         segment_members.c.segment_id == segment_id,
         segment_members.c.lead_id.in_(candidates),
     )
-    entering = conn.execute(matching.where(leads.c.id.not_in(members))).scalars()
-    leaving = conn.execute(members.where(segment_members.c.lead_id.not_in(matching))).scalars()
+    entering = conn.execute(sa.except_(matching, members)).scalars()
+    leaving = conn.execute(sa.except_(members, matching)).scalars()
     return {**dict.fromkeys(entering, False), **dict.fromkeys(leaving, True)}
 
 

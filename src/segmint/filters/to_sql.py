@@ -9,7 +9,7 @@ reach SQL come from the field registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from segmint.filters.tree import (
     SegmentRef,
 )
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.tables import accounts, events, leads, list_members
 
 Expr = ColumnElement[Any]
@@ -60,6 +61,9 @@ class CompileContext:
     segments: SegmentSource | None = None
     inlining: tuple[int, ...] = ()  # segments being inlined: a guard against stored cycles
     in_event: bool = False
+    # Only these leads will be asked about (a membership sync after a write): event and list
+    # subqueries are limited to them, or every sync would aggregate the project's events.
+    lead_ids: tuple[int, ...] | None = None
 
 
 # -- operands ----------------------------------------------------------------------------------
@@ -184,6 +188,8 @@ def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]
         events.c.project_id == ctx.project.id,
         events.c.type == node.type,
     ]
+    if ctx.lead_ids is not None:
+        conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
     if node.within_days is not None:
         since = ctx.time.now - timedelta(days=node.within_days)
         conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
@@ -225,6 +231,8 @@ def _list(node: ListRef, ctx: CompileContext) -> Predicate:
     members = sa.select(list_members.c.lead_id).where(
         list_members.c.project_id == ctx.project.id, list_members.c.list_id == node.list_id
     )
+    if ctx.lead_ids is not None:
+        members = members.where(one_of(list_members.c.lead_id, ctx.lead_ids, ctx.dialect.name))
     return leads.c.id.in_(members)
 
 
@@ -253,12 +261,18 @@ def compile_filter(
     now: datetime,
     dialect_name: str,
     segments: SegmentSource | None = None,
+    lead_ids: Collection[int] | None = None,
 ) -> Predicate:
     """The filter as a boolean over `leads` (combine with the project scope, or use
     `select_lead_ids`). `now` fixes every relative date; `dialect_name` is `engine.dialect.name`.
+    With `lead_ids`, the answer is right only for those leads (the caller limits to them too).
     """
     ctx = CompileContext(
-        project, dialect_for(dialect_name), TimeContext.of(now, project.zone), segments
+        project,
+        dialect_for(dialect_name),
+        TimeContext.of(now, project.zone),
+        segments,
+        lead_ids=None if lead_ids is None else tuple(sorted(set(lead_ids))),
     )
     return compile_node(node, ctx)
 

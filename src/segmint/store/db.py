@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import unicodedata
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine, make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///./segmint.db"
@@ -66,3 +69,16 @@ def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
 
 def is_postgres(bind: Engine | sa.Connection) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def one_of(
+    column: sa.ColumnElement[Any], ids: Collection[int], dialect_name: str
+) -> sa.ColumnElement[bool]:
+    """`column IN ids` as a single bound parameter however many ids there are: an expanded
+    IN list of thousands of parameters costs more to render, parse and plan than to run.
+    PostgreSQL takes an array (`= ANY`), SQLite a JSON array read by `json_each`."""
+    values = sorted(set(ids))
+    if dialect_name == "postgresql":
+        return column == sa.any_(sa.literal(values, postgresql.ARRAY(sa.BigInteger)))
+    each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
+    return column.in_(sa.select(each.c.value))
