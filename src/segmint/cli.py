@@ -24,6 +24,7 @@ from rich.progress import (
 from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap, demo
+from segmint.cli_bench import bench
 from segmint.cli_segments import segments_app
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
@@ -40,6 +41,7 @@ import_app = typer.Typer(help="Import leads (CSV) and events (JSONL).", no_args_
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
+app.command("bench")(bench)
 
 MAX_PRINTED_ERRORS = 200  # beyond this, errors are counted in the summary only
 

@@ -298,10 +298,10 @@ class DemoGenerator:
                 "email": email,
                 "type": kind,
                 "occurred_at": start + timedelta(seconds=rng.random() * span),
-                "metadata": self._event_metadata(kind),
+                "metadata": self.event_metadata(kind),
             }
 
-    def _event_metadata(self, kind: str) -> dict[str, Any]:
+    def event_metadata(self, kind: str) -> dict[str, Any]:
         rng = self.rng
         if kind == "page_view":
             return {"path": rng.choice(PAGES), "duration_s": rng.randint(3, 600)}
@@ -327,9 +327,9 @@ def generate(
 ) -> tuple[ImportReport, ImportReport]:
     """Create custom fields, accounts, leads, events and example segments in `project`."""
     now = clock.now()
-    project = _declare_custom_fields(engine, project)
+    project = declare_custom_fields(engine, project)
     generator = DemoGenerator(project, seed, now, [])
-    account_ids = _create_accounts(engine, project, generator, now)
+    account_ids = create_accounts(engine, project, generator, now)
     generator.account_ids = account_ids
     lead_report, event_report = ImportReport(), ImportReport()
     # Chunks keep memory flat: a chunk's leads are stored before its events refer to them.
@@ -354,7 +354,7 @@ def _merge(total: ImportReport, part: ImportReport) -> None:
         total.record_error(error)
 
 
-def _declare_custom_fields(engine: Engine, project: Project) -> Project:
+def declare_custom_fields(engine: Engine, project: Project) -> Project:
     with engine.begin() as conn:
         wanted = [
             ("plan", "select", ["free", "pro", "enterprise"]),
@@ -367,7 +367,7 @@ def _declare_custom_fields(engine: Engine, project: Project) -> Project:
         return get_project_by_id(conn, project.id)
 
 
-def _create_accounts(
+def create_accounts(
     engine: Engine, project: Project, generator: DemoGenerator, now: datetime
 ) -> list[int]:
     rows = [

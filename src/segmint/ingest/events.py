@@ -27,6 +27,7 @@ from segmint.ingest.batches import (
 )
 from segmint.ingest.csv_source import ProgressCallback
 from segmint.projects import Project
+from segmint.store.bulk import insert_rows
 from segmint.store.tables import events, leads
 
 TYPE_MAX = 100
@@ -133,7 +134,7 @@ class EventWriter:
             )
             latest[lead_id] = max(latest.get(lead_id, event.occurred_at), event.occurred_at)
         if rows:
-            conn.execute(events.insert(), rows)
+            insert_rows(conn, events, rows)
             self._touch_activity(conn, latest)
             outbox.leads_written(
                 conn,

@@ -8,7 +8,7 @@ caller still learns them (the outbox needs them) without a RETURNING.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -27,6 +27,16 @@ def insert_returning_ids(
     return _copy_with_ids(conn, table, rows)
 
 
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys, ids left to the database)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), list(rows))
+        return
+    _copy(conn, table, list(rows[0]), ([row[n] for n in rows[0]] for row in rows))
+
+
 def _copy_with_ids(
     conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
 ) -> list[int]:
@@ -38,16 +48,23 @@ def _copy_with_ids(
         ).scalars()
     )
     names = [name for name in rows[0] if name != "id"]
-    json_columns = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
-    columns = ", ".join(f'"{name}"' for name in ["id", *names])  # names from the table, not input
+    values = ([new_id, *(row[n] for n in names)] for new_id, row in zip(ids, rows, strict=True))
+    _copy(conn, table, ["id", *names], values)
+    return ids
+
+
+def _copy(
+    conn: sa.Connection, table: sa.Table, names: list[str], values: Iterable[list[Any]]
+) -> None:
+    json_at = [i for i, name in enumerate(names) if isinstance(table.c[name].type, sa.JSON)]
+    columns = ", ".join(f'"{name}"' for name in names)  # names from the table, never from input
     statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(statement) as copy:
-            for new_id, row in zip(ids, rows, strict=True):
-                # Jsonb(None) is JSON null, as SQLAlchemy's JSON type stores None by default.
-                values = (Jsonb(row[n]) if n in json_columns else row[n] for n in names)
-                copy.write_row([new_id, *values])
+            for row in values:
+                for i in json_at:  # Jsonb(None) is JSON null, as SQLAlchemy stores None
+                    row[i] = Jsonb(row[i])
+                copy.write_row(row)
     except psycopg.Error as exc:  # as SQLAlchemy's own errors, so batch retries see them
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
-    return ids

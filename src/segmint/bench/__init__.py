@@ -1,0 +1,1 @@
+"""`segmint bench`: reproducible data, a fixed suite of segment queries, honest numbers."""

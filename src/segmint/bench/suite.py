@@ -1,0 +1,186 @@
+"""The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
+moderate, slow), its five common patterns, two event conditions, a company search and a tags
+match. Each comes with the statement a developer would write by hand for the same count on
+PostgreSQL, to show what Segmint's generated SQL costs over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ENRICHED = {"field": "enrichment_status", "op": "eq", "value": "enriched"}
+NEW = {"field": "status", "op": "eq", "value": "new"}
+NEW_OR_CONTACTED = {"field": "status", "op": "in", "value": ["new", "contacted"]}
+
+
+def _field(name: str, op: str, value: Any) -> dict[str, Any]:
+    return {"field": name, "op": op, "value": value}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    filter: dict[str, Any]
+    postgres_sql: str  # the hand-written count; binds :project_id and :now
+
+
+CASES: tuple[Case, ...] = (
+    Case(
+        "fast",
+        {"and": [NEW, _field("source", "eq", "apollo_search"), ENRICHED]},
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND lower(status) = 'new' AND lower(source) = 'apollo_search'
+           AND jsonb_typeof(enrichment) = 'object' AND enrichment <> '{}'::jsonb""",
+    ),
+    Case(
+        "moderate",
+        {
+            "and": [
+                NEW_OR_CONTACTED,
+                _field("enrichment.company.size", "gte", 50),
+                _field("enrichment.company.industry", "in", ["SaaS", "Technology"]),
+                _field("enrichment.person.seniority_level", "eq", "C-Suite"),
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND lower(status) IN ('new', 'contacted')
+           AND (enrichment #>> '{company,size}')::numeric >= 50
+           AND lower(enrichment #>> '{company,industry}') IN ('saas', 'technology')
+           AND lower(enrichment #>> '{person,seniority_level}') = 'c-suite'""",
+    ),
+    Case(
+        "slow",
+        {
+            "and": [
+                NEW_OR_CONTACTED,
+                _field("enrichment.company.size", "between", [50, 500]),
+                _field("enrichment.company.revenue", "gte", 1_000_000),
+                _field(
+                    "enrichment.company.technologies",
+                    "has_all",
+                    ["Salesforce", "HubSpot", "Stripe"],
+                ),
+                _field("enrichment.person.location.country", "eq", "United States"),
+                _field("enrichment.person.location.state", "in", ["CA", "NY", "TX", "FL", "IL"]),
+                _field("job_title", "contains", ["CEO", "VP", "Director", "Manager"]),
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND lower(status) IN ('new', 'contacted')
+           AND (enrichment #>> '{company,size}')::numeric BETWEEN 50 AND 500
+           AND (enrichment #>> '{company,revenue}')::numeric >= 1000000
+           AND enrichment -> 'company' -> 'technologies' @> '["Salesforce", "HubSpot", "Stripe"]'
+           AND enrichment #>> '{person,location,country}' = 'United States'
+           AND enrichment #>> '{person,location,state}' IN ('CA', 'NY', 'TX', 'FL', 'IL')
+           AND (job_title ILIKE '%ceo%' OR job_title ILIKE '%vp%'
+                OR job_title ILIKE '%director%' OR job_title ILIKE '%manager%')""",
+    ),
+    Case(
+        "pattern 1: new enriched, ready for outreach",
+        {
+            "and": [
+                NEW,
+                ENRICHED,
+                _field("enrichment.company.size", "gte", 10),
+                {"field": "email", "op": "is_not_null"},
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND lower(status) = 'new' AND jsonb_typeof(enrichment) = 'object'
+           AND (enrichment #>> '{company,size}')::numeric >= 10 AND email IS NOT NULL""",
+    ),
+    Case(
+        "pattern 2: cold leads to re-engage",
+        {
+            "and": [
+                _field("status", "eq", "contacted"),
+                _field("last_contacted_at", "older_than", 30),
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND lower(status) = 'contacted'
+           AND last_contacted_at < :now - interval '30 days'""",
+    ),
+    Case(
+        "pattern 3: enterprise prospects",
+        {
+            "and": [
+                _field("job_title", "contains", ["CEO", "VP", "Director"]),
+                _field("enrichment.company.size", "gte", 100),
+                _field("enrichment.company.revenue", "gte", 5_000_000),
+                NEW_OR_CONTACTED,
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND (job_title ILIKE '%ceo%' OR job_title ILIKE '%vp%' OR job_title ILIKE '%director%')
+           AND (enrichment #>> '{company,size}')::numeric >= 100
+           AND (enrichment #>> '{company,revenue}')::numeric >= 5000000
+           AND lower(status) IN ('new', 'contacted')""",
+    ),
+    Case(
+        "pattern 4: technology targeting",
+        {
+            "and": [
+                _field("enrichment.company.technologies", "has_all", ["Salesforce"]),
+                _field("enrichment.company.industry", "eq", "SaaS"),
+                NEW,
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND enrichment -> 'company' -> 'technologies' @> '["Salesforce"]'
+           AND enrichment #>> '{company,industry}' = 'SaaS' AND lower(status) = 'new'""",
+    ),
+    Case(
+        "pattern 5: geographic targeting",
+        {
+            "and": [
+                _field("enrichment.person.location.country", "eq", "United States"),
+                _field("enrichment.person.location.state", "in", ["CA", "NY", "TX"]),
+                ENRICHED,
+            ]
+        },
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND enrichment #>> '{person,location,country}' = 'United States'
+           AND enrichment #>> '{person,location,state}' IN ('CA', 'NY', 'TX')""",
+    ),
+    Case(
+        "event: 3+ pricing page views in 30 days",
+        {
+            "event": "page_view",
+            "min_count": 3,
+            "within_days": 30,
+            "where": _field("path", "contains", "/pricing"),
+        },
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE project_id = :project_id
+           AND type = 'page_view' AND occurred_at >= :now - interval '30 days'
+           AND occurred_at <= :now AND metadata ->> 'path' ILIKE '%/pricing%'
+           GROUP BY lead_id HAVING count(*) >= 3) AS viewers""",
+    ),
+    Case(
+        "event: trial sign-up, no api_call in 14 days",
+        {
+            "and": [
+                {"event": "trial_signup", "within_days": 14},
+                {"event": "api_call", "within_days": 14, "performed": False},
+            ]
+        },
+        """SELECT count(DISTINCT t.lead_id) FROM events t WHERE t.project_id = :project_id
+           AND t.type = 'trial_signup' AND t.occurred_at BETWEEN :now - interval '14 days' AND :now
+           AND NOT EXISTS (SELECT 1 FROM events a WHERE a.project_id = t.project_id
+               AND a.lead_id = t.lead_id AND a.type = 'api_call'
+               AND a.occurred_at BETWEEN :now - interval '14 days' AND :now)""",
+    ),
+    Case(
+        "company contains 'tech'",
+        _field("company", "contains", "tech"),
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND company ILIKE '%tech%'""",
+    ),
+    Case(
+        "tags has all [vip, enterprise]",
+        _field("tags", "has_all", ["vip", "enterprise"]),
+        """SELECT count(*) FROM leads WHERE project_id = :project_id
+           AND tags @> '["vip", "enterprise"]'""",
+    ),
+)

@@ -1,0 +1,134 @@
+"""`segmint bench`: generate (or reuse) reproducible data, run the suite, print the numbers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from segmint.bench import data, runner
+from segmint.bench.suite import CASES
+from segmint.cli_support import DatabaseUrl, err, friendly_errors
+from segmint.clock import SYSTEM_CLOCK
+from segmint.store import migrate
+from segmint.store.db import create_engine, database_url_from_env
+
+# A report is wide: when piped (to a file, to CI logs) do not wrap it at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def bench(
+    leads: Annotated[int, typer.Option(min=1, help="Leads to generate.")] = 100_000,
+    events: Annotated[int, typer.Option(min=0, help="Events to generate.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
+    repeat: Annotated[int, typer.Option(min=1, help="Timed runs per operation.")] = 5,
+    ingest_seconds: Annotated[
+        float, typer.Option(min=0, help="Seconds of lead writes, then of events (0: skip).")
+    ] = 10.0,
+    rate: Annotated[int, typer.Option(min=1, help="Target lead writes a second.")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Measure counts, previews, pages, exports and maintained membership on generated data."""
+    engine = create_engine(database_url or database_url_from_env(), pool_size=4)
+    try:
+        with friendly_errors():
+            report = _run(engine, data.BenchSize(leads, events, seed), repeat, ingest_seconds, rate)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    heading = (
+        f"segmint bench: {leads:,} leads, {events:,} events on {report['database']} "
+        f"(median and p95 of {repeat} runs)"
+    )
+    out.print(_table(heading, report["results"]))
+    if report["ingest"]:
+        out.print(_ingest_line(report["ingest"]))
+    out.print(
+        f"data {report['data_seconds']}s "
+        f"({'generated' if report['data_generated'] else 'reused'}); maintained memberships "
+        f"of {len(CASES)} segments built in {report['membership_build_seconds']}s"
+    )
+
+
+def _run(
+    engine: Engine, size: data.BenchSize, repeat: int, ingest_seconds: float, rate: int
+) -> dict[str, Any]:
+    migrate.upgrade(engine)
+    started = time.monotonic()
+    with _bar(size.leads) as bar:
+        task = bar.add_task(f"data {size.slug}", total=size.leads)
+        project, made = data.prepare(
+            engine, size, SYSTEM_CLOCK.now(), lambda n: bar.advance(task, n)
+        )
+    generated_s = time.monotonic() - started
+    err.print(f"data: {'generated' if made else 'reused'} in {generated_s:.1f}s")
+    runner.ensure_segments(engine, project)
+    err.print("building the maintained memberships of the suite's segments ...")
+    build_started = time.monotonic()
+    drained = runner.drain(engine)
+    build_s = time.monotonic() - build_started
+    with _bar(len(CASES)) as bar:
+        task = bar.add_task("queries", total=len(CASES))
+        timings = runner.run_suite(engine, project, repeat, lambda _: bar.advance(task))
+    ingest = runner.run_ingest(engine, project, ingest_seconds, rate) if ingest_seconds else None
+    return {
+        "database": engine.dialect.name,
+        "leads": size.leads,
+        "events": size.events,
+        "seed": size.seed,
+        "repeat": repeat,
+        "data_generated": made,
+        "data_seconds": round(generated_s, 1),
+        "membership_build_seconds": round(build_s, 1),
+        "membership_build_items": drained,
+        "results": [t.as_dict() for t in timings],
+        "ingest": ingest.as_dict() if ingest else None,
+    }
+
+
+def _bar(total: int) -> Progress:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    return Progress(*columns, TimeRemainingColumn(), console=err, transient=True)
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=heading)
+    for name in ("case", "operation", "median ms", "p95 ms", "rows", "rows/s", "SQL ms", "ratio"):
+        table.add_column(name, justify="left" if name in ("case", "operation") else "right")
+    for row in rows:
+        skipped = row.get("note")
+        table.add_row(
+            row["case"],
+            row["operation"],
+            skipped or _ms(row["median_ms"]),
+            "" if skipped else _ms(row["p95_ms"]),
+            "" if row["rows"] is None else f"{row['rows']:,}",
+            f"{row['rows_per_s']:,}" if "rows_per_s" in row else "",
+            _ms(row.get("sql_median_ms")),
+            f"{row['overhead']:.2f}x" if "overhead" in row else "",
+        )
+    return table
+
+
+def _ingest_line(ingest: dict[str, Any]) -> str:
+    return (
+        f"ingest: {ingest['lead_writes']:,} lead writes at {ingest['lead_writes_per_s']:,}/s, "
+        f"{ingest['events']:,} events at {ingest['events_per_s']:,}/s; write to history "
+        f"p50 {ingest['write_to_history_p50_ms']} ms, p95 {ingest['write_to_history_p95_ms']} ms "
+        f"over {ingest['history_rows_measured']:,} leads (worker kept up: "
+        f"{ingest['worker_kept_up']})"
+    )
