@@ -147,15 +147,19 @@ def page_of_leads(
     sort: Sort,
     page: int,
     per_page: int,
+    total: int | None = None,
 ) -> Page:
-    """One page of the project's leads matching `where`, plus the total."""
+    """One page of the project's leads matching `where`, plus the total (counted unless the
+    caller already knows it)."""
     check_page(page, per_page)
     scope = leads.c.project_id == project.id
     condition = scope if where is None else sa.and_(scope, where)
-    total = conn.execute(sa.select(sa.func.count()).select_from(leads).where(condition)).scalar()
+    if total is None:
+        count = sa.select(sa.func.count()).select_from(leads).where(condition)
+        total = int(conn.execute(count).scalar() or 0)
     query = page_select(conn, sa.select(leads).where(condition), sort, leads.c.id, page, per_page)
     items = [public(row) for row in conn.execute(query)] if query is not None else []
-    return Page(items, int(total or 0), page, per_page)
+    return Page(items, total, page, per_page)
 
 
 def in_project(project: Project, where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:

@@ -299,9 +299,8 @@ def preview(
     tree = filtering.validate(conn, project, data)
     where = filtering.condition(conn, project, tree, clock.now())
     total = count_where(conn, project, where)
-    sample = page_of_leads(
-        conn, project, where, Sort(leads.c.created_at, True, False), 1, SAMPLE_SIZE
-    ).items
+    newest_first = Sort(leads.c.created_at, True, False)
+    sample = page_of_leads(conn, project, where, newest_first, 1, SAMPLE_SIZE, total).items
     warnings = [LARGE_SEGMENT_WARNING] if total > LARGE_SEGMENT else []
     return {"count": total, "sample": sample, "warnings": warnings}
 
