@@ -310,3 +310,27 @@ def test_an_account_change_moves_its_leads(
     lead_id = _ids(db, project)["a@x.test"]
     assert _members(db, project, segment_id) == {lead_id}
     assert _history(db, segment_id)[-1] == (lead_id, "entered", "lead_write", 1)
+
+
+def test_a_sync_reports_how_many_entered_and_left(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    upsert_leads(
+        db,
+        project,
+        enumerate([{"email": f"l{i}@x.test", "status": "new"} for i in range(3)]),
+        clock=clock,
+    )
+    segment_id = _segment(db, project, NEW, clock)
+    with db.begin() as conn:
+        assert membership.sync(conn, project, segment_id, clock.now(), "created") == (
+            membership.Changes(entered=3, exited=0)
+        )
+    ids = sorted(_ids(db, project).values())
+    with db.begin() as conn:
+        leads.update_lead(conn, project, ids[0], {"status": "lost"}, clock)
+        changes = membership.sync(conn, project, segment_id, clock.now(), "lead_write", None, ids)
+    assert changes == membership.Changes(entered=0, exited=1)
+    with db.begin() as conn:  # nothing left to do
+        changes = membership.sync(conn, project, segment_id, clock.now(), "lead_write", None, ids)
+    assert changes == membership.Changes()

@@ -145,8 +145,12 @@ def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds
         "reason",
         "detail",
     ]
-    result = conn.execute(membership_history.insert().from_select(columns, rows))
-    return int(result.rowcount or 0)
+    # SQLAlchemy reports an INSERT's row count only when asked to preserve it.
+    result = conn.execute(
+        membership_history.insert().from_select(columns, rows),
+        execution_options={"preserve_rowcount": True},
+    )
+    return max(int(result.rowcount or 0), 0)
 
 
 def _add_members(conn: sa.Connection, stamp: _HistoryStamp, ids: LeadIds) -> None:
