@@ -89,9 +89,9 @@ def sync(
     entered_ids: LeadIds = sa.except_(matching, members)
     exited_ids: LeadIds = sa.except_(members, matching)
     if ids is not None:  # a few leads: evaluate once, then write from the id lists
-        dialect = conn.dialect.name
-        entered_ids = _id_list(project.id, conn.execute(entered_ids).scalars().all(), dialect)
-        exited_ids = _id_list(project.id, conn.execute(exited_ids).scalars().all(), dialect)
+        entering, leaving = _differences(conn, matching, members)
+        entered_ids = _id_list(project.id, entering, conn.dialect.name)
+        exited_ids = _id_list(project.id, leaving, conn.dialect.name)
     entered = _record(conn, stamp, "entered", entered_ids)
     if entered:
         _add_members(conn, stamp, entered_ids)
@@ -105,6 +105,23 @@ def sync(
             .values(time_synced_at=now)
         )
     return Changes(entered, exited)
+
+
+def _differences(
+    conn: sa.Connection, matching: sa.Select[Any], members: sa.Select[Any]
+) -> tuple[list[int], list[int]]:
+    """(entering, leaving) in one statement, so the filter is evaluated once, not twice."""
+    now_in, stored = matching.cte("now_in"), members.cte("stored")
+    entering = sa.except_(sa.select(now_in.c[0]), sa.select(stored.c[0])).subquery()
+    leaving = sa.except_(sa.select(stored.c[0]), sa.select(now_in.c[0])).subquery()
+    both = sa.union_all(
+        sa.select(entering.c[0], sa.literal(True, sa.Boolean)),
+        sa.select(leaving.c[0], sa.literal(False, sa.Boolean)),
+    )
+    found: tuple[list[int], list[int]] = ([], [])
+    for lead_id, enters in conn.execute(both):
+        found[0 if enters else 1].append(lead_id)
+    return found
 
 
 def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
