@@ -69,6 +69,8 @@ class SqlOperand(Protocol):
 
     def scope(self, predicate: ColumnElement[bool]) -> ColumnElement[bool]: ...
 
+    def flipped(self) -> SqlOperand: ...
+
 
 class PyOperand(Protocol):
     def view(self, kind: View) -> Any: ...
@@ -338,7 +340,7 @@ def _positive(
 
 def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
     def sql(operand: SqlOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
-        return sa.not_(of.sql(operand, spec, value, tc))
+        return sa.not_(of.sql(operand.flipped(), spec, value, tc))
 
     def python(operand: PyOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> bool:
         return not of.python(operand, spec, value, tc)

@@ -1,10 +1,11 @@
 """Tree -> SQLAlchemy Core boolean expression over the `leads` table.
 
-Every compiled node is two-valued (never SQL NULL), so `NOT` is the exact complement of its child:
-conditions are wrapped in COALESCE(..., false) and relations are written as
-`leads.id IN (subquery)` over non-null ids. Event, account and list conditions are set-wise
-subqueries, each scoped to the project. Values are always bound parameters; the only names that
-reach SQL come from the field registry.
+`NOT` must be the exact complement of its child, so every condition under a NOT is two-valued
+(wrapped in COALESCE(..., false)); elsewhere a NULL comparison is left as it is, since WHERE, AND
+and OR treat it exactly like false there, and a bare comparison is one an index can serve.
+Relations are written as `leads.id IN (subquery)` over non-null ids, two-valued everywhere.
+Event, account and list conditions are set-wise subqueries, each scoped to the project. Values
+are always bound parameters; the only names that reach SQL come from the field registry.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def _two_valued(predicate: Predicate) -> Predicate:
     return sa.func.coalesce(predicate, sa.false(), type_=sa.Boolean)
 
 
+def _as_is(predicate: Predicate) -> Predicate:
+    return predicate
+
+
+def _flipped(scoper: Scoper) -> Scoper:
+    """The scoper for the other side of a negation (an account scoper is two-valued anyway)."""
+    if scoper is _as_is:
+        return _two_valued
+    if scoper is _two_valued:
+        return _as_is
+    return scoper
+
+
 @dataclass(frozen=True)
 class CompileContext:
     project: Project
@@ -61,6 +75,7 @@ class CompileContext:
     segments: SegmentSource | None = None
     inlining: tuple[int, ...] = ()  # segments being inlined: a guard against stored cycles
     in_event: bool = False
+    negated: bool = False  # under an odd number of NOTs: conditions must be two-valued
     # Only these leads will be asked about (a membership sync after a write): event and list
     # subqueries are limited to them, or every sync would aggregate the project's events.
     lead_ids: tuple[int, ...] | None = None
@@ -95,6 +110,10 @@ class ScalarOperand:
 
     def scope(self, predicate: Predicate) -> Predicate:
         return self.scoper(predicate)
+
+    def flipped(self) -> ScalarOperand:
+        """This operand for the positive half of a negation operator (`neq` = NOT `eq`)."""
+        return replace(self, scoper=_flipped(self.scoper))
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,10 @@ class JsonOperand:
     def scope(self, predicate: Predicate) -> Predicate:
         return self.scoper(predicate)
 
+    def flipped(self) -> JsonOperand:
+        """This operand for the positive half of a negation operator (`neq` = NOT `eq`)."""
+        return replace(self, scoper=_flipped(self.scoper))
+
 
 def _account_scoper(project_id: int) -> Scoper:
     def scope(predicate: Predicate) -> Predicate:
@@ -156,7 +179,10 @@ def _name_expr() -> Expr:
 
 def _operand(spec: FieldSpec, ctx: CompileContext) -> ScalarOperand | JsonOperand:
     table = {Table.LEADS: leads, Table.ACCOUNTS: accounts, Table.EVENTS: events}[spec.table]
-    scoper = _account_scoper(ctx.project.id) if spec.table is Table.ACCOUNTS else _two_valued
+    if spec.table is Table.ACCOUNTS:
+        scoper = _account_scoper(ctx.project.id)
+    else:
+        scoper = _two_valued if ctx.negated else _as_is
     dialect = ctx.dialect
     if spec.storage is Storage.JSON or spec.type is FieldType.TAGS:
         return JsonOperand(table.c[spec.column], spec.path, dialect, scoper)
@@ -194,7 +220,8 @@ def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]
         since = ctx.time.now - timedelta(days=node.within_days)
         conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
     if node.where is not None:
-        conditions.append(compile_node(node.where, replace(ctx, in_event=True)))
+        # The where clause is the WHERE of its own subquery: a fresh, positive context.
+        conditions.append(compile_node(node.where, replace(ctx, in_event=True, negated=False)))
     return sa.select(events.c.lead_id).where(*conditions).group_by(events.c.lead_id)
 
 
@@ -243,7 +270,7 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
     if isinstance(node, Or):
         return sa.or_(*(compile_node(child, ctx) for child in node.children))
     if isinstance(node, Not):
-        return sa.not_(compile_node(node.child, ctx))
+        return sa.not_(compile_node(node.child, replace(ctx, negated=not ctx.negated)))
     if isinstance(node, Condition):
         return _condition(node, ctx)
     if isinstance(node, EventCondition):
