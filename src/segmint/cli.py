@@ -142,10 +142,11 @@ def worker(
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Do the background work: membership maintenance and time sweeps (several may run on
-    PostgreSQL)."""
+    """Do the background work: membership maintenance, time sweeps and webhook deliveries
+    (several may run on PostgreSQL)."""
     import logging
 
+    from segmint.delivery import Deliverer
     from segmint.worker import Worker, main_loop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -155,6 +156,7 @@ def worker(
         typer.echo(f"processed {once_worker.drain()} work items")
         swept = once_worker.sweep_time()
         typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
+        typer.echo(f"webhooks: {Deliverer(engine).drain()} changes delivered")
         return
     main_loop(engine)
 

@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -222,20 +222,37 @@ def apply_lead_writes(
 def start_in_thread(engine: Engine) -> threading.Event:
     """Run a worker beside the web server; set the returned event to stop it."""
     stop = threading.Event()
-    worker = Worker(engine)
-    threading.Thread(
-        target=worker.run_forever, args=(stop,), name="segmint-worker", daemon=True
-    ).start()
+    for name, loop in _loops(engine):
+        threading.Thread(target=loop, args=(stop,), name=name, daemon=True).start()
     return stop
+
+
+def _loops(engine: Engine) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """Membership maintenance and webhook delivery, each in its own thread, so a slow receiver
+    never holds up membership."""
+    from segmint.delivery import Deliverer
+
+    return [
+        ("segmint-worker", Worker(engine).run_forever),
+        ("segmint-delivery", Deliverer(engine).run_forever),
+    ]
 
 
 def main_loop(engine: Engine) -> None:
     """`segmint worker`: run until interrupted (SIGINT or SIGTERM)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = Worker(engine)
-    log.info("worker %s started", worker.name)
+    log.info("worker %s started", worker_name())
+    threads = [
+        threading.Thread(target=loop, args=(stop,), name=name, daemon=True)
+        for name, loop in _loops(engine)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        worker.run_forever(stop)
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         stop.set()
+    for thread in threads:
+        thread.join(timeout=15)

@@ -11,7 +11,16 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from segmint import __version__
-from segmint.api.routes import accounts, custom_fields, events, health, leads, lists, segments
+from segmint.api.routes import (
+    accounts,
+    custom_fields,
+    events,
+    health,
+    leads,
+    lists,
+    segments,
+    webhooks,
+)
 from segmint.errors import (
     Conflict,
     Forbidden,
@@ -46,7 +55,7 @@ def create_app(engine: Engine) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
-    for module in (health, leads, events, custom_fields, accounts, segments, lists):
+    for module in (health, leads, events, custom_fields, accounts, segments, lists, webhooks):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]

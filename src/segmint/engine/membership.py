@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from segmint.engine import filtering
+from segmint.engine import filtering, webhooks
 from segmint.engine.dependencies import ReadSet, read_set
 from segmint.filters.tree import Node
 from segmint.projects import Project
@@ -84,7 +84,8 @@ def sync(
     if ids is not None:
         matching = matching.where(one_of(leads.c.id, ids, conn.dialect.name))
         members = members.where(one_of(segment_members.c.lead_id, ids, conn.dialect.name))
-    stamp = _HistoryStamp(project.id, segment_id, row.version, now, reason, detail)
+    hooks = webhooks.listeners(conn, project.id)
+    stamp = _HistoryStamp(project.id, segment_id, row.version, now, reason, detail, hooks)
     # EXCEPT rather than NOT IN: PostgreSQL cannot turn NOT IN (subquery) into an anti-join.
     entered_ids: LeadIds = sa.except_(matching, members)
     exited_ids: LeadIds = sa.except_(members, matching)
@@ -138,6 +139,19 @@ class _HistoryStamp:
     at: datetime
     reason: str
     detail: str | None
+    hooks: webhooks.Listeners  # the webhooks each change is queued for
+
+
+HISTORY_COLUMNS = [
+    "project_id",
+    "segment_id",
+    "lead_id",
+    "change",
+    "at",
+    "segment_version",
+    "reason",
+    "detail",
+]
 
 
 def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds) -> int:
@@ -152,21 +166,20 @@ def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds
         sa.literal(stamp.reason, sa.String),
         sa.literal(stamp.detail, sa.String),
     )
-    columns = [
-        "project_id",
-        "segment_id",
-        "lead_id",
-        "change",
-        "at",
-        "segment_version",
-        "reason",
-        "detail",
-    ]
+    insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
+    listening = stamp.hooks.of(stamp.segment_id, change)
+    if listening:  # the webhooks need the new rows' ids: queue them in this same transaction
+        new_ids = list(conn.execute(insert.returning(membership_history.c.id)).scalars())
+        webhooks.queue(
+            conn,
+            stamp.project_id,
+            stamp.hooks,
+            ((history_id, stamp.segment_id, change) for history_id in new_ids),
+            stamp.at,
+        )
+        return len(new_ids)
     # SQLAlchemy reports an INSERT's row count only when asked to preserve it.
-    result = conn.execute(
-        membership_history.insert().from_select(columns, rows),
-        execution_options={"preserve_rowcount": True},
-    )
+    result = conn.execute(insert, execution_options={"preserve_rowcount": True})
     return max(int(result.rowcount or 0), 0)
 
 
@@ -255,14 +268,12 @@ def record_deletion(conn: sa.Connection, project: Project, lead_id: int, now: da
             segments.c.active.is_(True),
         )
     )
-    columns = [
-        "project_id",
-        "segment_id",
-        "lead_id",
-        "change",
-        "at",
-        "segment_version",
-        "reason",
-        "detail",
-    ]
-    conn.execute(membership_history.insert().from_select(columns, rows))
+    insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
+    hooks = webhooks.listeners(conn, project.id)
+    if not hooks:
+        conn.execute(insert)
+        return
+    returned = conn.execute(
+        insert.returning(membership_history.c.id, membership_history.c.segment_id)
+    )
+    webhooks.queue(conn, project.id, hooks, ((h, s, "exited") for h, s in returned), now)

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import filtering
+from segmint.engine import filtering, webhooks
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import Changes, Reason
 from segmint.filters import flips
@@ -192,21 +192,29 @@ def _apply(
 ) -> Changes:
     if not found:
         return Changes()
-    conn.execute(
-        membership_history.insert(),
-        [
-            {
-                "project_id": project.id,
-                "segment_id": segment_id,
-                "lead_id": flip.lead_id,
-                "change": flip.change,
-                "at": flip.at,
-                "segment_version": version,
-                "reason": Reason.TIME,
-            }
-            for flip in sorted(found, key=lambda f: (f.at, f.lead_id))
-        ],
-    )
+    ordered = sorted(found, key=lambda f: (f.at, f.lead_id))
+    rows = [
+        {
+            "project_id": project.id,
+            "segment_id": segment_id,
+            "lead_id": flip.lead_id,
+            "change": flip.change,
+            "at": flip.at,
+            "segment_version": version,
+            "reason": Reason.TIME,
+        }
+        for flip in ordered
+    ]
+    hooks = webhooks.listeners(conn, project.id)
+    if hooks:  # the webhooks need the new rows' ids: queue them in this same transaction
+        insert = membership_history.insert().returning(
+            membership_history.c.id, sort_by_parameter_order=True
+        )
+        ids = conn.execute(insert, rows).scalars()
+        changes = ((h, segment_id, flip.change) for h, flip in zip(ids, ordered, strict=True))
+        webhooks.queue(conn, project.id, hooks, changes, max(f.at for f in ordered))
+    else:
+        conn.execute(membership_history.insert(), rows)
     final = {flip.lead_id: flip for flip in found}  # the last flip of each lead decides
     gone = [lead_id for lead_id, flip in final.items() if flip.change == "exited"]
     if gone:

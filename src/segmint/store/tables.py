@@ -319,6 +319,79 @@ work_items = sa.Table(
     sa.Index(None, "project_id", "id"),
 )
 
+# -- webhooks ------------------------------------------------------------------------------------
+
+# Subscriptions to membership changes. The secret signs deliveries, so it is kept as it is (a
+# hash could not sign); the delivery state (consecutive failures, next attempt, lease) lives here
+# because a failing receiver backs off as a whole, in order.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", Json, nullable=False),  # ["segment.entered", "segment.exited"]
+    sa.Column("segment_id", BigId),  # null: every segment of the project
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp),  # backing off until then
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("leased_until", Timestamp),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_webhooks_segment",
+        ondelete="CASCADE",
+    ),
+)
+
+# One row per (webhook, history row) not yet acknowledged by the receiver: written in the same
+# transaction as the history row, deleted when a delivery of it succeeds.
+webhook_queue = sa.Table(
+    "webhook_queue",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("webhook_id", BigId, nullable=False),
+    sa.Column("history_id", BigId, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "webhook_id"],
+        ["webhooks.project_id", "webhooks.id"],
+        name="fk_webhook_queue_webhook",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "webhook_id", "id"),
+)
+
+# The delivery log: one row per POST, whatever came of it.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("webhook_id", BigId, nullable=False),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.String(1000)),
+    sa.Column("history_ids", Json, nullable=False),  # the changes the batch carried
+    sa.ForeignKeyConstraint(
+        ["project_id", "webhook_id"],
+        ["webhooks.project_id", "webhooks.id"],
+        name="fk_webhook_attempts_webhook",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "webhook_id", "id"),
+)
+
 TENANT_TABLES = (
     accounts,
     leads,
@@ -329,6 +402,9 @@ TENANT_TABLES = (
     list_members,
     segment_members,
     membership_history,
+    webhooks,
+    webhook_queue,
+    webhook_attempts,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,
 # though every item names its project.

@@ -1,0 +1,352 @@
+"""Webhook delivery: queued membership changes POSTed in batches, signed, retried, logged.
+
+Each webhook is delivered in order, oldest change first. A worker leases a webhook (so several
+workers never send its batches side by side), POSTs up to `batch` changes, and only then, in one
+transaction, logs the attempt and removes the acknowledged changes from the queue. A failure (an
+error status, a refused connection, a timeout) leaves the changes queued and backs the whole
+webhook off exponentially, so a receiver that is down for a while gets everything once it is
+back. If a worker dies between the receiver's 2xx and the commit, the batch is sent again: each
+change carries an idempotency key for the receiver to drop what it has already seen.
+
+Signature: `X-Segmint-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed by the secret>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint import __version__
+from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
+from segmint.engine.webhooks import EVENT_OF_CHANGE
+from segmint.store.tables import (
+    leads,
+    membership_history,
+    segments,
+    webhook_attempts,
+    webhook_queue,
+    webhooks,
+)
+from segmint.worker import worker_name
+
+log = logging.getLogger("segmint.delivery")
+
+SIGNATURE_HEADER = "X-Segmint-Signature"
+BATCH = 100  # changes per POST
+TIMEOUT = 10.0  # seconds a receiver has to answer
+LEASE = timedelta(minutes=1)  # renewed after every batch
+BACKOFF_BASE = timedelta(seconds=10)  # 10 s, 20 s, 40 s ... after consecutive failures
+BACKOFF_MAX = timedelta(hours=1)
+IDLE_SLEEP = 0.5
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a receiver does with the header (constant-time comparison)."""
+    return hmac.compare_digest(sign(secret, body), signature)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    retry_after: float | None = None  # seconds the receiver asked us to wait
+
+
+@dataclass
+class Deliverer:
+    engine: Engine
+    clock: Clock = SYSTEM_CLOCK
+    name: str = ""
+    batch: int = BATCH
+    timeout: float = TIMEOUT
+    backoff_base: timedelta = BACKOFF_BASE
+    backoff_max: timedelta = BACKOFF_MAX
+    lease: timedelta = LEASE
+    batches_per_lease: int = 20  # then the webhook goes back, so no receiver hogs a worker
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or worker_name()
+
+    def run_once(self) -> int:
+        """Deliver to every webhook that is due; returns how many changes were acknowledged."""
+        return sum(self._deliver(hook) for hook in self._claim())
+
+    def drain(self, limit: int = 1000) -> int:
+        """Deliver until nothing more is acknowledged (tests, `worker --once`)."""
+        total = 0
+        for _ in range(limit):
+            delivered = self.run_once()
+            if not delivered:
+                break
+            total += delivered
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if not self.run_once():
+                    stop.wait(IDLE_SLEEP)
+            except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
+                log.warning("database unavailable, retrying: %s", exc.orig)
+                stop.wait(1.0)
+            except Exception:
+                log.exception("webhook delivery failed")
+                stop.wait(1.0)
+        self.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- one webhook ------------------------------------------------------------------------------
+
+    def _claim(self) -> list[Any]:
+        """Lease the webhooks that have changes waiting and are not backing off."""
+        now = self.clock.now()
+        waiting = sa.exists().where(
+            webhook_queue.c.project_id == webhooks.c.project_id,
+            webhook_queue.c.webhook_id == webhooks.c.id,
+        )
+        query = (
+            sa.select(webhooks)
+            .where(
+                webhooks.c.active.is_(True),
+                sa.or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now),
+                sa.or_(webhooks.c.leased_until.is_(None), webhooks.c.leased_until < now),
+                waiting,
+            )
+            .order_by(webhooks.c.id)
+            .limit(10)
+        )
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=webhooks)
+            hooks = list(conn.execute(query))
+            if hooks:
+                conn.execute(
+                    webhooks.update()
+                    .where(webhooks.c.id.in_([hook.id for hook in hooks]))
+                    .values(leased_by=self.name, leased_until=now + self.lease)
+                )
+        return hooks
+
+    def _deliver(self, hook: Any) -> int:
+        delivered = 0
+        try:
+            for _ in range(self.batches_per_lease):
+                with self.engine.connect() as conn:
+                    changes = _pending(conn, hook, self.batch)
+                if not changes:
+                    break
+                body = _body(hook, changes, self.clock.now())
+                outcome = self._post(hook, body)
+                self._settle(hook, changes, outcome)
+                if not outcome.ok:
+                    break
+                delivered += len(changes)
+        finally:
+            self._release(hook)
+        return delivered
+
+    def _post(self, hook: Any, body: bytes) -> Outcome:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Segmint-Webhooks/{__version__}",
+            "X-Segmint-Webhook-Id": str(hook.id),
+            SIGNATURE_HEADER: sign(hook.secret, body),
+        }
+        started = time.monotonic()
+        try:
+            response = self._client.post(hook.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return Outcome(False, None, f"timed out after {self.timeout:g} s", _ms(started))
+        except httpx.HTTPError as exc:
+            return Outcome(False, None, f"{type(exc).__name__}: {exc}", _ms(started))
+        if response.is_success:
+            return Outcome(True, response.status_code, None, _ms(started))
+        error = f"HTTP {response.status_code}: {response.text[:200]}"
+        retry_after = _seconds(response.headers.get("retry-after"))
+        return Outcome(False, response.status_code, error, _ms(started), retry_after)
+
+    def _settle(self, hook: Any, changes: list[Any], outcome: Outcome) -> None:
+        """Log the attempt and, on success, drop the acknowledged changes: one transaction."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                webhook_attempts.insert().values(
+                    project_id=hook.project_id,
+                    webhook_id=hook.id,
+                    attempted_at=now,
+                    duration_ms=outcome.duration_ms,
+                    succeeded=outcome.ok,
+                    status_code=outcome.status_code,
+                    error=outcome.error[:1000] if outcome.error else None,
+                    history_ids=[change.history_id for change in changes],
+                )
+            )
+            this_hook = sa.and_(webhooks.c.project_id == hook.project_id, webhooks.c.id == hook.id)
+            if outcome.ok:
+                conn.execute(
+                    webhook_queue.delete().where(
+                        webhook_queue.c.project_id == hook.project_id,
+                        webhook_queue.c.id.in_([change.queue_id for change in changes]),
+                    )
+                )
+                conn.execute(
+                    webhooks.update()
+                    .where(this_hook)
+                    .values(
+                        consecutive_failures=0,
+                        next_attempt_at=None,
+                        leased_until=now + self.lease,
+                    )
+                )
+                return
+            failures = int(
+                conn.execute(sa.select(webhooks.c.consecutive_failures).where(this_hook)).scalar()
+                or 0
+            )
+            conn.execute(
+                webhooks.update()
+                .where(this_hook)
+                .values(
+                    consecutive_failures=failures + 1,
+                    next_attempt_at=now + self._backoff(failures + 1, outcome.retry_after),
+                )
+            )
+        log.warning("webhook %s: %s (attempt %s)", hook.id, outcome.error, failures + 1)
+
+    def _backoff(self, failures: int, retry_after: float | None) -> timedelta:
+        delay: timedelta = self.backoff_base * 2 ** min(failures - 1, 20)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        return delay if delay < self.backoff_max else self.backoff_max
+
+    def _release(self, hook: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                webhooks.update()
+                .where(
+                    webhooks.c.project_id == hook.project_id,
+                    webhooks.c.id == hook.id,
+                    webhooks.c.leased_by == self.name,
+                )
+                .values(leased_by=None, leased_until=None)
+            )
+
+
+def _pending(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
+    """The oldest queued changes of a webhook, with what a receiver needs to act on them."""
+    history = membership_history
+    joined = (
+        webhook_queue.join(
+            history,
+            sa.and_(
+                history.c.project_id == webhook_queue.c.project_id,
+                history.c.id == webhook_queue.c.history_id,
+            ),
+        )
+        .outerjoin(
+            segments,
+            sa.and_(
+                segments.c.project_id == history.c.project_id,
+                segments.c.id == history.c.segment_id,
+            ),
+        )
+        .outerjoin(
+            leads,
+            sa.and_(leads.c.project_id == history.c.project_id, leads.c.id == history.c.lead_id),
+        )
+    )
+    query = (
+        sa.select(
+            webhook_queue.c.id.label("queue_id"),
+            history.c.id.label("history_id"),
+            history.c.segment_id,
+            history.c.lead_id,
+            history.c.change,
+            history.c.at,
+            history.c.segment_version,
+            history.c.reason,
+            history.c.detail,
+            segments.c.name.label("segment_name"),
+            leads.c.email,
+            leads.c.first_name,
+            leads.c.last_name,
+            leads.c.company,
+        )
+        .select_from(joined)
+        .where(webhook_queue.c.project_id == hook.project_id, webhook_queue.c.webhook_id == hook.id)
+        .order_by(webhook_queue.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def _body(hook: Any, changes: list[Any], now: datetime) -> bytes:
+    payload = {
+        "webhook_id": hook.id,
+        "project_id": hook.project_id,
+        "sent_at": _iso(now),
+        "changes": [
+            {
+                "id": change.history_id,
+                "idempotency_key": f"chg_{change.history_id}",
+                "event": EVENT_OF_CHANGE[change.change],
+                "at": _iso(change.at),
+                "reason": change.reason,
+                "detail": change.detail,
+                "segment": {
+                    "id": change.segment_id,
+                    "name": change.segment_name,
+                    "version": change.segment_version,
+                },
+                "lead": {
+                    "id": change.lead_id,
+                    "email": change.email,
+                    "first_name": change.first_name,
+                    "last_name": change.last_name,
+                    "company": change.company,
+                },
+            }
+            for change in changes
+        ],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _iso(moment: datetime) -> str:
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _seconds(header: str | None) -> float | None:
+    """A Retry-After given in seconds (the HTTP-date form is ignored: backoff applies)."""
+    try:
+        return max(float(header), 0.0) if header else None
+    except ValueError:
+        return None
