@@ -132,8 +132,7 @@ def test_webhooks_hear_only_their_events_and_segment(
         ]
         heard = sorted((c["event"], c["segment"]["id"]) for c in receiver.changes())
         assert heard == sorted(
-            [("segment.entered", new)] * 2
-            + [("segment.exited", new), ("segment.entered", lost)]
+            [("segment.entered", new)] * 2 + [("segment.exited", new), ("segment.entered", lost)]
         )
     finally:
         exits_of_new.stop()
