@@ -252,16 +252,18 @@ TIME_TREES = [
 def test_maintained_membership_equals_live_as_time_passes(
     db: Engine, project: Project, clock: FrozenClock
 ) -> None:
-    """Random writes, events and clock moves: after each drain and sweep, every segment's
-    maintained membership is its live evaluation, and history replays to it."""
+    """Random writes, events, filter edits, (de)activations and clock moves: after each drain
+    and sweep, every segment's maintained membership is its live evaluation, and history
+    replays to it."""
     rng = random.Random(11)
     worker = Worker(db, clock)
     statuses = list(project.statuses)
     segment_ids = [_segment(db, project, tree, clock) for tree in TIME_TREES]
+    owner = _owner(db, project)
     worker.drain()
     emails: list[str] = []
-    for step in range(40):
-        action = rng.randrange(4)
+    for step in range(48):
+        action = rng.randrange(6)
         if action == 0:
             new = [f"l{len(emails) + i}@x.test" for i in range(3)]
             emails += new
@@ -288,6 +290,16 @@ def test_maintained_membership_equals_live_as_time_passes(
         elif action == 2 and emails:
             update = {"email": rng.choice(emails), "status": rng.choice(statuses)}
             upsert_leads(db, project, enumerate([update]), clock=clock)
+        elif action in (3, 4):
+            change = (
+                {"filter": rng.choice(TIME_TREES)}
+                if action == 3
+                else {"active": rng.random() < 0.6}
+            )
+            with db.begin() as conn:
+                segments.update_segment(
+                    conn, project, owner, rng.choice(segment_ids), change, clock
+                )
         else:
             clock.advance(timedelta(hours=rng.randrange(1, 20), seconds=rng.randrange(60)))
             worker.sweep_time()
