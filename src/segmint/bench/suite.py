@@ -172,10 +172,11 @@ CASES: tuple[Case, ...] = (
                AND a.occurred_at BETWEEN :now - interval '14 days' AND :now)""",
     ),
     Case(
-        "company contains 'tech'",
-        _field("company", "contains", "tech"),
+        # Faker's companies are surnames ("Johnson, Wilson and Sons"): "son" matches many.
+        "company contains 'son'",
+        _field("company", "contains", "son"),
         """SELECT count(*) FROM leads WHERE project_id = :project_id
-           AND company ILIKE '%tech%'""",
+           AND company ILIKE '%son%'""",
     ),
     Case(
         "tags has all [vip, enterprise]",
