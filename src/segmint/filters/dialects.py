@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
+from segmint.filters.fields import PATH_SEGMENT
+
 Expr = ColumnElement[Any]
 Path = tuple[str, ...]
 
@@ -40,6 +42,8 @@ class Dialect:
     json_elements: Callable[[Expr, Path], tuple[sa.FromClause, Expr, Expr]]
     json_non_empty_object: Callable[[Expr], Expr]
     ordered_text: Callable[[Expr], Expr]  # text compared by code point (ISO dates)
+    # has_any (every=False) / has_all (every=True) over an array's folded string elements
+    json_has_elements: Callable[[Dialect, Expr, Path, tuple[str, ...], bool], Expr]
 
 
 def _false() -> Expr:
@@ -51,6 +55,18 @@ def _false() -> Expr:
 
 def _default_fold(expr: Expr) -> Expr:
     return sa.func.lower(sa.func.trim(expr), type_=sa.String)
+
+
+def _has_elements_by_subquery(
+    dialect: Dialect, col: Expr, path: Path, values: tuple[str, ...], every: bool
+) -> Expr:
+    each, text, is_string = dialect.json_elements(col, path)
+    folded = dialect.fold(text)
+    matching = sa.and_(is_string, folded.in_(values))
+    if not every:
+        return sa.exists(sa.select(sa.literal(1)).select_from(each).where(matching))
+    distinct = sa.select(sa.func.count(sa.distinct(folded))).select_from(each).where(matching)
+    return distinct.scalar_subquery() == len(values)
 
 
 def _unsupported(feature: str) -> Callable[..., Any]:
@@ -69,6 +85,7 @@ DEFAULTS: Final[dict[str, Callable[..., Any]]] = {
     "json_elements": _unsupported("JSON arrays"),
     "json_non_empty_object": _unsupported("JSON objects"),
     "ordered_text": lambda expr: expr,
+    "json_has_elements": _has_elements_by_subquery,
 }
 
 # -- SQLite (JSON1) ----------------------------------------------------------------------------
@@ -141,10 +158,17 @@ SQLITE: Final[dict[str, Callable[..., Any]]] = {
 _WHOLE: Final[ColumnElement[Any]] = sa.literal_column("'{}'")  # `#>> '{}'`: a JSONB scalar as text
 
 
+# Paths and JSON type names are SQL text rather than bound parameters, so that expressions
+# match the expression indexes of migration 0006 (an index serves only an identical expression).
+# Paths are registry names that passed fields.PATH_SEGMENT: no quote, comma or brace can occur.
+
+
 def _pg_at(col: Expr, path: Path) -> Expr:
     if not path:
         return col
-    keys = sa.bindparam(None, list(path), type_=postgresql.ARRAY(sa.Text))
+    if not all(PATH_SEGMENT.match(key) for key in path):
+        raise ValueError(f"not a registry path: {path!r}")
+    keys: Expr = sa.literal_column("'{" + ",".join(path) + "}'::text[]")
     return col.op("#>", return_type=postgresql.JSONB)(keys)
 
 
@@ -152,34 +176,35 @@ def _pg_type(value: Expr) -> Expr:
     return sa.func.jsonb_typeof(value, type_=sa.String)
 
 
+def _pg_is(value: Expr, json_type: str) -> Expr:
+    return _pg_type(value) == sa.literal_column(f"'{json_type}'")
+
+
 def _pg_scalar_text(value: Expr) -> Expr:
     return value.op("#>>", return_type=sa.String)(_WHOLE)
 
 
 def _pg_fold(expr: Expr) -> Expr:
-    normalized = sa.func.normalize(expr, sa.literal_column("NFKC"), type_=sa.String)
-    trimmed = sa.func.btrim(normalized, sa.literal(PY_WHITESPACE, sa.String), type_=sa.String)
-    lowered = sa.func.lower(trimmed, type_=sa.String)
-    # lower() is not casefold(): patch the differences common in Latin and Greek text.
-    folded = sa.func.replace(lowered, sa.literal("ß"), sa.literal("ss"), type_=sa.String)
-    return sa.func.translate(folded, sa.literal("ς"), sa.literal("σ"), type_=sa.String)
+    # An IMMUTABLE SQL function (migration 0006) that PostgreSQL inlines: NFKC, trim exactly
+    # PY_WHITESPACE, lower(), then ß -> ss and ς -> σ (lower() is not casefold()).
+    return sa.func.segmint_fold(expr, type_=sa.String)
 
 
 def _pg_text(col: Expr, path: Path) -> Expr:
     value = _pg_at(col, path)
-    return sa.case((_pg_type(value) == "string", _pg_scalar_text(value)))
+    return sa.case((_pg_is(value, "string"), _pg_scalar_text(value)))
 
 
 def _pg_number(col: Expr, path: Path) -> Expr:
     # float8 rather than numeric: the same arithmetic as SQLite's REAL and Python's float.
     value = _pg_at(col, path)
     number = sa.cast(value, postgresql.DOUBLE_PRECISION)  # jsonb -> float8 (PostgreSQL 11+)
-    return sa.type_coerce(sa.case((_pg_type(value) == "number", number)), sa.Float)
+    return sa.type_coerce(sa.case((_pg_is(value, "number"), number)), sa.Float)
 
 
 def _pg_bool(col: Expr, path: Path) -> Expr:
     value = _pg_at(col, path)
-    return sa.case((_pg_type(value) == "boolean", _pg_scalar_text(value)))
+    return sa.case((_pg_is(value, "boolean"), _pg_scalar_text(value)))
 
 
 def _pg_present(col: Expr, path: Path, fold: Callable[[Expr], Expr]) -> Expr:
@@ -201,6 +226,18 @@ def _pg_elements(col: Expr, path: Path) -> tuple[sa.FromClause, Expr, Expr]:
     return each, _pg_scalar_text(each.c.value), _pg_type(each.c.value) == "string"
 
 
+def _pg_has_elements(
+    _dialect: Dialect, col: Expr, path: Path, values: tuple[str, ...], every: bool
+) -> Expr:
+    """Containment over the folded elements (`segmint_fold_elements`, migration 0006), which a
+    GIN index on the tags serves: `@>` for all of them, `?|` for any."""
+    folded = sa.func.segmint_fold_elements(_pg_at(col, path), type_=postgresql.JSONB)
+    if every:
+        return folded.op("@>", return_type=sa.Boolean)(sa.cast(list(values), postgresql.JSONB))
+    wanted = sa.cast(list(values), postgresql.ARRAY(sa.Text))
+    return folded.op("?|", return_type=sa.Boolean)(wanted)
+
+
 def _pg_non_empty_object(col: Expr) -> Expr:
     return sa.and_(_pg_type(col) == "object", col != sa.literal_column("'{}'::jsonb"))
 
@@ -214,6 +251,7 @@ POSTGRES: Final[dict[str, Callable[..., Any]]] = {
     "json_elements": _pg_elements,
     "json_non_empty_object": _pg_non_empty_object,
     "ordered_text": lambda expr: expr.collate("C"),
+    "json_has_elements": _pg_has_elements,
 }
 
 OVERRIDES: Final = {"sqlite": SQLITE, "postgresql": POSTGRES}

@@ -84,6 +84,12 @@ class CompileContext:
 # -- operands ----------------------------------------------------------------------------------
 
 
+def _blank_to_null(folded: Expr) -> Expr:
+    # '' as SQL text, not a bound parameter: expression indexes (migration 0006) are written
+    # with the constant, and PostgreSQL matches an index only on an identical expression.
+    return sa.func.nullif(folded, sa.literal_column("''"), type_=sa.String)
+
+
 @dataclass(frozen=True)
 class ScalarOperand:
     """A plain SQL expression: a column, `name`, `enrichment_status`."""
@@ -95,7 +101,7 @@ class ScalarOperand:
 
     def view(self, kind: View) -> Expr:
         if kind is View.TEXT:
-            return sa.func.nullif(self.dialect.fold(self.expr), "", type_=sa.String)
+            return _blank_to_null(self.dialect.fold(self.expr))
         if kind in (View.NUMBER, View.INSTANT):
             return self.expr
         raise TypeError(f"a {self.type} column has no {kind} view")
@@ -130,7 +136,7 @@ class JsonOperand:
 
     def view(self, kind: View) -> Expr:
         if kind is View.TEXT:
-            return sa.func.nullif(self.dialect.fold(self._text()), "", type_=sa.String)
+            return _blank_to_null(self.dialect.fold(self._text()))
         if kind is View.NUMBER:
             return self.dialect.json_number(self.column, self.path)
         if kind is View.BOOLEAN:
@@ -145,13 +151,7 @@ class JsonOperand:
         return self.dialect.json_present(self.column, self.path, self.dialect.fold)
 
     def has_elements(self, values: tuple[str, ...], every: bool) -> Predicate:
-        each, text, is_string = self.dialect.json_elements(self.column, self.path)
-        folded = self.dialect.fold(text)
-        matching = sa.and_(is_string, folded.in_(values))
-        if not every:
-            return sa.exists(sa.select(sa.literal(1)).select_from(each).where(matching))
-        distinct = sa.select(sa.func.count(sa.distinct(folded))).select_from(each).where(matching)
-        return distinct.scalar_subquery() == len(values)
+        return self.dialect.json_has_elements(self.dialect, self.column, self.path, values, every)
 
     def scope(self, predicate: Predicate) -> Predicate:
         return self.scoper(predicate)
