@@ -120,10 +120,12 @@ def _generate(
             )
         if on_progress:
             on_progress(len(records))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # fresh statistics, or the planner guesses
-            conn.exec_driver_sql("ANALYZE leads")
-            conn.exec_driver_sql("ANALYZE events")
+    if engine.dialect.name == "postgresql":
+        # Fresh statistics, or the planner guesses; VACUUM also empties the GIN indexes' pending
+        # lists and sets the visibility map that index-only scans of events rely on.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE leads")
+            conn.exec_driver_sql("VACUUM ANALYZE events")
     return project
 
 
