@@ -21,6 +21,7 @@ from segmint.api.routes import (
     segments,
     webhooks,
 )
+from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.errors import (
     Conflict,
     Forbidden,
@@ -41,7 +42,7 @@ STATUS_BY_ERROR: dict[type[SegmintError], int] = {
 CODE_BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     app = FastAPI(
         title="Segmint",
         version=__version__,
@@ -55,6 +56,7 @@ def create_app(engine: Engine) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
     for module in (health, leads, events, custom_fields, accounts, segments, lists, webhooks):
         app.include_router(module.router)
     app.include_router(pages.router)

@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 
 from segmint import auth
+from segmint.clock import Clock
 from segmint.errors import Forbidden, NotFound, Unauthorized
 from segmint.model import Role
 from segmint.projects import Project, get_project
@@ -21,6 +22,15 @@ def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock (the system's unless create_app was given another), so tests move time."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def get_connection(engine: EngineDep) -> Iterator[sa.Connection]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.routes.lists import list_public
 from segmint.api.schemas import (
     CountResult,
@@ -18,6 +19,7 @@ from segmint.api.schemas import (
     LeadPublic,
     ListPublic,
     Preview,
+    SegmentAnalytics,
     SegmentCreate,
     SegmentList,
     SegmentPublic,
@@ -25,6 +27,7 @@ from segmint.api.schemas import (
     history_page,
 )
 from segmint.clock import SYSTEM_CLOCK
+from segmint.engine import analytics as analytics_engine
 from segmint.engine import filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
@@ -152,6 +155,31 @@ def history(
     engine.visible_segment(conn, project, principal, segment_id)
     items = history_engine.segment_history(conn, project, segment_id, lead_id, since, after, limit)
     return history_page(items, limit)
+
+
+@router.get(
+    "/{segment_id}/analytics",
+    response_model=SegmentAnalytics,
+    summary="Members, score and conversion now; a daily trend, entries and exits; top events",
+)
+def analytics(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    days: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=analytics_engine.MAX_DAYS,
+            description="Local days (the project's zone) of the daily series and top events.",
+        ),
+    ] = analytics_engine.DEFAULT_DAYS,
+) -> SegmentAnalytics:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    result = analytics_engine.segment_analytics(conn, project, row, clock.now(), days)
+    return SegmentAnalytics.model_validate(asdict(result))
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 
-from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import (
     WebhookAttempt,
     WebhookAttemptPage,
@@ -17,7 +17,6 @@ from segmint.api.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import webhooks as engine
 from segmint.projects import Project
 
@@ -60,10 +59,14 @@ def all_webhooks(conn: ConnectionDep, project: ProjectDep) -> WebhookList:
     summary="Subscribe a URL to segment.entered / segment.exited",
 )
 def create_webhook(
-    body: WebhookCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: WebhookCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> WebhookWithSecret:
     webhook_id = engine.create_webhook(
-        conn, project, body.model_dump(), principal.user_id, SYSTEM_CLOCK.now()
+        conn, project, body.model_dump(), principal.user_id, clock.now()
     )
     return _with_secret(conn, project, webhook_id)
 
@@ -75,10 +78,10 @@ def get_webhook(webhook_id: int, conn: ConnectionDep, project: ProjectDep) -> We
 
 @router.patch("/{webhook_id}", response_model=WebhookPublic, summary="Change a webhook")
 def update_webhook(
-    webhook_id: int, body: WebhookUpdate, conn: ConnectionDep, project: ProjectDep
+    webhook_id: int, body: WebhookUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
 ) -> WebhookPublic:
     engine.update_webhook(
-        conn, project, webhook_id, body.model_dump(exclude_unset=True), SYSTEM_CLOCK.now()
+        conn, project, webhook_id, body.model_dump(exclude_unset=True), clock.now()
     )
     return _one(conn, project, webhook_id)
 
@@ -88,8 +91,10 @@ def update_webhook(
     response_model=WebhookWithSecret,
     summary="Replace the signing secret (the old one stops working at once)",
 )
-def rotate_secret(webhook_id: int, conn: ConnectionDep, project: ProjectDep) -> WebhookWithSecret:
-    engine.rotate_secret(conn, project, webhook_id, SYSTEM_CLOCK.now())
+def rotate_secret(
+    webhook_id: int, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> WebhookWithSecret:
+    engine.rotate_secret(conn, project, webhook_id, clock.now())
     return _with_secret(conn, project, webhook_id)
 
 
