@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from segmint.bench.explain import explaining
 from segmint.engine import filtering
 from segmint.filters.dialects import PY_WHITESPACE
 from segmint.projects import Project
@@ -108,17 +108,8 @@ def _filter_indexes(conn: sa.Connection) -> set[str]:
 
 
 def _explain(conn: sa.Connection, query: sa.Select[Any]) -> str:
-    """EXPLAIN of a Core query exactly as SQLAlchemy sends it (same SQL, same parameters)."""
-
-    def prefix(*args: Any) -> tuple[str, Any]:
-        statement, parameters = args[2], args[3]
-        return f"EXPLAIN {statement}", parameters
-
-    event.listen(conn, "before_cursor_execute", prefix, retval=True)
-    try:
+    with explaining(conn, options=""):
         return "\n".join(str(row[0]) for row in conn.execute(query))
-    finally:
-        event.remove(conn, "before_cursor_execute", prefix)
 
 
 def test_the_migration_trims_what_python_trims() -> None:

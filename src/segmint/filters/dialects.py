@@ -10,6 +10,7 @@ operators treat as "no match" (see operators.View).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -230,12 +231,15 @@ def _pg_has_elements(
     _dialect: Dialect, col: Expr, path: Path, values: tuple[str, ...], every: bool
 ) -> Expr:
     """Containment over the folded elements (`segmint_fold_elements`, migration 0006), which a
-    GIN index on the tags serves: `@>` for all of them, `?|` for any."""
+    GIN index on the tags serves: `@>` for all of them, `?|` for any. The values travel as
+    plain text parameters (JSON text, an ARRAY of texts), which every way of binding them,
+    including COPY's client-side binding in exports, passes through unchanged."""
     folded = sa.func.segmint_fold_elements(_pg_at(col, path), type_=postgresql.JSONB)
     if every:
-        return folded.op("@>", return_type=sa.Boolean)(sa.cast(list(values), postgresql.JSONB))
-    wanted = sa.cast(list(values), postgresql.ARRAY(sa.Text))
-    return folded.op("?|", return_type=sa.Boolean)(wanted)
+        wanted = sa.cast(sa.literal(json.dumps(list(values)), sa.Text), postgresql.JSONB)
+        return folded.op("@>", return_type=sa.Boolean)(wanted)
+    any_of = postgresql.array([sa.literal(value, sa.Text) for value in values])
+    return folded.op("?|", return_type=sa.Boolean)(any_of)
 
 
 def _pg_non_empty_object(col: Expr) -> Expr:

@@ -40,11 +40,16 @@ _WHITESPACE = "".join(
     )
 )
 
+# ASCII text (octets = characters) takes a short path: NFKC leaves it as it is and it has no ß
+# or ς, so lower(btrim()) is the same answer at a third of the cost; normalize() dominates.
 FOLD = f"""
 CREATE OR REPLACE FUNCTION segmint_fold(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT translate(replace(lower(btrim(normalize(value, NFKC), '{_WHITESPACE}')), 'ß', 'ss'),
-                   'ς', 'σ')
+  SELECT CASE WHEN octet_length(value) = length(value)
+              THEN lower(btrim(value, '{_WHITESPACE}'))
+              ELSE translate(replace(lower(btrim(normalize(value, NFKC), '{_WHITESPACE}')),
+                                     'ß', 'ss'), 'ς', 'σ')
+         END
 $$
 """
 
