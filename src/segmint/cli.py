@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +29,7 @@ from segmint import auth, bootstrap, demo
 from segmint.cli_bench import bench
 from segmint.cli_segments import segments_app
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
+from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
 from segmint.ingest.leads import ON_CONFLICT_CHOICES
@@ -137,9 +140,28 @@ def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> No
             stop.set()
 
 
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
+    lease: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            metavar="SECONDS",
+            help="How long a claimed work item is this worker's: a killed worker's items are "
+            "taken up again after it.",
+        ),
+    ] = int(outbox.LEASE.total_seconds()),
+    log_level: Annotated[
+        LogLevel, typer.Option(help="debug logs every work item done.")
+    ] = LogLevel.INFO,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Do the background work: membership maintenance and time sweeps (several may run on
@@ -148,15 +170,16 @@ def worker(
 
     from segmint.worker import Worker, main_loop
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    engine = _engine(database_url, pooled=True)
+    logging.basicConfig(
+        level=log_level.value.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    the_worker = Worker(_engine(database_url, pooled=True), lease=timedelta(seconds=lease))
     if once:
-        once_worker = Worker(engine)
-        typer.echo(f"processed {once_worker.drain()} work items")
-        swept = once_worker.sweep_time()
+        typer.echo(f"processed {the_worker.drain()} work items")
+        swept = the_worker.sweep_time()
         typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
         return
-    main_loop(engine)
+    main_loop(the_worker)
 
 
 def _progress(total: int, unit: str = "bytes") -> Progress:

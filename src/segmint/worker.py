@@ -41,6 +41,7 @@ class Worker:
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
     batch: int = 50
+    lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
     _swept_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -49,7 +50,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""
         with self.engine.begin() as conn:
-            items = outbox.claim(conn, self.name, self.clock.now(), self.batch)
+            items = outbox.claim(conn, self.name, self.clock.now(), self.batch, self.lease)
         done = 0
         for group in _groups(items):
             done += self._process_group(group) if len(group) > 1 else self._process(group[0])
@@ -102,8 +103,10 @@ class Worker:
                 apply(conn, project, item, self.clock)
                 if not outbox.complete(conn, item, self.name):
                     raise LeaseLost(item.id)
+            log.debug("work item %s done", item.id)
             return 1
         except LeaseLost:
+            log.info("work item %s: lease lost, another worker has it", item.id)
             return 0
         except Exception as exc:
             log.exception("work item %s failed", item.id)
@@ -123,6 +126,8 @@ class Worker:
                 for item in group:
                     if not outbox.complete(conn, item, self.name):
                         raise LeaseLost(item.id)
+            for item in group:
+                log.debug("work item %s done", item.id)
             return len(group)
         except Exception:
             return sum(self._process(item) for item in group)
@@ -229,12 +234,11 @@ def start_in_thread(engine: Engine) -> threading.Event:
     return stop
 
 
-def main_loop(engine: Engine) -> None:
+def main_loop(worker: Worker) -> None:
     """`segmint worker`: run until interrupted (SIGINT or SIGTERM)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = Worker(engine)
-    log.info("worker %s started", worker.name)
+    log.info("worker %s started (lease %ss)", worker.name, worker.lease.total_seconds())
     try:
         worker.run_forever(stop)
     except KeyboardInterrupt:

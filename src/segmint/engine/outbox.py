@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from segmint.store.tables import work_items
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # the default; `segmint worker --lease` sets a worker's own
 
 
 class Kind:
@@ -66,8 +66,14 @@ def leads_written(
     enqueue(conn, project_id, Kind.LEADS, payload, now)
 
 
-def claim(conn: sa.Connection, worker: str, now: datetime, limit: int = 20) -> list[WorkItem]:
-    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first."""
+def claim(
+    conn: sa.Connection,
+    worker: str,
+    now: datetime,
+    limit: int = 20,
+    lease: timedelta = LEASE,
+) -> list[WorkItem]:
+    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first, until now + lease."""
     free = sa.or_(work_items.c.claimed_until.is_(None), work_items.c.claimed_until < now)
     pick = sa.select(work_items.c.id).where(free).order_by(work_items.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
@@ -80,7 +86,7 @@ def claim(conn: sa.Connection, worker: str, now: datetime, limit: int = 20) -> l
         .where(work_items.c.id.in_(ids))
         .values(
             claimed_by=worker,
-            claimed_until=now + LEASE,
+            claimed_until=now + lease,
             attempts=work_items.c.attempts + 1,
         )
     )
