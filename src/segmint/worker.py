@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -31,8 +32,15 @@ RETRY_BASE = timedelta(seconds=5)
 GROUP_LEADS = 2000  # leads per grouped sync: IN lists stay well under SQLite's variable limit
 
 
+NAME_LENGTH = 64  # work_items.claimed_by
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """`host:pid:random`: unique to one Worker even where containers share a host name and a
+    pid, and cut to fit `work_items.claimed_by` (a Kubernetes pod's host name alone may be 63
+    characters; a longer name made every claim fail on PostgreSQL)."""
+    tail = f":{os.getpid()}:{secrets.token_hex(4)}"
+    return socket.gethostname()[: NAME_LENGTH - len(tail)] + tail
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
+        if len(self.name) > NAME_LENGTH:
+            raise ValueError(f"a worker name has at most {NAME_LENGTH} characters")
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""
