@@ -109,6 +109,8 @@ class Worker:
     def _process(self, item: outbox.WorkItem) -> int:
         try:
             with self.engine.begin() as conn:
+                if not outbox.hold(conn, [item], self.name):
+                    raise LeaseLost(item.id)
                 project = get_project_by_id(conn, item.project_id)
                 apply(conn, project, item, self.clock)
                 if not outbox.complete(conn, item, self.name):
@@ -122,7 +124,7 @@ class Worker:
             log.exception("work item %s failed", item.id)
             retry_at = self.clock.now() + RETRY_BASE * (2 ** min(item.attempts, 8))
             with self.engine.begin() as conn:
-                outbox.fail(conn, item, f"{type(exc).__name__}: {exc}", retry_at)
+                outbox.fail(conn, item, self.name, f"{type(exc).__name__}: {exc}", retry_at)
             return 0
 
     def _process_group(self, group: list[outbox.WorkItem]) -> int:
@@ -131,6 +133,8 @@ class Worker:
         lead). Any failure falls back to one item at a time, so one bad item blocks no other."""
         try:
             with self.engine.begin() as conn:
+                if not outbox.hold(conn, group, self.name):
+                    raise LeaseLost(group[0].id)  # each item alone: the others may be ours
                 project = get_project_by_id(conn, group[0].project_id)
                 apply_lead_writes(conn, project, group, self.clock.now())
                 for item in group:

@@ -73,7 +73,10 @@ def claim(
     limit: int = 20,
     lease: timedelta = LEASE,
 ) -> list[WorkItem]:
-    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first, until now + lease."""
+    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first, until now + lease.
+
+    Items whose work is under way are skipped however old their lease: `hold` keeps them
+    locked (PostgreSQL)."""
     free = sa.or_(work_items.c.claimed_until.is_(None), work_items.c.claimed_until < now)
     pick = sa.select(work_items.c.id).where(free).order_by(work_items.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
@@ -81,19 +84,39 @@ def claim(
     ids = list(conn.execute(pick).scalars())
     if not ids:
         return []
-    conn.execute(
+    # `free` again: on SQLite the SELECT locks nothing, and an item may have been claimed since.
+    rows = conn.execute(
         work_items.update()
-        .where(work_items.c.id.in_(ids))
+        .where(work_items.c.id.in_(ids), free)
         .values(
             claimed_by=worker,
             claimed_until=now + lease,
             attempts=work_items.c.attempts + 1,
         )
+        .returning(*work_items.c)
+    ).all()
+    items = [
+        WorkItem(r.id, r.project_id, r.kind, r.payload, r.created_at, r.attempts) for r in rows
+    ]
+    return sorted(items, key=lambda item: item.id)
+
+
+def hold(conn: sa.Connection, items: list[WorkItem], worker: str) -> bool:
+    """At the start of the transaction doing these items' work: whether this worker still
+    holds their claims. On PostgreSQL they stay locked until that transaction ends, and claims
+    skip locked items, so work under way is never taken over however long it outlasts the
+    lease (taken over, it was done twice and the first worker's work rolled back; work longer
+    than the lease was taken over again and again and never done). A killed worker's locks go
+    with its connection; the lease then covers only items it claimed and had not started."""
+    ids = sorted(item.id for item in items)
+    query = (
+        sa.select(work_items.c.id)
+        .where(work_items.c.id.in_(ids), work_items.c.claimed_by == worker)
+        .order_by(work_items.c.id)
     )
-    rows = conn.execute(
-        sa.select(work_items).where(work_items.c.id.in_(ids)).order_by(work_items.c.id)
-    )
-    return [WorkItem(r.id, r.project_id, r.kind, r.payload, r.created_at, r.attempts) for r in rows]
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return len(conn.execute(query).all()) == len(ids)
 
 
 def complete(conn: sa.Connection, item: WorkItem, worker: str) -> bool:
@@ -104,10 +127,11 @@ def complete(conn: sa.Connection, item: WorkItem, worker: str) -> bool:
     return bool(result.rowcount)
 
 
-def fail(conn: sa.Connection, item: WorkItem, error: str, retry_at: datetime) -> None:
+def fail(conn: sa.Connection, item: WorkItem, worker: str, error: str, retry_at: datetime) -> None:
+    """Leave a failed item for a retry at `retry_at`, unless another worker holds it now."""
     conn.execute(
         work_items.update()
-        .where(work_items.c.id == item.id)
+        .where(work_items.c.id == item.id, work_items.c.claimed_by == worker)
         .values(claimed_until=retry_at, last_error=error[:1000])
     )
 
