@@ -165,21 +165,29 @@ def worker(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Do the background work: membership maintenance and time sweeps (several may run on
-    PostgreSQL)."""
+    PostgreSQL, one on SQLite)."""
     import logging
 
     from segmint.worker import Worker, main_loop
+    from segmint.worker_lock import lock_sole_worker
 
     logging.basicConfig(
         level=log_level.value.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    the_worker = Worker(_engine(database_url, pooled=True), lease=timedelta(seconds=lease))
-    if once:
-        typer.echo(f"processed {the_worker.drain()} work items")
-        swept = the_worker.sweep_time()
-        typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
-        return
-    main_loop(the_worker)
+    engine = _engine(database_url, pooled=True)
+    the_worker = Worker(engine, lease=timedelta(seconds=lease))
+    with friendly_errors():
+        lock = lock_sole_worker(engine, the_worker.name)  # SQLite runs one worker
+    with lock:
+        try:
+            if once:
+                typer.echo(f"processed {the_worker.drain()} work items")
+                swept = the_worker.sweep_time()
+                typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
+            else:
+                main_loop(the_worker)
+        finally:
+            engine.dispose()  # close the pool's connections, not leave them to the exit
 
 
 def _progress(total: int, unit: str = "bytes") -> Progress:

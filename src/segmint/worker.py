@@ -1,7 +1,8 @@
 """`segmint worker`: does what writes leave in the outbox (membership maintenance for now).
 
 Each item is processed in one transaction together with its deletion, so it takes effect once
-whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`.
+whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`. Any
+number of workers share a PostgreSQL database; SQLite runs one (`worker_lock`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from segmint.engine import membership, outbox, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
+from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
 
 log = logging.getLogger("segmint.worker")
 IDLE_SLEEP = 0.2  # seconds between polls when there is nothing to do
@@ -239,12 +241,21 @@ def apply_lead_writes(
 
 
 def start_in_thread(engine: Engine) -> threading.Event:
-    """Run a worker beside the web server; set the returned event to stop it."""
+    """Run a worker beside the web server; set the returned event to stop it. On SQLite, none
+    when another worker already runs on the database (SQLite runs one)."""
     stop = threading.Event()
     worker = Worker(engine)
-    threading.Thread(
-        target=worker.run_forever, args=(stop,), name="segmint-worker", daemon=True
-    ).start()
+    try:
+        lock = lock_sole_worker(engine, worker.name)
+    except AnotherWorkerRunning as exc:
+        log.warning("this server runs no worker: %s", exc)
+        return stop
+
+    def run() -> None:
+        with lock:
+            worker.run_forever(stop)
+
+    threading.Thread(target=run, name="segmint-worker", daemon=True).start()
     return stop
 
 
