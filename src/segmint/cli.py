@@ -159,6 +159,9 @@ def worker(
             "taken up again after it.",
         ),
     ] = int(outbox.LEASE.total_seconds()),
+    batch: Annotated[
+        int, typer.Option(min=1, help="Work items a claim takes at a time.")
+    ] = outbox.BATCH,
     log_level: Annotated[
         LogLevel, typer.Option(help="debug logs every work item done.")
     ] = LogLevel.INFO,
@@ -175,7 +178,7 @@ def worker(
         level=log_level.value.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     engine = _engine(database_url, pooled=True)
-    the_worker = Worker(engine, lease=timedelta(seconds=lease))
+    the_worker = Worker(engine, batch=batch, lease=timedelta(seconds=lease))
     with friendly_errors():
         lock = lock_sole_worker(engine, the_worker.name)  # SQLite runs one worker
     with lock:

@@ -50,7 +50,7 @@ class Worker:
     engine: Engine
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
-    batch: int = 50
+    batch: int = outbox.BATCH
     lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
     _swept_at: datetime | None = field(default=None, init=False)
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from segmint.store.tables import work_items
 
 LEASE = timedelta(minutes=2)  # the default; `segmint worker --lease` sets a worker's own
+BATCH = 50  # items a claim takes, by default (`segmint worker --batch`)
 
 
 class Kind:
@@ -70,7 +71,7 @@ def claim(
     conn: sa.Connection,
     worker: str,
     now: datetime,
-    limit: int = 20,
+    limit: int = BATCH,
     lease: timedelta = LEASE,
 ) -> list[WorkItem]:
     """Lease up to `limit` unclaimed (or lease-expired) items, oldest first, until now + lease.
