@@ -1,9 +1,10 @@
 """The outbox: work a write causes, recorded in the write's own transaction.
 
 A work item is claimed for a lease; the worker does the work and deletes the item in one
-transaction, so a crash anywhere leaves either nothing done or everything done, and an expired
-lease lets another worker pick the item up again. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets
-several workers claim disjoint items; SQLite runs one worker.
+transaction, so a crash anywhere leaves either nothing done or everything done. That
+transaction locks the item (`hold`), so work under way is never taken over; an expired lease
+lets another worker pick up an item whose work had not started. On PostgreSQL `FOR UPDATE SKIP
+LOCKED` lets several workers claim disjoint items; SQLite runs one worker.
 """
 
 from __future__ import annotations
