@@ -107,9 +107,10 @@ def hold(conn: sa.Connection, items: list[WorkItem], worker: str) -> bool:
     """At the start of the transaction doing these items' work: whether this worker still
     holds their claims. On PostgreSQL they stay locked until that transaction ends, and claims
     skip locked items, so work under way is never taken over however long it outlasts the
-    lease (taken over, it was done twice and the first worker's work rolled back; work longer
-    than the lease was taken over again and again and never done). A killed worker's locks go
-    with its connection; the lease then covers only items it claimed and had not started."""
+    lease (taken over, it was redone elsewhere and the first worker's work rolled back; work
+    longer than the lease was taken over again and again and never done). A killed worker's
+    locks go with its connection; the lease then covers only items it claimed and had not
+    started."""
     ids = sorted(item.id for item in items)
     query = (
         sa.select(work_items.c.id)
