@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +29,7 @@ from segmint import auth, bootstrap, demo
 from segmint.cli_bench import bench
 from segmint.cli_segments import segments_app
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
+from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
 from segmint.ingest.leads import ON_CONFLICT_CHOICES
@@ -137,28 +140,59 @@ def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> No
             stop.set()
 
 
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
+    lease: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            metavar="SECONDS",
+            help="How long a claimed work item is this worker's: a killed worker's items are "
+            "taken up again after it.",
+        ),
+    ] = int(outbox.LEASE.total_seconds()),
+    batch: Annotated[
+        int, typer.Option(min=1, help="Work items a claim takes at a time.")
+    ] = outbox.BATCH,
+    log_level: Annotated[
+        LogLevel, typer.Option(help="debug logs every work item done.")
+    ] = LogLevel.INFO,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Do the background work: membership maintenance, time sweeps and webhook deliveries
-    (several may run on PostgreSQL)."""
+    (several may run on PostgreSQL, one on SQLite)."""
     import logging
 
     from segmint.delivery import Deliverer
     from segmint.worker import Worker, main_loop
+    from segmint.worker_lock import lock_sole_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=log_level.value.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     engine = _engine(database_url, pooled=True)
-    if once:
-        once_worker = Worker(engine)
-        typer.echo(f"processed {once_worker.drain()} work items")
-        swept = once_worker.sweep_time()
-        typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
-        typer.echo(f"webhooks: {Deliverer(engine).drain()} changes delivered")
-        return
-    main_loop(engine)
+    the_worker = Worker(engine, batch=batch, lease=timedelta(seconds=lease))
+    with friendly_errors():
+        lock = lock_sole_worker(engine, the_worker.name)  # SQLite runs one worker
+    with lock:
+        try:
+            if once:
+                typer.echo(f"processed {the_worker.drain()} work items")
+                swept = the_worker.sweep_time()
+                typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
+                typer.echo(f"webhooks: {Deliverer(engine).drain()} changes delivered")
+            else:
+                main_loop(the_worker)
+        finally:
+            engine.dispose()  # close the pool's connections, not leave them to the exit
 
 
 def _progress(total: int, unit: str = "bytes") -> Progress:

@@ -1,20 +1,23 @@
 """`segmint worker`: does what writes leave in the outbox (membership maintenance for now).
 
 Each item is processed in one transaction together with its deletion, so it takes effect once
-whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`.
+whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`. Any
+number of workers share a PostgreSQL database; SQLite runs one (`worker_lock`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +27,10 @@ from segmint.engine import membership, outbox, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
+from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
+
+if TYPE_CHECKING:  # delivery imports this module: import it back only where it is used
+    from segmint.delivery import Deliverer
 
 log = logging.getLogger("segmint.worker")
 IDLE_SLEEP = 0.2  # seconds between polls when there is nothing to do
@@ -31,8 +38,15 @@ RETRY_BASE = timedelta(seconds=5)
 GROUP_LEADS = 2000  # leads per grouped sync: IN lists stay well under SQLite's variable limit
 
 
+NAME_LENGTH = 64  # work_items.claimed_by
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """`host:pid:random`: unique to one Worker even where containers share a host name and a
+    pid, and cut to fit `work_items.claimed_by` (a Kubernetes pod's host name alone may be 63
+    characters; a longer name made every claim fail on PostgreSQL)."""
+    tail = f":{os.getpid()}:{secrets.token_hex(4)}"
+    return socket.gethostname()[: NAME_LENGTH - len(tail)] + tail
 
 
 @dataclass
@@ -40,16 +54,19 @@ class Worker:
     engine: Engine
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
-    batch: int = 50
+    batch: int = outbox.BATCH
+    lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
     _swept_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
+        if len(self.name) > NAME_LENGTH:
+            raise ValueError(f"a worker name has at most {NAME_LENGTH} characters")
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""
         with self.engine.begin() as conn:
-            items = outbox.claim(conn, self.name, self.clock.now(), self.batch)
+            items = outbox.claim(conn, self.name, self.clock.now(), self.batch, self.lease)
         done = 0
         for group in _groups(items):
             done += self._process_group(group) if len(group) > 1 else self._process(group[0])
@@ -98,18 +115,22 @@ class Worker:
     def _process(self, item: outbox.WorkItem) -> int:
         try:
             with self.engine.begin() as conn:
+                if not outbox.hold(conn, [item], self.name):
+                    raise LeaseLost(item.id)
                 project = get_project_by_id(conn, item.project_id)
                 apply(conn, project, item, self.clock)
                 if not outbox.complete(conn, item, self.name):
                     raise LeaseLost(item.id)
+            log.debug("work item %s done", item.id)
             return 1
         except LeaseLost:
+            log.info("work item %s: lease lost, another worker has it", item.id)
             return 0
         except Exception as exc:
             log.exception("work item %s failed", item.id)
             retry_at = self.clock.now() + RETRY_BASE * (2 ** min(item.attempts, 8))
             with self.engine.begin() as conn:
-                outbox.fail(conn, item, f"{type(exc).__name__}: {exc}", retry_at)
+                outbox.fail(conn, item, self.name, f"{type(exc).__name__}: {exc}", retry_at)
             return 0
 
     def _process_group(self, group: list[outbox.WorkItem]) -> int:
@@ -118,11 +139,15 @@ class Worker:
         lead). Any failure falls back to one item at a time, so one bad item blocks no other."""
         try:
             with self.engine.begin() as conn:
+                if not outbox.hold(conn, group, self.name):
+                    raise LeaseLost(group[0].id)  # each item alone: the others may be ours
                 project = get_project_by_id(conn, group[0].project_id)
                 apply_lead_writes(conn, project, group, self.clock.now())
                 for item in group:
                     if not outbox.complete(conn, item, self.name):
                         raise LeaseLost(item.id)
+            for item in group:
+                log.debug("work item %s done", item.id)
             return len(group)
         except Exception:
             return sum(self._process(item) for item in group)
@@ -220,34 +245,48 @@ def apply_lead_writes(
 
 
 def start_in_thread(engine: Engine) -> threading.Event:
-    """Run a worker beside the web server; set the returned event to stop it."""
+    """Run a worker beside the web server; set the returned event to stop it. On SQLite, none
+    when another worker already runs on the database (SQLite runs one)."""
     stop = threading.Event()
-    for name, loop in _loops(engine):
-        threading.Thread(target=loop, args=(stop,), name=name, daemon=True).start()
+    worker = Worker(engine)
+    try:
+        lock = lock_sole_worker(engine, worker.name)
+    except AnotherWorkerRunning as exc:
+        log.warning("this server runs no worker: %s", exc)
+        return stop
+
+    def run() -> None:
+        with lock:
+            worker.run_forever(stop)
+
+    threading.Thread(target=run, name="segmint-worker", daemon=True).start()
+    threading.Thread(
+        target=_deliverer(engine).run_forever, args=(stop,), name="segmint-delivery", daemon=True
+    ).start()
     return stop
 
 
-def _loops(engine: Engine) -> list[tuple[str, Callable[[threading.Event], None]]]:
-    """Membership maintenance and webhook delivery, each in its own thread, so a slow receiver
-    never holds up membership."""
+def _deliverer(engine: Engine) -> Deliverer:
+    """Webhook delivery runs in a thread of its own beside membership maintenance, so a slow
+    receiver never holds up membership."""
     from segmint.delivery import Deliverer
 
-    return [
-        ("segmint-worker", Worker(engine).run_forever),
-        ("segmint-delivery", Deliverer(engine).run_forever),
-    ]
+    return Deliverer(engine)
 
 
-def main_loop(engine: Engine) -> None:
+def main_loop(worker: Worker) -> None:
     """`segmint worker`: run until interrupted (SIGINT or SIGTERM)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("worker %s started", worker_name())
+    log.info("worker %s started (lease %ss)", worker.name, worker.lease.total_seconds())
     threads = [
-        threading.Thread(target=loop, args=(stop,), name=name, daemon=True)
-        for name, loop in _loops(engine)
+        threading.Thread(target=worker.run_forever, args=(stop,), name="segmint-worker"),
+        threading.Thread(
+            target=_deliverer(worker.engine).run_forever, args=(stop,), name="segmint-delivery"
+        ),
     ]
     for thread in threads:
+        thread.daemon = True
         thread.start()
     try:
         while not stop.wait(0.5):

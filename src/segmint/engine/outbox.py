@@ -1,9 +1,10 @@
 """The outbox: work a write causes, recorded in the write's own transaction.
 
 A work item is claimed for a lease; the worker does the work and deletes the item in one
-transaction, so a crash anywhere leaves either nothing done or everything done, and an expired
-lease lets another worker pick the item up again. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets
-several workers claim disjoint items; SQLite runs one worker.
+transaction, so a crash anywhere leaves either nothing done or everything done. That
+transaction locks the item (`hold`), so work under way is never taken over; an expired lease
+lets another worker pick up an item whose work had not started. On PostgreSQL `FOR UPDATE SKIP
+LOCKED` lets several workers claim disjoint items; SQLite runs one worker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sqlalchemy as sa
 
 from segmint.store.tables import work_items
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # the default; `segmint worker --lease` sets a worker's own
+BATCH = 50  # items a claim takes, by default (`segmint worker --batch`)
 
 
 class Kind:
@@ -66,8 +68,17 @@ def leads_written(
     enqueue(conn, project_id, Kind.LEADS, payload, now)
 
 
-def claim(conn: sa.Connection, worker: str, now: datetime, limit: int = 20) -> list[WorkItem]:
-    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first."""
+def claim(
+    conn: sa.Connection,
+    worker: str,
+    now: datetime,
+    limit: int = BATCH,
+    lease: timedelta = LEASE,
+) -> list[WorkItem]:
+    """Lease up to `limit` unclaimed (or lease-expired) items, oldest first, until now + lease.
+
+    Items whose work is under way are skipped however old their lease: `hold` keeps them
+    locked (PostgreSQL)."""
     free = sa.or_(work_items.c.claimed_until.is_(None), work_items.c.claimed_until < now)
     pick = sa.select(work_items.c.id).where(free).order_by(work_items.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
@@ -75,19 +86,40 @@ def claim(conn: sa.Connection, worker: str, now: datetime, limit: int = 20) -> l
     ids = list(conn.execute(pick).scalars())
     if not ids:
         return []
-    conn.execute(
+    # `free` again: on SQLite the SELECT locks nothing, and an item may have been claimed since.
+    rows = conn.execute(
         work_items.update()
-        .where(work_items.c.id.in_(ids))
+        .where(work_items.c.id.in_(ids), free)
         .values(
             claimed_by=worker,
-            claimed_until=now + LEASE,
+            claimed_until=now + lease,
             attempts=work_items.c.attempts + 1,
         )
+        .returning(*work_items.c)
+    ).all()
+    items = [
+        WorkItem(r.id, r.project_id, r.kind, r.payload, r.created_at, r.attempts) for r in rows
+    ]
+    return sorted(items, key=lambda item: item.id)
+
+
+def hold(conn: sa.Connection, items: list[WorkItem], worker: str) -> bool:
+    """At the start of the transaction doing these items' work: whether this worker still
+    holds their claims. On PostgreSQL they stay locked until that transaction ends, and claims
+    skip locked items, so work under way is never taken over however long it outlasts the
+    lease (taken over, it was redone elsewhere and the first worker's work rolled back; work
+    longer than the lease was taken over again and again and never done). A killed worker's
+    locks go with its connection; the lease then covers only items it claimed and had not
+    started."""
+    ids = sorted(item.id for item in items)
+    query = (
+        sa.select(work_items.c.id)
+        .where(work_items.c.id.in_(ids), work_items.c.claimed_by == worker)
+        .order_by(work_items.c.id)
     )
-    rows = conn.execute(
-        sa.select(work_items).where(work_items.c.id.in_(ids)).order_by(work_items.c.id)
-    )
-    return [WorkItem(r.id, r.project_id, r.kind, r.payload, r.created_at, r.attempts) for r in rows]
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return len(conn.execute(query).all()) == len(ids)
 
 
 def complete(conn: sa.Connection, item: WorkItem, worker: str) -> bool:
@@ -98,10 +130,11 @@ def complete(conn: sa.Connection, item: WorkItem, worker: str) -> bool:
     return bool(result.rowcount)
 
 
-def fail(conn: sa.Connection, item: WorkItem, error: str, retry_at: datetime) -> None:
+def fail(conn: sa.Connection, item: WorkItem, worker: str, error: str, retry_at: datetime) -> None:
+    """Leave a failed item for a retry at `retry_at`, unless another worker holds it now."""
     conn.execute(
         work_items.update()
-        .where(work_items.c.id == item.id)
+        .where(work_items.c.id == item.id, work_items.c.claimed_by == worker)
         .values(claimed_until=retry_at, last_error=error[:1000])
     )
 
