@@ -56,6 +56,7 @@ def prepare(
     label = f"Bench data of {anchor.date().isoformat()}"
     project = _project(engine, size)
     if project.name == label and _complete(engine, project, size):
+        _analyze(engine, vacuum=False)  # an upgrade may have added indexes with no statistics
         return project, False
     demo.clear(engine, project)
     with engine.begin() as conn:
@@ -120,13 +121,19 @@ def _generate(
             )
         if on_progress:
             on_progress(len(records))
-    if engine.dialect.name == "postgresql":
-        # Fresh statistics, or the planner guesses; VACUUM also empties the GIN indexes' pending
-        # lists and sets the visibility map that index-only scans of events rely on.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE leads")
-            conn.exec_driver_sql("VACUUM ANALYZE events")
+    _analyze(engine, vacuum=True)
     return project
+
+
+def _analyze(engine: Engine, vacuum: bool) -> None:
+    """Fresh statistics, or the planner guesses; VACUUM also empties the GIN indexes' pending
+    lists and sets the visibility map that index-only scans of events rely on."""
+    if engine.dialect.name != "postgresql":
+        return
+    command = "VACUUM ANALYZE" if vacuum else "ANALYZE"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"{command} leads")
+        conn.exec_driver_sql(f"{command} events")
 
 
 class _EventQuota:
