@@ -13,9 +13,10 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,6 @@ class Worker:
     name: str = ""
     batch: int = outbox.BATCH
     lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
-    _swept_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
@@ -85,7 +85,6 @@ class Worker:
     def sweep_time(self) -> Changes:
         """Apply the time-based entries and exits of every active segment that is due."""
         now = self.clock.now()
-        self._swept_at = now
         with self.engine.connect() as conn:
             due = time_sweep.due_segments(conn, now)
         changes = Changes()
@@ -98,14 +97,23 @@ class Worker:
                 log.exception("time sweep of segment %s failed", segment_id)
         return changes
 
-    def _sweep_if_due(self) -> None:
-        if self._swept_at is None or self.clock.now() - self._swept_at >= time_sweep.SWEEP_EVERY:
-            self.sweep_time()
+    def sweep_forever(self, stop: threading.Event) -> None:
+        """Sweep every SWEEP_EVERY, in a thread of its own: a sweep catching up on minutes of
+        time-based changes over millions of leads takes seconds, which write-driven syncs (the
+        1 s promise) must not wait for."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.sweep_time()
+            except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
+                log.warning("database unavailable, retrying: %s", exc.orig)
+            elapsed = time.monotonic() - started
+            stop.wait(max(time_sweep.SWEEP_EVERY.total_seconds() - elapsed, 1.0))
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Process the outbox until `stop` is set (time sweeps run in `sweep_forever`)."""
         while not stop.is_set():
             try:
-                self._sweep_if_due()
                 if not self.run_once():
                     stop.wait(IDLE_SLEEP)
             except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
@@ -260,15 +268,21 @@ def start_in_thread(engine: Engine) -> threading.Event:
             worker.run_forever(stop)
 
     threading.Thread(target=run, name="segmint-worker", daemon=True).start()
-    threading.Thread(
-        target=_deliverer(engine).run_forever, args=(stop,), name="segmint-delivery", daemon=True
-    ).start()
+    for name, loop in _side_loops(worker):
+        threading.Thread(target=loop, args=(stop,), name=name, daemon=True).start()
     return stop
 
 
+def _side_loops(worker: Worker) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """What runs beside the outbox loop, each in a thread of its own so neither a long sweep
+    nor a slow webhook receiver holds up write-driven membership: time sweeps and delivery."""
+    return [
+        ("segmint-sweep", worker.sweep_forever),
+        ("segmint-delivery", _deliverer(worker.engine).run_forever),
+    ]
+
+
 def _deliverer(engine: Engine) -> Deliverer:
-    """Webhook delivery runs in a thread of its own beside membership maintenance, so a slow
-    receiver never holds up membership."""
     from segmint.delivery import Deliverer
 
     return Deliverer(engine)
@@ -279,12 +293,8 @@ def main_loop(worker: Worker) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info("worker %s started (lease %ss)", worker.name, worker.lease.total_seconds())
-    threads = [
-        threading.Thread(target=worker.run_forever, args=(stop,), name="segmint-worker"),
-        threading.Thread(
-            target=_deliverer(worker.engine).run_forever, args=(stop,), name="segmint-delivery"
-        ),
-    ]
+    loops = [("segmint-worker", worker.run_forever), *_side_loops(worker)]
+    threads = [threading.Thread(target=loop, args=(stop,), name=name) for name, loop in loops]
     for thread in threads:
         thread.daemon = True
         thread.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,6 +105,39 @@ def test_within_last_exits_at_created_at_plus_the_window(
     assert changes.exited == 1
     assert _members(db, project, segment_id) == set()
     assert _history(db, segment_id)[-1] == (lead_id, "exited", created + timedelta(days=7), "time")
+
+
+def test_the_sweep_runs_in_its_own_loop_beside_the_outbox(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    """`sweep_forever` (the worker's sweep thread) applies time-based exits with no outbox
+    work at all, and stops when told."""
+    worker = Worker(db, clock)
+    created = T0 - timedelta(days=6)
+    upsert_leads(
+        db,
+        project,
+        enumerate([{"email": "a@x.test", "created_at": created.isoformat()}]),
+        clock=clock,
+    )
+    segment_id = _segment(
+        db, project, {"field": "created_at", "op": "within_last", "value": 7}, clock
+    )
+    worker.drain()
+    clock.advance(timedelta(days=2))
+    stop = threading.Event()
+    sweeper = threading.Thread(target=worker.sweep_forever, args=(stop,))
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _members(db, project, segment_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        sweeper.join(timeout=30)
+    assert not sweeper.is_alive()
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id)[-1][1:] == ("exited", created + timedelta(days=7), "time")
 
 
 def test_older_than_enters_when_the_value_ages_even_after_a_long_outage(
