@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -154,7 +155,7 @@ def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         skipped = row.get("note")
         table.add_row(
-            row["case"],
+            escape(row["case"]),  # "tags has all [vip, enterprise]" is not markup
             row["operation"],
             skipped or _ms(row["median_ms"]),
             "" if skipped else _ms(row["p95_ms"]),
