@@ -184,6 +184,17 @@ def test_export_csv_byte_for_byte(api: Api) -> None:
     assert len(rows) == 5
 
 
+def test_export_of_a_segment_matching_all_of_some_tags(api: Api) -> None:
+    # The wanted tags are bound into PostgreSQL's COPY client-side: they must arrive as JSON.
+    for email, tags in (("a@x.test", ["VIP", "beta"]), ("b@x.test", ["vip"]), ("c@x.test", [])):
+        assert api.post("leads", json={"email": email, "tags": tags}).status_code == 201
+    segment = _segment(api, {"field": "tags", "op": "has_all", "value": ["vip", "Beta"]})
+    response = api.get(f"segments/{segment['id']}/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert [row[1] for row in rows[1:]] == ["a@x.test"]
+
+
 def test_convert_to_list_and_list_lifecycle(api: Api) -> None:
     leads = _seed(api)
     segment = _segment(api, NEW)

@@ -10,6 +10,7 @@ operators treat as "no match" (see operators.View).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -233,7 +234,10 @@ def _pg_has_elements(
     GIN index on the tags serves: `@>` for all of them, `?|` for any."""
     folded = sa.func.segmint_fold_elements(_pg_at(col, path), type_=postgresql.JSONB)
     if every:
-        return folded.op("@>", return_type=sa.Boolean)(sa.cast(list(values), postgresql.JSONB))
+        # The array bound as JSON text: exports bind parameters into COPY client-side without
+        # SQLAlchemy's JSON processing, and a bare list would arrive as a PostgreSQL array.
+        wanted_json = sa.cast(sa.literal(json.dumps(list(values)), sa.Text), postgresql.JSONB)
+        return folded.op("@>", return_type=sa.Boolean)(wanted_json)
     wanted = sa.cast(list(values), postgresql.ARRAY(sa.Text))
     return folded.op("?|", return_type=sa.Boolean)(wanted)
 
