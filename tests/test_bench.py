@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,6 @@ def test_the_same_sizes_and_seed_reuse_the_data(db_url: str) -> None:
     ]
     assert counts[0] == counts[1]
     assert again["ingest"] is None
-
     assert again["duckdb"]["parquet_exported"] is False  # the same data's Parquet files too
 
 
@@ -114,10 +114,9 @@ def test_without_duckdb_the_bench_says_so_and_skips_its_column(
 
 
 def _every_count(
-    engine: Engine, project: Project, directory: Path
+    engine: Engine, project: Project, directory: Path, now: datetime
 ) -> dict[str, tuple[int, int, int | None]]:
     """Per case: (Segmint's count, DuckDB's over a fresh export, PostgreSQL's hand-written)."""
-    now = SYSTEM_CLOCK.now()
     files = duckdb_side.export(engine, project, directory)
     counts: dict[str, tuple[int, int, int | None]] = {}
     with duckdb_side.DuckDbSide(files) as duck, engine.connect() as conn:
@@ -181,9 +180,10 @@ def _rewrite_text(engine: Engine, project: Project, change: Callable[[str], str]
 
 
 def test_the_duckdb_statements_count_what_segmint_counts(db: Engine, tmp_path: Path) -> None:
-    project, _ = data.prepare(db, data.BenchSize(3000, 20_000), SYSTEM_CLOCK.now())
+    now = SYSTEM_CLOCK.now()  # one instant for both rounds: windows must not move in between
+    project, _ = data.prepare(db, data.BenchSize(3000, 20_000), now)
 
-    counts = _every_count(db, project, tmp_path / "as generated")
+    counts = _every_count(db, project, tmp_path / "as generated", now)
     assert {name: (n, n) for name, (n, _, _) in counts.items()} == {
         name: (duck, n if sql is None else sql) for name, (n, duck, sql) in counts.items()
     }
@@ -191,7 +191,7 @@ def test_the_duckdb_statements_count_what_segmint_counts(db: Engine, tmp_path: P
 
     # Swapped case everywhere: Segmint's counts do not change, nor may DuckDB's.
     _rewrite_text(db, project, str.swapcase)
-    swapped = _every_count(db, project, tmp_path / "swapped")
+    swapped = _every_count(db, project, tmp_path / "swapped", now)
     assert {name: duck for name, (_, duck, _) in swapped.items()} == {
         name: n for name, (n, _, _) in counts.items()
     }
