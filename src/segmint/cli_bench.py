@@ -62,7 +62,7 @@ def bench(
         f"(median and p95 of {repeat} runs)"
     )
     out.print(_table(heading, report["results"]))
-    out.print(_duckdb_line(report["duckdb"]))
+    out.print(escape(_duckdb_line(report["duckdb"])))  # a path is not markup either
     if report["ingest"]:
         out.print(_ingest_line(report["ingest"]))
     out.print(
@@ -98,6 +98,7 @@ def _run(
     if duckdb_side.available():
         err.print(f"exporting the data to Parquet for DuckDB (in {parquet_dir}) ...")
         files = duckdb_side.export(engine, project, parquet_dir)
+        err.print(f"parquet: {'exported' if files.exported else 'reused'} in {files.seconds:.1f}s")
         duckdb_report = files.as_dict()
         duckdb = duckdb_side.DuckDbSide(files)
     else:
