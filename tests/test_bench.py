@@ -1,21 +1,38 @@
 """`segmint bench` on a small data set: the command works end to end on both databases, the data
-is reproducible and reused, and the hand-written statements count what Segmint counts."""
+is reproducible and reused, and the hand-written statements (PostgreSQL, and DuckDB over the
+Parquet export) count what Segmint counts."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from segmint.bench import data, duckdb_side
 from segmint.bench.suite import CASES
 from segmint.cli import app
+from segmint.clock import SYSTEM_CLOCK
+from segmint.engine import filtering
+from segmint.engine import segments as segments_engine
+from segmint.projects import Project
 from segmint.store.tables import events, leads, membership_history, work_items
 
 runner = CliRunner()
 OPERATIONS = {"count", "preview", "page 1", "page 1000", "export"}
+
+
+@pytest.fixture(autouse=True)
+def _cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet exports go to the test's own cache, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def _bench(db_url: str, *extra: str) -> dict[str, Any]:
@@ -34,10 +51,13 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
     }
     counts = {r["case"]: r for r in report["results"] if r["operation"] == "count"}
     assert any(r["rows"] > 0 for r in counts.values())
+    segmint_rows = {c: r["rows"] for c, r in counts.items()}
     if db.dialect.name == "postgresql":  # the hand-written statements answer the same question
-        assert {c: r["rows"] for c, r in counts.items()} == {
-            c: r["sql_rows"] for c, r in counts.items()
-        }
+        assert segmint_rows == {c: r["sql_rows"] for c, r in counts.items()}
+    assert segmint_rows == {c: r["duckdb_rows"] for c, r in counts.items()}  # so do DuckDB's
+    assert all(r["duckdb_median_ms"] > 0 and r["duckdb_ratio"] > 0 for r in counts.values())
+    assert report["duckdb"]["available"] is True and report["duckdb"]["parquet_exported"] is True
+    assert report["duckdb"]["parquet_bytes"] > 0
     ingest = report["ingest"]
     assert ingest["lead_writes"] > 0 and ingest["worker_kept_up"] is True
     assert ingest["history_rows_measured"] > 0
@@ -62,3 +82,119 @@ def test_the_same_sizes_and_seed_reuse_the_data(db_url: str) -> None:
     ]
     assert counts[0] == counts[1]
     assert again["ingest"] is None
+    assert again["duckdb"]["parquet_exported"] is False  # the same data's Parquet files too
+
+
+def test_the_parquet_files_are_kept_where_asked(db_url: str, tmp_path: Path) -> None:
+    where = tmp_path / "parquet"
+    report = _bench(db_url, "--ingest-seconds", "0", "--parquet-dir", str(where))
+
+    assert Path(report["duckdb"]["parquet_leads"]).parent == where
+    assert sorted(p.name.split(".", 1)[1] for p in where.iterdir()) == [
+        "events.parquet",
+        "leads.parquet",
+    ]  # and no CSV or half-written file left behind
+
+
+def test_without_duckdb_the_bench_says_so_and_skips_its_column(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # `import duckdb` raises ImportError
+
+    report = _bench(db_url, "--ingest-seconds", "0")
+    assert report["duckdb"] == {"available": False, "note": duckdb_side.NOT_INSTALLED}
+    assert not any("duckdb_rows" in r for r in report["results"])
+    args = ["bench", "--leads", "400", "--events", "3000", "--repeat", "1", "--ingest-seconds", "0"]
+    table = runner.invoke(app, [*args, "--database-url", db_url])
+    assert table.exit_code == 0, table.output
+    assert "DuckDB is not installed" in table.stdout
+
+
+# -- the statements themselves, on more data ------------------------------------------------------
+
+
+def _every_count(
+    engine: Engine, project: Project, directory: Path, now: datetime
+) -> dict[str, tuple[int, int, int | None]]:
+    """Per case: (Segmint's count, DuckDB's over a fresh export, PostgreSQL's hand-written)."""
+    files = duckdb_side.export(engine, project, directory)
+    counts: dict[str, tuple[int, int, int | None]] = {}
+    with duckdb_side.DuckDbSide(files) as duck, engine.connect() as conn:
+        for case in CASES:
+            tree = filtering.validate(conn, project, case.filter)
+            where = filtering.condition(conn, project, tree, now)
+            reference = None
+            if engine.dialect.name == "postgresql":
+                params = {"project_id": project.id, "now": now}
+                reference = conn.execute(sa.text(case.postgres_sql), params).scalar_one()
+            counts[case.name] = (
+                segments_engine.count_where(conn, project, where),
+                duck.count(case.duckdb_sql, now),
+                reference,
+            )
+    return counts
+
+
+def _rewrite_text(engine: Engine, project: Project, change: Callable[[str], str]) -> None:
+    """Apply `change` to every text value the suite compares case-insensitively: status, source,
+    company, job title, the strings inside tags, enrichment and event metadata (not JSON keys)."""
+
+    def deep(value: Any) -> Any:
+        if isinstance(value, str):
+            return change(value)
+        if isinstance(value, list):
+            return [deep(v) for v in value]
+        if isinstance(value, dict):
+            return {k: deep(v) for k, v in value.items()}
+        return value
+
+    text_columns = ("status", "source", "company", "job_title")
+    lead_query = sa.select(
+        leads.c.id, leads.c.tags, leads.c.enrichment, *map(leads.c.get, text_columns)
+    )
+    event_query = sa.select(events.c.id, events.c.metadata)
+    with engine.begin() as conn:
+        lead_rows = [
+            {
+                "b_id": row["id"],
+                "b_tags": deep(row["tags"]),
+                "b_enrichment": deep(row["enrichment"]),
+                **{f"b_{c}": None if row[c] is None else change(row[c]) for c in text_columns},
+            }
+            for row in conn.execute(lead_query.where(leads.c.project_id == project.id)).mappings()
+        ]
+        values = {c: sa.bindparam(f"b_{c}") for c in ("tags", "enrichment", *text_columns)}
+        conn.execute(
+            leads.update().where(leads.c.id == sa.bindparam("b_id")).values(values), lead_rows
+        )
+        event_rows = [
+            {"b_id": row["id"], "b_metadata": deep(row["metadata"])}
+            for row in conn.execute(event_query.where(events.c.project_id == project.id)).mappings()
+        ]
+        conn.execute(
+            events.update()
+            .where(events.c.id == sa.bindparam("b_id"))
+            .values(metadata=sa.bindparam("b_metadata")),
+            event_rows,
+        )
+
+
+def test_the_duckdb_statements_count_what_segmint_counts(db: Engine, tmp_path: Path) -> None:
+    now = SYSTEM_CLOCK.now()  # one instant for both rounds: windows must not move in between
+    project, _ = data.prepare(db, data.BenchSize(3000, 20_000), now)
+
+    counts = _every_count(db, project, tmp_path / "as generated", now)
+    assert {name: (n, n) for name, (n, _, _) in counts.items()} == {
+        name: (duck, n if sql is None else sql) for name, (n, duck, sql) in counts.items()
+    }
+    assert sum(1 for n, _, _ in counts.values() if n) >= len(CASES) - 1  # not a match of zeros
+
+    # Swapped case everywhere: Segmint's counts do not change, nor may DuckDB's.
+    _rewrite_text(db, project, str.swapcase)
+    swapped = _every_count(db, project, tmp_path / "swapped", now)
+    assert {name: duck for name, (_, duck, _) in swapped.items()} == {
+        name: n for name, (n, _, _) in counts.items()
+    }
+    assert {name: n for name, (n, _, _) in swapped.items()} == {
+        name: n for name, (n, _, _) in counts.items()
+    }

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from segmint.bench import data, runner
+from segmint.bench import data, duckdb_side, runner
 from segmint.bench.suite import CASES
 from segmint.cli_support import DatabaseUrl, err, friendly_errors
 from segmint.clock import SYSTEM_CLOCK
@@ -34,13 +36,22 @@ def bench(
     ] = 10.0,
     rate: Annotated[int, typer.Option(min=1, help="Target lead writes a second.")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    parquet_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the Parquet export for DuckDB is kept "
+            "(default: $XDG_CACHE_HOME/segmint/bench, else ~/.cache/segmint/bench)."
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Measure counts, previews, pages, exports and maintained membership on generated data."""
     engine = create_engine(database_url or database_url_from_env(), pool_size=4)
+    size = data.BenchSize(leads, events, seed)
+    directory = parquet_dir or duckdb_side.default_directory()
     try:
         with friendly_errors():
-            report = _run(engine, data.BenchSize(leads, events, seed), repeat, ingest_seconds, rate)
+            report = _run(engine, size, repeat, ingest_seconds, rate, directory)
     finally:
         engine.dispose()
     if as_json:
@@ -51,6 +62,7 @@ def bench(
         f"(median and p95 of {repeat} runs)"
     )
     out.print(_table(heading, report["results"]))
+    out.print(escape(_duckdb_line(report["duckdb"])))  # a path is not markup either
     if report["ingest"]:
         out.print(_ingest_line(report["ingest"]))
     out.print(
@@ -61,7 +73,12 @@ def bench(
 
 
 def _run(
-    engine: Engine, size: data.BenchSize, repeat: int, ingest_seconds: float, rate: int
+    engine: Engine,
+    size: data.BenchSize,
+    repeat: int,
+    ingest_seconds: float,
+    rate: int,
+    parquet_dir: Path,
 ) -> dict[str, Any]:
     migrate.upgrade(engine)
     started = time.monotonic()
@@ -77,9 +94,23 @@ def _run(
     build_started = time.monotonic()
     drained = runner.drain(engine)
     build_s = time.monotonic() - build_started
-    with _bar(len(CASES)) as bar:
-        task = bar.add_task("queries", total=len(CASES))
-        timings = runner.run_suite(engine, project, repeat, lambda _: bar.advance(task))
+    duckdb: duckdb_side.DuckDbSide | None = None
+    if duckdb_side.available():
+        err.print(f"exporting the data to Parquet for DuckDB (in {parquet_dir}) ...")
+        files = duckdb_side.export(engine, project, parquet_dir)
+        err.print(f"parquet: {'exported' if files.exported else 'reused'} in {files.seconds:.1f}s")
+        duckdb_report = files.as_dict()
+        duckdb = duckdb_side.DuckDbSide(files)
+    else:
+        err.print(f"note: {duckdb_side.NOT_INSTALLED}")
+        duckdb_report = {"available": False, "note": duckdb_side.NOT_INSTALLED}
+    try:
+        with _bar(len(CASES)) as bar:
+            task = bar.add_task("queries", total=len(CASES))
+            timings = runner.run_suite(engine, project, repeat, lambda _: bar.advance(task), duckdb)
+    finally:
+        if duckdb is not None:
+            duckdb.close()
     ingest = runner.run_ingest(engine, project, ingest_seconds, rate) if ingest_seconds else None
     return {
         "database": engine.dialect.name,
@@ -91,6 +122,7 @@ def _run(
         "data_seconds": round(generated_s, 1),
         "membership_build_seconds": round(build_s, 1),
         "membership_build_items": drained,
+        "duckdb": duckdb_report,
         "results": [t.as_dict() for t in timings],
         "ingest": ingest.as_dict() if ingest else None,
     }
@@ -107,12 +139,24 @@ def _ms(value: float | None) -> str:
 
 def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=heading)
-    for name in ("case", "operation", "median ms", "p95 ms", "rows", "rows/s", "SQL ms", "ratio"):
+    columns = (
+        "case",
+        "operation",
+        "median ms",
+        "p95 ms",
+        "rows",
+        "rows/s",
+        "SQL ms",
+        "ratio",
+        "DuckDB ms",
+        "vs DuckDB",
+    )
+    for name in columns:
         table.add_column(name, justify="left" if name in ("case", "operation") else "right")
     for row in rows:
         skipped = row.get("note")
         table.add_row(
-            row["case"],
+            escape(row["case"]),  # "tags has all [vip, enterprise]" is not markup
             row["operation"],
             skipped or _ms(row["median_ms"]),
             "" if skipped else _ms(row["p95_ms"]),
@@ -120,8 +164,23 @@ def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
             f"{row['rows_per_s']:,}" if "rows_per_s" in row else "",
             _ms(row.get("sql_median_ms")),
             f"{row['overhead']:.2f}x" if "overhead" in row else "",
+            _ms(row.get("duckdb_median_ms")),
+            f"{row['duckdb_ratio']:.2f}x" if "duckdb_ratio" in row else "",
         )
     return table
+
+
+def _duckdb_line(duckdb: dict[str, Any]) -> str:
+    if not duckdb["available"]:
+        return f"duckdb: {duckdb['note']}"
+    megabytes = duckdb["parquet_bytes"] / 1e6
+    done = "exported" if duckdb["parquet_exported"] else "reused"
+    directory = Path(duckdb["parquet_leads"]).parent
+    return (
+        f"duckdb {duckdb['version']}: Parquet {done} in {duckdb['parquet_seconds']}s "
+        f"({megabytes:,.1f} MB in {directory}). ratio: Segmint / hand-written SQL on this "
+        "database; vs DuckDB: Segmint / DuckDB over the Parquet files (above 1: Segmint is slower)"
+    )
 
 
 def _ingest_line(ingest: dict[str, Any]) -> str:

@@ -3,8 +3,10 @@
 Each operation runs once to warm caches (as a user's second look would find them), then
 `repeat` times; the median and the 95th percentile are reported. Counts are also answered by
 the hand-written statement of each case (PostgreSQL), and the ratio of the two is Segmint's
-overhead. Ingest writes new leads through the shared ingestion code at a target rate while a
-worker maintains the suite's segments, then reports the delay from each write to its history row.
+overhead; and, when DuckDB is installed, by the case's DuckDB statement over the project
+exported to Parquet, the ratio to which compares Segmint with an analyst's tool. Ingest writes
+new leads through the shared ingestion code at a target rate while a worker maintains the
+suite's segments, then reports the delay from each write to its history row.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint import demo
+from segmint.bench.duckdb_side import DuckDbSide
 from segmint.bench.suite import CASES, Case
 from segmint.clock import SYSTEM_CLOCK, as_utc
 from segmint.engine import filtering
@@ -47,6 +50,8 @@ class Timing:
     rows: int | None = None
     reference_ms: list[float] | None = None  # the hand-written statement's times
     reference_rows: int | None = None
+    duckdb_ms: list[float] | None = None  # DuckDB's times over the Parquet export
+    duckdb_rows: int | None = None
     note: str = ""
 
     @property
@@ -63,6 +68,12 @@ class Timing:
             return None
         return self.median_ms / max(statistics.median(self.reference_ms), 1e-6)
 
+    @property
+    def duckdb_ratio(self) -> float | None:
+        if not self.duckdb_ms:
+            return None
+        return self.median_ms / max(statistics.median(self.duckdb_ms), 1e-6)
+
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "case": self.case,
@@ -77,6 +88,10 @@ class Timing:
             data["sql_median_ms"] = round(statistics.median(self.reference_ms), 2)
             data["sql_rows"] = self.reference_rows
             data["overhead"] = round(self.overhead or 0, 2)
+        if self.duckdb_ms:
+            data["duckdb_median_ms"] = round(statistics.median(self.duckdb_ms), 2)
+            data["duckdb_rows"] = self.duckdb_rows
+            data["duckdb_ratio"] = round(self.duckdb_ratio or 0, 2)
         if self.note:
             data["note"] = self.note
         return data
@@ -100,17 +115,23 @@ def _timed(fn: Callable[[], T], repeat: int) -> tuple[list[float], T]:
 
 
 def run_suite(
-    engine: Engine, project: Project, repeat: int, on_case: Callable[[str], None] | None = None
+    engine: Engine,
+    project: Project,
+    repeat: int,
+    on_case: Callable[[str], None] | None = None,
+    duckdb: DuckDbSide | None = None,
 ) -> list[Timing]:
     results: list[Timing] = []
     for case in CASES:
         if on_case:
             on_case(case.name)
-        results += _run_case(engine, project, case, repeat)
+        results += _run_case(engine, project, case, repeat, duckdb)
     return results
 
 
-def _run_case(engine: Engine, project: Project, case: Case, repeat: int) -> Iterator[Timing]:
+def _run_case(
+    engine: Engine, project: Project, case: Case, repeat: int, duckdb: DuckDbSide | None
+) -> Iterator[Timing]:
     now = SYSTEM_CLOCK.now()
     with engine.connect() as conn:
 
@@ -125,6 +146,10 @@ def _run_case(engine: Engine, project: Project, case: Case, repeat: int) -> Iter
             statement = sa.text(case.postgres_sql)
             count.reference_ms, count.reference_rows = _timed(
                 lambda: int(conn.execute(statement, params).scalar_one()), repeat
+            )
+        if duckdb is not None:
+            count.duckdb_ms, count.duckdb_rows = _timed(
+                lambda: duckdb.count(case.duckdb_sql, now), repeat
             )
         yield count
         samples, _ = _timed(lambda: segments_engine.preview(conn, project, case.filter), repeat)

@@ -1,7 +1,15 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
 moderate, slow), its five common patterns, two event conditions, a company search and a tags
 match. Each comes with the statement a developer would write by hand for the same count on
-PostgreSQL, to show what Segmint's generated SQL costs over it.
+PostgreSQL, to show what Segmint's generated SQL costs over it, and with the statement an
+analyst would write for DuckDB over the data exported to Parquet (views `leads` and `events` of
+the bench project alone, so no project_id), to show what a columnar engine makes of the question.
+
+The DuckDB statements answer exactly the filter's question: text compares case-insensitively as
+the filter language does (lower(); Segmint's fold also trims and applies NFKC, which generated
+data never needs), `has_all` reads an array's string elements case-insensitively, an enriched
+lead has a non-empty enrichment object, and `$now` is bound to the same instant as Segmint's
+(DuckDB runs in UTC, so `INTERVAL 30 DAY` is 30 times 24 hours, like Segmint's timedelta).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ class Case:
     name: str
     filter: dict[str, Any]
     postgres_sql: str  # the hand-written count; binds :project_id and :now
+    duckdb_sql: str  # the same count in DuckDB over the Parquet views; binds $now
 
 
 CASES: tuple[Case, ...] = (
@@ -32,6 +41,9 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND lower(status) = 'new' AND lower(source) = 'apollo_search'
            AND jsonb_typeof(enrichment) = 'object' AND enrichment <> '{}'::jsonb""",
+        """SELECT count(*) FROM leads
+           WHERE lower(status) = 'new' AND lower(source) = 'apollo_search'
+           AND json_type(enrichment) = 'OBJECT' AND len(json_keys(enrichment)) > 0""",
     ),
     Case(
         "moderate",
@@ -48,6 +60,11 @@ CASES: tuple[Case, ...] = (
            AND (enrichment #>> '{company,size}')::numeric >= 50
            AND lower(enrichment #>> '{company,industry}') IN ('saas', 'technology')
            AND lower(enrichment #>> '{person,seniority_level}') = 'c-suite'""",
+        """SELECT count(*) FROM leads
+           WHERE lower(status) IN ('new', 'contacted')
+           AND (enrichment ->> '$.company.size')::DOUBLE >= 50
+           AND lower(enrichment ->> '$.company.industry') IN ('saas', 'technology')
+           AND lower(enrichment ->> '$.person.seniority_level') = 'c-suite'""",
     ),
     Case(
         "slow",
@@ -75,6 +92,18 @@ CASES: tuple[Case, ...] = (
            AND enrichment #>> '{person,location,state}' IN ('CA', 'NY', 'TX', 'FL', 'IL')
            AND (job_title ILIKE '%ceo%' OR job_title ILIKE '%vp%'
                 OR job_title ILIKE '%director%' OR job_title ILIKE '%manager%')""",
+        """SELECT count(*) FROM leads
+           WHERE lower(status) IN ('new', 'contacted')
+           AND (enrichment ->> '$.company.size')::DOUBLE BETWEEN 50 AND 500
+           AND (enrichment ->> '$.company.revenue')::DOUBLE >= 1000000
+           AND list_has_all(
+               list_transform(json_extract_string(enrichment, '$.company.technologies[*]'),
+                              lambda t: lower(t)),
+               ['salesforce', 'hubspot', 'stripe'])
+           AND lower(enrichment ->> '$.person.location.country') = 'united states'
+           AND lower(enrichment ->> '$.person.location.state') IN ('ca', 'ny', 'tx', 'fl', 'il')
+           AND (job_title ILIKE '%ceo%' OR job_title ILIKE '%vp%'
+                OR job_title ILIKE '%director%' OR job_title ILIKE '%manager%')""",
     ),
     Case(
         "pattern 1: new enriched, ready for outreach",
@@ -89,6 +118,11 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND lower(status) = 'new' AND jsonb_typeof(enrichment) = 'object'
            AND (enrichment #>> '{company,size}')::numeric >= 10 AND email IS NOT NULL""",
+        """SELECT count(*) FROM leads
+           WHERE lower(status) = 'new'
+           AND json_type(enrichment) = 'OBJECT' AND len(json_keys(enrichment)) > 0
+           AND (enrichment ->> '$.company.size')::DOUBLE >= 10
+           AND email IS NOT NULL AND trim(email) <> ''""",
     ),
     Case(
         "pattern 2: cold leads to re-engage",
@@ -101,6 +135,9 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND lower(status) = 'contacted'
            AND last_contacted_at < :now - interval '30 days'""",
+        """SELECT count(*) FROM leads
+           WHERE lower(status) = 'contacted'
+           AND last_contacted_at < $now - INTERVAL 30 DAY""",
     ),
     Case(
         "pattern 3: enterprise prospects",
@@ -117,6 +154,12 @@ CASES: tuple[Case, ...] = (
            AND (enrichment #>> '{company,size}')::numeric >= 100
            AND (enrichment #>> '{company,revenue}')::numeric >= 5000000
            AND lower(status) IN ('new', 'contacted')""",
+        """SELECT count(*) FROM leads
+           WHERE (job_title ILIKE '%ceo%' OR job_title ILIKE '%vp%'
+                  OR job_title ILIKE '%director%')
+           AND (enrichment ->> '$.company.size')::DOUBLE >= 100
+           AND (enrichment ->> '$.company.revenue')::DOUBLE >= 5000000
+           AND lower(status) IN ('new', 'contacted')""",
     ),
     Case(
         "pattern 4: technology targeting",
@@ -130,6 +173,12 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND enrichment -> 'company' -> 'technologies' @> '["Salesforce"]'
            AND enrichment #>> '{company,industry}' = 'SaaS' AND lower(status) = 'new'""",
+        """SELECT count(*) FROM leads
+           WHERE list_contains(
+               list_transform(json_extract_string(enrichment, '$.company.technologies[*]'),
+                              lambda t: lower(t)),
+               'salesforce')
+           AND lower(enrichment ->> '$.company.industry') = 'saas' AND lower(status) = 'new'""",
     ),
     Case(
         "pattern 5: geographic targeting",
@@ -143,6 +192,10 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND enrichment #>> '{person,location,country}' = 'United States'
            AND enrichment #>> '{person,location,state}' IN ('CA', 'NY', 'TX')""",
+        """SELECT count(*) FROM leads
+           WHERE lower(enrichment ->> '$.person.location.country') = 'united states'
+           AND lower(enrichment ->> '$.person.location.state') IN ('ca', 'ny', 'tx')
+           AND json_type(enrichment) = 'OBJECT' AND len(json_keys(enrichment)) > 0""",
     ),
     Case(
         "event: 3+ pricing page views in 30 days",
@@ -156,6 +209,10 @@ CASES: tuple[Case, ...] = (
            AND type = 'page_view' AND occurred_at >= :now - interval '30 days'
            AND occurred_at <= :now AND metadata ->> 'path' ILIKE '%/pricing%'
            GROUP BY lead_id HAVING count(*) >= 3) AS viewers""",
+        """SELECT count(*) FROM (SELECT lead_id FROM events
+           WHERE type = 'page_view' AND occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now
+           AND metadata ->> '$.path' ILIKE '%/pricing%'
+           GROUP BY lead_id HAVING count(*) >= 3)""",
     ),
     Case(
         "event: trial sign-up, no api_call in 14 days",
@@ -170,6 +227,12 @@ CASES: tuple[Case, ...] = (
            AND NOT EXISTS (SELECT 1 FROM events a WHERE a.project_id = t.project_id
                AND a.lead_id = t.lead_id AND a.type = 'api_call'
                AND a.occurred_at BETWEEN :now - interval '14 days' AND :now)""",
+        """SELECT count(*) FROM (
+           SELECT lead_id FROM events WHERE type = 'trial_signup'
+               AND occurred_at BETWEEN $now - INTERVAL 14 DAY AND $now
+           EXCEPT
+           SELECT lead_id FROM events WHERE type = 'api_call'
+               AND occurred_at BETWEEN $now - INTERVAL 14 DAY AND $now)""",
     ),
     Case(
         # Faker's companies are surnames ("Johnson, Wilson and Sons"): "son" matches many.
@@ -177,11 +240,15 @@ CASES: tuple[Case, ...] = (
         _field("company", "contains", "son"),
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND company ILIKE '%son%'""",
+        """SELECT count(*) FROM leads WHERE company ILIKE '%son%'""",
     ),
     Case(
         "tags has all [vip, enterprise]",
         _field("tags", "has_all", ["vip", "enterprise"]),
         """SELECT count(*) FROM leads WHERE project_id = :project_id
            AND tags @> '["vip", "enterprise"]'""",
+        """SELECT count(*) FROM leads
+           WHERE list_has_all(list_transform(json_extract_string(tags, '$[*]'), lambda t: lower(t)),
+                              ['vip', 'enterprise'])""",
     ),
 )
