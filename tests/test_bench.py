@@ -198,3 +198,16 @@ def test_the_duckdb_statements_count_what_segmint_counts(db: Engine, tmp_path: P
     assert {name: n for name, (n, _, _) in swapped.items()} == {
         name: n for name, (n, _, _) in counts.items()
     }
+
+
+def test_explain_prints_both_plans_of_every_case(db_url: str) -> None:
+    args = ["bench", "--leads", "300", "--events", "2000", "--explain", "--database-url", db_url]
+    result = runner.invoke(app, args)
+    if db_url.startswith("sqlite"):
+        assert result.exit_code != 0
+        assert "--explain reads PostgreSQL's plans" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    for case in CASES:
+        assert f"== {case.name}\n-- Segmint\n" in result.output
+    assert result.output.count("Execution Time:") == 2 * len(CASES)

@@ -16,9 +16,11 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from segmint.bench import data, duckdb_side, runner
+from segmint.bench import explain as bench_explain
 from segmint.bench.suite import CASES
 from segmint.cli_support import DatabaseUrl, err, friendly_errors
 from segmint.clock import SYSTEM_CLOCK
+from segmint.errors import InvalidInput
 from segmint.store import migrate
 from segmint.store.db import create_engine, database_url_from_env
 
@@ -43,11 +45,26 @@ def bench(
             "(default: $XDG_CACHE_HOME/segmint/bench, else ~/.cache/segmint/bench)."
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print EXPLAIN (ANALYZE, BUFFERS) of each case's count, Segmint's and the "
+            "hand-written one, instead of timing (PostgreSQL).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Measure counts, previews, pages, exports and maintained membership on generated data."""
     engine = create_engine(database_url or database_url_from_env(), pool_size=4)
     size = data.BenchSize(leads, events, seed)
+    if explain:
+        try:
+            with friendly_errors():
+                _print_plans(engine, size)
+        finally:
+            engine.dispose()
+        return
     directory = parquet_dir or duckdb_side.default_directory()
     try:
         with friendly_errors():
@@ -70,6 +87,15 @@ def bench(
         f"({'generated' if report['data_generated'] else 'reused'}); maintained memberships "
         f"of {len(CASES)} segments built in {report['membership_build_seconds']}s"
     )
+
+
+def _print_plans(engine: Engine, size: data.BenchSize) -> None:
+    if engine.dialect.name != "postgresql":
+        raise InvalidInput("--explain reads PostgreSQL's plans", "--database-url")
+    migrate.upgrade(engine)
+    project, _ = data.prepare(engine, size, SYSTEM_CLOCK.now())
+    for name, ours, theirs in bench_explain.plans(engine, project):
+        typer.echo(f"== {name}\n-- Segmint\n{ours}\n-- hand-written\n{theirs}\n")
 
 
 def _run(
