@@ -38,7 +38,7 @@ from segmint.store.tables import (
     webhook_queue,
     webhooks,
 )
-from segmint.worker import worker_name
+from segmint.worker import poll_forever, worker_name
 
 log = logging.getLogger("segmint.delivery")
 
@@ -100,16 +100,7 @@ class Deliverer:
         return total
 
     def run_forever(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                if not self.run_once():
-                    stop.wait(IDLE_SLEEP)
-            except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
-                log.warning("database unavailable, retrying: %s", exc.orig)
-                stop.wait(1.0)
-            except Exception:
-                log.exception("webhook delivery failed")
-                stop.wait(1.0)
+        poll_forever(stop, self.run_once, IDLE_SLEEP, "webhook delivery")
         self.close()
 
     def close(self) -> None:

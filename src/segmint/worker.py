@@ -112,13 +112,7 @@ class Worker:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Process the outbox until `stop` is set (time sweeps run in `sweep_forever`)."""
-        while not stop.is_set():
-            try:
-                if not self.run_once():
-                    stop.wait(IDLE_SLEEP)
-            except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
-                log.warning("database unavailable, retrying: %s", exc.orig)
-                stop.wait(1.0)
+        poll_forever(stop, self.run_once, IDLE_SLEEP, "outbox processing")
 
     def _process(self, item: outbox.WorkItem) -> int:
         try:
@@ -159,6 +153,22 @@ class Worker:
             return len(group)
         except Exception:
             return sum(self._process(item) for item in group)
+
+
+def poll_forever(stop: threading.Event, step: Callable[[], int], idle: float, what: str) -> None:
+    """Call `step` until `stop` is set, resting `idle` seconds whenever it found nothing to do.
+    A database that is restarting is waited for and any other error logged: a background loop
+    must outlive both."""
+    while not stop.is_set():
+        try:
+            if not step():
+                stop.wait(idle)
+        except sa.exc.OperationalError as exc:
+            log.warning("database unavailable, retrying: %s", exc.orig)
+            stop.wait(1.0)
+        except Exception:
+            log.exception("%s failed", what)
+            stop.wait(1.0)
 
 
 def _groups(items: list[outbox.WorkItem]) -> Iterator[list[outbox.WorkItem]]:

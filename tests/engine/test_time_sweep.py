@@ -79,20 +79,21 @@ def _live(db: Engine, project: Project, segment_id: int, clock: FrozenClock) -> 
         return set(conn.execute(query).scalars())
 
 
+def _created_within_a_week(
+    db: Engine, project: Project, clock: FrozenClock, created: datetime
+) -> int:
+    """A lead a@x.test created at `created`, and a segment of leads created in the last 7 days."""
+    record = {"email": "a@x.test", "created_at": created.isoformat()}
+    upsert_leads(db, project, enumerate([record]), clock=clock)
+    return _segment(db, project, {"field": "created_at", "op": "within_last", "value": 7}, clock)
+
+
 def test_within_last_exits_at_created_at_plus_the_window(
     db: Engine, project: Project, clock: FrozenClock
 ) -> None:
     worker = Worker(db, clock)
     created = T0 - timedelta(days=2, minutes=17)
-    upsert_leads(
-        db,
-        project,
-        enumerate([{"email": "a@x.test", "created_at": created.isoformat()}]),
-        clock=clock,
-    )
-    segment_id = _segment(
-        db, project, {"field": "created_at", "op": "within_last", "value": 7}, clock
-    )
+    segment_id = _created_within_a_week(db, project, clock, created)
     worker.drain()
     lead_id = _lead_ids(db, project)["a@x.test"]
     assert _members(db, project, segment_id) == {lead_id}
@@ -114,15 +115,7 @@ def test_the_sweep_runs_in_its_own_loop_beside_the_outbox(
     work at all, and stops when told."""
     worker = Worker(db, clock)
     created = T0 - timedelta(days=6)
-    upsert_leads(
-        db,
-        project,
-        enumerate([{"email": "a@x.test", "created_at": created.isoformat()}]),
-        clock=clock,
-    )
-    segment_id = _segment(
-        db, project, {"field": "created_at", "op": "within_last", "value": 7}, clock
-    )
+    segment_id = _created_within_a_week(db, project, clock, created)
     worker.drain()
     clock.advance(timedelta(days=2))
     stop = threading.Event()
