@@ -120,6 +120,7 @@ def _run(
     build_started = time.monotonic()
     drained = runner.drain(engine)
     build_s = time.monotonic() - build_started
+    data.analyze(engine, "segment_members", "membership_history")
     duckdb: duckdb_side.DuckDbSide | None = None
     if duckdb_side.available():
         err.print(f"exporting the data to Parquet for DuckDB (in {parquet_dir}) ...")

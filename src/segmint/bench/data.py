@@ -56,7 +56,7 @@ def prepare(
     label = f"Bench data of {anchor.date().isoformat()}"
     project = _project(engine, size)
     if project.name == label and _complete(engine, project, size):
-        _analyze(engine, vacuum=False)  # an upgrade may have added indexes with no statistics
+        analyze(engine, "leads", "events")  # an upgrade may have added indexes with no statistics
         return project, False
     demo.clear(engine, project)
     with engine.begin() as conn:
@@ -121,19 +121,21 @@ def _generate(
             )
         if on_progress:
             on_progress(len(records))
-    _analyze(engine, vacuum=True)
+    analyze(engine, "leads", "events", vacuum=True)
     return project
 
 
-def _analyze(engine: Engine, vacuum: bool) -> None:
-    """Fresh statistics, or the planner guesses; VACUUM also empties the GIN indexes' pending
-    lists and sets the visibility map that index-only scans of events rely on."""
+def analyze(engine: Engine, *tables: str, vacuum: bool = False) -> None:
+    """Fresh statistics for bulk-loaded tables (PostgreSQL), or the planner guesses: with a
+    stale row count for segment_members it scanned a segment's every member to find a few.
+    VACUUM also empties the GIN indexes' pending lists and sets the visibility map that
+    index-only scans of events rely on. Autovacuum does the same in time; a bench cannot wait."""
     if engine.dialect.name != "postgresql":
         return
     command = "VACUUM ANALYZE" if vacuum else "ANALYZE"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"{command} leads")
-        conn.exec_driver_sql(f"{command} events")
+        for table in tables:  # our own table names, never input
+            conn.exec_driver_sql(f"{command} {table}")
 
 
 class _EventQuota:
