@@ -151,6 +151,29 @@ def test_inactive_segments_freeze_and_catch_up(
     assert _history(db, segment_id)[-1] == (ids["b@x.test"], "entered", "activation", 1)
 
 
+def test_deleting_a_lead_is_recorded_in_frozen_segments_too(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    """The frozen membership loses a deleted lead (the row cascades): history says so, or it
+    would no longer replay to the membership."""
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test", "status": "new"}]), clock=clock)
+    segment_id = _segment(db, project, NEW, clock)
+    worker.drain()
+    with db.begin() as conn:
+        segments.update_segment(
+            conn, project, _owner(db, project), segment_id, {"active": False}, clock
+        )
+    lead_id = _ids(db, project)["a@x.test"]
+    with db.begin() as conn:
+        leads.delete_lead(conn, project, lead_id, clock)
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id) == [
+        (lead_id, "entered", "created", 1),
+        (lead_id, "exited", "lead_write", 1),
+    ]
+
+
 def test_list_and_segment_references_propagate(
     db: Engine, project: Project, clock: FrozenClock
 ) -> None:

@@ -243,7 +243,9 @@ def member_ids(conn: sa.Connection, project: Project, segment_id: int) -> set[in
 
 
 def record_deletion(conn: sa.Connection, project: Project, lead_id: int, now: datetime) -> None:
-    """A lead about to be deleted leaves every active segment it is in (history keeps that)."""
+    """A lead about to be deleted leaves every segment it is in, and history keeps that: frozen
+    (inactive) segments too, whose stored members lose the lead with it, or their history
+    would no longer replay to their membership."""
     rows = (
         sa.select(
             segment_members.c.project_id,
@@ -265,7 +267,6 @@ def record_deletion(conn: sa.Connection, project: Project, lead_id: int, now: da
         .where(
             segment_members.c.project_id == project.id,
             segment_members.c.lead_id == lead_id,
-            segments.c.active.is_(True),
         )
     )
     insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
