@@ -206,18 +206,21 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
     read_sets = membership.active_read_sets(conn, project)
     if item.kind == outbox.Kind.SEGMENT:
         segment_id = payload["segment_id"]
+        dependents = sorted(d for d, reads in read_sets.items() if segment_id in reads.segments)
+        # Every segment this item syncs is locked up front in id order, the order lead-write
+        # syncs take them in: two workers never wait on each other's locks in a cycle.
+        membership.lock_segments(conn, project, [segment_id, *dependents])
         changes = membership.sync(conn, project, segment_id, now, payload["reason"])
-        for dependent, reads in read_sets.items():
-            if segment_id in reads.segments:
-                changes += membership.sync(
-                    conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
-                )
+        for dependent in dependents:
+            changes += membership.sync(
+                conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
+            )
         return changes
     if item.kind == outbox.Kind.LEADS:
         return apply_lead_writes(conn, project, [item], now, read_sets)
     if item.kind != outbox.Kind.LIST:
         raise ValueError(f"unknown work item kind {item.kind!r}")
-    touched = [s for s, reads in read_sets.items() if payload["list_id"] in reads.lists]
+    touched = sorted(s for s, reads in read_sets.items() if payload["list_id"] in reads.lists)
     superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
     changes = Changes()
     for segment_id in (s for s in touched if s not in superseded):

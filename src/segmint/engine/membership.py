@@ -56,6 +56,18 @@ def _lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any
     return conn.execute(query).first()
 
 
+def lock_segments(conn: sa.Connection, project: Project, segment_ids: Iterable[int]) -> None:
+    """Lock these segments' rows (PostgreSQL) in id order, ahead of syncing them one by one."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(
+        sa.select(segments.c.id)
+        .where(segments.c.project_id == project.id, segments.c.id.in_(sorted(set(segment_ids))))
+        .order_by(segments.c.id)
+        .with_for_update()
+    )
+
+
 def sync(
     conn: sa.Connection,
     project: Project,
