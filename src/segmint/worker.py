@@ -259,10 +259,11 @@ def apply_lead_writes(
         for segment_id, reads in read_sets.items():
             if segment_id not in superseded and reads.touched_by(columns, event_types):
                 work[(segment_id, reason, detail)].update(payload["lead_ids"])
-    changes = Changes()
-    for (segment_id, reason, detail), lead_ids in sorted(work.items(), key=lambda w: w[0][0]):
-        changes += membership.sync(conn, project, segment_id, now, reason, detail, lead_ids)
-    return changes
+    syncs = [
+        membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
+        for (segment_id, reason, detail), lead_ids in work.items()
+    ]
+    return membership.sync_leads(conn, project, syncs, now)
 
 
 def start_in_thread(engine: Engine) -> threading.Event:
