@@ -1,25 +1,32 @@
 """Organizations, users, passwords and API tokens.
 
-Passwords are argon2id hashes. API tokens are random (256 bits), so a SHA-256 of the token is
-enough to store (no slow hash needed); the token itself is shown once, when issued.
+Passwords are argon2id hashes. API tokens and web-session cookies are random (256 bits), so a
+SHA-256 of them is enough to store (no slow hash needed); a token is shown once, when issued.
+A session's CSRF token is derived from its cookie value, so it needs no storage of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.errors import Conflict, InvalidInput
 from segmint.model import Role
-from segmint.store.tables import api_tokens, organizations, users
+from segmint.store.tables import api_tokens, organizations, users, web_sessions
 
 TOKEN_PREFIX = "sgm_"
+SESSION_COOKIE = "segmint_session"
+SESSION_LIFETIME = timedelta(days=30)  # then log in again, however active
+SESSION_IDLE = timedelta(days=7)  # unused this long: ended
+_SESSION_TOUCH = timedelta(minutes=5)  # last_seen_at is written at most this often
 _hasher = PasswordHasher()
 
 
@@ -167,3 +174,61 @@ def revoke_token(conn: sa.Connection, prefix: str, clock: Clock = SYSTEM_CLOCK) 
         .values(revoked_at=clock.now())
     )
     return result.rowcount > 0
+
+
+def start_session(conn: sa.Connection, user_id: int, clock: Clock = SYSTEM_CLOCK) -> str:
+    """A new session for the user (every log-in gets a fresh one); returns the cookie value."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    conn.execute(
+        web_sessions.insert().values(
+            user_id=user_id,
+            token_hash=hash_token(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    conn.execute(users.update().where(users.c.id == user_id).values(last_login_at=now))
+    return token
+
+
+def authenticate_session(
+    conn: sa.Connection, token: str, clock: Clock = SYSTEM_CLOCK
+) -> Principal | None:
+    """The user behind a session cookie, or None when it is unknown, expired or idle too long."""
+    now = clock.now()
+    row = conn.execute(
+        sa.select(
+            web_sessions.c.id.label("session_id"),
+            web_sessions.c.last_seen_at,
+            users.c.id,
+            users.c.organization_id,
+            users.c.email,
+            users.c.role,
+        )
+        .join(users, users.c.id == web_sessions.c.user_id)
+        .where(web_sessions.c.token_hash == hash_token(token), web_sessions.c.expires_at > now)
+    ).first()
+    if row is None or as_utc(row.last_seen_at) + SESSION_IDLE <= now:
+        return None
+    if as_utc(row.last_seen_at) + _SESSION_TOUCH <= now:
+        conn.execute(
+            web_sessions.update()
+            .where(web_sessions.c.id == row.session_id)
+            .values(last_seen_at=now)
+        )
+    return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+
+
+def end_session(conn: sa.Connection, token: str) -> None:
+    conn.execute(web_sessions.delete().where(web_sessions.c.token_hash == hash_token(token)))
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a session: forms and the UI's API calls must send it back."""
+    return hmac.new(session_token.encode(), b"segmint-csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_matches(session_token: str, sent: str | None) -> bool:
+    return sent is not None and hmac.compare_digest(csrf_token(session_token), sent)

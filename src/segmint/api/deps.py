@@ -42,15 +42,32 @@ def get_connection(engine: EngineDep) -> Iterator[sa.Connection]:
 ConnectionDep = Annotated[sa.Connection, Depends(get_connection)]
 
 
-def get_principal(request: Request, engine: EngineDep) -> auth.Principal:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_principal(request: Request, engine: EngineDep, clock: ClockDep) -> auth.Principal:
+    """The caller: a bearer token, else the web UI's session cookie. A cookie is sent by the
+    browser on its own, so a cookie-authenticated write must also carry the session's CSRF
+    token in `X-CSRF-Token`, which another site's page cannot read."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    session = request.cookies.get(auth.SESSION_COOKIE)
+    if scheme.lower() == "bearer" and token.strip():
+        with engine.begin() as conn:
+            principal = auth.authenticate_token(conn, token.strip(), clock)
+        if principal is None:
+            raise Unauthorized("invalid or revoked token")
+        return principal
+    if not session:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer TOKEN'")
     with engine.begin() as conn:
-        principal = auth.authenticate_token(conn, token.strip())
+        principal = auth.authenticate_session(conn, session, clock)
     if principal is None:
-        raise Unauthorized("invalid or revoked token")
+        raise Unauthorized("your session has ended: log in again")
+    if request.method not in SAFE_METHODS and not auth.csrf_matches(
+        session, request.headers.get("x-csrf-token")
+    ):
+        raise Forbidden("missing or wrong X-CSRF-Token for this session")
     return principal
 
 

@@ -97,6 +97,20 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", Timestamp),
 )
 
+# A browser's log-in: the cookie holds a random value, the table only its SHA-256.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    _id(),
+    sa.Column(
+        "user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+)
+
 accounts = sa.Table(
     "accounts",
     metadata,
