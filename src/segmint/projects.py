@@ -54,7 +54,7 @@ def create_project(
 ) -> Project:
     if not SLUG.match(slug):
         raise InvalidInput("use lower-case letters, digits and '-' (at most 64)", "slug")
-    _check_timezone(timezone)
+    check_timezone(timezone)
     if converted_status not in statuses:
         raise InvalidInput("must be one of the project's statuses", "converted_status")
     exists = conn.execute(
@@ -78,7 +78,7 @@ def create_project(
     return get_project(conn, organization_id, slug)
 
 
-def _check_timezone(name: str) -> None:
+def check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

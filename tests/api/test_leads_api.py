@@ -173,3 +173,18 @@ def test_other_organizations_see_nothing(api: Api) -> None:
     ).json()
     assert events["accepted"] == 0
     assert api.get("/api/v1/projects/nope/leads").status_code == 404
+
+
+def test_a_leads_events_newest_first_in_pages(api: Api) -> None:
+    lead = api.post("leads", json={"email": "t@x.test"}).json()
+    events = [
+        {"lead_id": lead["id"], "type": f"step_{i}", "occurred_at": f"2026-10-0{i + 1}T12:00:00Z"}
+        for i in range(5)
+    ]
+    assert api.post("events", json={"events": events}).json()["accepted"] == 5
+    first = api.get(f"leads/{lead['id']}/events?limit=3").json()
+    assert [e["type"] for e in first["items"]] == ["step_4", "step_3", "step_2"]
+    rest = api.get(f"leads/{lead['id']}/events?limit=3&before={first['next_before']}").json()
+    assert [e["type"] for e in rest["items"]] == ["step_1", "step_0"]
+    assert rest["next_before"] is None
+    assert api.get(f"leads/{lead['id']}/events", as_="stranger").status_code == 404

@@ -292,6 +292,13 @@ def test_history_and_frozen_members(api: Api) -> None:
         f"segments/{segment['id']}/history", params={"after": first["next_after"]}
     ).json()
     assert len(first["items"]) == 2 and len(rest["items"]) == 1
+    newest = api.get(f"segments/{segment['id']}/history", params={"order": "desc", "limit": 2})
+    older = api.get(
+        f"segments/{segment['id']}/history",
+        params={"order": "desc", "after": newest.json()["next_after"]},
+    )
+    in_order = [i["id"] for i in history["items"]]
+    assert [i["id"] for i in newest.json()["items"] + older.json()["items"]] == in_order[::-1]
 
     api.patch(f"segments/{segment['id']}", json={"active": False})
     api.patch(f"leads/{leads[0]['id']}", json={"status": "lost"})

@@ -166,6 +166,20 @@ class EventsResult(BaseModel):
     errors: list[RowErrorPublic]
 
 
+class LeadEvent(BaseModel):
+    id: int
+    type: str
+    occurred_at: datetime
+    metadata: dict[str, Any]
+
+
+class LeadEventsPage(BaseModel):
+    items: list[LeadEvent]
+    next_before: int | None = Field(
+        default=None, description="Pass as `before` for older events; null at the end."
+    )
+
+
 class CustomFieldCreate(Strict):
     key: str = Field(examples=["plan"], description="Lower-case letters, digits and '_'.")
     label: str | None = Field(None, examples=["Plan"])
@@ -323,7 +337,9 @@ class HistoryItem(BaseModel):
     at: datetime
     segment_version: int
     reason: str = Field(
-        description="lead_write, event, filter_edit, activation, created, dependency or time"
+        description=(
+            "lead_write, event, filter_edit, activation, created, dependency, time or settings"
+        )
     )
     detail: str | None = None
     segment_name: str | None = None

@@ -44,8 +44,10 @@ def segment_history(
     since: datetime | None = None,
     after: int | None = None,
     limit: int = 100,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """A segment's history, oldest first; `after` (a row id) pages on without OFFSET."""
+    """A segment's history, oldest first (or newest first); `after` (a row id) pages on
+    without OFFSET."""
     _check_limit(limit)
     h = membership_history.c
     query = sa.select(membership_history).where(
@@ -56,20 +58,26 @@ def segment_history(
     if since is not None:
         query = query.where(h.at >= as_utc(since))
     if after is not None:
-        query = query.where(_after_row(conn, project, after))
-    rows = conn.execute(query.order_by(h.at, h.id).limit(limit))
+        query = query.where(_after_row(conn, project, after, newest_first))
+    order = (h.at.desc(), h.id.desc()) if newest_first else (h.at, h.id)
+    rows = conn.execute(query.order_by(*order).limit(limit))
     return [_item(r) for r in rows]
 
 
-def _after_row(conn: sa.Connection, project: Project, after: int) -> sa.ColumnElement[bool]:
-    """Rows after row `after` in (at, id) order: ids alone are not in `at` order, since a time
-    sweep stamps its rows with the (earlier) instant each condition flipped."""
+def _after_row(
+    conn: sa.Connection, project: Project, after: int, newest_first: bool = False
+) -> sa.ColumnElement[bool]:
+    """Rows after row `after` in (at, id) order (or its reverse): ids alone are not in `at`
+    order, since a time sweep stamps its rows with the (earlier) instant each condition
+    flipped."""
     h = membership_history.c
     at = conn.execute(
         sa.select(h.at).where(h.project_id == project.id, h.id == after)
     ).scalar_one_or_none()
     if at is None:
         raise InvalidInput(f"no history row {after}", "after")
+    if newest_first:
+        return sa.or_(h.at < at, sa.and_(h.at == at, h.id < after))
     return sa.or_(h.at > at, sa.and_(h.at == at, h.id > after))
 
 

@@ -22,7 +22,7 @@ from segmint.ingest.leads import (
     written_columns,
 )
 from segmint.projects import Project
-from segmint.store.tables import leads
+from segmint.store.tables import events, leads
 
 SORTABLE = ("name", "email", "company", "job_title", "status", "source", "created_at")
 DEFAULT_SORT = "-created_at"
@@ -160,6 +160,30 @@ def page_of_leads(
     query = page_select(conn, sa.select(leads).where(condition), sort, leads.c.id, page, per_page)
     items = [public(row) for row in conn.execute(query)] if query is not None else []
     return Page(items, total, page, per_page)
+
+
+def lead_events(
+    conn: sa.Connection, project: Project, lead_id: int, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """A lead's events, newest first; `before` (an event id) pages on without OFFSET."""
+    e = events.c
+    query = sa.select(e.id, e.type, e.occurred_at, e.metadata).where(
+        e.project_id == project.id, e.lead_id == lead_id
+    )
+    if before is not None:
+        anchor = conn.execute(
+            sa.select(e.occurred_at).where(e.project_id == project.id, e.id == before)
+        ).scalar_one_or_none()
+        if anchor is None:
+            raise InvalidInput(f"no event {before}", "before")
+        query = query.where(
+            sa.or_(e.occurred_at < anchor, sa.and_(e.occurred_at == anchor, e.id < before))
+        )
+    rows = conn.execute(query.order_by(e.occurred_at.desc(), e.id.desc()).limit(limit))
+    return [
+        {"id": r.id, "type": r.type, "occurred_at": r.occurred_at, "metadata": r.metadata}
+        for r in rows
+    ]
 
 
 def in_project(project: Project, where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:

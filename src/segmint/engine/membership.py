@@ -35,6 +35,7 @@ class Reason:
     CREATED = "created"
     DEPENDENCY = "dependency"  # a segment or list this one refers to changed
     TIME = "time"
+    SETTINGS = "settings"  # the project's time zone moved its calendar periods
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from segmint.api.schemas import (
     LeadBulk,
     LeadBulkResult,
     LeadCreate,
+    LeadEvent,
+    LeadEventsPage,
     LeadPage,
     LeadPublic,
     LeadUpdate,
@@ -144,3 +146,23 @@ def lead_history(
 ) -> HistoryPage:
     engine.get_lead(conn, project, lead_id)
     return history_page(history_engine.lead_history(conn, project, lead_id, after, limit), limit)
+
+
+@router.get(
+    "/{lead_id}/events",
+    response_model=LeadEventsPage,
+    summary="The lead's events, newest first (its timeline)",
+)
+def lead_events(
+    lead_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    before: Annotated[int | None, Query(description="`next_before` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> LeadEventsPage:
+    engine.get_lead(conn, project, lead_id)
+    items = engine.lead_events(conn, project, lead_id, before, limit)
+    next_before = items[-1]["id"] if len(items) == limit else None
+    timeline = [LeadEvent.model_validate(i) for i in items]
+    return LeadEventsPage(items=timeline, next_before=next_before)

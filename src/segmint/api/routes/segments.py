@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
@@ -140,7 +140,7 @@ def members(
 @router.get(
     "/{segment_id}/history",
     response_model=HistoryPage,
-    summary="Who entered and left, when, under which version, and why (oldest first)",
+    summary="Who entered and left, when, under which version, and why",
 )
 def history(
     segment_id: int,
@@ -151,9 +151,14 @@ def history(
     since: Annotated[datetime | None, Query(description="Only changes at or after.")] = None,
     after: Annotated[int | None, Query(description="`next_after` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=history_engine.MAX_LIMIT)] = 100,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="asc: oldest first (default); desc: newest.")
+    ] = "asc",
 ) -> HistoryPage:
     engine.visible_segment(conn, project, principal, segment_id)
-    items = history_engine.segment_history(conn, project, segment_id, lead_id, since, after, limit)
+    items = history_engine.segment_history(
+        conn, project, segment_id, lead_id, since, after, limit, newest_first=order == "desc"
+    )
     return history_page(items, limit)
 
 

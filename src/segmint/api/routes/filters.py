@@ -1,0 +1,47 @@
+"""The filter language as a service: the builder's vocabulary, and the text syntax both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.schemas import FILTER_EXAMPLE, FilterIn, Strict
+from segmint.engine.vocabulary import vocabulary
+from segmint.filters import DbSegmentSource, parse_filter, parse_text, to_json, to_text
+
+router = APIRouter(prefix="/api/v1/projects/{project}/filters", tags=["filters"])
+
+
+class TextIn(Strict):
+    text: str = Field(examples=['status = "new" and performed "trial_signup" within 14 days'])
+
+
+class FilterOut(BaseModel):
+    filter: Any = Field(examples=[FILTER_EXAMPLE])
+    text: str
+
+
+@router.get("/vocabulary", summary="Fields, operators, event types, segments and lists")
+def get_vocabulary(
+    conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> dict[str, Any]:
+    return vocabulary(conn, project)
+
+
+@router.post("/text", response_model=FilterOut, summary="Validate a filter; print it as text")
+def filter_to_text(
+    body: FilterIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> FilterOut:
+    tree = parse_filter(body.filter, project, DbSegmentSource(conn, project.id))
+    return FilterOut(filter=to_json(tree), text=to_text(tree))
+
+
+@router.post("/parse", response_model=FilterOut, summary="Parse the text syntax into a filter")
+def text_to_filter(
+    body: TextIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> FilterOut:
+    tree = parse_text(body.text, project, DbSegmentSource(conn, project.id))
+    return FilterOut(filter=to_json(tree), text=to_text(tree))

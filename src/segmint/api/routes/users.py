@@ -1,0 +1,148 @@
+"""The organization's users (owners and admins manage them) and each caller's own API tokens.
+
+These are organization-wide, not per project, so they live outside /projects/{project}.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from segmint import auth
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep
+from segmint.api.schemas import Strict
+from segmint.errors import Forbidden, InvalidInput, NotFound
+from segmint.model import Role
+from segmint.projects import get_project
+from segmint.store.tables import api_tokens, projects, users
+
+router = APIRouter(prefix="/api/v1", tags=["users and tokens"])
+
+
+class UserPublic(BaseModel):
+    id: int
+    email: str
+    name: str | None
+    role: Role
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserList(BaseModel):
+    items: list[UserPublic]
+
+
+class UserCreate(Strict):
+    email: str = Field(max_length=320, examples=["ada@example.com"])
+    role: Role = Role.MEMBER
+    password: str | None = Field(None, min_length=8, max_length=200)
+
+
+class TokenPublic(BaseModel):
+    prefix: str = Field(description="Shown in listings; the token itself is never shown again.")
+    name: str
+    project: str | None = Field(description="The one project it is limited to, if any.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenPublic]
+
+
+class TokenCreate(Strict):
+    name: str = Field(min_length=1, max_length=255, examples=["CRM sync"])
+    project: str | None = Field(None, description="Limit the token to this project's slug.")
+
+
+class TokenIssued(BaseModel):
+    token: str = Field(description="Shown once: store it now.")
+    prefix: str
+
+
+def _user(row: sa.Row[object]) -> UserPublic:
+    return UserPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/users", response_model=UserList, dependencies=[AdminOnly], summary="List users")
+def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
+    rows = conn.execute(
+        sa.select(users)
+        .where(users.c.organization_id == principal.organization_id)
+        .order_by(users.c.email)
+    )
+    return UserList(items=[_user(r) for r in rows])
+
+
+@router.post(
+    "/users",
+    response_model=UserPublic,
+    status_code=201,
+    dependencies=[AdminOnly],
+    summary="Add a user to the organization (owner or admin)",
+)
+def create_user(
+    body: UserCreate, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep
+) -> UserPublic:
+    if body.role is Role.OWNER and principal.role is not Role.OWNER:
+        raise Forbidden("only an owner may add another owner")
+    user_id = auth.create_user(
+        conn, principal.organization_id, body.email, body.role, body.password, clock
+    )
+    return _user(conn.execute(sa.select(users).where(users.c.id == user_id)).one())
+
+
+@router.get("/tokens", response_model=TokenList, summary="Your API tokens")
+def list_tokens(conn: ConnectionDep, principal: PrincipalDep) -> TokenList:
+    rows = conn.execute(
+        sa.select(api_tokens, projects.c.slug)
+        .join(projects, projects.c.id == api_tokens.c.project_id, isouter=True)
+        .where(api_tokens.c.user_id == principal.user_id)
+        .order_by(api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
+    )
+    return TokenList(
+        items=[
+            TokenPublic(
+                prefix=r.prefix,
+                name=r.name,
+                project=r.slug,
+                created_at=r.created_at,
+                last_used_at=r.last_used_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.post("/tokens", response_model=TokenIssued, status_code=201, summary="Issue a token")
+def issue_token(
+    body: TokenCreate, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep
+) -> TokenIssued:
+    project_id = None
+    if body.project is not None:
+        project_id = get_project(conn, principal.organization_id, body.project).id
+    if principal.project_id is not None and project_id != principal.project_id:
+        raise Forbidden("a project token may only issue tokens for its own project")
+    token = auth.issue_token(conn, principal.user_id, body.name, project_id, clock)
+    return TokenIssued(token=token, prefix=token.split("_")[1])
+
+
+@router.delete("/tokens/{prefix}", status_code=204, summary="Revoke one of your tokens")
+def revoke_token(
+    prefix: str, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep
+) -> Response:
+    if not prefix.isalnum():
+        raise InvalidInput("not a token prefix", "prefix")
+    owned = conn.execute(
+        sa.select(api_tokens.c.id).where(
+            api_tokens.c.prefix == prefix, api_tokens.c.user_id == principal.user_id
+        )
+    ).first()
+    if owned is None or not auth.revoke_token(conn, prefix, clock):
+        raise NotFound(f"no active token {prefix!r} of yours")
+    return Response(status_code=204)

@@ -1,0 +1,116 @@
+"""What a filter builder offers: the project's fields grouped as users look for them, each with
+the operators its type allows, and values seen in the data for fields without a fixed list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
+from segmint.projects import Project
+from segmint.store.tables import events, leads, lists, segments
+
+SUGGESTIONS = 50  # distinct values offered for a free-text field such as source
+ACCOUNT_PREFIX = "account."
+
+
+def _group(spec: FieldSpec) -> str:
+    if spec.name.startswith(ACCOUNT_PREFIX):
+        return "Account"
+    if spec.name.startswith("custom."):
+        return "Custom"
+    if spec.name == "enrichment_status":
+        return "Enrichment"
+    return "Standard"
+
+
+def _operators(kind: FieldType) -> list[dict[str, str]]:
+    return [
+        {"key": op.key, "label": op.label, "shape": op.shape.value} for op in operators_for(kind)
+    ]
+
+
+def _field(name: str, label: str, kind: FieldType, options: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": kind.value,
+        "options": list(options),
+        "operators": _operators(kind),
+    }
+
+
+def _seen(conn: sa.Connection, project: Project, column: sa.Column[Any]) -> tuple[str, ...]:
+    """The most common values of a column (GROUP BY over the project's leads)."""
+    rows = conn.execute(
+        sa.select(column)
+        .where(leads.c.project_id == project.id, column.is_not(None), column != "")
+        .group_by(column)
+        .order_by(sa.func.count().desc(), column)
+        .limit(SUGGESTIONS)
+    )
+    return tuple(str(value) for (value,) in rows)
+
+
+def event_types(conn: sa.Connection, project: Project) -> list[str]:
+    """The event types the project has seen, skipping through the (project_id, type, ...) index
+    one type at a time rather than reading every event."""
+    step = sa.select(sa.func.min(events.c.type)).where(events.c.project_id == project.id)
+    found: list[str] = []
+    current = conn.execute(step).scalar()
+    while current is not None and len(found) < 200:
+        found.append(current)
+        current = conn.execute(step.where(events.c.type > current)).scalar()
+    return found
+
+
+def _enrichment_fields() -> list[dict[str, Any]]:
+    """The enrichment paths of the contract's data model (any other path may be typed in)."""
+    paths: dict[str, tuple[str, FieldType]] = {
+        "enrichment.company.size": ("Company size", FieldType.JSON),
+        "enrichment.company.industry": ("Company industry", FieldType.JSON),
+        "enrichment.company.revenue": ("Company revenue", FieldType.JSON),
+        "enrichment.company.technologies": ("Company technologies", FieldType.JSON),
+        "enrichment.person.seniority_level": ("Seniority level", FieldType.JSON),
+        "enrichment.person.location.country": ("Person country", FieldType.JSON),
+        "enrichment.person.location.state": ("Person state", FieldType.JSON),
+        "enrichment.person.location.city": ("Person city", FieldType.JSON),
+    }
+    return [_field(name, label, kind, ()) for name, (label, kind) in paths.items()]
+
+
+def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:
+    """Everything the builder's menus need, in one answer."""
+    seen = {"source": _seen(conn, project, leads.c.source)}
+    groups: dict[str, list[dict[str, Any]]] = {
+        "Standard": [],
+        "Enrichment": [],
+        "Custom": [],
+        "Account": [],
+    }
+    for spec in project_fields(project):
+        options = spec.options or seen.get(spec.name, ())
+        groups[_group(spec)].append(_field(spec.name, spec.label, spec.type, options))
+    groups["Enrichment"] += _enrichment_fields()
+    return {
+        "groups": [{"name": name, "fields": fields} for name, fields in groups.items() if fields],
+        "event_types": event_types(conn, project),
+        "event_operators": _operators(FieldType.JSON),
+        "segments": [
+            {"id": row.id, "name": row.name}
+            for row in conn.execute(
+                sa.select(segments.c.id, segments.c.name)
+                .where(segments.c.project_id == project.id)
+                .order_by(segments.c.name)
+            )
+        ],
+        "lists": [
+            {"id": row.id, "name": row.name}
+            for row in conn.execute(
+                sa.select(lists.c.id, lists.c.name)
+                .where(lists.c.project_id == project.id)
+                .order_by(lists.c.name)
+            )
+        ],
+    }
