@@ -53,12 +53,14 @@ def test_docs_page(client: TestClient) -> None:
     assert "/api/v1/openapi.json" in response.text
 
 
-def test_home_page(client: TestClient) -> None:
-    response = client.get("/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert response.text.lstrip().lower().startswith("<!doctype html>")
-    assert "<title>Segmint</title>" in response.text
+def test_home_page_asks_to_log_in(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/"
+    page = client.get("/login")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.lstrip().lower().startswith("<!doctype html>")
+    assert "<title>Log in · Segmint</title>" in page.text
 
 
 def test_unknown_paths_answer_with_the_error_shape(client: TestClient) -> None:

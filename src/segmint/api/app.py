@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
@@ -15,10 +16,14 @@ from segmint.api.routes import (
     accounts,
     custom_fields,
     events,
+    filters,
     health,
+    imports,
     leads,
     lists,
     segments,
+    settings,
+    users,
     webhooks,
 )
 from segmint.clock import SYSTEM_CLOCK, Clock
@@ -30,7 +35,9 @@ from segmint.errors import (
     SegmintError,
     Unauthorized,
 )
-from segmint.web import pages
+from segmint.web import login, pages
+from segmint.web.session import LoginRequired
+from segmint.web.templating import STATIC
 
 STATUS_BY_ERROR: dict[type[SegmintError], int] = {
     InvalidInput: 422,
@@ -57,9 +64,25 @@ def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     )
     app.state.engine = engine
     app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
-    for module in (health, leads, events, custom_fields, accounts, segments, lists, webhooks):
+    for module in (
+        health,
+        imports,  # before leads: /leads/import is not a lead id
+        leads,
+        events,
+        custom_fields,
+        accounts,
+        segments,
+        lists,
+        webhooks,
+        filters,
+        settings,
+        users,
+    ):
         app.include_router(module.router)
+    app.include_router(login.router)
     app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -72,6 +95,10 @@ def _error(status: int, code: str, message: str, path: str | None = None) -> JSO
         body["path"] = path
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(exc.location, status_code=303)
 
 
 async def _segmint_error(_request: Request, exc: SegmintError) -> JSONResponse:

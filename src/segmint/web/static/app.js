@@ -1,0 +1,210 @@
+// Shared by every page: the API client, DOM helpers, toasts, dialogs, formatting.
+"use strict";
+
+const BOOT = JSON.parse(document.getElementById("boot")?.textContent || "{}");
+
+class ApiError extends Error {
+  constructor(message, status, path) {
+    super(message);
+    this.status = status;
+    this.path = path || null;
+  }
+}
+
+// Calls /api/v1/projects/{project}{path} with the session cookie and the CSRF token.
+async function api(path, { method = "GET", body, raw = false, signal } = {}) {
+  const headers = { Accept: "application/json", "X-CSRF-Token": BOOT.csrf };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1/projects/${encodeURIComponent(BOOT.project)}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    signal,
+  });
+  if (response.status === 401) {
+    window.location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    throw new ApiError("Your session has ended: log in again.", 401);
+  }
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    let where = null;
+    try {
+      const error = (await response.json()).error || {};
+      message = error.message || message;
+      where = error.path || null;
+    } catch (_) { /* not JSON */ }
+    throw new ApiError(message, response.status, where);
+  }
+  if (raw) return response;
+  return response.status === 204 ? null : response.json();
+}
+
+// el("a", {href: "/x", class: "button"}, "text", child...)
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (value === true) node.setAttribute(key, "");
+    else node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function clear(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = el("div", { class: `toast ${kind}` }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+const numberFormat = new Intl.NumberFormat();
+const fmtNumber = (n) => (n === null || n === undefined ? "–" : numberFormat.format(n));
+function fmtDate(value, withTime = true) {
+  if (!value) return "–";
+  const d = new Date(value);
+  return withTime ? d.toLocaleString() : d.toLocaleDateString();
+}
+const leadName = (lead) =>
+  [lead.first_name, lead.last_name].filter(Boolean).join(" ") || lead.email || `Lead ${lead.id}`;
+const projectUrl = (path) => `/p/${encodeURIComponent(BOOT.project)}${path}`;
+
+// A modal confirmation: resolves true when the user confirms.
+function confirmDialog({ title, lines = [], confirmLabel = "Confirm", danger = false }) {
+  return new Promise((resolve) => {
+    const cancel = el("button", { type: "button" }, "Cancel");
+    const ok = el("button", { type: "button", class: danger ? "danger solid" : "primary" }, confirmLabel);
+    const dialog = el(
+      "dialog",
+      { "aria-labelledby": "dialog-title" },
+      el("h2", { id: "dialog-title" }, title),
+      lines.map((line) => el("p", {}, line)),
+      el("div", { class: "buttons" }, cancel, ok),
+    );
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    cancel.addEventListener("click", () => close(false));
+    ok.addEventListener("click", () => close(true));
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); close(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+// Downloads a CSV export from the API; resolves to the number of data rows.
+async function downloadCsv(path, fallbackName) {
+  const response = await api(path, { raw: true });
+  const blob = await response.blob();
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || fallbackName;
+  const text = await blob.text();
+  const rows = text.split(/\r?\n/).filter((line) => line.length > 0).length - 1;
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  return Math.max(rows, 0);
+}
+
+// A sortable, paged table over an API list ({items, total, page, per_page}).
+function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", rowLink, empty = "Nothing here yet." }) {
+  const state = { page: 1, sort, q: "" };
+  const table = el("table");
+  const info = el("span", { class: "muted" });
+  const prev = el("button", { type: "button" }, "Previous");
+  const next = el("button", { type: "button" }, "Next");
+  const pager = el("div", { class: "pager" }, prev, info, next);
+  clear(mount, el("div", { class: "table-wrap" }, table), pager);
+
+  let latest = 0;  // answers to earlier requests (a page click, then a search) are dropped
+  async function render() {
+    const ticket = ++latest;
+    info.textContent = "Loading…";
+    let result;
+    try {
+      result = await load({ ...state, perPage });
+    } catch (error) {
+      if (ticket === latest) info.textContent = error.message;
+      return;
+    }
+    if (ticket !== latest) return;
+    const head = el("tr", {}, columns.map((c) => {
+      if (!c.sort) return el("th", { scope: "col", class: c.num ? "num" : null }, c.label);
+      const current = state.sort.replace(/^-/, "") === c.sort;
+      const aria = current ? (state.sort.startsWith("-") ? "descending" : "ascending") : "none";
+      return el("th", { scope: "col", "aria-sort": aria, class: c.num ? "num" : null },
+        el("button", { type: "button", class: "sort", onclick: () => {
+          state.sort = current && !state.sort.startsWith("-") ? `-${c.sort}` : c.sort;
+          state.page = 1;
+          render();
+        } }, c.label, el("span", { "aria-hidden": "true" }, { ascending: " ▲", descending: " ▼" }[aria] || "")));
+    }));
+    const body = result.items.length
+      ? result.items.map((item) => el("tr", {}, columns.map((c, i) => {
+          const value = c.render ? c.render(item) : item[c.key] ?? "";
+          const cell = i === 0 && rowLink ? el("a", { href: rowLink(item) }, value) : value;
+          return el("td", { class: c.num ? "num" : null }, cell);
+        })))
+      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, empty))];
+    clear(table, el("thead", {}, head), el("tbody", {}, body));
+    const pages = Math.max(1, Math.ceil(result.total / perPage));
+    info.textContent = `Page ${fmtNumber(result.page)} of ${fmtNumber(pages)} · ${fmtNumber(result.total)} in all`;
+    prev.disabled = state.page <= 1;
+    next.disabled = state.page >= pages;
+  }
+  prev.addEventListener("click", () => { state.page -= 1; render(); });
+  next.addEventListener("click", () => { state.page += 1; render(); });
+  return {
+    render,
+    search(q) { state.q = q; state.page = 1; return render(); },
+    state,
+  };
+}
+
+// The layout: menu toggle on narrow screens, project switch.
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".menu-toggle");
+  const nav = document.getElementById("nav");
+  toggle?.addEventListener("click", () => {
+    const open = nav.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  document.querySelector("[data-project-switch]")?.addEventListener("change", (e) => {
+    const rest = location.pathname.split("/").slice(3, 4).join("/");
+    location.assign(`/p/${encodeURIComponent(e.target.value)}/${rest || "segments"}`);
+  });
+  const flash = sessionStorage.getItem("segmint-flash");
+  if (flash) {
+    sessionStorage.removeItem("segmint-flash");
+    toast(flash);
+  }
+});
+
+// A message shown on the next page (after a redirect).
+const flashNext = (message) => sessionStorage.setItem("segmint-flash", message);

@@ -1,0 +1,359 @@
+// The filter builder: nested AND/OR groups with NOT, conditions on every registered field,
+// event conditions, segment and list references. It edits a tree in the API's filter JSON and
+// reports each change; errors from the API (with a JSON path) are shown at the offending row.
+"use strict";
+
+const PERIOD_LABELS = {
+  today: "Today", yesterday: "Yesterday", this_week: "This week", last_week: "Last week",
+  this_month: "This month", last_month: "Last month", this_year: "This year",
+};
+
+// -- the model: JSON in, JSON out -------------------------------------------------------------
+function fromJson(data) {
+  if (!data || typeof data !== "object") return newGroup("and");
+  if (data.not) {
+    const inner = fromJson(data.not);
+    inner.negated = !inner.negated;
+    return inner;
+  }
+  if (Array.isArray(data.and) || Array.isArray(data.or)) {
+    const kind = data.and ? "and" : "or";
+    return { kind, negated: false, children: (data[kind] || []).map(fromJson) };
+  }
+  if ("event" in data) {
+    return { kind: "event", negated: false, event: data.event, performed: data.performed !== false,
+      min_count: data.min_count ?? 1, max_count: data.max_count ?? null, within_days: data.within_days ?? null,
+      where: data.where ? asGroup(fromJson(data.where)) : null };
+  }
+  if ("in_segment" in data) return { kind: "segment", negated: false, id: data.in_segment };
+  if ("in_list" in data) return { kind: "list", negated: false, id: data.in_list };
+  return { kind: "condition", negated: false, field: data.field, op: data.op, value: data.value };
+}
+const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
+const newGroup = (kind) => ({ kind, negated: false, children: [] });
+
+// JSON of a node; `paths` collects each node's JSON path, so an error path finds its row.
+function toJson(node, path, paths) {
+  const inner = node.negated ? `${path}.not` : path;
+  paths?.set(inner, node);
+  let data;
+  if (node.kind === "and" || node.kind === "or") {
+    data = { [node.kind]: node.children.map((c, i) => toJson(c, `${inner}.${node.kind}[${i}]`, paths)) };
+  } else if (node.kind === "event") {
+    data = { event: node.event };
+    if (!node.performed) data.performed = false;
+    if (node.min_count !== 1) data.min_count = node.min_count;
+    if (node.max_count !== null && node.max_count !== "") data.max_count = node.max_count;
+    if (node.within_days !== null && node.within_days !== "") data.within_days = node.within_days;
+    if (node.where && node.where.children.length) data.where = toJson(node.where, `${inner}.where`, paths);
+  } else if (node.kind === "segment") {
+    data = { in_segment: node.id };
+  } else if (node.kind === "list") {
+    data = { in_list: node.id };
+  } else {
+    data = { field: node.field, op: node.op };
+    if (node.value !== undefined && node.value !== null) data.value = node.value;
+  }
+  return node.negated ? { not: data } : data;
+}
+
+// -- value inputs, by operator shape and field type ---------------------------------------------
+function typedValue(type, raw) {
+  if (raw === "") return raw;
+  if (type === "number") return Number(raw);
+  if (type === "boolean") return raw === "true";
+  if (type === "datetime") return raw.length === 16 ? `${raw}:00` : raw;
+  if (type === "json") {
+    if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+    if (raw === "true" || raw === "false") return raw === "true";
+  }
+  return raw;
+}
+const splitList = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+
+function scalarInput(field, value, onValue, label) {
+  const type = field.type;
+  const common = { "aria-label": label };
+  if (field.options && field.options.length && (type === "select" || type === "text")) {
+    const select = el("select", common, el("option", { value: "" }, "Choose…"),
+      field.options.map((o) => el("option", { value: o, selected: o === value }, o)));
+    select.addEventListener("change", () => onValue(select.value));
+    return select;
+  }
+  if (type === "boolean") {
+    const select = el("select", common, ["true", "false"].map((v) => el("option", { value: v, selected: String(value) === v }, v === "true" ? "Yes" : "No")));
+    if (value === undefined || value === null) onValue(true, true);
+    select.addEventListener("change", () => onValue(select.value === "true"));
+    return select;
+  }
+  const kinds = { number: "number", datetime: "datetime-local", date: "date" };
+  const shown = type === "datetime" && value ? String(value).slice(0, 16) : (value ?? "");
+  const input = el("input", { ...common, type: kinds[type] || "text", value: shown, step: type === "number" ? "any" : null });
+  input.addEventListener("input", () => onValue(typedValue(type, input.value)));
+  return input;
+}
+
+function valueEditor(field, op, node, changed) {
+  const set = (value, quiet) => { node.value = value; if (!quiet) changed(); };
+  const label = `Value for ${field.label}`;
+  switch (op.shape) {
+    case "none":
+      node.value = undefined;
+      return null;
+    case "scalar":
+      return scalarInput(field, node.value, set, label);
+    case "list":
+      if (field.options && field.options.length) {
+        const chosen = new Set(Array.isArray(node.value) ? node.value : []);
+        const select = el("select", { multiple: true, "aria-label": label, size: Math.min(6, field.options.length) },
+          field.options.map((o) => el("option", { value: o, selected: chosen.has(o) }, o)));
+        select.addEventListener("change", () => set([...select.selectedOptions].map((o) => o.value)));
+        return select;
+      }
+    // falls through: typed as a comma-separated list
+    case "strings":
+    case "text_or_list": {
+      const shown = Array.isArray(node.value) ? node.value.join(", ") : (node.value ?? "");
+      const input = el("input", { type: "text", value: shown, "aria-label": label, placeholder: "a, b, c" });
+      input.addEventListener("input", () => {
+        const items = splitList(input.value);
+        if (op.shape === "text_or_list") set(items.length > 1 ? items : input.value.trim());
+        else set(items.map((v) => typedValue(field.type, v)));
+      });
+      return input;
+    }
+    case "pair": {
+      const pair = Array.isArray(node.value) ? [...node.value] : ["", ""];
+      const both = (i) => (v) => { pair[i] = v; set([...pair]); };
+      return el("span", { class: "value" },
+        scalarInput(field, pair[0], both(0), `${label} (from)`), "and",
+        scalarInput(field, pair[1], both(1), `${label} (to)`));
+    }
+    case "days": {
+      const input = el("input", { type: "number", min: 0, value: node.value ?? "", "aria-label": `${label} in days`, style: "width:6rem" });
+      input.addEventListener("input", () => set(input.value === "" ? "" : Number(input.value)));
+      return el("span", { class: "value" }, input, "days");
+    }
+    case "period": {
+      const select = el("select", { "aria-label": label },
+        Object.entries(PERIOD_LABELS).map(([k, v]) => el("option", { value: k, selected: node.value === k }, v)));
+      if (!node.value) node.value = "today";
+      select.addEventListener("change", () => set(select.value));
+      return select;
+    }
+    default:
+      return null;
+  }
+}
+
+// -- the builder ---------------------------------------------------------------------------------
+function createBuilder({ mount, vocabulary, initial, onChange }) {
+  const fields = new Map();
+  vocabulary.groups.forEach((g) => g.fields.forEach((f) => fields.set(f.name, f)));
+  let root = asGroup(fromJson(initial));
+  const rows = new Map();  // node -> its row element (for errors)
+
+  const changed = () => onChange(api_.filter());
+  const redraw = () => { render(); changed(); };
+
+  function fieldSelect(node, withMetadata) {
+    if (withMetadata) {
+      const input = el("input", { type: "text", value: node.field || "", "aria-label": "Event metadata key", placeholder: "metadata key, e.g. path" });
+      input.addEventListener("input", () => { node.field = input.value.trim(); changed(); });
+      return input;
+    }
+    const select = el("select", { "aria-label": "Field" },
+      vocabulary.groups.map((g) => el("optgroup", { label: g.name },
+        g.fields.map((f) => el("option", { value: f.name, selected: f.name === node.field }, f.label)))));
+    select.addEventListener("change", () => {
+      node.field = select.value;
+      const field = fields.get(node.field);
+      if (!field.operators.some((o) => o.key === node.op)) node.op = field.operators[0].key;
+      node.value = undefined;
+      redraw();
+    });
+    return select;
+  }
+
+  function removeButton(parent, node, what) {
+    return el("button", { type: "button", class: "link", "aria-label": `Remove ${what}`, onclick: () => {
+      parent.children.splice(parent.children.indexOf(node), 1);
+      redraw();
+    } }, "Remove");
+  }
+
+  function notToggle(node, what) {
+    const box = el("input", { type: "checkbox", checked: node.negated });
+    box.addEventListener("change", () => { node.negated = box.checked; changed(); });
+    return el("label", { title: `Match leads that do not meet this ${what}` }, box, " NOT");
+  }
+
+  function conditionRow(node, parent, inEvent) {
+    const field = inEvent
+      ? { name: node.field, label: node.field || "metadata", type: "json", options: [], operators: vocabulary.event_operators }
+      : fields.get(node.field) || { name: node.field, label: node.field, type: "json", options: [], operators: vocabulary.event_operators };
+    const op = field.operators.find((o) => o.key === node.op) || field.operators[0];
+    node.op = op.key;
+    const opSelect = el("select", { "aria-label": "Operator" },
+      field.operators.map((o) => el("option", { value: o.key, selected: o.key === op.key }, o.label)));
+    opSelect.addEventListener("change", () => {
+      const next = field.operators.find((o) => o.key === opSelect.value);
+      if (next.shape !== op.shape) node.value = undefined;
+      node.op = next.key;
+      redraw();
+    });
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Condition" },
+      notToggle(node, "condition"), fieldSelect(node, inEvent), opSelect,
+      valueEditor(field, op, node, changed), removeButton(parent, node, "condition"));
+    rows.set(node, row);
+    return row;
+  }
+
+  function eventRow(node, parent) {
+    const typeInput = el("input", { type: "text", value: node.event, list: "event-types", "aria-label": "Event type", placeholder: "event type" });
+    typeInput.addEventListener("input", () => { node.event = typeInput.value.trim(); changed(); });
+    const performed = el("select", { "aria-label": "Did or did not" },
+      el("option", { value: "yes", selected: node.performed }, "did"),
+      el("option", { value: "no", selected: !node.performed }, "did not do"));
+    performed.addEventListener("change", () => { node.performed = performed.value === "yes"; changed(); });
+    const number = (key, label, width = "5rem") => {
+      const input = el("input", { type: "number", min: 0, value: node[key] ?? "", "aria-label": label, style: `width:${width}` });
+      input.addEventListener("input", () => { node[key] = input.value === "" ? (key === "min_count" ? 1 : null) : Number(input.value); changed(); });
+      return input;
+    };
+    const where = node.where || newGroup("and");
+    node.where = where;
+    const addWhere = el("button", { type: "button", onclick: () => {
+      where.children.push({ kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key });
+      redraw();
+    } }, "+ Where");
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Event condition" },
+      notToggle(node, "event condition"), "Lead", performed, typeInput,
+      "at least", number("min_count", "At least how many times"), "times,",
+      "at most", number("max_count", "At most how many times (blank: no limit)"),
+      "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
+      addWhere, removeButton(parent, node, "event condition"),
+      where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, true)) : null);
+    rows.set(node, row);
+    return row;
+  }
+
+  function referenceRow(node, parent) {
+    const options = node.kind === "segment" ? vocabulary.segments : vocabulary.lists;
+    const select = el("select", { "aria-label": node.kind === "segment" ? "Segment" : "List" },
+      options.map((o) => el("option", { value: o.id, selected: o.id === node.id }, o.name)));
+    if (node.id === undefined && options.length) node.id = options[0].id;
+    select.addEventListener("change", () => { node.id = Number(select.value); changed(); });
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Reference" },
+      notToggle(node, "reference"), node.kind === "segment" ? "is in segment" : "is in list", select,
+      removeButton(parent, node, "reference"));
+    rows.set(node, row);
+    return row;
+  }
+
+  function groupBox(group, parent, inEvent = false) {
+    const mode = el("select", { "aria-label": "Match" },
+      el("option", { value: "and", selected: group.kind === "and" }, "Match ALL (AND)"),
+      el("option", { value: "or", selected: group.kind === "or" }, "Match ANY (OR)"));
+    mode.addEventListener("change", () => { group.kind = mode.value; changed(); });
+    const firstField = fields.get("status") || vocabulary.groups[0].fields[0];
+    const add = (node) => () => { group.children.push(node()); redraw(); };
+    const buttons = [
+      el("button", { type: "button", onclick: add(() => (inEvent
+        ? { kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key }
+        : { kind: "condition", negated: false, field: firstField.name, op: firstField.operators[0].key })) }, "+ Condition"),
+    ];
+    if (!inEvent) {
+      buttons.push(
+        el("button", { type: "button", onclick: add(() => ({ kind: "event", negated: false, event: vocabulary.event_types[0] || "", performed: true, min_count: 1, max_count: null, within_days: 30, where: null })) }, "+ Event"),
+        el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
+        el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
+    }
+    buttons.push(el("button", { type: "button", onclick: add(() => newGroup(group.kind === "and" ? "or" : "and")) }, "+ Group"));
+    const head = el("div", { class: "group-head" }, notToggle(group, "group"), mode, el("span", { class: "spacer" }), buttons,
+      parent ? removeButton(parent, group, "group") : null);
+    const children = group.children.map((child) => {
+      if (child.kind === "and" || child.kind === "or") return groupBox(child, group, inEvent);
+      if (child.kind === "event") return eventRow(child, group);
+      if (child.kind === "segment" || child.kind === "list") return referenceRow(child, group);
+      return conditionRow(child, group, inEvent);
+    });
+    const box = el("div", { class: "group", role: "group", "aria-label": group.kind === "and" ? "All of" : "Any of" }, head,
+      children.length ? children : el("p", { class: "muted" }, inEvent ? "Add a condition on the event's metadata." : "No conditions yet: every lead matches."));
+    rows.set(group, box);
+    return box;
+  }
+
+  function render() {
+    rows.clear();
+    clear(mount, groupBox(root, null), el("datalist", { id: "event-types" }, vocabulary.event_types.map((t) => el("option", { value: t }))));
+  }
+
+  const api_ = {
+    filter() { return toJson(root, "filter", null); },
+    setFilter(data) { root = asGroup(fromJson(data)); render(); },
+    clearErrors() {
+      mount.querySelectorAll(".field-error").forEach((n) => n.remove());
+      mount.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+    },
+    // Shows `message` at the row whose JSON path is the longest prefix of `path`.
+    showError(path, message) {
+      api_.clearErrors();
+      const paths = new Map();
+      toJson(root, "filter", paths);
+      let best = null;
+      for (const [candidate, node] of paths) {
+        const fits = path === candidate || path.startsWith(`${candidate}.`) || path.startsWith(`${candidate}[`);
+        if (fits && (!best || candidate.length > best[0].length)) best = [candidate, node];
+      }
+      const row = best ? rows.get(best[1]) : mount.firstElementChild;
+      if (!row) return;
+      row.setAttribute("aria-invalid", "true");
+      const detail = best ? path.slice(best[0].length).replace(/^\./, "") : "";  // e.g. "value"
+      row.append(el("div", { class: "field-error", role: "alert" }, detail ? `${detail}: ${message}` : message));
+    },
+  };
+  render();
+  return api_;
+}
+
+// The live count: debounced previews of the builder's filter, with five sample leads.
+function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline }) {
+  let controller = null;
+  async function update(filter) {
+    controller?.abort();
+    controller = new AbortController();
+    const group = filter.and || filter.or;
+    if (group && group.length === 0) {  // the language needs a condition; say so, not "error"
+      builder.clearErrors();
+      countBox.textContent = "Add a condition to see how many leads match";
+      clear(sampleBox);
+      clear(warningBox);
+      if (textBox) textBox.value = "";
+      return;
+    }
+    countBox.textContent = "Counting…";
+    try {
+      const result = await api("/segments/preview", { method: "POST", body: { filter }, signal: controller.signal });
+      builder.clearErrors();
+      const matches = `${fmtNumber(result.count)} leads match your filters`;
+      countBox.textContent = baseline === null ? matches : `${fmtNumber(baseline)} → ${fmtNumber(result.count)} members`;
+      countBox.title = matches;
+      clear(sampleBox, result.sample.map((lead) => el("li", {},
+        el("a", { href: projectUrl(`/leads/${lead.id}`) }, leadName(lead)),
+        el("span", { class: "muted" }, ` · ${[lead.job_title, lead.company, lead.status].filter(Boolean).join(" · ")}`))));
+      clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)));
+      if (textBox) {
+        const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
+        if (document.activeElement !== textBox) textBox.value = printed.text;
+      }
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      countBox.textContent = "Cannot count yet";
+      clear(sampleBox);
+      if (error.path) builder.showError(error.path, error.message);
+      else toast(error.message, "error");
+    }
+  }
+  return debounce(update, 350);
+}

@@ -1,0 +1,134 @@
+// The leads table (search, the builder as a filter) and a lead's page.
+"use strict";
+
+const leadColumns = [
+  { label: "Name", sort: "name", render: leadName },
+  { label: "Email", key: "email", sort: "email" },
+  { label: "Company", key: "company", sort: "company" },
+  { label: "Job Title", key: "job_title", sort: "job_title" },
+  { label: "Status", key: "status", sort: "status" },
+  { label: "Source", key: "source", sort: "source" },
+  { label: "Score", key: "engagement_score", num: true },
+  { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
+];
+
+async function leadsPage() {
+  let filter = null;
+  const table = pagedTable({
+    mount: document.getElementById("lead-table"),
+    columns: leadColumns,
+    rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
+    empty: "No lead matches.",
+    load: ({ page, perPage, sort, q }) => {
+      const params = new URLSearchParams({ page, per_page: perPage, sort });
+      if (q) params.set("q", q);
+      if (filter) params.set("filter", JSON.stringify(filter));
+      return api(`/leads?${params}`);
+    },
+  });
+  table.render();
+  document.getElementById("lead-search").addEventListener("input", debounce((e) => table.search(e.target.value.trim()), 300));
+
+  const panel = document.getElementById("lead-filter");
+  const toggle = document.getElementById("toggle-filter");
+  const saveAs = document.getElementById("save-as-segment");
+  let builder = null;
+  toggle.addEventListener("click", async () => {
+    panel.hidden = !panel.hidden;
+    toggle.setAttribute("aria-expanded", String(!panel.hidden));
+    if (builder || panel.hidden) return;
+    const vocabulary = await api("/filters/vocabulary");
+    let preview = () => {};
+    builder = createBuilder({ mount: document.getElementById("builder"), vocabulary, initial: { and: [] }, onChange: (f) => preview(f) });
+    preview = livePreview({ builder, countBox: document.getElementById("live-count"), sampleBox: document.getElementById("preview-sample"),
+      warningBox: document.getElementById("preview-warnings"), textBox: null, baseline: null });
+  });
+  document.getElementById("apply-filter").addEventListener("click", () => {
+    const current = builder.filter();
+    const group = current.and || current.or;
+    filter = group && !group.length ? null : current;
+    saveAs.disabled = filter === null;
+    table.search(table.state.q);
+  });
+  document.getElementById("clear-filter").addEventListener("click", () => {
+    builder.setFilter({ and: [] });
+    filter = null;
+    saveAs.disabled = true;
+    table.search(table.state.q);
+  });
+  saveAs.addEventListener("click", async () => {
+    const name = window.prompt("Name of the new segment");
+    if (!name) return;
+    try {
+      const saved = await api("/segments", { method: "POST", body: { name, filter } });
+      flashNext(`Segment created successfully with ${fmtNumber(saved.member_count)} members`);
+      location.assign(projectUrl(`/segments/${saved.id}`));
+    } catch (error) { toast(error.message, "error"); }
+  });
+}
+
+const FIELD_ORDER = ["email", "first_name", "last_name", "phone", "phone_type", "company", "job_title", "status",
+  "source", "owner", "tags", "country", "language", "priority", "group_name", "engagement_score", "max_score",
+  "engagement_level", "profile_level", "account_id", "created_at", "updated_at", "last_contacted_at", "last_activity_at"];
+
+function showValue(value) {
+  if (value === null || value === undefined || value === "") return el("span", { class: "muted" }, "–");
+  if (Array.isArray(value)) return value.length ? el("span", { class: "chips" }, value.map((v) => el("span", { class: "pill" }, v))) : el("span", { class: "muted" }, "–");
+  if (typeof value === "object") return el("pre", { style: "margin:0;white-space:pre-wrap" }, JSON.stringify(value, null, 2));
+  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) return fmtDate(value);
+  return String(value);
+}
+
+async function leadPage() {
+  const id = BOOT.lead_id;
+  let lead;
+  try {
+    lead = await api(`/leads/${id}`);
+  } catch (error) {
+    clear(document.getElementById("lead-head"), el("p", { class: "error" }, error.message));
+    return;
+  }
+  document.title = `${leadName(lead)} · Segmint`;
+  clear(document.getElementById("lead-head"), el("h1", {}, leadName(lead)),
+    el("p", { class: "muted" }, [lead.job_title, lead.company].filter(Boolean).join(" at ")));
+  const rows = FIELD_ORDER.map((key) => el("tr", {}, el("th", { scope: "row" }, key.replace(/_/g, " ")), el("td", {}, showValue(lead[key]))));
+  for (const [key, value] of Object.entries(lead.custom || {})) rows.push(el("tr", {}, el("th", { scope: "row" }, `custom ${key}`), el("td", {}, showValue(value))));
+  rows.push(el("tr", {}, el("th", { scope: "row" }, "enrichment"), el("td", { style: "white-space:normal" }, showValue(lead.enrichment))));
+  clear(document.getElementById("lead-fields"), el("table", {}, el("tbody", {}, rows)));
+
+  const segmentsBox = document.getElementById("lead-segments");
+  api(`/leads/${id}/segments`).then((result) => clear(segmentsBox, result.items.length
+    ? el("ul", { class: "timeline" }, result.items.map((s) => el("li", {}, el("span", { class: "badge", style: `background:${s.color}` }),
+        el("a", { href: projectUrl(`/segments/${s.id}`) }, s.name))))
+    : el("p", { class: "muted" }, "In no segment right now."))).catch((e) => clear(segmentsBox, el("p", { class: "error" }, e.message)));
+
+  const historyBox = document.getElementById("lead-history");
+  api(`/leads/${id}/history?limit=50`).then((page) => clear(historyBox, page.items.length
+    ? el("ul", { class: "timeline" }, page.items.map((h) => el("li", {}, el("span", { class: `pill ${h.change}` }, h.change), " ",
+        el("a", { href: projectUrl(`/segments/${h.segment_id}`) }, h.segment_name || `Segment ${h.segment_id}`),
+        el("span", { class: "muted" }, ` · ${fmtDate(h.at)} · ${h.reason.replace("_", " ")}`))))
+    : el("p", { class: "muted" }, "No membership changes yet."))).catch((e) => clear(historyBox, el("p", { class: "error" }, e.message)));
+
+  const eventsBox = document.getElementById("lead-events");
+  const timeline = el("ul", { class: "timeline" });
+  const more = el("button", { type: "button" }, "Older events");
+  let before = null;
+  async function loadEvents() {
+    const params = new URLSearchParams({ limit: 25 });
+    if (before !== null) params.set("before", before);
+    try {
+      const page = await api(`/leads/${id}/events?${params}`);
+      timeline.append(...page.items.map((e) => el("li", {}, el("strong", {}, e.type), el("span", { class: "muted" }, ` · ${fmtDate(e.occurred_at)}`),
+        Object.keys(e.metadata).length ? el("div", { class: "muted" }, Object.entries(e.metadata).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ")) : null)));
+      before = page.next_before;
+      more.hidden = before === null;
+      if (!timeline.children.length) clear(eventsBox, el("p", { class: "muted" }, "No events yet."));
+      else if (!eventsBox.contains(timeline)) clear(eventsBox, timeline, more);
+    } catch (error) { clear(eventsBox, el("p", { class: "error" }, error.message)); }
+  }
+  more.addEventListener("click", loadEvents);
+  loadEvents();
+}
+
+if (document.body.dataset.page === "leads") leadsPage();
+if (document.body.dataset.page === "lead") leadPage();

@@ -1,0 +1,263 @@
+// The segments list and the segment detail page.
+"use strict";
+
+const badge = (color) => el("span", { class: "badge", style: `background:${color || "#9ca3af"}`, "aria-hidden": "true" });
+const enrichment = (lead) => (lead.enrichment && Object.keys(lead.enrichment).length ? "Enriched" : "Not enriched");
+
+async function deleteSegment(segment) {
+  const sure = await confirmDialog({
+    title: `Delete "${segment.name}"?`,
+    lines: [
+      "This action cannot be undone.",
+      "Filter criteria will be permanently deleted.",
+      "Leads themselves will NOT be deleted (only the segment definition).",
+    ],
+    confirmLabel: "Delete",
+    danger: true,
+  });
+  if (!sure) return false;
+  try {
+    await api(`/segments/${segment.id}`, { method: "DELETE" });
+  } catch (error) {
+    toast(error.message, "error");
+    return false;
+  }
+  return true;
+}
+
+// -- the list ---------------------------------------------------------------------------------
+function segmentsList() {
+  const rows = document.getElementById("segment-rows");
+  const search = document.getElementById("segment-search");
+  let scope = "mine";
+
+  async function load() {
+    const params = new URLSearchParams({ scope });
+    if (search.value.trim()) params.set("q", search.value.trim());
+    let result;
+    try {
+      result = await api(`/segments?${params}`);
+    } catch (error) {
+      clear(rows, el("tr", {}, el("td", { colspan: 6, class: "error" }, error.message)));
+      return;
+    }
+    if (!result.items.length) {
+      const hint = search.value ? "No segment matches your search." : "No segments yet: create your first one.";
+      clear(rows, el("tr", {}, el("td", { colspan: 6, class: "muted" }, hint)));
+      return;
+    }
+    clear(rows, result.items.map((s) => el("tr", {},
+      el("td", {},
+        badge(s.color),
+        el("a", { href: projectUrl(`/segments/${s.id}`) }, s.name),
+        s.description ? el("div", { class: "muted" }, s.description) : null),
+      el("td", { class: "num" }, fmtNumber(s.member_count)),
+      el("td", {}, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
+      el("td", {}, s.created_by || "–"),
+      el("td", {}, fmtDate(s.created_at, false)),
+      el("td", {}, el("button", { type: "button", class: "danger", "aria-label": `Delete ${s.name}`,
+        onclick: async () => { if (await deleteSegment(s)) { toast("Segment deleted."); load(); } } }, "Delete")),
+    )));
+  }
+  search.addEventListener("input", debounce(load, 250));
+  document.querySelectorAll("[data-scope]").forEach((button) => button.addEventListener("click", () => {
+    scope = button.dataset.scope;
+    document.querySelectorAll("[data-scope]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    load();
+  }));
+  load();
+}
+
+// -- the detail page --------------------------------------------------------------------------
+function whyTree(node) {
+  const mark = el("span", { class: node.result ? "yes" : "no" }, node.result ? "✓ " : "✗ ");
+  switch (node.type) {
+    case "and":
+    case "or":
+      return el("li", {}, mark, node.type === "and" ? "All of" : "Any of",
+        el("ul", {}, node.children.map(whyTree)));
+    case "not":
+      return el("li", {}, mark, "Not", el("ul", {}, whyTree(node.child)));
+    case "condition":
+      return el("li", {}, mark, `${node.field} ${node.op} ${JSON.stringify(node.value ?? "")}`,
+        el("span", { class: "muted" }, ` (lead: ${JSON.stringify(node.lead_value ?? null)})`));
+    case "event":
+      return el("li", {}, mark, `event ${node.event}`, el("span", { class: "muted" }, ` (${node.count} matching)`));
+    case "in_segment":
+      return el("li", {}, mark, `in segment ${node.segment_id}`, el("ul", {}, whyTree(node.child)));
+    default:
+      return el("li", {}, mark, `in list ${node.list_id}`);
+  }
+}
+
+async function segmentDetail() {
+  const id = BOOT.segment_id;
+  const head = document.getElementById("segment-head");
+  const actions = document.getElementById("segment-actions");
+  let segment;
+  let count = 0;
+
+  async function loadHeader() {
+    try {
+      segment = await api(`/segments/${id}`);  // counts live, and stamps "last evaluated"
+      count = segment.member_count;
+    } catch (error) {
+      clear(head, el("p", { class: "error" }, error.message));
+      return;
+    }
+    document.title = `${segment.name} · Segmint`;
+    clear(head,
+      el("h1", {}, badge(segment.color), segment.name),
+      segment.description ? el("p", { class: "muted" }, segment.description) : null,
+      el("dl", { class: "stats" },
+        el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
+        el("div", {}, el("dt", {}, "State"), el("dd", {}, segment.active ? "Active" : "Inactive")),
+        el("div", {}, el("dt", {}, "Created"), el("dd", {}, fmtDate(segment.created_at))),
+        el("div", {}, el("dt", {}, "Created by"), el("dd", {}, segment.created_by || "–")),
+        el("div", {}, el("dt", {}, "Last evaluated"), el("dd", {}, fmtDate(segment.last_evaluated_at)))));
+    renderActions();
+  }
+
+  function renderActions() {
+    const exportButton = el("button", { type: "button", disabled: count === 0, id: "export-csv",
+      title: count === 0 ? "The segment has no members" : null, onclick: exportMembers },
+      el("span", { class: "wide-only" }, "Export CSV"), el("span", { class: "narrow-only" }, "Export"));
+    clear(actions,
+      el("a", { class: "button", href: projectUrl("/segments") }, "Back to Segments"),
+      exportButton,
+      el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
+      el("button", { type: "button", onclick: duplicate }, "Duplicate"),
+      el("button", { type: "button", onclick: convert }, "Convert to list"),
+      el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
+      el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
+  }
+
+  async function exportMembers() {
+    try {
+      const rows = await downloadCsv(`/segments/${id}/export.csv`, "segment_export.csv");
+      toast(`Exported ${fmtNumber(rows)} members to CSV.`);
+    } catch (error) {
+      toast(error.message || "Failed to export segment members.", "error");
+    }
+  }
+  async function duplicate() {
+    try {
+      const copy = await api(`/segments/${id}/duplicate`, { method: "POST" });
+      flashNext(`Segment duplicated as "${copy.name}".`);
+      location.assign(projectUrl(`/segments/${copy.id}`));
+    } catch (error) { toast(error.message, "error"); }
+  }
+  async function convert() {
+    try {
+      const list = await api(`/segments/${id}/convert-to-list`, { method: "POST" });
+      flashNext(`List "${list.name}" created with ${fmtNumber(list.member_count)} members.`);
+      location.assign(projectUrl(`/lists/${list.id}`));
+    } catch (error) { toast(error.message, "error"); }
+  }
+  async function toggleActive() {
+    try {
+      await api(`/segments/${id}`, { method: "PATCH", body: { active: !segment.active } });
+      toast(segment.active ? "Segment deactivated: its members are frozen." : "Segment activated.");
+      loadHeader();
+    } catch (error) { toast(error.message, "error"); }
+  }
+  async function remove() {
+    if (await deleteSegment(segment)) {
+      flashNext("Segment deleted.");
+      location.assign(projectUrl("/segments"));
+    }
+  }
+
+  // Members, 50 a page, searchable and sortable; "Why?" explains one member.
+  const why = document.getElementById("why");
+  async function explainMember(lead) {
+    clear(why, el("p", { class: "muted" }, "Loading…"));
+    try {
+      const tree = await api(`/segments/${id}/explain/${lead.id}`);
+      clear(why, el("h3", {}, `Why ${leadName(lead)} matches`), el("ul", { class: "why" }, whyTree(tree)));
+    } catch (error) { clear(why, el("p", { class: "error" }, error.message)); }
+    why.scrollIntoView({ block: "nearest" });
+  }
+  const members = pagedTable({
+    mount: document.getElementById("members"),
+    columns: [
+      { label: "Name", sort: "name", render: leadName },
+      { label: "Email", key: "email", sort: "email" },
+      { label: "Company", key: "company", sort: "company" },
+      { label: "Job Title", key: "job_title", sort: "job_title" },
+      { label: "Status", key: "status", sort: "status" },
+      { label: "Source", key: "source", sort: "source" },
+      { label: "Enrichment Status", render: enrichment },
+      { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
+      { label: "Why", render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
+    ],
+    rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
+    empty: "No lead matches this segment right now.",
+    load: ({ page, perPage, sort, q }) => {
+      const params = new URLSearchParams({ page, per_page: perPage, sort });
+      if (q) params.set("q", q);
+      return api(`/segments/${id}/members?${params}`);
+    },
+  });
+  document.getElementById("member-search").addEventListener("input", debounce((e) => members.search(e.target.value.trim()), 300));
+
+  // History: newest first, more on demand.
+  // History: newest first, 20 at a time.
+  const history = document.getElementById("history");
+  const timeline = el("ul", { class: "timeline" });
+  const more = el("button", { type: "button" }, "Show older changes");
+  let after = null;
+  async function loadHistory() {
+    const params = new URLSearchParams({ limit: 20, order: "desc" });
+    if (after !== null) params.set("after", after);
+    try {
+      const page = await api(`/segments/${id}/history?${params}`);
+      timeline.append(...page.items.map((h) => el("li", {},
+        el("span", { class: `pill ${h.change}` }, h.change), " ",
+        el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, `Lead ${h.lead_id}`),
+        el("span", { class: "muted" }, ` · ${fmtDate(h.at)} · ${h.reason.replace("_", " ")} · v${h.segment_version}`))));
+      after = page.next_after;
+      more.hidden = after === null;
+      if (!timeline.children.length) clear(history, el("p", { class: "muted" }, "No membership changes recorded yet."));
+      else if (!history.contains(timeline)) clear(history, timeline, more);
+    } catch (error) { clear(history, el("p", { class: "error" }, error.message)); }
+  }
+  more.addEventListener("click", loadHistory);
+
+  async function loadAnalytics() {
+    const box = document.getElementById("analytics");
+    try {
+      const a = await api(`/segments/${id}/analytics?days=30`);
+      renderAnalytics(box, a);
+    } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+  }
+
+  await loadHeader();
+  members.render();
+  loadHistory();
+  loadAnalytics();
+}
+
+function renderAnalytics(box, a) {
+  const pct = a.conversion_rate === null ? "–" : `${(a.conversion_rate * 100).toFixed(1)}%`;
+  const score = a.avg_engagement_score === null ? "–" : a.avg_engagement_score.toFixed(1);
+  clear(box,
+    el("dl", { class: "stats" },
+      el("div", {}, el("dt", {}, "Members"), el("dd", {}, fmtNumber(a.member_count))),
+      el("div", {}, el("dt", {}, "Average score"), el("dd", {}, score)),
+      el("div", {}, el("dt", {}, `Converted (${a.converted_status})`), el("dd", {}, `${fmtNumber(a.converted_count)} · ${pct}`))),
+    el("div", { class: "grid two" },
+      el("figure", { class: "card" }, el("figcaption", {}, "Members and average score"),
+        lineChart(a.daily, [{ key: "member_count", label: "Members" }, { key: "avg_engagement_score", label: "Average score", second: true }])),
+      el("figure", { class: "card" }, el("figcaption", {}, "Entered and exited per day"),
+        barChart(a.daily))),
+    el("h3", {}, "Top events among members"),
+    a.top_events.length
+      ? el("div", { class: "table-wrap" }, el("table", {},
+          el("thead", {}, el("tr", {}, el("th", {}, "Event"), el("th", { class: "num" }, "Events"), el("th", { class: "num" }, "Members"))),
+          el("tbody", {}, a.top_events.map((t) => el("tr", {}, el("td", {}, t.type), el("td", { class: "num" }, fmtNumber(t.count)), el("td", { class: "num" }, fmtNumber(t.members)))))))
+      : el("p", { class: "muted" }, "No events among members in this window."));
+}
+
+if (document.body.dataset.page === "segments") segmentsList();
+if (document.body.dataset.page === "segment") segmentDetail();

@@ -1,0 +1,173 @@
+// Settings: project, custom fields, webhooks, users and the caller's API tokens.
+"use strict";
+
+async function apiRoot(path, options = {}) {
+  // Organization-wide endpoints live outside /projects/{project}.
+  const response = await fetch(`/api/v1${path}`, {
+    method: options.method || "GET",
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": BOOT.csrf },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: "same-origin",
+  });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
+    throw new ApiError(message, response.status);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function table(headers, rows, empty) {
+  return el("div", { class: "table-wrap" }, el("table", {},
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: headers.length, class: "muted" }, empty)))));
+}
+
+async function projectSettings() {
+  const form = document.getElementById("project-form");
+  const name = document.getElementById("project-name");
+  const zone = document.getElementById("project-timezone");
+  const statuses = document.getElementById("project-statuses");
+  const converted = document.getElementById("project-converted");
+  const error = document.getElementById("project-error");
+  function fill(settings) {
+    name.value = settings.name;
+    zone.value = settings.timezone;
+    statuses.value = settings.statuses.join("\n");
+    clear(converted, settings.statuses.map((s) => el("option", { value: s, selected: s === settings.converted_status }, s)));
+  }
+  fill(await api("/settings"));
+  statuses.addEventListener("input", () => {
+    const current = converted.value;
+    clear(converted, statuses.value.split("\n").map((s) => s.trim()).filter(Boolean).map((s) => el("option", { value: s, selected: s === current }, s)));
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      fill(await api("/settings", { method: "PATCH", body: {
+        name: name.value.trim(), timezone: zone.value.trim(),
+        statuses: statuses.value.split("\n").map((s) => s.trim()).filter(Boolean), converted_status: converted.value } }));
+      toast("Settings saved.");
+    } catch (e) { error.textContent = e.message; }
+  });
+}
+
+async function customFields() {
+  const list = document.getElementById("custom-fields");
+  async function load() {
+    const result = await api("/custom-fields");
+    clear(list, result.items.length
+      ? result.items.map((f) => el("li", {}, el("strong", {}, f.label), el("span", { class: "muted" }, ` · custom.${f.key} · ${f.type}${f.options.length ? ` (${f.options.join(", ")})` : ""}`)))
+      : el("li", { class: "muted" }, "No custom fields yet."));
+  }
+  const form = document.getElementById("field-form");
+  form?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("field-error");
+    error.textContent = "";
+    const type = document.getElementById("field-type").value;
+    const options = document.getElementById("field-options").value.split(",").map((s) => s.trim()).filter(Boolean);
+    try {
+      await api("/custom-fields", { method: "POST", body: {
+        key: document.getElementById("field-key").value.trim(),
+        label: document.getElementById("field-label").value.trim() || null,
+        type, options: type === "select" ? options : null } });
+      form.reset();
+      toast("Custom field added.");
+      load();
+    } catch (e) { error.textContent = e.message; }
+  });
+  load();
+}
+
+async function webhooks() {
+  const box = document.getElementById("webhooks");
+  if (!box) return;
+  const segments = (await api("/segments?scope=all")).items;
+  const names = new Map(segments.map((s) => [s.id, s.name]));
+  document.getElementById("hook-segment").append(...segments.map((s) => el("option", { value: s.id }, s.name)));
+  const secretBox = document.getElementById("hook-secret");
+  const reveal = (hook) => {
+    secretBox.hidden = false;
+    clear(secretBox, "Signing secret (shown once, keep it safe): ", el("code", {}, hook.secret));
+  };
+  async function load() {
+    const result = await api("/webhooks");
+    clear(box, table(["URL", "Segment", "State", "Pending", ""], result.items.map((h) => el("tr", {},
+      el("td", {}, h.url), el("td", {}, h.segment_id ? names.get(h.segment_id) || `Segment ${h.segment_id}` : "All segments"),
+      el("td", {}, h.consecutive_failures ? el("span", { class: "warn" }, `failing (${h.consecutive_failures})`) : (h.active ? "active" : "paused")),
+      el("td", { class: "num" }, fmtNumber(h.pending)),
+      el("td", {},
+        el("button", { type: "button", onclick: async () => reveal(await api(`/webhooks/${h.id}/rotate-secret`, { method: "POST" })) }, "Rotate secret"), " ",
+        el("button", { type: "button", class: "danger", onclick: async () => {
+          if (!(await confirmDialog({ title: "Delete this webhook?", lines: [h.url, "Changes not yet delivered are dropped."], confirmLabel: "Delete", danger: true }))) return;
+          await api(`/webhooks/${h.id}`, { method: "DELETE" });
+          load();
+        } }, "Delete")))), "No webhooks yet."));
+  }
+  document.getElementById("hook-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const segment = document.getElementById("hook-segment").value;
+    try {
+      const hook = await api("/webhooks", { method: "POST", body: { url: document.getElementById("hook-url").value.trim(), segment_id: segment ? Number(segment) : null } });
+      event.target.reset();
+      reveal(hook);
+      load();
+    } catch (e) { toast(e.message, "error"); }
+  });
+  load();
+}
+
+async function usersAndTokens() {
+  const usersBox = document.getElementById("users");
+  async function loadUsers() {
+    const result = await apiRoot("/users");
+    clear(usersBox, table(["Email", "Role", "Created", "Last log-in"], result.items.map((u) => el("tr", {},
+      el("td", {}, u.email), el("td", {}, u.role), el("td", {}, fmtDate(u.created_at, false)), el("td", {}, fmtDate(u.last_login_at)))), "No users."));
+  }
+  if (usersBox) {
+    loadUsers();
+    document.getElementById("user-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const password = document.getElementById("user-password").value;
+      try {
+        await apiRoot("/users", { method: "POST", body: { email: document.getElementById("user-email").value.trim(),
+          role: document.getElementById("user-role").value, password: password || null } });
+        event.target.reset();
+        toast("User added.");
+        loadUsers();
+      } catch (e) { toast(e.message, "error"); }
+    });
+  }
+  const tokensBox = document.getElementById("tokens");
+  async function loadTokens() {
+    const result = await apiRoot("/tokens");
+    clear(tokensBox, table(["Name", "Prefix", "Project", "Created", "Last used", ""], result.items.map((t) => el("tr", {},
+      el("td", {}, t.name), el("td", {}, el("code", {}, `sgm_${t.prefix}_…`)), el("td", {}, t.project || "all"),
+      el("td", {}, fmtDate(t.created_at, false)), el("td", {}, fmtDate(t.last_used_at)),
+      el("td", {}, t.revoked_at ? el("span", { class: "muted" }, `revoked ${fmtDate(t.revoked_at, false)}`)
+        : el("button", { type: "button", class: "danger", onclick: async () => {
+            if (!(await confirmDialog({ title: `Revoke "${t.name}"?`, lines: ["Programs using it stop working at once."], confirmLabel: "Revoke", danger: true }))) return;
+            await apiRoot(`/tokens/${t.prefix}`, { method: "DELETE" });
+            loadTokens();
+          } }, "Revoke")))), "No tokens yet."));
+  }
+  document.getElementById("token-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const issued = await apiRoot("/tokens", { method: "POST", body: { name: document.getElementById("token-name").value.trim() } });
+      event.target.reset();
+      const shown = document.getElementById("token-shown");
+      shown.hidden = false;
+      clear(shown, "Your new token (shown once, copy it now): ", el("code", {}, issued.token));
+      loadTokens();
+    } catch (e) { toast(e.message, "error"); }
+  });
+  loadTokens();
+}
+
+projectSettings();
+customFields();
+webhooks();
+usersAndTokens();

@@ -1,0 +1,150 @@
+"""A real server (uvicorn on a free port, over the test's database) and a real browser (Debian's
+chromium driven by Playwright). Screenshots land in tests/web/artifacts/ (or
+$SEGMINT_TEST_ARTIFACTS) so a run leaves pictures of every main page at both widths."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from segmint import auth
+from segmint.api.app import create_app
+from segmint.ingest import ingest_events, upsert_leads
+from segmint.projects import Project
+from segmint.store.tables import users
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("SEGMINT_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+PASSWORD = "correct horse battery"
+WIDTHS = {"desktop": (1440, 900), "mobile": (375, 800)}
+
+# 60 leads (two pages of 50): 30 "new" and 30 "contacted"; every third is a CEO.
+STATUSES = ("new", "contacted")
+
+
+def seed_leads() -> list[dict[str, Any]]:
+    leads = []
+    for i in range(60):
+        leads.append(
+            {
+                "email": f"lead{i:02d}@example.com",
+                "first_name": f"First{i:02d}",
+                "last_name": f"Last{i:02d}",
+                "company": "Initech" if i % 4 == 0 else f"Company {i:02d}",
+                "job_title": "CEO" if i % 3 == 0 else "Engineer",
+                "status": STATUSES[i % 2],
+                "source": "webinar" if i % 5 == 0 else "referral",
+                "tags": ["vip"] if i % 6 == 0 else [],
+            }
+        )
+    return leads
+
+
+@dataclass
+class Site:
+    url: str
+    engine: Engine
+    project: Project
+    email: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def site(db: Engine, project: Project) -> Iterator[Site]:
+    """The app served over HTTP with the seeded leads and an owner who can log in."""
+    with db.begin() as conn:
+        owner = conn.execute(users.select().where(users.c.email == "owner@acme.test")).one()
+        auth.set_password(conn, owner.id, PASSWORD)
+    upsert_leads(db, project, enumerate(seed_leads()))
+    ingest_events(
+        db,
+        project,
+        enumerate(
+            {"email": f"lead{i:02d}@example.com", "type": "trial_signup"} for i in range(0, 60, 2)
+        ),
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield Site(f"http://127.0.0.1:{port}", db, project, "owner@acme.test")
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+_open_pages: list[Any] = []
+
+
+def open_page(browser: Any, width: str) -> Any:
+    w, h = WIDTHS[width]
+    context = browser.new_context(viewport={"width": w, "height": h}, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []  # uncaught script errors fail the test that reads them
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    _open_pages.append(page)
+    return page
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A failing browser test leaves a picture of where it stopped."""
+    try:
+        return (yield)
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for i, page in enumerate(_open_pages):
+            if not page.is_closed():
+                page.screenshot(path=ARTIFACTS / f"FAILED-{item.name}-{i}.png", full_page=True)
+        raise
+    finally:
+        _open_pages.clear()
+
+
+def log_in(page: Any, site: Site) -> None:
+    page.goto(f"{site.url}/")
+    page.get_by_label("Email").fill(site.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/p/default/segments")
+
+
+def screenshot(page: Any, site: Site, name: str, width: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")
+    backend = site.engine.dialect.name
+    page.screenshot(path=ARTIFACTS / f"{name}-{width}-{backend}.png", full_page=True)
