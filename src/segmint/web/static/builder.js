@@ -349,10 +349,14 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       }
     } catch (error) {
       if (error.name === "AbortError") return;
-      countBox.textContent = "Cannot count yet";
       clear(sampleBox);
-      if (error.path) builder.showError(error.path, error.message);
-      else toast(error.message, "error");
+      if (error.path) {
+        countBox.textContent = "Fix the highlighted condition to see the count";
+        builder.showError(error.path, error.message);
+      } else {
+        countBox.textContent = "Cannot count right now";
+        toast(error.message, "error");
+      }
     }
   }
   return debounce(update, 350);

@@ -111,7 +111,7 @@ async function segmentDetail() {
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
       el("dl", { class: "stats" },
         el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
-        el("div", {}, el("dt", {}, "State"), el("dd", {}, segment.active ? "Active" : "Inactive")),
+        el("div", {}, el("dt", {}, "State"), el("dd", {}, segment.active ? "Active" : "Inactive (members frozen)")),
         el("div", {}, el("dt", {}, "Created"), el("dd", {}, fmtDate(segment.created_at))),
         el("div", {}, el("dt", {}, "Created by"), el("dd", {}, segment.created_by || "–")),
         el("div", {}, el("dt", {}, "Last evaluated"), el("dd", {}, fmtDate(segment.last_evaluated_at)))));

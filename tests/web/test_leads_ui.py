@@ -1,0 +1,106 @@
+"""Leads, import, lists and settings in a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import Site, log_in, open_page
+
+
+def test_import_a_csv_with_mapping_and_progress(site: Site, browser: Any, tmp_path: Path) -> None:
+    rows = ["E-mail,Given name,Employer,Shoe size"]
+    rows += [f"imported{i}@example.com,Name{i},Umbrella,{40 + i % 5}" for i in range(300)]
+    rows.insert(10, "not an email,Broken,Nowhere,41")  # line 11 of the file
+    path = tmp_path / "leads.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.goto(f"{site.url}/p/default/import")
+    page.get_by_label("CSV file").set_input_files(path)
+    expect(page.get_by_label("E-mail")).to_have_value("email")
+    expect(page.get_by_label("Shoe size")).to_have_value("")  # nothing fits: ignored
+    page.get_by_label("Given name").select_option("first_name")
+    page.get_by_label("Employer").select_option("company")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-text")).to_have_text(
+        "Imported: 300 created, 0 updated, 0 skipped, 1 failed."
+    )
+    expect(page.locator("#import-progress")).to_have_attribute("value", "100")
+    expect(page.locator("#import-errors li")).to_have_text([re.compile(r"^Line 11: .*email")])
+
+    # The leads are there, searchable, and filterable with the builder.
+    page.goto(f"{site.url}/p/default/leads")
+    page.get_by_label("Search leads").fill("Umbrella")
+    expect(page.locator("#lead-table .pager")).to_contain_text("300 in all")
+    page.get_by_label("Search leads").fill("")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    page.get_by_role("button", name="+ Condition").click()
+    row = page.get_by_role("group", name="Condition", exact=True).first
+    row.get_by_label("Field").select_option("company")
+    row.get_by_label("Value for Company").fill("umbrella")
+    expect(page.locator("#live-count")).to_have_text("300 leads match your filters")
+    page.get_by_role("button", name="Apply filter").click()
+    expect(page.locator("#lead-table .pager")).to_contain_text("Page 1 of 6 · 300 in all")
+    assert page.errors == []
+
+
+def test_a_list_by_hand_add_remove_and_export(site: Site, browser: Any) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.goto(f"{site.url}/p/default/lists")
+    page.get_by_label("New list").fill("Hand picked")
+    page.get_by_role("button", name="Create list").click()
+    page.wait_for_url(re.compile(r".*/lists/\d+$"))
+    expect(page.get_by_role("button", name="Export CSV")).to_be_disabled()  # empty
+
+    for number in ("01", "02"):
+        page.get_by_label("Find leads to add").fill(f"lead{number}@example.com")
+        found = page.locator("#add-results li", has_text=f"lead{number}@example.com")
+        found.get_by_role("button", name="Add").click()
+        expect(page.locator(".toast").last).to_have_text(
+            f"First{number} Last{number} added to the list."
+        )
+    expect(page.locator("#list-members tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Remove First01 Last01").click()
+    expect(page.locator("#list-members tbody tr")).to_have_count(1)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    lines = download.value.path().read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and "lead02@example.com" in lines[1]
+    expect(page.locator(".toast").last).to_have_text("Exported 1 members to CSV.")
+    assert page.errors == []
+
+
+def test_settings_tokens_and_custom_fields(site: Site, browser: Any) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.goto(f"{site.url}/p/default/settings")
+    page.get_by_label("Key").fill("plan")
+    page.get_by_label("Type").select_option("select")
+    page.get_by_label("Options (select only, comma-separated)").fill("free, pro")
+    page.get_by_role("button", name="Add field").click()
+    expect(page.locator("#custom-fields")).to_contain_text("custom.plan · select (free, pro)")
+
+    page.get_by_label("Name", exact=True).last.fill("Zapier")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#token-shown code")).to_have_text(re.compile(r"^sgm_[0-9a-f]{8}_"))
+    expect(page.locator("#tokens")).to_contain_text("Zapier")
+    page.locator("#tokens tr", has_text="Zapier").get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(page.locator("#tokens tr", has_text="Zapier")).to_contain_text("revoked")
+
+    # A custom select field gets a multi-select in the builder.
+    page.goto(f"{site.url}/p/default/segments/new")
+    page.get_by_role("button", name="+ Condition").click()
+    row = page.get_by_role("group", name="Condition", exact=True).first
+    row.get_by_label("Field").select_option("custom.plan")
+    expect(row.get_by_label("Value for plan")).to_be_visible()
+    row.get_by_label("Operator").select_option("in")
+    row.get_by_label("Value for plan").select_option(["free", "pro"])
+    expect(page.locator("#live-count")).to_have_text("0 leads match your filters")
+    assert page.errors == []
