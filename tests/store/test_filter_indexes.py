@@ -125,3 +125,31 @@ def test_the_migration_trims_what_python_trims() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module._WHITESPACE == PY_WHITESPACE
+
+
+@pytest.mark.parametrize(
+    ("tree", "join"),
+    [
+        ({"event": "trial_signup", "within_days": 14}, ""),  # a semi-join, or a join on unique ids
+        ({"event": "api_call", "within_days": 14, "performed": False}, "Anti Join"),
+        ({"not": {"event": "api_call"}}, "Anti Join"),
+    ],
+    ids=["performed", "did-not-perform", "not-performed"],
+)
+def test_event_conditions_are_planned_as_joins(
+    db: Engine, project: Project, tree: dict[str, Any], join: str
+) -> None:
+    """ "Did X" is a semi-join and "never did X" an anti-join on PostgreSQL, not a filter of
+    every lead through a hashed NOT IN subplan (finding 10 in docs/performance.md)."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("plan shapes are PostgreSQL's")
+    _fill(db, project)
+    with db.begin() as conn:
+        node = filtering.validate(
+            conn, project, {"and": [tree, {"field": "status", "op": "is_not_null"}]}
+        )
+        query = sa.select(sa.func.count()).where(
+            leads.c.project_id == project.id, filtering.condition(conn, project, node)
+        )
+        plan = _explain(conn, query)
+    assert join in plan and "SubPlan" not in plan, plan

@@ -209,23 +209,43 @@ def _condition(node: Condition, ctx: CompileContext) -> Predicate:
     return op.sql(_operand(spec, ctx), spec, node.value, ctx.time)
 
 
-def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]:
+def _event_conditions(node: EventCondition, ctx: CompileContext) -> list[Predicate]:
+    """The events an event condition counts: its type, window and `where`."""
     conditions: list[Predicate] = [
         events.c.project_id == ctx.project.id,
         events.c.type == node.type,
     ]
-    if ctx.lead_ids is not None:
-        conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
     if node.within_days is not None:
         since = ctx.time.now - timedelta(days=node.within_days)
         conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
     if node.where is not None:
         # The where clause is the WHERE of its own subquery: a fresh, positive context.
         conditions.append(compile_node(node.where, replace(ctx, in_event=True, negated=False)))
+    return conditions
+
+
+def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]:
+    conditions = _event_conditions(node, ctx)
+    if ctx.lead_ids is not None:
+        conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
     return sa.select(events.c.lead_id).where(*conditions).group_by(events.c.lead_id)
 
 
+def _event_exists(node: EventCondition, ctx: CompileContext) -> Predicate:
+    """"At least one such event" as EXISTS: PostgreSQL plans it as a semi-join, and its
+    negation ("never", "did not") as an anti-join, where NOT IN (...) could only filter every
+    lead through a hashed subplan (finding 10 in docs/performance.md)."""
+    correlated = sa.and_(*_event_conditions(node, ctx), events.c.lead_id == leads.c.id)
+    return sa.exists(sa.select(sa.literal(1)).where(correlated))
+
+
 def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
+    if node.min_count == 1 and node.max_count is None:
+        found = _event_exists(node, ctx)
+        return found if node.performed else sa.not_(found)
+    if node.min_count == 0 and node.max_count == 0:  # "no such event"
+        found = _event_exists(node, ctx)
+        return sa.not_(found) if node.performed else found
     lead_ids = _event_lead_ids(node, ctx)
     count = sa.func.count()
     if node.min_count >= 1:
