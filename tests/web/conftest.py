@@ -23,6 +23,7 @@ from segmint.api.app import create_app
 from segmint.ingest import ingest_events, upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import users
+from segmint.worker import start_in_thread
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -82,6 +83,7 @@ def site(db: Engine, project: Project) -> Iterator[Site]:
         ),
     )
     port = _free_port()
+    stop_worker = start_in_thread(db)  # as `segmint serve` does: history, analytics, webhooks
     server = uvicorn.Server(
         uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -95,6 +97,10 @@ def site(db: Engine, project: Project) -> Iterator[Site]:
     yield Site(f"http://127.0.0.1:{port}", db, project, "owner@acme.test")
     server.should_exit = True
     thread.join(timeout=10)
+    stop_worker.set()
+    for running in threading.enumerate():  # before the database goes
+        if running.name.startswith("segmint-"):
+            running.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,15 @@ def test_build_save_page_export_convert_delete(site: Site, browser: Any) -> None
     expect(page.locator("#members tbody tr")).to_have_count(len(members))
     screenshot(page, site, "segment-detail", "desktop")
 
+    # The worker records each member's entry within moments; the page shows it on reload.
+    for _ in range(20):
+        if page.locator("#history .pill").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(page.locator("#history .pill").first).to_have_text("entered")
+    expect(page.locator("#analytics")).to_contain_text(str(len(members)))
+
     # Sort by email, descending on a second click.
     emails = sorted(lead["email"] for lead in members)
     page.get_by_role("button", name="Email", exact=True).click()

@@ -39,7 +39,10 @@ def get_connection(engine: EngineDep) -> Iterator[sa.Connection]:
         yield conn
 
 
-ConnectionDep = Annotated[sa.Connection, Depends(get_connection)]
+# scope="function": commit before the response is sent. By default a yield dependency exits
+# after it, and a client's next request (the page reloading after a save) could read the
+# database before the write it was just told about had committed.
+ConnectionDep = Annotated[sa.Connection, Depends(get_connection, scope="function")]
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

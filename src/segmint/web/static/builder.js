@@ -342,7 +342,9 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       clear(sampleBox, result.sample.map((lead) => el("li", {},
         el("a", { href: projectUrl(`/leads/${lead.id}`) }, leadName(lead)),
         el("span", { class: "muted" }, ` · ${[lead.job_title, lead.company, lead.status].filter(Boolean).join(" · ")}`))));
-      clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)));
+      const hint = result.count < 10 ? "Few matches: loosen the filters (remove conditions, use OR)."
+        : result.count > 1000 ? "Many matches: tighten the filters (add conditions, narrow values)." : null;
+      clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)), hint ? el("p", { class: "muted" }, hint) : null);
       if (textBox) {
         const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
         if (document.activeElement !== textBox) textBox.value = printed.text;
