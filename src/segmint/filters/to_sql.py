@@ -232,7 +232,7 @@ def _event_lead_ids(node: EventCondition, ctx: CompileContext) -> sa.Select[Any]
 
 
 def _event_exists(node: EventCondition, ctx: CompileContext) -> Predicate:
-    """"At least one such event" as EXISTS: PostgreSQL plans it as a semi-join, and its
+    """At least one such event, as EXISTS: PostgreSQL plans it as a semi-join, and its
     negation ("never", "did not") as an anti-join, where NOT IN (...) could only filter every
     lead through a hashed subplan (finding 10 in docs/performance.md)."""
     correlated = sa.and_(*_event_conditions(node, ctx), events.c.lead_id == leads.c.id)
