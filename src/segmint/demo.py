@@ -24,6 +24,7 @@ from segmint.engine.membership import Reason
 from segmint.engine.segments import resync_later
 from segmint.ingest import ImportReport, ingest_events, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
+from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import (
     accounts,
     events,
@@ -345,6 +346,7 @@ def generate(
         if on_progress:
             on_progress(len(records))
     _create_example_segments(engine, project, now)
+    refresh_sqlite_statistics(engine, lead_report.counts.created + event_report.counts.accepted)
     return lead_report, event_report
 
 

@@ -703,3 +703,24 @@ def test_a_large_file_is_imported_in_bounded_memory(
             )
         ).one()
     assert (last.first_name, last.tags) == (f"First{BIG_ROWS - 1}", ["a", "b"])
+
+
+def test_a_large_import_leaves_sqlite_with_statistics(
+    db: Engine, project: Project, tmp_path: Path
+) -> None:
+    """Without statistics SQLite reads a one-project database's leads through an index on
+    project_id; after a large load it has them, and scans (finding 12, performance.md)."""
+    path = tmp_path / "many.csv"
+    path.write_text(
+        "email,status\n" + "".join(f"l{i}@x.test,new\n" for i in range(10_000)), encoding="utf-8"
+    )
+    import_leads_csv(db, project, path)
+    if db.dialect.name != "sqlite":
+        return  # PostgreSQL's autovacuum keeps its statistics
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar()
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM leads "
+            f"WHERE project_id = {project.id} AND segmint_fold(status) = 'new'"
+        ).fetchall()
+    assert "SCAN leads" in str(plan), plan

@@ -23,6 +23,7 @@ from segmint.errors import NotFound
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project, create_project, get_project, get_project_by_id
 from segmint.store.bulk import insert_returning_ids, insert_rows
+from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import events, leads, organizations, projects
 
 CHUNK = 10_000  # leads per transaction
@@ -143,11 +144,13 @@ def store_in_arrival_order(engine: Engine) -> None:
 
 
 def analyze(engine: Engine, *tables: str, vacuum: bool = False) -> None:
-    """Fresh statistics for bulk-loaded tables (PostgreSQL), or the planner guesses: with a
-    stale row count for segment_members it scanned a segment's every member to find a few.
+    """Fresh statistics for bulk-loaded tables (SQLite: the whole database), or the planner
+    guesses: with a stale row count for segment_members it scanned a segment's every member to
+    find a few.
     VACUUM also empties the GIN indexes' pending lists and sets the visibility map that
     index-only scans of events rely on. Autovacuum does the same in time; a bench cannot wait."""
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name == "sqlite":
+        refresh_sqlite_statistics(engine)
         return
     command = "VACUUM ANALYZE" if vacuum else "ANALYZE"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

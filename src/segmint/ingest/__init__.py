@@ -12,6 +12,7 @@ from segmint.ingest.csv_source import CsvRecords, ProgressCallback
 from segmint.ingest.events import import_events_jsonl, ingest_events
 from segmint.ingest.leads import LeadWriter, OnConflict, upsert_leads
 from segmint.projects import Project
+from segmint.store.db import refresh_sqlite_statistics
 
 __all__ = [
     "ImportReport",
@@ -42,4 +43,5 @@ def import_leads_csv(
         writer.add(line, record)
     writer.close()
     report.ignored_columns = records.mapping.ignored if records.mapping else []
+    refresh_sqlite_statistics(engine, report.counts.created + report.counts.updated)
     return report

@@ -28,6 +28,7 @@ from segmint.ingest.batches import (
 from segmint.ingest.csv_source import ProgressCallback
 from segmint.projects import Project
 from segmint.store.bulk import insert_rows
+from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import events, leads
 
 TYPE_MAX = 100
@@ -240,4 +241,5 @@ def import_events_jsonl(
         else:
             writer.add(*item)
     writer.close()
+    refresh_sqlite_statistics(engine, report.counts.accepted)
     return report
