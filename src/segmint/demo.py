@@ -28,6 +28,7 @@ from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import (
     accounts,
     events,
+    lead_event_counts,
     leads,
     membership_history,
     segments,
@@ -422,6 +423,16 @@ def has_data(engine: Engine, project: Project) -> bool:
 def clear(engine: Engine, project: Project) -> None:
     """Remove the project's demo data (leads, events, accounts, segments and their membership
     history, queued work), keeping the project."""
+    # Counters first: the trigger that keeps them then has nothing to recompute per lead.
+    tables = (
+        work_items,
+        membership_history,
+        lead_event_counts,
+        events,
+        leads,
+        accounts,
+        segments,
+    )
     with engine.begin() as conn:
-        for table in (work_items, membership_history, events, leads, accounts, segments):
+        for table in tables:
             conn.execute(table.delete().where(table.c.project_id == project.id))

@@ -1,5 +1,5 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
-moderate, slow), its five common patterns, two event conditions, a company search and a tags
+moderate, slow), its five common patterns, three event conditions, a company search and a tags
 match. Each comes with the statement a developer would write by hand for the same count on
 PostgreSQL, to show what Segmint's generated SQL costs over it, and with the statement an
 analyst would write for DuckDB over the data exported to Parquet (views `leads` and `events` of
@@ -233,6 +233,15 @@ CASES: tuple[Case, ...] = (
            EXCEPT
            SELECT lead_id FROM events WHERE type = 'api_call'
                AND occurred_at BETWEEN $now - INTERVAL 14 DAY AND $now)""",
+    ),
+    Case(
+        # Over all time and with no `where`: answered from the per-lead counters (0008).
+        "event: 10+ page views, ever",
+        {"event": "page_view", "min_count": 10},
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE project_id = :project_id
+           AND type = 'page_view' GROUP BY lead_id HAVING count(*) >= 10) AS viewers""",
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE type = 'page_view'
+           GROUP BY lead_id HAVING count(*) >= 10)""",
     ),
     Case(
         # Faker's companies are surnames ("Johnson, Wilson and Sons"): "son" matches many.

@@ -43,7 +43,7 @@ from segmint.filters.tree import (
 )
 from segmint.projects import Project
 from segmint.store.db import one_of
-from segmint.store.tables import accounts, events, leads, list_members
+from segmint.store.tables import accounts, events, lead_event_counts, leads, list_members
 
 Expr = ColumnElement[Any]
 Predicate = ColumnElement[bool]
@@ -239,7 +239,37 @@ def _event_exists(node: EventCondition, ctx: CompileContext) -> Predicate:
     return sa.exists(sa.select(sa.literal(1)).where(correlated))
 
 
+def _counted(node: EventCondition, ctx: CompileContext, *totals: Predicate) -> Predicate:
+    """The lead's counter of this event type (migration 0008) satisfies `totals`: for
+    conditions over all time with no `where`, one row per lead instead of all its events."""
+    c = lead_event_counts.c
+    return sa.exists(
+        sa.select(sa.literal(1)).where(
+            c.project_id == ctx.project.id,
+            c.type == node.type,
+            c.lead_id == leads.c.id,
+            *totals,
+        )
+    )
+
+
+def _event_from_counters(node: EventCondition, ctx: CompileContext) -> Predicate:
+    total = lead_event_counts.c.total
+    if node.min_count >= 1:
+        bounds = [total >= node.min_count]
+        if node.max_count is not None:
+            bounds.append(total <= node.max_count)
+        matched: Predicate = _counted(node, ctx, *bounds)
+    elif node.max_count is None:
+        matched = sa.true()  # at least zero events: everyone
+    else:  # zero events count too: the complement of "more than max_count"
+        matched = sa.not_(_counted(node, ctx, total > node.max_count))
+    return matched if node.performed else sa.not_(matched)
+
+
 def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
+    if node.within_days is None and node.where is None:
+        return _event_from_counters(node, ctx)
     if node.min_count == 1 and node.max_count is None:
         found = _event_exists(node, ctx)
         return found if node.performed else sa.not_(found)

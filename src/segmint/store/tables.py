@@ -195,6 +195,27 @@ events = sa.Table(
     sa.Index(None, "project_id", "type", "occurred_at", "lead_id"),
 )
 
+# Per lead and event type: how many events, first and last. Kept exact by triggers on `events`
+# (migration 0008), so counted conditions with no window need not aggregate the events.
+lead_event_counts = sa.Table(
+    "lead_event_counts",
+    metadata,
+    _project_id(),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.Column("last_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "lead_id", "type"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_lead_event_counts_lead",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "type", "total", "lead_id"),
+)
+
 custom_fields = sa.Table(
     "custom_fields",
     metadata,
@@ -409,6 +430,7 @@ TENANT_TABLES = (
     accounts,
     leads,
     events,
+    lead_event_counts,
     custom_fields,
     segments,
     lists,
