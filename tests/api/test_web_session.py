@@ -166,4 +166,6 @@ def test_another_organizations_project_is_not_a_page(browser: TestClient, db: En
     with db.begin() as conn:
         create_project(conn, auth.create_organization(conn, "Globex"), "globex")
     log_in(browser)
-    assert browser.get("/p/globex/segments").status_code == 404
+    page = browser.get("/p/globex/segments")
+    assert page.status_code == 404
+    assert "There is no project &#39;globex&#39; in your organization." in page.text

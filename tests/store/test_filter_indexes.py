@@ -39,6 +39,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
         {"field": "enrichment.person.location.country", "op": "eq", "value": "United States"},
         "ix_leads_filter_person_country",
     ),
+    (
+        {"field": "enrichment.person.location.state", "op": "in", "value": ["CA", "NY"]},
+        "ix_leads_filter_person_state",
+    ),
     ({"field": "company", "op": "contains", "value": "son"}, "ix_leads_filter_company_trgm"),
     (
         {"field": "job_title", "op": "contains", "value": ["Director", "VP"]},

@@ -46,6 +46,13 @@ def test_import_a_csv_with_mapping_and_progress(site: Site, browser: Any, tmp_pa
     expect(page.locator("#live-count")).to_have_text("300 leads match your filters")
     page.get_by_role("button", name="Apply filter").click()
     expect(page.locator("#lead-table .pager")).to_contain_text("Page 1 of 6 · 300 in all")
+
+    # The applied filter becomes a segment.
+    page.get_by_role("button", name="Save filter as segment").click()
+    page.get_by_label("Segment name").fill("Umbrella staff")
+    page.get_by_role("dialog").get_by_role("button", name="Create Segment").click()
+    page.wait_for_url(re.compile(r".*/segments/\d+$"))
+    expect(page.locator(".toast")).to_have_text("Segment created successfully with 300 members")
     assert page.errors == []
 
 

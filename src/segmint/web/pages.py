@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from segmint.errors import NotFound
 from segmint.web.session import UserDep
 from segmint.web.templating import templates
 
@@ -29,8 +28,11 @@ def _page(
     request: Request, user: UserDep, project: str, template: str, section: str, **data: Any
 ) -> Response:
     slugs = dict(user.projects)
-    if project not in slugs:
-        raise NotFound(f"no project {project!r}")
+    if project not in slugs:  # another organization's, or none: the same answer
+        message = f"There is no project {project!r} in your organization."
+        return templates.TemplateResponse(
+            request, "not_found.html", {"message": message}, status_code=404
+        )
     boot = {"project": project, "csrf": user.csrf, "role": user.principal.role.value, **data}
     context = {
         "user": user,

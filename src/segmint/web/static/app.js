@@ -116,6 +116,26 @@ function confirmDialog({ title, lines = [], confirmLabel = "Confirm", danger = f
   });
 }
 
+// A modal asking for one line of text: resolves to it, or null when cancelled.
+function promptDialog({ title, label, confirmLabel = "Save" }) {
+  return new Promise((resolve) => {
+    const input = el("input", { id: "prompt-input", required: true, maxlength: 255 });
+    const form = el("form", { method: "dialog", class: "stacked" },
+      el("label", { for: "prompt-input" }, label), input,
+      el("div", { class: "buttons" },
+        el("button", { type: "button", value: "cancel" }, "Cancel"),
+        el("button", { type: "submit", class: "primary" }, confirmLabel)));
+    const dialog = el("dialog", { "aria-labelledby": "prompt-title" }, el("h2", { id: "prompt-title" }, title), form);
+    const close = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    form.querySelector("button[value=cancel]").addEventListener("click", () => close(null));
+    form.addEventListener("submit", (event) => { event.preventDefault(); if (input.value.trim()) close(input.value.trim()); });
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(null); });
+    document.body.append(dialog);
+    dialog.showModal();
+    input.focus();
+  });
+}
+
 // Downloads a CSV export from the API; resolves to the number of data rows.
 async function downloadCsv(path, fallbackName) {
   const response = await api(path, { raw: true });

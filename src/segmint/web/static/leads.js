@@ -57,7 +57,7 @@ async function leadsPage() {
     table.search(table.state.q);
   });
   saveAs.addEventListener("click", async () => {
-    const name = window.prompt("Name of the new segment");
+    const name = await promptDialog({ title: "Save as a segment", label: "Segment name", confirmLabel: "Create Segment" });
     if (!name) return;
     try {
       const saved = await api("/segments", { method: "POST", body: { name, filter } });
