@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import membership, outbox, time_sweep
+from segmint.engine import membership, outbox, scoring, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
@@ -97,6 +97,19 @@ class Worker:
                 log.exception("time sweep of segment %s failed", segment_id)
         return changes
 
+    def sweep_scores(self) -> int:
+        """Rescore the projects whose scoring changed or decays (engine/scoring.py)."""
+        now = self.clock.now()
+        with self.engine.connect() as conn:
+            due = scoring.due_projects(conn, now)
+        changed = 0
+        for project_id in due:
+            try:
+                changed += scoring.sweep(self.engine, project_id, now)
+            except Exception:  # one project's broken rule must not stop the others
+                log.exception("score sweep of project %s failed", project_id)
+        return changed
+
     def sweep_forever(self, stop: threading.Event) -> None:
         """Sweep every SWEEP_EVERY, in a thread of its own: a sweep catching up on minutes of
         time-based changes over millions of leads takes seconds, which write-driven syncs (the
@@ -105,6 +118,7 @@ class Worker:
             started = time.monotonic()
             try:
                 self.sweep_time()
+                self.sweep_scores()
             except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
                 log.warning("database unavailable, retrying: %s", exc.orig)
             elapsed = time.monotonic() - started

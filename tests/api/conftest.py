@@ -40,6 +40,9 @@ class Api:
     def patch(self, path: str, as_: str = "owner", **kwargs: Any) -> httpx.Response:
         return self.request("PATCH", path, as_, **kwargs)
 
+    def put(self, path: str, as_: str = "owner", **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, as_, **kwargs)
+
     def delete(self, path: str, as_: str = "owner", **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, as_, **kwargs)
 

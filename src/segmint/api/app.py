@@ -21,6 +21,7 @@ from segmint.api.routes import (
     imports,
     leads,
     lists,
+    scoring,
     segments,
     settings,
     users,
@@ -77,6 +78,7 @@ def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         filters,
         settings,
         users,
+        scoring,
     ):
         app.include_router(module.router)
     app.include_router(login.router)

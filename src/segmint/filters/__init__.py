@@ -25,7 +25,7 @@ from segmint.filters.operators import OPERATORS, Operator, get_operator, operato
 from segmint.filters.parse import parse_filter, stored_segment_ids, to_json
 from segmint.filters.source import DbSegmentSource, MemorySegmentSource, SegmentSource
 from segmint.filters.syntax import parse_text, text_to_json, to_text
-from segmint.filters.to_sql import compile_filter, select_lead_ids
+from segmint.filters.to_sql import compile_filter, event_predicates, select_lead_ids
 from segmint.filters.tree import (
     And,
     Condition,
@@ -55,6 +55,7 @@ __all__ = [
     "SegmentSource",
     "compile_filter",
     "evaluate",
+    "event_predicates",
     "explain",
     "explain_lead",
     "get_operator",

@@ -354,6 +354,15 @@ def compile_filter(
     return compile_node(node, ctx)
 
 
+def event_predicates(
+    node: EventCondition, project: Project, now: datetime, dialect_name: str
+) -> list[Predicate]:
+    """The WHERE over `events` of the events an event condition counts (type, window, `where`):
+    for code that aggregates those events itself (engagement scoring)."""
+    ctx = CompileContext(project, dialect_for(dialect_name), TimeContext.of(now, project.zone))
+    return _event_conditions(node, ctx)
+
+
 def select_lead_ids(
     node: Node,
     project: Project,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import outbox
+from segmint.engine import outbox, scoring
 from segmint.errors import InvalidInput
 from segmint.ingest import values
 from segmint.ingest.batches import (
@@ -145,6 +145,7 @@ class EventWriter:
                 columns=["last_activity_at"],
                 event_types={row["type"] for row in rows},
             )
+            scoring.rescore(conn, self.project, list(latest), now)  # scores follow at once
             counts.accepted += len(rows)
         return counts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import unicodedata
@@ -49,6 +50,10 @@ def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
+    try:  # math functions are a compile-time option of SQLite: scoring's decay needs power()
+        cursor.execute("SELECT power(2, 1)")
+    except sqlite3.OperationalError:
+        dbapi_conn.create_function("power", 2, math.pow, deterministic=True)
     cursor.close()
 
 

@@ -426,6 +426,57 @@ webhook_attempts = sa.Table(
     sa.Index(None, "project_id", "webhook_id", "id"),
 )
 
+# Engagement scoring (engine/scoring.py): points per event type, with an optional `where` over
+# the event's metadata (filter language), a cap per rule and a decay.
+scoring_rules = sa.Table(
+    "scoring_rules",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("points", sa.Float, nullable=False),
+    sa.Column("where", Json),
+    sa.Column("cap", sa.Float),  # at most this many points from the rule per lead
+    sa.Column("decay", sa.String(8), nullable=False, server_default="none"),
+    sa.Column("decay_days", sa.Integer),  # halve: the half-life; expire: the lifetime
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.CheckConstraint("decay in ('none', 'halve', 'expire')", name="ck_scoring_rules_decay"),
+    sa.Index(None, "project_id", "event_type"),
+)
+
+scoring_settings = sa.Table(
+    "scoring_settings",
+    metadata,
+    sa.Column(
+        "project_id",
+        BigId,
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("engagement_levels", Json, nullable=False),  # [{"name", "min"}], lowest first
+    sa.Column("swept_at", Timestamp),  # the last time decaying scores were brought up to date
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+# A lead's score each time it changed (rounded points), for the lead page.
+score_history = sa.Table(
+    "score_history",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_score_history_lead",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "lead_id", "at"),
+)
+
 TENANT_TABLES = (
     accounts,
     leads,
@@ -440,6 +491,9 @@ TENANT_TABLES = (
     webhooks,
     webhook_queue,
     webhook_attempts,
+    scoring_rules,
+    scoring_settings,
+    score_history,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,
 # though every item names its project.

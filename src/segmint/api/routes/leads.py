@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from segmint.api.deps import AdminOnly, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import (
@@ -22,7 +24,7 @@ from segmint.api.schemas import (
     history_page,
     row_errors,
 )
-from segmint.engine import filtering
+from segmint.engine import filtering, scoring
 from segmint.engine import history as history_engine
 from segmint.engine import leads as engine
 from segmint.engine import segments as segments_engine
@@ -166,3 +168,29 @@ def lead_events(
     next_before = items[-1]["id"] if len(items) == limit else None
     timeline = [LeadEvent.model_validate(i) for i in items]
     return LeadEventsPage(items=timeline, next_before=next_before)
+
+
+class ScorePoint(BaseModel):
+    at: datetime
+    score: float
+
+
+class ScoreHistory(BaseModel):
+    items: list[ScorePoint]
+
+
+@router.get(
+    "/{lead_id}/score-history",
+    response_model=ScoreHistory,
+    summary="The lead's engagement score each time it changed, newest first",
+)
+def score_history(
+    lead_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ScoreHistory:
+    engine.get_lead(conn, project, lead_id)
+    points = scoring.score_history_of(conn, project, lead_id, limit)
+    return ScoreHistory(items=[ScorePoint.model_validate(p) for p in points])

@@ -1,0 +1,60 @@
+"""Scoring over HTTP: rules and levels by admins, counts per level, a lead's score history."""
+
+from __future__ import annotations
+
+from segmint.worker import Worker
+from tests.api.conftest import Api, error_of
+
+
+def test_rules_and_levels_by_admins_seen_by_all(api: Api) -> None:
+    rule = {"event_type": "page_view", "points": 10, "cap": 30}
+    assert api.post("scoring/rules", as_="member", json=rule).status_code == 403
+    made = api.post("scoring/rules", as_="admin", json=rule)
+    assert made.status_code == 201, made.text
+    rule_id = made.json()["id"]
+    changed = api.patch(f"scoring/rules/{rule_id}", json={"decay": "halve", "decay_days": 30})
+    assert changed.json() | {"id": 0} == {
+        "id": 0,
+        "event_type": "page_view",
+        "points": 10,
+        "where": None,
+        "cap": 30,
+        "decay": "halve",
+        "decay_days": 30,
+    }
+    seen = api.get("scoring", as_="member").json()
+    assert [r["id"] for r in seen["rules"]] == [rule_id]
+    assert [(b["name"], b["min"]) for b in seen["levels"]] == [
+        ("Cold", 0),
+        ("Warm", 25),
+        ("Hot", 50),
+        ("Very Hot", 75),
+    ]
+    assert api.get("scoring", as_="stranger").json()["rules"] == []
+    assert api.delete(f"scoring/rules/{rule_id}", as_="stranger").status_code == 404
+    assert api.delete(f"scoring/rules/{rule_id}").status_code == 204
+    assert api.delete(f"scoring/rules/{rule_id}").status_code == 404
+
+
+def test_bad_rules_and_levels_name_the_field(api: Api) -> None:
+    bad = api.post(
+        "scoring/rules",
+        json={"event_type": "x", "points": 1, "where": {"field": "path", "op": "contains"}},
+    )
+    assert bad.status_code == 422 and error_of(bad)["path"] == "rule.where.value"
+    levels = api.put("scoring/levels", json={"levels": [{"name": "A", "min": 3}]})
+    assert levels.status_code == 422 and error_of(levels)["path"] == "levels[0].min"
+
+
+def test_levels_preview_and_score_history(api: Api) -> None:
+    lead = api.post("leads", json={"email": "a@x.test"}).json()
+    api.post("scoring/rules", json={"event_type": "demo", "points": 45})
+    api.post("events", json={"events": [{"lead_id": lead["id"], "type": "demo"}]})
+    assert api.get(f"leads/{lead['id']}").json()["engagement_score"] == 45
+    Worker(api.client.app.state.engine).sweep_scores()  # type: ignore[attr-defined]
+    proposed = {"levels": [{"name": "Low", "min": 0}, {"name": "High", "min": 40}]}
+    preview = api.post("scoring/levels/preview", json=proposed).json()
+    assert [(b["name"], b["count"]) for b in preview] == [("Low", 0), ("High", 1)]
+    history = api.get(f"leads/{lead['id']}/score-history").json()["items"]
+    assert [point["score"] for point in history] == [45]
+    assert api.get(f"leads/{lead['id']}/score-history", as_="stranger").status_code == 404
