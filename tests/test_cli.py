@@ -271,3 +271,22 @@ def test_import_events(db: Engine, db_url: str, project: Project, tmp_path: Path
     assert errors[0].startswith("line 1: not valid JSON")
     assert errors[1] == "line 3: email: no lead with email 'nobody@example.com' in this project"
     assert scalar(db, sa.select(sa.func.count()).select_from(events)) == 3
+
+
+def test_scoring_recompute_rescores_every_lead(db: Engine, db_url: str) -> None:
+    from segmint.engine import scoring
+    from segmint.ingest import ingest_events, upsert_leads
+    from segmint.projects import find_project
+
+    assert run(db_url, "init").exit_code == 0
+    with db.begin() as conn:
+        project = find_project(conn, "default")
+    upsert_leads(db, project, enumerate({"email": f"l{i}@x.test"} for i in range(3)))
+    ingest_events(db, project, enumerate([{"email": "l0@x.test", "type": "demo"}] * 2))
+    with db.begin() as conn:
+        scoring.create_rule(conn, project, {"event_type": "demo", "points": 30})
+    result = run(db_url, "scoring", "recompute")
+    assert result.exit_code == 0, result.output
+    assert "3 scores changed" in result.stdout  # one Hot, two given the Cold level
+    assert "Hot: 1 leads" in result.stdout and "Cold: 2 leads" in result.stdout
+    assert "3/3" in result.stderr  # the progress bar

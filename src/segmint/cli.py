@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap, demo
 from segmint.cli_bench import bench
+from segmint.cli_scoring import scoring_app
 from segmint.cli_segments import segments_app
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
 from segmint.engine import outbox
@@ -44,6 +45,7 @@ import_app = typer.Typer(help="Import leads (CSV) and events (JSONL).", no_args_
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
+app.add_typer(scoring_app, name="scoring")
 app.command("bench")(bench)
 
 MAX_PRINTED_ERRORS = 200  # beyond this, errors are counted in the summary only
