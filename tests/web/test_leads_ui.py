@@ -111,3 +111,41 @@ def test_settings_tokens_and_custom_fields(site: Site, browser: Any) -> None:
     row.get_by_label("Value for plan").select_option(["free", "pro"])
     expect(page.locator("#live-count")).to_have_text("0 leads match your filters")
     assert page.errors == []
+
+
+def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.get_by_role("link", name="Scoring").click()
+    page.get_by_label("Event type").fill("trial_signup")
+    page.get_by_label("Points per event").fill("30")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rules tbody")).to_contain_text("trial_signup")
+    expect(page.locator(".toast").last).to_contain_text("Rule added")
+
+    # A bad where names its problem; a good one is stored as the filter language.
+    page.get_by_label("Event type").fill("trial_signup")
+    page.get_by_label("Points per event").fill("5")
+    page.get_by_label("Only events where").fill("plan = ")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rule-error")).to_contain_text("line 1")
+
+    # The worker's sweep scores every lead: 30 leads signed up for a trial are Warm now.
+    warm = page.locator("#levels tbody tr").nth(1).locator("td").nth(2)  # Cold, Warm, ...
+    expect(page.get_by_label("Level 2 name")).to_have_value("Warm")
+    for _ in range(40):
+        if warm.inner_text() == "30":
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(warm).to_have_text("30")
+
+    # Moving the Warm band to 40 would leave them Cold: the preview says so before saving.
+    page.get_by_label("Level 2 starts at").fill("40")
+    expect(page.locator("#levels tbody tr").nth(0).locator("td").nth(2)).to_have_text("60")
+    expect(page.locator("#levels tbody tr").nth(1).locator("td").nth(2)).to_have_text("0")
+
+    page.goto(f"{site.url}/p/default/leads/1")  # lead00 signed up: 30 points
+    expect(page.locator("#score-now")).to_have_text("30")
+    expect(page.locator("#lead-score")).to_contain_text("Warm")
+    assert page.errors == []

@@ -216,6 +216,7 @@ def test_every_main_page_at_both_widths(site: Site, browser: Any) -> None:
             ("lists", "/lists"),
             ("import", "/import"),
             ("settings", "/settings"),
+            ("scoring", "/scoring"),
             ("campaigns", "/campaigns"),
         ):
             page.goto(f"{site.url}/p/default{path}")

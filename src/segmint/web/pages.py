@@ -19,6 +19,7 @@ NAVIGATION = (
     ("leads", "Leads"),
     ("segments", "Segments"),
     ("lists", "Lists"),
+    ("scoring", "Scoring"),
     ("campaigns", "Campaigns"),
     ("settings", "Settings"),
 )
@@ -96,6 +97,11 @@ def list_page(request: Request, user: UserDep, project: str, list_id: int) -> Re
 @router.get("/p/{project}/import", response_class=HTMLResponse)
 def import_page(request: Request, user: UserDep, project: str) -> Response:
     return _page(request, user, project, "import.html", "leads")
+
+
+@router.get("/p/{project}/scoring", response_class=HTMLResponse)
+def scoring_page(request: Request, user: UserDep, project: str) -> Response:
+    return _page(request, user, project, "scoring.html", "scoring")
 
 
 @router.get("/p/{project}/campaigns", response_class=HTMLResponse)

@@ -96,6 +96,16 @@ async function leadPage() {
   rows.push(el("tr", {}, el("th", { scope: "row" }, "enrichment"), el("td", { style: "white-space:normal" }, showValue(lead.enrichment))));
   clear(document.getElementById("lead-fields"), el("table", {}, el("tbody", {}, rows)));
 
+  const scoreBox = document.getElementById("lead-score");
+  api(`/leads/${id}/score-history?limit=20`).then((page) => clear(scoreBox,
+    el("dl", { class: "stats" },
+      el("div", {}, el("dt", {}, "Score"), el("dd", { id: "score-now" }, fmtNumber(lead.engagement_score))),
+      el("div", {}, el("dt", {}, "Highest"), el("dd", {}, fmtNumber(lead.max_score))),
+      el("div", {}, el("dt", {}, "Level"), el("dd", {}, lead.engagement_level || "–"))),
+    page.items.length
+      ? el("ul", { class: "timeline" }, page.items.map((p) => el("li", {}, el("strong", {}, fmtNumber(p.score)), el("span", { class: "muted" }, ` · ${fmtDate(p.at)}`))))
+      : el("p", { class: "muted" }, "No score changes yet."))).catch((e) => clear(scoreBox, el("p", { class: "error" }, e.message)));
+
   const segmentsBox = document.getElementById("lead-segments");
   api(`/leads/${id}/segments`).then((result) => clear(segmentsBox, result.items.length
     ? el("ul", { class: "timeline" }, result.items.map((s) => el("li", {}, el("span", { class: "badge", style: `background:${s.color}` }),
