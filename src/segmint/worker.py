@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import membership, outbox, scoring, time_sweep
+from segmint.engine import fit, membership, outbox, scoring, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
@@ -105,7 +105,7 @@ class Worker:
         changed = 0
         for project_id in due:
             try:
-                changed += scoring.sweep(self.engine, project_id, now)
+                changed += scoring.sweep(self.engine, project_id, now, fit.refit_all)
             except Exception:  # one project's broken rule must not stop the others
                 log.exception("score sweep of project %s failed", project_id)
         return changed
@@ -277,7 +277,16 @@ def apply_lead_writes(
         membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
         for (segment_id, reason, detail), lead_ids in work.items()
     ]
-    return membership.sync_leads(conn, project, syncs, now)
+    changes = membership.sync_leads(conn, project, syncs, now)
+    # Profile fit follows what was written (not its own writes of profile_level: no loop).
+    written = {
+        lead_id
+        for item in items
+        if item.payload["columns"] is None or set(item.payload["columns"]) - set(fit.FIT_COLUMNS)
+        for lead_id in item.payload["lead_ids"]
+    }
+    fit.refit(conn, project, written, now)
+    return changes
 
 
 def start_in_thread(engine: Engine) -> threading.Event:

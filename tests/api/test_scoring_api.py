@@ -58,3 +58,30 @@ def test_levels_preview_and_score_history(api: Api) -> None:
     history = api.get(f"leads/{lead['id']}/score-history").json()["items"]
     assert [point["score"] for point in history] == [45]
     assert api.get(f"leads/{lead['id']}/score-history", as_="stranger").status_code == 404
+
+
+def test_fit_rules_and_levels(api: Api) -> None:
+    api.post("leads", json={"email": "vp@x.test", "job_title": "VP Sales"})
+    rule = {"name": "Leaders", "filter": {"field": "job_title", "op": "contains", "value": "vp"}}
+    assert (
+        api.post("scoring/fit-rules", as_="member", json=rule | {"points": 60}).status_code == 403
+    )
+    made = api.post("scoring/fit-rules", json=rule | {"points": 60})
+    assert made.status_code == 201, made.text
+    bad = api.post("scoring/fit-rules", json=rule | {"points": 1, "filter": {"and": []}})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "filter.and"
+    Worker(api.client.app.state.engine).sweep_scores()  # type: ignore[attr-defined]
+    state = api.get("scoring").json()
+    assert [r["name"] for r in state["fit_rules"]] == ["Leaders"]
+    assert [(b["name"], b["count"]) for b in state["fit_levels"]] == [
+        ("Poor Fit", 0),
+        ("Good Fit", 0),
+        ("Strong Fit", 1),
+    ]
+    levels = {"levels": [{"name": "No", "min": 0}, {"name": "Yes", "min": 50}]}
+    assert api.put("scoring/fit-levels", json=levels).status_code == 200
+    assert (
+        api.patch(f"scoring/fit-rules/{made.json()['id']}", json={"points": 10}).json()["points"]
+        == 10
+    )
+    assert api.delete(f"scoring/fit-rules/{made.json()['id']}").status_code == 204

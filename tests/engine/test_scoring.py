@@ -202,3 +202,76 @@ def test_bad_levels_name_the_band(levels: list[Any], path: str) -> None:
     with pytest.raises(InvalidInput) as error:
         scoring.checked_levels(levels)
     assert error.value.path == path
+
+
+def test_profile_fit_follows_writes_and_rule_changes(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    from segmint.engine import fit
+    from segmint.engine.accounts import create_account
+
+    with db.begin() as conn:
+        account = create_account(conn, project, {"name": "Initech", "metadata": {}})
+    upsert_leads(
+        db,
+        project,
+        enumerate(
+            [
+                {"email": "vp@x.test", "job_title": "VP Sales", "account_id": account.id},
+                {"email": "dev@x.test", "job_title": "Engineer"},
+            ]
+        ),
+    )
+    with db.begin() as conn:
+        fit.create_rule(
+            conn,
+            project,
+            {
+                "name": "Leaders",
+                "filter": {"field": "job_title", "op": "contains", "value": "vp"},
+                "points": 30,
+            },
+            clock,
+        )
+        fit.create_rule(
+            conn,
+            project,
+            {
+                "name": "Known account",
+                "filter": {"field": "account.name", "op": "is_not_null"},
+                "points": 25,
+            },
+            clock,
+        )
+    worker = Worker(db, clock)
+    worker.sweep_scores()  # the rules changed: every lead refitted
+    levels = {email: level for email, (_, _, level) in _profile(db).items()}
+    assert levels == {"vp@x.test": "Strong Fit", "dev@x.test": "Poor Fit"}
+
+    upsert_leads(db, project, enumerate([{"email": "dev@x.test", "job_title": "VP Engineering"}]))
+    worker.drain()  # the worker refits what was written
+    assert _profile(db)["dev@x.test"][2] == "Good Fit"
+
+    with db.begin() as conn:
+        fit.set_levels(conn, project, [{"name": "Out", "min": 0}, {"name": "In", "min": 30}])
+        assert fit.level_counts(conn, project)[1]["name"] == "In"
+    worker.sweep_scores()
+    assert {level for _, _, level in _profile(db).values()} == {"In"}
+
+    with db.begin() as conn, pytest.raises(InvalidInput) as error:
+        fit.create_rule(
+            conn,
+            project,
+            {"name": "x", "filter": {"field": "nope", "op": "eq", "value": 1}, "points": 1},
+        )
+    assert error.value.path == "filter.field"
+
+
+def _profile(db: Engine) -> dict[str, tuple[float, float, str | None]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                leads.c.email, leads.c.engagement_score, leads.c.max_score, leads.c.profile_level
+            )
+        )
+        return {r.email: (r.engagement_score, r.max_score, r.profile_level) for r in rows}

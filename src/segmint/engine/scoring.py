@@ -96,7 +96,7 @@ def _rule(row: Any) -> Rule:
     return Rule(row.id, row.event_type, row.points, row.where, row.cap, row.decay, row.decay_days)
 
 
-def _number(value: Any, path: str, positive: bool = False) -> float:
+def checked_number(value: Any, path: str, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput("expected a number", path)
     if abs(value) > POINTS_LIMIT:
@@ -111,7 +111,7 @@ def _checked(project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
     event_type = data.get("event_type")
     if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 100:
         raise InvalidInput("expected an event type of 1-100 characters", "event_type")
-    points = _number(data.get("points"), "points")
+    points = checked_number(data.get("points"), "points")
     cap = data.get("cap")
     decay = data.get("decay") or "none"
     if decay not in DECAYS:
@@ -127,7 +127,7 @@ def _checked(project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "event_type": event_type.strip(),
         "points": points,
-        "cap": None if cap is None else _number(cap, "cap", positive=True),
+        "cap": None if cap is None else checked_number(cap, "cap", positive=True),
         "decay": decay,
         "decay_days": days,
         "where": where,
@@ -144,7 +144,7 @@ def create_rule(
         .values(project_id=project.id, created_at=now, updated_at=now, **values)
         .returning(scoring_rules.c.id)
     ).scalar_one()
-    _rescore_later(conn, project, now)
+    rescore_later(conn, project, now)
     return get_rule(conn, project, rule_id)
 
 
@@ -174,7 +174,7 @@ def update_rule(
         .where(scoring_rules.c.project_id == project.id, scoring_rules.c.id == rule_id)
         .values(updated_at=now, **values)
     )
-    _rescore_later(conn, project, now)
+    rescore_later(conn, project, now)
     return get_rule(conn, project, rule_id)
 
 
@@ -187,7 +187,7 @@ def delete_rule(
             scoring_rules.c.project_id == project.id, scoring_rules.c.id == rule_id
         )
     )
-    _rescore_later(conn, project, clock.now())
+    rescore_later(conn, project, clock.now())
 
 
 def levels(conn: sa.Connection, project: Project) -> Levels:
@@ -213,7 +213,7 @@ def checked_levels(data: Any) -> Levels:
         name = band.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 50:
             raise InvalidInput("expected a name of 1-50 characters", f"{path}.name")
-        low = _number(band.get("min"), f"{path}.min")
+        low = checked_number(band.get("min"), f"{path}.min")
         if any(name.strip() == other for other, _ in bands):
             raise InvalidInput(f"{name.strip()!r} is named twice", f"{path}.name")
         if bands and low <= bands[-1][1]:
@@ -235,7 +235,7 @@ def set_levels(
         .where(scoring_settings.c.project_id == project.id)
         .values(engagement_levels=[{"name": n, "min": m} for n, m in bands], updated_at=now)
     )
-    _rescore_later(conn, project, now)
+    rescore_later(conn, project, now)
     return bands
 
 
@@ -275,7 +275,7 @@ def _settings_row(conn: sa.Connection, project: Project, now: datetime) -> None:
         )
 
 
-def _rescore_later(conn: sa.Connection, project: Project, now: datetime) -> None:
+def rescore_later(conn: sa.Connection, project: Project, now: datetime) -> None:
     """Rules or levels changed: the worker's sweep rescores every lead (swept_at cleared)."""
     _settings_row(conn, project, now)
     conn.execute(
@@ -477,9 +477,15 @@ def due_projects(conn: sa.Connection, now: datetime) -> list[int]:
     return [row.project_id for row in rows]
 
 
-def sweep(engine: Engine, project_id: int, now: datetime) -> int:
-    """One project's due sweep: every lead after a change of rules, else those with events of
-    decaying rules. Returns how many scores changed."""
+def sweep(
+    engine: Engine,
+    project_id: int,
+    now: datetime,
+    after_change: Callable[[Engine, Project, datetime], int] | None = None,
+) -> int:
+    """One project's due sweep: every lead after a change of rules (then `after_change`, the
+    profile fit's refit), else those with events of decaying rules. Returns how many leads
+    changed."""
     with engine.connect() as conn:
         project = get_project_by_id(conn, project_id)
         settings = conn.execute(
@@ -488,6 +494,8 @@ def sweep(engine: Engine, project_id: int, now: datetime) -> int:
         rules = list_rules(conn, project)
     if settings.swept_at is None:
         changed = rescore_all(engine, project, now)
+        if after_change is not None:
+            changed += after_change(engine, project, now)
     else:
         decaying = {r.event_type for r in rules if r.decay != "none"}
         changed = rescore_all(engine, project, now, only_types=decaying) if decaying else 0

@@ -457,6 +457,21 @@ scoring_settings = sa.Table(
     sa.Column("engagement_levels", Json, nullable=False),  # [{"name", "min"}], lowest first
     sa.Column("swept_at", Timestamp),  # the last time decaying scores were brought up to date
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("fit_levels", Json),  # [{"name", "min"}]; null: the defaults
+)
+
+# Profile fit (engine/fit.py): a filter over lead and account fields earns its points.
+fit_rules = sa.Table(
+    "fit_rules",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("filter", Json, nullable=False),
+    sa.Column("points", sa.Float, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "project_id"),
 )
 
 # A lead's score each time it changed (rounded points), for the lead page.
@@ -494,6 +509,7 @@ TENANT_TABLES = (
     scoring_rules,
     scoring_settings,
     score_history,
+    fit_rules,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,
 # though every item names its project.

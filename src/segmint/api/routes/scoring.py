@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import Strict
-from segmint.engine import scoring
+from segmint.engine import fit, scoring
 
 router = APIRouter(prefix="/api/v1/projects/{project}/scoring", tags=["scoring"])
 
@@ -57,9 +57,33 @@ class LevelsIn(Strict):
     levels: list[Level]
 
 
+class FitRuleIn(Strict):
+    name: str = Field(max_length=255, examples=["Mid-market and up"])
+    filter: Any = Field(
+        examples=[{"field": "enrichment.company.size", "op": "gte", "value": 50}],
+        description="A filter over lead and account fields.",
+    )
+    points: float = Field(examples=[30])
+
+
+class FitRuleUpdate(Strict):
+    name: str | None = Field(None, max_length=255)
+    filter: Any = None
+    points: float | None = None
+
+
+class FitRuleOut(BaseModel):
+    id: int
+    name: str
+    filter: Any
+    points: float
+
+
 class Scoring(BaseModel):
     rules: list[RuleOut]
     levels: list[LevelCount]
+    fit_rules: list[FitRuleOut]
+    fit_levels: list[LevelCount] = Field(description="Counts by the leads' profile_level now.")
 
 
 def _levels(bands: scoring.Levels) -> list[dict[str, Any]]:
@@ -73,6 +97,8 @@ def get_scoring(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalD
         {
             "rules": [r.public() for r in scoring.list_rules(conn, project)],
             "levels": scoring.level_counts(conn, project, bands),
+            "fit_rules": [r.public() for r in fit.list_rules(conn, project)],
+            "fit_levels": fit.level_counts(conn, project),
         }
     )
 
@@ -131,3 +157,49 @@ def preview_levels(
 ) -> list[LevelCount]:
     bands = scoring.checked_levels([band.model_dump() for band in body.levels])
     return [LevelCount.model_validate(c) for c in scoring.level_counts(conn, project, bands)]
+
+
+@router.post(
+    "/fit-rules",
+    response_model=FitRuleOut,
+    status_code=201,
+    dependencies=[AdminOnly],
+    summary="Add a profile fit rule; every lead is refitted by the worker",
+)
+def create_fit_rule(
+    body: FitRuleIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> FitRuleOut:
+    return FitRuleOut.model_validate(
+        fit.create_rule(conn, project, body.model_dump(), clock).public()
+    )
+
+
+@router.patch("/fit-rules/{rule_id}", response_model=FitRuleOut, dependencies=[AdminOnly])
+def update_fit_rule(
+    rule_id: int, body: FitRuleUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> FitRuleOut:
+    changes = body.model_dump(exclude_unset=True)
+    return FitRuleOut.model_validate(
+        fit.update_rule(conn, project, rule_id, changes, clock).public()
+    )
+
+
+@router.delete("/fit-rules/{rule_id}", status_code=204, dependencies=[AdminOnly])
+def delete_fit_rule(
+    rule_id: int, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> Response:
+    fit.delete_rule(conn, project, rule_id, clock)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/fit-levels",
+    response_model=list[Level],
+    dependencies=[AdminOnly],
+    summary="Replace the fit levels (default Poor Fit 0, Good Fit 25, Strong Fit 50)",
+)
+def set_fit_levels(
+    body: LevelsIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> list[Level]:
+    bands = fit.set_levels(conn, project, [band.model_dump() for band in body.levels], clock)
+    return [Level.model_validate(b) for b in _levels(bands)]
