@@ -149,3 +149,23 @@ def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> Non
     expect(page.locator("#score-now")).to_have_text("30")
     expect(page.locator("#lead-score")).to_contain_text("Warm")
     assert page.errors == []
+
+
+def test_profile_fit_rules_on_the_scoring_page(site: Site, browser: Any) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.goto(f"{site.url}/p/default/scoring")
+    page.get_by_label("Name", exact=True).fill("Leaders")
+    page.get_by_label("Condition (text syntax)").fill('job_title = "CEO"')
+    page.get_by_label("Points", exact=True).fill("60")
+    page.get_by_role("button", name="Add fit rule").click()
+    expect(page.locator("#fit-rules tbody")).to_contain_text('job_title = "CEO"')
+    strong = page.locator("#fit-levels tbody tr").nth(2)  # Poor, Good, Strong Fit
+    for _ in range(40):  # the worker's sweep fits every lead
+        if "20" in strong.inner_text():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(strong).to_contain_text("Strong Fit")
+    expect(strong.locator("td").nth(2)).to_have_text("20")  # every third of 60 leads is a CEO
+    assert page.errors == []

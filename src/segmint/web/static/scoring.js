@@ -31,6 +31,22 @@
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No rules yet: every score is 0."))))));
     bands = state.levels.map((b) => ({ name: b.name, min: b.min }));
     renderLevels(state.levels);
+    renderFit(state);
+  }
+
+  async function renderFit(state) {
+    const rows = await Promise.all(state.fit_rules.map(async (r) => {
+      const printed = await api("/filters/text", { method: "POST", body: { filter: r.filter } }).catch(() => ({ text: JSON.stringify(r.filter) }));
+      return el("tr", {}, el("td", {}, r.name), el("td", {}, el("code", {}, printed.text)), el("td", { class: "num" }, fmtNumber(r.points)),
+        el("td", {}, admin ? el("button", { type: "button", class: "danger", "aria-label": `Delete fit rule ${r.name}`,
+          onclick: async () => { await api(`/scoring/fit-rules/${r.id}`, { method: "DELETE" }); load(); } }, "Delete") : null));
+    }));
+    clear(document.getElementById("fit-rules"), el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Rule", "Condition", "Points", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No fit rules yet."))))));
+    clear(document.getElementById("fit-levels"), el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Fit level", "From (points)", "Leads"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, state.fit_levels.map((b) => el("tr", {}, el("td", {}, b.name), el("td", {}, fmtNumber(b.min)), el("td", { class: "num" }, fmtNumber(b.count))))))));
   }
 
   function renderLevels(counts) {
@@ -75,6 +91,20 @@
         toast("Levels saved: every lead's level is being updated.");
         load();
       } catch (e) { document.getElementById("levels-error").textContent = e.message; }
+    });
+    document.getElementById("fit-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = document.getElementById("fit-error");
+      error.textContent = "";
+      try {
+        const parsed = await api("/filters/parse", { method: "POST", body: { text: document.getElementById("fit-filter").value } });
+        await api("/scoring/fit-rules", { method: "POST", body: {
+          name: document.getElementById("fit-name").value.trim(), filter: parsed.filter,
+          points: Number(document.getElementById("fit-points").value) } });
+        event.target.reset();
+        toast("Fit rule added: every lead's fit is being recomputed.");
+        load();
+      } catch (e) { error.textContent = e.message; }
     });
     const vocabulary = await api("/filters/vocabulary");
     document.getElementById("event-types").append(...vocabulary.event_types.map((t) => el("option", { value: t })));
