@@ -29,7 +29,7 @@ from segmint import auth, bootstrap, demo
 from segmint.cli_bench import bench
 from segmint.cli_scoring import scoring_app
 from segmint.cli_segments import segments_app
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
+from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
@@ -59,7 +59,7 @@ def _engine(url: str | None, pooled: bool = False) -> Engine:
     """One-shot commands close each connection when done (no pool left open at exit)."""
     if pooled:
         return create_engine(url or database_url_from_env())
-    return create_engine(url or database_url_from_env(), poolclass=sa.NullPool)
+    return one_shot_engine(url)
 
 
 @app.command()

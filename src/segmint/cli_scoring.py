@@ -6,11 +6,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
+from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import scoring
 from segmint.projects import find_project
-from segmint.store.db import create_engine, database_url_from_env
 
 scoring_app = typer.Typer(help="Engagement scores: levels, recompute.", no_args_is_help=True)
 out = Console()
@@ -19,7 +18,7 @@ out = Console()
 @scoring_app.command("recompute")
 def recompute(project: ProjectSlug = "default", database_url: DatabaseUrl = None) -> None:
     """Rescore every lead of the project now (the worker also does it after rule changes)."""
-    engine = create_engine(database_url or database_url_from_env())
+    engine = one_shot_engine(database_url)
     with friendly_errors():
         with engine.connect() as conn:
             target = find_project(conn, project)

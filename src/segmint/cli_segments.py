@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors
+from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
 from segmint.engine import leads as leads_engine
@@ -27,7 +27,6 @@ from segmint.engine.export import stream_csv
 from segmint.errors import InvalidInput
 from segmint.model import Role
 from segmint.projects import Project, get_project
-from segmint.store.db import create_engine, database_url_from_env
 from segmint.store.tables import users
 
 segments_app = typer.Typer(
@@ -43,7 +42,7 @@ UserEmail = Annotated[
 def _context(
     url: str | None, slug: str, user_email: str | None
 ) -> tuple[Engine, Project, auth.Principal]:
-    db = create_engine(url or database_url_from_env(), poolclass=sa.NullPool)
+    db = one_shot_engine(url)
     with db.connect() as conn:
         organization_id = bootstrap.single_organization(conn)
         project = get_project(conn, organization_id, slug)

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from segmint.errors import SegmintError
+from segmint.store.db import create_engine, database_url_from_env
 
 err = Console(stderr=True)
 
@@ -18,6 +21,11 @@ DatabaseUrl = Annotated[
     typer.Option("--database-url", help="SQLAlchemy URL [env: SEGMINT_DATABASE_URL]"),
 ]
 ProjectSlug = Annotated[str, typer.Option("--project", help="Project slug.")]
+
+
+def one_shot_engine(url: str | None) -> Engine:
+    """For commands that run and exit: each connection closes when done (no pool left open)."""
+    return create_engine(url or database_url_from_env(), poolclass=sa.NullPool)
 
 
 @contextmanager
