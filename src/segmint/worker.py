@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import fit, membership, outbox, scoring, time_sweep
+from segmint.engine import account_levels, fit, membership, outbox, scoring, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
@@ -105,7 +105,7 @@ class Worker:
         changed = 0
         for project_id in due:
             try:
-                changed += scoring.sweep(self.engine, project_id, now, fit.refit_all)
+                changed += scoring.sweep(self.engine, project_id, now, _after_scoring_change)
             except Exception:  # one project's broken rule must not stop the others
                 log.exception("score sweep of project %s failed", project_id)
         return changed
@@ -167,6 +167,12 @@ class Worker:
             return len(group)
         except Exception:
             return sum(self._process(item) for item in group)
+
+
+def _after_scoring_change(engine: Engine, project: Project, now: datetime) -> int:
+    """Rules, bands or rollup changed: after every lead's score, every lead's fit and every
+    account's levels."""
+    return fit.refit_all(engine, project, now) + account_levels.refresh_all(engine, project, now)
 
 
 def poll_forever(stop: threading.Event, step: Callable[[], int], idle: float, what: str) -> None:
@@ -286,6 +292,15 @@ def apply_lead_writes(
         for lead_id in item.payload["lead_ids"]
     }
     fit.refit(conn, project, written, now)
+    # Accounts roll up their leads' scores and fit: refreshed when those (or the account) moved.
+    rolled = {
+        lead_id
+        for item in items
+        if item.payload["columns"] is None
+        or set(item.payload["columns"]) & account_levels.ROLLED_UP
+        for lead_id in item.payload["lead_ids"]
+    }
+    account_levels.refresh(conn, project, rolled, now)
     return changes
 
 

@@ -85,3 +85,13 @@ def test_fit_rules_and_levels(api: Api) -> None:
         == 10
     )
     assert api.delete(f"scoring/fit-rules/{made.json()['id']}").status_code == 204
+
+
+def test_account_rollup_is_set_by_admins(api: Api) -> None:
+    assert api.get("scoring").json()["account_rollup"] == "max"
+    body = {"account_rollup": "sum"}
+    assert api.put("scoring/account-rollup", as_="member", json=body).status_code == 403
+    assert api.put("scoring/account-rollup", json=body).json() == body
+    assert api.get("scoring").json()["account_rollup"] == "sum"
+    bad = api.put("scoring/account-rollup", json={"account_rollup": "avg"})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "account_rollup"

@@ -275,3 +275,42 @@ def _profile(db: Engine) -> dict[str, tuple[float, float, str | None]]:
             )
         )
         return {r.email: (r.engagement_score, r.max_score, r.profile_level) for r in rows}
+
+
+def test_accounts_roll_up_their_leads(db: Engine, project: Project, clock: FrozenClock) -> None:
+    from segmint.engine import account_levels, fit
+    from segmint.engine.accounts import create_account, get_account
+
+    with db.begin() as conn:
+        account = create_account(conn, project, {"name": "Initech", "metadata": {}})
+    upsert_leads(
+        db,
+        project,
+        enumerate(
+            {"email": e, "account_id": account.id, "job_title": t}
+            for e, t in (("a@x.test", "VP"), ("b@x.test", "Engineer"))
+        ),
+    )
+    _rule(db, project, clock, event_type="visit", points=10)
+    with db.begin() as conn:
+        vp = {"field": "job_title", "op": "eq", "value": "VP"}
+        fit.create_rule(conn, project, {"name": "VP", "filter": vp, "points": 30}, clock)
+    worker = Worker(db, clock)
+    worker.sweep_scores()
+    worker.drain()
+    _events(db, project, clock, *([{"email": "a@x.test", "type": "visit"}] * 4))
+    _events(db, project, clock, *([{"email": "b@x.test", "type": "visit"}] * 3))
+    worker.drain()
+    with db.connect() as conn:
+        row = get_account(conn, project, account.id)
+    assert (row.engagement_level, row.profile_level) == ("Warm", "Good Fit")  # max: 40; 30
+
+    with db.begin() as conn:
+        account_levels.set_rollup(conn, project, "sum", clock.now())
+    worker.sweep_scores()
+    worker.drain()
+    with db.connect() as conn:
+        row = get_account(conn, project, account.id)
+    assert row.engagement_level == "Hot"  # 40 + 30
+    with db.begin() as conn, pytest.raises(InvalidInput):
+        account_levels.set_rollup(conn, project, "avg", clock.now())

@@ -160,22 +160,32 @@ def level_counts(conn: sa.Connection, project: Project) -> list[dict[str, Any]]:
     ]
 
 
-def refit(conn: sa.Connection, project: Project, lead_ids: Collection[int], now: datetime) -> int:
-    """Recompute these leads' fit levels; write those that changed. Returns how many did."""
-    rules = list_rules(conn, project)
+def scores(
+    conn: sa.Connection, project: Project, lead_ids: Collection[int], now: datetime
+) -> dict[int, float]:
+    """These leads' fit scores: the points of the rules each matches (one query a rule)."""
     ids = sorted(set(lead_ids))
-    if not rules or not ids:
-        return 0
+    found = dict.fromkeys(ids, 0.0)
+    if not ids:
+        return found
     dialect = conn.dialect.name
-    scores = dict.fromkeys(ids, 0.0)
-    for rule in rules:
-        matches = filtering.condition(conn, project, filtering.load(project, rule.filter), now, ids)
+    for rule in list_rules(conn, project):
+        tree = filtering.load(project, rule.filter)
         query = sa.select(leads.c.id).where(
-            leads.c.project_id == project.id, one_of(leads.c.id, ids, dialect), matches
+            leads.c.project_id == project.id,
+            one_of(leads.c.id, ids, dialect),
+            filtering.condition(conn, project, tree, now, ids),
         )
         for lead_id in conn.execute(query).scalars():
-            scores[lead_id] += rule.points
-    return _store(conn, project, scores, levels(conn, project), now)
+            found[lead_id] += rule.points
+    return found
+
+
+def refit(conn: sa.Connection, project: Project, lead_ids: Collection[int], now: datetime) -> int:
+    """Recompute these leads' fit levels; write those that changed. Returns how many did."""
+    if not lead_ids or not list_rules(conn, project):
+        return 0
+    return _store(conn, project, scores(conn, project, lead_ids, now), levels(conn, project), now)
 
 
 def _store(

@@ -458,6 +458,8 @@ scoring_settings = sa.Table(
     sa.Column("swept_at", Timestamp),  # the last time decaying scores were brought up to date
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("fit_levels", Json),  # [{"name", "min"}]; null: the defaults
+    # An account's scores from its leads': the highest ("max") or their total ("sum").
+    sa.Column("account_rollup", sa.String(8), nullable=False, server_default="max"),
 )
 
 # Profile fit (engine/fit.py): a filter over lead and account fields earns its points.

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import Strict
-from segmint.engine import fit, scoring
+from segmint.engine import account_levels, fit, scoring
 
 router = APIRouter(prefix="/api/v1/projects/{project}/scoring", tags=["scoring"])
 
@@ -84,6 +84,11 @@ class Scoring(BaseModel):
     levels: list[LevelCount]
     fit_rules: list[FitRuleOut]
     fit_levels: list[LevelCount] = Field(description="Counts by the leads' profile_level now.")
+    account_rollup: str = Field(description="max or sum: how accounts combine their leads.")
+
+
+class RollupIn(Strict):
+    account_rollup: str = Field(examples=["sum"])
 
 
 def _levels(bands: scoring.Levels) -> list[dict[str, Any]]:
@@ -99,6 +104,7 @@ def get_scoring(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalD
             "levels": scoring.level_counts(conn, project, bands),
             "fit_rules": [r.public() for r in fit.list_rules(conn, project)],
             "fit_levels": fit.level_counts(conn, project),
+            "account_rollup": account_levels.rollup(conn, project),
         }
     )
 
@@ -203,3 +209,16 @@ def set_fit_levels(
 ) -> list[Level]:
     bands = fit.set_levels(conn, project, [band.model_dump() for band in body.levels], clock)
     return [Level.model_validate(b) for b in _levels(bands)]
+
+
+@router.put(
+    "/account-rollup",
+    response_model=RollupIn,
+    dependencies=[AdminOnly],
+    summary="How accounts combine their leads' scores: max (default) or sum",
+)
+def set_account_rollup(
+    body: RollupIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> RollupIn:
+    value = account_levels.set_rollup(conn, project, body.account_rollup, clock.now())
+    return RollupIn(account_rollup=value)

@@ -1,4 +1,5 @@
-"""Profile fit: rules (a filter over lead and account fields, and points) and fit levels.
+"""Profile fit: rules (a filter over lead and account fields, and points) and fit levels; how
+accounts roll their leads' scores up (max or sum).
 
 Revision ID: 0011
 Revises: 0010
@@ -41,9 +42,13 @@ def upgrade() -> None:
     op.create_index("ix_fit_rules_project_id", "fit_rules", ["project_id"])
     with op.batch_alter_table("scoring_settings") as batch:
         batch.add_column(sa.Column("fit_levels", Json))
+        batch.add_column(
+            sa.Column("account_rollup", sa.String(8), nullable=False, server_default="max")
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("scoring_settings") as batch:
+        batch.drop_column("account_rollup")
         batch.drop_column("fit_levels")
     op.drop_table("fit_rules")
