@@ -95,3 +95,17 @@ def test_account_rollup_is_set_by_admins(api: Api) -> None:
     assert api.get("scoring").json()["account_rollup"] == "sum"
     bad = api.put("scoring/account-rollup", json={"account_rollup": "avg"})
     assert bad.status_code == 422 and error_of(bad)["path"] == "account_rollup"
+
+
+def test_fit_levels_preview_and_the_rescoring_flag(api: Api) -> None:
+    api.post("leads", json={"email": "vp@x.test", "job_title": "VP"})
+    api.post("leads", json={"email": "dev@x.test", "job_title": "Dev"})
+    vp = {"field": "job_title", "op": "eq", "value": "VP"}
+    assert api.get("scoring").json()["rescoring"] is False
+    api.post("scoring/fit-rules", json={"name": "VP", "filter": vp, "points": 40})
+    assert api.get("scoring").json()["rescoring"] is True  # until the worker has swept
+    proposed = {"levels": [{"name": "Out", "min": 0}, {"name": "In", "min": 30}]}
+    preview = api.post("scoring/fit-levels/preview", json=proposed).json()
+    assert [(b["name"], b["count"]) for b in preview] == [("Out", 1), ("In", 1)]
+    Worker(api.client.app.state.engine).sweep_scores()  # type: ignore[attr-defined]
+    assert api.get("scoring").json()["rescoring"] is False

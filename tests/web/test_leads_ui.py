@@ -132,7 +132,7 @@ def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> Non
 
     # The worker's sweep scores every lead: 30 leads signed up for a trial are Warm now.
     warm = page.locator("#levels tbody tr").nth(1).locator("td").nth(2)  # Cold, Warm, ...
-    expect(page.get_by_label("Level 2 name")).to_have_value("Warm")
+    expect(page.get_by_label("Level 2 name", exact=True)).to_have_value("Warm")
     for _ in range(40):
         if warm.inner_text() == "30":
             break
@@ -141,7 +141,7 @@ def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> Non
     expect(warm).to_have_text("30")
 
     # Moving the Warm band to 40 would leave them Cold: the preview says so before saving.
-    page.get_by_label("Level 2 starts at").fill("40")
+    page.get_by_label("Level 2 starts at", exact=True).fill("40")
     expect(page.locator("#levels tbody tr").nth(0).locator("td").nth(2)).to_have_text("60")
     expect(page.locator("#levels tbody tr").nth(1).locator("td").nth(2)).to_have_text("0")
 
@@ -160,12 +160,19 @@ def test_profile_fit_rules_on_the_scoring_page(site: Site, browser: Any) -> None
     page.get_by_label("Points", exact=True).fill("60")
     page.get_by_role("button", name="Add fit rule").click()
     expect(page.locator("#fit-rules tbody")).to_contain_text('job_title = "CEO"')
-    strong = page.locator("#fit-levels tbody tr").nth(2)  # Poor, Good, Strong Fit
+    expect(page.get_by_label("Fit level 3 name")).to_have_value("Strong Fit")
+    strong = page.locator("#fit-levels tbody tr").nth(2).locator("td").nth(2)
     for _ in range(40):  # the worker's sweep fits every lead
-        if "20" in strong.inner_text():
+        if strong.inner_text() == "20":
             break
         page.wait_for_timeout(500)
         page.reload()
-    expect(strong).to_contain_text("Strong Fit")
-    expect(strong.locator("td").nth(2)).to_have_text("20")  # every third of 60 leads is a CEO
+    expect(strong).to_have_text("20")  # every third of 60 leads is a CEO
+    expect(page.locator("#rescore-status")).to_be_hidden()
+
+    # Moving Strong Fit to 70 would leave nobody in it: the preview says so before saving.
+    page.get_by_label("Fit level 3 starts at").fill("70")
+    expect(strong).to_have_text("0")
+    page.get_by_role("button", name="Save fit levels").click()
+    expect(page.locator(".toast").last).to_contain_text("Fit levels saved")
     assert page.errors == []

@@ -145,6 +145,25 @@ def set_levels(
     return bands
 
 
+def preview_counts(
+    conn: sa.Connection, project: Project, bands: Levels, now: datetime
+) -> list[dict[str, Any]]:
+    """How many leads proposed fit bands would hold: each lead's fit score computed in SQL
+    (a CASE per rule), counted per band."""
+    total: sa.ColumnElement[Any] = sa.literal(0.0)
+    for rule in list_rules(conn, project):
+        matches = filtering.condition(conn, project, filtering.load(project, rule.filter), now)
+        total = total + sa.case((matches, rule.points), else_=0.0)
+    counts = []
+    for i, (name, low) in enumerate(bands):
+        condition = [leads.c.project_id == project.id, total >= low]
+        if i + 1 < len(bands):
+            condition.append(total < bands[i + 1][1])
+        found = conn.execute(sa.select(sa.func.count()).where(*condition)).scalar_one()
+        counts.append({"name": name, "min": low, "count": int(found)})
+    return counts
+
+
 def level_counts(conn: sa.Connection, project: Project) -> list[dict[str, Any]]:
     """How many leads hold each fit level now."""
     rows: dict[str | None, int] = dict(

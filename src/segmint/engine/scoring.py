@@ -521,3 +521,11 @@ def score_history_of(
         .limit(limit)
     )
     return [{"at": as_utc(row.at), "score": row.score} for row in rows]
+
+
+def rescoring(conn: sa.Connection, project: Project) -> bool:
+    """Whether a full rescore is pending or under way (rules, bands or rollup changed)."""
+    row = conn.execute(
+        sa.select(scoring_settings.c.swept_at).where(scoring_settings.c.project_id == project.id)
+    ).first()
+    return row is not None and row.swept_at is None

@@ -85,6 +85,7 @@ class Scoring(BaseModel):
     fit_rules: list[FitRuleOut]
     fit_levels: list[LevelCount] = Field(description="Counts by the leads' profile_level now.")
     account_rollup: str = Field(description="max or sum: how accounts combine their leads.")
+    rescoring: bool = Field(description="True while every lead is being rescored after a change.")
 
 
 class RollupIn(Strict):
@@ -105,6 +106,7 @@ def get_scoring(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalD
             "fit_rules": [r.public() for r in fit.list_rules(conn, project)],
             "fit_levels": fit.level_counts(conn, project),
             "account_rollup": account_levels.rollup(conn, project),
+            "rescoring": scoring.rescoring(conn, project),
         }
     )
 
@@ -222,3 +224,20 @@ def set_account_rollup(
 ) -> RollupIn:
     value = account_levels.set_rollup(conn, project, body.account_rollup, clock.now())
     return RollupIn(account_rollup=value)
+
+
+@router.post(
+    "/fit-levels/preview",
+    response_model=list[LevelCount],
+    summary="How many leads proposed fit levels would hold, by today's fit rules",
+)
+def preview_fit_levels(
+    body: LevelsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
+) -> list[LevelCount]:
+    bands = scoring.checked_levels([band.model_dump() for band in body.levels])
+    counts = fit.preview_counts(conn, project, bands, clock.now())
+    return [LevelCount.model_validate(c) for c in counts]

@@ -4,8 +4,7 @@
 (async function scoringPage() {
   const admin = BOOT.role === "owner" || BOOT.role === "admin";
   const rulesBox = document.getElementById("rules");
-  const levelsBox = document.getElementById("levels");
-  let bands = [];
+  let polling = null;
 
   const decayText = (r) => (r.decay === "halve" ? `halves every ${r.decay_days} days`
     : r.decay === "expire" ? `expires after ${r.decay_days} days` : "no decay");
@@ -29,9 +28,70 @@
     clear(rulesBox, el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Event", "Points", "Where", "Cap", "Decay", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No rules yet: every score is 0."))))));
-    bands = state.levels.map((b) => ({ name: b.name, min: b.min }));
-    renderLevels(state.levels);
+    levelsEditor(document.getElementById("levels"), {
+      label: "Level", bands: state.levels, previewPath: "/scoring/levels/preview", savePath: "/scoring/levels",
+      saved: "Levels saved: every lead's level is being updated." });
     renderFit(state);
+    document.getElementById("account-rollup").value = state.account_rollup;
+    watch(state.rescoring);
+  }
+
+  // While every lead is being rescored, a live status; the counts are reloaded when done.
+  function watch(rescoring) {
+    document.getElementById("rescore-status").hidden = !rescoring;
+    clearTimeout(polling);
+    if (!rescoring) return;
+    polling = setTimeout(async () => {
+      const state = await api("/scoring");
+      if (state.rescoring) watch(true);
+      else load();
+    }, 2000);
+  }
+
+  // Bands (name, from) with a live count of the leads each would hold, saved as a whole.
+  function levelsEditor(mount, { label, bands: given, previewPath, savePath, saved }) {
+    const bands = given.map((b) => ({ name: b.name, min: b.min }));
+    const countCells = [];
+    const error = el("p", { class: "field-error", role: "alert" });
+    const preview = debounce(async () => {
+      try {
+        const counts = await api(previewPath, { method: "POST", body: { levels: bands } });
+        error.textContent = "";
+        counts.forEach((c, i) => { if (countCells[i]) countCells[i].textContent = fmtNumber(c.count); });
+      } catch (e) { error.textContent = e.message; }
+    }, 300);
+    function render() {
+      countCells.length = 0;
+      const rows = bands.map((band, i) => {
+        const name = el("input", { value: band.name, "aria-label": `${label} ${i + 1} name`, disabled: !admin, maxlength: 50 });
+        const min = el("input", { type: "number", step: "any", value: band.min, "aria-label": `${label} ${i + 1} starts at`, disabled: !admin || i === 0, style: "width:6rem" });
+        name.addEventListener("input", () => { band.name = name.value; preview(); });
+        min.addEventListener("input", () => { band.min = Number(min.value); preview(); });
+        const count = el("td", { class: "num" }, given[i] && given[i].name === band.name && "count" in given[i] ? fmtNumber(given[i].count) : "…");
+        countCells.push(count);
+        return el("tr", {}, el("td", {}, name), el("td", {}, min), count,
+          el("td", {}, admin && i > 0 ? el("button", { type: "button", class: "link", "aria-label": `Remove ${label.toLowerCase()} ${band.name}`,
+            onclick: () => { bands.splice(i, 1); render(); preview(); } }, "Remove") : null));
+      });
+      const buttons = admin ? el("div", { class: "toolbar", style: "margin-top:0.5rem" },
+        el("button", { type: "button", onclick: () => {
+          const top = bands.length ? bands[bands.length - 1].min : 0;
+          bands.push({ name: `New ${label.toLowerCase()}`, min: top + 25 });
+          render();
+          preview();
+        } }, `+ ${label}`),
+        el("button", { type: "button", class: "primary", onclick: async () => {
+          try {
+            await api(savePath, { method: "PUT", body: { levels: bands } });
+            toast(saved);
+            load();
+          } catch (e) { error.textContent = e.message; }
+        } }, `Save ${label.toLowerCase()}s`)) : null;
+      clear(mount, el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, [label, "From (points)", "Leads", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows))), buttons, error);
+    }
+    render();
   }
 
   async function renderFit(state) {
@@ -44,53 +104,18 @@
     clear(document.getElementById("fit-rules"), el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Rule", "Condition", "Points", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No fit rules yet."))))));
-    clear(document.getElementById("fit-levels"), el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Fit level", "From (points)", "Leads"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, state.fit_levels.map((b) => el("tr", {}, el("td", {}, b.name), el("td", {}, fmtNumber(b.min)), el("td", { class: "num" }, fmtNumber(b.count))))))));
+    levelsEditor(document.getElementById("fit-levels"), {
+      label: "Fit level", bands: state.fit_levels, previewPath: "/scoring/fit-levels/preview", savePath: "/scoring/fit-levels",
+      saved: "Fit levels saved: every lead's fit is being updated." });
   }
-
-  function renderLevels(counts) {
-    const byName = new Map((counts || []).map((c) => [c.name, c.count]));
-    const rows = bands.map((band, i) => {
-      const name = el("input", { value: band.name, "aria-label": `Level ${i + 1} name`, disabled: !admin, maxlength: 50 });
-      const min = el("input", { type: "number", step: "any", value: band.min, "aria-label": `Level ${i + 1} starts at`, disabled: !admin || i === 0, style: "width:6rem" });
-      name.addEventListener("input", () => { band.name = name.value; preview(); });
-      min.addEventListener("input", () => { band.min = Number(min.value); preview(); });
-      return el("tr", {}, el("td", {}, name), el("td", {}, min),
-        el("td", { class: "num", dataset: { count: band.name } }, byName.has(band.name) ? fmtNumber(byName.get(band.name)) : "…"),
-        el("td", {}, admin && i > 0 ? el("button", { type: "button", class: "link", "aria-label": `Remove level ${band.name}`,
-          onclick: () => { bands.splice(i, 1); renderLevels(); preview(); } }, "Remove") : null));
-    });
-    clear(levelsBox, el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Level", "From (points)", "Leads", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows))));
-  }
-
-  const preview = debounce(async () => {
-    const error = document.getElementById("levels-error");
-    try {
-      const counts = await api("/scoring/levels/preview", { method: "POST", body: { levels: bands } });
-      if (error) error.textContent = "";
-      counts.forEach((c, i) => {
-        const cell = levelsBox.querySelectorAll("tbody tr")[i]?.children[2];
-        if (cell) cell.textContent = fmtNumber(c.count);
-      });
-    } catch (e) { if (error) error.textContent = e.message; }
-  }, 300);
 
   if (admin) {
-    document.getElementById("add-level").addEventListener("click", () => {
-      const top = bands.length ? bands[bands.length - 1].min : 0;
-      bands.push({ name: "New level", min: top + 25 });
-      renderLevels();
-      preview();
-    });
-    document.getElementById("save-levels").addEventListener("click", async () => {
+    document.getElementById("account-rollup").addEventListener("change", async (event) => {
       try {
-        await api("/scoring/levels", { method: "PUT", body: { levels: bands } });
-        toast("Levels saved: every lead's level is being updated.");
+        await api("/scoring/account-rollup", { method: "PUT", body: { account_rollup: event.target.value } });
+        toast("Accounts are being recomputed.");
         load();
-      } catch (e) { document.getElementById("levels-error").textContent = e.message; }
+      } catch (e) { toast(e.message, "error"); }
     });
     document.getElementById("fit-form").addEventListener("submit", async (event) => {
       event.preventDefault();
