@@ -314,3 +314,24 @@ def test_accounts_roll_up_their_leads(db: Engine, project: Project, clock: Froze
     assert row.engagement_level == "Hot"  # 40 + 30
     with db.begin() as conn, pytest.raises(InvalidInput):
         account_levels.set_rollup(conn, project, "avg", clock.now())
+
+
+def test_accounts_keep_their_given_levels_while_nothing_is_scored(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    from segmint.engine import account_levels
+    from segmint.engine.accounts import create_account, get_account
+
+    with db.begin() as conn:
+        account = create_account(
+            conn, project, {"name": "Acme", "metadata": {}, "engagement_level": "Imported"}
+        )
+    ids = _leads(db, project, "a@x.test")
+    with db.begin() as conn:
+        conn.execute(leads.update().values(account_id=account.id))
+        assert account_levels.refresh(conn, project, list(ids.values()), clock.now()) == 0
+        assert get_account(conn, project, account.id).engagement_level == "Imported"
+    _rule(db, project, clock, event_type="visit", points=10)
+    with db.begin() as conn:
+        assert account_levels.refresh(conn, project, list(ids.values()), clock.now()) == 1
+        assert get_account(conn, project, account.id).engagement_level == "Cold"

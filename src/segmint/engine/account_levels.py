@@ -16,8 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint.engine import accounts as accounts_engine
-from segmint.engine import fit, scoring
+from segmint.engine import fit, outbox, scoring
 from segmint.errors import InvalidInput
 from segmint.projects import Project
 from segmint.store.db import one_of
@@ -50,38 +49,44 @@ def set_rollup(conn: sa.Connection, project: Project, value: str, now: datetime)
 
 
 def refresh(conn: sa.Connection, project: Project, lead_ids: Collection[int], now: datetime) -> int:
-    """Recompute the levels of the accounts these leads belong to; returns how many changed."""
+    """Recompute the levels of the accounts these leads belong to; returns how many changed.
+    Nothing to do (and no query on the write path) while the project scores nothing: then the
+    levels stay as they were given."""
     ids = sorted(set(lead_ids))
-    if not ids:
+    if not ids or not _scored(conn, project):
         return 0
-    dialect = conn.dialect.name
-    account_ids = sorted(
-        conn.execute(
-            sa.select(leads.c.account_id)
-            .where(
-                leads.c.project_id == project.id,
-                one_of(leads.c.id, ids, dialect),
-                leads.c.account_id.is_not(None),
-            )
-            .distinct()
-        ).scalars()
-    )
-    return refresh_accounts(conn, project, account_ids, now)
+    account_ids = conn.execute(
+        sa.select(leads.c.account_id)
+        .where(
+            leads.c.project_id == project.id,
+            one_of(leads.c.id, ids, conn.dialect.name),
+            leads.c.account_id.is_not(None),
+        )
+        .distinct()
+    ).scalars()
+    return refresh_accounts(conn, project, sorted(account_ids), now)
+
+
+def _scored(conn: sa.Connection, project: Project) -> bool:
+    return bool(scoring.list_rules(conn, project) or fit.list_rules(conn, project))
 
 
 def refresh_accounts(
     conn: sa.Connection, project: Project, account_ids: Collection[int], now: datetime
 ) -> int:
+    """One read of the accounts, one of their leads, one batched UPDATE of those that changed
+    and one outbox entry for their leads (segments on `account.*` re-evaluate them)."""
     if not account_ids:
         return 0
     dialect = conn.dialect.name
+    wanted = sorted(set(account_ids))
     members = conn.execute(
         sa.select(leads.c.id, leads.c.account_id, leads.c.engagement_score).where(
-            leads.c.project_id == project.id,
-            one_of(leads.c.account_id, sorted(account_ids), dialect),
+            leads.c.project_id == project.id, one_of(leads.c.account_id, wanted, dialect)
         )
     ).all()
-    fit_scores = fit.scores(conn, project, [m.id for m in members], now)
+    has_fit = bool(fit.list_rules(conn, project))
+    fit_scores = fit.scores(conn, project, [m.id for m in members], now) if has_fit else {}
     engagement: dict[int, list[float]] = defaultdict(list)
     fitness: dict[int, list[float]] = defaultdict(list)
     for member in members:
@@ -89,28 +94,40 @@ def refresh_accounts(
         fitness[member.account_id].append(fit_scores.get(member.id, 0.0))
     combine = max if rollup(conn, project) == "max" else sum
     bands, fit_bands = scoring.levels(conn, project), fit.levels(conn, project)
-    has_fit = bool(fit.list_rules(conn, project))
-    changed = 0
-    for account_id in sorted(account_ids):
-        row = conn.execute(
-            sa.select(accounts.c.engagement_level, accounts.c.profile_level).where(
-                accounts.c.project_id == project.id, accounts.c.id == account_id
-            )
-        ).first()
-        if row is None:
-            continue
-        level = scoring.level_of(combine(engagement[account_id] or [0.0]), bands)
-        profile = (
-            scoring.level_of(max(combine(fitness[account_id] or [0.0]), 0), fit_bands)
-            if has_fit
-            else row.profile_level
+    current = conn.execute(
+        sa.select(accounts.c.id, accounts.c.engagement_level, accounts.c.profile_level).where(
+            accounts.c.project_id == project.id, one_of(accounts.c.id, wanted, dialect)
         )
+    )
+    updates = []
+    for row in current:
+        level = scoring.level_of(combine(engagement[row.id] or [0.0]), bands)
+        profile = row.profile_level
+        if has_fit:
+            profile = scoring.level_of(max(combine(fitness[row.id] or [0.0]), 0), fit_bands)
         if (level, profile) != (row.engagement_level, row.profile_level):
-            accounts_engine.update_account(
-                conn, project, account_id, {"engagement_level": level, "profile_level": profile}
-            )
-            changed += 1
-    return changed
+            updates.append({"b_id": row.id, "b_level": level, "b_profile": profile})
+    if not updates:
+        return 0
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.project_id == project.id, accounts.c.id == sa.bindparam("b_id"))
+        .values(
+            engagement_level=sa.bindparam("b_level"),
+            profile_level=sa.bindparam("b_profile"),
+            updated_at=now,
+        ),
+        updates,
+    )
+    changed = {u["b_id"] for u in updates}
+    outbox.leads_written(
+        conn,
+        project.id,
+        [m.id for m in members if m.account_id in changed],
+        now,
+        columns={"account_id"},  # what segments on account fields read, as accounts.py says
+    )
+    return len(updates)
 
 
 def refresh_all(engine: Engine, project: Project, now: datetime) -> int:

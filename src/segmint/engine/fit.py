@@ -62,10 +62,12 @@ def list_rules(conn: sa.Connection, project: Project) -> list[FitRule]:
 
 
 def get_rule(conn: sa.Connection, project: Project, rule_id: int) -> FitRule:
-    found = [r for r in list_rules(conn, project) if r.id == rule_id]
-    if not found:
+    row = conn.execute(
+        sa.select(fit_rules).where(fit_rules.c.project_id == project.id, fit_rules.c.id == rule_id)
+    ).first()
+    if row is None:
         raise NotFound(f"no fit rule {rule_id}")
-    return found[0]
+    return FitRule(row.id, row.name, row.filter, row.points)
 
 
 def _checked(conn: sa.Connection, project: Project, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -360,16 +360,16 @@ def apply(
         ).where(leads.c.project_id == project.id, one_of(leads.c.id, ids, conn.dialect.name))
     )
     updates: list[dict[str, Any]] = []
+    moved: list[int] = []  # the leads whose score itself changed: a point in their history
     for row in current:
         score = float(scores.get(row.id, 0))
         level = level_of(score, bands)
         top = max(float(row.max_score or 0), score)
         if (score, top, level) == (row.engagement_score, row.max_score, row.engagement_level):
             continue
-        moved = score != row.engagement_score
-        updates.append(
-            {"b_id": row.id, "b_score": score, "b_max": top, "b_level": level, "moved": moved}
-        )
+        updates.append({"b_id": row.id, "b_score": score, "b_max": top, "b_level": level})
+        if score != row.engagement_score:
+            moved.append(row.id)
     if not updates:
         return 0
     conn.execute(
@@ -383,13 +383,17 @@ def apply(
         ),
         updates,
     )
-    moved = [
-        {"project_id": project.id, "lead_id": u["b_id"], "at": now, "score": u["b_score"]}
-        for u in updates
-        if u["moved"]
-    ]
     if moved:  # a level given to a score that did not move is no new point in its history
-        conn.execute(score_history.insert(), moved)
+        points = [
+            {
+                "project_id": project.id,
+                "lead_id": lead_id,
+                "at": now,
+                "score": scores.get(lead_id, 0),
+            }
+            for lead_id in moved
+        ]
+        conn.execute(score_history.insert(), points)
     outbox.leads_written(conn, project.id, [u["b_id"] for u in updates], now, SCORED_COLUMNS)
     return len(updates)
 

@@ -62,7 +62,7 @@ async def import_columns(
 ) -> ImportColumns:
     head = (await file.read(HEADER_BYTES)).decode("utf-8-sig", errors="replace")
     first_line = head.splitlines()[0] if head.strip() else ""
-    names = [name.strip() for name in next(iter(_csv_rows(first_line)), [])]
+    names = [name.strip() for name in next(csv.reader([first_line]), [])]
     if not names:
         raise InvalidInput("the file is empty: expected a header line", "line 1")
     # Columns that would map to a field already taken are offered as "ignore".
@@ -76,10 +76,6 @@ async def import_columns(
             taken.add(target)
         guesses.append(ColumnGuess(name=name, target=target))
     return ImportColumns(columns=guesses, targets=_targets(project))
-
-
-def _csv_rows(text: str) -> Iterator[list[str]]:
-    return csv.reader([text])
 
 
 @router.post(
