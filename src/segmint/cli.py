@@ -169,10 +169,11 @@ def worker(
     ] = LogLevel.INFO,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Do the background work: membership maintenance, time sweeps and webhook deliveries
-    (several may run on PostgreSQL, one on SQLite)."""
+    """Do the background work: membership maintenance, time sweeps, webhook deliveries and
+    campaign runs (several may run on PostgreSQL, one on SQLite)."""
     import logging
 
+    from segmint.campaigns.sender import run_campaigns_due
     from segmint.delivery import Deliverer
     from segmint.worker import Worker, main_loop
     from segmint.worker_lock import lock_sole_worker
@@ -191,6 +192,7 @@ def worker(
                 swept = the_worker.sweep_time()
                 typer.echo(f"time sweep: {swept.entered} entered, {swept.exited} exited")
                 typer.echo(f"webhooks: {Deliverer(engine).drain()} changes delivered")
+                typer.echo(f"campaigns: {run_campaigns_due(engine)} steps done")
             else:
                 main_loop(the_worker)
         finally:

@@ -1,4 +1,5 @@
-"""`segmint worker`: does what writes leave in the outbox (membership maintenance for now).
+"""`segmint worker`: does what writes leave in the outbox (membership maintenance), and beside
+it time sweeps, webhook delivery and campaign runs.
 
 Each item is processed in one transaction together with its deletion, so it takes effect once
 whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`. Any
@@ -30,7 +31,8 @@ from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
 from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
 
-if TYPE_CHECKING:  # delivery imports this module: import it back only where it is used
+if TYPE_CHECKING:  # delivery and sender import this module: import them only where used
+    from segmint.campaigns.sender import Sender
     from segmint.delivery import Deliverer
 
 log = logging.getLogger("segmint.worker")
@@ -331,6 +333,7 @@ def _side_loops(worker: Worker) -> list[tuple[str, Callable[[threading.Event], N
     return [
         ("segmint-sweep", worker.sweep_forever),
         ("segmint-delivery", _deliverer(worker.engine).run_forever),
+        ("segmint-campaigns", _sender(worker.engine, worker.lease).run_forever),
     ]
 
 
@@ -338,6 +341,14 @@ def _deliverer(engine: Engine) -> Deliverer:
     from segmint.delivery import Deliverer
 
     return Deliverer(engine)
+
+
+def _sender(engine: Engine, lease: timedelta) -> Sender:
+    """Campaign runs: created at their scheduled times and delivered (campaigns/sender.py),
+    leased for as long as the worker's work items."""
+    from segmint.campaigns.sender import Sender
+
+    return Sender(engine, lease=lease)
 
 
 def main_loop(worker: Worker) -> None:

@@ -3,15 +3,12 @@ several workers on PostgreSQL share the outbox without overlap, SQLite runs one 
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import segmint
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, FrozenClock
 from segmint.engine import membership, outbox
@@ -34,8 +30,8 @@ from segmint.model import Role
 from segmint.projects import Project, create_project, get_project_by_id
 from segmint.store.tables import leads, membership_history, segments, users, work_items
 from segmint.worker import Worker, worker_name
+from tests.processes import DEADLINE, Spawned, wait_until
 
-DEADLINE = 60.0  # seconds any wait may take before a test gives up: generous, never a measure
 NEW = {"field": "status", "op": "eq", "value": "new"}
 SEGMENT_FILTERS: list[dict[str, Any]] = [
     {"field": "tags", "op": "has_any", "value": ["vip"]},
@@ -74,13 +70,6 @@ def _create_segment(
     with db.begin() as conn:
         data = {"name": f"S{time.monotonic_ns()}", "filter": tree, "active": active}
         return int(segments_engine.create_segment(conn, project, owner, data, clock).id)
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.005)
 
 
 def _pending(db: Engine) -> int:
@@ -176,7 +165,7 @@ def test_an_item_worked_on_past_its_lease_is_not_taken_over(
         done: list[int] = []
         thread = threading.Thread(target=lambda: done.append(first.run_once()))
         thread.start()
-        _wait_until(lambda: _lock_waiters(db) >= 1, "the first worker to wait for the segment")
+        wait_until(lambda: _lock_waiters(db) >= 1, "the first worker to wait for the segment")
         clock.advance(timedelta(minutes=5))  # its lease has run out meanwhile
         with db.begin() as conn:
             taken = outbox.claim(conn, "second", clock.now(), lease=timedelta(seconds=30))
@@ -253,63 +242,6 @@ def test_claims_from_two_connections_at_once_are_disjoint(db: Engine, project: P
 
 # --- real worker processes -------------------------------------------------------------------
 
-SRC = str(Path(segmint.__file__).resolve().parents[1])
-
-
-class Spawned:
-    """`segmint worker` processes this test started, with their logs; any still running at
-    the end are killed (by their own pid)."""
-
-    def __init__(self, tmp_path: Path, db_url: str) -> None:
-        self.tmp_path = tmp_path
-        self.db_url = db_url
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.logs: dict[int, Path] = {}
-
-    def start(self, *options: str) -> subprocess.Popen[bytes]:
-        log = self.tmp_path / f"worker{len(self.processes)}.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
-        command = [sys.executable, "-m", "segmint", "worker", "--database-url", self.db_url]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*command, "--log-level", "debug", *options],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        self.processes.append(process)
-        self.logs[process.pid] = log
-        return process
-
-    def log(self, process: subprocess.Popen[bytes]) -> str:
-        return self.logs[process.pid].read_text(encoding="utf-8")
-
-    def done(self, process: subprocess.Popen[bytes]) -> list[int]:
-        """The work items the process's log says it did, in order."""
-        marker = "work item "
-        return [
-            int(line.split(marker, 1)[1].split()[0])
-            for line in self.log(process).splitlines()
-            if marker in line and line.endswith(" done")
-        ]
-
-    def wait_started(self, process: subprocess.Popen[bytes]) -> None:
-        _wait_until(
-            lambda: " started (lease" in self.log(process) or process.poll() is not None,
-            "the worker to start",
-        )
-        assert process.poll() is None, self.log(process)
-
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=DEADLINE) == 0, self.log(process)
-
-    def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
 
 @pytest.fixture
 def spawned(tmp_path: Path, db_url: str) -> Iterator[Spawned]:
@@ -383,7 +315,7 @@ def _frozen(db: Engine) -> Iterator[None]:
     with db.connect() as conn, conn.begin():
         conn.exec_driver_sql("LOCK TABLE work_items IN SHARE MODE")
         assert _pending(db) > 0, "the worker finished before it could be stopped mid-batch"
-        _wait_until(lambda: _lock_waiters(db) >= 1, "the worker to wait for the lock")
+        wait_until(lambda: _lock_waiters(db) >= 1, "the worker to wait for the lock")
         yield
 
 
@@ -395,7 +327,7 @@ def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(
     assert len(_item_ids(db)) <= outbox.BATCH  # one claim takes them all: any kill is mid-batch
 
     killed = spawned.start("--lease", "1")
-    _wait_until(lambda: bool(_history(db, project)), "the worker's first history rows")
+    wait_until(lambda: bool(_history(db, project)), "the worker's first history rows")
     with _frozen(db):
         left = _items(db)
         assert left, "the worker finished before it could be stopped mid-batch"
@@ -407,7 +339,7 @@ def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(
 
     fresh = spawned.start("--lease", "1")  # a killed worker's SQLite lock is gone with it
     spawned.wait_started(fresh)
-    _wait_until(lambda: _pending(db) == 0, "the fresh worker to take up what was left")
+    wait_until(lambda: _pending(db) == 0, "the fresh worker to take up what was left")
     spawned.stop(fresh)
     done = spawned.done(fresh)
     assert sorted(done) == [item.id for item in left]  # each left item once, after the lease
@@ -425,8 +357,8 @@ def test_several_workers_share_the_outbox_on_postgresql(
     with db.connect() as gate, gate.begin():  # claims wait here, so three claim at once
         gate.exec_driver_sql("LOCK TABLE work_items IN SHARE MODE")
         workers = [spawned.start("--batch", "10") for _ in range(3)]
-        _wait_until(lambda: _lock_waiters(db) >= 3, "three workers to wait to claim")
-    _wait_until(lambda: _pending(db) == 0, "the workers to empty the outbox")
+        wait_until(lambda: _lock_waiters(db) >= 3, "three workers to wait to claim")
+    wait_until(lambda: _pending(db) == 0, "the workers to empty the outbox")
     for worker in workers:
         spawned.stop(worker)
     done = [spawned.done(worker) for worker in workers]

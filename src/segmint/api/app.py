@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from segmint import __version__
 from segmint.api.routes import (
     accounts,
+    campaigns,
     custom_fields,
     events,
     filters,
@@ -36,7 +37,7 @@ from segmint.errors import (
     SegmintError,
     Unauthorized,
 )
-from segmint.web import login, pages
+from segmint.web import login, pages, tracking
 from segmint.web.session import LoginRequired
 from segmint.web.templating import STATIC
 
@@ -79,10 +80,12 @@ def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         settings,
         users,
         scoring,
+        campaigns,
     ):
         app.include_router(module.router)
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(tracking.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from segmint.engine.paging import Sort
 from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project
-from segmint.store.tables import leads, segment_members, segments, users
+from segmint.store.tables import campaigns, leads, segment_members, segments, users
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "#4f46e5"
@@ -224,14 +224,29 @@ def dependents(conn: sa.Connection, project: Project, segment_id: int) -> list[s
     return [r.name for r in rows if segment_id in filtering.referenced_segments(r.filter)]
 
 
+def targeting_campaigns(conn: sa.Connection, project: Project, segment_id: int) -> list[str]:
+    """Names of the campaigns that include or exclude this segment (deleting it breaks them)."""
+    rows = conn.execute(
+        sa.select(campaigns.c.name, campaigns.c.include_segments, campaigns.c.exclude_segments)
+        .where(campaigns.c.project_id == project.id)
+        .order_by(campaigns.c.id)
+    )
+    return [
+        f"campaign {r.name!r}"
+        for r in rows
+        if segment_id in r.include_segments or segment_id in r.exclude_segments
+    ]
+
+
 def delete_segment(
     conn: sa.Connection, project: Project, principal: Principal, segment_id: int, force: bool
 ) -> None:
     """Delete the definition (never leads); refuse while something depends on it, unless forced."""
     editable_segment(conn, project, principal, segment_id)
-    users_of = dependents(conn, project, segment_id)
+    users_of = [f"segment {name!r}" for name in dependents(conn, project, segment_id)]
+    users_of += targeting_campaigns(conn, project, segment_id)
     if users_of and not force:
-        names = ", ".join(repr(n) for n in users_of)
+        names = ", ".join(users_of)
         raise Conflict(
             f"segment is used by {names}; delete with ?force=true to delete it anyway",
             "segment",

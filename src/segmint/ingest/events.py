@@ -115,38 +115,15 @@ class EventWriter:
     def _write(self, conn: sa.Connection, batch: list[EventInput]) -> Counts:
         counts = Counts()
         lead_ids = self._resolve_leads(conn, batch)
-        rows: list[dict[str, Any]] = []
-        latest: dict[int, datetime] = {}
-        now = self.clock.now()
+        rows: list[NewEvent] = []
         for event in batch:
             lead_id = lead_ids.get(event.email or event.lead_id)
             if lead_id is None:
                 counts.rejected.append(RowError(event.location, _no_lead(event)))
                 continue
-            rows.append(
-                dict(
-                    project_id=self.project.id,
-                    lead_id=lead_id,
-                    type=event.type,
-                    occurred_at=event.occurred_at,
-                    metadata=event.metadata,
-                    created_at=now,
-                )
-            )
-            latest[lead_id] = max(latest.get(lead_id, event.occurred_at), event.occurred_at)
-        if rows:
-            insert_rows(conn, events, rows)
-            self._touch_activity(conn, latest)
-            outbox.leads_written(
-                conn,
-                self.project.id,
-                latest,
-                now,
-                columns=["last_activity_at"],
-                event_types={row["type"] for row in rows},
-            )
-            scoring.rescore(conn, self.project, list(latest), now)  # scores follow at once
-            counts.accepted += len(rows)
+            rows.append(NewEvent(lead_id, event.type, event.occurred_at, event.metadata))
+        record_events(conn, self.project, rows, self.clock.now())
+        counts.accepted += len(rows)
         return counts
 
     def _resolve_leads(self, conn: sa.Connection, batch: list[EventInput]) -> dict[Any, int]:
@@ -166,19 +143,62 @@ class EventWriter:
             found.update({row.id: row.id for row in conn.execute(query)})
         return found
 
-    def _touch_activity(self, conn: sa.Connection, latest: dict[int, datetime]) -> None:
-        """last_activity_at is the latest occurred_at of a lead's events."""
-        column = leads.c.last_activity_at
-        statement = (
-            leads.update()
-            .where(
-                leads.c.project_id == self.project.id,
-                leads.c.id == sa.bindparam("b_id"),
-                sa.or_(column.is_(None), column < sa.bindparam("b_at")),
-            )
-            .values(last_activity_at=sa.bindparam("b_at"))
+
+@dataclass(frozen=True)
+class NewEvent:
+    lead_id: int
+    type: str
+    occurred_at: datetime
+    metadata: Mapping[str, Any]
+
+
+def record_events(
+    conn: sa.Connection, project: Project, new_events: list[NewEvent], now: datetime
+) -> None:
+    """Store events of known leads in the caller's transaction, with what follows from them:
+    the leads' last activity, their scores, and membership (through the outbox)."""
+    if not new_events:
+        return
+    rows = [
+        dict(
+            project_id=project.id,
+            lead_id=event.lead_id,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            metadata=dict(event.metadata),
+            created_at=now,
         )
-        conn.execute(statement, [{"b_id": k, "b_at": v} for k, v in latest.items()])
+        for event in new_events
+    ]
+    insert_rows(conn, events, rows)
+    latest: dict[int, datetime] = {}
+    for event in new_events:
+        latest[event.lead_id] = max(latest.get(event.lead_id, event.occurred_at), event.occurred_at)
+    _touch_activity(conn, project, latest)
+    outbox.leads_written(
+        conn,
+        project.id,
+        latest,
+        now,
+        columns=["last_activity_at"],
+        event_types={event.type for event in new_events},
+    )
+    scoring.rescore(conn, project, list(latest), now)  # scores follow at once
+
+
+def _touch_activity(conn: sa.Connection, project: Project, latest: dict[int, datetime]) -> None:
+    """last_activity_at is the latest occurred_at of a lead's events."""
+    column = leads.c.last_activity_at
+    statement = (
+        leads.update()
+        .where(
+            leads.c.project_id == project.id,
+            leads.c.id == sa.bindparam("b_id"),
+            sa.or_(column.is_(None), column < sa.bindparam("b_at")),
+        )
+        .values(last_activity_at=sa.bindparam("b_at"))
+    )
+    conn.execute(statement, [{"b_id": k, "b_at": v} for k, v in latest.items()])
 
 
 def _no_lead(event: EventInput) -> str:

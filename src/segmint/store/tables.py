@@ -494,6 +494,126 @@ score_history = sa.Table(
     sa.Index(None, "project_id", "lead_id", "at"),
 )
 
+# -- campaigns ------------------------------------------------------------------------------------
+
+mail_settings = sa.Table(
+    "mail_settings",
+    metadata,
+    sa.Column(
+        "project_id",
+        BigId,
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("host", sa.String(255)),
+    sa.Column("port", sa.Integer, nullable=False, server_default="587"),
+    sa.Column("username", sa.String(255)),
+    sa.Column("password", sa.String(255)),  # needed in clear to log in; never returned or logged
+    sa.Column("security", sa.String(8), nullable=False, server_default="starttls"),
+    sa.Column("from_email", sa.String(320)),
+    sa.Column("from_name", sa.String(255)),
+    sa.Column("reply_to", sa.String(320)),
+    sa.Column("rate_per_minute", sa.Integer, nullable=False, server_default="600"),
+    sa.Column("public_url", sa.String(2000)),  # where tracking links point
+    sa.Column("tracking_secret", sa.String(128), nullable=False),  # signs tracking links
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.CheckConstraint("security in ('none', 'starttls', 'tls')", name="ck_mail_settings_security"),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("state", sa.String(16), nullable=False),  # draft | scheduled | paused | finished
+    # Targeting: a union of segments and lists, minus excluded ones, narrowed by a filter.
+    sa.Column("include_segments", Json, nullable=False),
+    sa.Column("exclude_segments", Json, nullable=False),
+    sa.Column("include_lists", Json, nullable=False),
+    sa.Column("exclude_lists", Json, nullable=False),
+    sa.Column("filter", Json),
+    sa.Column("channel", sa.String(16), nullable=False),  # email | webhook
+    sa.Column("subject", sa.Text, nullable=False, server_default=""),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_secret", sa.String(128)),
+    sa.Column("schedule", sa.String(8), nullable=False),  # manual | once | cron
+    sa.Column("send_at", Timestamp),
+    sa.Column("cron", sa.String(120)),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("next_run_at", Timestamp),  # the next scheduled run, while scheduled
+    sa.Column("resend", sa.String(16), nullable=False),  # never | every_run | after_days
+    sa.Column("resend_after_days", sa.Integer),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.Index(None, "project_id", "state", "next_run_at"),
+)
+
+campaign_runs = sa.Table(
+    "campaign_runs",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("campaign_id", BigId, nullable=False),
+    # One run per scheduled moment: two schedulers racing for it insert one row.
+    sa.Column("scheduled_for", Timestamp, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # schedule | manual
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sending | done | error
+    sa.Column("error", sa.String(1000)),
+    sa.Column("frozen_at", Timestamp),  # when the audience was evaluated
+    sa.Column("finished_at", Timestamp),
+    sa.Column("audience", sa.Integer),  # leads targeted at frozen_at, before skips
+    sa.Column("skipped_already_sent", sa.Integer),
+    sa.Column("skipped_unsubscribed", sa.Integer),
+    sa.Column("skipped_no_email", sa.Integer),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp),  # the channel is down: backing off until then
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("leased_until", Timestamp),
+    sa.UniqueConstraint("project_id", "id"),
+    sa.UniqueConstraint("project_id", "campaign_id", "scheduled_for"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "campaign_id"],
+        ["campaigns.project_id", "campaigns.id"],
+        name="fk_campaign_runs_campaign",
+        ondelete="CASCADE",
+    ),
+)
+
+campaign_recipients = sa.Table(
+    "campaign_recipients",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("campaign_id", BigId, nullable=False),
+    sa.Column("run_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),  # no foreign key: the audit outlives the lead
+    sa.Column("email", sa.String(320)),  # the address frozen with the run
+    # queued | sending | sent | failed | unconfirmed (the sender stopped mid-transmission)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("leased_until", Timestamp),
+    sa.Column("last_error", sa.String(1000)),
+    sa.Column("sent_at", Timestamp),
+    sa.ForeignKeyConstraint(
+        ["project_id", "run_id"],
+        ["campaign_runs.project_id", "campaign_runs.id"],
+        name="fk_campaign_recipients_run",
+        ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("project_id", "run_id", "lead_id"),
+    sa.Index(None, "project_id", "run_id", "state", "id"),
+    sa.Index(None, "project_id", "campaign_id", "lead_id", "state"),
+)
+
 TENANT_TABLES = (
     accounts,
     leads,
@@ -512,6 +632,10 @@ TENANT_TABLES = (
     scoring_settings,
     score_history,
     fit_rules,
+    mail_settings,
+    campaigns,
+    campaign_runs,
+    campaign_recipients,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,
 # though every item names its project.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from segmint.api.campaign_schemas import MailSettingsIn, MailSettingsOut
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import Strict
+from segmint.campaigns import mail_settings
 from segmint.engine import settings as engine
 
 router = APIRouter(prefix="/api/v1/projects/{project}/settings", tags=["settings"])
@@ -43,3 +45,28 @@ def update_settings(
 ) -> ProjectSettings:
     changed = engine.update_settings(conn, project, body.model_dump(exclude_none=True), clock)
     return ProjectSettings.model_validate(engine.public_settings(changed))
+
+
+@router.get(
+    "/mail",
+    response_model=MailSettingsOut,
+    dependencies=[AdminOnly],
+    summary="Outgoing mail: SMTP server, sender, rate and public URL (never the password)",
+)
+def get_mail_settings(conn: ConnectionDep, project: ProjectDep) -> MailSettingsOut:
+    return MailSettingsOut.model_validate(mail_settings.load(conn, project).public())
+
+
+@router.put(
+    "/mail",
+    response_model=MailSettingsOut,
+    dependencies=[AdminOnly],
+    summary="Change outgoing mail settings (owner or admin)",
+)
+def update_mail_settings(
+    body: MailSettingsIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> MailSettingsOut:
+    data = body.model_dump(exclude_unset=True)
+    return MailSettingsOut.model_validate(
+        mail_settings.update(conn, project, data, clock.now()).public()
+    )

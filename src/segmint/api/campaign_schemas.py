@@ -1,0 +1,227 @@
+"""Request and response bodies of /campaigns and /settings/mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from segmint.api.schemas import FILTER_EXAMPLE, LeadPublic, Strict
+
+
+class TargetingIn(Strict):
+    include_segments: list[int] = Field(default_factory=list, description="A union of segments.")
+    exclude_segments: list[int] = Field(default_factory=list)
+    include_lists: list[int] = Field(default_factory=list)
+    exclude_lists: list[int] = Field(default_factory=list)
+    filter: Any = Field(
+        None, description="Narrows the audience further.", examples=[FILTER_EXAMPLE]
+    )
+
+
+class ScheduleIn(Strict):
+    kind: Literal["manual", "once", "cron"] = "manual"
+    send_at: str | None = Field(
+        None, description="For `once`: ISO date-time; without an offset, in `timezone`."
+    )
+    cron: str | None = Field(None, examples=["0 10 * * 1-5"], description="For `cron`.")
+    timezone: str | None = Field(None, description="Default: the project's time zone.")
+
+
+class ResendIn(Strict):
+    policy: Literal["never", "every_run", "after_days"] = "never"
+    after_days: int | None = None
+
+
+CampaignState = Literal["draft", "scheduled", "paused"]
+Channel = Literal["email", "webhook"]
+
+
+class CampaignCreate(Strict):
+    name: str = Field(max_length=255, examples=["Welcome new enriched leads"])
+    description: str = Field("", max_length=500)
+    targeting: TargetingIn
+    channel: Channel = "email"
+    subject: str = Field("", examples=["Welcome, {{ lead.first_name | default('there') }}"])
+    body: str = Field("", examples=["Hi {{ lead.first_name }},\n\nThanks for signing up."])
+    webhook_url: str | None = Field(None, max_length=2000)
+    schedule: ScheduleIn | None = None
+    resend: ResendIn | None = None
+    state: CampaignState = "draft"
+
+
+class CampaignUpdate(Strict):
+    name: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=500)
+    targeting: TargetingIn | None = None
+    channel: Channel | None = None
+    subject: str | None = None
+    body: str | None = None
+    webhook_url: str | None = Field(None, max_length=2000)
+    schedule: ScheduleIn | None = None
+    resend: ResendIn | None = None
+    state: CampaignState | None = None
+
+
+class TargetingOut(BaseModel):
+    include_segments: list[int]
+    exclude_segments: list[int]
+    include_lists: list[int]
+    exclude_lists: list[int]
+    filter: Any
+
+
+class ScheduleOut(BaseModel):
+    kind: str
+    send_at: datetime | None
+    cron: str | None
+    timezone: str
+
+
+class ResendOut(BaseModel):
+    policy: str
+    after_days: int | None
+
+
+class ProblemOut(BaseModel):
+    path: str
+    message: str
+
+
+class RunSummary(BaseModel):
+    id: int
+    campaign_id: int
+    kind: str = Field(description="`schedule` or `manual`.")
+    scheduled_for: datetime
+    created_at: datetime
+    state: str = Field(description="pending, sending, done or error.")
+    error: str | None
+    frozen_at: datetime | None
+    finished_at: datetime | None
+    audience: int | None = Field(description="Leads targeted when the run was frozen.")
+    skipped_already_sent: int | None
+    skipped_unsubscribed: int | None
+    skipped_no_email: int | None
+    recipients: int
+    sent: int
+    failed: int
+    unconfirmed: int = Field(description="The sender stopped mid-transmission; not resent.")
+    queued: int
+    next_attempt_at: datetime | None
+    consecutive_failures: int
+
+
+class CampaignPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    state: str = Field(description="draft, scheduled, paused or finished.")
+    status: str = Field(description="`error` when the campaign has a problem, else `state`.")
+    problems: list[ProblemOut]
+    targeting: TargetingOut
+    channel: str
+    subject: str
+    body: str
+    webhook_url: str | None
+    webhook_secret_hint: str | None
+    schedule: ScheduleOut
+    resend: ResendOut
+    next_run_at: datetime | None
+    created_by: int | None
+    created_by_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_run: RunSummary | None
+
+
+class CampaignWithSecret(CampaignPublic):
+    webhook_secret: str = Field(description="Signs the webhook channel's POSTs; shown here only.")
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignPublic]
+
+
+class AudienceIn(Strict):
+    targeting: TargetingIn
+    channel: Channel = "email"
+
+
+class Skipped(BaseModel):
+    already_sent: int
+    unsubscribed: int
+    no_email: int
+
+
+class AudienceOut(BaseModel):
+    count: int = Field(description="Leads a run now would send to.")
+    matching: int = Field(description="Leads the targeting matches, before skips.")
+    skipped: Skipped
+    sample: list[LeadPublic]
+    problems: list[ProblemOut]
+    evaluated_at: datetime
+
+
+class RenderIn(Strict):
+    subject: str = ""
+    body: str = ""
+    lead_id: int | None = Field(None, description="Default: the newest lead.")
+
+
+class RenderOut(BaseModel):
+    subject: str
+    html: str
+    text: str
+    lead_id: int | None
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    next_before: int | None
+
+
+class RecipientOut(BaseModel):
+    id: int
+    lead_id: int
+    email: str | None
+    name: str
+    state: str = Field(description="queued, sending, sent, failed or unconfirmed.")
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class RecipientPage(BaseModel):
+    items: list[RecipientOut]
+    next_after: int | None
+
+
+class MailSettingsIn(Strict):
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = Field(None, description="Kept when omitted or empty.")
+    clear_password: bool = False
+    security: Literal["none", "starttls", "tls"] | None = None
+    from_email: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    rate_per_minute: int | None = None
+    public_url: str | None = Field(
+        None, description="This server's address as recipients reach it (tracking links)."
+    )
+
+
+class MailSettingsOut(BaseModel):
+    host: str | None
+    port: int
+    username: str | None
+    password_set: bool
+    security: str
+    from_email: str | None
+    from_name: str | None
+    reply_to: str | None
+    rate_per_minute: int
+    public_url: str | None

@@ -1,0 +1,226 @@
+"""Who a campaign reaches now: its targeting as SQL over `leads`, and why some leads of the
+audience are skipped (unsubscribed, no email address, already sent by this campaign).
+
+Problems that must stop a run (a targeted segment deleted or inactive, a list deleted, mail not
+configured) are listed here too: the campaign shows them and a run refuses to start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.campaigns.definitions import Resend, Targeting
+from segmint.campaigns.mail_settings import MailSettings
+from segmint.engine import filtering
+from segmint.engine import lists as lists_engine
+from segmint.engine import segments as segments_engine
+from segmint.engine.leads import page_of_leads
+from segmint.engine.paging import Sort
+from segmint.projects import Project
+from segmint.store.tables import campaign_recipients, events, leads, lists, segments
+
+UNSUBSCRIBED = "unsubscribed"  # the event type that keeps a lead out of every campaign
+SAMPLE_SIZE = 5
+SENDABLE = "send"
+SKIP_REASONS = ("unsubscribed", "no_email", "already_sent")
+# States of an earlier recipient row that count as "sent" for the resend policy: a queued or
+# in-flight one will be sent, an unconfirmed one may have been.
+COUNTS_AS_SENT = ("queued", "sending", "sent", "unconfirmed")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def public(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+def problems(
+    conn: sa.Connection,
+    project: Project,
+    targeting: Targeting,
+    channel: str,
+    settings: MailSettings,
+    webhook_url: str | None,
+) -> list[Problem]:
+    """Why a run of this campaign would not send (empty when it would)."""
+    found: list[Problem] = []
+    states = _segment_states(conn, project, targeting)
+    for name in ("include_segments", "exclude_segments"):
+        for i, segment_id in enumerate(getattr(targeting, name)):
+            path = f"targeting.{name}[{i}]"
+            if segment_id not in states:
+                found.append(
+                    Problem(path, f"segment {segment_id} was deleted (target audience missing)")
+                )
+            elif not states[segment_id][1]:
+                found.append(
+                    Problem(
+                        path,
+                        f"segment {states[segment_id][0]!r} is inactive: activate it or remove it",
+                    )
+                )
+    known_lists = _existing(
+        conn, lists, project, (*targeting.include_lists, *targeting.exclude_lists)
+    )
+    for name in ("include_lists", "exclude_lists"):
+        for i, list_id in enumerate(getattr(targeting, name)):
+            if list_id not in known_lists:
+                found.append(Problem(f"targeting.{name}[{i}]", f"list {list_id} was deleted"))
+    if channel == "email":
+        found += [Problem("mail_settings", message) for message in settings.problems()]
+    elif not webhook_url:
+        found.append(Problem("webhook_url", "a webhook campaign needs a URL"))
+    return found
+
+
+def _segment_states(
+    conn: sa.Connection, project: Project, targeting: Targeting
+) -> dict[int, tuple[str, bool]]:
+    ids = {*targeting.include_segments, *targeting.exclude_segments}
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(segments.c.id, segments.c.name, segments.c.active).where(
+            segments.c.project_id == project.id, segments.c.id.in_(sorted(ids))
+        )
+    )
+    return {r.id: (r.name, r.active) for r in rows}
+
+
+def _existing(
+    conn: sa.Connection, table: sa.Table, project: Project, ids: tuple[int, ...]
+) -> set[int]:
+    if not ids:
+        return set()
+    query = sa.select(table.c.id).where(
+        table.c.project_id == project.id, table.c.id.in_(sorted(set(ids)))
+    )
+    return set(conn.execute(query).scalars())
+
+
+def targeted(
+    conn: sa.Connection, project: Project, targeting: Targeting, now: datetime
+) -> sa.ColumnElement[bool]:
+    """Leads in any included segment or list, in no excluded one, matching the extra filter.
+    A deleted segment or list contributes nobody (problems() reports it)."""
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            sa.select(segments).where(
+                segments.c.project_id == project.id,
+                segments.c.id.in_(
+                    sorted({*targeting.include_segments, *targeting.exclude_segments})
+                ),
+            )
+        )
+    }
+
+    def union(
+        segment_ids: tuple[int, ...], list_ids: tuple[int, ...]
+    ) -> list[sa.ColumnElement[bool]]:
+        parts = [
+            segments_engine.segment_condition(conn, project, rows[s], now)
+            for s in segment_ids
+            if s in rows
+        ]
+        return parts + [lists_engine.members_condition(project, list_id) for list_id in list_ids]
+
+    included = union(targeting.include_segments, targeting.include_lists)
+    excluded = union(targeting.exclude_segments, targeting.exclude_lists)
+    where: list[sa.ColumnElement[bool]] = [sa.or_(*included) if included else sa.false()]
+    if excluded:
+        where.append(sa.not_(sa.or_(*excluded)))
+    if targeting.filter is not None:
+        tree = filtering.load(project, targeting.filter)
+        where.append(filtering.condition(conn, project, tree, now))
+    return sa.and_(*where)
+
+
+def unsubscribed(project: Project) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        events.c.project_id == project.id,
+        events.c.lead_id == leads.c.id,
+        events.c.type == UNSUBSCRIBED,
+    )
+
+
+def already_sent(
+    project: Project, campaign_id: int, resend: Resend, now: datetime
+) -> sa.ColumnElement[bool]:
+    """The lead was sent this campaign before, as the resend policy counts it."""
+    if resend.policy == "every_run":
+        return sa.false()
+    r = campaign_recipients
+    query = sa.exists().where(
+        r.c.project_id == project.id,
+        r.c.campaign_id == campaign_id,
+        r.c.lead_id == leads.c.id,
+        r.c.state.in_(COUNTS_AS_SENT),
+    )
+    if resend.policy == "after_days" and resend.after_days:
+        recent = now - timedelta(days=resend.after_days)
+        query = query.where(sa.or_(r.c.sent_at.is_(None), r.c.sent_at > recent))
+    return query
+
+
+def skip_reason(
+    project: Project, channel: str, campaign_id: int | None, resend: Resend, now: datetime
+) -> sa.ColumnElement[str]:
+    """Why a targeted lead gets nothing, or SENDABLE: the first reason that applies."""
+    whens: list[tuple[sa.ColumnElement[bool], str]] = [(unsubscribed(project), "unsubscribed")]
+    if channel == "email":
+        whens.append((sa.or_(leads.c.email.is_(None), leads.c.email == ""), "no_email"))
+    if campaign_id is not None:
+        whens.append((already_sent(project, campaign_id, resend, now), "already_sent"))
+    return sa.case(*whens, else_=sa.literal(SENDABLE))
+
+
+def breakdown(
+    conn: sa.Connection,
+    project: Project,
+    where: sa.ColumnElement[bool],
+    reason: sa.ColumnElement[str],
+) -> dict[str, int]:
+    """How many targeted leads would be sent and how many skipped for each reason."""
+    label = reason.label("reason")
+    query = (
+        sa.select(label, sa.func.count())
+        .select_from(leads)
+        .where(leads.c.project_id == project.id, where)
+        .group_by(label)
+    )
+    counts = {name: 0 for name in (SENDABLE, *SKIP_REASONS)}
+    counts.update({name: int(total) for name, total in conn.execute(query)})
+    return counts
+
+
+def preview(
+    conn: sa.Connection,
+    project: Project,
+    targeting: Targeting,
+    channel: str,
+    campaign_id: int | None,
+    resend: Resend,
+    now: datetime,
+) -> dict[str, Any]:
+    """The audience as a run now would freeze it: counts and a sample of who would get it."""
+    where = targeted(conn, project, targeting, now)
+    reason = skip_reason(project, channel, campaign_id, resend, now)
+    counts = breakdown(conn, project, where, reason)
+    sendable = sa.and_(where, reason == SENDABLE)
+    newest_first = Sort(leads.c.created_at, True, False)
+    sample = page_of_leads(conn, project, sendable, newest_first, 1, SAMPLE_SIZE, counts[SENDABLE])
+    return {
+        "count": counts[SENDABLE],
+        "matching": sum(counts.values()),
+        "skipped": {name: counts[name] for name in SKIP_REASONS},
+        "sample": sample.items,
+        "evaluated_at": now,
+    }
