@@ -55,7 +55,7 @@ class Inbox:
             while not hold.release.is_set():
                 await asyncio.sleep(0.01)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         await self._held("rcpt", address)
@@ -64,7 +64,7 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             if self.temporary_failures > 0:
                 self.temporary_failures -= 1

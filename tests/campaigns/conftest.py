@@ -86,7 +86,8 @@ def add_campaign(
     data = {
         "name": "Welcome",
         "subject": "Hi {{ lead.first_name | default('there') }}",
-        "body": 'Hello {{ lead.first_name }}!\n\nRead <a href="https://acme.test/blog">the blog</a>.',
+        "body": "Hello {{ lead.first_name }}!\n\n"
+        'Read <a href="https://acme.test/blog">the blog</a>.',
         **fields,
     }
     with db.begin() as conn:

@@ -458,11 +458,11 @@ class Sender:
     @contextmanager
     def _smtp(self, settings: MailSettings) -> Iterator[smtplib.SMTP]:
         host, port = settings.host or "", settings.port
+        smtp: smtplib.SMTP | None = None
         try:
             if settings.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    host, port, timeout=self.smtp_timeout, context=ssl.create_default_context()
-                )
+                context = ssl.create_default_context()
+                smtp = smtplib.SMTP_SSL(host, port, timeout=self.smtp_timeout, context=context)
             else:
                 smtp = smtplib.SMTP(host, port, timeout=self.smtp_timeout)
             smtp.ehlo()
@@ -472,9 +472,10 @@ class Sender:
             if settings.username:
                 smtp.login(settings.username, settings.password or "")
         except (smtplib.SMTPException, OSError) as exc:
-            raise ChannelDown(
-                f"cannot reach SMTP server {host}:{port}: {type(exc).__name__}: {exc}"
-            ) from exc
+            if smtp is not None:
+                smtp.close()
+            what = f"{type(exc).__name__}: {exc}"
+            raise ChannelDown(f"cannot use SMTP server {host}:{port}: {what}") from exc
         try:
             yield smtp
         finally:

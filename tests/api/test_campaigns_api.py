@@ -1,0 +1,187 @@
+"""/campaigns and /settings/mail over HTTP: CRUD, previews, runs, recipients, roles, tenants,
+and the public tracking links, on both databases with a real SMTP server."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from segmint.campaigns.sender import Sender
+from tests.api.conftest import Api, error_of
+from tests.smtp import SmtpServer
+
+
+@pytest.fixture
+def smtp() -> Any:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ready(api: Api, smtp: SmtpServer) -> dict[str, int]:
+    """Mail settings, three leads and a segment of two of them."""
+    settings = {
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "security": "none",
+        "from_email": "news@acme.test",
+        "public_url": "http://testserver",
+    }
+    assert api.put("settings/mail", json=settings).status_code == 200
+    leads = [
+        {"email": "ann@a.test", "first_name": "Ann", "status": "new"},
+        {"email": "bob@b.test", "first_name": "Bob", "status": "new"},
+        {"email": "cy@c.test", "first_name": "Cy", "status": "lost"},
+    ]
+    assert api.post("leads/bulk", json={"leads": leads}).status_code == 200
+    segment = api.post(
+        "segments", json={"name": "New", "filter": {"field": "status", "op": "eq", "value": "new"}}
+    ).json()
+    return {"segment": segment["id"]}
+
+
+def _campaign(api: Api, segment: int, as_: str = "owner", **fields: Any) -> Any:
+    body = {
+        "name": "Welcome",
+        "targeting": {"include_segments": [segment]},
+        "subject": "Hi {{ lead.first_name }}",
+        "body": 'Hello {{ lead.first_name }}, see <a href="https://acme.test/x">this</a>.',
+        **fields,
+    }
+    return api.post("campaigns", as_, json=body)
+
+
+def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) -> None:
+    api.put("settings/mail", json={"username": "mailer", "password": "s3cret-pass"})
+    settings = api.get("settings/mail").json()
+    assert settings["password_set"] is True and "password" not in settings
+    assert api.get("settings/mail", "member").status_code == 403
+    bad = api.put("settings/mail", json={"port": 70000})
+    assert error_of(bad)["path"] == "port"
+    kept = api.put("settings/mail", json={"from_name": "Acme", "password": ""}).json()
+    assert kept["password_set"] is True and kept["from_name"] == "Acme"
+
+
+def test_campaign_crud_preview_and_render(api: Api, ready: dict[str, int]) -> None:
+    created = _campaign(api, ready["segment"])
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    assert campaign["status"] == "draft" and campaign["problems"] == []
+    assert campaign["webhook_secret"].startswith("whsec_")
+    assert campaign["schedule"]["kind"] == "manual" and campaign["resend"]["policy"] == "never"
+    listed = api.get("campaigns").json()["items"]
+    assert [c["id"] for c in listed] == [campaign["id"]]
+    changed = api.patch(
+        f"campaigns/{campaign['id']}",
+        json={"schedule": {"kind": "cron", "cron": "0 10 * * 1-5"}, "state": "scheduled"},
+    ).json()
+    assert changed["state"] == "scheduled" and changed["next_run_at"] is not None
+    bad = api.patch(f"campaigns/{campaign['id']}", json={"body": "{% if %}"})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "body"
+    bad = _campaign(api, 9999)
+    assert error_of(bad)["path"] == "targeting.include_segments[0]"
+
+    audience = api.get(f"campaigns/{campaign['id']}/audience").json()
+    assert audience["count"] == 2 and audience["matching"] == 2
+    preview = api.post(
+        "campaigns/preview",
+        json={
+            "targeting": {
+                "include_segments": [ready["segment"]],
+                "filter": {"field": "first_name", "op": "eq", "value": "ann"},
+            }
+        },
+    ).json()
+    assert preview["count"] == 1 and preview["sample"][0]["email"] == "ann@a.test"
+
+    rendered = api.post(
+        "campaigns/render",
+        json={"subject": "Hi {{ lead.first_name }}", "body": "Yo <b>{{ lead.email }}</b>"},
+    ).json()
+    assert rendered["subject"].startswith("Hi ") and "Unsubscribe" in rendered["text"]
+    assert api.delete(f"campaigns/{campaign['id']}").status_code == 204
+    assert api.get(f"campaigns/{campaign['id']}").status_code == 404
+
+
+def test_roles_and_tenants(api: Api, ready: dict[str, int]) -> None:
+    campaign = _campaign(api, ready["segment"]).json()
+    assert (
+        api.patch(f"campaigns/{campaign['id']}", "member", json={"name": "Mine"}).status_code == 403
+    )
+    assert api.post(f"campaigns/{campaign['id']}/runs", "member").status_code == 403
+    assert api.get(f"campaigns/{campaign['id']}", "stranger").status_code == 404
+    assert api.get("campaigns", "stranger").json()["items"] == []
+    own = _campaign(api, ready["segment"], "member", name="Member's").json()
+    assert (
+        api.patch(f"campaigns/{own['id']}", "member", json={"name": "Renamed"}).status_code == 200
+    )
+
+
+def test_run_recipients_tracking_and_unsubscribe(
+    api: Api, ready: dict[str, int], smtp: SmtpServer, db: Engine
+) -> None:
+    campaign = _campaign(api, ready["segment"]).json()
+    run = api.post(f"campaigns/{campaign['id']}/runs")
+    assert run.status_code == 201 and run.json()["state"] == "pending"
+    Sender(db).drain()
+    summary = api.get(f"campaigns/{campaign['id']}/runs/{run.json()['id']}").json()
+    assert (summary["state"], summary["audience"], summary["sent"]) == ("done", 2, 2)
+    page = api.get(f"campaigns/{campaign['id']}/runs/{summary['id']}/recipients?limit=1").json()
+    assert page["items"][0]["state"] == "sent" and page["next_after"] is not None
+    rest = api.get(
+        f"campaigns/{campaign['id']}/runs/{summary['id']}/recipients?after={page['next_after']}"
+    ).json()
+    assert len(rest["items"]) == 1 and rest["next_after"] is None
+    assert api.get(f"campaigns/{campaign['id']}/runs").json()["items"][0]["id"] == summary["id"]
+
+    mail = smtp.inbox.to("ann@a.test")[0]
+    html = mail.get_body(("html",)).get_content()
+    pixel = html.split('<img src="')[1].split('"')[0]
+    click = html.split('href="')[1].split('"')[0].replace("&amp;", "&")
+    unsubscribe = str(mail["List-Unsubscribe"]).strip().strip("<>")
+    client = api.client
+    assert client.get(urlsplit(pixel).path).headers["content-type"] == "image/gif"
+    redirect = client.get(_path(click), follow_redirects=False)
+    assert redirect.status_code == 302 and redirect.headers["location"] == "https://acme.test/x"
+    forged = _path(click).replace("acme.test", "evil.test")
+    assert client.get(forged, follow_redirects=False).status_code == 404
+    assert "Unsubscribe?" in client.get(_path(unsubscribe)).text  # a GET changes nothing
+    assert "You are unsubscribed" in client.post(_path(unsubscribe)).text
+
+    ann = api.get("leads?q=ann").json()["items"][0]["id"]
+    types = [e["type"] for e in api.get(f"leads/{ann}/events").json()["items"]]
+    assert sorted(types) == ["email_click", "email_open", "email_sent", "unsubscribed"]
+    opened = api.post(
+        "segments/preview",
+        json={
+            "filter": {
+                "event": "email_open",
+                "where": {"field": "campaign_id", "op": "eq", "value": campaign["id"]},
+            }
+        },
+    ).json()
+    assert opened["count"] == 1
+    # Unsubscribed leads are skipped from then on.
+    audience = api.get(f"campaigns/{campaign['id']}/audience").json()
+    assert audience["skipped"] == {"already_sent": 1, "unsubscribed": 1, "no_email": 0}
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_deleting_a_targeted_segment_needs_force(api: Api, ready: dict[str, int]) -> None:
+    campaign = _campaign(api, ready["segment"]).json()
+    refused = api.delete(f"segments/{ready['segment']}")
+    assert refused.status_code == 409
+    assert "campaign 'Welcome'" in error_of(refused)["message"]
+    assert api.delete(f"segments/{ready['segment']}?force=true").status_code == 204
+    broken = api.get(f"campaigns/{campaign['id']}").json()
+    assert broken["status"] == "error"
+    assert broken["problems"][0]["path"] == "targeting.include_segments[0]"
+    assert "target audience missing" in broken["problems"][0]["message"]
