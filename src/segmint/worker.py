@@ -345,10 +345,10 @@ def _deliverer(engine: Engine) -> Deliverer:
 
 def _sender(engine: Engine, lease: timedelta) -> Sender:
     """Campaign runs: created at their scheduled times and delivered (campaigns/sender.py),
-    leased for as long as the worker's work items."""
+    leased (runs and recipients in flight) for as long as the worker's work items."""
     from segmint.campaigns.sender import Sender
 
-    return Sender(engine, lease=lease)
+    return Sender(engine, lease=lease, inflight_lease=lease)
 
 
 def main_loop(worker: Worker) -> None:

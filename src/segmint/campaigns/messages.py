@@ -22,7 +22,8 @@ from segmint.store.tables import accounts, leads
 ACCOUNT_FIELDS = ("name", "domain", "metadata", "engagement_level", "profile_level")
 UNSUBSCRIBE_FOOTER = (
     '<p style="font-size:12px;color:#6b7280;margin-top:24px">'
-    'You receive this because you are on our list. <a href="{url}">Unsubscribe</a></p>'
+    'You receive this because you are on our list. <a href="{{ unsubscribe_url }}">'
+    "Unsubscribe</a></p>"
 )
 
 
@@ -88,9 +89,9 @@ def render_for(draft: Draft, context: dict[str, Any], links: Links | None) -> Me
     def link(url: str) -> str:
         return url if url.startswith(tracked_base) else links.click(url)
 
-    if "unsubscribe_url" not in body:  # every mail can be unsubscribed from
-        body += UNSUBSCRIBE_FOOTER.replace("{url}", "{{ unsubscribe_url }}")
-    return render(draft.subject, body, full, link=link, pixel_url=links.open_pixel)
+    # Every mail can be unsubscribed from: a footer when the body has no link of its own.
+    footer = UNSUBSCRIBE_FOOTER if "unsubscribe_url" not in body else ""
+    return render(draft.subject, body, full, link, links.open_pixel, footer)
 
 
 def email_for(

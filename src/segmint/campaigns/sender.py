@@ -71,7 +71,8 @@ class Sender:
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
     chunk: int = CHUNK
-    lease: timedelta = LEASE
+    lease: timedelta = LEASE  # a run's, renewed as it goes: a dead sender's run is taken over
+    inflight_lease: timedelta = LEASE  # a recipient's between its claim and its last commit
     max_attempts: int = MAX_ATTEMPTS
     retry_base: timedelta = RETRY_BASE
     backoff_base: timedelta = BACKOFF_BASE
@@ -300,7 +301,7 @@ class Sender:
                 .values(
                     state="sending",
                     leased_by=self.name,
-                    leased_until=now + self.lease,
+                    leased_until=now + self.inflight_lease,
                     attempts=r.c.attempts + 1,
                 )
                 .returning(r.c.id)

@@ -1,0 +1,185 @@
+"""Delivery to a real SMTP server and a real HTTP receiver: rendering, refusals, retries with
+backoff, a server down for a while, pacing, the webhook channel's signed batches, and tracking
+events that segments can use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from segmint.auth import Principal
+from segmint.campaigns import mail_settings
+from segmint.clock import FrozenClock
+from segmint.delivery import verify
+from segmint.engine import filtering
+from segmint.engine import segments as segments_engine
+from segmint.projects import Project
+from tests.campaigns.conftest import (
+    add_campaign,
+    add_leads,
+    add_segment,
+    configure_mail,
+    recipient_states,
+    run_now,
+    sender,
+    summary,
+)
+from tests.receiver import Receiver
+from tests.smtp import SmtpServer
+
+LEADS = [
+    {"email": f"lead{i}@x.test", "first_name": f"Lead{i}", "status": "new", "company": "Initech"}
+    for i in range(6)
+]
+NEW = {"field": "status", "op": "eq", "value": "new"}
+
+
+@pytest.fixture
+def campaign(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+) -> int:
+    configure_mail(db, project, smtp.port, clock)
+    add_leads(db, project, clock, LEADS)
+    segment = add_segment(db, project, owner, "New", NEW, clock)
+    return add_campaign(db, project, owner, clock, targeting={"include_segments": [segment]})
+
+
+def test_messages_are_rendered_per_lead_with_headers(
+    db: Engine, project: Project, clock: FrozenClock, campaign: int, smtp: SmtpServer
+) -> None:
+    run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    mail = smtp.inbox.to("lead3@x.test")[0]
+    assert mail["Subject"] == "Hi Lead3"
+    assert mail["From"] == "Acme <news@acme.test>"
+    assert mail["Message-ID"].startswith(f"<campaign-{campaign}.recipient-")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = mail.get_body(("plain",)).get_content()
+    assert "Hello Lead3!" in text and "Unsubscribe (http://segmint.test/t/" in text
+    html = mail.get_body(("html",)).get_content()
+    assert "<p>Hello Lead3!</p>" in html and "/click?url=https%3A%2F%2Facme.test%2Fblog" in html
+
+
+def test_refusals_fail_with_the_reason_and_4xx_retries_with_backoff(
+    db: Engine, project: Project, clock: FrozenClock, campaign: int, smtp: SmtpServer
+) -> None:
+    smtp.inbox.rejected.add("lead1@x.test")
+    smtp.inbox.temporary_failures = 2  # the first two messages are deferred
+    run = run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    states = recipient_states(db, project, run)
+    assert states["lead1@x.test"] == "failed"
+    assert list(states.values()).count("queued") == 2
+    assert summary(db, project, campaign, run)["state"] == "sending"
+    clock.advance(timedelta(seconds=31))  # retry_base 30 s
+    sender(db, clock).drain()
+    states = recipient_states(db, project, run)
+    assert list(states.values()).count("sent") == 5
+    done = summary(db, project, campaign, run)
+    assert (done["state"], done["sent"], done["failed"]) == ("done", 5, 1)
+    assert sorted(smtp.inbox.addresses()) == sorted(
+        lead["email"] for lead in LEADS if lead["email"] != "lead1@x.test"
+    )
+    with db.connect() as conn:
+        from segmint.campaigns import runs
+
+        failed = runs.recipients_of(conn, project, run, "failed", None, 10)
+    assert failed[0].last_error.startswith("SMTP 550 5.1.1 no such user")
+
+
+def test_a_server_down_for_a_while_gets_everything_later_once(
+    db: Engine, project: Project, clock: FrozenClock, campaign: int, smtp: SmtpServer
+) -> None:
+    smtp.stop()
+    run = run_now(db, project, campaign, clock)
+    deliver = sender(db, clock)
+    for _ in range(4):  # down: the run backs off 10, 20, 40, 80 s; no recipient spends attempts
+        deliver.drain()
+        clock.advance(timedelta(minutes=2))
+    stalled = summary(db, project, campaign, run)
+    assert stalled["state"] == "sending" and stalled["consecutive_failures"] == 4
+    assert "cannot use SMTP server" in stalled["error"]
+    smtp.start()
+    deliver.drain()
+    assert sorted(smtp.inbox.addresses()) == sorted(lead["email"] for lead in LEADS)
+    done = summary(db, project, campaign, run)
+    assert (done["state"], done["sent"], done["error"]) == ("done", 6, None)
+
+
+def test_sending_is_paced_to_the_rate(
+    db: Engine, project: Project, clock: FrozenClock, campaign: int, smtp: SmtpServer
+) -> None:
+    with db.begin() as conn:
+        mail_settings.update(conn, project, {"rate_per_minute": 120}, clock.now())
+    waits: list[float] = []
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:  # a clock for the pacing: each wait moves it on
+        waits.append(seconds)
+        now[0] += seconds
+
+    run_now(db, project, campaign, clock)
+    sender(db, clock, sleep=sleep, monotonic=lambda: now[0]).drain()
+    assert len(smtp.inbox.messages) == 6
+    assert waits == [pytest.approx(0.5)] * 5  # 120 a minute: one every half second
+
+
+def test_the_webhook_channel_posts_signed_batches(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+) -> None:
+    add_leads(db, project, clock, LEADS)
+    segment = add_segment(db, project, owner, "New", NEW, clock)
+    receiver = Receiver().start()
+    try:
+        campaign = add_campaign(
+            db,
+            project,
+            owner,
+            clock,
+            channel="webhook",
+            webhook_url=receiver.url,
+            targeting={"include_segments": [segment]},
+        )
+        receiver.fail_with(503, times=1)
+        run = run_now(db, project, campaign, clock)
+        sender(db, clock).drain()
+        assert receiver.received == []
+        clock.advance(timedelta(seconds=11))
+        sender(db, clock).drain()
+    finally:
+        receiver.stop()
+    [delivery] = receiver.received
+    with db.connect() as conn:
+        from segmint.campaigns.definitions import get_campaign
+
+        secret = get_campaign(conn, project, campaign).webhook_secret
+    assert verify(secret, delivery.body, delivery.headers["X-Segmint-Signature"])
+    payload = delivery.payload
+    assert payload["campaign"]["id"] == campaign and payload["run_id"] == run
+    assert sorted(r["lead"]["email"] for r in payload["recipients"]) == sorted(
+        lead["email"] for lead in LEADS
+    )
+    assert all(r["idempotency_key"] == f"rcpt_{r['recipient_id']}" for r in payload["recipients"])
+    assert summary(db, project, campaign, run)["sent"] == 6
+
+
+def test_segments_can_use_campaign_events(
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    campaign: int,
+    smtp: SmtpServer,
+) -> None:
+    run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    sent_to_this = {
+        "event": "email_sent",
+        "where": {"field": "campaign_id", "op": "eq", "value": campaign},
+    }
+    with db.connect() as conn:
+        tree = filtering.validate(conn, project, sent_to_this)
+        where = filtering.condition(conn, project, tree, clock.now())
+        assert segments_engine.count_where(conn, project, where) == 6
