@@ -80,6 +80,7 @@ class Sender:
     smtp_timeout: float = SMTP_TIMEOUT
     sleep: Callable[[float], object] = time.sleep  # pacing; tests record what is asked
     monotonic: Callable[[], float] = time.monotonic
+    only_run: int | None = None  # work on this run alone (`segmint campaigns run`)
     _next_slot: float = field(default=0.0, init=False)
     _http: httpx.Client | None = field(default=None, init=False, repr=False)
 
@@ -152,6 +153,8 @@ class Sender:
             .order_by(campaign_runs.c.id)
             .limit(1)
         )
+        if self.only_run is not None:
+            query = query.where(campaign_runs.c.id == self.only_run)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=campaign_runs)
