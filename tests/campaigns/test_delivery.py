@@ -5,6 +5,7 @@ events that segments can use."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -27,7 +28,7 @@ from tests.campaigns.conftest import (
     summary,
 )
 from tests.receiver import Receiver
-from tests.smtp import SmtpServer
+from tests.smtp import SmtpServer, self_signed_tls
 
 LEADS = [
     {"email": f"lead{i}@x.test", "first_name": f"Lead{i}", "status": "new", "company": "Initech"}
@@ -183,3 +184,38 @@ def test_segments_can_use_campaign_events(
         tree = filtering.validate(conn, project, sent_to_this)
         where = filtering.condition(conn, project, tree, clock.now())
         assert segments_engine.count_where(conn, project, where) == 6
+
+
+def test_starttls_and_credentials_from_the_settings(
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context, certificate = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # trust the test server's certificate
+    server = SmtpServer(tls=context, credentials=("mailer", "s3cret-pass")).start()
+    try:
+        configure_mail(db, project, server.port, clock, security="starttls", username="mailer")
+        with db.begin() as conn:
+            mail_settings.update(conn, project, {"password": "wrong"}, clock.now())
+        add_leads(db, project, clock, LEADS[:2])
+        segment = add_segment(db, project, owner, "New", NEW, clock)
+        campaign = add_campaign(
+            db, project, owner, clock, targeting={"include_segments": [segment]}
+        )
+        run = run_now(db, project, campaign, clock)
+        sender(db, clock, smtp_timeout=2.0).drain()  # a refused login: the run backs off
+        refused = summary(db, project, campaign, run)
+        assert "cannot use SMTP server" in refused["error"] and refused["sent"] == 0
+        with db.begin() as conn:
+            mail_settings.update(conn, project, {"password": "s3cret-pass"}, clock.now())
+        clock.advance(timedelta(minutes=1))
+        sender(db, clock).drain()
+        assert summary(db, project, campaign, run)["sent"] == 2
+        assert server.logins and set(server.logins) == {"mailer"}
+        assert len(server.inbox.messages) == 2
+    finally:
+        server.stop()

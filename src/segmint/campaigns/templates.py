@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
+from jinja2 import ChainableUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from segmint.errors import InvalidInput
@@ -77,7 +76,7 @@ def render(
         subject_text = _text_env.from_string(subject).render(context)
         body_html = _html_env.from_string(body).render(context)
         footer_html = _html_env.from_string(footer).render(context) if footer else ""
-    except (TemplateError, SecurityError) as exc:
+    except Exception as exc:  # a template is user code: any error is the template's
         raise RenderError(f"{type(exc).__name__}: {exc}") from None
     subject_text = " ".join(subject_text.split())  # a header is one line
     if not _BLOCK_TAG.search(body_html):

@@ -1,0 +1,91 @@
+"""Cron expressions in a time zone, and sandboxed templates (no database needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from segmint.campaigns.cron import parse_cron
+from segmint.campaigns.templates import RenderError, check_body, check_subject, render
+from segmint.errors import InvalidInput
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("0 10 * * 1-5", "2026-11-28T12:00", "2026-11-30T09:00"),  # Saturday -> Monday 10:00 CET
+        ("*/15 * * * *", "2026-11-28T12:07", "2026-11-28T12:15"),
+        ("30 2 * * *", "2026-03-28T12:00", "2026-03-30T00:30"),  # 29 March 02:30 does not exist
+        ("0 2 * * *", "2026-10-24T12:00", "2026-10-25T00:00"),  # 02:00 twice: the first one
+        ("0 9 1 jan,jul *", "2026-11-28T12:00", "2027-01-01T08:00"),
+        ("0 0 13 * fri", "2026-11-28T12:00", "2026-12-03T23:00"),  # the 13th or any Friday
+        ("0 12 29 2 *", "2026-11-28T12:00", "2028-02-29T11:00"),
+        ("0 0 * * 7", "2026-11-28T12:00", "2026-11-28T23:00"),  # 7 is Sunday
+    ],
+)
+def test_next_moment(expression: str, after: str, expected: str) -> None:
+    moment = datetime.fromisoformat(after).replace(tzinfo=UTC)
+    found = parse_cron(expression).next_after(moment, PARIS)
+    assert found == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 10 * *", "expected five fields"),
+        ("60 * * * *", "minute: 60 is out of range 0-59"),
+        ("0 10-8 * * *", "hour: range '10-8' runs backwards"),
+        ("*/0 * * * *", "minute: a step must be at least 1"),
+        ("0 0 * foo *", "month: 'foo' is not a number"),
+        ("0 0 31 2 *", "this expression never runs"),
+    ],
+)
+def test_bad_expressions_say_what_is_wrong(expression: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_cron(expression)
+    assert message in caught.value.message and caught.value.path == "cron"
+
+
+def test_templates_render_lead_fields_escaped_and_missing_ones_empty() -> None:
+    lead = {"first_name": "<Ann>", "enrichment": None, "custom": {"plan": "pro"}}
+    message = render(
+        "Hi {{ lead.first_name }}",
+        "Hello {{ lead.first_name }} ({{ lead.custom.plan }}) at "
+        "{{ lead.enrichment.company.name | default('your company') }}\n\nBye",
+        {"lead": lead},
+    )
+    assert message.subject == "Hi <Ann>"  # a header is not HTML
+    assert message.html == "<p>Hello &lt;Ann&gt; (pro) at your company</p><p>Bye</p>"
+    assert message.text == "Hello <Ann> (pro) at your company\n\nBye\n"
+
+
+def test_the_sandbox_keeps_templates_away_from_python() -> None:
+    leaked = render("x", "{{ lead.__class__.__mro__ }}{{ ''.__class__ }}", {"lead": {}})
+    assert leaked.html == ""
+    with pytest.raises(RenderError):
+        render(
+            "x", "{{ lead.items.__globals__ }}{% for x in range(10**9) %}{% endfor %}", {"lead": {}}
+        )
+
+
+def test_links_are_tracked_and_errors_name_their_line() -> None:
+    message = render(
+        "s",
+        '<p><a href="https://acme.test/a?b=1&amp;c=2">go</a> <a href="mailto:x@y">mail</a></p>',
+        {},
+        link=lambda url: "https://t.test/c?u=" + url,
+        pixel_url="https://t.test/o.gif",
+    )
+    assert 'href="https://t.test/c?u=https://acme.test/a?b=1&amp;c=2"' in message.html
+    assert 'href="mailto:x@y"' in message.html
+    assert message.html.endswith('<img src="https://t.test/o.gif" width="1" height="1" alt="">')
+    with pytest.raises(InvalidInput) as caught:
+        check_body("Hello\n{% if lead.x %}\nno end")
+    assert caught.value.path == "body" and caught.value.message.startswith("line 2: Unexpected end")
+    with pytest.raises(InvalidInput) as caught:
+        check_subject("x" * 501)
+    assert caught.value.path == "subject"
