@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from faker import Faker
 from sqlalchemy.engine import Engine
 
+from segmint.campaigns.definitions import create_campaign
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine.membership import Reason
 from segmint.engine.segments import resync_later
@@ -27,6 +28,7 @@ from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import (
     accounts,
+    campaigns,
     events,
     lead_event_counts,
     leads,
@@ -202,6 +204,14 @@ class Pools:
     cities: list[tuple[str, str]]
 
 
+EXAMPLE_BODY = """Hi {{ lead.first_name | default('there') }},
+
+Thanks for your interest{% if lead.company %} from {{ lead.company }}{% endif %}. Here is how
+teams like yours get started: <a href="https://example.com/start">the getting-started guide</a>.
+
+The Acme team"""
+
+
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "", ascii_text.lower()) or "x"
@@ -347,6 +357,7 @@ def generate(
         if on_progress:
             on_progress(len(records))
     _create_example_segments(engine, project, now)
+    _create_example_campaign(engine, project, now)
     refresh_sqlite_statistics(engine, lead_report.counts.created + event_report.counts.accepted)
     return lead_report, event_report
 
@@ -414,6 +425,26 @@ def _create_example_segments(engine: Engine, project: Project, now: datetime) ->
             resync_later(conn, project, segment_id, Reason.CREATED, now)
 
 
+def _create_example_campaign(engine: Engine, project: Project, now: datetime) -> None:
+    """A draft nurture campaign on the first example segment: it shows the editor and the
+    audience preview (sending needs Settings > Mail)."""
+    with engine.begin() as conn:
+        first_segment = conn.execute(
+            sa.select(segments.c.id)
+            .where(segments.c.project_id == project.id)
+            .order_by(segments.c.id)
+            .limit(1)
+        ).scalar_one()
+        data = {
+            "name": "Daily welcome for new enriched leads",
+            "targeting": {"include_segments": [first_segment]},
+            "subject": "Welcome, {{ lead.first_name | default('there') }}",
+            "body": EXAMPLE_BODY,
+            "schedule": {"kind": "cron", "cron": "0 10 * * 1-5"},
+        }
+        create_campaign(conn, project, data, None, now)
+
+
 def has_data(engine: Engine, project: Project) -> bool:
     with engine.connect() as conn:
         query = sa.select(leads.c.id).where(leads.c.project_id == project.id).limit(1)
@@ -425,6 +456,7 @@ def clear(engine: Engine, project: Project) -> None:
     history, queued work), keeping the project."""
     # Counters first: the trigger that keeps them then has nothing to recompute per lead.
     tables = (
+        campaigns,
         work_items,
         membership_history,
         lead_event_counts,
