@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from segmint.campaigns import definitions, mail_settings, runs
-from segmint.campaigns.audience import problems
+from segmint.campaigns.audience import Catalog, problems
 from segmint.campaigns.definitions import Targeting
 from segmint.campaigns.sender import Sender
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
@@ -33,11 +33,10 @@ def list_command(project: ProjectSlug = "default", database_url: DatabaseUrl = N
         rows = definitions.all_campaigns(conn, target)
         last = runs.last_runs(conn, target, [r.id for r in rows])
         settings = mail_settings.load(conn, target)
+        catalog = Catalog.load(conn, target)
         table = Table("id", "name", "status", "channel", "schedule", "next run", "last run")
         for row in rows:
-            found = problems(
-                conn, target, Targeting.of(row), row.channel, settings, row.webhook_url
-            )
+            found = problems(catalog, Targeting.of(row), row.channel, settings, row.webhook_url)
             status = f"error: {found[0].message}" if found else row.state
             table.add_row(
                 str(row.id),

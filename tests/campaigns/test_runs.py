@@ -202,23 +202,13 @@ def test_an_inactive_or_deleted_segment_puts_the_campaign_in_error(
     assert "campaign 'Welcome'" in refused.value.message
     with db.begin() as conn:
         segments_engine.delete_segment(conn, project, owner, world["new"], force=True)
-        found = audience.problems(
-            conn,
-            project,
+        found = audience.targeting_problems(
+            audience.Catalog.load(conn, project),
             Targeting.of(definitions.get_campaign(conn, project, campaign)),
-            "email",
-            _settings(conn, project),
-            None,
         )
     assert [p.message for p in found] == [
         f"segment {world['new']} was deleted (target audience missing)"
     ]
-
-
-def _settings(conn: sa.Connection, project: Project) -> object:
-    from segmint.campaigns import mail_settings
-
-    return mail_settings.load(conn, project)
 
 
 def test_scheduled_runs_happen_once_per_moment(

@@ -136,9 +136,8 @@ def freeze(conn: sa.Connection, project: Project, run: Any, now: datetime) -> st
     campaign = get_campaign(conn, project, run.campaign_id)
     targeting = Targeting.of(campaign)
     settings = mail_settings.load(conn, project)
-    found = audience.problems(
-        conn, project, targeting, campaign.channel, settings, campaign.webhook_url
-    )
+    catalog = audience.Catalog.load(conn, project)
+    found = audience.problems(catalog, targeting, campaign.channel, settings, campaign.webhook_url)
     if found:
         error = "; ".join(f"{p.path}: {p.message}" for p in found)
         _set_run(conn, project, run.id, state="error", error=error[:1000], finished_at=now)

@@ -34,14 +34,13 @@ router = APIRouter(prefix="/api/v1/projects/{project}/campaigns", tags=["campaig
 
 
 def _public(
-    conn: sa.Connection,
-    project: Project,
     row: Any,
     last_run: dict[str, Any] | None,
+    catalog: audience.Catalog,
     settings: mail_settings.MailSettings,
 ) -> dict[str, Any]:
     targeting = Targeting.of(row)
-    found = audience.problems(conn, project, targeting, row.channel, settings, row.webhook_url)
+    found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
     return {
         **{name: getattr(row, name) for name in _PLAIN},
         "status": "error" if found else row.state,
@@ -74,7 +73,8 @@ _PLAIN = (
 def _one(conn: sa.Connection, project: Project, campaign_id: int) -> dict[str, Any]:
     row = definitions.get_campaign(conn, project, campaign_id)
     last = runs.last_runs(conn, project, [campaign_id]).get(campaign_id)
-    return _public(conn, project, row, last, mail_settings.load(conn, project))
+    catalog = audience.Catalog.load(conn, project)
+    return _public(row, last, catalog, mail_settings.load(conn, project))
 
 
 @router.get(
@@ -84,9 +84,10 @@ def all_campaigns(conn: ConnectionDep, project: ProjectDep) -> CampaignList:
     rows = definitions.all_campaigns(conn, project)
     last = runs.last_runs(conn, project, [r.id for r in rows])
     settings = mail_settings.load(conn, project)
+    catalog = audience.Catalog.load(conn, project)
     return CampaignList(
         items=[
-            CampaignPublic.model_validate(_public(conn, project, r, last.get(r.id), settings))
+            CampaignPublic.model_validate(_public(r, last.get(r.id), catalog, settings))
             for r in rows
         ]
     )
@@ -118,8 +119,10 @@ def preview(
     body: AudienceIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
 ) -> AudienceOut:
     targeting = definitions.check_targeting(conn, project, body.targeting.model_dump())
-    settings = mail_settings.load(conn, project)
-    found = audience.problems(conn, project, targeting, body.channel, settings, "unsaved")
+    # The audience's problems, and the mail settings' (a webhook URL is the editor's business).
+    found = audience.targeting_problems(audience.Catalog.load(conn, project), targeting)
+    if body.channel == "email":
+        found += audience.delivery_problems("email", mail_settings.load(conn, project), None)
     result = audience.preview(conn, project, targeting, body.channel, None, Resend(), clock.now())
     return AudienceOut.model_validate({**result, "problems": [p.public() for p in found]})
 
@@ -211,7 +214,8 @@ def campaign_audience(
     row = definitions.get_campaign(conn, project, campaign_id)
     targeting = Targeting.of(row)
     settings = mail_settings.load(conn, project)
-    found = audience.problems(conn, project, targeting, row.channel, settings, row.webhook_url)
+    catalog = audience.Catalog.load(conn, project)
+    found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
     resend = Resend(row.resend, row.resend_after_days)
     result = audience.preview(conn, project, targeting, row.channel, row.id, resend, clock.now())
     return AudienceOut.model_validate({**result, "problems": [p.public() for p in found]})
