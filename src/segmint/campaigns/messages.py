@@ -88,9 +88,10 @@ def render_for(draft: Draft, context: dict[str, Any], links: Links | None) -> Me
     def link(url: str) -> str:
         return url if url.startswith(tracked_base) else links.click(url)
 
+    footer = ""
     if "unsubscribe_url" not in body:  # every mail can be unsubscribed from
-        body += UNSUBSCRIBE_FOOTER.replace("{url}", "{{ unsubscribe_url }}")
-    return render(draft.subject, body, full, link=link, pixel_url=links.open_pixel)
+        footer = UNSUBSCRIBE_FOOTER.replace("{url}", "{{ unsubscribe_url }}")
+    return render(draft.subject, body, full, link=link, pixel_url=links.open_pixel, footer=footer)
 
 
 def email_for(

@@ -69,16 +69,21 @@ def render(
     context: Mapping[str, Any],
     link: Callable[[str], str] | None = None,
     pixel_url: str | None = None,
+    footer: str = "",
 ) -> Message:
-    """The message for one lead; `link` maps each http(s) link to its tracked form."""
+    """The message for one lead; `link` maps each http(s) link to its tracked form. `footer` (a
+    template too) is added after the body is judged text or HTML: its own <p> must not make a
+    text body count as HTML."""
     try:
         subject_text = _text_env.from_string(subject).render(context)
         body_html = _html_env.from_string(body).render(context)
+        footer_html = _html_env.from_string(footer).render(context) if footer else ""
     except (TemplateError, SecurityError) as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}") from None
     subject_text = " ".join(subject_text.split())  # a header is one line
     if not _BLOCK_TAG.search(body_html):
         body_html = _paragraphs(body_html)
+    body_html += footer_html
     if link is not None:
         body_html = _HREF.sub(lambda m: _tracked(m, link), body_html)
     text = html_to_text(body_html)
