@@ -179,7 +179,9 @@ function timeZones() {
     count.textContent = `${fmtNumber(result.count)} ${result.count === 1 ? "lead" : "leads"} will get it`;
     const s = result.skipped;
     clear(detail, `${fmtNumber(result.matching)} match · skipped: ${fmtNumber(s.already_sent)} already sent, `
-      + `${fmtNumber(s.unsubscribed)} unsubscribed, ${fmtNumber(s.no_email)} without email`);
+      + `${fmtNumber(s.unsubscribed)} unsubscribed, ${fmtNumber(s.no_email)} without email`,
+      // The preview API knows no campaign, so it cannot tell who this one already reached.
+      id ? ". Leads this campaign already sent to are subtracted on its page, not here." : "");
     clear(problems, result.problems.map((p) => el("li", { class: "error" }, p.message)));
     sampleLeads = result.sample;
     clear(sample, result.sample.map((lead) => el("li", {},
