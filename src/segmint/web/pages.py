@@ -109,6 +109,21 @@ def campaigns_page(request: Request, user: UserDep, project: str) -> Response:
     return _page(request, user, project, "campaigns.html", "campaigns")
 
 
+@router.get("/p/{project}/campaigns/new", response_class=HTMLResponse)
+def new_campaign_page(request: Request, user: UserDep, project: str) -> Response:
+    return _page(request, user, project, "campaign_form.html", "campaigns", campaign_id=None)
+
+
+@router.get("/p/{project}/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
+def edit_campaign_page(request: Request, user: UserDep, project: str, campaign_id: int) -> Response:
+    return _page(request, user, project, "campaign_form.html", "campaigns", campaign_id=campaign_id)
+
+
+@router.get("/p/{project}/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(request: Request, user: UserDep, project: str, campaign_id: int) -> Response:
+    return _page(request, user, project, "campaign.html", "campaigns", campaign_id=campaign_id)
+
+
 @router.get("/p/{project}/settings", response_class=HTMLResponse)
 def settings_page(request: Request, user: UserDep, project: str) -> Response:
     return _page(request, user, project, "settings.html", "settings")

@@ -81,9 +81,14 @@ function debounce(fn, ms) {
 
 const numberFormat = new Intl.NumberFormat();
 const fmtNumber = (n) => (n === null || n === undefined ? "–" : numberFormat.format(n));
+// The API's times are UTC; SQLite gives them without an offset, which Date would read as local.
+function parseUtc(value) {
+  const text = String(value);
+  return new Date(/T[^Z+-]*$/.test(text) ? `${text}Z` : text);
+}
 function fmtDate(value, withTime = true) {
   if (!value) return "–";
-  const d = new Date(value);
+  const d = parseUtc(value);
   return withTime ? d.toLocaleString() : d.toLocaleDateString();
 }
 const leadName = (lead) =>

@@ -81,6 +81,61 @@ async function customFields() {
   load();
 }
 
+// Outgoing mail (owners and admins): the password is write-only, the API says only whether one
+// is set; an empty public URL is offered as this page's own address.
+async function mailSettings() {
+  const form = document.getElementById("mail-form");
+  if (!form) return;
+  const field = (name) => document.getElementById(`mail-${name}`);
+  const texts = { host: "host", username: "username", from_email: "from-email", from_name: "from-name", reply_to: "reply-to", public_url: "public-url" };
+  const numbers = { port: "port", rate_per_minute: "rate" };
+  const clearPassword = field("clear-password");
+  function fill(settings) {
+    for (const [key, name] of Object.entries({ ...texts, ...numbers })) field(name).value = settings[key] ?? "";
+    field("security").value = settings.security;
+    if (!settings.public_url) field("public-url").value = window.location.origin;
+    field("password").value = "";
+    field("password").placeholder = settings.password_set ? "set (leave empty to keep it)" : "";
+    field("password-state").textContent = settings.password_set ? "A password is set." : "Not set.";
+    document.getElementById("mail-clear-password-label").hidden = !settings.password_set;
+    clearPassword.checked = false;
+  }
+  function resetErrors() {
+    document.getElementById("mail-error").textContent = "";
+    form.querySelectorAll("[data-path] .field-error").forEach((n) => { n.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+  }
+  try {
+    fill(await api("/settings/mail"));
+  } catch (e) {
+    document.getElementById("mail-error").textContent = e.message;
+    return;
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    resetErrors();
+    const body = { security: field("security").value, clear_password: clearPassword.checked };
+    for (const [key, name] of Object.entries(texts)) body[key] = field(name).value.trim() || null;
+    for (const [key, name] of Object.entries(numbers)) {
+      const value = field(name).value.trim();
+      if (value !== "") body[key] = Number(value);
+    }
+    if (field("password").value) body.password = field("password").value;
+    try {
+      fill(await api("/settings/mail", { method: "PUT", body }));
+      toast("Mail settings saved.");
+    } catch (e) {
+      const box = e.path && form.querySelector(`[data-path="${e.path}"]`);
+      if (box) {
+        box.querySelector(".field-error").textContent = e.message;
+        box.querySelector("input, select")?.setAttribute("aria-invalid", "true");
+      } else {
+        document.getElementById("mail-error").textContent = e.message;
+      }
+    }
+  });
+}
+
 async function webhooks() {
   const box = document.getElementById("webhooks");
   if (!box) return;
@@ -169,5 +224,6 @@ async function usersAndTokens() {
 
 projectSettings();
 customFields();
+mailSettings();
 webhooks();
 usersAndTokens();
