@@ -168,6 +168,11 @@ def test_run_recipients_tracking_and_unsubscribe(
     # Unsubscribed leads are skipped from then on.
     audience = api.get(f"campaigns/{campaign['id']}/audience").json()
     assert audience["skipped"] == {"already_sent": 1, "unsubscribed": 1, "no_email": 0}
+    # The editor's preview of a saved campaign skips the same leads, under the policy it shows.
+    editing = {"targeting": campaign["targeting"], "campaign_id": campaign["id"]}
+    assert api.post("campaigns/preview", json=editing).json()["skipped"]["already_sent"] == 1
+    editing["resend"] = {"policy": "every_run"}
+    assert api.post("campaigns/preview", json=editing).json()["skipped"]["already_sent"] == 0
 
 
 def _path(url: str) -> str:

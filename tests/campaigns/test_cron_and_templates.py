@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from segmint.campaigns.cron import parse_cron
+from segmint.campaigns.messages import Draft, render_for
 from segmint.campaigns.templates import RenderError, check_body, check_subject, render
+from segmint.campaigns.tracking import Links
 from segmint.errors import InvalidInput
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -89,3 +91,12 @@ def test_links_are_tracked_and_errors_name_their_line() -> None:
     with pytest.raises(InvalidInput) as caught:
         check_subject("x" * 501)
     assert caught.value.path == "subject"
+
+
+def test_a_text_body_gets_paragraphs_beside_the_footer() -> None:
+    draft = Draft(1, "Welcome", "Hi", "Hello {{ lead.first_name }},\n\nWelcome aboard.")
+    links = Links("https://segmint.example", 1, 7, "secret")
+    message = render_for(draft, {"lead": {"first_name": "Ann"}, "account": None}, links)
+    assert message.html.startswith("<p>Hello Ann,</p><p>Welcome aboard.</p>")
+    assert links.unsubscribe in message.html
+    assert message.text.startswith("Hello Ann,\n\nWelcome aboard.\n")

@@ -146,6 +146,10 @@ class CampaignList(BaseModel):
 class AudienceIn(Strict):
     targeting: TargetingIn
     channel: Channel = "email"
+    campaign_id: int | None = Field(
+        None, description="While editing a saved campaign: skip the leads it already sent to."
+    )
+    resend: ResendIn | None = Field(None, description="The policy that counts them.")
 
 
 class Skipped(BaseModel):

@@ -123,7 +123,11 @@ def preview(
     found = audience.targeting_problems(audience.Catalog.load(conn, project), targeting)
     if body.channel == "email":
         found += audience.delivery_problems("email", mail_settings.load(conn, project), None)
-    result = audience.preview(conn, project, targeting, body.channel, None, Resend(), clock.now())
+    if body.campaign_id is not None:
+        definitions.get_campaign(conn, project, body.campaign_id)
+    resend = definitions.check_resend(body.resend.model_dump() if body.resend else None)
+    now = clock.now()
+    result = audience.preview(conn, project, targeting, body.channel, body.campaign_id, resend, now)
     return AudienceOut.model_validate({**result, "problems": [p.public() for p in found]})
 
 

@@ -168,7 +168,9 @@ function timeZones() {
     let result;
     try {
       result = await api("/campaigns/preview", {
-        method: "POST", body: { targeting: targetingBody(), channel: channel() }, signal: audienceRequest.signal });
+        method: "POST",
+        body: { targeting: targetingBody(), channel: channel(), campaign_id: id || null, resend: resendBody() },
+        signal: audienceRequest.signal });
     } catch (error) {
       if (error.name === "AbortError") return;
       count.textContent = "Fix the targeting to see the audience";
@@ -179,9 +181,7 @@ function timeZones() {
     count.textContent = `${fmtNumber(result.count)} ${result.count === 1 ? "lead" : "leads"} will get it`;
     const s = result.skipped;
     clear(detail, `${fmtNumber(result.matching)} match · skipped: ${fmtNumber(s.already_sent)} already sent, `
-      + `${fmtNumber(s.unsubscribed)} unsubscribed, ${fmtNumber(s.no_email)} without email`,
-      // The preview API knows no campaign, so it cannot tell who this one already reached.
-      id ? ". Leads this campaign already sent to are subtracted on its page, not here." : "");
+      + `${fmtNumber(s.unsubscribed)} unsubscribed, ${fmtNumber(s.no_email)} without email`);
     clear(problems, result.problems.map((p) => el("li", { class: "error" }, p.message)));
     sampleLeads = result.sample;
     clear(sample, result.sample.map((lead) => el("li", {},
@@ -328,6 +328,9 @@ function timeZones() {
   kindInputs.forEach((i) => i.addEventListener("change", showSchedule));
   [cron, zone].forEach((i) => i.addEventListener("input", showSchedule));
   resendPolicy.addEventListener("change", showSchedule);
+  // The policy decides who counts as already sent: the audience follows it.
+  resendPolicy.addEventListener("change", audienceChanged);
+  resendDays.addEventListener("input", audienceChanged);
   showSchedule();
 
   function scheduleBody() {
@@ -357,7 +360,7 @@ function timeZones() {
       body: body.value,
       webhook_url: webhook.value.trim() || null,
       schedule: scheduleBody(),
-      resend: { policy: resendPolicy.value, after_days: resendPolicy.value === "after_days" ? Number(resendDays.value) : null },
+      resend: resendBody(),
     };
     if (state.value !== "finished") data.state = state.value;
     const save = $("save-campaign");
@@ -381,3 +384,10 @@ function timeZones() {
   updateAudience();
   renderPreview();
 })();
+
+// The resend policy as the API takes it (read from the form when asked, so any code may call it).
+function resendBody() {
+  const policy = document.getElementById("resend-policy").value;
+  const days = document.getElementById("resend-days").value;
+  return { policy, after_days: policy === "after_days" ? Number(days) : null };
+}
