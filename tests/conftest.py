@@ -25,6 +25,9 @@ from segmint.store import migrate
 from segmint.store.db import create_engine, normalise_url
 
 BACKENDS = ["sqlite", "postgres"]
+# Tests send bursts no user would: apps they create have no rate limit unless a test asks for
+# one (tests/api/test_limits.py passes its own Limits).
+os.environ.setdefault("SEGMINT_RATE_LIMIT", "0")
 _counter = itertools.count()
 
 

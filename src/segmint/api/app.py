@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from segmint import __version__
+from segmint.api.limits import BodyLimit, Limits, RateLimit, timed_out
 from segmint.api.routes import (
     accounts,
     campaigns,
@@ -51,7 +53,9 @@ STATUS_BY_ERROR: dict[type[SegmintError], int] = {
 CODE_BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
 
 
-def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+def create_app(
+    engine: Engine, clock: Clock = SYSTEM_CLOCK, limits: Limits | None = None
+) -> FastAPI:
     app = FastAPI(
         title="Segmint",
         version=__version__,
@@ -66,6 +70,7 @@ def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     )
     app.state.engine = engine
     app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
+    app.state.limits = limits = limits or Limits.from_env()
     for module in (
         health,
         imports,  # before leads: /leads/import is not a lead id
@@ -91,6 +96,10 @@ def create_app(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sa.exc.OperationalError, _database_error)  # type: ignore[arg-type]
+    # Outermost first: a caller over its rate is refused before its body is read.
+    app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(RateLimit, limits=limits)
     return app
 
 
@@ -127,6 +136,18 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     path = json_path(first.get("loc", ()))
     message = str(first.get("msg", "invalid"))
     return _error(422, "invalid", f"{path}: {message}", path)
+
+
+async def _database_error(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+    """A statement cancelled by the timeout says so; a database that is down says that."""
+    if timed_out(exc):
+        seconds = request.app.state.limits.statement_timeout
+        message = (
+            f"the query ran longer than {seconds:g} s and was cancelled: narrow the filter, "
+            "or export the segment instead"
+        )
+        return _error(503, "timeout", message)
+    return _error(503, "unavailable", "the database is unavailable: retry in a moment")
 
 
 async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 
 from segmint import auth
+from segmint.api.limits import limit_statements, release_statements
 from segmint.clock import Clock
 from segmint.errors import Forbidden, NotFound, Unauthorized
 from segmint.model import Role
@@ -33,10 +34,15 @@ def get_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_connection(engine: EngineDep) -> Iterator[sa.Connection]:
-    """One transaction per request: committed on success, rolled back on any error."""
+def get_connection(request: Request, engine: EngineDep) -> Iterator[sa.Connection]:
+    """One transaction per request: committed on success, rolled back on any error; its
+    statements are cancelled past the statement timeout (api/limits.py)."""
     with engine.begin() as conn:
-        yield conn
+        limit_statements(conn, request.app.state.limits.statement_timeout)
+        try:
+            yield conn
+        finally:
+            release_statements(conn)
 
 
 # scope="function": commit before the response is sent. By default a yield dependency exits

@@ -1,0 +1,234 @@
+"""What one request may cost: its body's size, how often a caller may ask, and how long one
+SQL statement may run.
+
+- Body size: a declared Content-Length over the limit is refused before anything is read; a
+  chunked body is counted as it arrives and refused when it crosses the limit (413). Imports
+  take large files and have a limit of their own.
+- Rate: a token bucket per caller (an API token, a session, else the client address) in this
+  process: `requests_per_minute` on average, `burst` at once; over it, 429 with Retry-After.
+  Several server processes each keep their own buckets (documented in docs/security.md).
+- Statement timeout: a request's statements are cancelled after `statement_timeout` seconds
+  (PostgreSQL's statement_timeout; on SQLite a progress handler interrupts the statement),
+  answered with 503 and a message saying what to do. Exports stream on their own connection and
+  are not cut short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from segmint.auth import SESSION_COOKIE
+
+MB = 1024 * 1024
+IMPORT_PATHS = ("/leads/import",)  # CSV uploads: large by nature
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    body_bytes: int = 10 * MB
+    import_body_bytes: int = 1024 * MB
+    requests_per_minute: int = 1200  # 0: no rate limit
+    burst: int = 200
+    statement_timeout: float = 30.0  # seconds; 0: none
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """`SEGMINT_MAX_BODY_MB`, `SEGMINT_RATE_LIMIT` (requests a minute per caller, 0 off),
+        `SEGMINT_STATEMENT_TIMEOUT` (seconds, 0 off); defaults otherwise."""
+        default = cls()
+        return cls(
+            body_bytes=int(float(os.environ.get("SEGMINT_MAX_BODY_MB", 10)) * MB),
+            import_body_bytes=default.import_body_bytes,
+            requests_per_minute=int(
+                os.environ.get("SEGMINT_RATE_LIMIT", default.requests_per_minute)
+            ),
+            burst=default.burst,
+            statement_timeout=float(
+                os.environ.get("SEGMINT_STATEMENT_TIMEOUT", default.statement_timeout)
+            ),
+        )
+
+    def body_limit(self, path: str) -> int:
+        return self.import_body_bytes if path.endswith(IMPORT_PATHS) else self.body_bytes
+
+
+def _size(limit: int) -> str:
+    return f"{limit / MB:g} MB" if limit >= MB else f"{limit} bytes"
+
+
+async def _json_error(send: Send, status: int, code: str, message: str, headers: list[Any]) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit (413), whether declared or streamed."""
+
+    def __init__(self, app: App, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.body_limit(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            message = f"the request body is larger than {_size(limit)}"
+            await _json_error(send, 413, "too_large", message, [])
+            return
+        received = 0
+        too_large = False
+
+        async def counted() -> Message:
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:  # stop reading: the app sees the client go away
+                too_large = True
+                return {"type": "http.disconnect"}
+            return message
+
+        replaced = False
+
+        async def answer(message: Message) -> None:
+            """Whatever the app makes of a cut body, the client is told it was too large."""
+            nonlocal replaced
+            if not too_large:
+                await send(message)
+            elif not replaced:
+                replaced = True
+                text = f"the request body is larger than {_size(limit)}"
+                await _json_error(send, 413, "too_large", text, [])
+
+        try:
+            await self.app(scope, counted, answer)
+        except Exception:
+            if not too_large:
+                raise
+            await answer({})
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class RateLimit:
+    """Token buckets per caller, refilled at requests_per_minute / 60 a second."""
+
+    app: App
+    limits: Limits
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limited = self.limits.requests_per_minute > 0 and scope["type"] == "http"
+        if limited and _counts(scope):
+            wait = self._take(_caller(scope))
+            if wait > 0:
+                retry = str(max(1, math.ceil(wait)))
+                message = f"too many requests: at most {self.limits.requests_per_minute} a minute"
+                await _json_error(
+                    send, 429, "rate_limited", f"{message}; retry in {retry} s",
+                    [(b"retry-after", retry.encode())],
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)
+
+    def _take(self, key: str) -> float:
+        """Take a token; 0 when granted, else the seconds until one is there."""
+        rate = self.limits.requests_per_minute / 60.0
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key) or _Bucket(float(self.limits.burst), now)
+            bucket.tokens = min(self.limits.burst, bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+            self._buckets[key] = bucket
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            if len(self._buckets) > 100_000:  # forget idle callers rather than grow forever
+                self._buckets = {key: bucket}
+            return (1 - bucket.tokens) / rate
+
+
+def _counts(scope: Scope) -> bool:
+    """The API and log-in attempts are limited; pages, static files and tracking links are not."""
+    path: str = scope["path"]
+    return path.startswith("/api/") or (path == "/login" and scope.get("method") == "POST")
+
+
+def _caller(scope: Scope) -> str:
+    """Who is asking, without keeping their secret: a hash of the token or session cookie."""
+    headers = dict(scope.get("headers") or [])
+    authorization = headers.get(b"authorization", b"")
+    if authorization.lower().startswith(b"bearer "):
+        return "token:" + hashlib.sha256(authorization[7:].strip()).hexdigest()[:24]
+    for part in headers.get(b"cookie", b"").split(b";"):
+        name, _, value = part.strip().partition(b"=")
+        if name == SESSION_COOKIE.encode() and value:
+            return "session:" + hashlib.sha256(value).hexdigest()[:24]
+    client = scope.get("client") or ("unknown", 0)
+    return f"address:{client[0]}"
+
+
+def limit_statements(conn: sa.Connection, seconds: float) -> None:
+    """Cancel this transaction's statements that run longer than `seconds`."""
+    if seconds <= 0:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+        return
+    raw: Any = conn.connection.dbapi_connection
+    deadline = time.monotonic() + seconds
+
+    def too_long() -> int:  # called every N SQLite instructions: non-zero interrupts
+        return 1 if time.monotonic() > deadline else 0
+
+    raw.set_progress_handler(too_long, 10_000)
+
+
+def release_statements(conn: sa.Connection) -> None:
+    """The connection goes back to the pool: no deadline follows it (SQLite)."""
+    if conn.dialect.name == "sqlite":
+        raw: Any = conn.connection.dbapi_connection
+        raw.set_progress_handler(None, 0)
+
+
+def timed_out(error: sa.exc.OperationalError) -> bool:
+    """Was this a statement cancelled by its timeout (or interrupted on SQLite)?"""
+    return getattr(error.orig, "sqlstate", None) == "57014" or "interrupted" in str(error.orig)
