@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,23 @@ from segmint.clock import FrozenClock
 from segmint.projects import Project, create_project
 from segmint.store import migrate
 from segmint.store.db import create_engine, normalise_url
+from tests import sql_scope
 
 BACKENDS = ["sqlite", "postgres"]
 # Tests send bursts no user would: apps they create have no rate limit unless a test asks for
 # one (tests/api/test_limits.py passes its own Limits).
 os.environ.setdefault("SEGMINT_RATE_LIMIT", "0")
+sql_scope.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if Segmint sent any unscoped statement to a tenant table (sql_scope.py)."""
+    problem = sql_scope.report()
+    if problem is not None:
+        print("\n" + problem, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 _counter = itertools.count()
 
 
