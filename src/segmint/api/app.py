@@ -30,6 +30,7 @@ from segmint.api.routes import (
     users,
     webhooks,
 )
+from segmint.api.schemas import ERROR_RESPONSES
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.errors import (
     Conflict,
@@ -87,7 +88,7 @@ def create_app(
         scoring,
         campaigns,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(tracking.router)
@@ -97,6 +98,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, _database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(sa.exc.DataError, _out_of_range)
+    app.add_exception_handler(sa.exc.IntegrityError, _integrity)  # type: ignore[arg-type]
     # Outermost first: a caller over its rate is refused before its body is read.
     app.add_middleware(BodyLimit, limits=limits)
     app.add_middleware(RateLimit, limits=limits)
@@ -136,6 +140,17 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     path = json_path(first.get("loc", ()))
     message = str(first.get("msg", "invalid"))
     return _error(422, "invalid", f"{path}: {message}", path)
+
+
+async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
+    """A number the database cannot hold (an id past 64 bits): the input's fault, not ours."""
+    return _error(422, "invalid", "a number in the request is out of range")
+
+
+async def _integrity(_request: Request, _exc: sa.exc.IntegrityError) -> JSONResponse:
+    """A write another one raced (a duplicate key, a row deleted meanwhile): the engine checks
+    these up front, so this is the last line, and a conflict rather than a crash."""
+    return _error(409, "conflict", "the write conflicts with the current data: retry")
 
 
 async def _database_error(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:

@@ -22,7 +22,7 @@ from segmint.ingest.leads import (
     written_columns,
 )
 from segmint.projects import Project
-from segmint.store.tables import events, leads
+from segmint.store.tables import accounts, events, leads
 
 SORTABLE = ("name", "email", "company", "job_title", "status", "source", "created_at")
 DEFAULT_SORT = "-created_at"
@@ -59,6 +59,7 @@ def create_lead(
     conn: sa.Connection, project: Project, record: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
 ) -> Any:
     lead = prepare_lead(0, record, project)
+    _check_account(conn, project, lead.columns.get("account_id"))
     if lead.email and _id_by_email(conn, project, lead.email) is not None:
         raise Conflict(f"a lead with email {lead.email} already exists", "email")
     now = clock.now()
@@ -67,6 +68,19 @@ def create_lead(
     ).scalar_one()
     outbox.leads_written(conn, project.id, [new_id], now)
     return get_lead(conn, project, new_id)
+
+
+def _check_account(conn: sa.Connection, project: Project, account_id: int | None) -> None:
+    """A lead may only belong to an account of its own project."""
+    if account_id is None:
+        return
+    found = conn.execute(
+        sa.select(accounts.c.id).where(
+            accounts.c.project_id == project.id, accounts.c.id == account_id
+        )
+    ).first()
+    if found is None:
+        raise InvalidInput(f"no account {account_id} in this project", "account_id")
 
 
 def update_lead(
@@ -83,6 +97,7 @@ def update_lead(
     if existing is None:
         raise NotFound(f"no lead {lead_id}")
     lead = prepare_lead(0, record, project, keep_blank=True)
+    _check_account(conn, project, lead.columns.get("account_id"))
     if lead.email and lead.email != existing.email:
         other = _id_by_email(conn, project, lead.email)
         if other is not None:

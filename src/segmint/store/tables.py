@@ -7,6 +7,8 @@ so the schema can be distributed by project (Citus) with no query changes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -23,7 +25,19 @@ metadata = sa.MetaData(
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # JSONB on PostgreSQL (GIN-indexable, containment operators); JSON1 text on SQLite.
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-Timestamp = sa.DateTime(timezone=True)
+
+
+class Timestamp(sa.types.TypeDecorator[datetime]):
+    """A moment, always read back as an aware UTC datetime: SQLite stores no offset and
+    returned naive values, which the API then printed without one (not RFC 3339)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
 
 
 def _id() -> sa.Column[int]:
