@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 from sqlalchemy.engine import Engine
 
 from segmint import auth
@@ -24,6 +25,10 @@ from segmint.ingest import ingest_events, upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import users
 from segmint.worker import start_in_thread
+
+# Waits for the page, not measures: a page waits on the server, which on a loaded CI machine
+# (a worker rescoring beside it, two cores) was seen to take over Playwright's default 5 s.
+expect.set_options(timeout=20_000)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -16,6 +16,7 @@ from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.ingest.leads import (
     MERGE_COLUMNS,
     insert_values,
+    lock_for_merge,
     prepare_lead,
     update_statement,
     update_values,
@@ -91,9 +92,10 @@ def update_lead(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Any:
     """Change the given fields; an explicit null clears one."""
-    existing = conn.execute(
-        sa.select(*MERGE_COLUMNS).where(leads.c.project_id == project.id, leads.c.id == lead_id)
-    ).first()
+    # Locked until this transaction ends: custom and enrichment merge into what is read here,
+    # so a concurrent write must wait rather than be overwritten (a lost update).
+    query = sa.select(*MERGE_COLUMNS).where(leads.c.project_id == project.id, leads.c.id == lead_id)
+    existing = conn.execute(lock_for_merge(conn, query)).first()
     if existing is None:
         raise NotFound(f"no lead {lead_id}")
     lead = prepare_lead(0, record, project, keep_blank=True)

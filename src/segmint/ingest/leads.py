@@ -185,7 +185,17 @@ class LeadWriter:
         query = sa.select(*MERGE_COLUMNS).where(
             leads.c.project_id == self.project.id, leads.c.email.in_(emails)
         )
-        return {row.email: row for row in conn.execute(query)}
+        return {row.email: row for row in conn.execute(lock_for_merge(conn, query))}
+
+
+def lock_for_merge(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]:
+    """Rows read to merge into (custom, enrichment, max_score) stay locked until the write:
+    a concurrent writer waits instead of being overwritten. On SQLite, taking the database's
+    write lock first does the same (its reads lock nothing)."""
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(of=leads)
+    conn.exec_driver_sql("UPDATE projects SET id = id WHERE 0")  # a write: the lock, no change
+    return query
 
 
 def insert_values(lead: LeadInput, project_id: int, now: datetime) -> dict[str, Any]:
