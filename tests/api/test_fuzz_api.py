@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.api.conftest import Api
 
-EXAMPLES = 8  # per operation and database: the suite's time matters more than depth here
+EXAMPLES = 6  # per operation and database: the suite's time matters more than depth here
 
 
 def test_every_operation_answers_within_its_schema(api: Api) -> None:
