@@ -49,14 +49,15 @@ def test_bodies_over_the_limit_are_refused(db: Engine, api: Api) -> None:
 
 
 def test_each_caller_has_its_own_rate(db: Engine, api: Api) -> None:
-    with _client(db, Limits(requests_per_minute=60, burst=3)) as client:
+    # One a minute after the burst: however slow the machine, no token comes back mid-test.
+    with _client(db, Limits(requests_per_minute=1, burst=3)) as client:
         answers = [
             client.get(f"{BASE}/segments", headers=_headers(api)).status_code for _ in range(4)
         ]
         assert answers == [200, 200, 200, 429]
         limited = client.get(f"{BASE}/segments", headers=_headers(api))
-        assert limited.headers["retry-after"] == "1"
-        assert "at most 60 a minute" in error_of(limited)["message"]
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert "at most 1 a minute" in error_of(limited)["message"]
         # Another token is not held back by the first one's burst.
         assert client.get(f"{BASE}/segments", headers=_headers(api, "admin")).status_code == 200
         # Pages and health checks are not rate limited.
@@ -89,7 +90,7 @@ def test_log_in_attempts_are_rate_limited_by_address(db: Engine, project: Projec
     with db.begin() as conn:
         owner = conn.execute(sa.select(users.c.id).where(users.c.email == "owner@acme.test"))
         auth.set_password(conn, owner.scalar_one(), "correct horse battery")
-    with _client(db, Limits(requests_per_minute=60, burst=2)) as client:
+    with _client(db, Limits(requests_per_minute=1, burst=2)) as client:
         statuses = [
             client.post(
                 "/login", data={"email": "owner@acme.test", "password": "wrong"}

@@ -67,6 +67,7 @@ def test_worker_and_app_recover_from_a_postgres_restart(
     engine = create_engine(url, poolclass=sa.NullPool)
     receiver = Receiver().start()
     workers = Spawned(tmp_path, url)
+    served = create_engine(url)  # the app's, pooled as `segmint serve` runs it
     try:
         project = _seed(engine, receiver.url)
         workers.wait_started(workers.start("--lease", "1"))
@@ -76,7 +77,7 @@ def test_worker_and_app_recover_from_a_postgres_restart(
             enumerate([{"email": f"a{i}@x.test", "status": "new"} for i in range(5)]),
         )
         wait_until(lambda: sum(_entered(engine).values()) == 5, "the first leads to enter")
-        with TestClient(create_app(create_engine(url))) as client:
+        with TestClient(create_app(served)) as client:
             with engine.begin() as conn:
                 token = auth.issue_token(conn, 1)
             headers = {"Authorization": f"Bearer {token}"}
@@ -103,3 +104,4 @@ def test_worker_and_app_recover_from_a_postgres_restart(
         workers.close()
         receiver.stop()
         engine.dispose()
+        served.dispose()  # its pooled connections: closed here, not by the collector
