@@ -64,6 +64,8 @@ def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) 
     assert error_of(bad)["path"] == "port"
     kept = api.put("settings/mail", json={"from_name": "Acme", "password": ""}).json()
     assert kept["password_set"] is True and kept["from_name"] == "Acme"
+    cleared = api.put("settings/mail", json={"clear_password": True}).json()
+    assert cleared["password_set"] is False
 
 
 def test_campaign_crud_preview_and_render(api: Api, ready: dict[str, int]) -> None:
@@ -145,6 +147,9 @@ def test_run_recipients_tracking_and_unsubscribe(
     unsubscribe = str(mail["List-Unsubscribe"]).strip().strip("<>")
     client = api.client
     assert client.get(urlsplit(pixel).path).headers["content-type"] == "image/gif"
+    parts = urlsplit(pixel).path.split("/")  # /t/<project>/<recipient>/<sig>/open.gif
+    parts[3] = "1" if parts[3] != "1" else "2"  # another recipient, this one's signature
+    assert client.get("/".join(parts)).status_code == 404  # and no event (one open below)
     redirect = client.get(_path(click), follow_redirects=False)
     assert redirect.status_code == 302 and redirect.headers["location"] == "https://acme.test/x"
     forged = _path(click).replace("acme.test", "evil.test")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
+from segmint.api import limits
 from segmint.api.app import create_app
 from segmint.api.limits import Limits
 from segmint.ingest import upsert_leads
@@ -98,3 +100,16 @@ def test_log_in_attempts_are_rate_limited_by_address(db: Engine, project: Projec
             for _ in range(3)
         ]
         assert statuses[-1] == 429
+
+
+def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many addresses call, only callers still short of a full bucket are kept."""
+    monkeypatch.setattr(limits, "MAX_CALLERS", 10)
+    now = [0.0]
+    limiter = limits.RateLimit(app=None, limits=Limits(requests_per_minute=60, burst=5))  # type: ignore[arg-type]
+    limiter.clock = lambda: now[0]
+    for caller in range(10):
+        limiter._take(f"address:{caller}")
+    now[0] += 60  # every bucket has refilled: those callers are as if never seen
+    limiter._take("address:new")
+    assert list(limiter._buckets) == ["address:new"]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
-from segmint.campaigns import mail_settings
+from segmint.campaigns import definitions, mail_settings
 from segmint.clock import FrozenClock
 from segmint.delivery import verify
 from segmint.engine import filtering
@@ -219,3 +219,30 @@ def test_starttls_and_credentials_from_the_settings(
         assert len(server.inbox.messages) == 2
     finally:
         server.stop()
+
+
+def test_pausing_a_campaign_stops_its_run_until_resumed(
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    campaign: int,
+    smtp: SmtpServer,
+) -> None:
+    run = run_now(db, project, campaign, clock)
+    deliver = sender(db, clock, chunk=2)
+    deliver.run_once()  # freezes the run
+    deliver.run_once()  # sends a first chunk of two
+    principal = owner
+    with db.begin() as conn:
+        definitions.update_campaign(
+            conn, project, principal, campaign, {"state": "paused"}, clock.now()
+        )
+    assert deliver.drain() == 0
+    assert len(smtp.inbox.messages) == 2 and summary(db, project, campaign, run)["queued"] == 4
+    with db.begin() as conn:
+        definitions.update_campaign(
+            conn, project, principal, campaign, {"state": "draft"}, clock.now()
+        )
+    deliver.drain()
+    assert len(smtp.inbox.messages) == 6 and summary(db, project, campaign, run)["state"] == "done"

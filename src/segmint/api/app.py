@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,8 @@ from segmint.errors import (
 from segmint.web import login, pages, tracking
 from segmint.web.session import LoginRequired
 from segmint.web.templating import STATIC
+
+log = logging.getLogger("segmint.api")
 
 STATUS_BY_ERROR: dict[type[SegmintError], int] = {
     InvalidInput: 422,
@@ -142,14 +145,18 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     return _error(422, "invalid", f"{path}: {message}", path)
 
 
-async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
-    """A number the database cannot hold (an id past 64 bits): the input's fault, not ours."""
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """A number the database cannot hold (an id past 64 bits): the input's fault, not ours.
+    Logged, so a bug that raises the same error is still seen."""
+    log.info("%s %s: out of range: %s", request.method, request.url.path, exc)
     return _error(422, "invalid", "a number in the request is out of range")
 
 
-async def _integrity(_request: Request, _exc: sa.exc.IntegrityError) -> JSONResponse:
+async def _integrity(request: Request, exc: sa.exc.IntegrityError) -> JSONResponse:
     """A write another one raced (a duplicate key, a row deleted meanwhile): the engine checks
-    these up front, so this is the last line, and a conflict rather than a crash."""
+    these up front, so this is the last line, and a conflict rather than a crash. Logged as a
+    warning: one that is not a race is a missing check."""
+    log.warning("%s %s: integrity error: %s", request.method, request.url.path, exc.orig)
     return _error(409, "conflict", "the write conflicts with the current data: retry")
 
 

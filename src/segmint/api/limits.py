@@ -31,6 +31,7 @@ from segmint.auth import SESSION_COOKIE
 
 MB = 1024 * 1024
 IMPORT_PATHS = ("/leads/import",)  # CSV uploads: large by nature
+MAX_CALLERS = 100_000  # buckets kept before full ones are forgotten
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -174,6 +175,8 @@ class RateLimit:
         rate = self.limits.requests_per_minute / 60.0
         now = self.clock()
         with self._lock:
+            if key not in self._buckets and len(self._buckets) >= MAX_CALLERS:
+                self._forget_full(now, rate)
             bucket = self._buckets.get(key) or _Bucket(float(self.limits.burst), now)
             bucket.tokens = min(self.limits.burst, bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
@@ -181,9 +184,17 @@ class RateLimit:
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return 0.0
-            if len(self._buckets) > 100_000:  # forget idle callers rather than grow forever
-                self._buckets = {key: bucket}
             return (1 - bucket.tokens) / rate
+
+    def _forget_full(self, now: float, rate: float) -> None:
+        """Drop callers whose bucket has refilled: they are as if never seen (memory stays
+        bounded however many addresses call)."""
+        burst = self.limits.burst
+        self._buckets = {
+            key: bucket
+            for key, bucket in self._buckets.items()
+            if bucket.tokens + (now - bucket.updated) * rate < burst
+        }
 
 
 def _counts(scope: Scope) -> bool:

@@ -74,9 +74,11 @@ def load(conn: sa.Connection, project: Project) -> MailSettings:
     return MailSettings(**fields)
 
 
-def tracking_secret(conn: sa.Connection, project: Project, now: datetime) -> str:
-    """The project's link-signing secret, created with its settings row on first use."""
-    current = load(conn, project)
+def tracking_secret(
+    conn: sa.Connection, project: Project, current: MailSettings, now: datetime
+) -> str:
+    """The project's link-signing secret (`current`: its settings as just loaded), created
+    with its settings row on first use."""
     if current.tracking_secret:
         return current.tracking_secret
     _save(conn, project, current, now)

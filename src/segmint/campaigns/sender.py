@@ -169,18 +169,13 @@ class Sender:
             return run if taken.rowcount == 1 else None
 
     def _release(self, run: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                campaign_runs.update()
-                .where(
-                    campaign_runs.c.project_id == run.project_id,
-                    campaign_runs.c.id == run.id,
-                    campaign_runs.c.leased_by == self.name,
-                )
-                .values(leased_by=None, leased_until=None)
-            )
+        self._lease(run, leased_by=None, leased_until=None)
 
     def _renew(self, run: Any) -> None:
+        self._lease(run, leased_until=self.clock.now() + self.lease)
+
+    def _lease(self, run: Any, **values: Any) -> None:
+        """Change this sender's lease of a run (nothing, if another sender holds it now)."""
         with self.engine.begin() as conn:
             conn.execute(
                 campaign_runs.update()
@@ -189,7 +184,7 @@ class Sender:
                     campaign_runs.c.id == run.id,
                     campaign_runs.c.leased_by == self.name,
                 )
-                .values(leased_until=self.clock.now() + self.lease)
+                .values(**values)
             )
 
     def _back_off(self, run: Any, error: str) -> None:
@@ -236,7 +231,7 @@ class Sender:
             campaign = get_campaign(conn, project, run.campaign_id)
             self._recover_stale(conn, project, run, campaign.channel, now)
             settings = mail_settings.load(conn, project)
-            secret = mail_settings.tracking_secret(conn, project, now)
+            secret = mail_settings.tracking_secret(conn, project, settings, now)
         limit = WEBHOOK_BATCH if campaign.channel == "webhook" else self.chunk
         with self.engine.connect() as conn:
             due = self._due(conn, project, run, now, limit)

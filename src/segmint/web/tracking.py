@@ -22,22 +22,23 @@ router = APIRouter(prefix="/t/{project_id}/{recipient_id}/{sig}", include_in_sch
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
-def _recipient(conn: Any, project_id: int, recipient_id: int, sig: str) -> tuple[Project, Any]:
+def _recipient(conn: Any, project_id: int, recipient_id: int, sig: str) -> tuple[Project, Any, str]:
+    """The project, the recipient the link names and the secret it was signed with."""
     try:
         project = get_project_by_id(conn, project_id)
-    except Exception:
+    except NotFound:  # the same answer as a forged link: no project ids are revealed
         raise NotFound("unknown link") from None
     secret = mail_settings.load(conn, project).tracking_secret
     if not secret:
         raise NotFound("unknown link")
-    return project, tracking.recipient(conn, project, recipient_id, sig, secret)
+    return project, tracking.recipient(conn, project, recipient_id, sig, secret), secret
 
 
 @router.get("/open.gif")
 def opened(
     project_id: int, recipient_id: int, sig: str, conn: ConnectionDep, clock: ClockDep
 ) -> Response:
-    project, row = _recipient(conn, project_id, recipient_id, sig)
+    project, row, _ = _recipient(conn, project_id, recipient_id, sig)
     tracking.record_open(conn, project, row, clock.now())
     return Response(tracking.PIXEL, media_type="image/gif", headers=NO_STORE)
 
@@ -52,8 +53,7 @@ def clicked(
     conn: ConnectionDep,
     clock: ClockDep,
 ) -> Response:
-    project, row = _recipient(conn, project_id, recipient_id, sig)
-    secret = mail_settings.load(conn, project).tracking_secret
+    project, row, secret = _recipient(conn, project_id, recipient_id, sig)
     if not tracking.safe_target(url) or not tracking.verify(
         secret, s, project.id, recipient_id, url
     ):
@@ -66,7 +66,7 @@ def clicked(
 def unsubscribe_page(
     request: Request, project_id: int, recipient_id: int, sig: str, conn: ConnectionDep
 ) -> Response:
-    project, row = _recipient(conn, project_id, recipient_id, sig)
+    project, row, _ = _recipient(conn, project_id, recipient_id, sig)
     done = tracking.is_unsubscribed(conn, project, row.lead_id)
     context = {"email": row.email, "done": done}
     return templates.TemplateResponse(request, "unsubscribe.html", context, headers=NO_STORE)
@@ -81,7 +81,7 @@ def unsubscribe(
     conn: ConnectionDep,
     clock: ClockDep,
 ) -> Response:
-    project, row = _recipient(conn, project_id, recipient_id, sig)
+    project, row, _ = _recipient(conn, project_id, recipient_id, sig)
     tracking.unsubscribe(conn, project, row, clock.now())
     context = {"email": row.email, "done": True}
     return templates.TemplateResponse(request, "unsubscribe.html", context, headers=NO_STORE)
