@@ -62,6 +62,12 @@ def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) 
     assert api.get("settings/mail", "member").status_code == 403
     bad = api.put("settings/mail", json={"port": 70000})
     assert error_of(bad)["path"] == "port"
+    bad = api.put("settings/mail", json={"from_email": "not-an-address"})
+    assert error_of(bad) == {
+        "code": "invalid",
+        "message": "'not-an-address' is not an email address",
+        "path": "from_email",
+    }
     kept = api.put("settings/mail", json={"from_name": "Acme", "password": ""}).json()
     assert kept["password_set"] is True and kept["from_name"] == "Acme"
     cleared = api.put("settings/mail", json={"clear_password": True}).json()

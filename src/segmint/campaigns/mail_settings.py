@@ -9,7 +9,6 @@ so a link cannot be forged for another recipient or turned into an open redirect
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -20,11 +19,11 @@ import sqlalchemy as sa
 
 from segmint.engine.webhooks import check_url
 from segmint.errors import InvalidInput
+from segmint.ingest.values import parse_email
 from segmint.projects import Project
 from segmint.store.tables import mail_settings
 
 SECURITY = ("none", "starttls", "tls")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RATE_MAX = 100_000
 PUBLIC_URL_ENV = "SEGMINT_PUBLIC_URL"
 
@@ -97,7 +96,7 @@ def update(
             changes[name] = _text(data[name], name, 255)
     for name in ("from_email", "reply_to"):
         if name in data:
-            changes[name] = _email(data[name], name)
+            changes[name] = parse_email(data[name], name)
     if "port" in data:
         port = data["port"]
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -146,10 +145,3 @@ def _text(value: Any, path: str, limit: int) -> str | None:
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidInput(f"expected text of at most {limit} characters", path)
     return value.strip() or None
-
-
-def _email(value: Any, path: str) -> str | None:
-    text = _text(value, path, 320)
-    if text is not None and not EMAIL.match(text):
-        raise InvalidInput("expected an email address", path)
-    return text
