@@ -65,6 +65,13 @@ def test_compiled_filters_use_the_expression_indexes(
         query = sa.select(sa.func.count()).where(
             leads.c.project_id == project.id, filtering.condition(conn, project, node)
         )
+        missing = _missing_extensions(conn, index)
+        if missing:
+            # A server without the extension (pgserver's build, a managed server that refuses
+            # it): the migration must have left the index out, and the filter still answers.
+            assert index not in _filter_indexes(conn), missing
+            assert conn.execute(query).scalar_one() == 0
+            return
         # Only this filter index is left (dropped in this transaction, rolled back after), and
         # scans are made costly: the plan names the index if, and only if, it can serve the
         # compiled expression.
@@ -104,6 +111,28 @@ def _fill(db: Engine, project: Project) -> None:
         conn.exec_driver_sql("VACUUM ANALYZE leads")
 
 
+def _missing_extensions(conn: sa.Connection, index: str) -> set[str]:
+    """The extensions an index needs (as migration 0006 declares; later ones need none) that
+    this server lacks."""
+    _method, _expression, needed = _migration_0006().INDEXES.get(index, ("", "", ()))
+    installed = conn.execute(sa.text("SELECT extname FROM pg_extension")).scalars()
+    return set(needed) - set(installed)
+
+
+def _migration_0006() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    from segmint.store import migrate
+
+    versions = Path(migrate.__file__).parent / "migrations" / "versions"
+    spec = importlib.util.spec_from_file_location("m0006", versions / "0006_filter_indexes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _filter_indexes(conn: sa.Connection) -> set[str]:
     names = conn.execute(
         sa.text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_leads_filter_%'")
@@ -118,17 +147,7 @@ def _explain(conn: sa.Connection, query: sa.Select[Any]) -> str:
 
 def test_the_migration_trims_what_python_trims() -> None:
     """The SQL fold function hard-codes the whitespace list of filters/dialects.py."""
-    import importlib.util
-    from pathlib import Path
-
-    from segmint.store import migrate
-
-    versions = Path(migrate.__file__).parent / "migrations" / "versions"
-    spec = importlib.util.spec_from_file_location("m0006", versions / "0006_filter_indexes.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module._WHITESPACE == PY_WHITESPACE
+    assert _migration_0006()._WHITESPACE == PY_WHITESPACE
 
 
 @pytest.mark.parametrize(
