@@ -209,3 +209,32 @@ def test_example_segments_get_a_maintained_membership(db: Engine) -> None:
                 )
             ).scalar_one()
             assert len(membership.member_ids(conn, project, row.id)) == live, row.name
+
+
+def test_a_newcomers_first_screen_shows_the_examples_working(db: Engine) -> None:
+    """After `segmint demo`, the owner who logs in sees the example segments under "My
+    segments" (the list's default scope) with members, and the example campaign as a draft
+    waiting for mail settings, not as an error."""
+    from fastapi.testclient import TestClient
+
+    from segmint import bootstrap
+    from segmint.api.app import create_app
+    from segmint.worker import Worker
+
+    installed = bootstrap.init(db, "owner@demo.test", "a long demo passphrase")
+    clock = FrozenClock(as_utc(datetime(2026, 11, 1, 12)))
+    demo.generate(db, installed.project, leads_count=COUNT, seed=5, clock=clock)
+    Worker(db, clock).drain()
+    with db.begin() as conn:
+        token = auth.issue_token(conn, installed.owner_id or 0)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(db)) as client:
+        base = "/api/v1/projects/default"
+        mine = client.get(f"{base}/segments", headers=headers).json()["items"]
+        campaigns = client.get(f"{base}/campaigns", headers=headers).json()["items"]
+    assert {s["name"] for s in mine} == {name for name, *_ in demo.EXAMPLE_SEGMENTS}
+    assert {s["created_by"] for s in mine} == {"owner@demo.test"}
+    assert sum(s["member_count"] for s in mine) > 0
+    [campaign] = campaigns
+    assert campaign["status"] == "draft"
+    assert {p["path"] for p in campaign["problems"]} == {"mail_settings"}

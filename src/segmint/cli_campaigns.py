@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from segmint.bootstrap import cli_project
 from segmint.campaigns import definitions, mail_settings, runs
-from segmint.campaigns.audience import Catalog, problems
+from segmint.campaigns.audience import Catalog, problems, status
 from segmint.campaigns.definitions import Targeting
 from segmint.campaigns.sender import Sender
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK, as_utc
-from segmint.projects import find_project
 
 campaigns_app = typer.Typer(help="Campaigns: list, run now, runs.", no_args_is_help=True)
 out = Console()
@@ -29,7 +29,7 @@ def list_command(project: ProjectSlug = "default", database_url: DatabaseUrl = N
     """Every campaign with its status, schedule, next run and last run."""
     engine = one_shot_engine(database_url)
     with friendly_errors(), engine.connect() as conn:
-        target = find_project(conn, project)
+        target = cli_project(conn, project)
         rows = definitions.all_campaigns(conn, target)
         last = runs.last_runs(conn, target, [r.id for r in rows])
         settings = mail_settings.load(conn, target)
@@ -37,11 +37,13 @@ def list_command(project: ProjectSlug = "default", database_url: DatabaseUrl = N
         table = Table("id", "name", "status", "channel", "schedule", "next run", "last run")
         for row in rows:
             found = problems(catalog, Targeting.of(row), row.channel, settings, row.webhook_url)
-            status = f"error: {found[0].message}" if found else row.state
+            shown = status(row.state, found)
+            if found:
+                shown += f": {found[0].message}"
             table.add_row(
                 str(row.id),
                 row.name,
-                status,
+                shown,
                 row.channel,
                 _schedule(row),
                 _when(row.next_run_at),
@@ -63,7 +65,7 @@ def run_command(
     engine = one_shot_engine(database_url)
     with friendly_errors():
         with engine.begin() as conn:
-            target = find_project(conn, project)
+            target = cli_project(conn, project)
             run_id = runs.create_run(conn, target, campaign_id, SYSTEM_CLOCK.now())
         out.print(f"run {run_id} created")
         if not wait:
@@ -108,7 +110,7 @@ def runs_command(
     """A campaign's runs, newest first: audience, sent, skipped, failed."""
     engine = one_shot_engine(database_url)
     with friendly_errors(), engine.connect() as conn:
-        target = find_project(conn, project)
+        target = cli_project(conn, project)
         definitions.get_campaign(conn, target, campaign_id)
         items = runs.runs_of(conn, target, campaign_id, None, limit)
     table = Table(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from faker import Faker
 from sqlalchemy.engine import Engine
 
+from segmint import auth
 from segmint.campaigns.definitions import create_campaign
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine.membership import Reason
@@ -405,6 +406,8 @@ def create_accounts(
 
 def _create_example_segments(engine: Engine, project: Project, now: datetime) -> None:
     with engine.begin() as conn:
+        # Made by the owner who logs in first, so "My segments" opens on them.
+        creator = auth.first_owner(conn, project.organization_id)
         for name, description, color, tree in EXAMPLE_SEGMENTS:
             segment_id = conn.execute(
                 segments.insert()
@@ -415,6 +418,7 @@ def _create_example_segments(engine: Engine, project: Project, now: datetime) ->
                     color=color,
                     filter=tree,
                     active=True,
+                    created_by=creator,
                     created_at=now,
                     updated_at=now,
                     version=1,
@@ -442,7 +446,7 @@ def _create_example_campaign(engine: Engine, project: Project, now: datetime) ->
             "body": EXAMPLE_BODY,
             "schedule": {"kind": "cron", "cron": "0 10 * * 1-5"},
         }
-        create_campaign(conn, project, data, None, now)
+        create_campaign(conn, project, data, auth.first_owner(conn, project.organization_id), now)
 
 
 def has_data(engine: Engine, project: Project) -> bool:

@@ -91,6 +91,17 @@ def delivery_problems(
     return []
 
 
+def status(state: str, found: list[Problem]) -> str:
+    """The status a campaign shows: its state, or "error" when it cannot send as it stands.
+
+    A draft only waiting for its channel to be set up (no mail settings yet, as on a fresh
+    install) is not an error: nothing is due to send, and its problems still say what to do. A
+    draft whose audience broke (a targeted segment deleted or made inactive) is one."""
+    if state == "draft":
+        found = [p for p in found if p.path.startswith("targeting.")]
+    return "error" if found else state
+
+
 def problems(
     catalog: Catalog,
     targeting: Targeting,

@@ -43,7 +43,7 @@ def _public(
     found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
     return {
         **{name: getattr(row, name) for name in _PLAIN},
-        "status": "error" if found else row.state,
+        "status": audience.status(row.state, found),
         "problems": [p.public() for p in found],
         "targeting": targeting.public(),
         "webhook_secret_hint": row.webhook_secret[:10] + "..." if row.webhook_url else None,

@@ -99,7 +99,8 @@ async function campaignsList() {
       el("a", { href: projectUrl(`/campaigns/${c.id}`) }, c.name),
       c.description ? el("div", { class: "muted wrap" }, c.description) : null),
     cell("Status", {}, statusPill(c),
-      c.problems.length ? el("div", { class: "error wrap problem" }, c.problems[0].message,
+      // A draft waiting for its mail settings is not broken: its problem reads as a to-do.
+      c.problems.length ? el("div", { class: `${c.status === "error" ? "error" : "muted"} wrap problem` }, c.problems[0].message,
         c.problems.length > 1 ? ` (+${c.problems.length - 1} more)` : "") : null),
     cell("Channel", {}, c.channel === "email" ? "Email" : "Webhook"),
     cell("Schedule", {}, scheduleText(c.schedule)),
