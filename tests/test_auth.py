@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap
 from segmint.clock import FrozenClock, as_utc
-from segmint.errors import Conflict, InvalidInput
+from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project
 from segmint.store.tables import api_tokens, organizations, projects, users
@@ -214,12 +214,21 @@ def test_bootstrap_keeps_an_existing_organization(db: Engine, project: Project) 
     assert counts(db) == (1, 1, 1)
 
 
-def test_single_organization(db: Engine) -> None:
+def test_the_cli_acts_on_the_first_organization_or_the_one_named(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(bootstrap.ORGANIZATION_ENV, raising=False)
     with db.connect() as conn, pytest.raises(InvalidInput, match="segmint init"):
-        bootstrap.single_organization(conn)
+        bootstrap.cli_organization(conn)
     installed = bootstrap.init(db)
     with db.begin() as conn:
-        assert bootstrap.single_organization(conn) == installed.organization_id
-        auth.create_organization(conn, "Globex")
-        with pytest.raises(InvalidInput, match="several organizations"):
-            bootstrap.single_organization(conn)
+        globex = auth.create_organization(conn, "Globex")
+        # A second organization (a bench run's, another tenant's) does not stop the CLI.
+        assert bootstrap.cli_organization(conn) == installed.organization_id
+        monkeypatch.setenv(bootstrap.ORGANIZATION_ENV, "Globex")
+        assert bootstrap.cli_organization(conn) == globex
+        monkeypatch.setenv(bootstrap.ORGANIZATION_ENV, str(globex))
+        assert bootstrap.cli_organization(conn) == globex
+        monkeypatch.setenv(bootstrap.ORGANIZATION_ENV, "Initech")
+        with pytest.raises(NotFound, match="SEGMINT_ORGANIZATION='Initech'"):
+            bootstrap.cli_organization(conn)

@@ -274,13 +274,13 @@ def test_import_events(db: Engine, db_url: str, project: Project, tmp_path: Path
 
 
 def test_scoring_recompute_rescores_every_lead(db: Engine, db_url: str) -> None:
+    from segmint.bootstrap import cli_project
     from segmint.engine import scoring
     from segmint.ingest import ingest_events, upsert_leads
-    from segmint.projects import find_project
 
     assert run(db_url, "init").exit_code == 0
     with db.begin() as conn:
-        project = find_project(conn, "default")
+        project = cli_project(conn, "default")
     upsert_leads(db, project, enumerate({"email": f"l{i}@x.test"} for i in range(3)))
     ingest_events(db, project, enumerate([{"email": "l0@x.test", "type": "demo"}] * 2))
     with db.begin() as conn:
@@ -290,3 +290,34 @@ def test_scoring_recompute_rescores_every_lead(db: Engine, db_url: str) -> None:
     assert "3 scores changed" in result.stdout  # one Hot, two given the Cold level
     assert "Hot: 1 leads" in result.stdout and "Cold: 2 leads" in result.stdout
     assert "3/3" in result.stderr  # the progress bar
+
+
+def test_a_second_organization_does_not_stop_the_cli(
+    db: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another organization with a `default` project of its own (as `segmint bench` makes):
+    the CLI keeps acting on the first, and SEGMINT_ORGANIZATION picks the other."""
+    from segmint.bootstrap import cli_project
+    from segmint.projects import create_project
+
+    monkeypatch.delenv("SEGMINT_ORGANIZATION", raising=False)
+    assert run(db_url, "init", "--owner-email", "boss@acme.test").exit_code == 0
+    with db.begin() as conn:
+        globex = auth.create_organization(conn, "Globex")
+        auth.create_user(conn, globex, "owner@globex.test", Role.OWNER)
+        create_project(conn, globex, "default")
+    created = run(db_url, "segments", "create", "Everyone", "--where", "status is not null")
+    assert created.exit_code == 0, created.output
+    listed = run(db_url, "segments", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "Everyone" in listed.stdout and "boss@acme.test" in listed.stdout
+    assert run(db_url, "users", "add", "ann@acme.test").exit_code == 0
+    assert run(db_url, "scoring", "recompute").exit_code == 0
+    assert run(db_url, "campaigns", "list").exit_code == 0
+
+    monkeypatch.setenv("SEGMINT_ORGANIZATION", "Globex")
+    other = run(db_url, "segments", "list")
+    assert other.exit_code == 0, other.output
+    assert "Everyone" not in other.stdout
+    with db.connect() as conn:
+        assert cli_project(conn, "default").organization_id == globex

@@ -69,6 +69,18 @@ def create_organization(conn: sa.Connection, name: str, clock: Clock = SYSTEM_CL
     return int(row.id)
 
 
+def first_owner(conn: sa.Connection, organization_id: int) -> int | None:
+    """The organization's earliest owner: who acts for it where no user is named (the CLI's
+    default user, the creator of the demo's examples)."""
+    query = (
+        sa.select(users.c.id)
+        .where(users.c.organization_id == organization_id, users.c.role == Role.OWNER.value)
+        .order_by(users.c.id)
+        .limit(1)
+    )
+    return conn.execute(query).scalar()
+
+
 def create_user(
     conn: sa.Connection,
     organization_id: int,

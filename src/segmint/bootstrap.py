@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -71,11 +72,28 @@ def _ensure_owner(
     return int(row.id)
 
 
-def single_organization(conn: sa.Connection) -> int:
-    """The organization a CLI command acts on when the install has exactly one."""
-    ids = conn.execute(sa.select(organizations.c.id).order_by(organizations.c.id).limit(2)).all()
-    if not ids:
-        raise InvalidInput("no organization yet: run `segmint init` first")
-    if len(ids) > 1:
-        raise InvalidInput("several organizations: pass --organization ID")
-    return int(ids[0].id)
+ORGANIZATION_ENV = "SEGMINT_ORGANIZATION"
+
+
+def cli_organization(conn: sa.Connection) -> int:
+    """The organization a CLI command acts on: `SEGMINT_ORGANIZATION` (an id or a name), else
+    the first one, which `segmint init` made and keeps. Other organizations (a bench run's, or
+    a second tenant's) never stop the CLI from working on the first."""
+    chosen = os.environ.get(ORGANIZATION_ENV, "").strip()
+    if not chosen:
+        first = _first_organization(conn)
+        if first is None:
+            raise InvalidInput("no organization yet: run `segmint init` first")
+        return first
+    match = organizations.c.name == chosen
+    if chosen.isdigit():
+        match = sa.or_(match, organizations.c.id == int(chosen))
+    row = conn.execute(sa.select(organizations.c.id).where(match).limit(1)).first()
+    if row is None:
+        raise NotFound(f"{ORGANIZATION_ENV}={chosen!r}: no organization with that id or name")
+    return int(row.id)
+
+
+def cli_project(conn: sa.Connection, slug: str) -> Project:
+    """A project of the CLI's organization (see cli_organization) by its slug."""
+    return get_project(conn, cli_organization(conn), slug)

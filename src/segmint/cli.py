@@ -37,7 +37,7 @@ from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_l
 from segmint.ingest.csv_source import parse_map_options
 from segmint.ingest.leads import ON_CONFLICT_CHOICES
 from segmint.model import Role
-from segmint.projects import Project, find_project, get_project
+from segmint.projects import Project, get_project
 from segmint.store.db import create_engine, database_url_from_env
 from segmint.store.tables import users
 
@@ -92,7 +92,7 @@ def users_add(
     """Add a user (or reuse an existing one) and print a new API token as the last line."""
     engine = _engine(database_url)
     with friendly_errors(), engine.begin() as conn:
-        organization_id = bootstrap.single_organization(conn)
+        organization_id = bootstrap.cli_organization(conn)
         project_id = get_project(conn, organization_id, project).id if project else None
         user_id, stored_role = _find_or_create_user(conn, organization_id, email, role, password)
         token = auth.issue_token(conn, user_id, name="cli", project_id=project_id)
@@ -233,7 +233,7 @@ def _error_printer() -> Callable[[RowError], None]:
 
 def _load_project(engine: Engine, slug: str) -> Project:
     with engine.connect() as conn:
-        return find_project(conn, slug)
+        return bootstrap.cli_project(conn, slug)
 
 
 @import_app.command("leads")

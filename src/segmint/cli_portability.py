@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from segmint import bootstrap
+from segmint.bootstrap import cli_organization, cli_project
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.portability import export_project, import_project
-from segmint.projects import find_project
 
 out = Console()
 
@@ -28,7 +27,7 @@ def export_project_command(
     engine = one_shot_engine(database_url)
     with friendly_errors():
         with engine.connect() as conn:
-            target = find_project(conn, project)
+            target = cli_project(conn, project)
         if output is None:
             written = export_project(engine, target, sys.stdout)
         else:
@@ -50,7 +49,7 @@ def import_project_command(
     engine = one_shot_engine(database_url)
     with friendly_errors():
         with engine.connect() as conn:
-            organization_id = bootstrap.single_organization(conn)
+            organization_id = cli_organization(conn)
 
         def progress(table: str, rows: int) -> None:
             err.print(f"  {table}: {rows}", highlight=False)

@@ -6,10 +6,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from segmint.bootstrap import cli_project
 from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import scoring
-from segmint.projects import find_project
 
 scoring_app = typer.Typer(help="Engagement scores: levels, recompute.", no_args_is_help=True)
 out = Console()
@@ -21,7 +21,7 @@ def recompute(project: ProjectSlug = "default", database_url: DatabaseUrl = None
     engine = one_shot_engine(database_url)
     with friendly_errors():
         with engine.connect() as conn:
-            target = find_project(conn, project)
+            target = cli_project(conn, project)
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
         with Progress(*columns, TimeRemainingColumn(), console=err) as bar:
             task = bar.add_task("rescoring leads", total=None)

@@ -26,7 +26,7 @@ from segmint.engine import segments as engine
 from segmint.engine.export import stream_csv
 from segmint.errors import InvalidInput
 from segmint.model import Role
-from segmint.projects import Project, get_project
+from segmint.projects import Project
 from segmint.store.tables import users
 
 segments_app = typer.Typer(
@@ -44,9 +44,8 @@ def _context(
 ) -> tuple[Engine, Project, auth.Principal]:
     db = one_shot_engine(url)
     with db.connect() as conn:
-        organization_id = bootstrap.single_organization(conn)
-        project = get_project(conn, organization_id, slug)
-        principal = _principal(conn, organization_id, user_email)
+        project = bootstrap.cli_project(conn, slug)
+        principal = _principal(conn, project.organization_id, user_email)
     return db, project, principal
 
 
@@ -55,7 +54,7 @@ def _principal(conn: sa.Connection, organization_id: int, email: str | None) -> 
     if email:
         query = query.where(users.c.email == email.strip().lower())
     else:
-        query = query.where(users.c.role == Role.OWNER.value).order_by(users.c.id)
+        query = query.where(users.c.id == auth.first_owner(conn, organization_id))
     row = conn.execute(query.limit(1)).first()
     if row is None:
         who = email or "an owner"

@@ -103,16 +103,6 @@ def get_project_by_id(conn: sa.Connection, project_id: int) -> Project:
     return _project(conn, row)
 
 
-def find_project(conn: sa.Connection, slug: str) -> Project:
-    """A project by slug when the caller has no organization yet (the CLI on one install)."""
-    rows = conn.execute(sa.select(projects).where(projects.c.slug == slug)).all()
-    if not rows:
-        raise NotFound(f"no project {slug!r}: run `segmint init` first")
-    if len(rows) > 1:
-        raise Conflict(f"several organizations have a project {slug!r}")
-    return _project(conn, rows[0])
-
-
 def _project(conn: sa.Connection, row: sa.Row[Any]) -> Project:
     return Project(
         id=row.id,
