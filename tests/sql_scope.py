@@ -53,11 +53,14 @@ class Scope:
 
 
 def _product_caller() -> tuple[str, str] | None:
-    """The innermost frame in Segmint's source (None: the statement is a test's own)."""
+    """The innermost frame in Segmint's source (None: the statement is a test's own, or a
+    migration's, which changes the schema of every project at once)."""
     frame: Any = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith(SRC) and "/store/migrations/" not in filename:
+        if "/store/migrations/" in filename:
+            return None
+        if filename.startswith(SRC):
             return Path(filename).stem, frame.f_code.co_name
         frame = frame.f_back
     return None

@@ -61,3 +61,65 @@ def test_lead_email_is_unique_per_project(db: Engine, project) -> None:  # type:
         pass
     else:
         raise AssertionError("duplicate email accepted")
+
+
+def _segment(conn: sa.Connection, project_id: int, name: str) -> int:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    values = dict(project_id=project_id, name=name, filter={}, created_at=now, updated_at=now)
+    return int(
+        conn.execute(
+            tables.segments.insert().values(**values).returning(tables.segments.c.id)
+        ).scalar_one()
+    )
+
+
+def test_a_deleted_segments_id_is_never_given_again(db: Engine, project) -> None:  # type: ignore[no-untyped-def]
+    """History and webhooks name segments by id: a new segment must not inherit a deleted one's
+    (SQLite without AUTOINCREMENT reuses the largest id)."""
+    with db.begin() as conn:
+        _segment(conn, project.id, "kept")
+        newest = _segment(conn, project.id, "deleted")
+        conn.execute(tables.segments.delete().where(tables.segments.c.id == newest))
+        assert _segment(conn, project.id, "new") > newest
+
+
+def test_upgrading_to_never_reused_ids_keeps_every_row(db_url: str, project) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0013 rebuilds SQLite's tables: child rows survive (no cascade from the drop),
+    and a segment deleted before the upgrade, still named by history, keeps its id to itself."""
+    from datetime import UTC, datetime
+
+    engine = create_engine(db_url, poolclass=sa.NullPool)
+    migrate.downgrade(engine, "0012")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        kept = _segment(conn, project.id, "kept")
+        gone = _segment(conn, project.id, "gone")
+        lead = conn.execute(
+            tables.leads.insert()
+            .values(project_id=project.id, email="a@x.test", tags=[], custom={})
+            .values(created_at=now, updated_at=now)
+            .returning(tables.leads.c.id)
+        ).scalar_one()
+        conn.execute(
+            tables.segment_members.insert().values(
+                project_id=project.id, segment_id=kept, lead_id=lead, entered_at=now
+            )
+        )
+        history = dict(project_id=project.id, lead_id=lead, at=now, segment_version=1)
+        conn.execute(
+            tables.membership_history.insert(),
+            [
+                {**history, "segment_id": segment, "change": "entered", "reason": "created"}
+                for segment in (kept, gone)
+            ],
+        )
+        conn.execute(tables.segments.delete().where(tables.segments.c.id == gone))
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        members = conn.execute(sa.select(tables.segment_members.c.lead_id)).scalars().all()
+        assert members == [lead]
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.leads)).scalar() == 1
+        assert _segment(conn, project.id, "new") > gone
+    engine.dispose()

@@ -41,6 +41,8 @@ class Timestamp(sa.types.TypeDecorator[datetime]):
 
 
 def _id() -> sa.Column[int]:
+    # Never reused on either database: PostgreSQL's sequences, and on SQLite AUTOINCREMENT for
+    # every table whose ids are referred to (migration 0013).
     return sa.Column("id", BigId, primary_key=True, autoincrement=True)
 
 
