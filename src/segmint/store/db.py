@@ -143,6 +143,21 @@ def refresh_sqlite_statistics(engine: Engine, rows_written: int = STATISTICS_AFT
         conn.exec_driver_sql("ANALYZE")
 
 
+def refresh_statistics(engine: Engine, tables: Collection[str]) -> None:
+    """ANALYZE the tables a bulk load filled (SQLite: the whole database). Autovacuum's own
+    ANALYZE comes a while later, or never on a server where it is off; until then PostgreSQL
+    plans as if the tables were empty, and a time sweep over an imported project ran for six
+    minutes holding its segments' locks (issue 17)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        return
+    with engine.begin() as conn:
+        for table in sorted(tables):
+            # Quoted by the dialect; the names come from store.tables, never from input.
+            conn.exec_driver_sql("ANALYZE " + engine.dialect.identifier_preparer.quote(table))
+
+
 def is_postgres(bind: Engine | sa.Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
