@@ -69,13 +69,13 @@ def pool_options_from_env() -> dict[str, Any]:
     """`SEGMINT_DB_POOL_SIZE` (connections kept open), `SEGMINT_DB_MAX_OVERFLOW` (opened
     beyond them at busy times) and `SEGMINT_DB_POOL_TIMEOUT` (seconds to wait for one)."""
     return {
-        "pool_size": int(_env_number("SEGMINT_DB_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1)),
-        "max_overflow": int(_env_number("SEGMINT_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW)),
-        "pool_timeout": _env_number("SEGMINT_DB_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT),
+        "pool_size": int(env_number("SEGMINT_DB_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1)),
+        "max_overflow": int(env_number("SEGMINT_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW)),
+        "pool_timeout": env_number("SEGMINT_DB_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT),
     }
 
 
-def _env_number(name: str, default: float, minimum: float = 0) -> float:
+def env_number(name: str, default: float, minimum: float = 0) -> float:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
