@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from segmint import auth, bootstrap, demo
 from segmint.cli_bench import bench
 from segmint.cli_campaigns import campaigns_app
+from segmint.cli_load import load_command
 from segmint.cli_portability import export_project_command, import_project_command
 from segmint.cli_scoring import scoring_app
 from segmint.cli_segments import segments_app
@@ -52,6 +53,7 @@ app.add_typer(campaigns_app, name="campaigns")
 app.command("export-project")(export_project_command)
 app.command("import-project")(import_project_command)
 app.command("bench")(bench)
+app.command("load")(load_command)
 
 MAX_PRINTED_ERRORS = 200  # beyond this, errors are counted in the summary only
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.errors import InvalidInput
 from segmint.projects import Project, create_project
+from segmint.store.db import refresh_statistics
 from segmint.store.tables import (
     Timestamp,
     accounts,
@@ -167,7 +168,8 @@ def import_project(
     on_progress: Callable[[str, int], None] | None = None,
 ) -> tuple[Project, dict[str, int]]:
     """Create a project from an export (as `slug`, default the exported slug) in one
-    transaction: a file that fails half-way leaves nothing behind."""
+    transaction: a file that fails half-way leaves nothing behind. The loaded tables are
+    ANALYZEd after it."""
     stream = iter(lines)
     header = _header(next(stream, ""))
     settings = header["project"]
@@ -210,6 +212,7 @@ def import_project(
             batch.append(row)
         flush()
         _rewrite_filters(conn, project, ids)
+    refresh_statistics(engine, counts)  # the background work that follows plans from them
     return project, counts
 
 

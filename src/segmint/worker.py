@@ -17,18 +17,21 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from segmint.api.limits import bounded_transaction
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import account_levels, fit, membership, outbox, scoring, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
+from segmint.store.db import env_number
 from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
 
 if TYPE_CHECKING:  # delivery and sender import this module: import them only where used
@@ -42,6 +45,26 @@ GROUP_LEADS = 2000  # leads per grouped sync: IN lists stay well under SQLite's 
 
 
 NAME_LENGTH = 64  # work_items.claimed_by
+SWEEP_RETRY_CAP = 6  # a failing segment's sweep is retried after 20 s, 40 s, ... at most ~11 min
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """How long one background statement may run, and wait for a lock, before it is cancelled
+    and its work item (or segment sweep) fails, to be retried later: a plan gone wrong (no
+    statistics after a bulk load) must not hold locks for minutes, nor hold up other projects."""
+
+    statement_timeout: float = 60.0  # seconds; 0: none
+    lock_timeout: float = 10.0  # seconds (PostgreSQL); 0: none
+
+    @classmethod
+    def from_env(cls) -> WorkerLimits:
+        """`SEGMINT_WORKER_STATEMENT_TIMEOUT` and `SEGMINT_WORKER_LOCK_TIMEOUT` (seconds)."""
+        default = cls()
+        return cls(
+            env_number("SEGMINT_WORKER_STATEMENT_TIMEOUT", default.statement_timeout),
+            env_number("SEGMINT_WORKER_LOCK_TIMEOUT", default.lock_timeout),
+        )
 
 
 def worker_name() -> str:
@@ -59,15 +82,23 @@ class Worker:
     name: str = ""
     batch: int = outbox.BATCH
     lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
+    limits: WorkerLimits = field(default_factory=WorkerLimits.from_env)
+    # Segments whose last sweep failed: (failures in a row, not to be swept again before).
+    _sweep_retries: dict[int, tuple[int, datetime]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
         if len(self.name) > NAME_LENGTH:
             raise ValueError(f"a worker name has at most {NAME_LENGTH} characters")
 
+    def _transaction(self) -> AbstractContextManager[sa.Connection]:
+        return bounded_transaction(
+            self.engine, self.limits.statement_timeout, self.limits.lock_timeout
+        )
+
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             items = outbox.claim(conn, self.name, self.clock.now(), self.batch, self.lease)
         done = 0
         for group in _groups(items):
@@ -85,19 +116,39 @@ class Worker:
         return total
 
     def sweep_time(self) -> Changes:
-        """Apply the time-based entries and exits of every active segment that is due."""
+        """Apply the time-based entries and exits of every active segment that is due, the
+        projects taking turns. A segment whose sweep fails (its statement cancelled by the
+        timeout, a lock not had in time) is retried later with backoff, and its project's other
+        segments wait for the next pass: one project's trouble delays the others by one
+        timeout at most."""
         now = self.clock.now()
-        with self.engine.connect() as conn:
+        with self._transaction() as conn:
             due = time_sweep.due_segments(conn, now)
         changes = Changes()
-        for project_id, segment_id in due:
+        failed_projects: set[int] = set()
+        for project_id, segment_id in taking_turns(due):
+            if project_id in failed_projects or not self._sweep_due(segment_id, now):
+                continue
             try:
-                with self.engine.begin() as conn:
+                with self._transaction() as conn:
                     project = get_project_by_id(conn, project_id)
                     changes += time_sweep.sweep_segment(conn, project, segment_id, now)
+                self._sweep_retries.pop(segment_id, None)
             except Exception:  # one broken segment must not stop the others' sweeps
                 log.exception("time sweep of segment %s failed", segment_id)
+                failed_projects.add(project_id)
+                self._sweep_later(segment_id, now)
         return changes
+
+    def _sweep_due(self, segment_id: int, now: datetime) -> bool:
+        retry = self._sweep_retries.get(segment_id)
+        return retry is None or retry[1] <= now
+
+    def _sweep_later(self, segment_id: int, now: datetime) -> None:
+        failures = self._sweep_retries.get(segment_id, (0, now))[0] + 1
+        wait = time_sweep.SWEEP_EVERY * 2 ** min(failures, SWEEP_RETRY_CAP)
+        self._sweep_retries[segment_id] = (failures, now + wait)
+        log.warning("time sweep of segment %s: retried in %s", segment_id, wait)
 
     def sweep_scores(self) -> int:
         """Rescore the projects whose scoring changed or decays (engine/scoring.py)."""
@@ -132,7 +183,7 @@ class Worker:
 
     def _process(self, item: outbox.WorkItem) -> int:
         try:
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 if not outbox.hold(conn, [item], self.name):
                     raise LeaseLost(item.id)
                 project = get_project_by_id(conn, item.project_id)
@@ -147,7 +198,7 @@ class Worker:
         except Exception as exc:
             log.exception("work item %s failed", item.id)
             retry_at = self.clock.now() + RETRY_BASE * (2 ** min(item.attempts, 8))
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 outbox.fail(conn, item, self.name, f"{type(exc).__name__}: {exc}", retry_at)
             return 0
 
@@ -156,7 +207,7 @@ class Worker:
         leads, instead of once per item (the cost of a sync is mostly per segment, not per
         lead). Any failure falls back to one item at a time, so one bad item blocks no other."""
         try:
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 if not outbox.hold(conn, group, self.name):
                     raise LeaseLost(group[0].id)  # each item alone: the others may be ours
                 project = get_project_by_id(conn, group[0].project_id)
@@ -191,6 +242,18 @@ def poll_forever(stop: threading.Event, step: Callable[[], int], idle: float, wh
         except Exception:
             log.exception("%s failed", what)
             stop.wait(1.0)
+
+
+def taking_turns(due: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(project_id, segment_id) pairs reordered so that projects take turns: each project's
+    first (most overdue) segment, then each one's second, ... Projects go in the order of their
+    most overdue segment; a project with hundreds of segments due no longer sweeps them all
+    before the next project's first."""
+    queues: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for pair in due:
+        queues[pair[0]].append(pair)
+    rounds = max((len(queue) for queue in queues.values()), default=0)
+    return [queue[turn] for turn in range(rounds) for queue in queues.values() if turn < len(queue)]
 
 
 def _groups(items: list[outbox.WorkItem]) -> Iterator[list[outbox.WorkItem]]:

@@ -137,3 +137,32 @@ def test_the_cli_exports_and_imports(
     )
     assert result.exit_code == 0, result.output
     assert "imported project 'restored': 2 rows" in result.stdout
+
+
+def _analyzed(db: Engine, table: str) -> bool:
+    """Whether the table has planner statistics from an ANALYZE (not autovacuum's)."""
+    with db.connect() as conn:
+        if db.dialect.name == "sqlite":
+            has_stats = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+            ).first()
+            return bool(
+                has_stats
+                and conn.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)
+                ).first()
+            )
+        conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        row = conn.exec_driver_sql(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", (table,)
+        ).one()
+        return row.last_analyze is not None
+
+
+def test_an_imported_project_is_analyzed(db: Engine, full: Project) -> None:
+    """Without statistics the background work that follows an import planned as if the tables
+    were empty (and autovacuum may be off, or late)."""
+    text = [json.dumps(line) for line in _export(db, full)]
+    assert not _analyzed(db, "leads")
+    import_project(db, full.organization_id, text, "copy")
+    assert _analyzed(db, "leads") and _analyzed(db, "events")

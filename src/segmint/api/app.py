@@ -54,6 +54,7 @@ STATUS_BY_ERROR: dict[type[SegmintError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
 }
+BUSY_RETRY_AFTER = 2  # seconds: a pool queue drains in about a request's time
 CODE_BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
 
 
@@ -101,6 +102,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, _database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sa.exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(sa.exc.DataError, _out_of_range)
     app.add_exception_handler(sa.exc.IntegrityError, _integrity)  # type: ignore[arg-type]
@@ -110,11 +112,18 @@ def create_app(
     return app
 
 
-def _error(status: int, code: str, message: str, path: str | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    path: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, str] = {"code": code, "message": message}
     if path:
         body["path"] = path
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
@@ -170,6 +179,18 @@ async def _database_error(request: Request, exc: sa.exc.OperationalError) -> JSO
         )
         return _error(503, "timeout", message)
     return _error(503, "unavailable", "the database is unavailable: retry in a moment")
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    """Every connection of the pool stayed in use for its whole timeout: the server is busy,
+    not broken. Logged as a warning: seen often, the pool is too small for the traffic."""
+    log.warning("%s %s: no database connection free: %s", request.method, request.url.path, exc)
+    return _error(
+        503,
+        "busy",
+        f"the server is busy (no database connection came free): retry in {BUSY_RETRY_AFTER} s",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+    )
 
 
 async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -35,12 +35,19 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def get_connection(request: Request, engine: EngineDep) -> Iterator[sa.Connection]:
-    """One transaction per request: committed on success, rolled back on any error; its
-    statements are cancelled past the statement timeout (api/limits.py)."""
-    with engine.begin() as conn:
+    """The request's one connection: authentication and the route use it alike, so a request
+    never holds two of the pool's connections (or waits for a second while holding one).
+    Its work is committed on success and rolled back on any error; its statements are
+    cancelled past the statement timeout (api/limits.py)."""
+    with engine.connect() as conn:
         limit_statements(conn, request.app.state.limits.statement_timeout)
         try:
             yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
         finally:
             release_statements(conn)
 
@@ -54,7 +61,7 @@ ConnectionDep = Annotated[sa.Connection, Depends(get_connection, scope="function
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_principal(request: Request, engine: EngineDep, clock: ClockDep) -> auth.Principal:
+def get_principal(request: Request, conn: ConnectionDep, clock: ClockDep) -> auth.Principal:
     """The caller: a bearer token, else the web UI's session cookie. A cookie is sent by the
     browser on its own, so a cookie-authenticated write must also carry the session's CSRF
     token in `X-CSRF-Token`, which another site's page cannot read."""
@@ -62,21 +69,33 @@ def get_principal(request: Request, engine: EngineDep, clock: ClockDep) -> auth.
     scheme, _, token = header.partition(" ")
     session = request.cookies.get(auth.SESSION_COOKIE)
     if scheme.lower() == "bearer" and token.strip():
-        with engine.begin() as conn:
-            principal = auth.authenticate_token(conn, token.strip(), clock)
+        principal = _authenticated(conn, auth.authenticate_token, token.strip(), clock)
         if principal is None:
             raise Unauthorized("invalid or revoked token")
         return principal
     if not session:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer TOKEN'")
-    with engine.begin() as conn:
-        principal = auth.authenticate_session(conn, session, clock)
+    principal = _authenticated(conn, auth.authenticate_session, session, clock)
     if principal is None:
         raise Unauthorized("your session has ended: log in again")
     if request.method not in SAFE_METHODS and not auth.csrf_matches(
         session, request.headers.get("x-csrf-token")
     ):
         raise Forbidden("missing or wrong X-CSRF-Token for this session")
+    return principal
+
+
+def _authenticated(
+    conn: sa.Connection,
+    authenticate: Callable[[sa.Connection, str, Clock], auth.Principal | None],
+    secret: str,
+    clock: Clock,
+) -> auth.Principal | None:
+    """Authenticate on the request's connection, committing at once: the token's last use
+    (or the session's last sight) is written then, so the request's own transaction never
+    holds that row's lock, which every concurrent request with the same token would queue on."""
+    principal = authenticate(conn, secret, clock)
+    conn.commit()
     return principal
 
 

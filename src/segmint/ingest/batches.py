@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from segmint.errors import InvalidInput
+from segmint.store.db import Bind, transaction
 
 # After these many batches, PostgreSQL re-reads the statistics of the tables a load grows: a
 # fresh table's stale statistics otherwise make its lookups scan instead of using the index.
@@ -82,7 +82,7 @@ class BatchWriter(Generic[T]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Bind,
         write: Callable[[sa.Connection, list[T]], Counts],
         report: ImportReport,
         on_error: ErrorCallback | None = None,
@@ -138,7 +138,7 @@ class BatchWriter(Generic[T]):
     def _refresh_statistics(self) -> None:
         if self._engine.dialect.name != "postgresql" or not self._grows:
             return
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             # Table names come from the caller's code (store.tables), never from input.
             conn.exec_driver_sql("ANALYZE " + ", ".join(self._grows))
 
@@ -156,5 +156,5 @@ class BatchWriter(Generic[T]):
             self.fail(item.location, invalid_message(exc))
 
     def _transaction(self, batch: list[T]) -> Counts:
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             return self._write(conn, batch)

@@ -28,7 +28,7 @@ from segmint.ingest.batches import (
 from segmint.ingest.csv_source import ProgressCallback
 from segmint.projects import Project
 from segmint.store.bulk import insert_rows
-from segmint.store.db import refresh_sqlite_statistics
+from segmint.store.db import Bind, refresh_sqlite_statistics
 from segmint.store.tables import events, leads
 
 TYPE_MAX = 100
@@ -85,7 +85,7 @@ def _lead_reference(record: Mapping[str, Any]) -> tuple[int | None, str | None]:
 class EventWriter:
     def __init__(
         self,
-        engine: Engine,
+        engine: Bind,
         project: Project,
         report: ImportReport,
         clock: Clock = SYSTEM_CLOCK,
@@ -208,7 +208,7 @@ def _no_lead(event: EventInput) -> str:
 
 
 def ingest_events(
-    engine: Engine,
+    engine: Bind,
     project: Project,
     records: Iterable[tuple[int, Mapping[str, Any]]],
     clock: Clock = SYSTEM_CLOCK,

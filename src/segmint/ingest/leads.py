@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine import outbox
@@ -26,6 +25,7 @@ from segmint.ingest.batches import (
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
 from segmint.store.bulk import insert_returning_ids
+from segmint.store.db import Bind
 from segmint.store.tables import leads
 
 OnConflict = Literal["update", "skip"]
@@ -116,7 +116,7 @@ class LeadWriter:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Bind,
         project: Project,
         report: ImportReport,
         on_conflict: OnConflict = "update",
@@ -263,7 +263,7 @@ def update_statement(keys: frozenset[str]) -> sa.Update:
 
 
 def upsert_leads(
-    engine: Engine,
+    engine: Bind,
     project: Project,
     records: Iterable[tuple[int, Mapping[str, Any]]],
     on_conflict: OnConflict = "update",

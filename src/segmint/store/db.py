@@ -7,7 +7,8 @@ import math
 import os
 import sqlite3
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,9 +58,48 @@ def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
+# The pool's defaults: FastAPI runs up to 40 requests at once in its threads, and a server's
+# worker threads need a few connections beside them; PostgreSQL allows 100 by default.
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 10
+DEFAULT_POOL_TIMEOUT = 10.0  # seconds a request waits for a connection, then answers 503
+
+
+def pool_options_from_env() -> dict[str, Any]:
+    """`SEGMINT_DB_POOL_SIZE` (connections kept open), `SEGMINT_DB_MAX_OVERFLOW` (opened
+    beyond them at busy times) and `SEGMINT_DB_POOL_TIMEOUT` (seconds to wait for one)."""
+    return {
+        "pool_size": int(env_number("SEGMINT_DB_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1)),
+        "max_overflow": int(env_number("SEGMINT_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW)),
+        "pool_timeout": env_number("SEGMINT_DB_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT),
+    }
+
+
+def env_number(name: str, default: float, minimum: float = 0) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: expected a number") from None
+    if value < minimum:
+        raise ValueError(f"{name}={text!r}: must be at least {minimum:g}")
+    return value
+
+
+def _pooled(parsed: URL, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The configured pool, unless the caller chose another pool or SQLite keeps the database
+    in memory (one connection per thread, no queue)."""
+    if "poolclass" in kwargs or parsed.database in (None, "", ":memory:"):
+        return kwargs
+    return {**pool_options_from_env(), **kwargs}
+
+
 def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
     """The one way the project opens a database."""
     parsed = normalise_url(url or database_url_from_env())
+    kwargs = _pooled(parsed, kwargs)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _tune_sqlite)
@@ -70,6 +110,22 @@ def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
         )
     kwargs.setdefault("pool_pre_ping", True)  # survive a PostgreSQL restart without a manual step
     return sa.create_engine(parsed, **kwargs)
+
+
+Bind = Engine | sa.Connection  # a writer's target: its own connections, or one it is lent
+
+
+@contextmanager
+def transaction(bind: Bind) -> Iterator[sa.Connection]:
+    """A transaction on a new connection of an engine, or on a connection lent by the caller
+    (a request's, so that the request holds one connection only). A lent connection must have
+    no transaction open: its owner commits what it did first, on purpose."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+        return
+    with bind.begin():
+        yield bind
 
 
 # Rows a load must write before SQLite's statistics are refreshed after it.
@@ -85,6 +141,21 @@ def refresh_sqlite_statistics(engine: Engine, rows_written: int = STATISTICS_AFT
         return
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
+
+
+def refresh_statistics(engine: Engine, tables: Collection[str]) -> None:
+    """ANALYZE the tables a bulk load filled (SQLite: the whole database). Autovacuum's own
+    ANALYZE comes a while later, or never on a server where it is off; until then PostgreSQL
+    plans as if the tables were empty, and a time sweep over an imported project ran for six
+    minutes holding its segments' locks (issue 17)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        return
+    with engine.begin() as conn:
+        for table in sorted(tables):
+            # Quoted by the dialect; the names come from store.tables, never from input.
+            conn.exec_driver_sql("ANALYZE " + engine.dialect.identifier_preparer.quote(table))
 
 
 def is_postgres(bind: Engine | sa.Connection) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from segmint.api.deps import AdminOnly, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import (
     HistoryPage,
     LeadBulk,
@@ -71,9 +71,10 @@ def create_lead(
 
 @router.post("/bulk", response_model=LeadBulkResult, summary="Upsert many leads by email")
 def bulk_upsert(
-    body: LeadBulk, db: EngineDep, project: ProjectDep, _principal: PrincipalDep
+    body: LeadBulk, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
 ) -> LeadBulkResult:
-    report = upsert_leads(db, project, enumerate(body.leads), body.on_conflict, keep_blank=True)
+    conn.commit()  # the project's lookup is done: each batch is a transaction of its own
+    report = upsert_leads(conn, project, enumerate(body.leads), body.on_conflict, keep_blank=True)
     counts = report.counts
     return LeadBulkResult(
         created=counts.created,
