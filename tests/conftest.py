@@ -30,6 +30,8 @@ BACKENDS = ["sqlite", "postgres"]
 # Tests send bursts no user would: apps they create have no rate limit unless a test asks for
 # one (tests/api/test_limits.py passes its own Limits).
 os.environ.setdefault("SEGMINT_RATE_LIMIT", "0")
+# The local receivers listen on 127.0.0.1; tests/test_outbound.py takes this away again.
+os.environ.setdefault("SEGMINT_ALLOW_PRIVATE_WEBHOOKS", "1")
 sql_scope.install()
 
 

@@ -22,13 +22,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers 200 unless told otherwise: `fail_with(status, times)`, `stall(seconds, times)`
+    """Answers 200 unless told otherwise: `fail_with(status, times, body)`, `stall(seconds, times)`
     (answer only after a delay, having recorded the request), `stop()` and `start()` (the port
     refuses connections in between)."""
 
     port: int = 0
     received: list[Received] = field(default_factory=list)
-    _failures: list[int] = field(default_factory=list)
+    _failures: list[tuple[int, bytes]] = field(default_factory=list)
     _stalls: list[float] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,14 +43,15 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, stall = receiver._next_answer()
+                status, answer, stall = receiver._next_answer()
                 if status == 200:
                     with receiver._lock:
                         receiver.received.append(Received(dict(self.headers.items()), body))
                 time.sleep(stall)
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -67,19 +68,19 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
-    def fail_with(self, status: int, times: int) -> None:
+    def fail_with(self, status: int, times: int, body: bytes = b"") -> None:
         with self._lock:
-            self._failures += [status] * times
+            self._failures += [(status, body)] * times
 
     def stall(self, seconds: float, times: int) -> None:
         with self._lock:
             self._stalls += [seconds] * times
 
-    def _next_answer(self) -> tuple[int, float]:
+    def _next_answer(self) -> tuple[int, bytes, float]:
         with self._lock:
-            status = self._failures.pop(0) if self._failures else 200
+            status, body = self._failures.pop(0) if self._failures else (200, b"")
             stall = self._stalls.pop(0) if self._stalls else 0.0
-            return status, stall
+            return status, body, stall
 
     def changes(self) -> list[dict[str, Any]]:
         with self._lock:

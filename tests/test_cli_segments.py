@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from segmint.cli import app
 from segmint.ingest import upsert_leads
 from segmint.projects import Project
+from tests.csv_formulas import FORMULA_LEADS, FORMULA_ROWS, write_untrimmed
 
 runner = CliRunner()
 
@@ -70,6 +72,21 @@ def test_create_list_show_count_members_export(
         "Ada Lovelace,ada@x.test,,Engines,,,new\n"
         "Cy Young,cy@x.test,,,,,new\n"
     )
+
+
+def test_export_defuses_spreadsheet_formulas(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    records = [{**lead, "status": "new"} for lead in FORMULA_LEADS]
+    upsert_leads(db, project, enumerate(records))
+    write_untrimmed(db, project.id, "f4@x.test")
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    target = tmp_path / "new.csv"
+    code, _, err = _run(db_url, "segments", "export", out.splitlines()[-1], "-o", str(target))
+    assert code == 0, err
+    with target.open(newline="") as exported:
+        assert list(csv.reader(exported))[1:] == FORMULA_ROWS
 
 
 def test_errors_are_one_clear_line(db_url: str, project: Project) -> None:

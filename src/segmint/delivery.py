@@ -27,7 +27,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint import __version__
+from segmint import __version__, outbound
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine.webhooks import EVENT_OF_CHANGE
 from segmint.store.tables import (
@@ -160,7 +160,7 @@ class Deliverer:
 
     def _post(self, hook: Any, body: bytes) -> Outcome:
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+            self._client = outbound.client(self.timeout)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"Segmint-Webhooks/{__version__}",
@@ -176,7 +176,8 @@ class Deliverer:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}", _ms(started))
         if response.is_success:
             return Outcome(True, response.status_code, None, _ms(started))
-        error = f"HTTP {response.status_code}: {response.text[:200]}"
+        # The status alone: a body could carry what an internal service answered to us.
+        error = f"HTTP {response.status_code}"
         retry_after = _seconds(response.headers.get("retry-after"))
         return Outcome(False, response.status_code, error, _ms(started), retry_after)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api, error_of
+from tests.csv_formulas import FORMULA_LEADS, FORMULA_ROWS, write_untrimmed
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
 ENRICHED_BIG = {"field": "enrichment.company.size", "op": "gte", "value": 50}
@@ -174,7 +175,7 @@ def test_export_csv_byte_for_byte(api: Api) -> None:
     )
     assert response.content.decode() == (
         "Name,Email,Phone,Company,Job Title,Source,Status\n"
-        'Ada Lovelace,ada@x.test,+1 555,"Engines, Ltd",CTO,apollo_search,new\n'
+        'Ada Lovelace,ada@x.test,\'+1 555,"Engines, Ltd",CTO,apollo_search,new\n'
         + "Bob Stone,bob@x.test,,Quarry,,,new\n"
         + 'Cy Young,cy@x.test,,"Ball ""Club""",,,contacted\n'
         + "Dée,dee@x.test,,Ünicode GmbH,,,new\n"
@@ -214,6 +215,19 @@ def test_export_rows_are_the_members(api: Api, tree: dict[str, Any]) -> None:
     )
     assert sorted(row["Email"] for row in exported) == sorted(m["email"] for m in members["items"])
     assert members["items"], "each case matches someone"
+
+
+def test_exports_defuse_spreadsheet_formulas(api: Api) -> None:
+    for lead in FORMULA_LEADS:
+        assert api.post("leads", json={**lead, "status": "new"}).status_code == 201
+    write_untrimmed(api.client.app.state.engine, api.project.id, "f4@x.test")  # type: ignore[attr-defined]
+    segment = _segment(api, NEW)
+    exported = api.get(f"segments/{segment['id']}/export.csv").content
+    rows = list(csv.reader(io.StringIO(exported.decode(), newline="")))
+    assert rows[0] == ["Name", "Email", "Phone", "Company", "Job Title", "Source", "Status"]
+    assert rows[1:] == FORMULA_ROWS
+    listed = api.post(f"segments/{segment['id']}/convert-to-list").json()
+    assert api.get(f"lists/{listed['id']}/export.csv").content == exported
 
 
 def test_convert_to_list_and_list_lifecycle(api: Api) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
@@ -16,7 +17,9 @@ from segmint.clock import FrozenClock
 from segmint.delivery import verify
 from segmint.engine import filtering
 from segmint.engine import segments as segments_engine
+from segmint.outbound import ALLOW_PRIVATE_ENV
 from segmint.projects import Project
+from segmint.store.tables import campaign_recipients
 from tests.campaigns.conftest import (
     add_campaign,
     add_leads,
@@ -164,6 +167,77 @@ def test_the_webhook_channel_posts_signed_batches(
     )
     assert all(r["idempotency_key"] == f"rcpt_{r['recipient_id']}" for r in payload["recipients"])
     assert summary(db, project, campaign, run)["sent"] == 6
+
+
+def _recipient_errors(db: Engine, project: Project, run: int) -> set[str | None]:
+    query = sa.select(campaign_recipients.c.last_error).where(
+        campaign_recipients.c.project_id == project.id, campaign_recipients.c.run_id == run
+    )
+    with db.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def test_a_campaign_webhook_saved_while_allowed_does_not_reach_inside_once_refused(
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_leads(db, project, clock, LEADS)
+    segment = add_segment(db, project, owner, "New", NEW, clock)
+    receiver = Receiver().start()
+    try:
+        campaign = add_campaign(
+            db,
+            project,
+            owner,
+            clock,
+            channel="webhook",
+            webhook_url=f"http://localhost:{receiver.port}/hook",
+            targeting={"include_segments": [segment]},
+        )
+        monkeypatch.delenv(ALLOW_PRIVATE_ENV)
+        run = run_now(db, project, campaign, clock)
+        sender(db, clock).drain()
+        assert receiver.received == []
+        refusal = "webhook: ConnectError: localhost resolves to 127.0.0.1, a loopback address"
+        assert summary(db, project, campaign, run)["error"].startswith(refusal)
+        assert recipient_states(db, project, run) == {lead["email"]: "queued" for lead in LEADS}
+
+        monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # the operator allows it: all goes out
+        clock.advance(timedelta(seconds=11))
+        sender(db, clock).drain()
+    finally:
+        receiver.stop()
+    assert len(receiver.received) == 1
+    assert summary(db, project, campaign, run)["sent"] == 6
+
+
+def test_a_refused_campaign_webhook_records_the_status_and_never_the_body(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+) -> None:
+    add_leads(db, project, clock, LEADS)
+    segment = add_segment(db, project, owner, "New", NEW, clock)
+    receiver = Receiver().start()
+    try:
+        campaign = add_campaign(
+            db,
+            project,
+            owner,
+            clock,
+            channel="webhook",
+            webhook_url=receiver.url,
+            targeting={"include_segments": [segment]},
+        )
+        receiver.fail_with(500, times=1, body=b"<h1>Internal admin</h1> token=abc123")
+        run = run_now(db, project, campaign, clock)
+        sender(db, clock).drain()
+    finally:
+        receiver.stop()
+    assert summary(db, project, campaign, run)["error"] == "webhook: HTTP 500"
+    assert _recipient_errors(db, project, run) == {"webhook: HTTP 500"}
 
 
 def test_segments_can_use_campaign_events(

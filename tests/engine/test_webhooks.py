@@ -3,6 +3,7 @@ event and segment, retried with backoff while the receiver fails, each change de
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from segmint.delivery import SIGNATURE_HEADER, Deliverer, verify
 from segmint.engine import leads, segments, webhooks
 from segmint.ingest import upsert_leads
 from segmint.model import Role
+from segmint.outbound import ALLOW_PRIVATE_ENV
 from segmint.projects import Project
 from segmint.store.tables import membership_history, users, webhook_attempts, webhook_queue
 from segmint.store.tables import webhooks as webhooks_table
@@ -253,3 +255,139 @@ def _lead_ids(conn: sa.Connection, project: Project) -> list[int]:
             sa.select(leads_table.c.id).where(leads_table.c.project_id == project.id)
         ).scalars()
     )
+
+
+# -- destinations inside the network (SSRF) -------------------------------------------------------
+
+
+def _errors_by_hook(db: Engine, project: Project) -> dict[int, list[str | None]]:
+    query = (
+        sa.select(webhook_attempts.c.webhook_id, webhook_attempts.c.error)
+        .where(webhook_attempts.c.project_id == project.id)
+        .order_by(webhook_attempts.c.id)
+    )
+    found: dict[int, list[str | None]] = {}
+    with db.connect() as conn:
+        for hook_id, error in conn.execute(query):
+            found.setdefault(hook_id, []).append(error)
+    return found
+
+
+def _scripted_dns(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """`name` resolves to each of `answers` in turn (the last one for good); other names resolve
+    as usual. Returns the answers given, in order. (The machine's resolver cannot be told to
+    change its mind between two lookups, which is what a rebinding attacker's DNS server does.)"""
+    given: list[str] = []
+    system = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return system(host, port, *args, **kwargs)
+        given.append(answers[min(len(given), len(answers) - 1)])
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (given[-1], port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return given
+
+
+def test_webhooks_saved_while_allowed_do_not_reach_inside_once_refused(
+    db: Engine,
+    project: Project,
+    clock: FrozenClock,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _segment(db, project, NEW, clock)
+    Worker(db, clock).drain()
+    inside = {
+        receiver.url: "127.0.0.1 is a loopback address",
+        f"http://localhost:{receiver.port}/hook": "localhost resolves to 127.0.0.1, a loopback",
+        "http://10.0.0.1/hook": "10.0.0.1 is a private address",
+        "http://169.254.169.254/latest/meta-data/": "169.254.169.254 is a link-local",
+        f"http://[::ffff:127.0.0.1]:{receiver.port}/hook": "::ffff:127.0.0.1 is a loopback",
+    }
+    hooks = {_webhook(db, project, clock, url): reason for url, reason in inside.items()}
+    _add_leads(db, project, clock, 2, "new")
+    Worker(db, clock).drain()
+
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV)
+    assert _deliverer(db, clock).drain() == 0
+    assert receiver.received == []
+    errors = _errors_by_hook(db, project)
+    for hook_id, reason in hooks.items():
+        [error] = errors[hook_id]
+        assert error is not None and error.startswith(f"ConnectError: {reason}"), error
+        assert ALLOW_PRIVATE_ENV in error
+
+    # Allowed again, the local ones are delivered: the refusal was all that stopped them.
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
+    with db.begin() as conn:
+        for hook_id in list(hooks)[2:4]:  # 10.0.0.1 and 169.254.169.254 lead nowhere here
+            webhooks.delete_webhook(conn, project, hook_id)
+    clock.advance(timedelta(minutes=1))
+    assert _deliverer(db, clock).drain() == 3 * 2
+    assert {request.headers["Host"] for request in receiver.received} == {
+        f"127.0.0.1:{receiver.port}",
+        f"localhost:{receiver.port}",
+        f"[::ffff:127.0.0.1]:{receiver.port}",
+    }
+
+
+def test_a_name_rebound_to_loopback_after_saving_is_refused_at_connect_time(
+    db: Engine,
+    project: Project,
+    clock: FrozenClock,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV)
+    lookups = _scripted_dns(monkeypatch, "rebind.test", ["93.184.215.14", "127.0.0.1"])
+    _segment(db, project, NEW, clock)
+    Worker(db, clock).drain()
+    hook_id = _webhook(db, project, clock, f"http://rebind.test:{receiver.port}/hook")
+    assert lookups == ["93.184.215.14"]  # public when saved
+    _add_leads(db, project, clock, 1, "new")
+    Worker(db, clock).drain()
+
+    assert _deliverer(db, clock).drain() == 0
+    assert lookups == ["93.184.215.14", "127.0.0.1"]
+    assert receiver.received == []
+    [error] = _errors_by_hook(db, project)[hook_id]
+    assert error is not None
+    assert error.startswith("ConnectError: rebind.test resolves to 127.0.0.1, a loopback address")
+
+
+def test_the_address_checked_is_the_address_connected_to(
+    db: Engine,
+    project: Project,
+    clock: FrozenClock,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One lookup per connection: a second one (by the socket layer, say) could get another
+    answer than the one vetted. Here a second answer would lead to a port nobody listens on."""
+    lookups = _scripted_dns(monkeypatch, "rebind.test", ["127.0.0.1", "127.0.0.2"])
+    _segment(db, project, NEW, clock)
+    Worker(db, clock).drain()
+    _webhook(db, project, clock, f"http://rebind.test:{receiver.port}/hook")
+    _add_leads(db, project, clock, 1, "new")
+    Worker(db, clock).drain()
+
+    assert _deliverer(db, clock).drain() == 1
+    assert lookups == ["127.0.0.1"]
+    [request] = receiver.received
+    assert request.headers["Host"] == f"rebind.test:{receiver.port}"
+
+
+def test_a_failed_delivery_records_the_status_and_never_the_body(
+    db: Engine, project: Project, clock: FrozenClock, receiver: Receiver
+) -> None:
+    _segment(db, project, NEW, clock)
+    Worker(db, clock).drain()
+    hook_id = _webhook(db, project, clock, receiver.url)
+    _add_leads(db, project, clock, 1, "new")
+    Worker(db, clock).drain()
+    receiver.fail_with(500, 1, body=b"Traceback ... DATABASE_PASSWORD=hunter2")
+
+    assert _deliverer(db, clock).drain() == 0
+    assert _errors_by_hook(db, project)[hook_id] == ["HTTP 500"]

@@ -21,7 +21,7 @@ from segmint.campaigns.cron import parse_cron
 from segmint.clock import as_utc
 from segmint.engine import filtering
 from segmint.engine.segments import check_description, check_name
-from segmint.engine.webhooks import check_url
+from segmint.engine.webhooks import check_destination
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
@@ -253,7 +253,7 @@ def _values(
         values["body"] = templates.check_body(data.get("body") or "")
     if "webhook_url" in data:
         url = data.get("webhook_url")
-        values["webhook_url"] = check_url(url) if url else None
+        values["webhook_url"] = check_destination(url, "webhook_url") if url else None
     if current is None or "schedule" in data:
         schedule = check_schedule(data.get("schedule"), project)
         values.update(

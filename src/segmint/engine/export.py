@@ -20,6 +20,8 @@ from segmint.store.tables import leads
 HEADER = ("Name", "Email", "Phone", "Company", "Job Title", "Source", "Status")
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = "^[-+]?[0-9]+([.][0-9]+)?$"
 
 
 def export_filename(name: str) -> str:
@@ -31,14 +33,26 @@ def _columns() -> list[sa.ColumnElement[Any]]:
     # NULL rather than '' for a lead with no name: COPY writes '' as "" but NULL as nothing.
     name = sa.func.nullif(full_name(), "")
     return [
-        name.label("name"),
-        leads.c.email,
-        leads.c.phone,
-        leads.c.company,
-        leads.c.job_title,
-        leads.c.source,
-        leads.c.status,
+        defused(name).label("name"),
+        defused(leads.c.email).label("email"),
+        defused(leads.c.phone).label("phone"),
+        defused(leads.c.company).label("company"),
+        defused(leads.c.job_title).label("job_title"),
+        defused(leads.c.source).label("source"),
+        defused(leads.c.status).label("status"),
     ]
+
+
+def defused(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """`text` with a leading `'` where a spreadsheet would run it as a formula (OWASP's advice
+    against CSV injection): it starts with = + - @ tab or carriage return. A plain number
+    (`-5`, `+4930123456`, `-0.5`) is left alone: it holds no formula, and phone numbers and
+    amounts stay numbers. Done in SQL so that COPY and SQLite produce the same bytes."""
+    text = sa.type_coerce(text, sa.String())
+    like_a_formula = sa.func.substr(text, 1, 1).in_(FORMULA_STARTS)
+    # Python's `$` (SQLite's REGEXP) also matches before a final newline; PostgreSQL's does not.
+    plain_number = text.regexp_match(PLAIN_NUMBER) & ~text.contains("\n")
+    return sa.case((like_a_formula & ~plain_number, sa.literal("'").concat(text)), else_=text)
 
 
 def export_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:

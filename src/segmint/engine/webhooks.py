@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from segmint import outbound
 from segmint.errors import InvalidInput, NotFound
 from segmint.projects import Project
 from segmint.store import bulk
@@ -33,11 +34,21 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, path: str = "url") -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("expected an absolute http:// or https:// URL", "url")
+        raise InvalidInput("expected an absolute http:// or https:// URL", path)
     return url.strip()
+
+
+def check_destination(url: str, path: str = "url") -> str:
+    """A URL Segmint will POST to: http(s), to a host with only public addresses (unless the
+    operator allows private ones). Delivery checks again at connect time: see outbound.py."""
+    checked = check_url(url, path)
+    problem = outbound.destination_problem(urlsplit(checked).hostname or "")
+    if problem is not None:
+        raise InvalidInput(problem, path)
+    return checked
 
 
 def check_events(events: Sequence[str]) -> list[str]:
@@ -85,7 +96,7 @@ def create_webhook(
     now: datetime,
 ) -> int:
     values = {
-        "url": check_url(fields["url"]),
+        "url": check_destination(fields["url"]),
         "events": check_events(fields.get("events") or list(EVENTS)),
         "segment_id": check_segment(conn, project, fields.get("segment_id")),
         "description": (fields.get("description") or "").strip(),
@@ -114,7 +125,7 @@ def update_webhook(
         if name in fields and fields[name] is None:
             raise InvalidInput("may not be null", name)
     checks: dict[str, Callable[[Any], Any]] = {
-        "url": check_url,
+        "url": check_destination,
         "events": check_events,
         "segment_id": lambda value: check_segment(conn, project, value),
         "description": lambda value: (value or "").strip(),
