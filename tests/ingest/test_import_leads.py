@@ -577,6 +577,28 @@ def test_unicode_values(db: Engine, project: Project, tmp_path: Path) -> None:
     )
 
 
+def test_nul_and_surrogate_escapes_fail_only_their_line(
+    db: Engine, project: Project, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "email,job_title,Enrichment\n"
+        "ada@example.com,CTO,\n"
+        "bob@example.com,C\x00TO,\n"
+        'cy@example.com,,"{""company"": {""name"": ""\\ud800""}}"\n'
+        'dee@example.com,,"{""company"": {""name"": ""\\u0000""}}"\n'
+        "eve@example.com,VP,\n",
+    )
+    report = import_leads_csv(db, project, path, {"Enrichment": "enrichment"})
+
+    assert counts(report) == (2, 0, 0, 3)
+    errors = errors_by_line(report)
+    assert errors[3].startswith("job_title: contains a NUL character")
+    assert errors[4].startswith("enrichment.company.name: contains a lone UTF-16 surrogate")
+    assert errors[5].startswith("enrichment.company.name: contains a NUL character")
+    assert list(stored(db, project)) == ["ada@example.com", "eve@example.com"]
+
+
 def test_utf8_bom_is_ignored(db: Engine, project: Project, tmp_path: Path) -> None:
     path = write_csv(tmp_path, "\ufeffemail,first_name\nada@example.com,Ada\n".encode())
     report = import_leads_csv(db, project, path)
