@@ -159,6 +159,7 @@ def test_import_leads_good_file_exits_0(
     summary = result.stdout.splitlines()[-1]
     assert summary.startswith("leads: 2 created, 0 updated, 0 skipped, 0 failed in ")
     assert "ignored columns: Notes" in result.stderr
+    assert "warning" not in result.stderr
     assert error_lines(result) == []
     with db.connect() as conn:
         rows = conn.execute(sa.select(leads.c.email, leads.c.company).order_by(leads.c.id)).all()
@@ -172,6 +173,26 @@ def test_import_leads_good_file_exits_0(
     assert again.stdout.splitlines()[-1].startswith(
         "leads: 0 created, 0 updated, 2 skipped, 0 failed"
     )
+
+
+def test_import_leads_without_an_email_column_warns_how_to_match(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "leads.csv", "Name,Mail\nAda Lovelace,ada@example.com\n")
+    for created in (1, 2):  # the second run cannot match the first: a duplicate
+        result = run(db_url, "import", "leads", path)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[-1].startswith("leads: 1 created, 0 updated")
+        assert "warning: no column maps to email" in result.stderr
+        assert "importing the file again duplicates them" in result.stderr
+        assert '--map "Column=email"' in result.stderr
+        assert scalar(db, sa.select(sa.func.count()).select_from(leads)) == created
+
+    matched = run(db_url, "import", "leads", path, "--map", "Mail=email")
+    assert matched.exit_code == 0 and "warning" not in matched.stderr
+    assert matched.stdout.splitlines()[-1].startswith("leads: 1 created, 0 updated")
+    again = run(db_url, "import", "leads", path, "--map", "Mail=email")
+    assert again.stdout.splitlines()[-1].startswith("leads: 0 created, 1 updated")
 
 
 def test_import_leads_with_bad_rows_exits_2(

@@ -274,6 +274,8 @@ def import_leads(
         err.print(
             f"ignored columns: {', '.join(report.ignored_columns)}", markup=False, soft_wrap=True
         )
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     c = report.counts
     typer.echo(
         f"leads: {c.created} created, {c.updated} updated, {c.skipped} skipped, "

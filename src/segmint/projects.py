@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.model import CUSTOM_FIELD_TYPES, DEFAULT_CONVERTED_STATUS, DEFAULT_STATUSES
+from segmint.storable import check_storable
 from segmint.store.tables import custom_fields, projects
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -134,10 +135,12 @@ def add_custom_field(
     options: list[str] | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> CustomField:
-    if not CUSTOM_KEY.match(key):
+    # fullmatch: `$` alone would also accept a key ending in a newline.
+    if not CUSTOM_KEY.fullmatch(key):
         raise InvalidInput(
             "must start with a letter; lower-case letters, digits and '_' (at most 64)", "key"
         )
+    check_storable({"label": label, "options": options})
     if type not in CUSTOM_FIELD_TYPES:
         raise InvalidInput(f"must be one of {', '.join(CUSTOM_FIELD_TYPES)}", "type")
     if type == "select" and not options:

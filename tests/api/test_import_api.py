@@ -42,9 +42,22 @@ def test_import_streams_progress_and_keeps_good_rows(api: Api) -> None:
     summary = lines[-1]
     assert summary["done"] and summary["read_bytes"] == summary["total_bytes"]
     assert (summary["created"], summary["failed"]) == (2, 1)
+    assert summary["warnings"] == []
     assert summary["errors"][0]["line"] == 3 and "email" in summary["errors"][0]["message"]
     emails = {lead["email"] for lead in api.get("leads").json()["items"]}
     assert emails == {"ada@x.test", "grace@x.test"}
+
+
+def test_a_file_without_email_is_imported_with_a_warning(api: Api) -> None:
+    files = {"file": ("leads.csv", b"First Name,Mail\nAda,ada@x.test\n", "text/csv")}
+    summary = _lines(api.post("leads/import", files=files))[-1]
+    assert summary["created"] == 1 and summary["failed"] == 0
+    [warning] = summary["warnings"]
+    assert warning.startswith("no column maps to email") and '"Column": "email"' in warning
+    mapped = {"Mail": "email"}
+    files = {"file": ("leads.csv", b"First Name,Mail\nAda,ada@x.test\n", "text/csv")}
+    summary = _lines(api.post("leads/import", files=files, data={"mapping": json.dumps(mapped)}))
+    assert summary[-1]["warnings"] == [] and summary[-1]["created"] == 1
 
 
 def test_a_file_that_cannot_be_read_says_why(api: Api) -> None:

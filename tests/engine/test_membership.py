@@ -15,7 +15,7 @@ from segmint.engine import filtering, leads, lists, membership, segments
 from segmint.engine.dependencies import read_set
 from segmint.ingest import ingest_events, upsert_leads
 from segmint.model import Role
-from segmint.projects import Project
+from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.tables import membership_history, users
 from segmint.worker import Worker
 
@@ -357,3 +357,37 @@ def test_a_sync_reports_how_many_entered_and_left(
     with db.begin() as conn:  # nothing left to do
         changes = membership.sync(conn, project, segment_id, clock.now(), "lead_write", None, ids)
     assert changes == membership.Changes()
+
+
+def test_keys_postgresql_arrays_read_specially_agree_everywhere(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    """`NULL`/`null` are null elements of an unquoted text[], and PostgreSQL trims `a\n` to `a`:
+    the maintained members, a live count and explain all find exactly the lead with that key."""
+    with db.begin() as conn:
+        add_custom_field(conn, project.id, "null")
+        project = get_project_by_id(conn, project.id)
+    holders = {
+        "enrichment.NULL": {"enrichment": {"NULL": "x"}},
+        "enrichment.null.a": {"enrichment": {"null": {"a": "x"}}},
+        "custom.null": {"custom": {"null": "x"}},
+        "enrichment.a": {"enrichment": {"a": "x"}},
+    }
+    records = [{"email": f"{i}@x.test", **fields} for i, fields in enumerate(holders.values())]
+    decoy = {"a\n": "x", " a": "x", "a.b": "x", "Null": "x", "null": "x"}
+    records.append({"email": "decoy@x.test", "enrichment": decoy})
+    upsert_leads(db, project, enumerate(records), clock=clock)
+    ids = _ids(db, project)
+    trees = {name: {"field": name, "op": "eq", "value": "x"} for name in holders}
+    segment_ids = {name: _segment(db, project, tree, clock) for name, tree in trees.items()}
+    Worker(db, clock).drain()
+    for index, name in enumerate(holders):
+        holder = ids[f"{index}@x.test"]
+        assert _members(db, project, segment_ids[name]) == {holder}, name
+        assert _live(db, project, segment_ids[name], clock) == {holder}, name
+        with db.connect() as conn:
+            node = filtering.validate(conn, project, trees[name])
+            why = {
+                i for i in ids.values() if filtering.explain_lead(conn, project, node, i)["result"]
+            }
+        assert why == {holder}, name

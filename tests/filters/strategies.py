@@ -26,6 +26,7 @@ CUSTOM_FIELDS = {
     "tier": CustomField("tier", "Tier", "select", ("gold", "silver")),
     "renewal": CustomField("renewal", "Renewal", "date"),
     "note": CustomField("note", "Note", "text"),
+    "null": CustomField("null", "Null", "text"),  # a key PostgreSQL's unquoted arrays read as NULL
 }
 
 WORDS = ["ceo", "CEO ", "École", "école", "ecole", "100%", "_corp", "a_b", "x", "vp sales",
@@ -39,8 +40,13 @@ FIELDS = [
     "job_title", "status", "name", "engagement_score", "tags", "last_contacted_at",
     "enrichment_status", "enrichment.a", "enrichment.a.b", "custom.seats", "custom.vip",
     "custom.tier", "custom.renewal", "custom.note", "account.name", "account.metadata.a",
+    "custom.null", "enrichment.NULL", "enrichment.null.a", "account.metadata.Null",
 ]  # fmt: skip
-EVENT_FIELDS = ["a", "a.b", "path"]
+EVENT_FIELDS = ["a", "a.b", "path", "NULL"]
+# Keys the data may hold. The language addresses only keys of letters, digits, '_' and '-'; the
+# others must never be read as one of those: `a.b` is not `enrichment.a.b`, `a\n` is not `a`.
+KEYS = ["a", "b", "path", "NULL", "null", "Null", "a\n", "a.b", "a b", "a ", 'a"b', "a,b",
+        "{a}", "a\\b", "a'b", ""]  # fmt: skip
 EVENT_TYPES = ["view", "signup"]
 
 
@@ -156,11 +162,11 @@ json_values = st.recursive(
     _json_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["a", "b", "path"]), inner, max_size=2),
+        st.dictionaries(st.sampled_from(KEYS), inner, max_size=2),
     ),
     max_leaves=5,
 )
-_objects = st.dictionaries(st.sampled_from(["a", "b", "path"]), json_values, max_size=2)
+_objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3)
 _texts = st.one_of(st.none(), _words, st.sampled_from(["", "   "]))
 _moments = st.integers(-3 * 24, 60 * 24).map(lambda hours: NOW - timedelta(hours=hours))
 
@@ -173,6 +179,7 @@ def _custom(draw: st.DrawFn) -> dict[str, Any]:
         "tier": st.one_of(_words, json_values),
         "renewal": st.one_of(st.sampled_from([*WHEN, "2026-10-25", "", "junk"]), json_values),
         "note": st.one_of(_words, json_values),
+        "null": st.one_of(_words, json_values),
     }
     keys = draw(st.lists(st.sampled_from(sorted(pools)), unique=True))
     return {key: draw(pools[key]) for key in keys}

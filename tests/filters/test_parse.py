@@ -95,6 +95,7 @@ def test_builds_the_tree() -> None:
         ({"field": "custom.vip", "op": "eq", "value": "yes"}, "filter.value", "true or false"),
         ({"field": "enrichment.a..b", "op": "is_null"}, "filter.field", "bad path segment"),
         ({"field": "enrichment.0", "op": "is_null"}, "filter.field", "bad path segment"),
+        ({"field": "enrichment.a\n", "op": "is_null"}, "filter.field", "bad path segment"),
         ({"field": "status", "op": "eq", "value": "x", "extra": 1}, "filter.extra", "unexpected"),
         ({"event": ""}, "filter.event", "event type"),
         ({"event": "x", "min_count": -1}, "filter.min_count", "whole number"),

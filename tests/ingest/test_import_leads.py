@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from segmint.clock import FrozenClock, as_utc
 from segmint.engine.accounts import create_account
 from segmint.errors import InvalidInput
-from segmint.ingest import ImportReport, import_leads_csv, upsert_leads
+from segmint.ingest import NO_EMAIL_WARNING, ImportReport, import_leads_csv, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.tables import leads
 
@@ -273,6 +273,22 @@ def test_an_oversized_cell_is_reported_and_later_lines_stay_right(
     assert sorted(errors) == [2, 4]
     assert errors[2].startswith("malformed CSV (field larger than field limit")
     assert list(stored(db, project)) == ["bob@example.com"]
+
+
+def test_a_file_without_email_warns_that_it_cannot_be_matched(
+    db: Engine, project: Project, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path, "first_name,company\nAda,Engines\nBob,Bobco\n")
+    first = import_leads_csv(db, project, path)
+    again = import_leads_csv(db, project, path)
+
+    assert first.warnings == again.warnings == [NO_EMAIL_WARNING]
+    # Leads without an email are valid, so they are still created: the warning says so.
+    assert counts(first) == counts(again) == (2, 0, 0, 0)
+    assert count_leads(db, project) == 4
+    ignored = write_csv(tmp_path, "email,first_name\nada@example.com,Ada\n", "ignored.csv")
+    assert import_leads_csv(db, project, ignored, {"email": "-"}).warnings == [NO_EMAIL_WARNING]
+    assert import_leads_csv(db, project, ignored).warnings == []
 
 
 def test_a_header_matching_no_field_is_an_error(
@@ -575,6 +591,28 @@ def test_unicode_values(db: Engine, project: Project, tmp_path: Path) -> None:
         "李",
         "🚀 Growth",
     )
+
+
+def test_nul_and_surrogate_escapes_fail_only_their_line(
+    db: Engine, project: Project, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "email,job_title,Enrichment\n"
+        "ada@example.com,CTO,\n"
+        "bob@example.com,C\x00TO,\n"
+        'cy@example.com,,"{""company"": {""name"": ""\\ud800""}}"\n'
+        'dee@example.com,,"{""company"": {""name"": ""\\u0000""}}"\n'
+        "eve@example.com,VP,\n",
+    )
+    report = import_leads_csv(db, project, path, {"Enrichment": "enrichment"})
+
+    assert counts(report) == (2, 0, 0, 3)
+    errors = errors_by_line(report)
+    assert errors[3].startswith("job_title: contains a NUL character")
+    assert errors[4].startswith("enrichment.company.name: contains a lone UTF-16 surrogate")
+    assert errors[5].startswith("enrichment.company.name: contains a NUL character")
+    assert list(stored(db, project)) == ["ada@example.com", "eve@example.com"]
 
 
 def test_utf8_bom_is_ignored(db: Engine, project: Project, tmp_path: Path) -> None:

@@ -56,6 +56,27 @@ def test_import_a_csv_with_mapping_and_progress(site: Site, browser: Any, tmp_pa
     assert page.errors == []
 
 
+def test_an_import_without_email_shows_the_warning(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text("Given name,Employer\nAda,Engines\n", encoding="utf-8")
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.goto(f"{site.url}/p/default/import")
+    page.get_by_label("CSV file").set_input_files(path)
+    page.get_by_label("Given name").select_option("first_name")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-text")).to_have_text(
+        "Imported: 1 created, 0 updated, 0 skipped, 0 failed."
+    )
+    expect(page.locator("#import-text")).to_have_class("warn")
+    expect(page.locator("#import-errors li.warn")).to_have_text(
+        [re.compile(r"^Warning: no column maps to email.*duplicates them")]
+    )
+    assert page.errors == []
+
+
 def test_a_list_by_hand_add_remove_and_export(site: Site, browser: Any) -> None:
     page = open_page(browser, "desktop")
     log_in(page, site)

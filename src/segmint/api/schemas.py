@@ -7,18 +7,31 @@ are shared with imports; these models fix the JSON shape and document it in Open
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from segmint.engine.paging import MAX_PER_PAGE
 from segmint.ingest.batches import RowError
+from segmint.storable import check_storable
 
 BULK_MAX = 10_000
 
 
 class Strict(BaseModel):
+    """Every request body: unknown keys refused, and no text the databases cannot store."""
+
     model_config = ConfigDict(extra="forbid")
+    # Lists of rows that the engine validates one by one, so a bad row fails alone.
+    per_row_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        # InvalidInput passes through pydantic to the API's handler: a 422 naming the path.
+        if isinstance(data, dict):
+            check_storable({k: v for k, v in data.items() if k not in cls.per_row_fields})
+        return data
 
 
 class LeadFields(Strict):
@@ -124,6 +137,7 @@ class LeadBulk(Strict):
         examples=[[{"email": "ada@example.com", "status": "new"}, {"email": "bad"}]],
     )
     on_conflict: Literal["update", "skip"] = "update"
+    per_row_fields = ("leads",)
 
 
 class RowErrorPublic(BaseModel):
@@ -145,6 +159,7 @@ class LeadBulkResult(BaseModel):
 
 
 class EventsIn(Strict):
+    per_row_fields = ("events",)
     events: list[dict[str, Any]] = Field(
         max_length=BULK_MAX,
         description='Objects with "lead_id" or "email", "type", "occurred_at", "metadata".',

@@ -19,6 +19,7 @@ from segmint.engine.paging import Sort
 from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project
+from segmint.storable import check_storable
 from segmint.store.tables import campaigns, leads, segment_members, segments, users
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -49,6 +50,7 @@ def check_name(name: Any) -> str:
     text: str = name.strip()
     if len(text) > 255:
         raise InvalidInput("must be at most 255 characters", "name")
+    check_storable(text, "name")
     return text
 
 
@@ -56,6 +58,7 @@ def check_description(description: Any) -> str:
     description = (description or "").strip()
     if len(description) > 500:
         raise InvalidInput("must be at most 500 characters", "description")
+    check_storable(description, "description")
     return str(description)
 
 

@@ -93,7 +93,9 @@ DEFAULTS: Final[dict[str, Callable[..., Any]]] = {
 
 
 def _sqlite_path(path: Path) -> str:
-    return "$" + "".join(f'."{key}"' for key in path)
+    # Each key as a JSON string: SQLite compares a quoted label with the key as stored (escapes
+    # included), and json.dumps writes a key the way the stored JSON does.
+    return "$" + "".join(f".{json.dumps(key)}" for key in path)
 
 
 def _sqlite_type(col: Expr, path: Path) -> Expr:
@@ -160,16 +162,24 @@ _WHOLE: Final[ColumnElement[Any]] = sa.literal_column("'{}'")  # `#>> '{}'`: a J
 
 
 # Paths and JSON type names are SQL text rather than bound parameters, so that expressions
-# match the expression indexes of migration 0006 (an index serves only an identical expression).
-# Paths are registry names that passed fields.PATH_SEGMENT: no quote, comma or brace can occur.
+# match the expression indexes of migration 0006 (an index serves only an identical expression;
+# quoting an element does not change the array, so `'{"a","b"}'` still matches `'{a,b}'`).
+# Paths are registry names that passed fields.PATH_SEGMENT, so no single quote can occur.
+
+
+def _pg_path_literal(path: Path) -> str:
+    """A text[] literal with every element quoted: unquoted, `NULL` (any case) is a null element,
+    and `#>` then finds nothing (and whitespace around an element would be trimmed)."""
+    quoted = ('"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"' for key in path)
+    return "'{" + ",".join(quoted) + "}'::text[]"
 
 
 def _pg_at(col: Expr, path: Path) -> Expr:
     if not path:
         return col
-    if not all(PATH_SEGMENT.match(key) for key in path):
+    if not all(PATH_SEGMENT.fullmatch(key) for key in path):
         raise ValueError(f"not a registry path: {path!r}")
-    keys: Expr = sa.literal_column("'{" + ",".join(path) + "}'::text[]")
+    keys: Expr = sa.literal_column(_pg_path_literal(path))
     return col.op("#>", return_type=postgresql.JSONB)(keys)
 
 

@@ -141,7 +141,7 @@ def split_path(path: str) -> tuple[str, ...]:
     """Dotted path -> JSON keys; raises InvalidInput (without a JSON path) when malformed."""
     parts = tuple(path.split("."))
     for part in parts:
-        if not PATH_SEGMENT.match(part):
+        if not PATH_SEGMENT.fullmatch(part):  # `$` alone lets a trailing newline through
             raise InvalidInput(
                 f"bad path segment {part!r}: use letters, digits, '_' and '-', "
                 "starting with a letter or '_'"

@@ -28,6 +28,7 @@ from segmint.filters.tree import (
     Value,
 )
 from segmint.projects import Project
+from segmint.storable import is_storable
 
 MAX_DEPTH: Final = 10
 MAX_CONDITIONS: Final = 200
@@ -109,7 +110,12 @@ class _Parser:
         keys = ("event", "performed", "min_count", "max_count", "within_days", "where")
         _only_keys(data, keys, path)
         kind = data["event"]
-        if not isinstance(kind, str) or not kind.strip() or len(kind) > 100 or not _storable(kind):
+        if (
+            not isinstance(kind, str)
+            or not kind.strip()
+            or len(kind) > 100
+            or not is_storable(kind)
+        ):
             raise _fail(f"{path}.event", "expected an event type (1 to 100 characters)")
         performed = data.get("performed", True)
         if not isinstance(performed, bool):
@@ -168,21 +174,12 @@ def _operator(key: Any, spec: FieldSpec, path: str) -> Operator:
 # -- values ------------------------------------------------------------------------------------
 
 
-def _storable(value: str) -> bool:
-    """Text both databases can hold: valid UTF-8 (no lone surrogates) and no NUL."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in value
-
-
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, "expected a non-blank string")
     if len(value) > MAX_TEXT:
         raise _fail(path, f"expected at most {MAX_TEXT} characters")
-    if not _storable(value):
+    if not is_storable(value):
         raise _fail(path, "expected valid Unicode text without NUL characters")
     return value
 

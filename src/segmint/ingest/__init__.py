@@ -15,6 +15,7 @@ from segmint.projects import Project
 from segmint.store.db import refresh_sqlite_statistics
 
 __all__ = [
+    "NO_EMAIL_WARNING",
     "ImportReport",
     "RowError",
     "import_events_jsonl",
@@ -22,6 +23,15 @@ __all__ = [
     "ingest_events",
     "upsert_leads",
 ]
+
+
+# Leads are matched by email alone. A file without one still imports (leads without an email
+# are valid), but the user must know that importing it again cannot update them.
+NO_EMAIL_WARNING = (
+    "no column maps to email, so rows cannot be matched to existing leads: every row creates a "
+    "new lead, and importing the file again duplicates them. To update leads instead, map the "
+    'column holding emails to email (--map "Column=email"; the API\'s mapping {"Column": "email"})'
+)
 
 
 def import_leads_csv(
@@ -43,5 +53,7 @@ def import_leads_csv(
         writer.add(line, record)
     writer.close()
     report.ignored_columns = records.mapping.ignored if records.mapping else []
+    if records.mapping and "email" not in records.mapping.targets:
+        report.warnings.append(NO_EMAIL_WARNING)
     refresh_sqlite_statistics(engine, report.counts.created + report.counts.updated)
     return report

@@ -52,6 +52,7 @@ class ImportReport:
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the whole file, not one row
 
     def record_error(self, error: RowError) -> None:
         self.failed += 1

@@ -27,6 +27,7 @@ from segmint.ingest.batches import (
 )
 from segmint.ingest.csv_source import ProgressCallback
 from segmint.projects import Project
+from segmint.storable import check_storable
 from segmint.store.bulk import insert_rows
 from segmint.store.db import Bind, refresh_sqlite_statistics
 from segmint.store.tables import events, leads
@@ -47,6 +48,7 @@ class EventInput:
 def prepare_event(location: int, record: Mapping[str, Any], now: datetime) -> EventInput:
     if not isinstance(record, Mapping):
         raise InvalidInput("expected a JSON object")
+    check_storable(dict(record))  # first: parsers' messages may quote the value
     unknown = set(record) - {"lead_id", "email", "type", "occurred_at", "metadata"}
     if unknown:
         raise InvalidInput("unknown field", sorted(unknown)[0])

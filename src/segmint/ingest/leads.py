@@ -24,6 +24,7 @@ from segmint.ingest.batches import (
 )
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
+from segmint.storable import check_storable
 from segmint.store.bulk import insert_returning_ids
 from segmint.store.db import Bind
 from segmint.store.tables import leads
@@ -66,6 +67,7 @@ def prepare_lead(
     where they clear the field (the API's explicit null). All field errors of the record are
     reported together.
     """
+    check_storable(dict(record))  # first: parsers' messages may quote the value
     lead = LeadInput(location)
     problems: list[InvalidInput] = []
     for target, raw in record.items():

@@ -16,6 +16,7 @@ from segmint.clock import as_utc
 from segmint.errors import InvalidInput
 from segmint.model import LEAD_WRITABLE, PHONE_TYPES, TAG_MAX, TEXT_MAX, FieldKind
 from segmint.projects import CustomField, Project
+from segmint.storable import check_storable
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
@@ -139,6 +140,7 @@ def parse_json_object(value: Any, field: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidInput("expected a JSON object", field)
     check_finite(value, field)
+    check_storable(value, field)  # a CSV cell's JSON may spell out \u0000 or \ud800
     return value
 
 
@@ -155,6 +157,7 @@ def parse_json_scalar(value: Any, field: str) -> Any:
         parsed = json.loads(text, parse_constant=_not_json)
     except ValueError:
         return text
+    check_storable(parsed, field)
     return parsed
 
 

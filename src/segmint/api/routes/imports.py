@@ -144,6 +144,7 @@ def _summary(report: ImportReport) -> dict[str, Any]:
         "failed": report.failed,
         "errors": [{"line": e.location, "message": e.message} for e in errors],
         "ignored_columns": report.ignored_columns,
+        "warnings": report.warnings,
     }
 
 

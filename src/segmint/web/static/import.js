@@ -87,9 +87,12 @@
       text.className = "error";
       return;
     }
-    text.className = update.failed ? "warn" : "ok";
+    text.className = update.failed || update.warnings?.length ? "warn" : "ok";
     text.textContent = `Imported: ${fmtNumber(update.created)} created, ${fmtNumber(update.updated)} updated, ` +
       `${fmtNumber(update.skipped)} skipped, ${fmtNumber(update.failed)} failed.`;
-    clear(errors, update.errors.map((e) => el("li", { class: "error" }, `Line ${e.line}: ${e.message}`)));
+    clear(errors, [
+      ...(update.warnings || []).map((w) => el("li", { class: "warn" }, `Warning: ${w}`)),
+      ...update.errors.map((e) => el("li", { class: "error" }, `Line ${e.line}: ${e.message}`)),
+    ]);
   }
 })();
