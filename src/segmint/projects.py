@@ -53,7 +53,7 @@ def create_project(
     converted_status: str = DEFAULT_CONVERTED_STATUS,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Project:
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise InvalidInput("use lower-case letters, digits and '-' (at most 64)", "slug")
     check_timezone(timezone)
     if converted_status not in statuses:

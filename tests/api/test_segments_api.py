@@ -86,6 +86,7 @@ def test_create_reports_live_count_and_bumps_version_on_filter_change(api: Api) 
         ({"name": "x" * 256, "filter": NEW}, "name"),
         ({"name": "ok", "description": "d" * 501, "filter": NEW}, "description"),
         ({"name": "ok", "color": "red", "filter": NEW}, "color"),
+        ({"name": "ok", "color": "#16a34a\n", "filter": NEW}, "color"),  # `$` allows a \n
         ({"name": "ok", "filter": {"and": []}}, "filter.and"),
         (
             {

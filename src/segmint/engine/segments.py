@@ -65,7 +65,7 @@ def check_description(description: Any) -> str:
 def check_color(color: Any) -> str:
     if color is None:
         return DEFAULT_COLOR
-    if not isinstance(color, str) or not COLOR.match(color):
+    if not isinstance(color, str) or not COLOR.fullmatch(color):
         raise InvalidInput("must be a colour like #1f9d55", "color")
     return color.lower()
 

@@ -43,7 +43,7 @@ def parse_email(value: Any, field: str = "email") -> str | None:
     text = parse_text(value, field, 320)
     if text is None:
         return None
-    if not EMAIL.match(text):
+    if not EMAIL.fullmatch(text):
         raise InvalidInput(f"{text!r} is not an email address", field)
     return text.lower()
 
