@@ -40,6 +40,11 @@ class Principal:
     role: Role
     project_id: int | None  # a token limited to one project
 
+    @property
+    def reads_only_own_segments(self) -> bool:
+        """Members read the segments they created; owners and admins read every one."""
+        return self.role == Role.MEMBER
+
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
