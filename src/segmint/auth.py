@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.errors import Conflict, InvalidInput
 from segmint.model import Role
+from segmint.passwords import check_password
 from segmint.store.tables import api_tokens, organizations, users, web_sessions
 
 TOKEN_PREFIX = "sgm_"
@@ -46,19 +48,26 @@ class Principal:
         return self.role == Role.MEMBER
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise InvalidInput("must be at least 8 characters", "password")
+def hash_password(password: str, email: str | None = None) -> str:
+    """The argon2id hash of an acceptable password (passwords.py says which are)."""
+    check_password(password, email)
     return _hasher.hash(password)
 
 
+@cache
+def _stand_in_hash() -> str:
+    """A hash no password is known for: checked when there is no real one, so that an unknown
+    email costs a log-in as much time as a wrong password (no telling which emails exist)."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
+    """Whether the password matches; always one argon2 verification, even without a hash."""
     try:
-        return _hasher.verify(password_hash, password)
+        matches = _hasher.verify(password_hash or _stand_in_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and password_hash is not None
 
 
 def hash_token(token: str) -> str:
@@ -95,7 +104,7 @@ def create_user(
             organization_id=organization_id,
             email=email,
             role=role.value,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_password(password, email) if password else None,
             created_at=clock.now(),
         )
         .returning(users.c.id)
@@ -111,8 +120,11 @@ def normalise_user_email(email: str) -> str:
 
 
 def set_password(conn: sa.Connection, user_id: int, password: str) -> None:
+    email = conn.execute(sa.select(users.c.email).where(users.c.id == user_id)).scalar_one()
     conn.execute(
-        users.update().where(users.c.id == user_id).values(password_hash=hash_password(password))
+        users.update()
+        .where(users.c.id == user_id)
+        .values(password_hash=hash_password(password, email))
     )
 
 
@@ -167,7 +179,8 @@ def authenticate_token(
 
 def authenticate_password(conn: sa.Connection, email: str, password: str) -> Principal | None:
     row = conn.execute(sa.select(users).where(users.c.email == email.strip().lower())).first()
-    if row is None or not verify_password(row.password_hash, password):
+    # Verified even for an unknown email (against a stand-in hash): the same time either way.
+    if not verify_password(row.password_hash if row else None, password) or row is None:
         return None
     return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
 

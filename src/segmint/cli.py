@@ -31,7 +31,14 @@ from segmint.cli_campaigns import campaigns_app
 from segmint.cli_portability import export_project_command, import_project_command
 from segmint.cli_scoring import scoring_app
 from segmint.cli_segments import segments_app
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli_support import (
+    DatabaseUrl,
+    ProjectSlug,
+    err,
+    friendly_errors,
+    one_shot_engine,
+    usable_password,
+)
 from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
@@ -74,6 +81,7 @@ def init(
     owner_password: Annotated[str | None, typer.Option(help="The owner's password.")] = None,
 ) -> None:
     """Create or upgrade the schema, an organization, project `default` and an owner."""
+    usable_password(owner_password, owner_email, "--owner-password")
     with friendly_errors():
         installed = bootstrap.init(_engine(database_url), owner_email, owner_password)
     typer.echo(f"ready: organization {installed.organization_id}, project {installed.project.slug}")
@@ -90,6 +98,7 @@ def users_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add a user (or reuse an existing one) and print a new API token as the last line."""
+    usable_password(password, email, "--password")
     engine = _engine(database_url)
     with friendly_errors(), engine.begin() as conn:
         organization_id = bootstrap.single_organization(conn)

@@ -38,7 +38,12 @@ class UserList(BaseModel):
 class UserCreate(Strict):
     email: str = Field(max_length=320, examples=["ada@example.com"])
     role: Role = Role.MEMBER
-    password: str | None = Field(None, min_length=8, max_length=200)
+    password: str | None = Field(
+        None,
+        max_length=200,
+        description="For the web UI: at least 10 characters, not a common password, a "
+        "keyboard or number sequence, a repeated pattern or the email address (else 422).",
+    )
 
 
 class TokenPublic(BaseModel):
