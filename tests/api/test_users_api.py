@@ -18,3 +18,32 @@ def test_a_weak_password_is_a_422_naming_the_field_and_the_rule(api: Api) -> Non
     assert "ada.lovelace@acme.test" not in emails  # nothing half-written
     good = {"email": "ada.lovelace@acme.test", "password": "analytical engine"}
     assert api.post("/api/v1/users", json=good).status_code == 201
+
+
+def _project_token(api: Api, as_: str) -> str:
+    """A token of `as_` limited to project `default`."""
+    response = api.post("/api/v1/tokens", as_, json={"name": "one project", "project": "default"})
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def test_a_token_limited_to_one_project_cannot_manage_organization_users(api: Api) -> None:
+    """Users reach every project of the organization: a project token may not add or list them,
+    whatever its user's role; an organization-wide admin still may (not owners)."""
+    for role in ("admin", "owner"):
+        api.tokens[f"{role}-project"] = _project_token(api, role)
+        new = {"email": f"via-{role}@acme.test", "role": "member"}
+        for response in (
+            api.post("/api/v1/users", f"{role}-project", json=new),
+            api.get("/api/v1/users", f"{role}-project"),
+        ):
+            assert response.status_code == 403, response.text
+            assert "limited to one project" in error_of(response)["message"]
+    emails = [u["email"] for u in api.get("/api/v1/users").json()["items"]]
+    assert not [e for e in emails if e.startswith("via-")]
+    assert api.post("/api/v1/users", "admin", json={"email": "n@acme.test"}).status_code == 201
+    owner = {"email": "o@acme.test", "role": "owner"}
+    assert api.post("/api/v1/users", "admin", json=owner).status_code == 403
+    # The project token still does its project's work.
+    assert api.get("segments", "admin-project").status_code == 200
