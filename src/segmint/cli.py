@@ -150,7 +150,9 @@ def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> No
 
     stop = start_in_thread(engine) if with_worker else None
     try:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+        # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app
+        # believes it only from SEGMINT_TRUSTED_PROXIES (api/limits.py).
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         if stop is not None:
             stop.set()
