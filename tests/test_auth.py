@@ -204,10 +204,33 @@ def test_duplicate_user_email_is_a_conflict(db: Engine, project: Project) -> Non
         with pytest.raises(Conflict) as caught:
             auth.create_user(conn, project.organization_id, " Owner@ACME.test ", "admin")
         assert caught.value.path == "email"
-        # Emails are unique across organizations too.
+        assert "in this organization" in caught.value.message
+
+
+def test_the_same_email_in_two_organizations_logs_each_into_its_own(
+    db: Engine, project: Project
+) -> None:
+    """Emails are unique per organization: another organization may add the same address (it
+    cannot tell it is taken), and each user logs in with its own password."""
+    with db.begin() as conn:
         other_org = auth.create_organization(conn, "Globex")
-        with pytest.raises(Conflict):
-            auth.create_user(conn, other_org, "owner@acme.test", "owner")
+        ours = auth.create_user(
+            conn, project.organization_id, "ann@acme.test", "member", "acme pass one"
+        )
+        theirs = auth.create_user(conn, other_org, "ANN@acme.test", "owner", "globex pass two")
+        assert ours != theirs
+    with db.connect() as conn:
+        acme = auth.authenticate_password(conn, "ann@acme.test", "acme pass one")
+        globex = auth.authenticate_password(conn, "ann@acme.test", "globex pass two")
+        assert acme is not None and (acme.organization_id, acme.role) == (
+            project.organization_id,
+            Role.MEMBER,
+        )
+        assert globex is not None and (globex.organization_id, globex.role) == (
+            other_org,
+            Role.OWNER,
+        )
+        assert auth.authenticate_password(conn, "ann@acme.test", "wrong pass") is None
 
 
 def test_user_input_is_validated(db: Engine, project: Project) -> None:
@@ -259,13 +282,21 @@ def test_bootstrap_init_sets_the_owners_password(db: Engine) -> None:
     assert counts(db) == (1, 1, 1)
 
 
-def test_bootstrap_init_refuses_another_organizations_user(db: Engine) -> None:
-    bootstrap.init(db, "boss@acme.test")
+def test_bootstrap_init_leaves_another_organizations_user_alone(db: Engine) -> None:
+    first = bootstrap.init(db, "boss@acme.test")
     with db.begin() as conn:
         other_org = auth.create_organization(conn, "Globex")
-        auth.create_user(conn, other_org, "ceo@globex.test", "owner")
-    with pytest.raises(Conflict):
-        bootstrap.init(db, "ceo@globex.test")
+        theirs = auth.create_user(conn, other_org, "ceo@globex.test", "member")
+    installed = bootstrap.init(db, "ceo@globex.test")
+    assert installed.organization_id == first.organization_id
+    assert installed.owner_id != theirs
+    with db.connect() as conn:
+        roles = conn.execute(
+            sa.select(users.c.organization_id, users.c.role)
+            .where(users.c.email == "ceo@globex.test")
+            .order_by(users.c.id)
+        ).all()
+    assert [tuple(r) for r in roles] == [(other_org, "member"), (first.organization_id, "owner")]
 
 
 def test_bootstrap_keeps_an_existing_organization(db: Engine, project: Project) -> None:

@@ -96,8 +96,13 @@ def create_user(
         role = Role(role)
     except ValueError:
         raise InvalidInput("must be one of owner, admin, member", "role") from None
-    if conn.execute(sa.select(users.c.id).where(users.c.email == email)).first():
-        raise Conflict(f"a user with email {email} already exists", "email")
+    # Only this organization's users are looked at: whether another organization has the email
+    # is none of the caller's business (emails are unique per organization).
+    taken = sa.select(users.c.id).where(
+        users.c.organization_id == organization_id, users.c.email == email
+    )
+    if conn.execute(taken).first():
+        raise Conflict(f"a user with email {email} already exists in this organization", "email")
     row = conn.execute(
         users.insert()
         .values(
@@ -178,11 +183,18 @@ def authenticate_token(
 
 
 def authenticate_password(conn: sa.Connection, email: str, password: str) -> Principal | None:
-    row = conn.execute(sa.select(users).where(users.c.email == email.strip().lower())).first()
-    # Verified even for an unknown email (against a stand-in hash): the same time either way.
-    if not verify_password(row.password_hash if row else None, password) or row is None:
+    """The user with this email whose password matches. The same email may be a user of several
+    organizations (each with its own password); if one password opens several, the oldest."""
+    rows = conn.execute(
+        sa.select(users).where(users.c.email == email.strip().lower()).order_by(users.c.id)
+    ).all()
+    if not rows:
+        verify_password(None, password)  # an unknown email costs what a wrong password does
         return None
-    return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+    for row in rows:
+        if verify_password(row.password_hash, password):
+            return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+    return None
 
 
 def revoke_token(conn: sa.Connection, prefix: str, clock: Clock = SYSTEM_CLOCK) -> bool:

@@ -120,7 +120,10 @@ def _find_or_create_user(
 ) -> tuple[int, Role]:
     """The user's id and actual role: an existing user keeps the role they have."""
     row = conn.execute(
-        sa.select(users.c.id, users.c.role).where(users.c.email == auth.normalise_user_email(email))
+        sa.select(users.c.id, users.c.role).where(
+            users.c.organization_id == organization_id,
+            users.c.email == auth.normalise_user_email(email),
+        )
     ).first()
     if row is None:
         return auth.create_user(conn, organization_id, email, role, password), role

@@ -47,3 +47,24 @@ def test_a_token_limited_to_one_project_cannot_manage_organization_users(api: Ap
     assert api.post("/api/v1/users", "admin", json=owner).status_code == 403
     # The project token still does its project's work.
     assert api.get("segments", "admin-project").status_code == 200
+
+
+def test_adding_a_user_does_not_tell_whether_another_organization_has_the_email(
+    api: Api,
+) -> None:
+    """boss@globex.test is a user of the stranger's organization: adding it here answers just
+    as for an address no one has, and creates our own user; their user is untouched."""
+    answers = [
+        api.post("/api/v1/users", "admin", json={"email": email, "role": "member"})
+        for email in ("boss@globex.test", "nobody-yet@globex.test")
+    ]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert {k for k in answers[0].json() if k not in ("id", "email", "created_at")} == {
+        k for k in answers[1].json() if k not in ("id", "email", "created_at")
+    }
+    again = api.post("/api/v1/users", "admin", json={"email": "boss@globex.test"})
+    assert again.status_code == 409  # a duplicate within our own organization is still one
+    assert "in this organization" in error_of(again)["message"]
+    theirs = api.get("/api/v1/users", "stranger").json()["items"]
+    assert [(u["email"], u["role"]) for u in theirs] == [("boss@globex.test", "owner")]
+    assert api.get("/api/v1/projects/default/segments", "stranger").status_code == 200
