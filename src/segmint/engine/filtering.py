@@ -55,7 +55,7 @@ def check_stored_readable(
     """A saved filter may be evaluated for `reader` only when it reaches no segment they may
     not read; else 403 naming the reference."""
     if reader.reads_only_own_segments:
-        check_readable(stored, project, source_for(conn, project, reader))
+        check_readable(stored, source_for(conn, project, reader))
 
 
 def check_segments_readable(

@@ -367,14 +367,32 @@ def check_readable_refs(refs: list[tuple[int, str]], source: SegmentSource) -> N
         )
 
 
-def check_readable(
-    data: Any, project: Project, source: SegmentSource, path: str = "filter"
-) -> None:
+def check_readable(data: Any, source: SegmentSource, path: str = "filter") -> None:
     """Raise Forbidden, naming the path of the reference, when a stored filter reaches a segment
-    the caller may not read (a segment saved before the rule, or by someone who could)."""
-    parser = _Parser(project)
-    parser.node(data, path, depth=1)
-    check_readable_refs(parser.segment_refs, source)
+    the caller may not read (a segment saved before the rule, or by someone who could). The
+    stored JSON is only walked, not validated again: a filter broken since (a field deleted)
+    is reported where it is evaluated, as before."""
+    check_readable_refs(_stored_refs(data, path), source)
+
+
+def _stored_refs(data: Any, path: str) -> list[tuple[int, str]]:
+    """(segment id, JSON path) of each `in_segment` in a stored filter, paths as the parser
+    names them."""
+    if not isinstance(data, dict):
+        return []
+    ref = data.get("in_segment")
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return [(ref, f"{path}.in_segment")]
+    if isinstance(data.get("not"), dict):
+        return _stored_refs(data["not"], f"{path}.not")
+    for kind in ("and", "or"):
+        if isinstance(data.get(kind), list):
+            return [
+                found
+                for i, item in enumerate(data[kind])
+                for found in _stored_refs(item, f"{path}.{kind}[{i}]")
+            ]
+    return []  # a condition or an event: `in_segment` is not allowed inside an event's where
 
 
 def check_references(
