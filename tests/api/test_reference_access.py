@@ -107,6 +107,8 @@ def test_a_member_cannot_evaluate_its_own_segment_reaching_another_users(
         _refused(api.get(f"segments/{own}{path}", as_="member"), "filter.in_segment")
     listed = api.get("segments", as_="member").json()["items"]
     assert [(s["id"], s.get("member_count")) for s in listed] == [(own, None)]
+    assert api.get(f"leads/{lead}/segments", as_="member").json()["items"] == []
+    assert {s["id"] for s in api.get(f"leads/{lead}/segments").json()["items"]} == {hidden, own}
     # Through another of its own segments, the reach is refused too, naming the chain.
     outer = _made(api.post("segments", as_="member", json={"name": "Outer", "filter": SECRET}))
     with db.begin() as conn:
