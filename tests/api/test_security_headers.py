@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from segmint.api.headers import DOCS_POLICY, PAGE_POLICY
+from segmint.api.headers import DOCS_POLICY, EMAIL_PREVIEW_POLICY, PAGE_POLICY, headers_for
 from segmint.web.templating import HERE, STATIC
 from tests.api.conftest import Api
 
@@ -59,3 +59,14 @@ def test_templates_and_scripts_need_nothing_inline() -> None:
     for script in sorted(STATIC.glob("*.js")):
         text = script.read_text()
         assert not re.search(r"setAttribute\(\s*[\"']style|style=", text), script.name
+
+
+def test_only_the_campaign_editor_allows_inline_styles_for_its_email_preview() -> None:
+    def policy(path: str) -> str:
+        return dict(headers_for(path))[b"content-security-policy"].decode()
+
+    for path in ("/p/default/campaigns/new", "/p/default/campaigns/12/edit"):
+        assert policy(path) == EMAIL_PREVIEW_POLICY
+        assert "script-src 'self';" in policy(path)  # styles only, never scripts
+    for path in ("/p/default/campaigns/12", "/p/default/campaigns", "/p/x/segments/new"):
+        assert policy(path) == PAGE_POLICY

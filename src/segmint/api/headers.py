@@ -7,11 +7,16 @@
 - `nosniff`: a CSV export or a JSON answer is never run as a script.
 - Referrers stay on this site; tracking links (`/t/...`, whose URL is the recipient's signed
   credential) send none at all, not even to the site a click redirects to.
+- The campaign editor shows the email as the lead sees it in a sandboxed `srcdoc` frame, which
+  inherits the page's policy; emails are styled inline (the unsubscribe footer, and whatever the
+  author writes), so that page alone allows inline styles (never scripts).
 - `/docs` (Swagger UI) is FastAPI's page: its script and styles come from a CDN and it starts
   with an inline script, so it has a policy of its own, allowing just that.
 """
 
 from __future__ import annotations
+
+import re
 
 from segmint.api.limits import App, Message, Receive, Scope, Send
 
@@ -20,6 +25,8 @@ PAGE_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+EMAIL_PREVIEW_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+EMAIL_PREVIEW_PAGES = re.compile(r"^/p/[^/]+/campaigns/(new|\d+/edit)$")
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 DOCS_POLICY = (
     f"default-src 'self'; script-src 'self' 'unsafe-inline' {SWAGGER_CDN}; "
@@ -32,7 +39,11 @@ TRACKING_PREFIX = "/t/"
 
 
 def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    policy = DOCS_POLICY if path in DOCS_PATHS else PAGE_POLICY
+    policy = PAGE_POLICY
+    if path in DOCS_PATHS:
+        policy = DOCS_POLICY
+    elif EMAIL_PREVIEW_PAGES.match(path):
+        policy = EMAIL_PREVIEW_POLICY
     referrer = "no-referrer" if path.startswith(TRACKING_PREFIX) else "same-origin"
     return [
         (b"content-security-policy", policy.encode()),
