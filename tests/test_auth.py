@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap
 from segmint.clock import FrozenClock, as_utc
 from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.model import Role
+from segmint.passwords import common_passwords
 from segmint.projects import Project
 from segmint.store.tables import api_tokens, organizations, projects, users
 
@@ -33,10 +36,68 @@ def test_passwords_are_argon2_hashes() -> None:
     assert not auth.verify_password("not a hash", "anything at all")
 
 
-def test_short_passwords_are_refused() -> None:
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short", "too short (5 characters)"),
+        ("nine-char", "too short (9 characters)"),
+        ("password123", "one of the most common passwords"),
+        ("Password2024!", "one of the most common passwords"),
+        ("!!Welcome1!!", "one of the most common passwords"),
+        ("1234567890", "a keyboard or number sequence"),
+        ("0987654321", "a keyboard or number sequence"),
+        ("QWERTYUIOP", "a keyboard or number sequence"),
+        ("abcdefghijk", "a keyboard or number sequence"),
+        ("aaaaaaaaaaaa", "a repeated character or short pattern"),
+        ("abababababab", "a repeated character or short pattern"),
+        ("annabelle.smith@acme.test", "contains your email address or its name"),
+        ("annabelle.smith-2024", "contains your email address or its name"),
+    ],
+)
+def test_weak_passwords_are_refused_saying_why(password: str, reason: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        auth.hash_password("short")
+        auth.hash_password(password, "Annabelle.Smith@acme.test")
     assert caught.value.path == "password"
+    assert caught.value.message.startswith(reason), caught.value.message
+    assert "at least 10 characters" in caught.value.message  # the rule, with the reason
+
+
+def test_the_common_password_list_ships_with_the_package() -> None:
+    assert {"123456", "password", "qwerty", "letmein", "iloveyou"} <= common_passwords()
+    assert len(common_passwords()) >= 300
+    for good in ("correct horse battery", "s3cret-enough", "segmint-demo", "Ann's 2nd pass"):
+        auth.hash_password(good, "ann@acme.test")
+
+
+class CountingHasher(PasswordHasher):
+    """The real argon2 hasher, counting its verifications."""
+
+    verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        CountingHasher.verified += 1
+        return super().verify(hash, password)
+
+
+def test_an_unknown_email_costs_a_log_in_the_same_argon2_verification(
+    db: Engine, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No telling which emails exist by how long a log-in takes: every attempt verifies one
+    argon2 hash, the user's or a stand-in."""
+    with db.begin() as conn:
+        auth.create_user(conn, project.organization_id, "ann@acme.test", "member", "s3cret-pass")
+    monkeypatch.setattr(auth, "_hasher", CountingHasher())
+    attempts = [
+        ("ann@acme.test", "wrong-pass"),  # a known user, a wrong password
+        ("nobody@acme.test", "wrong-pass"),  # an unknown email
+        ("owner@acme.test", "wrong-pass"),  # a user without a password
+        ("ann@acme.test", "s3cret-pass"),
+    ]
+    with db.connect() as conn:
+        for email, password in attempts:
+            before = CountingHasher.verified
+            auth.authenticate_password(conn, email, password)
+            assert CountingHasher.verified == before + 1, email
 
 
 def test_a_users_password_is_stored_hashed(db: Engine, project: Project) -> None:
@@ -143,10 +204,33 @@ def test_duplicate_user_email_is_a_conflict(db: Engine, project: Project) -> Non
         with pytest.raises(Conflict) as caught:
             auth.create_user(conn, project.organization_id, " Owner@ACME.test ", "admin")
         assert caught.value.path == "email"
-        # Emails are unique across organizations too.
+        assert "in this organization" in caught.value.message
+
+
+def test_the_same_email_in_two_organizations_logs_each_into_its_own(
+    db: Engine, project: Project
+) -> None:
+    """Emails are unique per organization: another organization may add the same address (it
+    cannot tell it is taken), and each user logs in with its own password."""
+    with db.begin() as conn:
         other_org = auth.create_organization(conn, "Globex")
-        with pytest.raises(Conflict):
-            auth.create_user(conn, other_org, "owner@acme.test", "owner")
+        ours = auth.create_user(
+            conn, project.organization_id, "ann@acme.test", "member", "acme pass one"
+        )
+        theirs = auth.create_user(conn, other_org, "ANN@acme.test", "owner", "globex pass two")
+        assert ours != theirs
+    with db.connect() as conn:
+        acme = auth.authenticate_password(conn, "ann@acme.test", "acme pass one")
+        globex = auth.authenticate_password(conn, "ann@acme.test", "globex pass two")
+        assert acme is not None and (acme.organization_id, acme.role) == (
+            project.organization_id,
+            Role.MEMBER,
+        )
+        assert globex is not None and (globex.organization_id, globex.role) == (
+            other_org,
+            Role.OWNER,
+        )
+        assert auth.authenticate_password(conn, "ann@acme.test", "wrong pass") is None
 
 
 def test_user_input_is_validated(db: Engine, project: Project) -> None:
@@ -198,13 +282,21 @@ def test_bootstrap_init_sets_the_owners_password(db: Engine) -> None:
     assert counts(db) == (1, 1, 1)
 
 
-def test_bootstrap_init_refuses_another_organizations_user(db: Engine) -> None:
-    bootstrap.init(db, "boss@acme.test")
+def test_bootstrap_init_leaves_another_organizations_user_alone(db: Engine) -> None:
+    first = bootstrap.init(db, "boss@acme.test")
     with db.begin() as conn:
         other_org = auth.create_organization(conn, "Globex")
-        auth.create_user(conn, other_org, "ceo@globex.test", "owner")
-    with pytest.raises(Conflict):
-        bootstrap.init(db, "ceo@globex.test")
+        theirs = auth.create_user(conn, other_org, "ceo@globex.test", "member")
+    installed = bootstrap.init(db, "ceo@globex.test")
+    assert installed.organization_id == first.organization_id
+    assert installed.owner_id != theirs
+    with db.connect() as conn:
+        roles = conn.execute(
+            sa.select(users.c.organization_id, users.c.role)
+            .where(users.c.email == "ceo@globex.test")
+            .order_by(users.c.id)
+        ).all()
+    assert [tuple(r) for r in roles] == [(other_org, "member"), (first.organization_id, "owner")]
 
 
 def test_bootstrap_keeps_an_existing_organization(db: Engine, project: Project) -> None:

@@ -121,7 +121,7 @@ def _every_count(
     counts: dict[str, tuple[int, int, int | None]] = {}
     with duckdb_side.DuckDbSide(files) as duck, engine.connect() as conn:
         for case in CASES:
-            tree = filtering.validate(conn, project, case.filter)
+            tree = filtering.validate(conn, project, case.filter, reader=None)
             where = filtering.condition(conn, project, tree, now)
             reference = None
             if engine.dialect.name == "postgresql":

@@ -111,9 +111,30 @@ def test_init_makes_the_named_user_an_owner(db: Engine, db_url: str) -> None:
 
 def test_init_refuses_a_short_password(db: Engine, db_url: str) -> None:
     result = run(db_url, "init", "--owner-email", "boss@acme.test", "--owner-password", "short")
-    assert result.exit_code == 1
-    assert "password: must be at least 8 characters" in result.stderr
+    assert result.exit_code == 2
+    assert "--owner-password: too short (5 characters); a password needs at least 10" in (
+        result.stderr
+    )
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "password", ["password1234", "1234567890", "zzzzzzzzzzzz", "boss.hogg-rules"]
+)
+def test_weak_passwords_are_a_usage_error_and_nothing_is_written(
+    db: Engine, db_url: str, password: str
+) -> None:
+    result = run(
+        db_url, "init", "--owner-email", "boss.hogg@acme.test", "--owner-password", password
+    )
+    assert result.exit_code == 2, result.output
+    assert "error: --owner-password: " in result.stderr
+    assert "not a common password or an easy pattern" in result.stderr
+    run(db_url, "init")
+    added = run(db_url, "users", "add", "boss.hogg@acme.test", "--password", password)
+    assert added.exit_code == 2 and "error: --password: " in added.stderr
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 0
 
 
 def test_users_add_with_a_password(db: Engine, db_url: str) -> None:

@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.errors import Conflict, InvalidInput
 from segmint.model import Role
+from segmint.passwords import check_password
 from segmint.store.tables import api_tokens, organizations, users, web_sessions
 
 TOKEN_PREFIX = "sgm_"
@@ -40,20 +42,32 @@ class Principal:
     role: Role
     project_id: int | None  # a token limited to one project
 
+    @property
+    def reads_only_own_segments(self) -> bool:
+        """Members read the segments they created; owners and admins read every one."""
+        return self.role == Role.MEMBER
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise InvalidInput("must be at least 8 characters", "password")
+
+def hash_password(password: str, email: str | None = None) -> str:
+    """The argon2id hash of an acceptable password (passwords.py says which are)."""
+    check_password(password, email)
     return _hasher.hash(password)
 
 
+@cache
+def _stand_in_hash() -> str:
+    """A hash no password is known for: checked when there is no real one, so that an unknown
+    email costs a log-in as much time as a wrong password (no telling which emails exist)."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
+    """Whether the password matches; always one argon2 verification, even without a hash."""
     try:
-        return _hasher.verify(password_hash, password)
+        matches = _hasher.verify(password_hash or _stand_in_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and password_hash is not None
 
 
 def hash_token(token: str) -> str:
@@ -94,15 +108,20 @@ def create_user(
         role = Role(role)
     except ValueError:
         raise InvalidInput("must be one of owner, admin, member", "role") from None
-    if conn.execute(sa.select(users.c.id).where(users.c.email == email)).first():
-        raise Conflict(f"a user with email {email} already exists", "email")
+    # Only this organization's users are looked at: whether another organization has the email
+    # is none of the caller's business (emails are unique per organization).
+    taken = sa.select(users.c.id).where(
+        users.c.organization_id == organization_id, users.c.email == email
+    )
+    if conn.execute(taken).first():
+        raise Conflict(f"a user with email {email} already exists in this organization", "email")
     row = conn.execute(
         users.insert()
         .values(
             organization_id=organization_id,
             email=email,
             role=role.value,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_password(password, email) if password else None,
             created_at=clock.now(),
         )
         .returning(users.c.id)
@@ -118,8 +137,11 @@ def normalise_user_email(email: str) -> str:
 
 
 def set_password(conn: sa.Connection, user_id: int, password: str) -> None:
+    email = conn.execute(sa.select(users.c.email).where(users.c.id == user_id)).scalar_one()
     conn.execute(
-        users.update().where(users.c.id == user_id).values(password_hash=hash_password(password))
+        users.update()
+        .where(users.c.id == user_id)
+        .values(password_hash=hash_password(password, email))
     )
 
 
@@ -173,10 +195,18 @@ def authenticate_token(
 
 
 def authenticate_password(conn: sa.Connection, email: str, password: str) -> Principal | None:
-    row = conn.execute(sa.select(users).where(users.c.email == email.strip().lower())).first()
-    if row is None or not verify_password(row.password_hash, password):
+    """The user with this email whose password matches. The same email may be a user of several
+    organizations (each with its own password); if one password opens several, the oldest."""
+    rows = conn.execute(
+        sa.select(users).where(users.c.email == email.strip().lower()).order_by(users.c.id)
+    ).all()
+    if not rows:
+        verify_password(None, password)  # an unknown email costs what a wrong password does
         return None
-    return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+    for row in rows:
+        if verify_password(row.password_hash, password):
+            return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
+    return None
 
 
 def revoke_token(conn: sa.Connection, prefix: str, clock: Clock = SYSTEM_CLOCK) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.errors import Conflict, InvalidInput, NotFound
+from segmint.errors import InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, create_project, get_project
 from segmint.store import migrate
@@ -57,14 +57,13 @@ def _ensure_owner(
     conn: sa.Connection, organization_id: int, email: str, password: str | None, clock: Clock
 ) -> int:
     row = conn.execute(
-        sa.select(users.c.id, users.c.organization_id, users.c.role).where(
-            users.c.email == auth.normalise_user_email(email)
+        sa.select(users.c.id, users.c.role).where(
+            users.c.organization_id == organization_id,
+            users.c.email == auth.normalise_user_email(email),
         )
     ).first()
     if row is None:
         return auth.create_user(conn, organization_id, email, Role.OWNER, password, clock)
-    if row.organization_id != organization_id:
-        raise Conflict(f"{email} belongs to another organization", "owner_email")
     if row.role != Role.OWNER:  # `init --owner-email E` makes E an owner, as it reports
         conn.execute(users.update().where(users.c.id == row.id).values(role=Role.OWNER.value))
     if password:

@@ -32,7 +32,14 @@ from segmint.cli_load import load_command
 from segmint.cli_portability import export_project_command, import_project_command
 from segmint.cli_scoring import scoring_app
 from segmint.cli_segments import segments_app
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli_support import (
+    DatabaseUrl,
+    ProjectSlug,
+    err,
+    friendly_errors,
+    one_shot_engine,
+    usable_password,
+)
 from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
@@ -76,6 +83,7 @@ def init(
     owner_password: Annotated[str | None, typer.Option(help="The owner's password.")] = None,
 ) -> None:
     """Create or upgrade the schema, an organization, project `default` and an owner."""
+    usable_password(owner_password, owner_email, "--owner-password")
     with friendly_errors():
         installed = bootstrap.init(_engine(database_url), owner_email, owner_password)
     typer.echo(f"ready: organization {installed.organization_id}, project {installed.project.slug}")
@@ -92,6 +100,7 @@ def users_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add a user (or reuse an existing one) and print a new API token as the last line."""
+    usable_password(password, email, "--password")
     engine = _engine(database_url)
     with friendly_errors(), engine.begin() as conn:
         organization_id = bootstrap.cli_organization(conn)
@@ -113,7 +122,10 @@ def _find_or_create_user(
 ) -> tuple[int, Role]:
     """The user's id and actual role: an existing user keeps the role they have."""
     row = conn.execute(
-        sa.select(users.c.id, users.c.role).where(users.c.email == auth.normalise_user_email(email))
+        sa.select(users.c.id, users.c.role).where(
+            users.c.organization_id == organization_id,
+            users.c.email == auth.normalise_user_email(email),
+        )
     ).first()
     if row is None:
         return auth.create_user(conn, organization_id, email, role, password), role
@@ -143,7 +155,9 @@ def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> No
 
     stop = start_in_thread(engine) if with_worker else None
     try:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+        # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app
+        # believes it only from SEGMINT_TRUSTED_PROXIES (api/limits.py).
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         if stop is not None:
             stop.set()

@@ -77,7 +77,7 @@ def list_command(
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
             rows = engine.list_segments(conn, target, principal, engine.Scope(True), None)
-            counts = engine.member_counts(conn, target, rows)
+            counts = engine.member_counts(conn, target, rows, principal)
         table = Table("id", "name", "members", "active", "created by")
         for row in rows:
             table.add_row(
@@ -227,7 +227,7 @@ def create_command(
     def action() -> None:
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
-            tree = filtering.parse_text(conn, target, where)
+            tree = filtering.parse_text(conn, target, where, reader=principal)
             data = {
                 "name": name,
                 "description": description,

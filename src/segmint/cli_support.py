@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from segmint.errors import SegmintError
+from segmint.errors import InvalidInput, SegmintError
+from segmint.passwords import check_password
 from segmint.store.db import create_engine, database_url_from_env
 
 err = Console(stderr=True)
@@ -38,3 +39,14 @@ def friendly_errors() -> Iterator[None]:
         err.print("error: ", style="red", end="", highlight=False)
         err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def usable_password(password: str | None, email: str | None, option: str) -> None:
+    """A weak password given as an option is a usage error (exit 2), before anything is written."""
+    if password is None:
+        return
+    try:
+        check_password(password, email)
+    except InvalidInput as exc:
+        err.print(f"error: {option}: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None

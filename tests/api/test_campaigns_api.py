@@ -123,7 +123,11 @@ def test_roles_and_tenants(api: Api, ready: dict[str, int]) -> None:
     assert api.post(f"campaigns/{campaign['id']}/runs", "member").status_code == 403
     assert api.get(f"campaigns/{campaign['id']}", "stranger").status_code == 404
     assert api.get("campaigns", "stranger").json()["items"] == []
-    own = _campaign(api, ready["segment"], "member", name="Member's").json()
+    # A member targets only segments it may read (its own), like a filter's in_segment.
+    assert _campaign(api, ready["segment"], "member").status_code == 403
+    new = {"field": "status", "op": "eq", "value": "new"}
+    mine = api.post("segments", "member", json={"name": "Mine", "filter": new}).json()
+    own = _campaign(api, mine["id"], "member", name="Member's").json()
     assert (
         api.patch(f"campaigns/{own['id']}", "member", json={"name": "Renamed"}).status_code == 200
     )

@@ -102,6 +102,56 @@ def test_log_in_attempts_are_rate_limited_by_address(db: Engine, project: Projec
         assert statuses[-1] == 429
 
 
+def _failed_log_ins(client: TestClient, forwarded_for: list[str]) -> list[int]:
+    return [
+        client.post(
+            "/login",
+            data={"email": "owner@acme.test", "password": "wrong-password"},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+        for address in forwarded_for
+    ]
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_log_in_limit(
+    db: Engine, project: Project
+) -> None:
+    """From a peer that is not a configured proxy, X-Forwarded-For is ignored: a new made-up
+    address per attempt still counts against the one real address."""
+    forged = [f"203.0.113.{i}" for i in range(4)]
+    for trusted in ((), limits.parse_networks("10.9.0.0/16")):
+        app = create_app(db, limits=Limits(requests_per_minute=1, burst=2, trusted_proxies=trusted))
+        with TestClient(app, client=("198.51.100.7", 50000)) as client:
+            statuses = _failed_log_ins(client, forged)
+            assert 429 not in statuses[:2] and statuses[2:] == [429, 429], trusted
+
+
+def test_a_configured_proxys_forwarded_for_names_the_client(db: Engine, project: Project) -> None:
+    proxies = limits.parse_networks("10.9.0.2, 192.168.0.0/24")
+    app = create_app(db, limits=Limits(requests_per_minute=1, burst=2, trusted_proxies=proxies))
+    with TestClient(app, client=("10.9.0.2", 50000)) as client:
+        # Two clients behind the proxy (one through a second trusted hop) each get their own
+        # bucket; a value the client itself put in front of the chain is not believed.
+        first = _failed_log_ins(client, ["198.51.100.1"] * 3)
+        second = _failed_log_ins(
+            client,
+            [f"{fake}, 198.51.100.2, 192.168.0.9" for fake in ("1.1.1.1", "2.2.2.2", "3.3.3.3")],
+        )
+    for statuses in (first, second):  # 422: no CSRF field; what counts is when 429 comes
+        assert 429 not in statuses[:2] and statuses[2] == 429, statuses
+
+
+def test_forwarded_client_reads_only_what_trusted_proxies_added() -> None:
+    proxies = limits.parse_networks("10.0.0.0/8")
+    assert limits.forwarded_client("10.0.0.1", "6.6.6.6, 7.7.7.7", proxies) == "7.7.7.7"
+    assert limits.forwarded_client("10.0.0.1", "6.6.6.6, 10.0.0.3", proxies) == "6.6.6.6"
+    assert limits.forwarded_client("8.8.8.8", "6.6.6.6", proxies) == "8.8.8.8"
+    assert limits.forwarded_client("10.0.0.1", "junk", proxies) == "10.0.0.1"
+    assert limits.forwarded_client("10.0.0.1", None, proxies) == "10.0.0.1"
+    with pytest.raises(ValueError, match="'nonsense' is not an address or network"):
+        limits.parse_networks("10.0.0.1, nonsense")
+
+
 def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """However many addresses call, only callers still short of a full bucket are kept."""
     monkeypatch.setattr(limits, "MAX_CALLERS", 10)

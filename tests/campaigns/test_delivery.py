@@ -255,7 +255,7 @@ def test_segments_can_use_campaign_events(
         "where": {"field": "campaign_id", "op": "eq", "value": campaign},
     }
     with db.connect() as conn:
-        tree = filtering.validate(conn, project, sent_to_this)
+        tree = filtering.validate(conn, project, sent_to_this, reader=None)
         where = filtering.condition(conn, project, tree, clock.now())
         assert segments_engine.count_where(conn, project, where) == 6
 

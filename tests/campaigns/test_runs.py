@@ -76,6 +76,7 @@ def test_audience_is_a_union_minus_exclusions_and_skips(
                 "exclude_lists": [],
                 "filter": {"field": "company", "op": "neq", "value": "A"},
             },
+            None,
         )
         result = audience.preview(conn, project, targeting, "email", None, Resend(), clock.now())
     # new: Ann, Bob, Ed; contacted: Cy; list: Di, Bob; minus company A (Ann)
@@ -88,6 +89,7 @@ def test_audience_is_a_union_minus_exclusions_and_skips(
             conn,
             project,
             {"include_segments": [world["new"]], "exclude_lists": [vip]},
+            None,
         )
         result = audience.preview(conn, project, excluded, "email", None, Resend(), clock.now())
     assert result["count"] == 1  # Ann (Bob is in the list, Ed has no email)
@@ -111,7 +113,7 @@ def test_targeting_errors_name_the_bad_path(
         ]
         for data, path in cases:
             with pytest.raises(InvalidInput) as caught:
-                definitions.check_targeting(conn, project, data)
+                definitions.check_targeting(conn, project, data, None)
             assert (caught.value.path or "").startswith(path), (data, caught.value.path)
 
 

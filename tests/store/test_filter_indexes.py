@@ -61,7 +61,7 @@ def test_compiled_filters_use_the_expression_indexes(
         pytest.skip("expression indexes are PostgreSQL's (SQLite scans)")
     _fill(db, project)
     with db.begin() as conn:
-        node = filtering.validate(conn, project, tree)
+        node = filtering.validate(conn, project, tree, reader=None)
         query = sa.select(sa.func.count()).where(
             leads.c.project_id == project.id, filtering.condition(conn, project, node)
         )
@@ -169,7 +169,7 @@ def test_event_conditions_are_planned_as_joins(
     _fill(db, project)
     with db.begin() as conn:
         node = filtering.validate(
-            conn, project, {"and": [tree, {"field": "status", "op": "is_not_null"}]}
+            conn, project, {"and": [tree, {"field": "status", "op": "is_not_null"}]}, reader=None
         )
         query = sa.select(sa.func.count()).where(
             leads.c.project_id == project.id, filtering.condition(conn, project, node)

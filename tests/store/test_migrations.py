@@ -86,12 +86,12 @@ def test_a_deleted_segments_id_is_never_given_again(db: Engine, project) -> None
 
 
 def test_upgrading_to_never_reused_ids_keeps_every_row(db_url: str, project) -> None:  # type: ignore[no-untyped-def]
-    """Migration 0013 rebuilds SQLite's tables: child rows survive (no cascade from the drop),
+    """Migration 0014 rebuilds SQLite's tables: child rows survive (no cascade from the drop),
     and a segment deleted before the upgrade, still named by history, keeps its id to itself."""
     from datetime import UTC, datetime
 
     engine = create_engine(db_url, poolclass=sa.NullPool)
-    migrate.downgrade(engine, "0012")
+    migrate.downgrade(engine, "0013")
     now = datetime.now(UTC)
     with engine.begin() as conn:
         kept = _segment(conn, project.id, "kept")

@@ -127,15 +127,26 @@ def open_page(browser: Any, width: str) -> Any:
     page = context.new_page()
     page.errors = []  # uncaught script errors fail the test that reads them
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.csp_violations = []  # anything the Content-Security-Policy blocked fails the test
+    page.on("console", lambda message: _note_csp_violation(page, message))
     _open_pages.append(page)
     return page
 
 
+def _note_csp_violation(page: Any, message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        page.csp_violations.append(message.text)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A failing browser test leaves a picture of where it stopped."""
+    """A failing browser test leaves a picture of where it stopped; a page that had something
+    blocked by the Content-Security-Policy fails its test."""
     try:
-        return (yield)
+        result = yield
+        blocked = [v for page in _open_pages for v in getattr(page, "csp_violations", [])]
+        assert not blocked, f"blocked by the Content-Security-Policy: {blocked}"
+        return result
     except BaseException:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for i, page in enumerate(_open_pages):

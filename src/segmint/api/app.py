@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from segmint import __version__
-from segmint.api.limits import BodyLimit, Limits, RateLimit, timed_out
+from segmint.api.headers import SecurityHeaders
+from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit, timed_out
 from segmint.api.routes import (
     accounts,
     campaigns,
@@ -109,6 +110,8 @@ def create_app(
     # Outermost first: a caller over its rate is refused before its body is read.
     app.add_middleware(BodyLimit, limits=limits)
     app.add_middleware(RateLimit, limits=limits)
+    app.add_middleware(ProxiedClient, limits=limits)  # before the rate limit: it sees the client
+    app.add_middleware(SecurityHeaders)  # outermost: refusals (413, 429) carry them too
     return app
 
 

@@ -7,6 +7,9 @@ SQL statement may run.
 - Rate: a token bucket per caller (an API token, a session, else the client address) in this
   process: `requests_per_minute` on average, `burst` at once; over it, 429 with Retry-After.
   Several server processes each keep their own buckets (documented in docs/security.md).
+- Client address: `X-Forwarded-For` is believed only from the proxies named in
+  `SEGMINT_TRUSTED_PROXIES`; from anyone else it is ignored, so a forged header cannot give each
+  log-in attempt a fresh address to be rate limited under.
 - Statement timeout: a request's statements are cancelled after `statement_timeout` seconds
   (PostgreSQL's statement_timeout; on SQLite a progress handler interrupts the statement),
   answered with 503 and a message saying what to do. Exports stream on their own connection and
@@ -16,6 +19,7 @@ SQL statement may run.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -39,6 +43,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,13 @@ class Limits:
     requests_per_minute: int = 1200  # 0: no rate limit
     burst: int = 200
     statement_timeout: float = 30.0  # seconds; 0: none
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For is believed
 
     @classmethod
     def from_env(cls) -> Limits:
         """`SEGMINT_MAX_BODY_MB`, `SEGMINT_RATE_LIMIT` (requests a minute per caller, 0 off),
-        `SEGMINT_STATEMENT_TIMEOUT` (seconds, 0 off); defaults otherwise."""
+        `SEGMINT_STATEMENT_TIMEOUT` (seconds, 0 off), `SEGMINT_TRUSTED_PROXIES` (addresses or
+        networks, comma-separated; default none); defaults otherwise."""
         default = cls()
         return cls(
             body_bytes=int(float(os.environ.get("SEGMINT_MAX_BODY_MB", 10)) * MB),
@@ -64,10 +71,67 @@ class Limits:
             statement_timeout=float(
                 os.environ.get("SEGMINT_STATEMENT_TIMEOUT", default.statement_timeout)
             ),
+            trusted_proxies=parse_networks(os.environ.get("SEGMINT_TRUSTED_PROXIES", "")),
         )
 
     def body_limit(self, path: str) -> int:
         return self.import_body_bytes if path.endswith(IMPORT_PATHS) else self.body_bytes
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """'10.0.0.1, 192.168.0.0/16' -> networks; a bad entry is an error naming it (at start-up)."""
+    networks = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"SEGMINT_TRUSTED_PROXIES: {item!r} is not an address or network"
+            ) from None
+    return tuple(networks)
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def forwarded_client(peer: str, header: str | None, proxies: tuple[Network, ...]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy; then the nearest
+    address in X-Forwarded-For that is not one (each proxy appends who it heard from, so only
+    entries added by trusted proxies are believed, read from the right)."""
+    if not header or not _trusted(peer, proxies):
+        return peer
+    client = peer
+    for entry in reversed([part.strip() for part in header.split(",")]):
+        try:
+            ipaddress.ip_address(entry)
+        except ValueError:
+            break  # a malformed entry: nothing left of it can be believed
+        client = entry
+        if not _trusted(entry, proxies):
+            break
+    return client
+
+
+class ProxiedClient:
+    """Sets the request's client address from X-Forwarded-For when, and only when, it comes
+    from a trusted proxy; everything after (the rate limit, logs) sees the real client."""
+
+    def __init__(self, app: App, limits: Limits) -> None:
+        self.app = app
+        self.proxies = limits.trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and self.proxies:
+            header = dict(scope.get("headers") or []).get(b"x-forwarded-for")
+            text = header.decode("latin-1") if header else None
+            scope = {**scope, "client": (forwarded_client(client[0], text, self.proxies), 0)}
+        await self.app(scope, receive, send)
 
 
 def _size(limit: int) -> str:

@@ -136,7 +136,7 @@ def _run_case(
     with engine.connect() as conn:
 
         def where() -> sa.ColumnElement[bool]:
-            tree = filtering.validate(conn, project, case.filter)
+            tree = filtering.validate(conn, project, case.filter, reader=None)
             return filtering.condition(conn, project, tree, now)
 
         samples, total = _timed(lambda: segments_engine.count_where(conn, project, where()), repeat)
@@ -152,7 +152,9 @@ def _run_case(
                 lambda: duckdb.count(case.duckdb_sql, now), repeat
             )
         yield count
-        samples, _ = _timed(lambda: segments_engine.preview(conn, project, case.filter), repeat)
+        samples, _ = _timed(
+            lambda: segments_engine.preview(conn, project, case.filter, None), repeat
+        )
         yield Timing(case.name, "preview", samples, total)
         sort = leads_engine.parse_sort("-created_at")
         for page in (1, DEEP_PAGE):
@@ -174,7 +176,7 @@ def _run_case(
 
 def _where(engine: Engine, project: Project, case: Case, now: datetime) -> sa.ColumnElement[bool]:
     with engine.connect() as conn:
-        tree = filtering.validate(conn, project, case.filter)
+        tree = filtering.validate(conn, project, case.filter, reader=None)
         return filtering.condition(conn, project, tree, now)
 
 

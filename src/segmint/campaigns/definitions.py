@@ -58,9 +58,12 @@ class Targeting:
         return {name: list(getattr(self, name)) for name in TARGET_LISTS} | {"filter": self.filter}
 
 
-def check_targeting(conn: sa.Connection, project: Project, data: Any) -> Targeting:
+def check_targeting(
+    conn: sa.Connection, project: Project, data: Any, reader: Principal | None
+) -> Targeting:
     """Targeting from input: known segments and lists of this project, a valid filter, and at
-    least one segment or list to include."""
+    least one segment or list to include. Every segment must be one `reader` may read (None:
+    the system), as in a filter's `in_segment`."""
     if not isinstance(data, Mapping):
         raise InvalidInput("expected an object", "targeting")
     unknown = sorted(set(data) - {*TARGET_LISTS, "filter"})
@@ -72,16 +75,34 @@ def check_targeting(conn: sa.Connection, project: Project, data: Any) -> Targeti
     for name in TARGET_LISTS:
         known, what = (known_segments, "segment") if "segments" in name else (known_lists, "list")
         picked[name] = _check_ids(data.get(name) or [], known, what, f"targeting.{name}")
+    _check_segments_readable(conn, project, picked, reader)
     if not picked["include_segments"] and not picked["include_lists"]:
         raise InvalidInput("include at least one segment or list", "targeting.include_segments")
     stored_filter = None
     if data.get("filter") is not None:
         try:
-            node = filtering.validate(conn, project, data["filter"])
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, _under("targeting", exc.path)) from None
+            node = filtering.validate(conn, project, data["filter"], reader=reader)
+        except (InvalidInput, Forbidden) as exc:
+            raise type(exc)(exc.message, _under("targeting", exc.path)) from None
         stored_filter = filtering.to_json(node)
     return Targeting(**picked, filter=stored_filter)
+
+
+def _check_segments_readable(
+    conn: sa.Connection,
+    project: Project,
+    picked: dict[str, tuple[int, ...]],
+    reader: Principal | None,
+) -> None:
+    """Targeted segments go through the rule of a filter's `in_segment`."""
+    if reader is None:
+        return
+    refs = [
+        (ref, f"targeting.{name}[{i}]")
+        for name in ("include_segments", "exclude_segments")
+        for i, ref in enumerate(picked[name])
+    ]
+    filtering.check_segments_readable(conn, project, reader, refs)
 
 
 def _under(prefix: str, path: str | None) -> str:
@@ -231,7 +252,11 @@ def all_campaigns(conn: sa.Connection, project: Project) -> list[Any]:
 
 
 def _values(
-    conn: sa.Connection, project: Project, data: Mapping[str, Any], current: Any | None
+    conn: sa.Connection,
+    project: Project,
+    data: Mapping[str, Any],
+    current: Any | None,
+    reader: Principal | None,
 ) -> dict[str, Any]:
     """Column values for the fields given (all of them when creating)."""
     values: dict[str, Any] = {}
@@ -240,7 +265,7 @@ def _values(
     if "description" in data:
         values["description"] = check_description(data.get("description"))
     if current is None or "targeting" in data:
-        targeting = check_targeting(conn, project, data.get("targeting"))
+        targeting = check_targeting(conn, project, data.get("targeting"), reader)
         values.update(targeting.public())
     if current is None or "channel" in data:
         channel = data.get("channel", "email")
@@ -307,8 +332,11 @@ def create_campaign(
     data: Mapping[str, Any],
     created_by: int | None,
     now: datetime,
+    reader: Principal | None = None,
 ) -> int:
-    values = _values(conn, project, data, None)
+    """A new campaign; `reader` (the caller; None: the system) must be able to read every
+    segment it targets."""
+    values = _values(conn, project, data, None, reader)
     values["webhook_url"] = values.get("webhook_url")
     values["webhook_secret"] = "whsec_" + secrets.token_urlsafe(32)
     if values["state"] == "scheduled":
@@ -333,7 +361,7 @@ def update_campaign(
     now: datetime,
 ) -> None:
     current = editable_campaign(conn, project, principal, campaign_id)
-    values = _values(conn, project, data, current)
+    values = _values(conn, project, data, current, principal)
     merged = {**current._mapping, **values}
     if merged["state"] == "scheduled":
         _check_complete(merged)

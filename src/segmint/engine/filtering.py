@@ -10,10 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK
 from segmint.errors import InvalidInput
 from segmint.filters import compile_filter, evaluate, explain, load_lead, parse_filter, to_json
-from segmint.filters.parse import stored_segment_ids
+from segmint.filters.parse import check_readable, check_readable_refs, stored_segment_ids
 from segmint.filters.source import DbSegmentSource
 from segmint.filters.syntax import parse_text as _parse_text
 from segmint.filters.syntax import to_text
@@ -25,17 +26,51 @@ __all__ = ["referenced_segments", "to_json", "to_text"]
 SEARCHED_FIELDS = ("name", "email", "company")
 
 
+def source_for(conn: sa.Connection, project: Project, reader: Principal | None) -> DbSegmentSource:
+    """The project's segments and lists as `reader` may refer to them (None: the system, which
+    may refer to all). Lists are the project's shared data: anyone in it may read them."""
+    only = reader.user_id if reader is not None and reader.reads_only_own_segments else None
+    return DbSegmentSource(conn, project.id, only_created_by=only)
+
+
 def validate(
-    conn: sa.Connection, project: Project, data: Any, segment_id: int | None = None
+    conn: sa.Connection,
+    project: Project,
+    data: Any,
+    segment_id: int | None = None,
+    *,
+    reader: Principal | None,
 ) -> Node:
-    """A filter from user input, checked against the project's fields, segments and lists."""
+    """A filter from user input, checked against the project's fields, segments and lists:
+    every segment it refers to must be one `reader` may read (403 naming the reference)."""
     if data is None:
         raise InvalidInput("a segment needs at least one condition", "filter")
-    return parse_filter(data, project, DbSegmentSource(conn, project.id), segment_id=segment_id)
+    source = source_for(conn, project, reader)
+    return parse_filter(data, project, source, segment_id=segment_id)
 
 
-def parse_text(conn: sa.Connection, project: Project, text: str) -> Node:
-    return _parse_text(text, project, DbSegmentSource(conn, project.id))
+def check_stored_readable(
+    conn: sa.Connection, project: Project, reader: Principal, stored: Any
+) -> None:
+    """A saved filter may be evaluated for `reader` only when it reaches no segment they may
+    not read; else 403 naming the reference."""
+    if reader.reads_only_own_segments:
+        check_readable(stored, source_for(conn, project, reader))
+
+
+def check_segments_readable(
+    conn: sa.Connection, project: Project, reader: Principal, refs: list[tuple[int, str]]
+) -> None:
+    """Segments named outside a filter (a campaign's targeting), each with its JSON path, under
+    the same rule as `in_segment`."""
+    if reader.reads_only_own_segments:
+        check_readable_refs(refs, source_for(conn, project, reader))
+
+
+def parse_text(
+    conn: sa.Connection, project: Project, text: str, *, reader: Principal | None
+) -> Node:
+    return _parse_text(text, project, source_for(conn, project, reader))
 
 
 def load(project: Project, stored: Any) -> Node:
@@ -78,7 +113,11 @@ def search_condition(
 
 
 def lead_condition(
-    conn: sa.Connection, project: Project, filter_json: str | None, q: str | None
+    conn: sa.Connection,
+    project: Project,
+    filter_json: str | None,
+    q: str | None,
+    reader: Principal | None,
 ) -> sa.ColumnElement[bool] | None:
     """The `filter` (JSON text) and `q` parameters of a lead listing, combined."""
     parts: list[sa.ColumnElement[bool]] = []
@@ -88,7 +127,7 @@ def lead_condition(
             data = json.loads(filter_json)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"not valid JSON ({exc.msg})", "filter") from None
-        parts.append(condition(conn, project, validate(conn, project, data), now))
+        parts.append(condition(conn, project, validate(conn, project, data, reader=reader), now))
     search = search_condition(conn, project, q, now)
     if search is not None:
         parts.append(search)

@@ -88,11 +88,22 @@ def get_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any:
 def visible_segment(
     conn: sa.Connection, project: Project, principal: Principal, segment_id: int
 ) -> Any:
-    """A segment the caller may read: owners and admins read all, members their own."""
+    """A segment the caller may read: owners and admins read all, members their own, and
+    only when it reaches no segment of someone else's (its members would show through)."""
     row = get_segment(conn, project, segment_id)
-    if principal.role == Role.MEMBER and row.created_by != principal.user_id:
+    if principal.reads_only_own_segments and row.created_by != principal.user_id:
         raise Forbidden("members can only see the segments they created")
+    filtering.check_stored_readable(conn, project, principal, row.filter)
     return row
+
+
+def readable(conn: sa.Connection, project: Project, principal: Principal, row: Any) -> bool:
+    """Whether the caller may evaluate this segment (see visible_segment)."""
+    try:
+        visible_segment(conn, project, principal, row.id)
+    except Forbidden:
+        return False
+    return True
 
 
 def editable_segment(
@@ -127,7 +138,7 @@ def create_segment(
     data: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
 ) -> Any:
-    tree = filtering.validate(conn, project, data.get("filter"))
+    tree = filtering.validate(conn, project, data.get("filter"), reader=principal)
     now = clock.now()
     new_id = conn.execute(
         segments.insert()
@@ -180,7 +191,9 @@ def update_segment(
             raise InvalidInput("must be true or false", "active")
         changes["active"] = data["active"]
     if "filter" in data:
-        tree = filtering.validate(conn, project, data["filter"], segment_id=segment_id)
+        tree = filtering.validate(
+            conn, project, data["filter"], segment_id=segment_id, reader=principal
+        )
         new_filter = filtering.to_json(tree)
         if new_filter != row.filter:
             changes.update(filter=new_filter, version=row.version + 1)
@@ -297,12 +310,20 @@ def count(
 
 
 def member_counts(
-    conn: sa.Connection, project: Project, rows: list[Any], clock: Clock = SYSTEM_CLOCK
+    conn: sa.Connection,
+    project: Project,
+    rows: list[Any],
+    reader: Principal,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[int, int | None]:
-    """Live counts of several segments: one COUNT per segment, each a single indexed query."""
+    """Live counts of several segments: one COUNT per segment, each a single indexed query.
+    A segment the reader may not evaluate (visible_segment) is shown without a count."""
     now = clock.now()
     counts: dict[int, int | None] = {}
     for row in rows:
+        if not readable(conn, project, reader, row):
+            counts[row.id] = None
+            continue
         try:
             counts[row.id] = count_where(conn, project, segment_condition(conn, project, row, now))
         except InvalidInput:  # it refers to a segment deleted by force: shown without a count
@@ -311,10 +332,14 @@ def member_counts(
 
 
 def preview(
-    conn: sa.Connection, project: Project, data: Any, clock: Clock = SYSTEM_CLOCK
+    conn: sa.Connection,
+    project: Project,
+    data: Any,
+    reader: Principal | None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, Any]:
     """Count and sample of an unsaved filter."""
-    tree = filtering.validate(conn, project, data)
+    tree = filtering.validate(conn, project, data, reader=reader)
     where = filtering.condition(conn, project, tree, clock.now())
     total = count_where(conn, project, where)
     newest_first = Sort(leads.c.created_at, True, False)

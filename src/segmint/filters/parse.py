@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Final
 
-from segmint.errors import InvalidInput
+from segmint.errors import Forbidden, InvalidInput
 from segmint.filters.fields import FieldSpec, FieldType, resolve_event_field, resolve_field
 from segmint.filters.operators import OPERATORS, Operator, Shape, operators_for
 from segmint.filters.source import SegmentSource
@@ -329,6 +329,69 @@ def _reaches(start: int, target: int | None, source: SegmentSource) -> list[int]
     return walk(start, [start])
 
 
+def _unreadable(start: int, source: SegmentSource) -> list[int] | None:
+    """A chain of stored references from `start` to a segment the caller may not read, if any.
+
+    The whole reach counts, not only `start`: evaluating a segment inlines the filters of the
+    segments it refers to, so their members show through it."""
+    seen: set[int] = set()
+
+    def walk(current: int, chain: list[int]) -> list[int] | None:
+        if not source.may_read(current):
+            return chain
+        for ref in sorted(stored_segment_ids(source.get_filter(current))):
+            if ref not in seen:
+                seen.add(ref)
+                found = walk(ref, [*chain, ref])
+                if found:
+                    return found
+        return None
+
+    return walk(start, [start])
+
+
+def check_readable_refs(refs: list[tuple[int, str]], source: SegmentSource) -> None:
+    """Forbidden at the path of the first (segment id, path) reaching an unreadable segment."""
+    for ref, path in refs:
+        chain = _unreadable(ref, source)
+        if chain is None:
+            continue
+        if len(chain) == 1:
+            raise Forbidden(f"segment {ref} is not one you may read", path)
+        steps = " -> ".join(str(s) for s in chain)
+        raise Forbidden(
+            f"segment {ref} refers to segment {chain[-1]}, which you may not read ({steps})", path
+        )
+
+
+def check_readable(data: Any, source: SegmentSource, path: str = "filter") -> None:
+    """Raise Forbidden, naming the path of the reference, when a stored filter reaches a segment
+    the caller may not read (a segment saved before the rule, or by someone who could). The
+    stored JSON is only walked, not validated again: a filter broken since (a field deleted)
+    is reported where it is evaluated, as before."""
+    check_readable_refs(_stored_refs(data, path), source)
+
+
+def _stored_refs(data: Any, path: str) -> list[tuple[int, str]]:
+    """(segment id, JSON path) of each `in_segment` in a stored filter, paths as the parser
+    names them."""
+    if not isinstance(data, dict):
+        return []
+    ref = data.get("in_segment")
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return [(ref, f"{path}.in_segment")]
+    if isinstance(data.get("not"), dict):
+        return _stored_refs(data["not"], f"{path}.not")
+    for kind in ("and", "or"):
+        if isinstance(data.get(kind), list):
+            return [
+                found
+                for i, item in enumerate(data[kind])
+                for found in _stored_refs(item, f"{path}.{kind}[{i}]")
+            ]
+    return []  # a condition or an event: `in_segment` is not allowed inside an event's where
+
+
 def check_references(
     refs: list[tuple[int, str]],
     lists: list[tuple[int, str]],
@@ -340,6 +403,8 @@ def check_references(
             raise _fail(path, "a segment cannot refer to itself")
         if source.get_filter(ref) is None:
             raise _fail(path, f"unknown segment {ref}")
+    check_readable_refs(refs, source)
+    for ref, path in refs:
         chain = _reaches(ref, segment_id, source)
         if chain:
             steps = " -> ".join(str(s) for s in chain)
@@ -359,8 +424,9 @@ def parse_filter(
 ) -> Node:
     """Validate filter JSON and build its tree; raises InvalidInput naming the bad node's path.
 
-    With `segments`, `in_segment` / `in_list` references must exist and `in_segment` must not
-    form a cycle (through the stored filters) back to `segment_id`, the segment being saved.
+    With `segments`, `in_segment` / `in_list` references must exist, every segment they reach
+    must be one the caller may read (else Forbidden) and `in_segment` must not form a cycle
+    (through the stored filters) back to `segment_id`, the segment being saved.
     """
     parser = _Parser(project)
     try:

@@ -17,21 +17,42 @@ class SegmentSource(Protocol):
 
     def has_list(self, list_id: int) -> bool: ...
 
+    def may_read(self, segment_id: int) -> bool:
+        """Whether the caller the filter is checked for may read this segment (True when there
+        is no such segment: that is reported as unknown, not as forbidden)."""
+        ...
+
 
 class DbSegmentSource:
-    """Reads the `segments` and `lists` tables of one project through a connection."""
+    """Reads the `segments` and `lists` tables of one project through a connection.
 
-    def __init__(self, conn: sa.Connection, project_id: int) -> None:
+    `only_created_by`: the caller may read only the segments this user created (a member);
+    None: every segment of the project (owners, admins, the system itself).
+    """
+
+    def __init__(
+        self, conn: sa.Connection, project_id: int, only_created_by: int | None = None
+    ) -> None:
         self._conn = conn
         self._project_id = project_id
+        self._only_created_by = only_created_by
 
-    def get_filter(self, segment_id: int) -> Any | None:
-        row = self._conn.execute(
-            sa.select(segments.c.filter).where(
+    def _row(self, segment_id: int) -> Any | None:
+        return self._conn.execute(
+            sa.select(segments.c.filter, segments.c.created_by).where(
                 segments.c.project_id == self._project_id, segments.c.id == segment_id
             )
         ).first()
-        return None if row is None else row[0]
+
+    def get_filter(self, segment_id: int) -> Any | None:
+        row = self._row(segment_id)
+        return None if row is None else row.filter
+
+    def may_read(self, segment_id: int) -> bool:
+        if self._only_created_by is None:
+            return True
+        row = self._row(segment_id)
+        return row is None or row.created_by == self._only_created_by
 
     def has_list(self, list_id: int) -> bool:
         row = self._conn.execute(
@@ -57,6 +78,9 @@ class MemorySegmentSource:
     def has_list(self, list_id: int) -> bool:
         return list_id in self._lists
 
+    def may_read(self, segment_id: int) -> bool:
+        return True
+
 
 class CachingSegmentSource:
     """Another source, each answer remembered: for evaluating many leads in one transaction."""
@@ -75,3 +99,6 @@ class CachingSegmentSource:
         if list_id not in self._lists:
             self._lists[list_id] = self._inner.has_list(list_id)
         return self._lists[list_id]
+
+    def may_read(self, segment_id: int) -> bool:
+        return self._inner.may_read(segment_id)

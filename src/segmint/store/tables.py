@@ -42,7 +42,7 @@ class Timestamp(sa.types.TypeDecorator[datetime]):
 
 def _id() -> sa.Column[int]:
     # Never reused on either database: PostgreSQL's sequences, and on SQLite AUTOINCREMENT for
-    # every table whose ids are referred to (migration 0013).
+    # every table whose ids are referred to (migration 0014).
     return sa.Column("id", BigId, primary_key=True, autoincrement=True)
 
 
@@ -70,13 +70,16 @@ users = sa.Table(
         sa.ForeignKey("organizations.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lower-cased
+    # Stored lower-cased; unique within the organization only, so that adding a user never
+    # tells one organization which emails another has (migration 0013).
+    sa.Column("email", sa.String(320), nullable=False, index=True),
     sa.Column("name", sa.String(255)),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(255)),  # argon2id; null until a password is set
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_login_at", Timestamp),
     sa.CheckConstraint("role in ('owner', 'admin', 'member')", name="ck_users_role"),
+    sa.UniqueConstraint("organization_id", "email"),
 )
 
 projects = sa.Table(

@@ -102,7 +102,12 @@ def create_campaign(
     clock: ClockDep,
 ) -> CampaignWithSecret:
     campaign_id = definitions.create_campaign(
-        conn, project, body.model_dump(exclude_unset=True), principal.user_id, clock.now()
+        conn,
+        project,
+        body.model_dump(exclude_unset=True),
+        principal.user_id,
+        clock.now(),
+        reader=principal,
     )
     secret = definitions.get_campaign(conn, project, campaign_id).webhook_secret
     return CampaignWithSecret.model_validate(
@@ -116,9 +121,13 @@ def create_campaign(
     summary="Audience of unsaved targeting: count, skips and a sample, live",
 )
 def preview(
-    body: AudienceIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+    body: AudienceIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> AudienceOut:
-    targeting = definitions.check_targeting(conn, project, body.targeting.model_dump())
+    targeting = definitions.check_targeting(conn, project, body.targeting.model_dump(), principal)
     # The audience's problems, and the mail settings' (a webhook URL is the editor's business).
     found = audience.targeting_problems(audience.Catalog.load(conn, project), targeting)
     if body.channel == "email":

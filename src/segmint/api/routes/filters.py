@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import FILTER_EXAMPLE, FilterIn, Strict
+from segmint.engine import filtering
 from segmint.engine.vocabulary import vocabulary
-from segmint.filters import DbSegmentSource, parse_filter, parse_text, to_json, to_text
+from segmint.filters import to_json, to_text
 
 router = APIRouter(prefix="/api/v1/projects/{project}/filters", tags=["filters"])
 
@@ -33,15 +34,15 @@ def get_vocabulary(
 
 @router.post("/text", response_model=FilterOut, summary="Validate a filter; print it as text")
 def filter_to_text(
-    body: FilterIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
 ) -> FilterOut:
-    tree = parse_filter(body.filter, project, DbSegmentSource(conn, project.id))
+    tree = filtering.validate(conn, project, body.filter, reader=principal)
     return FilterOut(filter=to_json(tree), text=to_text(tree))
 
 
 @router.post("/parse", response_model=FilterOut, summary="Parse the text syntax into a filter")
 def text_to_filter(
-    body: TextIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: TextIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
 ) -> FilterOut:
-    tree = parse_text(body.text, project, DbSegmentSource(conn, project.id))
+    tree = filtering.parse_text(conn, project, body.text, reader=principal)
     return FilterOut(filter=to_json(tree), text=to_text(tree))

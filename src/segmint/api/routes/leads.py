@@ -43,7 +43,7 @@ def _public(row: object) -> LeadPublic:
 def list_leads(
     conn: ConnectionDep,
     project: ProjectDep,
-    _principal: PrincipalDep,
+    principal: PrincipalDep,
     filter: Annotated[
         str | None, Query(description="A filter tree as JSON (see the filter language).")
     ] = None,
@@ -52,7 +52,7 @@ def list_leads(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> LeadPage:
-    where = filtering.lead_condition(conn, project, filter, q)
+    where = filtering.lead_condition(conn, project, filter, q, principal)
     result = engine.page_of_leads(conn, project, where, engine.parse_sort(sort), page, per_page)
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
@@ -123,7 +123,8 @@ def lead_segments(
 ) -> SegmentList:
     engine.get_lead(conn, project, lead_id)
     scope = segments_engine.Scope(everyone=principal.role != Role.MEMBER)
-    rows = segments_engine.list_segments(conn, project, principal, scope, None)
+    listed = segments_engine.list_segments(conn, project, principal, scope, None)
+    rows = [r for r in listed if segments_engine.readable(conn, project, principal, r)]
     matching = filtering.segments_containing(conn, project, rows, lead_id)
     return SegmentList(
         items=[

@@ -54,7 +54,8 @@ def create_list(
 ) -> ListPublic:
     stored_filter = None
     if body.filter is not None:
-        stored_filter = filtering.to_json(filtering.validate(conn, project, body.filter))
+        tree = filtering.validate(conn, project, body.filter, reader=principal)
+        stored_filter = filtering.to_json(tree)
     list_id = engine.create_list(
         conn,
         project,
@@ -83,11 +84,12 @@ def update_list(
     body: ListUpdate,
     conn: ConnectionDep,
     project: ProjectDep,
-    _principal: PrincipalDep,
+    principal: PrincipalDep,
 ) -> ListPublic:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("filter") is not None:
-        changes["filter"] = filtering.to_json(filtering.validate(conn, project, changes["filter"]))
+        tree = filtering.validate(conn, project, changes["filter"], reader=principal)
+        changes["filter"] = filtering.to_json(tree)
     engine.update_list(conn, project, list_id, changes)
     return list_public(conn, project, list_id)
 
@@ -147,11 +149,12 @@ def remove_members(
 
 @router.post("/{list_id}/refresh", response_model=ListPublic, summary="Re-apply the stored filter")
 def refresh(
-    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    list_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
 ) -> ListPublic:
     row = engine.get_list(conn, project, list_id)
     if row.filter is None:
         raise InvalidInput("this list has no filter to refresh from", "filter")
+    filtering.check_stored_readable(conn, project, principal, row.filter)
     where = filtering.condition(conn, project, filtering.load(project, row.filter))
     engine.replace_members(conn, project, list_id, where)
     return list_public(conn, project, list_id)

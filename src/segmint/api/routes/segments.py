@@ -51,7 +51,7 @@ def list_segments(
     q: Annotated[str | None, Query(description="Search names and descriptions.")] = None,
 ) -> SegmentList:
     rows = engine.list_segments(conn, project, principal, engine.Scope.parse(scope, principal), q)
-    counts = engine.member_counts(conn, project, rows)
+    counts = engine.member_counts(conn, project, rows, principal)
     return SegmentList(items=[_public(r, counts[r.id]) for r in rows])
 
 
@@ -66,9 +66,9 @@ def create_segment(
 
 @router.post("/preview", response_model=Preview, summary="Count and sample an unsaved filter")
 def preview(
-    body: FilterIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
 ) -> Preview:
-    return Preview.model_validate(engine.preview(conn, project, body.filter))
+    return Preview.model_validate(engine.preview(conn, project, body.filter, principal))
 
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")

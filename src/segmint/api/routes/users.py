@@ -1,6 +1,8 @@
 """The organization's users (owners and admins manage them) and each caller's own API tokens.
 
-These are organization-wide, not per project, so they live outside /projects/{project}.
+These are organization-wide, not per project, so they live outside /projects/{project}. A user
+reaches every project of the organization, so managing users needs a credential that does too:
+a token limited to one project may not list or add users, whatever its user's role.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from segmint import auth
@@ -38,7 +40,12 @@ class UserList(BaseModel):
 class UserCreate(Strict):
     email: str = Field(max_length=320, examples=["ada@example.com"])
     role: Role = Role.MEMBER
-    password: str | None = Field(None, min_length=8, max_length=200)
+    password: str | None = Field(
+        None,
+        max_length=200,
+        description="For the web UI: at least 10 characters, not a common password, a "
+        "keyboard or number sequence, a repeated pattern or the email address (else 422).",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -64,11 +71,22 @@ class TokenIssued(BaseModel):
     prefix: str
 
 
+def require_organization_wide(principal: PrincipalDep) -> None:
+    if principal.project_id is not None:
+        raise Forbidden(
+            "this token is limited to one project, and users reach every project of the "
+            "organization: manage users with a token not limited to a project, or log in"
+        )
+
+
+UserManager = [AdminOnly, Depends(require_organization_wide)]
+
+
 def _user(row: sa.Row[object]) -> UserPublic:
     return UserPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/users", response_model=UserList, dependencies=[AdminOnly], summary="List users")
+@router.get("/users", response_model=UserList, dependencies=UserManager, summary="List users")
 def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
     rows = conn.execute(
         sa.select(users)
@@ -82,8 +100,8 @@ def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
     "/users",
     response_model=UserPublic,
     status_code=201,
-    dependencies=[AdminOnly],
-    summary="Add a user to the organization (owner or admin)",
+    dependencies=UserManager,
+    summary="Add a user to the organization (owner or admin, not with a project token)",
 )
 def create_user(
     body: UserCreate, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep

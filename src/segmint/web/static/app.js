@@ -47,6 +47,8 @@ function el(tag, attrs = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "class") node.className = value;
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
+    else if (key === "style") node.style.cssText = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
     else if (value === true) node.setAttribute(key, "");
     else node.setAttribute(key, value);

@@ -6,8 +6,8 @@ already sent for the old one then named the new segment. SQLite cannot add AUTOI
 table, so each table whose ids are referred to from elsewhere is rebuilt (the documented
 twelve steps: foreign keys are off during migrations, see env.py). PostgreSQL: nothing to do.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from alembic import op
 from sqlalchemy import text
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
