@@ -74,6 +74,33 @@ def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) 
     assert cleared["password_set"] is False
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from_name", "Acme\r\nBcc: everyone@evil.test"),
+        ("from_name", "Acme\x00"),
+        ("reply_to", "help@acme.test\r\nBcc: everyone@evil.test"),
+        ("host", "smtp.acme.test\n"),
+        ("username", "mailer\tx"),
+    ],
+)
+def test_mail_settings_refuse_control_characters(
+    api: Api, ready: dict[str, int], field: str, value: str
+) -> None:
+    """A line break in a header field would add headers of its own (and, stored, it broke
+    every mail of the project)."""
+    before = api.get("settings/mail").json()
+    refused = api.put("settings/mail", json={"from_name": "Acme", field: value})
+    assert refused.status_code == 422
+    assert error_of(refused) == {
+        "code": "invalid",
+        "message": "must not contain control characters (line breaks, tabs, ...): it goes into "
+        "mail headers",
+        "path": field,
+    }
+    assert api.get("settings/mail").json() == before
+
+
 def test_campaign_crud_preview_and_render(api: Api, ready: dict[str, int]) -> None:
     created = _campaign(api, ready["segment"])
     assert created.status_code == 201, created.text
