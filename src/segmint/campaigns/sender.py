@@ -440,7 +440,9 @@ class Sender:
             self._settle_failure(job, recipient, str(exc), permanent=True, claimed=False)
             return 1
         except RenderError as exc:
-            self._settle_failure(job, recipient, f"template: {exc}", permanent=True, claimed=False)
+            self._settle_failure(
+                job, recipient, f"template: {exc.path}: {exc}", permanent=True, claimed=False
+            )
             return 1
         mail = messages.email_for(
             message,
@@ -526,7 +528,7 @@ class Sender:
                 message = self._render(job, recipient, context)
             except RenderError as exc:
                 self._settle_failure(
-                    job, recipient, f"template: {exc}", permanent=True, claimed=False
+                    job, recipient, f"template: {exc.path}: {exc}", permanent=True, claimed=False
                 )
                 continue
             rendered.append(recipient)
