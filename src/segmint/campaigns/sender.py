@@ -104,14 +104,14 @@ class Sender:
             return self._step(run)
         except ChannelDown as exc:
             self._back_off(run, str(exc))
-            return 1  # this run waits; the next step goes on with the others
+            return 0
         except sa.exc.OperationalError:
             raise  # the database is unavailable: the worker's loop waits for it
         except Exception as exc:
             # A bug or data no check foresaw: this run alone waits, then gives up.
             log.exception("campaign run %s failed", run.id)
             self._back_off(run, f"{type(exc).__name__}: {exc}", self.max_run_failures)
-            return 1
+            return 1  # a state changed (and this is bounded: the run gives up)
         finally:
             self._release(run)
 
