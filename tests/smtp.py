@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,11 @@ class Inbox:
             if self.temporary_failures > 0:
                 self.temporary_failures -= 1
                 return "451 4.3.0 try again later"
-        message = message_from_bytes(envelope.content, policy=policy.default)
+        if envelope.smtp_utf8:  # headers may hold UTF-8 (RFC 6532)
+            content = envelope.content.decode()
+            message = message_from_string(content, policy=policy.default)
+        else:
+            message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.messages.append(message)
@@ -85,20 +89,25 @@ class Inbox:
 class SmtpServer:
     """Serves an Inbox on 127.0.0.1; `stop()` and `start()` take it down and up again on the
     same port (connections are refused in between). With a TLS context it requires STARTTLS;
-    with credentials it requires AUTH with them."""
+    with credentials it requires AUTH with them; with `smtputf8` it offers SMTPUTF8 (non-ASCII
+    addresses and headers)."""
 
     def __init__(
-        self, tls: ssl.SSLContext | None = None, credentials: tuple[str, str] | None = None
+        self,
+        tls: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.inbox = Inbox()
         self.port = free_port()
         self.tls = tls
         self.credentials = credentials
+        self.smtputf8 = smtputf8
         self.logins: list[str] = []
         self._controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.tls is not None:
             options.update(tls_context=self.tls, require_starttls=True)
         if self.credentials is not None:

@@ -3,6 +3,7 @@ and the public tracking links, on both databases with a real SMTP server."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +75,33 @@ def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) 
     assert cleared["password_set"] is False
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from_name", "Acme\r\nBcc: everyone@evil.test"),
+        ("from_name", "Acme\x00"),
+        ("reply_to", "help@acme.test\r\nBcc: everyone@evil.test"),
+        ("host", "smtp.acme.test\n"),
+        ("username", "mailer\tx"),
+    ],
+)
+def test_mail_settings_refuse_control_characters(
+    api: Api, ready: dict[str, int], field: str, value: str
+) -> None:
+    """A line break in a header field would add headers of its own (and, stored, it broke
+    every mail of the project)."""
+    before = api.get("settings/mail").json()
+    refused = api.put("settings/mail", json={"from_name": "Acme", field: value})
+    assert refused.status_code == 422
+    assert error_of(refused) == {
+        "code": "invalid",
+        "message": "must not contain control characters (line breaks, tabs, ...): it goes into "
+        "mail headers",
+        "path": field,
+    }
+    assert api.get("settings/mail").json() == before
+
+
 def test_campaign_crud_preview_and_render(api: Api, ready: dict[str, int]) -> None:
     created = _campaign(api, ready["segment"])
     assert created.status_code == 201, created.text
@@ -113,6 +141,34 @@ def test_campaign_crud_preview_and_render(api: Api, ready: dict[str, int]) -> No
     assert rendered["subject"].startswith("Hi ") and "Unsubscribe" in rendered["text"]
     assert api.delete(f"campaigns/{campaign['id']}").status_code == 204
     assert api.get(f"campaigns/{campaign['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}",
+            "rendering took over 2 seconds, the limit for one message (a loop that runs too long?)",
+        ),
+        (
+            "{% for a in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+            "the rendered {path} is over 1,000,000 characters, the limit for one message",
+        ),
+    ],
+    ids=["time", "size"],
+)
+@pytest.mark.parametrize("path", ["subject", "body"])
+def test_a_render_preview_over_the_limits_is_a_422_naming_them(
+    api: Api, ready: dict[str, int], template: str, message: str, path: str
+) -> None:
+    """The issue's templates: 1e8 loop steps took 6.2 s, and one answer was 100 MB."""
+    fields = {"subject": "Hi", "body": "Hello", path: template}
+    started = time.monotonic()
+    refused = api.post("campaigns/render", json=fields)
+    assert time.monotonic() - started < 10
+    assert refused.status_code == 422
+    expected = {"code": "invalid", "message": message.format(path=path), "path": path}
+    assert error_of(refused) == expected
 
 
 def test_roles_and_tenants(api: Api, ready: dict[str, int]) -> None:

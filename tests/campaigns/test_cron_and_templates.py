@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,13 @@ import pytest
 
 from segmint.campaigns.cron import parse_cron
 from segmint.campaigns.messages import Draft, render_for
-from segmint.campaigns.templates import RenderError, check_body, check_subject, render
+from segmint.campaigns.templates import (
+    RenderError,
+    RenderLimit,
+    check_body,
+    check_subject,
+    render,
+)
 from segmint.campaigns.tracking import Links
 from segmint.errors import InvalidInput
 
@@ -100,3 +107,71 @@ def test_a_text_body_gets_paragraphs_beside_the_footer() -> None:
     assert message.html.startswith("<p>Hello Ann,</p><p>Welcome aboard.</p>")
     assert links.unsubscribe in message.html
     assert message.text.startswith("Hello Ann,\n\nWelcome aboard.\n")
+
+
+def test_empty_fields_render_empty_and_take_their_default() -> None:
+    lead = {"first_name": None, "last_name": "", "name": "", "company": "Initech", "custom": {}}
+    message = render(
+        "Hi {{ lead.first_name | default('there') }}",
+        "[{{ lead.first_name }}|{{ lead.last_name | upper }}|{{ lead.first_name ~ '!' }}]"
+        "[{{ lead.last_name | default('friend') }}|{{ lead.name | default('you') }}]"
+        "[{{ lead.company | default('your company') }}|{{ account }}"
+        "|{{ account.name | default('your team') }}]",
+        {"lead": lead, "account": None},
+    )
+    assert message.subject == "Hi there"  # was "Hi None"
+    assert message.text == "[||!][friend|you][Initech||your team]\n"
+
+
+NESTED_LOOPS = "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}"
+HUGE_OUTPUT = "{% for a in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "path", "message"),
+    [
+        ("Hi", NESTED_LOOPS, "body", "rendering took over 2 seconds, the limit for one message"),
+        ("Hi", HUGE_OUTPUT, "body", "the rendered body is over 1,000,000 characters, the limit"),
+        (HUGE_OUTPUT, "Hi", "subject", "the rendered subject is over 1,000,000 characters"),
+        ("Hi", "{{ 'x' * 10**8 }}", "body", "the rendered body is over 1,000,000 characters"),
+        ("Hi", "{{ 'x' | center(10**9) }}", "body", "the rendered body is over 1,000,000"),
+        (
+            "Hi",
+            "{{ 7 ** 100000000 }}",
+            "body",
+            "a number in the body is over 1,000,000 binary digits",
+        ),
+        (
+            "Hi",
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "body",
+            "the rendered body is over 1,000,000 characters",
+        ),
+        (
+            "Hi",
+            "{% macro twice(n) %}{% if n %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
+            "{% endmacro %}{{ twice(60) }}",
+            "body",
+            "rendering took over 2 seconds",
+        ),
+    ],
+    ids=[
+        "nested-loops",
+        "huge-body",
+        "huge-subject",
+        "repeat",
+        "pad",
+        "power",
+        "doubling",
+        "calls",
+    ],
+)
+def test_a_render_is_bounded_in_time_and_size(
+    subject: str, body: str, path: str, message: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(RenderLimit) as caught:
+        render(subject, body, {"lead": {}})
+    assert caught.value.path == path and message in str(caught.value)
+    assert time.monotonic() - started < 4  # unbounded: 6 s for the loops, minutes for the rest

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
-from segmint.campaigns import definitions, mail_settings
+from segmint.campaigns import definitions, mail_settings, runs
 from segmint.clock import FrozenClock
 from segmint.delivery import verify
 from segmint.engine import filtering
@@ -66,6 +66,38 @@ def test_messages_are_rendered_per_lead_with_headers(
     assert "<p>Hello Lead3!</p>" in html and "/click?url=https%3A%2F%2Facme.test%2Fblog" in html
 
 
+def test_a_recipient_over_the_render_limits_fails_alone_and_empty_fields_print_nothing(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+) -> None:
+    configure_mail(db, project, smtp.port, clock)
+    leads = [
+        {"email": "big@x.test", "first_name": "Big", "status": "new"},
+        {"email": "ann@x.test", "first_name": "Ann", "status": "new"},
+        {"email": "anon@x.test", "status": "new"},  # no first name
+    ]
+    add_leads(db, project, clock, leads)
+    segment = add_segment(db, project, owner, "New", NEW, clock)
+    huge = "{% for a in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"
+    body = f"{{% if lead.first_name == 'Big' %}}{huge}{{% endif %}}Hello {{{{ lead.first_name }}}}!"
+    campaign = add_campaign(
+        db, project, owner, clock, targeting={"include_segments": [segment]}, body=body
+    )
+    run = run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    states = recipient_states(db, project, run)
+    assert states == {"big@x.test": "failed", "ann@x.test": "sent", "anon@x.test": "sent"}
+    with db.connect() as conn:
+        failed = runs.recipients_of(conn, project, run, "failed", None, 10)
+    assert [x.email for x in failed] == ["big@x.test"]
+    assert failed[0].last_error == (
+        "template: body: the rendered body is over 1,000,000 characters, the limit for one message"
+    )
+    assert summary(db, project, campaign, run)["state"] == "done"
+    anon = smtp.inbox.to("anon@x.test")[0]
+    assert anon["Subject"] == "Hi there"  # `default` replaces an empty field
+    assert anon.get_body(("plain",)).get_content().startswith("Hello !\r\n")  # not "Hello None!"
+
+
 def test_refusals_fail_with_the_reason_and_4xx_retries_with_backoff(
     db: Engine, project: Project, clock: FrozenClock, campaign: int, smtp: SmtpServer
 ) -> None:
@@ -87,8 +119,6 @@ def test_refusals_fail_with_the_reason_and_4xx_retries_with_backoff(
         lead["email"] for lead in LEADS if lead["email"] != "lead1@x.test"
     )
     with db.connect() as conn:
-        from segmint.campaigns import runs
-
         failed = runs.recipients_of(conn, project, run, "failed", None, 10)
     assert failed[0].last_error.startswith("SMTP 550 5.1.1 no such user")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -93,10 +94,10 @@ def update(
     changes: dict[str, Any] = {}
     for name in ("host", "username", "from_name"):
         if name in data:
-            changes[name] = _text(data[name], name, 255)
+            changes[name] = _text(_no_controls(data[name], name), name, 255)
     for name in ("from_email", "reply_to"):
         if name in data:
-            changes[name] = parse_email(data[name], name)
+            changes[name] = parse_email(_no_controls(data[name], name), name)
     if "port" in data:
         port = data["port"]
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -137,6 +138,18 @@ def _save(conn: sa.Connection, project: Project, settings: MailSettings, now: da
         )
     else:
         conn.execute(mail_settings.insert().values(project_id=project.id, **values))
+
+
+def _no_controls(value: Any, path: str) -> Any:
+    """These fields go into SMTP commands and mail headers, where a line break would start a
+    header of the writer's choosing (a Bcc:) and stall every mail that carries it."""
+    if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidInput(
+            "must not contain control characters (line breaks, tabs, ...): it goes into mail "
+            "headers",
+            path,
+        )
+    return value
 
 
 def _text(value: Any, path: str, limit: int) -> str | None:

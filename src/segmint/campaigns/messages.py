@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -122,7 +123,8 @@ def email_for(
     return mail
 
 
-def wire_bytes(mail: EmailMessage) -> bytes:
+def wire_bytes(mail: EmailMessage, utf8: bool = False) -> bytes:
     """The message as SMTP carries it: CRLF line ends (smtplib leaves bytes as they are, and a
-    server reads a body of bare LFs as one over-long line)."""
-    return mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
+    server reads a body of bare LFs as one over-long line); with `utf8` (sent with SMTPUTF8),
+    headers in UTF-8 as they are, where otherwise an address would be mangled."""
+    return mail.as_bytes(policy=email_policy.SMTPUTF8 if utf8 else email_policy.SMTP)

@@ -54,6 +54,7 @@ CHUNK = 50  # recipients read per step
 WEBHOOK_BATCH = 100
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
+MAX_RUN_FAILURES = 5
 RETRY_BASE = timedelta(minutes=1)  # a recipient's 4xx: 1, 2, 4, 8 minutes
 BACKOFF_BASE = timedelta(seconds=10)  # the channel down: 10 s, 20 s, 40 s ...
 BACKOFF_MAX = timedelta(hours=1)
@@ -65,6 +66,10 @@ class ChannelDown(Exception):
     """The SMTP server or webhook receiver cannot be used now: the run backs off."""
 
 
+class Undeliverable(Exception):
+    """An address this SMTP server cannot take, whatever we retry: the recipient fails."""
+
+
 @dataclass
 class Sender:
     engine: Engine
@@ -74,6 +79,7 @@ class Sender:
     lease: timedelta = LEASE  # a run's, renewed as it goes: a dead sender's run is taken over
     inflight_lease: timedelta = LEASE  # a recipient's between its claim and its last commit
     max_attempts: int = MAX_ATTEMPTS
+    max_run_failures: int = MAX_RUN_FAILURES  # in a row, the last unexpected: the run ends
     retry_base: timedelta = RETRY_BASE
     backoff_base: timedelta = BACKOFF_BASE
     backoff_max: timedelta = BACKOFF_MAX
@@ -99,6 +105,13 @@ class Sender:
         except ChannelDown as exc:
             self._back_off(run, str(exc))
             return 0
+        except sa.exc.OperationalError:
+            raise  # the database is unavailable: the worker's loop waits for it
+        except Exception as exc:
+            # A bug or data no check foresaw: this run alone waits, then gives up.
+            log.exception("campaign run %s failed", run.id)
+            self._back_off(run, f"{type(exc).__name__}: {exc}", self.max_run_failures)
+            return 1  # a state changed (and this is bounded: the run gives up)
         finally:
             self._release(run)
 
@@ -187,7 +200,10 @@ class Sender:
                 .values(**values)
             )
 
-    def _back_off(self, run: Any, error: str) -> None:
+    def _back_off(self, run: Any, error: str, give_up_after: int | None = None) -> None:
+        """Retry the run later (10 s, 20 s, ...), or end it in `error` once it has failed
+        `give_up_after` times in a row."""
+        now = self.clock.now()
         with self.engine.begin() as conn:
             failures = 1 + int(
                 conn.execute(
@@ -197,17 +213,23 @@ class Sender:
                 ).scalar()
                 or 0
             )
-            delay = min(self.backoff_base * 2 ** min(failures - 1, 20), self.backoff_max)
+            values: dict[str, Any] = {"consecutive_failures": failures, "error": error[:1000]}
+            delay = None
+            if give_up_after is not None and failures >= give_up_after:
+                values |= {"state": "error", "finished_at": now, "next_attempt_at": None}
+                _fail_unsent(conn, run, f"not sent: the run stopped on an error: {error}")
+            else:
+                delay = min(self.backoff_base * 2 ** min(failures - 1, 20), self.backoff_max)
+                values["next_attempt_at"] = now + delay
             conn.execute(
                 campaign_runs.update()
                 .where(campaign_runs.c.project_id == run.project_id, campaign_runs.c.id == run.id)
-                .values(
-                    consecutive_failures=failures,
-                    next_attempt_at=self.clock.now() + delay,
-                    error=error[:1000],
-                )
+                .values(**values)
             )
-        log.warning("campaign run %s: %s (retrying in %s)", run.id, error, delay)
+        if delay is None:
+            log.error("campaign run %s given up after %s failures: %s", run.id, failures, error)
+        else:
+            log.warning("campaign run %s: %s (retrying in %s)", run.id, error, delay)
 
     def _channel_up(self, run: Any) -> None:
         with self.engine.begin() as conn:
@@ -391,9 +413,12 @@ class Sender:
         done = 0
         renew_at = self.monotonic() + self.lease.total_seconds() / 2
         with self._smtp(job.settings) as smtp:
+            # Not the channel's fault, so not ChannelDown: the run gives up after a few tries.
+            sender = _smtp_address(job.settings.from_email or "", smtp, "the sender address")
             for recipient in due:
                 self._pace(job.settings.rate_per_minute)
-                done += self._send_one(smtp, run, job, recipient, contexts.get(recipient.lead_id))
+                context = contexts.get(recipient.lead_id)
+                done += self._send_one(smtp, sender, run, job, recipient, context)
                 if self.monotonic() > renew_at:
                     self._renew(run)
                     renew_at = self.monotonic() + self.lease.total_seconds() / 2
@@ -402,31 +427,39 @@ class Sender:
     def _send_one(
         self,
         smtp: smtplib.SMTP,
+        sender: str,
         run: Any,
         job: _Job,
         recipient: Any,
         context: dict[str, Any] | None,
     ) -> int:
         try:
+            to = _smtp_address(recipient.email, smtp, "the address")
             message = self._render(job, recipient, context)
+        except Undeliverable as exc:
+            self._settle_failure(job, recipient, str(exc), permanent=True, claimed=False)
+            return 1
         except RenderError as exc:
-            self._settle_failure(job, recipient, f"template: {exc}", permanent=True, claimed=False)
+            self._settle_failure(
+                job, recipient, f"template: {exc.path}: {exc}", permanent=True, claimed=False
+            )
             return 1
         mail = messages.email_for(
             message,
             job.settings,
-            recipient.email,
+            to,
             recipient.id,
             job.campaign.id,
             job.links(recipient.id),
             self.clock.now(),
         )
+        utf8 = not (sender.isascii() and to.isascii())  # only then: RFC 6531 asks for no more
         reply: bytes | str
         try:
-            code, reply = smtp.mail(job.settings.from_email or "")
+            code, reply = smtp.mail(sender, ["SMTPUTF8"] if utf8 else [])
             if code >= 400:
                 raise ChannelDown(f"SMTP MAIL FROM refused: {code} {_text(reply)}")
-            code, reply = smtp.rcpt(recipient.email)
+            code, reply = smtp.rcpt(to)
             if code == 421:  # the server is closing the connection: not this recipient's fault
                 raise ChannelDown(f"SMTP {code} {_text(reply)}")
             if code >= 400:
@@ -438,7 +471,7 @@ class Sender:
                 smtp.rset()  # another sender has it
                 return 0
             try:
-                code, reply = smtp.data(messages.wire_bytes(mail))
+                code, reply = smtp.data(messages.wire_bytes(mail, utf8))
             except smtplib.SMTPDataError as exc:
                 code, reply = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPException, OSError) as exc:
@@ -495,7 +528,7 @@ class Sender:
                 message = self._render(job, recipient, context)
             except RenderError as exc:
                 self._settle_failure(
-                    job, recipient, f"template: {exc}", permanent=True, claimed=False
+                    job, recipient, f"template: {exc.path}: {exc}", permanent=True, claimed=False
                 )
                 continue
             rendered.append(recipient)
@@ -591,6 +624,40 @@ def _webhook_entry(recipient: Any, context: dict[str, Any] | None, message: Any)
         "html": message.html,
         "text": message.text,
     }
+
+
+def _smtp_address(address: str, smtp: smtplib.SMTP, what: str) -> str:
+    """The address as this server can take it: as it is with SMTPUTF8, else ASCII with the
+    domain in its IDNA form; a non-ASCII mailbox name has no ASCII form."""
+    if address.isascii() or smtp.has_extn("smtputf8"):
+        return address
+    mailbox, _, domain = address.rpartition("@")
+    if not mailbox.isascii():
+        raise Undeliverable(
+            f"{what} has non-ASCII characters before the @ and the SMTP server does not offer "
+            "SMTPUTF8"
+        )
+    try:
+        return f"{mailbox}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        raise Undeliverable(f"{what}: the domain {domain!r} has no ASCII (IDNA) form") from None
+
+
+def _fail_unsent(conn: sa.Connection, run: Any, error: str) -> None:
+    """The recipients of a run given up: queued ones failed (a later run may send them), those
+    in flight unconfirmed (their message may have gone out)."""
+    r = campaign_recipients
+    of_run = sa.and_(r.c.project_id == run.project_id, r.c.run_id == run.id)
+    conn.execute(
+        r.update()
+        .where(of_run, r.c.state == "queued")
+        .values(state="failed", last_error=error[:1000], next_attempt_at=None)
+    )
+    conn.execute(
+        r.update()
+        .where(of_run, r.c.state == "sending")
+        .values(state="unconfirmed", last_error=error[:1000], leased_until=None)
+    )
 
 
 def _text(reply: bytes | str) -> str:

@@ -156,7 +156,7 @@ def render(body: RenderIn, request: Request, conn: ConnectionDep, project: Proje
     try:
         message = messages.render_for(draft, context, links)
     except templates.RenderError as exc:
-        raise InvalidInput(str(exc), "body") from None
+        raise InvalidInput(str(exc), exc.path) from None
     return RenderOut(subject=message.subject, html=message.html, text=message.text, lead_id=lead_id)
 
 
