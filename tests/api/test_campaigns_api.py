@@ -79,7 +79,7 @@ def test_mail_settings_never_show_the_password(api: Api, ready: dict[str, int]) 
     ("field", "value"),
     [
         ("from_name", "Acme\r\nBcc: everyone@evil.test"),
-        ("from_name", "Acme\x00"),
+        ("from_name", "Acme\x07"),  # NUL is refused earlier, as text no database stores
         ("reply_to", "help@acme.test\r\nBcc: everyone@evil.test"),
         ("host", "smtp.acme.test\n"),
         ("username", "mailer\tx"),
