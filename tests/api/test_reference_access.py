@@ -132,3 +132,19 @@ def test_a_list_refresh_reaching_another_users_segment_is_refused(api: Api) -> N
     _refused(api.post(f"lists/{made['id']}/refresh", as_="member"), "filter.in_segment")
     assert api.get(f"lists/{made['id']}", as_="member").json()["member_count"] == 0
     assert _made(api.post(f"lists/{made['id']}/refresh", as_="admin"))["member_count"] == 1
+
+
+def test_a_member_cannot_see_the_audience_of_a_campaign_targeting_another_users_segment(
+    api: Api,
+) -> None:
+    """A saved campaign's audience and its runs' recipients are that segment's members."""
+    hidden = _others_segment(api)
+    body = {"name": "VIP news", "targeting": {"include_segments": [hidden]}}
+    campaign = _made(api.post("campaigns", as_="admin", json=body))
+    run = _made(api.post(f"campaigns/{campaign['id']}/runs", as_="admin"))
+    audience = f"campaigns/{campaign['id']}/audience"
+    recipients = f"campaigns/{campaign['id']}/runs/{run['id']}/recipients"
+    assert api.get(audience, as_="admin").status_code == 200
+    assert api.get(recipients, as_="admin").status_code == 200
+    _refused(api.get(audience, as_="member"), "targeting.include_segments[0]")
+    _refused(api.get(recipients, as_="member"), "targeting.include_segments[0]")

@@ -88,6 +88,22 @@ def check_targeting(
     return Targeting(**picked, filter=stored_filter)
 
 
+def check_audience_readable(
+    conn: sa.Connection, project: Project, row: Any, reader: Principal
+) -> None:
+    """A saved campaign's audience (its preview, its runs' recipients) shows members of the
+    segments it targets: a member who may not read one of them may not see it (403 naming the
+    targeting path), as with a segment reached through `in_segment`."""
+    targeting = Targeting.of(row)
+    picked = {name: getattr(targeting, name) for name in ("include_segments", "exclude_segments")}
+    _check_segments_readable(conn, project, picked, reader)
+    if targeting.filter is not None:
+        try:
+            filtering.check_stored_readable(conn, project, reader, targeting.filter)
+        except Forbidden as exc:
+            raise Forbidden(exc.message, _under("targeting", exc.path)) from None
+
+
 def _check_segments_readable(
     conn: sa.Connection,
     project: Project,

@@ -222,9 +222,14 @@ def rotate_secret(
     summary="Who a run now would send to (after already-sent and unsubscribed leads)",
 )
 def campaign_audience(
-    campaign_id: int, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+    campaign_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> AudienceOut:
     row = definitions.get_campaign(conn, project, campaign_id)
+    definitions.check_audience_readable(conn, project, row, principal)
     targeting = Targeting.of(row)
     settings = mail_settings.load(conn, project)
     catalog = audience.Catalog.load(conn, project)
@@ -283,11 +288,14 @@ def recipients(
     run_id: int,
     conn: ConnectionDep,
     project: ProjectDep,
+    principal: PrincipalDep,
     state: Annotated[str | None, Query(description="Only recipients in this state.")] = None,
     after: Annotated[int | None, Query(description="A recipient id from `next_after`.")] = None,
     limit: Annotated[int, Query(ge=1, le=runs.MAX_PAGE)] = 50,
 ) -> RecipientPage:
     runs.get_run(conn, project, campaign_id, run_id)
+    campaign = definitions.get_campaign(conn, project, campaign_id)
+    definitions.check_audience_readable(conn, project, campaign, principal)
     if state is not None and state not in runs.RECIPIENT_STATES:
         raise InvalidInput(f"expected one of {', '.join(runs.RECIPIENT_STATES)}", "state")
     rows = runs.recipients_of(conn, project, run_id, state, after, limit)
