@@ -313,20 +313,7 @@ def stored_segment_ids(data: Any) -> set[int]:
 
 def _reaches(start: int, target: int | None, source: SegmentSource) -> list[int] | None:
     """A chain of stored references from `start` back to `target` or into a cycle, if any."""
-    seen: set[int] = set()
-
-    def walk(current: int, chain: list[int]) -> list[int] | None:
-        for ref in sorted(stored_segment_ids(source.get_filter(current))):
-            if ref == target or ref in chain:
-                return [*chain, ref]
-            if ref not in seen:
-                seen.add(ref)
-                found = walk(ref, [*chain, ref])
-                if found:
-                    return found
-        return None
-
-    return walk(start, [start])
+    return _chain_from(start, source, lambda ref, chain: ref == target or ref in chain)
 
 
 def _unreadable(start: int, source: SegmentSource) -> list[int] | None:
@@ -334,12 +321,22 @@ def _unreadable(start: int, source: SegmentSource) -> list[int] | None:
 
     The whole reach counts, not only `start`: evaluating a segment inlines the filters of the
     segments it refers to, so their members show through it."""
+    if not source.may_read(start):
+        return [start]
+    return _chain_from(start, source, lambda ref, _chain: not source.may_read(ref))
+
+
+def _chain_from(
+    start: int, source: SegmentSource, stops_at: Callable[[int, list[int]], bool]
+) -> list[int] | None:
+    """Depth-first over stored references from `start`, each segment expanded once: the chain
+    to the first reference `stops_at` accepts (given the chain that reached it), if any."""
     seen: set[int] = set()
 
     def walk(current: int, chain: list[int]) -> list[int] | None:
-        if not source.may_read(current):
-            return chain
         for ref in sorted(stored_segment_ids(source.get_filter(current))):
+            if stops_at(ref, chain):
+                return [*chain, ref]
             if ref not in seen:
                 seen.add(ref)
                 found = walk(ref, [*chain, ref])
