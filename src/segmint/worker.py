@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint.api.limits import bounded_transaction
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import account_levels, fit, membership, outbox, scoring, time_sweep
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
 from segmint.store.db import env_number
+from segmint.store.timeouts import bounded_transaction
 from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
 
 if TYPE_CHECKING:  # delivery and sender import this module: import them only where used

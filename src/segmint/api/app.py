@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from segmint import __version__
 from segmint.api.headers import SecurityHeaders
-from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit, timed_out
+from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit
 from segmint.api.routes import (
     accounts,
     campaigns,
@@ -42,6 +42,7 @@ from segmint.errors import (
     SegmintError,
     Unauthorized,
 )
+from segmint.store.timeouts import timed_out
 from segmint.web import login, pages, tracking
 from segmint.web.session import LoginRequired
 from segmint.web.templating import STATIC

@@ -10,11 +10,11 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.limits import limit_statements, release_statements
 from segmint.clock import Clock
 from segmint.errors import Forbidden, NotFound, Unauthorized
 from segmint.model import Role
 from segmint.projects import Project, get_project
+from segmint.store.timeouts import limit_statements, release_statements
 
 
 def get_engine(request: Request) -> Engine:

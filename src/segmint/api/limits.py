@@ -25,12 +25,9 @@ import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import sqlalchemy as sa
 
 from segmint.auth import SESSION_COOKIE
 
@@ -280,71 +277,3 @@ def _caller(scope: Scope) -> str:
             return "session:" + hashlib.sha256(value).hexdigest()[:24]
     client = scope.get("client") or ("unknown", 0)
     return f"address:{client[0]}"
-
-
-def limit_statements(conn: sa.Connection, seconds: float) -> None:
-    """Cancel this connection's statements that run longer than `seconds`, until
-    release_statements (a request's: it outlives the short transaction authentication commits)."""
-    if seconds <= 0:
-        return
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SET statement_timeout = {int(seconds * 1000)}")
-        return
-    _interrupt_after(conn, seconds)
-
-
-def release_statements(conn: sa.Connection) -> None:
-    """The connection goes back to the pool: no limit follows it. Call it outside a failed
-    transaction (after its rollback)."""
-    if conn.dialect.name == "sqlite":
-        _stop_interrupting(conn)
-    elif not conn.invalidated:
-        conn.exec_driver_sql("RESET statement_timeout")
-
-
-@contextmanager
-def bounded_transaction(
-    engine: sa.Engine, seconds: float, lock_seconds: float = 0.0
-) -> Iterator[sa.Connection]:
-    """A transaction whose statements are cancelled past `seconds` and whose lock waits give up
-    past `lock_seconds` (PostgreSQL; SQLite has one writer and its busy timeout): background
-    work that must fail, not run for minutes holding locks, when a plan goes wrong."""
-    with engine.connect() as conn:
-        try:
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    _set_local(conn, "statement_timeout", seconds)
-                    _set_local(conn, "lock_timeout", lock_seconds)
-                elif seconds > 0:
-                    _interrupt_after(conn, seconds)
-                yield conn
-        finally:
-            if conn.dialect.name == "sqlite":
-                _stop_interrupting(conn)
-
-
-def _set_local(conn: sa.Connection, setting: str, seconds: float) -> None:
-    """Until the transaction ends; 0 turns the limit off, as PostgreSQL reads it."""
-    conn.exec_driver_sql(f"SET LOCAL {setting} = {max(int(seconds * 1000), 0)}")
-
-
-def _interrupt_after(conn: sa.Connection, seconds: float) -> None:
-    """SQLite has no statement timeout: a progress handler interrupts whatever runs past the
-    deadline."""
-    raw: Any = conn.connection.dbapi_connection
-    deadline = time.monotonic() + seconds
-
-    def too_long() -> int:  # called every N SQLite instructions: non-zero interrupts
-        return 1 if time.monotonic() > deadline else 0
-
-    raw.set_progress_handler(too_long, 10_000)
-
-
-def _stop_interrupting(conn: sa.Connection) -> None:
-    raw: Any = conn.connection.dbapi_connection
-    raw.set_progress_handler(None, 0)
-
-
-def timed_out(error: sa.exc.OperationalError) -> bool:
-    """Was this a statement cancelled by its timeout (or interrupted on SQLite)?"""
-    return getattr(error.orig, "sqlstate", None) == "57014" or "interrupted" in str(error.orig)
