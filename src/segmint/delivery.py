@@ -38,6 +38,7 @@ from segmint.store.tables import (
     webhook_queue,
     webhooks,
 )
+from segmint.store.timeouts import WorkerLimits
 from segmint.worker import poll_forever, worker_name
 
 log = logging.getLogger("segmint.delivery")
@@ -80,6 +81,8 @@ class Deliverer:
     backoff_max: timedelta = BACKOFF_MAX
     lease: timedelta = LEASE
     batches_per_lease: int = 20  # then the webhook goes back, so no receiver hogs a worker
+    # Background statements give up instead of holding locks for minutes (store/timeouts.py).
+    limits: WorkerLimits = field(default_factory=WorkerLimits.from_env)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,7 +131,7 @@ class Deliverer:
             .order_by(webhooks.c.id)
             .limit(10)
         )
-        with self.engine.begin() as conn:
+        with self.limits.transaction(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=webhooks)
             hooks = list(conn.execute(query))
@@ -184,7 +187,7 @@ class Deliverer:
     def _settle(self, hook: Any, changes: list[Any], outcome: Outcome) -> None:
         """Log the attempt and, on success, drop the acknowledged changes: one transaction."""
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with self.limits.transaction(self.engine) as conn:
             conn.execute(
                 webhook_attempts.insert().values(
                     project_id=hook.project_id,
@@ -236,7 +239,7 @@ class Deliverer:
         return delay if delay < self.backoff_max else self.backoff_max
 
     def _release(self, hook: Any) -> None:
-        with self.engine.begin() as conn:
+        with self.limits.transaction(self.engine) as conn:
             conn.execute(
                 webhooks.update()
                 .where(

@@ -30,8 +30,7 @@ from segmint.engine import account_levels, fit, membership, outbox, scoring, tim
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project, get_project_by_id
-from segmint.store.db import env_number
-from segmint.store.timeouts import bounded_transaction
+from segmint.store.timeouts import WorkerLimits
 from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
 
 if TYPE_CHECKING:  # delivery and sender import this module: import them only where used
@@ -46,25 +45,6 @@ GROUP_LEADS = 2000  # leads per grouped sync: IN lists stay well under SQLite's 
 
 NAME_LENGTH = 64  # work_items.claimed_by
 SWEEP_RETRY_CAP = 6  # a failing segment's sweep is retried after 20 s, 40 s, ... at most ~11 min
-
-
-@dataclass(frozen=True)
-class WorkerLimits:
-    """How long one background statement may run, and wait for a lock, before it is cancelled
-    and its work item (or segment sweep) fails, to be retried later: a plan gone wrong (no
-    statistics after a bulk load) must not hold locks for minutes, nor hold up other projects."""
-
-    statement_timeout: float = 60.0  # seconds; 0: none
-    lock_timeout: float = 10.0  # seconds (PostgreSQL); 0: none
-
-    @classmethod
-    def from_env(cls) -> WorkerLimits:
-        """`SEGMINT_WORKER_STATEMENT_TIMEOUT` and `SEGMINT_WORKER_LOCK_TIMEOUT` (seconds)."""
-        default = cls()
-        return cls(
-            env_number("SEGMINT_WORKER_STATEMENT_TIMEOUT", default.statement_timeout),
-            env_number("SEGMINT_WORKER_LOCK_TIMEOUT", default.lock_timeout),
-        )
 
 
 def worker_name() -> str:
@@ -92,9 +72,7 @@ class Worker:
             raise ValueError(f"a worker name has at most {NAME_LENGTH} characters")
 
     def _transaction(self) -> AbstractContextManager[sa.Connection]:
-        return bounded_transaction(
-            self.engine, self.limits.statement_timeout, self.limits.lock_timeout
-        )
+        return self.limits.transaction(self.engine)
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""

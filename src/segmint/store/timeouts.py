@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
+from segmint.store.db import env_number
 
 
 def limit_statements(conn: sa.Connection, seconds: float) -> None:
@@ -79,3 +82,26 @@ def _stop_interrupting(conn: sa.Connection) -> None:
 def timed_out(error: sa.exc.OperationalError) -> bool:
     """Was this a statement cancelled by its timeout (or interrupted on SQLite)?"""
     return getattr(error.orig, "sqlstate", None) == "57014" or "interrupted" in str(error.orig)
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """How long one background statement may run, and wait for a lock, before it is cancelled
+    and its work item (or segment sweep) fails, to be retried later: a plan gone wrong (no
+    statistics after a bulk load) must not hold locks for minutes, nor hold up other projects."""
+
+    statement_timeout: float = 60.0  # seconds; 0: none
+    lock_timeout: float = 10.0  # seconds (PostgreSQL); 0: none
+
+    @classmethod
+    def from_env(cls) -> WorkerLimits:
+        """`SEGMINT_WORKER_STATEMENT_TIMEOUT` and `SEGMINT_WORKER_LOCK_TIMEOUT` (seconds)."""
+        default = cls()
+        return cls(
+            env_number("SEGMINT_WORKER_STATEMENT_TIMEOUT", default.statement_timeout),
+            env_number("SEGMINT_WORKER_LOCK_TIMEOUT", default.lock_timeout),
+        )
+
+    def transaction(self, engine: sa.Engine) -> AbstractContextManager[sa.Connection]:
+        """A background transaction under these limits."""
+        return bounded_transaction(engine, self.statement_timeout, self.lock_timeout)
