@@ -4,6 +4,7 @@ events that segments can use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -160,30 +161,40 @@ def test_sending_is_paced_to_the_rate(
     assert waits == [pytest.approx(0.5)] * 5  # 120 a minute: one every half second
 
 
-def test_the_webhook_channel_posts_signed_batches(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
-) -> None:
+def _webhook_campaign(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, url: str
+) -> int:
+    """The LEADS, a segment of the new ones, and a webhook campaign to it posting to `url`."""
     add_leads(db, project, clock, LEADS)
     segment = add_segment(db, project, owner, "New", NEW, clock)
-    receiver = Receiver().start()
-    try:
-        campaign = add_campaign(
-            db,
-            project,
-            owner,
-            clock,
-            channel="webhook",
-            webhook_url=receiver.url,
-            targeting={"include_segments": [segment]},
-        )
-        receiver.fail_with(503, times=1)
-        run = run_now(db, project, campaign, clock)
-        sender(db, clock).drain()
-        assert receiver.received == []
-        clock.advance(timedelta(seconds=11))
-        sender(db, clock).drain()
-    finally:
-        receiver.stop()
+    targeting = {"include_segments": [segment]}
+    return add_campaign(
+        db, project, owner, clock, channel="webhook", webhook_url=url, targeting=targeting
+    )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+def test_the_webhook_channel_posts_signed_batches(
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    smtp: SmtpServer,
+    receiver: Receiver,
+) -> None:
+    campaign = _webhook_campaign(db, project, owner, clock, receiver.url)
+    receiver.fail_with(503, times=1)
+    run = run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    assert receiver.received == []
+    clock.advance(timedelta(seconds=11))
+    sender(db, clock).drain()
     [delivery] = receiver.received
     with db.connect() as conn:
         from segmint.campaigns.definitions import get_campaign
@@ -213,59 +224,39 @@ def test_a_campaign_webhook_saved_while_allowed_does_not_reach_inside_once_refus
     owner: Principal,
     clock: FrozenClock,
     smtp: SmtpServer,
+    receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    add_leads(db, project, clock, LEADS)
-    segment = add_segment(db, project, owner, "New", NEW, clock)
-    receiver = Receiver().start()
-    try:
-        campaign = add_campaign(
-            db,
-            project,
-            owner,
-            clock,
-            channel="webhook",
-            webhook_url=f"http://localhost:{receiver.port}/hook",
-            targeting={"include_segments": [segment]},
-        )
-        monkeypatch.delenv(ALLOW_PRIVATE_ENV)
-        run = run_now(db, project, campaign, clock)
-        sender(db, clock).drain()
-        assert receiver.received == []
-        refusal = "webhook: ConnectError: localhost resolves to 127.0.0.1, a loopback address"
-        assert summary(db, project, campaign, run)["error"].startswith(refusal)
-        assert recipient_states(db, project, run) == {lead["email"]: "queued" for lead in LEADS}
+    campaign = _webhook_campaign(
+        db, project, owner, clock, f"http://localhost:{receiver.port}/hook"
+    )
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV)
+    run = run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
+    assert receiver.received == []
+    refusal = "webhook: ConnectError: localhost resolves to 127.0.0.1, a loopback address"
+    assert summary(db, project, campaign, run)["error"].startswith(refusal)
+    assert recipient_states(db, project, run) == {lead["email"]: "queued" for lead in LEADS}
 
-        monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # the operator allows it: all goes out
-        clock.advance(timedelta(seconds=11))
-        sender(db, clock).drain()
-    finally:
-        receiver.stop()
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # the operator allows it: all goes out
+    clock.advance(timedelta(seconds=11))
+    sender(db, clock).drain()
     assert len(receiver.received) == 1
     assert summary(db, project, campaign, run)["sent"] == 6
 
 
 def test_a_refused_campaign_webhook_records_the_status_and_never_the_body(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    smtp: SmtpServer,
+    receiver: Receiver,
 ) -> None:
-    add_leads(db, project, clock, LEADS)
-    segment = add_segment(db, project, owner, "New", NEW, clock)
-    receiver = Receiver().start()
-    try:
-        campaign = add_campaign(
-            db,
-            project,
-            owner,
-            clock,
-            channel="webhook",
-            webhook_url=receiver.url,
-            targeting={"include_segments": [segment]},
-        )
-        receiver.fail_with(500, times=1, body=b"<h1>Internal admin</h1> token=abc123")
-        run = run_now(db, project, campaign, clock)
-        sender(db, clock).drain()
-    finally:
-        receiver.stop()
+    campaign = _webhook_campaign(db, project, owner, clock, receiver.url)
+    receiver.fail_with(500, times=1, body=b"<h1>Internal admin</h1> token=abc123")
+    run = run_now(db, project, campaign, clock)
+    sender(db, clock).drain()
     assert summary(db, project, campaign, run)["error"] == "webhook: HTTP 500"
     assert _recipient_errors(db, project, run) == {"webhook: HTTP 500"}
 
