@@ -191,7 +191,7 @@ def get_project(db: Engine, project: Project) -> Project:
 def test_example_segments_get_a_maintained_membership(db: Engine) -> None:
     from segmint.engine import membership
     from segmint.engine import segments as segments_engine
-    from segmint.worker import Worker
+    from segmint.worker.loop import Worker
 
     project = new_project(db, "Maintained")
     clock = FrozenClock(as_utc(datetime(2026, 11, 1, 12)))
@@ -218,8 +218,8 @@ def test_a_newcomers_first_screen_shows_the_examples_working(db: Engine) -> None
     from fastapi.testclient import TestClient
 
     from segmint import bootstrap
-    from segmint.api.app import create_app
-    from segmint.worker import Worker
+    from segmint.app import create_app
+    from segmint.worker.loop import Worker
 
     installed = bootstrap.init(db, "owner@demo.test", "a long demo passphrase")
     clock = FrozenClock(as_utc(datetime(2026, 11, 1, 12)))

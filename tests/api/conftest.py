@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.projects import Project, create_project, get_project_by_id
 from segmint.store.tables import users
 

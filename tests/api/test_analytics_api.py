@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.clock import FrozenClock
 from segmint.store.tables import projects
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 
 NEW_OR_QUALIFIED = {"field": "status", "op": "in", "value": ["new", "qualified"]}

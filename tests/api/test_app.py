@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import __version__
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.store.db import create_engine
 
 

@@ -8,7 +8,7 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from segmint.api.app import create_app
+from segmint.app import create_app
 from tests.api.conftest import BASE, Api
 
 WRITERS = 4

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth
 from segmint.api import limits
-from segmint.api.app import create_app
 from segmint.api.limits import Limits
+from segmint.app import create_app
 from segmint.ingest import upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import users

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.projects import Project
 from segmint.store.db import create_engine
 from segmint.store.tables import users

@@ -19,7 +19,7 @@ from segmint.errors import InvalidInput
 from segmint.ingest import upsert_leads
 from segmint.portability import PARTS, _Ids, _rewrite, export_project, import_project
 from segmint.projects import Project
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api
 from tests.smtp import SmtpServer
 

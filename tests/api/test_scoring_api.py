@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 
 

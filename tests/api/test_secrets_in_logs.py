@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from segmint.campaigns.sender import Sender
-from segmint.delivery import Deliverer
+from segmint.worker.delivery import Deliverer
 from tests.api.conftest import Api
 from tests.smtp import SmtpServer
 

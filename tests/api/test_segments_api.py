@@ -291,7 +291,7 @@ def test_leads_filter_and_search(api: Api) -> None:
 
 
 def test_history_and_frozen_members(api: Api) -> None:
-    from segmint.worker import Worker
+    from segmint.worker.loop import Worker
 
     leads = _seed(api)
     worker = Worker(api.client.app.state.engine)  # type: ignore[attr-defined]

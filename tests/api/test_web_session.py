@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.clock import FrozenClock
 from segmint.projects import Project
 from segmint.store.tables import users, web_sessions

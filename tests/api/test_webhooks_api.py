@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from segmint.delivery import SIGNATURE_HEADER, Deliverer, verify
-from segmint.worker import Worker
+from segmint.signing import SIGNATURE_HEADER, verify
+from segmint.worker.delivery import Deliverer
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 from tests.receiver import Receiver
 

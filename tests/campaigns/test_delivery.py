@@ -15,11 +15,11 @@ from sqlalchemy.engine import Engine
 from segmint.auth import Principal
 from segmint.campaigns import definitions, mail_settings, runs
 from segmint.clock import FrozenClock
-from segmint.delivery import verify
 from segmint.engine import filtering
 from segmint.engine import segments as segments_engine
 from segmint.outbound import ALLOW_PRIVATE_ENV
 from segmint.projects import Project
+from segmint.signing import verify
 from segmint.store.tables import campaign_recipients
 from tests.campaigns.conftest import (
     add_campaign,

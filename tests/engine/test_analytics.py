@@ -22,7 +22,7 @@ from segmint.model import Role
 from segmint.projects import Project, get_project_by_id
 from segmint.store.tables import leads as leads_table
 from segmint.store.tables import projects, users
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
 NEW_YORK = ZoneInfo("America/New_York")  # DST ends on Sunday 1 November 2026, 02:00 local

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.engine import segments as segments_engine
 from segmint.engine import webhooks as webhooks_engine
 from segmint.ingest import upsert_leads

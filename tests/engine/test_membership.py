@@ -17,7 +17,7 @@ from segmint.ingest import ingest_events, upsert_leads
 from segmint.model import Role
 from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.tables import membership_history, users
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
 
@@ -388,6 +388,8 @@ def test_keys_postgresql_arrays_read_specially_agree_everywhere(
         with db.connect() as conn:
             node = filtering.validate(conn, project, trees[name], reader=None)
             why = {
-                i for i in ids.values() if filtering.explain_lead(conn, project, node, i)["result"]
+                i
+                for i in ids.values()
+                if filtering.explain_lead(conn, project, node, i, clock.now())["result"]
             }
         assert why == {holder}, name

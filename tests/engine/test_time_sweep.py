@@ -20,7 +20,7 @@ from segmint.ingest import ingest_events, upsert_leads
 from segmint.model import Role
 from segmint.projects import Project, create_project
 from segmint.store.tables import leads, membership_history, users
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

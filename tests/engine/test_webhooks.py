@@ -14,15 +14,16 @@ from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
 from segmint.clock import FrozenClock
-from segmint.delivery import SIGNATURE_HEADER, Deliverer, verify
 from segmint.engine import leads, segments, webhooks
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 from segmint.outbound import ALLOW_PRIVATE_ENV
 from segmint.projects import Project
+from segmint.signing import SIGNATURE_HEADER, verify
 from segmint.store.tables import membership_history, users, webhook_attempts, webhook_queue
 from segmint.store.tables import webhooks as webhooks_table
-from segmint.worker import Worker
+from segmint.worker.delivery import Deliverer
+from segmint.worker.loop import Worker
 from tests.receiver import Receiver
 
 NEW = {"field": "status", "op": "eq", "value": "new"}

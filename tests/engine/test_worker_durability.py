@@ -28,8 +28,10 @@ from segmint.errors import Conflict
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 from segmint.projects import Project, create_project, get_project_by_id
+from segmint.store.claims import holder_name
 from segmint.store.tables import leads, membership_history, segments, users, work_items
-from segmint.worker import Worker, worker_name
+from segmint.worker import outbox as taking
+from segmint.worker.loop import Worker
 from tests.processes import DEADLINE, Spawned, wait_until
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
@@ -74,7 +76,7 @@ def _create_segment(
 
 def _pending(db: Engine) -> int:
     with db.connect() as conn:
-        return outbox.pending(conn)
+        return taking.pending(conn)
 
 
 def _lock_waiters(db: Engine) -> int:
@@ -131,7 +133,7 @@ def test_worker_names_fit_the_claim_column_whatever_the_host_name(
     """A 63-character host name (a Kubernetes pod's may be) made every claim fail on
     PostgreSQL: the name did not fit `claimed_by`."""
     monkeypatch.setattr("socket.gethostname", lambda: "segmint-worker-" + "x" * 48)
-    names = {worker_name() for _ in range(20)}
+    names = {holder_name() for _ in range(20)}
     assert len(names) == 20  # unique even in one process and thread
     assert max(len(n) for n in names) <= work_items.c.claimed_by.type.length
     with db.begin() as conn:
@@ -168,7 +170,7 @@ def test_an_item_worked_on_past_its_lease_is_not_taken_over(
         wait_until(lambda: _lock_waiters(db) >= 1, "the first worker to wait for the segment")
         clock.advance(timedelta(minutes=5))  # its lease has run out meanwhile
         with db.begin() as conn:
-            taken = outbox.claim(conn, "second", clock.now(), lease=timedelta(seconds=30))
+            taken = taking.claim(conn, "second", clock.now(), lease=timedelta(seconds=30))
         assert taken == []
     thread.join(timeout=DEADLINE)
     assert done == [1]
@@ -228,14 +230,14 @@ def test_claims_from_two_connections_at_once_are_disjoint(db: Engine, project: P
             outbox.enqueue(conn, project.id, outbox.Kind.LIST, {"list_id": list_id}, now)
     with db.connect() as one, db.connect() as two:
         first, second = one.begin(), two.begin()
-        ones = outbox.claim(one, "one", now, limit=6)
-        twos = outbox.claim(two, "two", now, limit=6)  # while the first claim is uncommitted
+        ones = taking.claim(one, "one", now, limit=6)
+        twos = taking.claim(two, "two", now, limit=6)  # while the first claim is uncommitted
         first.commit()
         second.commit()
     assert len(ones) == 6 and len(twos) == 4
     assert not {i.id for i in ones} & {i.id for i in twos}
     with db.begin() as conn:
-        assert outbox.claim(conn, "three", now) == []  # all leased
+        assert taking.claim(conn, "three", now) == []  # all leased
         holders = dict(conn.execute(sa.select(work_items.c.id, work_items.c.claimed_by)).all())
     assert holders == {**{i.id: "one" for i in ones}, **{i.id: "two" for i in twos}}
 
@@ -324,7 +326,7 @@ def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(
 ) -> None:
     made = _two_projects_with_segments(db, project)
     _write_leads(db, made, writes=6, per_write=20)
-    assert len(_item_ids(db)) <= outbox.BATCH  # one claim takes them all: any kill is mid-batch
+    assert len(_item_ids(db)) <= taking.BATCH  # one claim takes them all: any kill is mid-batch
 
     killed = spawned.start("--lease", "1")
     wait_until(lambda: bool(_history(db, project)), "the worker's first history rows")
@@ -376,7 +378,7 @@ def test_sqlite_runs_one_worker(
     from typer.testing import CliRunner
 
     from segmint.cli import app
-    from segmint.worker import start_in_thread
+    from segmint.worker.loop import start_in_thread
 
     sqlite = db.dialect.name == "sqlite"
     running = spawned.start()

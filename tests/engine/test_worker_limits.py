@@ -15,7 +15,8 @@ from segmint.clock import FrozenClock
 from segmint.ingest import upsert_leads
 from segmint.projects import Project, create_project
 from segmint.store.tables import segment_members
-from segmint.worker import Worker, WorkerLimits, taking_turns
+from segmint.store.timeouts import WorkerLimits
+from segmint.worker.loop import Worker, taking_turns
 from tests.engine.test_time_sweep import T0, _members, _segment
 
 A_LEADS = 6000  # SQLite sweeps them in over a second here: far past the 0.25 s deadline

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint.filters import evaluate, explain, load_lead, parse_filter, select_lead_ids
-from segmint.filters.source import DbSegmentSource
+from segmint.engine.filtering import StoredSegments, load_lead
+from segmint.filters import evaluate, explain, parse_filter, select_lead_ids
 from segmint.filters.tree import Node
 from segmint.projects import Project
 from segmint.store.tables import accounts, events, leads, list_members, lists, segments
@@ -112,7 +112,7 @@ def matches(
     conn: sa.Connection, project: Project, node: Node, now: datetime, lead_ids: Sequence[int]
 ) -> tuple[set[int], set[int]]:
     """(ids matched by SQL, ids matched by Python evaluation), among `lead_ids`."""
-    source = DbSegmentSource(conn, project.id)
+    source = StoredSegments(conn, project.id)
     query = select_lead_ids(node, project, now, conn.dialect.name, source)
     sql = set(conn.execute(query).scalars()) & set(lead_ids)
     python = set()
@@ -137,7 +137,7 @@ def check(
     """Insert `specs`, then assert SQL and Python both match exactly the leads at `expected`."""
     with db.begin() as conn:
         ids = insert_leads(conn, project.id, specs)
-        node = parse_filter(data, project, DbSegmentSource(conn, project.id))
+        node = parse_filter(data, project, StoredSegments(conn, project.id))
         sql, python = matches(conn, project, node, now, ids)
     want = {ids[i] for i in expected}
     assert python == want, f"python {sorted(python)} != expected {sorted(want)} for {data}"

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from segmint.engine.filtering import explain_lead, validate
 from segmint.errors import InvalidInput
-from segmint.filters import explain_lead, parse_filter, validate
+from segmint.filters import parse_filter
 from segmint.projects import Project
 from tests.filters.harness import LeadSpec, add_segment, check, insert_leads
 
@@ -73,7 +74,7 @@ def test_in_list(db: Engine, project: Project) -> None:
 
 def test_in_list_must_exist(db: Engine, project: Project) -> None:
     with db.begin() as conn, pytest.raises(InvalidInput) as error:
-        validate(conn, project, {"and": [{"in_list": 99}]})
+        validate(conn, project, {"and": [{"in_list": 99}]}, reader=None)
     assert error.value.path == "filter.and[0].in_list"
 
 
@@ -101,7 +102,7 @@ def test_unknown_segment_and_cycles_are_rejected(db: Engine, project: Project) -
 
         def error(data: Any, segment_id: int | None = None) -> InvalidInput:
             with pytest.raises(InvalidInput) as caught:
-                validate(conn, project, data, segment_id=segment_id)
+                validate(conn, project, data, segment_id=segment_id, reader=None)
             return caught.value
 
         assert error({"and": [{"in_segment": 99}]}).path == "filter.and[0].in_segment"
@@ -112,7 +113,7 @@ def test_unknown_segment_and_cycles_are_rejected(db: Engine, project: Project) -
         assert cycle.path == "filter.or[1].in_segment"
         assert "cycle" in cycle.message
         assert "cycle" in error({"in_segment": 4}).message
-        assert validate(conn, project, {"in_segment": 3}, segment_id=7) is not None
+        assert validate(conn, project, {"in_segment": 3}, segment_id=7, reader=None) is not None
 
 
 def test_explain_reports_each_node_and_the_lead_value(db: Engine, project: Project) -> None:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.filters.dialects import PY_WHITESPACE, dialect_for
-from segmint.store.db import fold
+from segmint.folding import fold
 
 KNOWN_DIFFERENT = set("İǰΐΰͺ")
 RANGES = [(0xC0, 0x250), (0x370, 0x400), (0x400, 0x530), (0x531, 0x590)]

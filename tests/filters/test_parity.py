@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from segmint.engine.filtering import StoredSegments
 from segmint.errors import InvalidInput
 from segmint.filters import parse_filter
-from segmint.filters.source import DbSegmentSource
 from segmint.projects import Project
 from tests.filters.harness import LeadSpec, add_segment, ensure_lists, insert_leads, matches
 from tests.filters.strategies import NOW, STORED_SEGMENT, filters, leads, project_like
@@ -42,7 +42,7 @@ def test_python_and_sql_agree(
             add_segment(conn, project.id, 1, STORED_SEGMENT)
             ids = insert_leads(conn, project.id, people)
             try:
-                node = parse_filter(data, configured, DbSegmentSource(conn, project.id))
+                node = parse_filter(data, configured, StoredSegments(conn, project.id))
             except InvalidInput as error:
                 assume("too deeply nested" not in error.message)
                 raise

@@ -63,7 +63,8 @@ def test_compiled_filters_use_the_expression_indexes(
     with db.begin() as conn:
         node = filtering.validate(conn, project, tree, reader=None)
         query = sa.select(sa.func.count()).where(
-            leads.c.project_id == project.id, filtering.condition(conn, project, node)
+            leads.c.project_id == project.id,
+            filtering.condition(conn, project, node, datetime.now(UTC)),
         )
         missing = _missing_extensions(conn, index)
         if missing:
@@ -172,7 +173,8 @@ def test_event_conditions_are_planned_as_joins(
             conn, project, {"and": [tree, {"field": "status", "op": "is_not_null"}]}, reader=None
         )
         query = sa.select(sa.func.count()).where(
-            leads.c.project_id == project.id, filtering.condition(conn, project, node)
+            leads.c.project_id == project.id,
+            filtering.condition(conn, project, node, datetime.now(UTC)),
         )
         plan = _explain(conn, query)
     assert join in plan and "SubPlan" not in plan, plan

@@ -20,11 +20,11 @@ from playwright.sync_api import expect
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.ingest import ingest_events, upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import users
-from segmint.worker import start_in_thread
+from segmint.worker.loop import start_in_thread
 
 # Waits for the page, not measures: a page waits on the server, which on a loaded CI machine
 # (a worker rescoring beside it, two cores) was seen to take over Playwright's default 5 s.

@@ -35,7 +35,7 @@ from segmint.engine.membership import Reason
 from segmint.ingest import ingest_events, upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import leads, membership_history, segments, work_items
-from segmint.worker import Worker
+from segmint.worker.loop import Worker
 
 T = TypeVar("T")
 PER_PAGE = 50

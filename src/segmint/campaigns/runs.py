@@ -120,12 +120,11 @@ def schedule_due(engine: Engine, now: datetime) -> int:
 def freeze(conn: sa.Connection, project: Project, run: Any, now: datetime) -> str:
     """Evaluate the audience of a pending run and store it as the recipient list; returns the
     run's new state (`sending`, or `error` when the campaign has a problem)."""
-    lock = sa.select(campaigns.c.id).where(
-        campaigns.c.project_id == project.id, campaigns.c.id == run.campaign_id
+    conn.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.project_id == project.id, campaigns.c.id == run.campaign_id)
+        .with_for_update()
     )
-    if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    conn.execute(lock)
     still_pending = conn.execute(
         sa.select(campaign_runs.c.state).where(
             campaign_runs.c.project_id == project.id, campaign_runs.c.id == run.id

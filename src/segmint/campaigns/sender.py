@@ -24,7 +24,6 @@ import json
 import logging
 import smtplib
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,11 +41,11 @@ from segmint.campaigns.definitions import get_campaign
 from segmint.campaigns.mail_settings import MailSettings
 from segmint.campaigns.templates import RenderError
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.delivery import SIGNATURE_HEADER, sign
 from segmint.ingest.events import NewEvent, record_events
 from segmint.projects import Project, get_project_by_id
+from segmint.signing import SIGNATURE_HEADER, sign
+from segmint.store.claims import holder_name
 from segmint.store.tables import campaign_recipients, campaign_runs, campaigns
-from segmint.worker import poll_forever, worker_name
 
 log = logging.getLogger("segmint.campaigns")
 
@@ -91,7 +90,7 @@ class Sender:
     _http: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.name = self.name or worker_name()
+        self.name = self.name or holder_name()
 
     # -- loops ------------------------------------------------------------------------------------
 
@@ -125,15 +124,11 @@ class Sender:
             total += done
         return total
 
-    def run_forever(self, stop: threading.Event) -> None:
-        self.sleep = stop.wait  # pacing wakes up on stop
-
-        def step() -> int:
-            runs.schedule_due(self.engine, self.clock.now())
-            return self.run_once()
-
-        poll_forever(stop, step, IDLE_SLEEP, "campaign delivery")
-        self.close()
+    def step(self) -> int:
+        """What the worker's campaign loop does each turn: create the runs that are due, then
+        one step of one run."""
+        runs.schedule_due(self.engine, self.clock.now())
+        return self.run_once()
 
     def close(self) -> None:
         if self._http is not None:
@@ -168,9 +163,8 @@ class Sender:
         )
         if self.only_run is not None:
             query = query.where(campaign_runs.c.id == self.only_run)
+        query = query.with_for_update(skip_locked=True, of=campaign_runs)
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=campaign_runs)
             run = conn.execute(query).first()
             if run is None:
                 return None

@@ -21,8 +21,8 @@ from segmint.clock import as_utc
 from segmint.errors import InvalidInput
 from segmint.filters.dialects import dialect_for
 from segmint.filters.timing import day_start, local_date
+from segmint.folding import fold
 from segmint.projects import Project
-from segmint.store.db import fold
 from segmint.store.tables import events, leads, membership_history, segment_members
 
 DEFAULT_DAYS: Final = 30

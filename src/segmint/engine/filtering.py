@@ -1,5 +1,6 @@
-"""The filter language as the engine uses it: validated against the project's stored segments
-and lists, compiled for the connection's database, evaluated for one lead."""
+"""The one adapter between the filter language and the database: filters validated against the
+project's stored segments and lists, compiled for the connection's database, evaluated for
+leads loaded as the evaluator takes them. `segmint.filters` itself does no I/O."""
 
 from __future__ import annotations
 
@@ -11,26 +12,25 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.auth import Principal
-from segmint.clock import SYSTEM_CLOCK
-from segmint.errors import InvalidInput
-from segmint.filters import compile_filter, evaluate, explain, load_lead, parse_filter, to_json
+from segmint.errors import InvalidInput, NotFound
+from segmint.filters import compile_filter, evaluate, explain, parse_filter, to_json
 from segmint.filters.parse import check_readable, check_readable_refs, stored_segment_ids
-from segmint.filters.source import DbSegmentSource
 from segmint.filters.syntax import parse_text as _parse_text
 from segmint.filters.syntax import to_text
 from segmint.filters.tree import Node
 from segmint.projects import Project
+from segmint.store.tables import accounts, events, leads, list_members, lists, segments
 
 __all__ = ["referenced_segments", "to_json", "to_text"]
 
 SEARCHED_FIELDS = ("name", "email", "company")
 
 
-def source_for(conn: sa.Connection, project: Project, reader: Principal | None) -> DbSegmentSource:
+def source_for(conn: sa.Connection, project: Project, reader: Principal | None) -> StoredSegments:
     """The project's segments and lists as `reader` may refer to them (None: the system, which
     may refer to all). Lists are the project's shared data: anyone in it may read them."""
     only = reader.user_id if reader is not None and reader.reads_only_own_segments else None
-    return DbSegmentSource(conn, project.id, only_created_by=only)
+    return StoredSegments(conn, project.id, only_created_by=only)
 
 
 def validate(
@@ -86,7 +86,7 @@ def condition(
     conn: sa.Connection,
     project: Project,
     node: Node,
-    now: datetime | None = None,
+    now: datetime,
     lead_ids: Collection[int] | None = None,
 ) -> sa.ColumnElement[bool]:
     """The filter as a boolean over `leads` for this connection's database (right only for
@@ -94,15 +94,15 @@ def condition(
     return compile_filter(
         node,
         project,
-        now or SYSTEM_CLOCK.now(),
+        now,
         conn.dialect.name,
-        DbSegmentSource(conn, project.id),
+        StoredSegments(conn, project.id),
         lead_ids,
     )
 
 
 def search_condition(
-    conn: sa.Connection, project: Project, q: str | None, now: datetime | None = None
+    conn: sa.Connection, project: Project, q: str | None, now: datetime
 ) -> sa.ColumnElement[bool] | None:
     """`q` searched in name, email and company with the language's `contains` rules."""
     if q is None or not q.strip():
@@ -118,10 +118,10 @@ def lead_condition(
     filter_json: str | None,
     q: str | None,
     reader: Principal | None,
+    now: datetime,
 ) -> sa.ColumnElement[bool] | None:
     """The `filter` (JSON text) and `q` parameters of a lead listing, combined."""
     parts: list[sa.ColumnElement[bool]] = []
-    now = SYSTEM_CLOCK.now()
     if filter_json is not None and filter_json.strip():
         try:
             data = json.loads(filter_json)
@@ -134,23 +134,151 @@ def lead_condition(
     return sa.and_(*parts) if parts else None
 
 
-def explain_lead(conn: sa.Connection, project: Project, node: Node, lead_id: int) -> dict[str, Any]:
+def explain_lead(
+    conn: sa.Connection, project: Project, node: Node, lead_id: int, now: datetime
+) -> dict[str, Any]:
     """Each node's result and the lead's value: the "why they match" of a member."""
-    lead, events = load_lead(conn, project.id, lead_id)
-    source = DbSegmentSource(conn, project.id)
-    result = explain(node, lead, events, SYSTEM_CLOCK.now(), project=project, segments=source)
+    lead, lead_events = load_lead(conn, project.id, lead_id)
+    source = StoredSegments(conn, project.id)
+    result = explain(node, lead, lead_events, now, project=project, segments=source)
     return {"lead_id": lead_id, **result}
 
 
 def segments_containing(
-    conn: sa.Connection, project: Project, segment_rows: list[Any], lead_id: int
+    conn: sa.Connection, project: Project, segment_rows: list[Any], lead_id: int, now: datetime
 ) -> set[int]:
-    """Ids of the given segments the lead matches now, evaluated in Python from one load."""
-    lead, events = load_lead(conn, project.id, lead_id)
-    source = DbSegmentSource(conn, project.id)
-    now = SYSTEM_CLOCK.now()
+    """Ids of the given segments the lead matches at `now`, evaluated in Python from one load."""
+    lead, lead_events = load_lead(conn, project.id, lead_id)
+    source = StoredSegments(conn, project.id)
     return {
         row.id
         for row in segment_rows
-        if evaluate(load(project, row.filter), lead, events, now, project=project, segments=source)
+        if evaluate(
+            load(project, row.filter), lead, lead_events, now, project=project, segments=source
+        )
     }
+
+
+# -- what the filter language reads from the store ----------------------------------------
+
+
+class StoredSegments:
+    """Reads the `segments` and `lists` tables of one project through a connection.
+
+    `only_created_by`: the caller may read only the segments this user created (a member);
+    None: every segment of the project (owners, admins, the system itself).
+    """
+
+    def __init__(
+        self, conn: sa.Connection, project_id: int, only_created_by: int | None = None
+    ) -> None:
+        self._conn = conn
+        self._project_id = project_id
+        self._only_created_by = only_created_by
+
+    def _row(self, segment_id: int) -> Any | None:
+        return self._conn.execute(
+            sa.select(segments.c.filter, segments.c.created_by).where(
+                segments.c.project_id == self._project_id, segments.c.id == segment_id
+            )
+        ).first()
+
+    def get_filter(self, segment_id: int) -> Any | None:
+        row = self._row(segment_id)
+        return None if row is None else row.filter
+
+    def may_read(self, segment_id: int) -> bool:
+        if self._only_created_by is None:
+            return True
+        row = self._row(segment_id)
+        return row is None or row.created_by == self._only_created_by
+
+    def has_list(self, list_id: int) -> bool:
+        row = self._conn.execute(
+            sa.select(lists.c.id).where(
+                lists.c.project_id == self._project_id, lists.c.id == list_id
+            )
+        ).first()
+        return row is not None
+
+
+def load_lead(
+    conn: sa.Connection, project_id: int, lead_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The lead (columns, `account`, `list_ids`) and its events, as `evaluate` takes them."""
+    row = conn.execute(
+        sa.select(leads).where(leads.c.project_id == project_id, leads.c.id == lead_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no lead {lead_id}")
+    lead: dict[str, Any] = dict(row._mapping)
+    lead["account"] = _account(conn, project_id, lead["account_id"])
+    lead["list_ids"] = frozenset(
+        conn.execute(
+            sa.select(list_members.c.list_id).where(
+                list_members.c.project_id == project_id, list_members.c.lead_id == lead_id
+            )
+        ).scalars()
+    )
+    rows = conn.execute(
+        sa.select(events.c.type, events.c.occurred_at, events.c.metadata).where(
+            events.c.project_id == project_id, events.c.lead_id == lead_id
+        )
+    )
+    return lead, [dict(r._mapping) for r in rows]
+
+
+LeadWithEvents = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def load_leads(
+    conn: sa.Connection,
+    project_id: int,
+    lead_ids: Collection[int],
+    event_types: Collection[str] | None = None,
+) -> dict[int, LeadWithEvents]:
+    """Several leads as `load_lead` gives them, in four queries whatever their number (events
+    limited to `event_types` when given: all a filter can look at)."""
+    ids = sorted(set(lead_ids))
+    found: dict[int, LeadWithEvents] = {}
+    rows = conn.execute(
+        sa.select(leads).where(leads.c.project_id == project_id, leads.c.id.in_(ids))
+    )
+    for row in rows:
+        found[row.id] = ({**row._mapping, "account": None, "list_ids": frozenset()}, [])
+    account_ids = {lead["account_id"] for lead, _ in found.values() if lead["account_id"]}
+    account_rows = conn.execute(
+        sa.select(accounts).where(
+            accounts.c.project_id == project_id, accounts.c.id.in_(sorted(account_ids))
+        )
+    )
+    by_id = {row.id: dict(row._mapping) for row in account_rows}
+    memberships: dict[int, set[int]] = {}
+    for lead_id, list_id in conn.execute(
+        sa.select(list_members.c.lead_id, list_members.c.list_id).where(
+            list_members.c.project_id == project_id, list_members.c.lead_id.in_(ids)
+        )
+    ):
+        memberships.setdefault(lead_id, set()).add(list_id)
+    for lead_id, (lead, _) in found.items():
+        lead["account"] = by_id.get(lead["account_id"])
+        lead["list_ids"] = frozenset(memberships.get(lead_id, ()))
+    query = sa.select(
+        events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
+    ).where(events.c.project_id == project_id, events.c.lead_id.in_(ids))
+    if event_types is not None:
+        query = query.where(events.c.type.in_(sorted(event_types)))
+    for row in conn.execute(query):
+        if row.lead_id in found:
+            event = {"type": row.type, "occurred_at": row.occurred_at, "metadata": row.metadata}
+            found[row.lead_id][1].append(event)
+    return found
+
+
+def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> Any:
+    if account_id is None:
+        return None
+    row = conn.execute(
+        sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id == account_id)
+    ).first()
+    return None if row is None else dict(row._mapping)

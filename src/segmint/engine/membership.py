@@ -49,18 +49,16 @@ class Changes:
 
 def _lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any:
     """The segment row, locked on PostgreSQL so concurrent workers sync one segment in turn."""
-    query = sa.select(segments).where(
-        segments.c.project_id == project.id, segments.c.id == segment_id
+    query = (
+        sa.select(segments)
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .with_for_update()
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     return conn.execute(query).first()
 
 
 def lock_segments(conn: sa.Connection, project: Project, segment_ids: Iterable[int]) -> None:
     """Lock these segments' rows (PostgreSQL) in id order, ahead of syncing them one by one."""
-    if conn.dialect.name != "postgresql":
-        return
     conn.execute(
         sa.select(segments.c.id)
         .where(segments.c.project_id == project.id, segments.c.id.in_(sorted(set(segment_ids))))
@@ -187,9 +185,8 @@ def _lock_all(conn: sa.Connection, project: Project, segment_ids: set[int]) -> l
         sa.select(segments)
         .where(segments.c.project_id == project.id, segments.c.id.in_(sorted(segment_ids)))
         .order_by(segments.c.id)  # the order every kind of work locks segments in
+        .with_for_update()
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     return list(conn.execute(query))
 
 

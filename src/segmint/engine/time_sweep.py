@@ -25,9 +25,8 @@ from segmint.engine import filtering, webhooks
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import Changes, Reason
 from segmint.filters import flips
-from segmint.filters.database import load_leads
 from segmint.filters.evaluate import evaluate
-from segmint.filters.source import CachingSegmentSource, DbSegmentSource
+from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.projects import Project
 from segmint.store.tables import leads, membership_history, segment_members, segments
@@ -62,11 +61,11 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
 
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> Any:
     """The segment row, locked on PostgreSQL; None when another worker is sweeping it."""
-    query = sa.select(segments).where(
-        segments.c.project_id == project.id, segments.c.id == segment_id
+    query = (
+        sa.select(segments)
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .with_for_update(skip_locked=True)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     return conn.execute(query).first()
 
 
@@ -89,7 +88,7 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     if start is None or start >= now:
         return Changes()
     tree = filtering.load(project, row.filter)
-    source = CachingSegmentSource(DbSegmentSource(conn, project.id))
+    source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
     triggers = flips.triggers(tree, project, source)
     narrow = flips.candidates(triggers, project, conn.dialect.name, start, now)
     if narrow is None:
@@ -156,7 +155,7 @@ class _Sweep:
         was_member: dict[int, bool],
         event_types: set[str],
     ) -> Iterator[Flip]:
-        loaded = load_leads(conn, self.project.id, lead_ids, event_types)
+        loaded = filtering.load_leads(conn, self.project.id, lead_ids, event_types)
         for lead_id, (lead, lead_events) in loaded.items():
             yield from self._lead_flips(lead_id, lead, lead_events, was_member[lead_id])
 

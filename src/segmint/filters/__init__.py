@@ -1,17 +1,12 @@
 """The filter language: JSON and text syntax, validation, SQL compilation, Python evaluation.
+Pure: it builds trees and SQL expressions and evaluates leads it is given, and reads nothing
+(the engine's `filtering` module is its one adapter to the database).
 
-tree = parse_filter(data, project, DbSegmentSource(conn, project.id))   # or parse_text(...)
-query = select_lead_ids(tree, project, now, conn.dialect.name, source)  # SQL, set-wise
+tree = parse_filter(data, project, source)                              # or parse_text(...)
+query = select_lead_ids(tree, project, now, dialect_name, source)       # SQL, set-wise
 evaluate(tree, lead, events, now, project=project, segments=source)     # same answer
 """
 
-from segmint.filters.database import (
-    explain_lead,
-    lead_condition,
-    lead_ids_query,
-    load_lead,
-    validate,
-)
 from segmint.filters.evaluate import evaluate, explain
 from segmint.filters.fields import (
     FieldSpec,
@@ -23,7 +18,7 @@ from segmint.filters.fields import (
 )
 from segmint.filters.operators import OPERATORS, Operator, get_operator, operators_for
 from segmint.filters.parse import parse_filter, stored_segment_ids, to_json
-from segmint.filters.source import DbSegmentSource, MemorySegmentSource, SegmentSource
+from segmint.filters.source import MemorySegmentSource, SegmentSource
 from segmint.filters.syntax import parse_text, text_to_json, to_text
 from segmint.filters.to_sql import compile_filter, event_predicates, select_lead_ids
 from segmint.filters.tree import (
@@ -41,7 +36,6 @@ __all__ = [
     "OPERATORS",
     "And",
     "Condition",
-    "DbSegmentSource",
     "EventCondition",
     "FieldSpec",
     "FieldType",
@@ -57,11 +51,7 @@ __all__ = [
     "evaluate",
     "event_predicates",
     "explain",
-    "explain_lead",
     "get_operator",
-    "lead_condition",
-    "lead_ids_query",
-    "load_lead",
     "operators_for",
     "parse_filter",
     "parse_text",
@@ -74,5 +64,4 @@ __all__ = [
     "text_to_json",
     "to_json",
     "to_text",
-    "validate",
 ]

@@ -39,8 +39,8 @@ from segmint.filters.tree import (
     Or,
     SegmentRef,
 )
+from segmint.folding import fold
 from segmint.projects import Project
-from segmint.store.db import fold
 
 
 @dataclass(frozen=True)

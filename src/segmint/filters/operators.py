@@ -30,7 +30,7 @@ from segmint.filters.timing import (
     period_dates,
 )
 from segmint.filters.tree import Scalar, Value
-from segmint.store.db import fold
+from segmint.folding import fold
 
 
 class View(StrEnum):

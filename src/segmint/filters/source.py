@@ -1,13 +1,11 @@
-"""Where filters find the segments and lists they refer to (`in_segment`, `in_list`)."""
+"""Where filters find the segments and lists they refer to (`in_segment`, `in_list`): the
+protocol, and the sources that need no database (the engine's `StoredSegments` reads the
+tables)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-
-import sqlalchemy as sa
-
-from segmint.store.tables import lists, segments
 
 
 class SegmentSource(Protocol):
@@ -21,46 +19,6 @@ class SegmentSource(Protocol):
         """Whether the caller the filter is checked for may read this segment (True when there
         is no such segment: that is reported as unknown, not as forbidden)."""
         ...
-
-
-class DbSegmentSource:
-    """Reads the `segments` and `lists` tables of one project through a connection.
-
-    `only_created_by`: the caller may read only the segments this user created (a member);
-    None: every segment of the project (owners, admins, the system itself).
-    """
-
-    def __init__(
-        self, conn: sa.Connection, project_id: int, only_created_by: int | None = None
-    ) -> None:
-        self._conn = conn
-        self._project_id = project_id
-        self._only_created_by = only_created_by
-
-    def _row(self, segment_id: int) -> Any | None:
-        return self._conn.execute(
-            sa.select(segments.c.filter, segments.c.created_by).where(
-                segments.c.project_id == self._project_id, segments.c.id == segment_id
-            )
-        ).first()
-
-    def get_filter(self, segment_id: int) -> Any | None:
-        row = self._row(segment_id)
-        return None if row is None else row.filter
-
-    def may_read(self, segment_id: int) -> bool:
-        if self._only_created_by is None:
-            return True
-        row = self._row(segment_id)
-        return row is None or row.created_by == self._only_created_by
-
-    def has_list(self, list_id: int) -> bool:
-        row = self._conn.execute(
-            sa.select(lists.c.id).where(
-                lists.c.project_id == self._project_id, lists.c.id == list_id
-            )
-        ).first()
-        return row is not None
 
 
 class MemorySegmentSource:

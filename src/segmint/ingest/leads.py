@@ -194,10 +194,9 @@ def lock_for_merge(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]
     """Rows read to merge into (custom, enrichment, max_score) stay locked until the write:
     a concurrent writer waits instead of being overwritten. On SQLite, taking the database's
     write lock first does the same (its reads lock nothing)."""
-    if conn.dialect.name == "postgresql":
-        return query.with_for_update(of=leads)
-    conn.exec_driver_sql("UPDATE projects SET id = id WHERE 0")  # a write: the lock, no change
-    return query
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE projects SET id = id WHERE 0")  # a write: the lock, no change
+    return query.with_for_update(of=leads)
 
 
 def insert_values(lead: LeadInput, project_id: int, now: datetime) -> dict[str, Any]:

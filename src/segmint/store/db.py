@@ -6,7 +6,6 @@ import json
 import math
 import os
 import sqlite3
-import unicodedata
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine, make_url
+
+from segmint.folding import fold
 
 DEFAULT_DATABASE_URL = "sqlite:///./segmint.db"
 
@@ -31,17 +32,6 @@ def normalise_url(url: str | URL) -> URL:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
-
-
-def fold(value: object) -> str | None:
-    """Case-fold text the way both databases must: Unicode-aware, trimmed.
-
-    SQLite's lower() folds ASCII only, so SQLite connections get this function registered as
-    `segmint_fold`, and filters compare folded text on both sides.
-    """
-    if value is None:
-        return None
-    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
 
 
 def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

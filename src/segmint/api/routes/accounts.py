@@ -15,7 +15,7 @@ from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
 from segmint.errors import InvalidInput
 from segmint.store.tables import accounts
 
-router = APIRouter(prefix="/api/v1/projects/{project}/accounts", tags=["accounts"])
+router = APIRouter(prefix="/projects/{project}/accounts", tags=["accounts"])
 
 
 def _public(row: Any) -> AccountPublic:

@@ -30,7 +30,7 @@ from segmint.errors import InvalidInput
 from segmint.projects import Project
 from segmint.store.tables import leads
 
-router = APIRouter(prefix="/api/v1/projects/{project}/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/projects/{project}/campaigns", tags=["campaigns"])
 
 
 def _public(

@@ -8,7 +8,7 @@ from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import CustomFieldCreate, CustomFieldList, CustomFieldPublic
 from segmint.projects import CustomField, add_custom_field
 
-router = APIRouter(prefix="/api/v1/projects/{project}/custom-fields", tags=["custom fields"])
+router = APIRouter(prefix="/projects/{project}/custom-fields", tags=["custom fields"])
 
 
 def _public(field: CustomField) -> CustomFieldPublic:

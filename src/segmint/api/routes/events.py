@@ -8,7 +8,7 @@ from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import EventsIn, EventsResult, row_errors
 from segmint.ingest import ingest_events
 
-router = APIRouter(prefix="/api/v1/projects/{project}/events", tags=["events"])
+router = APIRouter(prefix="/projects/{project}/events", tags=["events"])
 
 
 @router.post("", response_model=EventsResult, summary="Record events (good ones kept)")

@@ -13,7 +13,7 @@ from segmint.engine import filtering
 from segmint.engine.vocabulary import vocabulary
 from segmint.filters import to_json, to_text
 
-router = APIRouter(prefix="/api/v1/projects/{project}/filters", tags=["filters"])
+router = APIRouter(prefix="/projects/{project}/filters", tags=["filters"])
 
 
 class TextIn(Strict):

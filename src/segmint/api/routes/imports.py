@@ -34,7 +34,7 @@ from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/projects/{project}/leads/import", tags=["leads"])
+router = APIRouter(prefix="/projects/{project}/leads/import", tags=["leads"])
 
 HEADER_BYTES = 64 * 1024  # enough of a file to read its header line
 PROGRESS_EVERY = 0.25  # seconds between progress lines

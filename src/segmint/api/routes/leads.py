@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import (
     HistoryPage,
     LeadBulk,
@@ -32,7 +32,7 @@ from segmint.engine.paging import MAX_PER_PAGE
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 
-router = APIRouter(prefix="/api/v1/projects/{project}/leads", tags=["leads"])
+router = APIRouter(prefix="/projects/{project}/leads", tags=["leads"])
 
 
 def _public(row: object) -> LeadPublic:
@@ -44,6 +44,7 @@ def list_leads(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     filter: Annotated[
         str | None, Query(description="A filter tree as JSON (see the filter language).")
     ] = None,
@@ -52,7 +53,7 @@ def list_leads(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> LeadPage:
-    where = filtering.lead_condition(conn, project, filter, q, principal)
+    where = filtering.lead_condition(conn, project, filter, q, principal, clock.now())
     result = engine.page_of_leads(conn, project, where, engine.parse_sort(sort), page, per_page)
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
@@ -119,13 +120,17 @@ def delete_lead(lead_id: int, conn: ConnectionDep, project: ProjectDep) -> Respo
     summary="The segments this lead is in now (of those the caller may see)",
 )
 def lead_segments(
-    lead_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    lead_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentList:
     engine.get_lead(conn, project, lead_id)
     scope = segments_engine.Scope(everyone=principal.role != Role.MEMBER)
     listed = segments_engine.list_segments(conn, project, principal, scope, None)
     rows = [r for r in listed if segments_engine.readable(conn, project, principal, r)]
-    matching = filtering.segments_containing(conn, project, rows, lead_id)
+    matching = filtering.segments_containing(conn, project, rows, lead_id, clock.now())
     return SegmentList(
         items=[
             SegmentPublic.model_validate(segments_engine.public_segment(r, None))

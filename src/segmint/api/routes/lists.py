@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.schemas import (
     LeadIds,
     LeadPage,
@@ -27,7 +27,7 @@ from segmint.engine.paging import MAX_PER_PAGE
 from segmint.errors import InvalidInput
 from segmint.projects import Project
 
-router = APIRouter(prefix="/api/v1/projects/{project}/lists", tags=["lists"])
+router = APIRouter(prefix="/projects/{project}/lists", tags=["lists"])
 
 
 def list_public(conn: sa.Connection, project: Project, list_id: int) -> ListPublic:
@@ -108,6 +108,7 @@ def members(
     conn: ConnectionDep,
     project: ProjectDep,
     _principal: PrincipalDep,
+    clock: ClockDep,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query()] = "-created_at",
@@ -115,7 +116,7 @@ def members(
 ) -> LeadPage:
     engine.get_list(conn, project, list_id)
     where = engine.members_condition(project, list_id)
-    search = filtering.search_condition(conn, project, q)
+    search = filtering.search_condition(conn, project, q, clock.now())
     if search is not None:
         where = sa.and_(where, search)
     result = leads_engine.page_of_leads(
@@ -149,13 +150,17 @@ def remove_members(
 
 @router.post("/{list_id}/refresh", response_model=ListPublic, summary="Re-apply the stored filter")
 def refresh(
-    list_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    list_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     row = engine.get_list(conn, project, list_id)
     if row.filter is None:
         raise InvalidInput("this list has no filter to refresh from", "filter")
     filtering.check_stored_readable(conn, project, principal, row.filter)
-    where = filtering.condition(conn, project, filtering.load(project, row.filter))
+    where = filtering.condition(conn, project, filtering.load(project, row.filter), clock.now())
     engine.replace_members(conn, project, list_id, where)
     return list_public(conn, project, list_id)
 

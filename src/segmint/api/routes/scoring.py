@@ -11,7 +11,7 @@ from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, P
 from segmint.api.schemas import Strict
 from segmint.engine import account_levels, fit, scoring
 
-router = APIRouter(prefix="/api/v1/projects/{project}/scoring", tags=["scoring"])
+router = APIRouter(prefix="/projects/{project}/scoring", tags=["scoring"])
 
 WHERE_EXAMPLE = {"field": "path", "op": "contains", "value": "/pricing"}
 

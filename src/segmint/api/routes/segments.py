@@ -35,7 +35,7 @@ from segmint.engine import segments as engine
 from segmint.engine.export import export_filename, stream_csv
 from segmint.engine.paging import MAX_PER_PAGE
 
-router = APIRouter(prefix="/api/v1/projects/{project}/segments", tags=["segments"])
+router = APIRouter(prefix="/projects/{project}/segments", tags=["segments"])
 
 
 def _public(row: Any, member_count: int | None) -> SegmentPublic:
@@ -249,6 +249,8 @@ def explain(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> dict[str, Any]:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    return filtering.explain_lead(conn, project, filtering.load(project, row.filter), lead_id)
+    tree = filtering.load(project, row.filter)
+    return filtering.explain_lead(conn, project, tree, lead_id, clock.now())

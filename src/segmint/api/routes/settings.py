@@ -11,7 +11,7 @@ from segmint.api.schemas import Strict
 from segmint.campaigns import mail_settings
 from segmint.engine import settings as engine
 
-router = APIRouter(prefix="/api/v1/projects/{project}/settings", tags=["settings"])
+router = APIRouter(prefix="/projects/{project}/settings", tags=["settings"])
 
 
 class ProjectSettings(BaseModel):

@@ -21,7 +21,7 @@ from segmint.model import Role
 from segmint.projects import get_project
 from segmint.store.tables import api_tokens, projects, users
 
-router = APIRouter(prefix="/api/v1", tags=["users and tokens"])
+router = APIRouter(tags=["users and tokens"])
 
 
 class UserPublic(BaseModel):

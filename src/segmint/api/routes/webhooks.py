@@ -21,7 +21,7 @@ from segmint.engine import webhooks as engine
 from segmint.projects import Project
 
 router = APIRouter(
-    prefix="/api/v1/projects/{project}/webhooks", tags=["webhooks"], dependencies=[AdminOnly]
+    prefix="/projects/{project}/webhooks", tags=["webhooks"], dependencies=[AdminOnly]
 )
 
 

@@ -8,13 +8,11 @@ webhook off exponentially, so a receiver that is down for a while gets everythin
 back. If a worker dies between the receiver's 2xx and the commit, the batch is sent again: each
 change carries an idempotency key for the receiver to drop what it has already seen.
 
-Signature: `X-Segmint-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed by the secret>`.
+Signature: see `segmint.signing`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -30,6 +28,8 @@ from sqlalchemy.engine import Engine
 from segmint import __version__, outbound
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine.webhooks import EVENT_OF_CHANGE
+from segmint.signing import SIGNATURE_HEADER, sign
+from segmint.store.claims import holder_name
 from segmint.store.tables import (
     leads,
     membership_history,
@@ -39,26 +39,16 @@ from segmint.store.tables import (
     webhooks,
 )
 from segmint.store.timeouts import WorkerLimits
-from segmint.worker import poll_forever, worker_name
+from segmint.worker.polling import poll_forever
 
 log = logging.getLogger("segmint.delivery")
 
-SIGNATURE_HEADER = "X-Segmint-Signature"
 BATCH = 100  # changes per POST
 TIMEOUT = 10.0  # seconds a receiver has to answer
 LEASE = timedelta(minutes=1)  # renewed after every batch
 BACKOFF_BASE = timedelta(seconds=10)  # 10 s, 20 s, 40 s ... after consecutive failures
 BACKOFF_MAX = timedelta(hours=1)
 IDLE_SLEEP = 0.5
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, signature: str) -> bool:
-    """What a receiver does with the header (constant-time comparison)."""
-    return hmac.compare_digest(sign(secret, body), signature)
 
 
 @dataclass(frozen=True)
@@ -86,7 +76,7 @@ class Deliverer:
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.name = self.name or worker_name()
+        self.name = self.name or holder_name()
 
     def run_once(self) -> int:
         """Deliver to every webhook that is due; returns how many changes were acknowledged."""
@@ -130,10 +120,9 @@ class Deliverer:
             )
             .order_by(webhooks.c.id)
             .limit(10)
+            .with_for_update(skip_locked=True, of=webhooks)
         )
         with self.limits.transaction(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=webhooks)
             hooks = list(conn.execute(query))
             if hooks:
                 conn.execute(

@@ -16,7 +16,7 @@ from segmint.campaigns import definitions, mail_settings, runs
 from segmint.campaigns.audience import Catalog, problems, status
 from segmint.campaigns.definitions import Targeting
 from segmint.campaigns.sender import Sender
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli.support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK, as_utc
 
 campaigns_app = typer.Typer(help="Campaigns: list, run now, runs.", no_args_is_help=True)

@@ -1,4 +1,6 @@
-"""The ASGI application: API under /api/v1, web pages at /."""
+"""The API's error answers: every failure is `{"error": {"code", "message", "path"?}}` with the
+status that says whose fault it was (422 input, 404/403/401 access, 409 conflict, 503 the
+database)."""
 
 from __future__ import annotations
 
@@ -8,32 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from sqlalchemy.engine import Engine
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from segmint import __version__
-from segmint.api.headers import SecurityHeaders
-from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit
-from segmint.api.routes import (
-    accounts,
-    campaigns,
-    custom_fields,
-    events,
-    filters,
-    health,
-    imports,
-    leads,
-    lists,
-    scoring,
-    segments,
-    settings,
-    users,
-    webhooks,
-)
-from segmint.api.schemas import ERROR_RESPONSES
-from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.errors import (
     Conflict,
     Forbidden,
@@ -43,9 +22,6 @@ from segmint.errors import (
     Unauthorized,
 )
 from segmint.store.timeouts import timed_out
-from segmint.web import login, pages, tracking
-from segmint.web.session import LoginRequired
-from segmint.web.templating import STATIC
 
 log = logging.getLogger("segmint.api")
 
@@ -60,46 +36,8 @@ BUSY_RETRY_AFTER = 2  # seconds: a pool queue drains in about a request's time
 CODE_BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
 
 
-def create_app(
-    engine: Engine, clock: Clock = SYSTEM_CLOCK, limits: Limits | None = None
-) -> FastAPI:
-    app = FastAPI(
-        title="Segmint",
-        version=__version__,
-        description=(
-            "Live lead segments: filters, members, exports, membership history. "
-            "Authenticate with `Authorization: Bearer TOKEN` (from `segmint users add`). "
-            'Errors are `{"error": {"code", "message", "path"}}`.'
-        ),
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
-    )
-    app.state.engine = engine
-    app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
-    app.state.limits = limits = limits or Limits.from_env()
-    for module in (
-        health,
-        imports,  # before leads: /leads/import is not a lead id
-        leads,
-        events,
-        custom_fields,
-        accounts,
-        segments,
-        lists,
-        webhooks,
-        filters,
-        settings,
-        users,
-        scoring,
-        campaigns,
-    ):
-        app.include_router(module.router, responses=ERROR_RESPONSES)
-    app.include_router(login.router)
-    app.include_router(pages.router)
-    app.include_router(tracking.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every engine, validation, HTTP and database failure in the one error shape."""
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -108,12 +46,6 @@ def create_app(
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(sa.exc.DataError, _out_of_range)
     app.add_exception_handler(sa.exc.IntegrityError, _integrity)  # type: ignore[arg-type]
-    # Outermost first: a caller over its rate is refused before its body is read.
-    app.add_middleware(BodyLimit, limits=limits)
-    app.add_middleware(RateLimit, limits=limits)
-    app.add_middleware(ProxiedClient, limits=limits)  # before the rate limit: it sees the client
-    app.add_middleware(SecurityHeaders)  # outermost: refusals (413, 429) carry them too
-    return app
 
 
 def _error(
@@ -129,10 +61,6 @@ def _error(
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
-
-
-async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
-    return RedirectResponse(exc.location, status_code=303)
 
 
 async def _segmint_error(_request: Request, exc: SegmintError) -> JSONResponse:

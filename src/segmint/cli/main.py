@@ -26,13 +26,13 @@ from rich.progress import (
 from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap, demo
-from segmint.cli_bench import bench
-from segmint.cli_campaigns import campaigns_app
-from segmint.cli_load import load_command
-from segmint.cli_portability import export_project_command, import_project_command
-from segmint.cli_scoring import scoring_app
-from segmint.cli_segments import segments_app
-from segmint.cli_support import (
+from segmint.cli.bench import bench
+from segmint.cli.campaigns import campaigns_app
+from segmint.cli.load import load_command
+from segmint.cli.portability import export_project_command, import_project_command
+from segmint.cli.scoring import scoring_app
+from segmint.cli.segments import segments_app
+from segmint.cli.support import (
     DatabaseUrl,
     ProjectSlug,
     err,
@@ -40,7 +40,6 @@ from segmint.cli_support import (
     one_shot_engine,
     usable_password,
 )
-from segmint.engine import outbox
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_source import parse_map_options
 from segmint.ingest.leads import ON_CONFLICT_CHOICES
@@ -48,6 +47,7 @@ from segmint.model import Role
 from segmint.projects import Project, get_project
 from segmint.store.db import create_engine, database_url_from_env
 from segmint.store.tables import users
+from segmint.worker import outbox
 
 app = typer.Typer(help="Segmint: live lead segments.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
@@ -150,8 +150,8 @@ def serve(
 def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> None:
     import uvicorn
 
-    from segmint.api.app import create_app
-    from segmint.worker import start_in_thread
+    from segmint.app import create_app
+    from segmint.worker.loop import start_in_thread
 
     stop = start_in_thread(engine) if with_worker else None
     try:
@@ -195,9 +195,9 @@ def worker(
     import logging
 
     from segmint.campaigns.sender import run_campaigns_due
-    from segmint.delivery import Deliverer
-    from segmint.worker import Worker, main_loop
-    from segmint.worker_lock import lock_sole_worker
+    from segmint.worker.delivery import Deliverer
+    from segmint.worker.lock import lock_sole_worker
+    from segmint.worker.loop import Worker, main_loop
 
     logging.basicConfig(
         level=log_level.value.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"

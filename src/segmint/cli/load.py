@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from segmint.bench import data, load
-from segmint.cli_bench import out
-from segmint.cli_support import DatabaseUrl, err, friendly_errors
+from segmint.cli.bench import out
+from segmint.cli.support import DatabaseUrl, err, friendly_errors
 from segmint.store import migrate
 from segmint.store.db import create_engine, database_url_from_env, normalise_url
 

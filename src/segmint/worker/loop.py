@@ -1,18 +1,15 @@
-"""`segmint worker`: does what writes leave in the outbox (membership maintenance), and beside
-it time sweeps, webhook delivery and campaign runs.
+"""`segmint worker`: does what writes leave in the outbox (membership maintenance, by the
+engine's rules), and beside it time sweeps, webhook delivery and campaign sending.
 
 Each item is processed in one transaction together with its deletion, so it takes effect once
 whatever crashes. `segmint serve` runs the same loop in a thread unless `--no-worker`. Any
-number of workers share a PostgreSQL database; SQLite runs one (`worker_lock`).
+number of workers share a PostgreSQL database; SQLite runs one (`worker/lock.py`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import signal
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -20,22 +17,22 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from segmint.campaigns.sender import IDLE_SLEEP as SENDER_IDLE
+from segmint.campaigns.sender import Sender
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import account_levels, fit, membership, outbox, scoring, time_sweep
-from segmint.engine.dependencies import ReadSet
-from segmint.engine.membership import Changes, Reason
-from segmint.projects import Project, get_project_by_id
+from segmint.engine import maintenance, outbox, scoring, time_sweep
+from segmint.engine.membership import Changes
+from segmint.projects import get_project_by_id
+from segmint.store.claims import NAME_LENGTH, holder_name
 from segmint.store.timeouts import WorkerLimits
-from segmint.worker_lock import AnotherWorkerRunning, lock_sole_worker
-
-if TYPE_CHECKING:  # delivery and sender import this module: import them only where used
-    from segmint.campaigns.sender import Sender
-    from segmint.delivery import Deliverer
+from segmint.worker import outbox as taking
+from segmint.worker.delivery import Deliverer
+from segmint.worker.lock import AnotherWorkerRunning, lock_sole_worker
+from segmint.worker.polling import poll_forever
 
 log = logging.getLogger("segmint.worker")
 IDLE_SLEEP = 0.2  # seconds between polls when there is nothing to do
@@ -43,16 +40,7 @@ RETRY_BASE = timedelta(seconds=5)
 GROUP_LEADS = 2000  # leads per grouped sync: IN lists stay well under SQLite's variable limit
 
 
-NAME_LENGTH = 64  # work_items.claimed_by
 SWEEP_RETRY_CAP = 6  # a failing segment's sweep is retried after 20 s, 40 s, ... at most ~11 min
-
-
-def worker_name() -> str:
-    """`host:pid:random`: unique to one Worker even where containers share a host name and a
-    pid, and cut to fit `work_items.claimed_by` (a Kubernetes pod's host name alone may be 63
-    characters; a longer name made every claim fail on PostgreSQL)."""
-    tail = f":{os.getpid()}:{secrets.token_hex(4)}"
-    return socket.gethostname()[: NAME_LENGTH - len(tail)] + tail
 
 
 @dataclass
@@ -60,14 +48,14 @@ class Worker:
     engine: Engine
     clock: Clock = SYSTEM_CLOCK
     name: str = ""
-    batch: int = outbox.BATCH
-    lease: timedelta = outbox.LEASE  # a killed worker's claimed items are retaken after this
+    batch: int = taking.BATCH
+    lease: timedelta = taking.LEASE  # a killed worker's claimed items are retaken after this
     limits: WorkerLimits = field(default_factory=WorkerLimits.from_env)
     # Segments whose last sweep failed: (failures in a row, not to be swept again before).
     _sweep_retries: dict[int, tuple[int, datetime]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.name = self.name or worker_name()
+        self.name = self.name or holder_name()
         if len(self.name) > NAME_LENGTH:
             raise ValueError(f"a worker name has at most {NAME_LENGTH} characters")
 
@@ -77,7 +65,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim and process one batch; returns how many items were done."""
         with self._transaction() as conn:
-            items = outbox.claim(conn, self.name, self.clock.now(), self.batch, self.lease)
+            items = taking.claim(conn, self.name, self.clock.now(), self.batch, self.lease)
         done = 0
         for group in _groups(items):
             done += self._process_group(group) if len(group) > 1 else self._process(group[0])
@@ -136,7 +124,9 @@ class Worker:
         changed = 0
         for project_id in due:
             try:
-                changed += scoring.sweep(self.engine, project_id, now, _after_scoring_change)
+                changed += scoring.sweep(
+                    self.engine, project_id, now, maintenance.after_scoring_change
+                )
             except Exception:  # one project's broken rule must not stop the others
                 log.exception("score sweep of project %s failed", project_id)
         return changed
@@ -162,11 +152,11 @@ class Worker:
     def _process(self, item: outbox.WorkItem) -> int:
         try:
             with self._transaction() as conn:
-                if not outbox.hold(conn, [item], self.name):
+                if not taking.hold(conn, [item], self.name):
                     raise LeaseLost(item.id)
                 project = get_project_by_id(conn, item.project_id)
-                apply(conn, project, item, self.clock)
-                if not outbox.complete(conn, item, self.name):
+                maintenance.apply(conn, project, item, self.clock)
+                if not taking.complete(conn, item, self.name):
                     raise LeaseLost(item.id)
             log.debug("work item %s done", item.id)
             return 1
@@ -177,7 +167,7 @@ class Worker:
             log.exception("work item %s failed", item.id)
             retry_at = self.clock.now() + RETRY_BASE * (2 ** min(item.attempts, 8))
             with self._transaction() as conn:
-                outbox.fail(conn, item, self.name, f"{type(exc).__name__}: {exc}", retry_at)
+                taking.fail(conn, item, self.name, f"{type(exc).__name__}: {exc}", retry_at)
             return 0
 
     def _process_group(self, group: list[outbox.WorkItem]) -> int:
@@ -186,40 +176,18 @@ class Worker:
         lead). Any failure falls back to one item at a time, so one bad item blocks no other."""
         try:
             with self._transaction() as conn:
-                if not outbox.hold(conn, group, self.name):
+                if not taking.hold(conn, group, self.name):
                     raise LeaseLost(group[0].id)  # each item alone: the others may be ours
                 project = get_project_by_id(conn, group[0].project_id)
-                apply_lead_writes(conn, project, group, self.clock.now())
+                maintenance.apply_lead_writes(conn, project, group, self.clock.now())
                 for item in group:
-                    if not outbox.complete(conn, item, self.name):
+                    if not taking.complete(conn, item, self.name):
                         raise LeaseLost(item.id)
             for item in group:
                 log.debug("work item %s done", item.id)
             return len(group)
         except Exception:
             return sum(self._process(item) for item in group)
-
-
-def _after_scoring_change(engine: Engine, project: Project, now: datetime) -> int:
-    """Rules, bands or rollup changed: after every lead's score, every lead's fit and every
-    account's levels."""
-    return fit.refit_all(engine, project, now) + account_levels.refresh_all(engine, project, now)
-
-
-def poll_forever(stop: threading.Event, step: Callable[[], int], idle: float, what: str) -> None:
-    """Call `step` until `stop` is set, resting `idle` seconds whenever it found nothing to do.
-    A database that is restarting is waited for and any other error logged: a background loop
-    must outlive both."""
-    while not stop.is_set():
-        try:
-            if not step():
-                stop.wait(idle)
-        except sa.exc.OperationalError as exc:
-            log.warning("database unavailable, retrying: %s", exc.orig)
-            stop.wait(1.0)
-        except Exception:
-            log.exception("%s failed", what)
-            stop.wait(1.0)
 
 
 def taking_turns(due: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -262,91 +230,6 @@ class LeaseLost(Exception):
     """Another worker took the item over; this one's work is rolled back."""
 
 
-def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: Clock) -> Changes:
-    """What an outbox item means for the maintained memberships."""
-    now = clock.now()
-    payload = item.payload
-    read_sets = membership.active_read_sets(conn, project)
-    if item.kind == outbox.Kind.SEGMENT:
-        segment_id = payload["segment_id"]
-        dependents = sorted(d for d, reads in read_sets.items() if segment_id in reads.segments)
-        # Every segment this item syncs is locked up front in id order, the order lead-write
-        # syncs take them in: two workers never wait on each other's locks in a cycle.
-        membership.lock_segments(conn, project, [segment_id, *dependents])
-        changes = membership.sync(conn, project, segment_id, now, payload["reason"])
-        for dependent in dependents:
-            changes += membership.sync(
-                conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
-            )
-        return changes
-    if item.kind == outbox.Kind.LEADS:
-        return apply_lead_writes(conn, project, [item], now, read_sets)
-    if item.kind != outbox.Kind.LIST:
-        raise ValueError(f"unknown work item kind {item.kind!r}")
-    touched = sorted(s for s, reads in read_sets.items() if payload["list_id"] in reads.lists)
-    superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
-    changes = Changes()
-    for segment_id in (s for s in touched if s not in superseded):
-        changes += membership.sync(
-            conn,
-            project,
-            segment_id,
-            now,
-            Reason.DEPENDENCY,
-            f"list {payload['list_id']}",
-            payload.get("lead_ids"),
-        )
-    return changes
-
-
-def apply_lead_writes(
-    conn: sa.Connection,
-    project: Project,
-    items: list[outbox.WorkItem],
-    now: datetime,
-    read_sets: dict[int, ReadSet] | None = None,
-) -> Changes:
-    """Re-evaluate the written leads in the segments whose read sets the writes touched, one
-    sync per segment and reason for all the items' leads."""
-    if read_sets is None:
-        read_sets = membership.active_read_sets(conn, project)
-    # A segment created or edited after these writes gets a full sync of its own, later.
-    superseded = outbox.segments_awaiting_sync(conn, project.id, min(i.id for i in items))
-    work: dict[tuple[int, str, str | None], set[int]] = defaultdict(set)
-    for item in items:
-        payload = item.payload
-        columns = None if payload["columns"] is None else set(payload["columns"])
-        event_types = set(payload["event_types"])
-        reason = Reason.EVENT if event_types else Reason.LEAD_WRITE
-        detail = ", ".join(sorted(event_types)) or None
-        for segment_id, reads in read_sets.items():
-            if segment_id not in superseded and reads.touched_by(columns, event_types):
-                work[(segment_id, reason, detail)].update(payload["lead_ids"])
-    syncs = [
-        membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
-        for (segment_id, reason, detail), lead_ids in work.items()
-    ]
-    changes = membership.sync_leads(conn, project, syncs, now)
-    # Profile fit follows what was written (not its own writes of profile_level: no loop).
-    written = {
-        lead_id
-        for item in items
-        if item.payload["columns"] is None or set(item.payload["columns"]) - set(fit.FIT_COLUMNS)
-        for lead_id in item.payload["lead_ids"]
-    }
-    fit.refit(conn, project, written, now)
-    # Accounts roll up their leads' scores and fit: refreshed when those (or the account) moved.
-    rolled = {
-        lead_id
-        for item in items
-        if item.payload["columns"] is None
-        or set(item.payload["columns"]) & account_levels.ROLLED_UP
-        for lead_id in item.payload["lead_ids"]
-    }
-    account_levels.refresh(conn, project, rolled, now)
-    return changes
-
-
 def start_in_thread(engine: Engine) -> threading.Event:
     """Run a worker beside the web server; set the returned event to stop it. On SQLite, none
     when another worker already runs on the database (SQLite runs one)."""
@@ -373,23 +256,27 @@ def _side_loops(worker: Worker) -> list[tuple[str, Callable[[threading.Event], N
     nor a slow webhook receiver holds up write-driven membership: time sweeps and delivery."""
     return [
         ("segmint-sweep", worker.sweep_forever),
-        ("segmint-delivery", _deliverer(worker.engine).run_forever),
-        ("segmint-campaigns", _sender(worker.engine, worker.lease).run_forever),
+        ("segmint-delivery", Deliverer(worker.engine).run_forever),
+        (
+            "segmint-campaigns",
+            lambda stop: send_campaigns_forever(_sender(worker.engine, worker.lease), stop),
+        ),
     ]
-
-
-def _deliverer(engine: Engine) -> Deliverer:
-    from segmint.delivery import Deliverer
-
-    return Deliverer(engine)
 
 
 def _sender(engine: Engine, lease: timedelta) -> Sender:
     """Campaign runs: created at their scheduled times and delivered (campaigns/sender.py),
     leased (runs and recipients in flight) for as long as the worker's work items."""
-    from segmint.campaigns.sender import Sender
-
     return Sender(engine, lease=lease, inflight_lease=lease)
+
+
+def send_campaigns_forever(sender: Sender, stop: threading.Event) -> None:
+    """Schedule due runs and send them until `stop` is set; pacing waits wake up on stop."""
+    sender.sleep = stop.wait
+    try:
+        poll_forever(stop, sender.step, SENDER_IDLE, "campaign delivery")
+    finally:
+        sender.close()
 
 
 def main_loop(worker: Worker) -> None:

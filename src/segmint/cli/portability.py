@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from segmint.bootstrap import cli_organization, cli_project
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli.support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.portability import export_project, import_project
 
 out = Console()

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from segmint.bench import data, duckdb_side, runner
 from segmint.bench import explain as bench_explain
 from segmint.bench.suite import CASES
-from segmint.cli_support import DatabaseUrl, err, friendly_errors
+from segmint.cli.support import DatabaseUrl, err, friendly_errors
 from segmint.clock import SYSTEM_CLOCK
 from segmint.errors import InvalidInput
 from segmint.store import migrate

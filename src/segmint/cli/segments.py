@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from segmint import auth, bootstrap
-from segmint.cli_support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli.support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
 from segmint.engine import leads as leads_engine

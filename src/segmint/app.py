@@ -1,0 +1,59 @@
+"""The composition root: the ASGI application, the API under `/api/v1`, the web pages at `/`,
+the middleware around both. `segmint serve` runs it; tests build it with their own engine,
+clock and limits."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+
+from segmint import __version__
+from segmint.api import router as api
+from segmint.api.errors import install_error_handlers
+from segmint.api.headers import SecurityHeaders
+from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit
+from segmint.api.routes import health
+from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.web import login, pages, tracking
+from segmint.web.session import LoginRequired
+from segmint.web.templating import STATIC
+
+
+def create_app(
+    engine: Engine, clock: Clock = SYSTEM_CLOCK, limits: Limits | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="Segmint",
+        version=__version__,
+        description=(
+            "Live lead segments: filters, members, exports, membership history. "
+            "Authenticate with `Authorization: Bearer TOKEN` (from `segmint users add`). "
+            'Errors are `{"error": {"code", "message", "path"}}`.'
+        ),
+        openapi_url=f"{api.API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
+    app.state.limits = limits = limits or Limits.from_env()
+    app.include_router(health.router)
+    app.include_router(api.router, prefix=api.API_PREFIX)
+    app.include_router(login.router)
+    app.include_router(pages.router)
+    app.include_router(tracking.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app)
+    app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
+    # Outermost first: a caller over its rate is refused before its body is read.
+    app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(RateLimit, limits=limits)
+    app.add_middleware(ProxiedClient, limits=limits)  # before the rate limit: it sees the client
+    app.add_middleware(SecurityHeaders)  # outermost: refusals (413, 429) carry them too
+    return app
+
+
+async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(exc.location, status_code=303)

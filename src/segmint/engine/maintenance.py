@@ -1,0 +1,110 @@
+"""Membership maintenance rules: what one outbox item means for the maintained memberships
+of a project's active segments (a segment edited, leads written, list members changed), and
+what follows a scoring change. The worker decides when and in which transaction; these decide
+what changes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint.clock import Clock
+from segmint.engine import account_levels, fit, membership, outbox
+from segmint.engine.dependencies import ReadSet
+from segmint.engine.membership import Changes, Reason
+from segmint.projects import Project
+
+
+def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: Clock) -> Changes:
+    """What an outbox item means for the maintained memberships."""
+    now = clock.now()
+    payload = item.payload
+    read_sets = membership.active_read_sets(conn, project)
+    if item.kind == outbox.Kind.SEGMENT:
+        segment_id = payload["segment_id"]
+        dependents = sorted(d for d, reads in read_sets.items() if segment_id in reads.segments)
+        # Every segment this item syncs is locked up front in id order, the order lead-write
+        # syncs take them in: two workers never wait on each other's locks in a cycle.
+        membership.lock_segments(conn, project, [segment_id, *dependents])
+        changes = membership.sync(conn, project, segment_id, now, payload["reason"])
+        for dependent in dependents:
+            changes += membership.sync(
+                conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
+            )
+        return changes
+    if item.kind == outbox.Kind.LEADS:
+        return apply_lead_writes(conn, project, [item], now, read_sets)
+    if item.kind != outbox.Kind.LIST:
+        raise ValueError(f"unknown work item kind {item.kind!r}")
+    touched = sorted(s for s, reads in read_sets.items() if payload["list_id"] in reads.lists)
+    superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
+    changes = Changes()
+    for segment_id in (s for s in touched if s not in superseded):
+        changes += membership.sync(
+            conn,
+            project,
+            segment_id,
+            now,
+            Reason.DEPENDENCY,
+            f"list {payload['list_id']}",
+            payload.get("lead_ids"),
+        )
+    return changes
+
+
+def apply_lead_writes(
+    conn: sa.Connection,
+    project: Project,
+    items: list[outbox.WorkItem],
+    now: datetime,
+    read_sets: dict[int, ReadSet] | None = None,
+) -> Changes:
+    """Re-evaluate the written leads in the segments whose read sets the writes touched, one
+    sync per segment and reason for all the items' leads."""
+    if read_sets is None:
+        read_sets = membership.active_read_sets(conn, project)
+    # A segment created or edited after these writes gets a full sync of its own, later.
+    superseded = outbox.segments_awaiting_sync(conn, project.id, min(i.id for i in items))
+    work: dict[tuple[int, str, str | None], set[int]] = defaultdict(set)
+    for item in items:
+        payload = item.payload
+        columns = None if payload["columns"] is None else set(payload["columns"])
+        event_types = set(payload["event_types"])
+        reason = Reason.EVENT if event_types else Reason.LEAD_WRITE
+        detail = ", ".join(sorted(event_types)) or None
+        for segment_id, reads in read_sets.items():
+            if segment_id not in superseded and reads.touched_by(columns, event_types):
+                work[(segment_id, reason, detail)].update(payload["lead_ids"])
+    syncs = [
+        membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
+        for (segment_id, reason, detail), lead_ids in work.items()
+    ]
+    changes = membership.sync_leads(conn, project, syncs, now)
+    # Profile fit follows what was written (not its own writes of profile_level: no loop).
+    written = {
+        lead_id
+        for item in items
+        if item.payload["columns"] is None or set(item.payload["columns"]) - set(fit.FIT_COLUMNS)
+        for lead_id in item.payload["lead_ids"]
+    }
+    fit.refit(conn, project, written, now)
+    # Accounts roll up their leads' scores and fit: refreshed when those (or the account) moved.
+    rolled = {
+        lead_id
+        for item in items
+        if item.payload["columns"] is None
+        or set(item.payload["columns"]) & account_levels.ROLLED_UP
+        for lead_id in item.payload["lead_ids"]
+    }
+    account_levels.refresh(conn, project, rolled, now)
+    return changes
+
+
+def after_scoring_change(engine: Engine, project: Project, now: datetime) -> int:
+    """Rules, bands or rollup changed: after every lead's score, every lead's fit and every
+    account's levels."""
+    return fit.refit_all(engine, project, now) + account_levels.refresh_all(engine, project, now)
