@@ -16,7 +16,7 @@ from segmint.campaigns import definitions, mail_settings, runs
 from segmint.campaigns.sender import Sender
 from segmint.clock import FrozenClock
 from segmint.engine import segments as segments_engine
-from segmint.ingest.events import NewEvent, record_events
+from segmint.engine.events import NewEvent, record_events
 from segmint.ingest.leads import upsert_leads
 from segmint.model import Role
 from segmint.projects import Project

@@ -18,9 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from segmint.engine.values import parse_email
 from segmint.engine.webhooks import check_url
 from segmint.errors import InvalidInput
-from segmint.ingest.values import parse_email
 from segmint.projects import Project
 from segmint.store.tables import mail_settings
 

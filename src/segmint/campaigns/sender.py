@@ -41,7 +41,7 @@ from segmint.campaigns.definitions import get_campaign
 from segmint.campaigns.mail_settings import MailSettings
 from segmint.campaigns.templates import RenderError
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.ingest.events import NewEvent, record_events
+from segmint.engine.events import NewEvent, record_events
 from segmint.projects import Project, get_project_by_id
 from segmint.signing import SIGNATURE_HEADER, sign
 from segmint.store.claims import holder_name

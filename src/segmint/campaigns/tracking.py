@@ -19,8 +19,8 @@ from urllib.parse import quote, urlsplit
 import sqlalchemy as sa
 
 from segmint.campaigns.audience import UNSUBSCRIBED
+from segmint.engine.events import NewEvent, record_events
 from segmint.errors import NotFound
-from segmint.ingest.events import NewEvent, record_events
 from segmint.projects import Project
 from segmint.store.tables import campaign_recipients, campaigns, events
 

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine import membership, outbox
-from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
-from segmint.errors import Conflict, InvalidInput, NotFound
-from segmint.ingest.leads import (
+from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
     insert_values,
     lock_for_merge,
@@ -22,6 +20,8 @@ from segmint.ingest.leads import (
     update_values,
     written_columns,
 )
+from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
+from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.projects import Project
 from segmint.store.tables import accounts, events, leads
 

@@ -74,10 +74,6 @@ def database_message(exc: sa.exc.DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else "database error"
 
 
-def invalid_message(exc: InvalidInput) -> str:
-    return f"{exc.path}: {exc.message}" if exc.path else exc.message
-
-
 class BatchWriter(Generic[T]):
     """Collects validated rows and writes them `batch_size` at a time."""
 
@@ -154,7 +150,7 @@ class BatchWriter(Generic[T]):
         except sa.exc.DBAPIError as exc:
             self.fail(item.location, database_message(exc))
         except InvalidInput as exc:
-            self.fail(item.location, invalid_message(exc))
+            self.fail(item.location, str(exc))
 
     def _transaction(self, batch: list[T]) -> Counts:
         with transaction(self._engine) as conn:

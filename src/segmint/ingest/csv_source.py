@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from segmint.engine.values import is_known_target
 from segmint.errors import InvalidInput
 from segmint.ingest.batches import RowError
-from segmint.ingest.values import is_known_target
 from segmint.projects import Project
 
 FIELD_SIZE_LIMIT = 1_000_000  # characters in one cell; larger cells are reported, not read

@@ -1,4 +1,5 @@
-"""Event ingestion: validation, lead resolution by email or id, batched writes."""
+"""Event ingestion: records from JSONL or a request validated, their leads resolved by email
+or id, written in batches by the engine's rules (`engine/events.py`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import outbox, scoring
+from segmint.engine import values
+from segmint.engine.events import NewEvent, record_events
 from segmint.errors import InvalidInput
-from segmint.ingest import values
 from segmint.ingest.batches import (
     DEFAULT_BATCH_SIZE,
     BatchWriter,
@@ -23,12 +24,10 @@ from segmint.ingest.batches import (
     ErrorCallback,
     ImportReport,
     RowError,
-    invalid_message,
 )
 from segmint.ingest.csv_source import ProgressCallback
 from segmint.projects import Project
 from segmint.storable import check_storable
-from segmint.store.bulk import insert_rows
 from segmint.store.db import Bind, refresh_sqlite_statistics
 from segmint.store.tables import events, leads
 
@@ -104,7 +103,7 @@ class EventWriter:
         try:
             event = prepare_event(location, record, self.clock.now())
         except InvalidInput as exc:
-            self._batches.fail(location, invalid_message(exc))
+            self._batches.fail(location, str(exc))
             return
         self._batches.add(event)
 
@@ -144,63 +143,6 @@ class EventWriter:
             )
             found.update({row.id: row.id for row in conn.execute(query)})
         return found
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    lead_id: int
-    type: str
-    occurred_at: datetime
-    metadata: Mapping[str, Any]
-
-
-def record_events(
-    conn: sa.Connection, project: Project, new_events: list[NewEvent], now: datetime
-) -> None:
-    """Store events of known leads in the caller's transaction, with what follows from them:
-    the leads' last activity, their scores, and membership (through the outbox)."""
-    if not new_events:
-        return
-    rows = [
-        dict(
-            project_id=project.id,
-            lead_id=event.lead_id,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            metadata=dict(event.metadata),
-            created_at=now,
-        )
-        for event in new_events
-    ]
-    insert_rows(conn, events, rows)
-    latest: dict[int, datetime] = {}
-    for event in new_events:
-        latest[event.lead_id] = max(latest.get(event.lead_id, event.occurred_at), event.occurred_at)
-    _touch_activity(conn, project, latest)
-    outbox.leads_written(
-        conn,
-        project.id,
-        latest,
-        now,
-        columns=["last_activity_at"],
-        event_types={event.type for event in new_events},
-    )
-    scoring.rescore(conn, project, list(latest), now)  # scores follow at once
-
-
-def _touch_activity(conn: sa.Connection, project: Project, latest: dict[int, datetime]) -> None:
-    """last_activity_at is the latest occurred_at of a lead's events."""
-    column = leads.c.last_activity_at
-    statement = (
-        leads.update()
-        .where(
-            leads.c.project_id == project.id,
-            leads.c.id == sa.bindparam("b_id"),
-            sa.or_(column.is_(None), column < sa.bindparam("b_at")),
-        )
-        .values(last_activity_at=sa.bindparam("b_at"))
-    )
-    conn.execute(statement, [{"b_id": k, "b_at": v} for k, v in latest.items()])
 
 
 def _no_lead(event: EventInput) -> str:
