@@ -29,6 +29,9 @@ SESSION_COOKIE = "segmint_session"
 SESSION_LIFETIME = timedelta(days=30)  # then log in again, however active
 SESSION_IDLE = timedelta(days=7)  # unused this long: ended
 _SESSION_TOUCH = timedelta(minutes=5)  # last_seen_at is written at most this often
+# A token's last_used_at is written at most this often, so reads with one token do not each take
+# SQLite's write lock (or a PostgreSQL row lock): listings show it accurate to a minute.
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=1)
 _hasher = PasswordHasher()
 
 
@@ -171,13 +174,16 @@ def issue_token(
 def authenticate_token(
     conn: sa.Connection, token: str, clock: Clock = SYSTEM_CLOCK
 ) -> Principal | None:
-    """The principal behind a token, or None for an unknown or revoked one."""
+    """The principal behind a token, or None for an unknown or revoked one. Its last use is
+    recorded when the stored one is a minute old or more: decided here, from the row just read,
+    because on SQLite even an UPDATE that matches nothing takes the write lock."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = conn.execute(
         sa.select(
             api_tokens.c.id.label("token_id"),
             api_tokens.c.project_id,
+            api_tokens.c.last_used_at,
             users.c.id,
             users.c.organization_id,
             users.c.email,
@@ -188,9 +194,11 @@ def authenticate_token(
     ).first()
     if row is None:
         return None
-    conn.execute(
-        api_tokens.update().where(api_tokens.c.id == row.token_id).values(last_used_at=clock.now())
-    )
+    now = clock.now()
+    if row.last_used_at is None or as_utc(row.last_used_at) + TOKEN_USE_RECORDED_EVERY <= now:
+        conn.execute(
+            api_tokens.update().where(api_tokens.c.id == row.token_id).values(last_used_at=now)
+        )
     return Principal(row.id, row.organization_id, row.email, Role(row.role), row.project_id)
 
 

@@ -92,8 +92,9 @@ def _authenticated(
     clock: Clock,
 ) -> auth.Principal | None:
     """Authenticate on the request's connection, committing at once: the token's last use
-    (or the session's last sight) is written then, so the request's own transaction never
-    holds that row's lock, which every concurrent request with the same token would queue on."""
+    (or the session's last sight), when due, is written then, so the request's own transaction
+    never holds that row's lock, which every concurrent request with the same token would queue
+    on. It is due at most once a minute (five for a session), so most reads write nothing."""
     principal = authenticate(conn, secret, clock)
     conn.commit()
     return principal

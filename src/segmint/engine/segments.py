@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ DEFAULT_COLOR = "#4f46e5"
 LARGE_SEGMENT = 10_000
 LARGE_SEGMENT_WARNING = "Large segment - consider using list for better performance"
 SAMPLE_SIZE = 5
+EVALUATION_RECORDED_EVERY = timedelta(minutes=1)  # last_evaluated_at is written at most this often
 
 
 @dataclass(frozen=True)
@@ -298,14 +299,19 @@ def count_where(conn: sa.Connection, project: Project, where: sa.ColumnElement[b
 def count(
     conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[int, datetime]:
-    """The live member count, and when it was evaluated (recorded as last_evaluated_at)."""
+    """The live member count, and when it was evaluated. That time is recorded as
+    last_evaluated_at when the stored one is a minute old or more (accurate to a minute): the
+    choice is made from the row already loaded, since on SQLite even an UPDATE that matches
+    nothing takes the write lock, and a segment's page would otherwise write on every view."""
     now = clock.now()
     total = count_where(conn, project, segment_condition(conn, project, row, now))
-    conn.execute(
-        segments.update()
-        .where(segments.c.project_id == project.id, segments.c.id == row.id)
-        .values(last_evaluated_at=now)
-    )
+    stored = row.last_evaluated_at
+    if stored is None or as_utc(stored) + EVALUATION_RECORDED_EVERY <= now:
+        conn.execute(
+            segments.update()
+            .where(segments.c.project_id == project.id, segments.c.id == row.id)
+            .values(last_evaluated_at=now)
+        )
     return total, now
 
 

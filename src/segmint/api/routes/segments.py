@@ -57,10 +57,14 @@ def list_segments(
 
 @router.post("", response_model=SegmentPublic, status_code=201, summary="Create a segment")
 def create_segment(
-    body: SegmentCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: SegmentCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.create_segment(conn, project, principal, body.model_dump())
-    total, _ = engine.count(conn, project, row)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
@@ -73,10 +77,14 @@ def preview(
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")
 def get_segment(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, _ = engine.count(conn, project, row)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -87,10 +95,11 @@ def update_segment(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     changes = body.model_dump(exclude_unset=True)
     row = engine.update_segment(conn, project, principal, segment_id, changes)
-    total, _ = engine.count(conn, project, row)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -108,10 +117,14 @@ def delete_segment(
 
 @router.get("/{segment_id}/count", response_model=CountResult, summary="Live member count")
 def count(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> CountResult:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, at = engine.count(conn, project, row)
+    total, at = engine.count(conn, project, row, clock)
     return CountResult(count=total, evaluated_at=at, frozen=not row.active)
 
 
@@ -218,10 +231,14 @@ def export(
     summary="Copy a segment as '{name} (copy)'",
 )
 def duplicate(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.duplicate_segment(conn, project, principal, segment_id)
-    total, _ = engine.count(conn, project, row)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
