@@ -34,6 +34,15 @@ PARIS = ZoneInfo("Europe/Paris")
         ("0 0 13 * fri", "2026-11-28T12:00", "2026-12-03T23:00"),  # the 13th or any Friday
         ("0 12 29 2 *", "2026-11-28T12:00", "2028-02-29T11:00"),
         ("0 0 * * 7", "2026-11-28T12:00", "2026-11-28T23:00"),  # 7 is Sunday
+        ("0 12 * * *", "2026-11-28T12:00:00.5", "2026-11-29T11:00"),  # strictly after
+        ("0 9 */2 * mon", "2026-11-29T12:00", "2026-11-30T08:00"),  # a stepped day is restricted
+        # Daylight saving in Paris: 02:00-02:59 is skipped on 29 March 2026 and repeated (CEST,
+        # then CET) on 25 October 2026.
+        ("*/30 * * * *", "2026-03-29T00:40", "2026-03-29T01:00"),  # 02:00 and 02:30 do not exist
+        ("0 2,3 * * *", "2026-03-28T12:00", "2026-03-29T01:00"),  # 02:00 skipped, 03:00 runs
+        ("0 2 * * *", "2026-10-25T00:00", "2026-10-26T01:00"),  # not again at the second 02:00
+        ("30 * * * *", "2026-10-25T00:40", "2026-10-25T02:30"),  # nor at the second 02:30
+        ("*/15 * * * *", "2026-10-25T01:10", "2026-10-25T02:00"),  # inside the repeat: 03:00 CET
     ],
 )
 def test_next_moment(expression: str, after: str, expected: str) -> None:
@@ -51,6 +60,12 @@ def test_next_moment(expression: str, after: str, expected: str) -> None:
         ("*/0 * * * *", "minute: a step must be at least 1"),
         ("0 0 * foo *", "month: 'foo' is not a number"),
         ("0 0 31 2 *", "this expression never runs"),
+        ("0 0 31 4,6 *", "this expression never runs"),
+        ("0 0 * * * *", "expected five fields"),  # no seconds or years field
+        ("@daily", "expected five fields"),
+        ("0 0 L * *", "day of month: "),  # no last-day or nth-weekday extensions
+        ("0 0 * * 1#2", "day of week: "),
+        ("0 0 * * 5L", "day of week: "),
     ],
 )
 def test_bad_expressions_say_what_is_wrong(expression: str, message: str) -> None:
