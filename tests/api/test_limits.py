@@ -163,3 +163,21 @@ def test_rate_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     now[0] += 60  # every bucket has refilled: those callers are as if never seen
     limiter._take("address:new")
     assert list(limiter._buckets) == ["address:new"]
+
+
+def test_after_a_burst_tokens_come_back_one_at_a_time() -> None:
+    """A token bucket, not a window: once the burst is spent, one request is let through every
+    60 / requests_per_minute seconds (a moving window of `burst` would refuse every request
+    for the whole window, and Retry-After would say so)."""
+    now = [0.0]
+    limiter = limits.RateLimit(app=None, limits=Limits(requests_per_minute=60, burst=5))  # type: ignore[arg-type]
+    limiter.clock = lambda: now[0]
+    assert [limiter._take("address:a") for _ in range(5)] == [0.0] * 5
+    assert limiter._take("address:a") == pytest.approx(1.0)  # Retry-After: 1
+    for _ in range(3):
+        now[0] += 1.0
+        assert limiter._take("address:a") == 0.0
+        assert limiter._take("address:a") > 0
+    now[0] += 4.0  # idle time refills the bucket (up to the burst)
+    assert [limiter._take("address:a") for _ in range(4)] == [0.0, 0.0, 0.0, 0.0]
+    assert limiter._take("address:a") > 0

@@ -34,6 +34,17 @@ PARIS = ZoneInfo("Europe/Paris")
         ("0 0 13 * fri", "2026-11-28T12:00", "2026-12-03T23:00"),  # the 13th or any Friday
         ("0 12 29 2 *", "2026-11-28T12:00", "2028-02-29T11:00"),
         ("0 0 * * 7", "2026-11-28T12:00", "2026-11-28T23:00"),  # 7 is Sunday
+        ("0 12 * * *", "2026-11-28T12:00:00.5", "2026-11-29T11:00"),  # strictly after
+        ("0 9 */2 * mon", "2026-11-29T12:00", "2026-11-30T08:00"),  # a stepped day is restricted
+        ("0 0 * * 1-1/4", "2026-12-02T12:00", "2026-12-06T23:00"),  # Mondays only, not Fridays
+        ("0 0 31 11 thu", "2026-11-28T12:00", "2027-11-03T23:00"),  # no 31 November: Thursdays
+        # Daylight saving in Paris: 02:00-02:59 is skipped on 29 March 2026 and repeated (CEST,
+        # then CET) on 25 October 2026.
+        ("*/30 * * * *", "2026-03-29T00:40", "2026-03-29T01:00"),  # 02:00 and 02:30 do not exist
+        ("0 2,3 * * *", "2026-03-28T12:00", "2026-03-29T01:00"),  # 02:00 skipped, 03:00 runs
+        ("0 2 * * *", "2026-10-25T00:00", "2026-10-26T01:00"),  # not again at the second 02:00
+        ("30 * * * *", "2026-10-25T00:40", "2026-10-25T02:30"),  # nor at the second 02:30
+        ("*/15 * * * *", "2026-10-25T01:10", "2026-10-25T02:00"),  # inside the repeat: 03:00 CET
     ],
 )
 def test_next_moment(expression: str, after: str, expected: str) -> None:
@@ -46,11 +57,17 @@ def test_next_moment(expression: str, after: str, expected: str) -> None:
     ("expression", "message"),
     [
         ("0 10 * *", "expected five fields"),
-        ("60 * * * *", "minute: 60 is out of range 0-59"),
-        ("0 10-8 * * *", "hour: range '10-8' runs backwards"),
-        ("*/0 * * * *", "minute: a step must be at least 1"),
-        ("0 0 * foo *", "month: 'foo' is not a number"),
+        ("60 * * * *", "minute: '60' is not valid; expected 0-59, a range a-b, a step */n"),
+        ("0 10-8 * * *", "hour: '10-8' is not valid; expected 0-23"),  # backwards
+        ("*/0 * * * *", "minute: '*/0' is not valid"),
+        ("0 0 * foo *", "month: 'foo' is not valid; expected 1-12 or jan-dec"),
         ("0 0 31 2 *", "this expression never runs"),
+        ("0 0 31 4,6 *", "this expression never runs"),
+        ("0 0 * * * *", "expected five fields"),  # no seconds or years field
+        ("@daily", "expected five fields"),
+        ("0 0 L * *", "day of month: "),  # no last-day or nth-weekday extensions
+        ("0 0 * * 1#2", "day of week: "),
+        ("0 0 * * 5L", "day of week: "),
     ],
 )
 def test_bad_expressions_say_what_is_wrong(expression: str, message: str) -> None:

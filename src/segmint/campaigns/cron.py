@@ -1,78 +1,65 @@
 """Cron expressions (`minute hour day-of-month month day-of-week`) and their next moment in a
 time zone.
 
-Five fields, each `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of
-those; months and weekdays may be named (`jan`, `mon`); weekday 0 and 7 are Sunday. As in
-Vixie cron, when both day fields are restricted a day matching either runs. Times are wall-clock
-times in the campaign's zone: a time skipped by a daylight-saving jump does not run that day,
-and a repeated one runs once (its first occurrence).
+cronsim parses the expression and finds the wall-clock times that match it; this module keeps
+what is Segmint's own: five fields only (no seconds field, no `L`, `W` or `#`), errors that
+name the field and the JSON path, and how wall-clock times become moments in the campaign's
+zone. Fields are `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of
+those; months and weekdays may be named (`jan`, `mon`); weekday 0 and 7 are Sunday. As in Vixie
+cron, when both day fields are restricted a day matching either runs (a day field is
+unrestricted only when it is exactly `*`). A time skipped by a daylight-saving jump does not
+run that day, and a repeated one runs once (its first occurrence). cronsim is handed naive
+wall-clock times and this module applies the zone: given the zone itself, cronsim runs a skipped
+time at the end of the jump (`30 2 * * *` at 03:00) and, when the minute or hour field starts
+with `*`, a repeated time twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
 
 from segmint.errors import InvalidInput
 
-MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-SEARCH_DAYS = 366 * 5  # "0 0 29 2 1" (Feb 29th, or Mondays) still answers within this
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    low: int
-    high: int
-    names: tuple[str, ...] = ()
-    name_base: int = 0
-
-
+# Each field: its name in errors, what it accepts, and its full range (for `*` in a day field).
 FIELDS = (
-    _Field("minute", 0, 59),
-    _Field("hour", 0, 23),
-    _Field("day of month", 1, 31),
-    _Field("month", 1, 12, tuple(MONTHS), 1),
-    _Field("day of week", 0, 7, tuple(WEEKDAYS), 0),
+    ("minute", "0-59", "0-59"),
+    ("hour", "0-23", "0-23"),
+    ("day of month", "1-31", "1-31"),
+    ("month", "1-12 or jan-dec", "1-12"),
+    ("day of week", "0-7 or sun-sat (0 and 7 are Sunday)", "0-7"),
 )
+DAY_FIELDS = (2, 4)
+EXTENSIONS = "L#"  # cronsim's last-day and nth-weekday marks (no weekday name has either)
+NAMES = {
+    3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+}
+START = datetime(2000, 1, 1)
+MAX_SKIPPED = 24 * 60  # wall-clock times passed over in one search (a DST hour is at most 60)
 
 
 @dataclass(frozen=True)
 class Cron:
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
-    any_day: bool  # day of month is `*`
-    any_weekday: bool  # day of week is `*`
-
-    def runs_on(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
-        in_month = day.day in self.days
-        in_week = (day.isoweekday() % 7) in self.weekdays
-        if self.any_day or self.any_weekday:
-            return in_month and in_week
-        return in_month or in_week
+    expression: str  # five fields, single-spaced, as cronsim reads them
 
     def next_after(self, moment: datetime, zone: ZoneInfo) -> datetime | None:
-        """The first run strictly after `moment`, in UTC (None if there is none in 5 years)."""
-        local = moment.astimezone(zone)
-        day = local.date()
-        for _ in range(SEARCH_DAYS):
-            if self.runs_on(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-                        at = wall.astimezone(UTC)
-                        if at.astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
-                            continue  # skipped by a daylight-saving jump
-                        if at > moment:
-                            return at
-            day += timedelta(days=1)
+        """The first run strictly after `moment`, in UTC (None if cronsim finds none)."""
+        local = moment.astimezone(zone).replace(tzinfo=None)
+        times = CronSim(self.expression, local)  # naive: wall-clock times, no DST rule of its own
+        for _ in range(MAX_SKIPPED):
+            try:
+                wall = next(times)
+            except StopIteration:  # cronsim gives up after 50 years without a match
+                return None
+            at = wall.replace(tzinfo=zone).astimezone(UTC)  # fold 0: a repeated time's first
+            if at.astimezone(zone).replace(tzinfo=None) != wall:
+                continue  # skipped by a daylight-saving jump
+            if at > moment:  # a repeated hour's first pass may lie before `moment`
+                return at
         return None
 
 
@@ -84,53 +71,54 @@ def parse_cron(text: str, path: str = "cron") -> Cron:
             "expected five fields: minute hour day-of-month month day-of-week, e.g. '0 10 * * 1-5'",
             path,
         )
-    values = [_parse_field(part, spec, path) for part, spec in zip(parts, FIELDS, strict=True)]
-    weekdays = frozenset(0 if day == 7 else day for day in values[4])
-    cron = Cron(
-        minutes=values[0],
-        hours=values[1],
-        days=values[2],
-        months=values[3],
-        weekdays=weekdays,
-        any_day=parts[2] == "*",
-        any_weekday=parts[4] == "*",
-    )
-    if cron.next_after(datetime(2000, 1, 1, tzinfo=UTC), ZoneInfo("UTC")) is None:
-        raise InvalidInput("this expression never runs", path)
-    return cron
+    for index, part in enumerate(parts):
+        _check_field(index, part, path)
+        parts[index] = ",".join(_one_value_range(index, item) for item in part.split(","))
+    # cronsim, like Vixie cron, takes a day field starting with `*` (`*/2`) as unrestricted;
+    # Segmint takes only `*` itself as unrestricted, so `*/2` is written as the range `1-31/2`.
+    for index in DAY_FIELDS:
+        if parts[index].startswith("*") and parts[index] != "*":
+            parts[index] = FIELDS[index][2] + parts[index][1:]
+    expression = " ".join(parts)
+    try:
+        CronSim(expression, START)
+    except CronSimError:  # every field is fine alone: the days asked for are never in the months
+        raise InvalidInput("this expression never runs", path) from None
+    return Cron(expression)
 
 
-def _parse_field(text: str, spec: _Field, path: str) -> frozenset[int]:
-    found: set[int] = set()
-    for item in text.lower().split(","):
-        span, _, step_text = item.partition("/")
-        step = _number(step_text, spec, path) if step_text else 1
-        if step < 1:
-            raise InvalidInput(f"{spec.name}: a step must be at least 1", path)
-        if span == "*":
-            low, high = spec.low, spec.high
-        elif "-" in span:
-            first, _, last = span.partition("-")
-            low, high = _value(first, spec, path), _value(last, spec, path)
-            if low > high:
-                raise InvalidInput(f"{spec.name}: range {span!r} runs backwards", path)
-        else:
-            low = _value(span, spec, path)
-            high = spec.high if step_text else low
-        found.update(range(low, high + 1, step))
-    return frozenset(found)
+def _check_field(index: int, part: str, path: str) -> None:
+    """One field, checked by cronsim alone (the others `*`) so the error can name it."""
+    name, accepted, _ = FIELDS[index]
+    fields = ["*"] * 5
+    fields[index] = part
+    try:
+        if index in DAY_FIELDS and any(mark in part.upper() for mark in EXTENSIONS):
+            raise CronSimError(name)
+        CronSim(" ".join(fields), START)
+    except CronSimError:
+        raise InvalidInput(
+            f"{name}: {part!r} is not valid; expected {accepted}, a range a-b, a step */n "
+            "or a comma list of those",
+            path,
+        ) from None
 
 
-def _value(text: str, spec: _Field, path: str) -> int:
-    if text in spec.names:
-        return spec.names.index(text) + spec.name_base
-    value = _number(text, spec, path)
-    if not spec.low <= value <= spec.high:
-        raise InvalidInput(f"{spec.name}: {value} is out of range {spec.low}-{spec.high}", path)
-    return value
+def _one_value_range(index: int, item: str) -> str:
+    """`a-a/n` is the one value `a`. cronsim 2.8 reads a range of one value with a step as
+    `a/n` (every n-th from `a` to the field's end: `1-1/4` as 1 and 5), so the step goes."""
+    span, slash, _ = item.partition("/")
+    first, dash, last = span.partition("-")
+    if slash and dash and _number(index, first) == _number(index, last) is not None:
+        return first
+    return item
 
 
-def _number(text: str, spec: _Field, path: str) -> int:
-    if not text.isdigit():
-        raise InvalidInput(f"{spec.name}: {text!r} is not a number", path)
-    return int(text)
+def _number(index: int, text: str) -> int | None:
+    """A field value's number (month names count from 1, weekday names from 0)."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    names = NAMES.get(index, ())
+    if text.lower() in names:
+        return names.index(text.lower()) + (1 if index == 3 else 0)
+    return None
