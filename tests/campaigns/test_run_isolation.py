@@ -18,6 +18,7 @@ from segmint.clock import FrozenClock
 from segmint.model import Role
 from segmint.projects import Project, create_project
 from segmint.store.tables import campaign_recipients, mail_settings
+from segmint.worker.loop import send_campaigns_forever
 from tests.campaigns.conftest import (
     add_campaign,
     add_leads,
@@ -100,7 +101,7 @@ def test_a_run_that_breaks_fails_alone_backs_off_then_gives_up(
     # The worker's own loop: before, the broken run was claimed again every second, forever.
     deliver = sender(db, clock)
     stop = threading.Event()
-    loop = threading.Thread(target=deliver.run_forever, args=(stop,))
+    loop = threading.Thread(target=send_campaigns_forever, args=(deliver, stop))
     loop.start()
     try:
         wait_until(
