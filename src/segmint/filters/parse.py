@@ -461,21 +461,23 @@ def _event_json(node: EventCondition) -> dict[str, Any]:
 
 def to_json(node: Node) -> dict[str, Any]:
     """The canonical JSON of a tree (what segments store)."""
-    if isinstance(node, And):
-        return {"and": [to_json(child) for child in node.children]}
-    if isinstance(node, Or):
-        return {"or": [to_json(child) for child in node.children]}
-    if isinstance(node, Not):
-        return {"not": to_json(node.child)}
-    if isinstance(node, Condition):
-        data: dict[str, Any] = {"field": node.field, "op": node.op}
-        if node.value is not None:
-            data["value"] = _json_value(node.value)
-        return data
-    if isinstance(node, EventCondition):
-        return _event_json(node)
-    if isinstance(node, SegmentRef):
-        return {"in_segment": node.segment_id}
-    if isinstance(node, ListRef):
-        return {"in_list": node.list_id}
-    raise TypeError(f"not a filter node: {node!r}")
+    match node:
+        case And(children):
+            return {"and": [to_json(child) for child in children]}
+        case Or(children):
+            return {"or": [to_json(child) for child in children]}
+        case Not(child):
+            return {"not": to_json(child)}
+        case Condition():
+            data: dict[str, Any] = {"field": node.field, "op": node.op}
+            if node.value is not None:
+                data["value"] = _json_value(node.value)
+            return data
+        case EventCondition():
+            return _event_json(node)
+        case SegmentRef(segment_id):
+            return {"in_segment": segment_id}
+        case ListRef(list_id):
+            return {"in_list": list_id}
+        case _:
+            assert_never(node)

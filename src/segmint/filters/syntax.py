@@ -302,18 +302,24 @@ def _condition(node: Condition) -> str:
     op = OPERATORS[node.op]
     head = f"{_field(node.field)} {op.text}"
     value = node.value
-    if op.shape is Shape.NONE:
-        return head
-    if op.shape is Shape.PAIR and isinstance(value, tuple):
-        return f"{head} {_scalar(value[0])} and {_scalar(value[1])}"
-    if op.shape is Shape.DAYS and isinstance(value, int | float):
-        return f"{head} {_scalar(value)} days"
-    if op.shape is Shape.PERIOD:
-        return f"{head} {value}"
-    if isinstance(value, tuple) or op.shape in (Shape.LIST, Shape.STRINGS):
-        return f"{head} {_values(value)}"
-    assert value is not None
-    return f"{head} {_scalar(value)}"
+    match op.shape:
+        case Shape.NONE:
+            return head
+        case Shape.PAIR if isinstance(value, tuple):
+            return f"{head} {_scalar(value[0])} and {_scalar(value[1])}"
+        case Shape.DAYS if isinstance(value, int | float):
+            return f"{head} {_scalar(value)} days"
+        case Shape.PERIOD:
+            return f"{head} {value}"
+        case Shape.LIST | Shape.STRINGS:
+            return f"{head} {_values(value)}"
+        case Shape.SCALAR | Shape.TEXT_OR_LIST | Shape.PAIR | Shape.DAYS:
+            if isinstance(value, tuple):
+                return f"{head} {_values(value)}"
+            assert value is not None
+            return f"{head} {_scalar(value)}"
+        case _:
+            assert_never(op.shape)
 
 
 def _event(node: EventCondition) -> str:
@@ -333,21 +339,28 @@ def _grouped(node: Node) -> str:
     return f"({to_text(node)})" if isinstance(node, And | Or) else to_text(node)
 
 
+def _joined(children: tuple[Node, ...], joiner: str, single: str) -> str:
+    if len(children) == 1:
+        return f"{single}({to_text(children[0])})"
+    return joiner.join(_grouped(child) for child in children)
+
+
 def to_text(node: Node) -> str:
     """The tree in the text syntax; `parse_text(to_text(tree)) == tree`."""
-    if isinstance(node, And | Or):
-        if len(node.children) == 1:
-            return f"{'all' if isinstance(node, And) else 'any'}({to_text(node.children[0])})"
-        joiner = " and " if isinstance(node, And) else " or "
-        return joiner.join(_grouped(child) for child in node.children)
-    if isinstance(node, Not):
-        return f"not {_grouped(node.child)}"
-    if isinstance(node, Condition):
-        return _condition(node)
-    if isinstance(node, EventCondition):
-        return _event(node)
-    if isinstance(node, SegmentRef):
-        return f"in segment {node.segment_id}"
-    if isinstance(node, ListRef):
-        return f"in list {node.list_id}"
-    raise TypeError(f"not a filter node: {node!r}")
+    match node:
+        case And(children):
+            return _joined(children, " and ", single="all")
+        case Or(children):
+            return _joined(children, " or ", single="any")
+        case Not(child):
+            return f"not {_grouped(child)}"
+        case Condition():
+            return _condition(node)
+        case EventCondition():
+            return _event(node)
+        case SegmentRef(segment_id):
+            return f"in segment {segment_id}"
+        case ListRef(list_id):
+            return f"in list {list_id}"
+        case _:
+            assert_never(node)
