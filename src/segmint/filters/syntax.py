@@ -35,7 +35,6 @@ from segmint.filters.tree import (
 )
 from segmint.projects import Project
 
-_BY_SPELLING: Final = {op.text: op.key for op in OPERATORS.values()}
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
 _KEYWORD: Final = re.compile(r'^(_?[A-Z]+): "([a-z]+)"$', re.MULTILINE)  # NOT: "not"
 _WORD: Final = re.compile(r"[a-z]+")
@@ -115,9 +114,14 @@ def _words(children: list[Any]) -> str:
     return " ".join(str(c) for c in children if isinstance(c, Token))
 
 
+@cache
+def _spellings() -> dict[str, str]:
+    return {op.text: op.key for op in OPERATORS.values()}
+
+
 def _operator(spelling: str) -> str:
     try:
-        return _BY_SPELLING[spelling]
+        return _spellings()[spelling]
     except KeyError:
         raise InvalidInput(f"unknown operator {spelling!r}", "filter") from None
 
