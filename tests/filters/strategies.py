@@ -78,8 +78,7 @@ def _scalar(field_type: FieldType, ordered: bool) -> st.SearchStrategy[Any]:
     return st.one_of(_words, _numbers, st.booleans())
 
 
-def _value(shape: Shape, field_type: FieldType, op: str) -> st.SearchStrategy[Any]:
-    ordered = op in ("gt", "gte", "lt", "lte", "between", "not_between")
+def _value(shape: Shape, field_type: FieldType, ordered: bool) -> st.SearchStrategy[Any]:
     scalar = _scalar(field_type, ordered)
     by_shape: dict[Shape, st.SearchStrategy[Any]] = {
         Shape.NONE: st.none(),
@@ -105,7 +104,7 @@ def conditions(draw: st.DrawFn, in_event: bool = False) -> dict[str, Any]:
     op = draw(st.sampled_from(operators_for(field_type)))
     data: dict[str, Any] = {"field": name, "op": op.key}
     if op.shape is not Shape.NONE:
-        data["value"] = draw(_value(op.shape, field_type, op.key))
+        data["value"] = draw(_value(op.shape, field_type, op.ordered))
     return data
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
+from segmint.filters.operators import get_operator
 from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
-
-TIME_OPERATORS = frozenset({"within_last", "older_than", "in_period"})
 
 # Lead columns behind the derived and nested field names of the filter language.
 _DERIVED = {"name": ("first_name", "last_name"), "enrichment_status": ("enrichment",)}
@@ -55,25 +54,28 @@ def read_set(node: Node, stored_tree: Callable[[int], Node | None]) -> ReadSet:
 def _collect(
     node: Node, reads: ReadSet, stored_tree: Callable[[int], Node | None], seen: set[int]
 ) -> None:
-    if isinstance(node, And | Or):
-        for child in node.children:
+    match node:
+        case And(children) | Or(children):
+            for child in children:
+                _collect(child, reads, stored_tree, seen)
+        case Not(child):
             _collect(child, reads, stored_tree, seen)
-    elif isinstance(node, Not):
-        _collect(node.child, reads, stored_tree, seen)
-    elif isinstance(node, Condition):
-        reads.columns.update(lead_columns(node.field))
-        reads.reads_accounts |= node.field.startswith("account.")
-        reads.time_dependent |= node.op in TIME_OPERATORS
-    elif isinstance(node, EventCondition):
-        reads.event_types.add(node.type)
-        reads.time_dependent |= node.within_days is not None
-    elif isinstance(node, SegmentRef):
-        reads.segments.add(node.segment_id)
-        inner = stored_tree(node.segment_id) if node.segment_id not in seen else None
-        if inner is not None:
-            _collect(inner, reads, stored_tree, seen | {node.segment_id})
-    elif isinstance(node, ListRef):
-        reads.lists.add(node.list_id)
+        case Condition():
+            reads.columns.update(lead_columns(node.field))
+            reads.reads_accounts |= node.field.startswith("account.")
+            reads.time_dependent |= get_operator(node.op).time_relative
+        case EventCondition():
+            reads.event_types.add(node.type)
+            reads.time_dependent |= node.within_days is not None
+        case SegmentRef(segment_id):
+            reads.segments.add(segment_id)
+            inner = stored_tree(segment_id) if segment_id not in seen else None
+            if inner is not None:
+                _collect(inner, reads, stored_tree, seen | {segment_id})
+        case ListRef(list_id):
+            reads.lists.add(list_id)
+        case _:
+            assert_never(node)
 
 
 def summary(reads: ReadSet) -> dict[str, Any]:

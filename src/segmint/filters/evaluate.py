@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from segmint.clock import Clock, as_utc
 from segmint.errors import InvalidInput
@@ -185,21 +185,23 @@ def _in_list(node: ListRef, ctx: _Context) -> bool:
 
 
 def _evaluate(node: Node, ctx: _Context) -> bool:
-    if isinstance(node, And):
-        return all(_evaluate(child, ctx) for child in node.children)
-    if isinstance(node, Or):
-        return any(_evaluate(child, ctx) for child in node.children)
-    if isinstance(node, Not):
-        return not _evaluate(node.child, ctx)
-    if isinstance(node, Condition):
-        return _condition(node, ctx)[0]
-    if isinstance(node, EventCondition):
-        return _event(node, ctx)[0]
-    if isinstance(node, SegmentRef):
-        return _evaluate(*_stored_tree(node, ctx))
-    if isinstance(node, ListRef):
-        return _in_list(node, ctx)
-    raise TypeError(f"not a filter node: {node!r}")
+    match node:
+        case And(children):
+            return all(_evaluate(child, ctx) for child in children)
+        case Or(children):
+            return any(_evaluate(child, ctx) for child in children)
+        case Not(child):
+            return not _evaluate(child, ctx)
+        case Condition():
+            return _condition(node, ctx)[0]
+        case EventCondition():
+            return _event(node, ctx)[0]
+        case SegmentRef():
+            return _evaluate(*_stored_tree(node, ctx))
+        case ListRef():
+            return _in_list(node, ctx)
+        case _:
+            assert_never(node)
 
 
 def _context(
@@ -240,45 +242,52 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _explain_leaf(node: Node, ctx: _Context) -> dict[str, Any]:
-    if isinstance(node, Condition):
-        result, raw = _condition(node, ctx)
-        return {
-            "type": "condition",
-            "field": node.field,
-            "op": node.op,
-            "value": to_jsonable(node.value),
-            "lead_value": to_jsonable(raw),
-            "result": result,
-        }
-    if isinstance(node, EventCondition):
-        matched, count = _event(node, ctx)
-        return {"type": "event", "event": node.type, "count": count, "result": matched}
-    if isinstance(node, SegmentRef):
-        tree, inner = _stored_tree(node, ctx)
-        child = _explain(tree, inner)
-        return {
-            "type": "in_segment",
-            "segment_id": node.segment_id,
-            "result": child["result"],
-            "child": child,
-        }
-    if isinstance(node, ListRef):
-        return {"type": "in_list", "list_id": node.list_id, "result": _in_list(node, ctx)}
-    raise TypeError(f"not a filter node: {node!r}")
+def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
+    result, raw = _condition(node, ctx)
+    return {
+        "type": "condition",
+        "field": node.field,
+        "op": node.op,
+        "value": to_jsonable(node.value),
+        "lead_value": to_jsonable(raw),
+        "result": result,
+    }
+
+
+def _explain_group(kind: str, children: tuple[Node, ...], ctx: _Context) -> dict[str, Any]:
+    explained = [_explain(child, ctx) for child in children]
+    results = [child["result"] for child in explained]
+    result = all(results) if kind == "and" else any(results)
+    return {"type": kind, "result": result, "children": explained}
 
 
 def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
-    if isinstance(node, And | Or):
-        children = [_explain(child, ctx) for child in node.children]
-        results = [child["result"] for child in children]
-        result = all(results) if isinstance(node, And) else any(results)
-        kind = "and" if isinstance(node, And) else "or"
-        return {"type": kind, "result": result, "children": children}
-    if isinstance(node, Not):
-        child = _explain(node.child, ctx)
-        return {"type": "not", "result": not child["result"], "child": child}
-    return _explain_leaf(node, ctx)
+    match node:
+        case And(children):
+            return _explain_group("and", children, ctx)
+        case Or(children):
+            return _explain_group("or", children, ctx)
+        case Not(child):
+            inner = _explain(child, ctx)
+            return {"type": "not", "result": not inner["result"], "child": inner}
+        case Condition():
+            return _explain_condition(node, ctx)
+        case EventCondition():
+            matched, count = _event(node, ctx)
+            return {"type": "event", "event": node.type, "count": count, "result": matched}
+        case SegmentRef(segment_id):
+            tree, inner_ctx = _stored_tree(node, ctx)
+            inner = _explain(tree, inner_ctx)
+            return {
+                "type": "in_segment",
+                "segment_id": segment_id,
+                "result": inner["result"],
+                "child": inner,
+            }
+        case ListRef(list_id):
+            return {"type": "in_list", "list_id": list_id, "result": _in_list(node, ctx)}
+        case _:
+            assert_never(node)
 
 
 def explain(

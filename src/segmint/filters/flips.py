@@ -1,7 +1,8 @@
 """When the passing of time alone can change a filter's answer for a lead.
 
-`within_last`, `older_than`, `in_period` and event windows (`within_days`) make leads enter and
-leave a segment with no write at all. The answer for one lead can only change at a few instants:
+The registry's time-relative operators (`Operator.timing`: `within_last`, `older_than`,
+`in_period`) and event windows (`within_days`) make leads enter and leave a segment with no write
+at all. The answer for one lead can only change at a few instants:
 
 - `within_last N` on a timestamp v: at v (a future value becomes "within") and at v + N days;
   `older_than N`: at v + N days;
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -29,26 +30,32 @@ from segmint.clock import as_utc
 from segmint.filters.dialects import dialect_for
 from segmint.filters.evaluate import PyValue, field_value
 from segmint.filters.fields import FieldSpec, FieldType, Storage, resolve_field
-from segmint.filters.operators import View
+from segmint.filters.operators import Operator, Timing, View, get_operator
 from segmint.filters.parse import parse_filter
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext, day_start
 from segmint.filters.to_sql import CompileContext, _operand
-from segmint.filters.tree import And, Condition, EventCondition, Node, Not, Or, SegmentRef
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
 from segmint.projects import Project
 from segmint.store.tables import events, leads
-
-ROLLING = frozenset({"within_last", "older_than"})
-TIME_OPERATORS = ROLLING | {"in_period"}
 
 
 @dataclass(frozen=True)
 class _Rolling:
-    """`within_last` / `older_than` on a timestamp column (of the lead or its account): flips at
-    instants computed from the value."""
+    """A rolling operator (`within_last`, `older_than`: the registry's Timing.WINDOW and AGE) on
+    a timestamp column (of the lead or its account): flips at instants computed from the value."""
 
     spec: FieldSpec
-    op: str
+    timing: Timing
     days: float
 
 
@@ -68,8 +75,8 @@ Trigger = _Rolling | _Window | _Midnights
 MIDNIGHTS = _Midnights()
 
 
-def _is_rolling_on_timestamp(spec: FieldSpec, op: str) -> bool:
-    return op in ROLLING and spec.type is FieldType.DATETIME and spec.storage is Storage.COLUMN
+def _is_rolling_on_timestamp(spec: FieldSpec, op: Operator) -> bool:
+    return op.rolling and spec.type is FieldType.DATETIME and spec.storage is Storage.COLUMN
 
 
 def triggers(node: Node, project: Project, source: SegmentSource | None) -> list[Trigger]:
@@ -87,27 +94,39 @@ def _collect(
     in_event: bool,
     inlining: tuple[int, ...],
 ) -> None:
-    if isinstance(node, And | Or):
-        for child in node.children:
+    match node:
+        case And(children) | Or(children):
+            for child in children:
+                _collect(child, project, source, found, in_event, inlining)
+        case Not(child):
             _collect(child, project, source, found, in_event, inlining)
-    elif isinstance(node, Not):
-        _collect(node.child, project, source, found, in_event, inlining)
-    elif isinstance(node, Condition) and node.op in TIME_OPERATORS:
-        spec = None if in_event else resolve_field(node.field, project)
-        if spec is not None and _is_rolling_on_timestamp(spec, node.op):
-            found.append(_Rolling(spec, node.op, float(node.value)))  # type: ignore[arg-type]
-        else:
-            found.append(MIDNIGHTS)
-    elif isinstance(node, EventCondition):
-        if node.within_days is not None:
-            found.append(_Window(node.type, float(node.within_days)))
-        if node.where is not None:
-            _collect(node.where, project, source, found, True, inlining)
-    elif isinstance(node, SegmentRef) and source is not None:
-        stored = source.get_filter(node.segment_id)
-        if stored is not None and node.segment_id not in inlining:
-            inner = parse_filter(stored, project)
-            _collect(inner, project, source, found, in_event, (*inlining, node.segment_id))
+        case Condition():
+            _condition(node, project, found, in_event)
+        case EventCondition():
+            if node.within_days is not None:
+                found.append(_Window(node.type, float(node.within_days)))
+            if node.where is not None:
+                _collect(node.where, project, source, found, True, inlining)
+        case SegmentRef(segment_id):
+            stored = None if source is None else source.get_filter(segment_id)
+            if stored is not None and segment_id not in inlining:
+                inner = parse_filter(stored, project)
+                _collect(inner, project, source, found, in_event, (*inlining, segment_id))
+        case ListRef():
+            pass  # a static list changes only by writes
+        case _:
+            assert_never(node)
+
+
+def _condition(node: Condition, project: Project, found: list[Trigger], in_event: bool) -> None:
+    op = get_operator(node.op)
+    if not op.time_relative:
+        return
+    spec = None if in_event else resolve_field(node.field, project)
+    if spec is not None and _is_rolling_on_timestamp(spec, op):
+        found.append(_Rolling(spec, op.timing, float(node.value)))  # type: ignore[arg-type]
+    else:
+        found.append(MIDNIGHTS)
 
 
 def midnights(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
@@ -120,7 +139,7 @@ def midnights(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
 
 def _rolling_instants(trigger: _Rolling, value: datetime) -> list[datetime]:
     shifted = value + timedelta(days=trigger.days)
-    return [value, shifted] if trigger.op == "within_last" else [shifted]
+    return [value, shifted] if trigger.timing is Timing.WINDOW else [shifted]
 
 
 def flip_instants(
@@ -168,7 +187,7 @@ def candidates(
             value = operand.view(View.INSTANT)
             shift = timedelta(days=trigger.days)
             parts.append(operand.scope(_between(value, start - shift, end - shift)))
-            if trigger.op == "within_last":
+            if trigger.timing is Timing.WINDOW:  # a future value enters the window too
                 parts.append(operand.scope(_between(value, start, end)))
         elif isinstance(trigger, _Window):
             shift = timedelta(days=trigger.days)

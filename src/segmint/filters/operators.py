@@ -56,6 +56,15 @@ class Shape(StrEnum):
     STRINGS = "strings"
 
 
+class Timing(StrEnum):
+    """Whether the passing of time alone can change an operator's answer, and when (flips.py)."""
+
+    NONE = "none"  # only a write changes the answer
+    WINDOW = "window"  # `value within the last N days`: flips at the value and N days after it
+    AGE = "age"  # `value more than N days ago`: flips N days after the value
+    CALENDAR = "calendar"  # a calendar period of the project's zone: flips at local midnights
+
+
 Term = tuple[View, str, Any]
 Terms = tuple[tuple[Term, ...], ...]  # any of (all of (term))
 
@@ -89,12 +98,24 @@ TermsBuilder = Callable[[FieldSpec, Value, TimeContext], Terms]
 class Operator:
     key: str
     label: str
-    text: str  # spelling in the text syntax
+    text: str  # spelling in the text syntax: lower-case words, or one symbol such as `>=`
     shape: Shape
     field_types: frozenset[FieldType]
     sql: SqlBuilder
     python: PyPredicate
     negates: str | None = None  # the positive operator this one is the exact complement of
+    ordered: bool = False  # compares by order: on untyped JSON its values must be numbers
+    timing: Timing = Timing.NONE
+
+    @property
+    def time_relative(self) -> bool:
+        """The answer can change with no write at all, as `now` moves on."""
+        return self.timing is not Timing.NONE
+
+    @property
+    def rolling(self) -> bool:
+        """Time-relative by a number of days counted back from `now` (not by the calendar)."""
+        return self.timing in (Timing.WINDOW, Timing.AGE)
 
 
 def _escape_like(text: str) -> str:
@@ -334,8 +355,13 @@ def _positive(
     shape: Shape,
     types: frozenset[FieldType],
     forms: tuple[SqlBuilder, PyPredicate],
+    *,
+    ordered: bool = False,
+    timing: Timing = Timing.NONE,
 ) -> Operator:
-    return Operator(key, label, text, shape, types, forms[0], forms[1])
+    return Operator(
+        key, label, text, shape, types, forms[0], forms[1], ordered=ordered, timing=timing
+    )
 
 
 def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
@@ -345,7 +371,23 @@ def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
     def python(operand: PyOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> bool:
         return not of.python(operand, spec, value, tc)
 
-    return Operator(key, label, text, of.shape, of.field_types, sql, python, negates=of.key)
+    return Operator(
+        key,
+        label,
+        text,
+        of.shape,
+        of.field_types,
+        sql,
+        python,
+        negates=of.key,
+        ordered=of.ordered,
+        timing=of.timing,  # the complement flips at the same instants
+    )
+
+
+def _ordered(key: str, label: str, text: str) -> Operator:
+    forms = _by_terms(_compare_terms(key))
+    return _positive(key, label, text, Shape.SCALAR, _ORDERED, forms, ordered=True)
 
 
 def _build_registry() -> dict[str, Operator]:
@@ -360,7 +402,13 @@ def _build_registry() -> dict[str, Operator]:
         _by_terms(_text_terms("contains")),
     )
     between = _positive(
-        "between", "is between", "between", Shape.PAIR, _ORDERED, _by_terms(_between_terms)
+        "between",
+        "is between",
+        "between",
+        Shape.PAIR,
+        _ORDERED,
+        _by_terms(_between_terms),
+        ordered=True,
     )
     has_any = _positive(
         "has_any", "has any of", "has any", Shape.STRINGS, _LISTS, _by_elements(False)
@@ -391,18 +439,10 @@ def _build_registry() -> dict[str, Operator]:
             _TEXTUAL,
             _by_terms(_text_terms("ends")),
         ),
-        _positive(
-            "gt", "is greater than", ">", Shape.SCALAR, _ORDERED, _by_terms(_compare_terms("gt"))
-        ),
-        _positive(
-            "gte", "is at least", ">=", Shape.SCALAR, _ORDERED, _by_terms(_compare_terms("gte"))
-        ),
-        _positive(
-            "lt", "is less than", "<", Shape.SCALAR, _ORDERED, _by_terms(_compare_terms("lt"))
-        ),
-        _positive(
-            "lte", "is at most", "<=", Shape.SCALAR, _ORDERED, _by_terms(_compare_terms("lte"))
-        ),
+        _ordered("gt", "is greater than", ">"),
+        _ordered("gte", "is at least", ">="),
+        _ordered("lt", "is less than", "<"),
+        _ordered("lte", "is at most", "<="),
         between,
         _negation("not_between", "is not between", "not between", between),
         is_not_null,
@@ -417,6 +457,7 @@ def _build_registry() -> dict[str, Operator]:
             Shape.DAYS,
             _TEMPORAL,
             _by_terms(_within_last_terms),
+            timing=Timing.WINDOW,
         ),
         _positive(
             "older_than",
@@ -425,6 +466,7 @@ def _build_registry() -> dict[str, Operator]:
             Shape.DAYS,
             _TEMPORAL,
             _by_terms(_older_than_terms),
+            timing=Timing.AGE,
         ),
         _positive(
             "in_period",
@@ -433,6 +475,7 @@ def _build_registry() -> dict[str, Operator]:
             Shape.PERIOD,
             _TEMPORAL,
             _by_terms(_in_period_terms),
+            timing=Timing.CALENDAR,
         ),
     ]
     return {op.key: op for op in entries}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from segmint.errors import Forbidden, InvalidInput
 from segmint.filters.fields import FieldSpec, FieldType, resolve_event_field, resolve_field
@@ -40,7 +40,6 @@ MAX_COUNT: Final = 1_000_000_000
 MIN_YEAR: Final = 1000
 MAX_YEAR: Final = 9000
 NODE_KEYS: Final = ("and", "or", "not", "field", "event", "in_segment", "in_list")
-_ORDERED_OPS: Final = frozenset({"gt", "gte", "lt", "lte", "between", "not_between"})
 
 
 def _fail(path: str, message: str) -> InvalidInput:
@@ -235,7 +234,7 @@ _SCALARS: Final[dict[FieldType, Callable[[Any, str], Scalar]]] = {
 
 
 def _scalar(op: Operator, spec: FieldSpec, value: Any, path: str) -> Scalar:
-    if spec.type is FieldType.JSON and op.key in _ORDERED_OPS:
+    if spec.type is FieldType.JSON and op.ordered:
         return _number(value, path)  # numeric operators on untyped JSON take numbers only
     return _SCALARS[spec.type](value, path)
 
@@ -268,28 +267,31 @@ def _pair(op: Operator, spec: FieldSpec, value: Any, path: str) -> tuple[Scalar,
 
 
 def _value(op: Operator, spec: FieldSpec, data: dict[str, Any], path: str) -> Value:
-    if op.shape is Shape.NONE:
-        if data.get("value") is not None:
-            raise _fail(path, f"{op.key!r} takes no value")
-        return None
-    if "value" not in data:
+    """The condition's value, checked against its operator's shape in the registry."""
+    if op.shape is not Shape.NONE and "value" not in data:
         raise _fail(path, "required")
-    value = data["value"]
-    if op.shape is Shape.SCALAR:
-        return _scalar(op, spec, value, path)
-    if op.shape is Shape.LIST:
-        return _list(value, path, lambda v, p: _scalar(op, spec, v, p))
-    if op.shape is Shape.TEXT_OR_LIST:
-        return _list(value, path, _text) if isinstance(value, list) else _text(value, path)
-    if op.shape is Shape.STRINGS:
-        return _list(value, path, _text)
-    if op.shape is Shape.PAIR:
-        return _pair(op, spec, value, path)
-    if op.shape is Shape.DAYS:
-        return _days(value, path)
-    if op.shape is Shape.PERIOD:
-        return _period(value, path)
-    raise AssertionError(f"operator {op.key!r} has an unhandled value shape {op.shape!r}")
+    value = data.get("value")
+    match op.shape:
+        case Shape.NONE:
+            if value is not None:
+                raise _fail(path, f"{op.key!r} takes no value")
+            return None
+        case Shape.SCALAR:
+            return _scalar(op, spec, value, path)
+        case Shape.LIST:
+            return _list(value, path, lambda v, p: _scalar(op, spec, v, p))
+        case Shape.TEXT_OR_LIST:
+            return _list(value, path, _text) if isinstance(value, list) else _text(value, path)
+        case Shape.STRINGS:
+            return _list(value, path, _text)
+        case Shape.PAIR:
+            return _pair(op, spec, value, path)
+        case Shape.DAYS:
+            return _days(value, path)
+        case Shape.PERIOD:
+            return _period(value, path)
+        case _:
+            assert_never(op.shape)
 
 
 # -- references --------------------------------------------------------------------------------
@@ -459,21 +461,23 @@ def _event_json(node: EventCondition) -> dict[str, Any]:
 
 def to_json(node: Node) -> dict[str, Any]:
     """The canonical JSON of a tree (what segments store)."""
-    if isinstance(node, And):
-        return {"and": [to_json(child) for child in node.children]}
-    if isinstance(node, Or):
-        return {"or": [to_json(child) for child in node.children]}
-    if isinstance(node, Not):
-        return {"not": to_json(node.child)}
-    if isinstance(node, Condition):
-        data: dict[str, Any] = {"field": node.field, "op": node.op}
-        if node.value is not None:
-            data["value"] = _json_value(node.value)
-        return data
-    if isinstance(node, EventCondition):
-        return _event_json(node)
-    if isinstance(node, SegmentRef):
-        return {"in_segment": node.segment_id}
-    if isinstance(node, ListRef):
-        return {"in_list": node.list_id}
-    raise TypeError(f"not a filter node: {node!r}")
+    match node:
+        case And(children):
+            return {"and": [to_json(child) for child in children]}
+        case Or(children):
+            return {"or": [to_json(child) for child in children]}
+        case Not(child):
+            return {"not": to_json(child)}
+        case Condition():
+            data: dict[str, Any] = {"field": node.field, "op": node.op}
+            if node.value is not None:
+                data["value"] = _json_value(node.value)
+            return data
+        case EventCondition():
+            return _event_json(node)
+        case SegmentRef(segment_id):
+            return {"in_segment": segment_id}
+        case ListRef(list_id):
+            return {"in_list": list_id}
+        case _:
+            assert_never(node)

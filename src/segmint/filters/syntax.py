@@ -1,8 +1,9 @@
 """Text syntax <-> tree (grammar.lark documents the syntax).
 
 Parsing builds the canonical JSON and hands it to `parse_filter`, so text and JSON are validated
-by the same code. Operator spellings come from the registry (`Operator.text`): the keywords of a
-condition, joined by spaces, name its operator.
+by the same code. Operator spellings come from the registry (`Operator.text`): the grammar's
+`condition` rule and the operators' keywords are built from the entries' spellings and value
+shapes, and the tokens of a condition's spelling, joined by spaces, name its operator.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedInput, VisitError
@@ -34,28 +35,93 @@ from segmint.filters.tree import (
 )
 from segmint.projects import Project
 
-_BY_SPELLING: Final = {op.text: op.key for op in OPERATORS.values()}
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_KEYWORD: Final = re.compile(r'^(_?[A-Z]+): "([a-z]+)"$', re.MULTILINE)  # NOT: "not"
+_WORD: Final = re.compile(r"[a-z]+")
+# A spelling that is one symbol is a CMP token; these characters start no other token.
+_SYMBOL: Final = re.compile(r"[!#$%&*+:;<=>?@^|~]+")
 
 
 @cache
 def _grammar() -> str:
-    return resources.files("segmint.filters").joinpath("grammar.lark").read_text("utf-8")
+    """grammar.lark, plus the `condition` rule and operator keywords built from the registry."""
+    base = resources.files("segmint.filters").joinpath("grammar.lark").read_text("utf-8")
+    return base + _operator_rules(base)
+
+
+def _operand(shape: Shape) -> str:
+    """What follows an operator's spelling, for each value shape, and the transformer method
+    (below) that turns it into JSON."""
+    match shape:
+        case Shape.NONE:
+            return "-> no_value"
+        case Shape.SCALAR:
+            return "value -> with_value"
+        case Shape.LIST | Shape.STRINGS:
+            return "values -> with_value"
+        case Shape.TEXT_OR_LIST:
+            return "text_or_values -> with_value"
+        case Shape.PAIR:
+            return "value _AND value -> with_pair"
+        case Shape.DAYS:
+            return "number _days -> with_value"
+        case Shape.PERIOD:
+            return "period -> with_value"
+        case _:
+            assert_never(shape)
+
+
+def _keyword(word: str, key: str, known: dict[str, str], added: dict[str, str]) -> str:
+    """The terminal of one word of an operator's spelling (the grammar's own, or a new one)."""
+    if not _WORD.fullmatch(word):
+        raise ValueError(f"operator {key!r}: spell it in lower-case words or as one symbol")
+    name = known.get(word) or added.setdefault(word, word.upper())
+    if name.startswith("_"):  # filtered out of the parse tree: the spelling could not be read
+        raise ValueError(f"operator {key!r}: {word!r} is punctuation of the text syntax")
+    return name
+
+
+def _operator_rules(base: str) -> str:
+    """One `condition` alternative per operator: FIELD, its spelling, then its value shape."""
+    known = {word: name for name, word in _KEYWORD.findall(base)}
+    added: dict[str, str] = {}
+    symbols: set[str] = set()
+    alternatives: dict[str, None] = {}  # in registry order, without repeats
+    for op in OPERATORS.values():
+        if _SYMBOL.fullmatch(op.text):
+            symbols.add(op.text)
+            spelled = "CMP"
+        else:
+            words = op.text.split(" ")
+            spelled = " ".join(_keyword(word, op.key, known, added) for word in words)
+        alternatives[f"field {spelled} {_operand(op.shape)}"] = None
+    lines = ["?condition: " + "\n          | ".join(alternatives)]
+    lines += [f'{name}: "{word}"' for word, name in added.items()]
+    if symbols:  # longest first: `>=` is not `>` then `=`
+        ordered = sorted(symbols, key=lambda symbol: (-len(symbol), symbol))
+        lines.append(f"CMP: /{'|'.join(re.escape(symbol) for symbol in ordered)}/")
+    return "\n\n" + "\n".join(lines) + "\n"
 
 
 @cache
 def keywords() -> frozenset[str]:
     """Words a bare field name may not be (print them in backquotes)."""
-    return frozenset(re.findall(r'^_?[A-Z]+: "([a-z]+)"$', _grammar(), re.MULTILINE))
+    return frozenset(word for _name, word in _KEYWORD.findall(_grammar()))
 
 
 def _words(children: list[Any]) -> str:
-    return " ".join(str(c) for c in children if isinstance(c, Token) and c.type != "CMP")
+    """An operator's spelling: its tokens (values are no longer tokens), joined by spaces."""
+    return " ".join(str(c) for c in children if isinstance(c, Token))
+
+
+@cache
+def _spellings() -> dict[str, str]:
+    return {op.text: op.key for op in OPERATORS.values()}
 
 
 def _operator(spelling: str) -> str:
     try:
-        return _BY_SPELLING[spelling]
+        return _spellings()[spelling]
     except KeyError:
         raise InvalidInput(f"unknown operator {spelling!r}", "filter") from None
 
@@ -83,10 +149,6 @@ class _ToJson(Transformer[Token, Any]):
 
     def list_ref(self, children: list[Any]) -> Any:
         return {"in_list": _number(children[-1])}
-
-    def compare(self, children: list[Any]) -> Any:
-        field, symbol, value = children
-        return {"field": field, "op": _operator(str(symbol)), "value": value}
 
     def with_value(self, children: list[Any]) -> Any:
         return {"field": children[0], "op": _operator(_words(children)), "value": children[-1]}
@@ -244,18 +306,24 @@ def _condition(node: Condition) -> str:
     op = OPERATORS[node.op]
     head = f"{_field(node.field)} {op.text}"
     value = node.value
-    if op.shape is Shape.NONE:
-        return head
-    if op.shape is Shape.PAIR and isinstance(value, tuple):
-        return f"{head} {_scalar(value[0])} and {_scalar(value[1])}"
-    if op.shape is Shape.DAYS and isinstance(value, int | float):
-        return f"{head} {_scalar(value)} days"
-    if op.shape is Shape.PERIOD:
-        return f"{head} {value}"
-    if isinstance(value, tuple) or op.shape in (Shape.LIST, Shape.STRINGS):
-        return f"{head} {_values(value)}"
-    assert value is not None
-    return f"{head} {_scalar(value)}"
+    match op.shape:
+        case Shape.NONE:
+            return head
+        case Shape.PAIR if isinstance(value, tuple):
+            return f"{head} {_scalar(value[0])} and {_scalar(value[1])}"
+        case Shape.DAYS if isinstance(value, int | float):
+            return f"{head} {_scalar(value)} days"
+        case Shape.PERIOD:
+            return f"{head} {value}"
+        case Shape.LIST | Shape.STRINGS:
+            return f"{head} {_values(value)}"
+        case Shape.SCALAR | Shape.TEXT_OR_LIST | Shape.PAIR | Shape.DAYS:
+            if isinstance(value, tuple):
+                return f"{head} {_values(value)}"
+            assert value is not None
+            return f"{head} {_scalar(value)}"
+        case _:
+            assert_never(op.shape)
 
 
 def _event(node: EventCondition) -> str:
@@ -275,21 +343,28 @@ def _grouped(node: Node) -> str:
     return f"({to_text(node)})" if isinstance(node, And | Or) else to_text(node)
 
 
+def _joined(children: tuple[Node, ...], joiner: str, single: str) -> str:
+    if len(children) == 1:
+        return f"{single}({to_text(children[0])})"
+    return joiner.join(_grouped(child) for child in children)
+
+
 def to_text(node: Node) -> str:
     """The tree in the text syntax; `parse_text(to_text(tree)) == tree`."""
-    if isinstance(node, And | Or):
-        if len(node.children) == 1:
-            return f"{'all' if isinstance(node, And) else 'any'}({to_text(node.children[0])})"
-        joiner = " and " if isinstance(node, And) else " or "
-        return joiner.join(_grouped(child) for child in node.children)
-    if isinstance(node, Not):
-        return f"not {_grouped(node.child)}"
-    if isinstance(node, Condition):
-        return _condition(node)
-    if isinstance(node, EventCondition):
-        return _event(node)
-    if isinstance(node, SegmentRef):
-        return f"in segment {node.segment_id}"
-    if isinstance(node, ListRef):
-        return f"in list {node.list_id}"
-    raise TypeError(f"not a filter node: {node!r}")
+    match node:
+        case And(children):
+            return _joined(children, " and ", single="all")
+        case Or(children):
+            return _joined(children, " or ", single="any")
+        case Not(child):
+            return f"not {_grouped(child)}"
+        case Condition():
+            return _condition(node)
+        case EventCondition():
+            return _event(node)
+        case SegmentRef(segment_id):
+            return f"in segment {segment_id}"
+        case ListRef(list_id):
+            return f"in list {list_id}"
+        case _:
+            assert_never(node)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -314,22 +314,24 @@ def _list(node: ListRef, ctx: CompileContext) -> Predicate:
 
 
 def compile_node(node: Node, ctx: CompileContext) -> Predicate:
-    """One node -> a two-valued SQL boolean (fails loudly on an unknown node type)."""
-    if isinstance(node, And):
-        return sa.and_(*(compile_node(child, ctx) for child in node.children))
-    if isinstance(node, Or):
-        return sa.or_(*(compile_node(child, ctx) for child in node.children))
-    if isinstance(node, Not):
-        return sa.not_(compile_node(node.child, replace(ctx, negated=not ctx.negated)))
-    if isinstance(node, Condition):
-        return _condition(node, ctx)
-    if isinstance(node, EventCondition):
-        return _event(node, ctx)
-    if isinstance(node, SegmentRef):
-        return _segment(node, ctx)
-    if isinstance(node, ListRef):
-        return _list(node, ctx)
-    raise TypeError(f"not a filter node: {node!r}")
+    """One node -> a two-valued SQL boolean (mypy names any node type not handled here)."""
+    match node:
+        case And(children):
+            return sa.and_(*(compile_node(child, ctx) for child in children))
+        case Or(children):
+            return sa.or_(*(compile_node(child, ctx) for child in children))
+        case Not(child):
+            return sa.not_(compile_node(child, replace(ctx, negated=not ctx.negated)))
+        case Condition():
+            return _condition(node, ctx)
+        case EventCondition():
+            return _event(node, ctx)
+        case SegmentRef():
+            return _segment(node, ctx)
+        case ListRef():
+            return _list(node, ctx)
+        case _:
+            assert_never(node)
 
 
 def compile_filter(

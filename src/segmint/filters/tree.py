@@ -58,4 +58,6 @@ class ListRef:
     list_id: int
 
 
+# A closed union: every walker over a tree is a `match` over these classes ending in
+# `assert_never(node)`, so mypy names each place a new node type must be handled.
 Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef
