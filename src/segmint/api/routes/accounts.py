@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
 from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import AccountCreate, AccountPage, AccountPublic, AccountUpdate
+from segmint.api.schemas.accounts import AccountCreate, AccountPage, AccountPublic, AccountUpdate
 from segmint.engine import accounts as engine
 from segmint.engine.leads import check_page
 from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select

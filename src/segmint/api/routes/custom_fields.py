@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import CustomFieldCreate, CustomFieldList, CustomFieldPublic
+from segmint.api.schemas.custom_fields import CustomFieldCreate, CustomFieldList, CustomFieldPublic
 from segmint.projects import CustomField, add_custom_field
 
 router = APIRouter(prefix="/api/v1/projects/{project}/custom-fields", tags=["custom fields"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import EventsIn, EventsResult, row_errors
+from segmint.api.schemas.events import EventsIn, EventsResult
+from segmint.api.schemas.leads import row_errors
 from segmint.ingest import ingest_events
 
 router = APIRouter(prefix="/api/v1/projects/{project}/events", tags=["events"])

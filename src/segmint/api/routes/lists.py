@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import (
-    LeadIds,
-    LeadPage,
-    LeadPublic,
+from segmint.api.schemas.leads import LeadPage, LeadPublic
+from segmint.api.schemas.lists import (
+    LeadIdsIn,
     ListCreate,
     ListList,
     ListPublic,
@@ -131,7 +130,7 @@ def members(
 
 @router.post("/{list_id}/members", response_model=MembershipChange, summary="Add leads")
 def add_members(
-    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int, body: LeadIdsIn, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
 ) -> MembershipChange:
     added = engine.add_members(conn, project, list_id, body.lead_ids)
     return MembershipChange(changed=added, member_count=engine.member_count(conn, project, list_id))
@@ -139,7 +138,7 @@ def add_members(
 
 @router.delete("/{list_id}/members", response_model=MembershipChange, summary="Remove leads")
 def remove_members(
-    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int, body: LeadIdsIn, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
 ) -> MembershipChange:
     removed = engine.remove_members(conn, project, list_id, body.lead_ids)
     return MembershipChange(

@@ -11,20 +11,18 @@ from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.routes.lists import list_public
-from segmint.api.schemas import (
+from segmint.api.schemas.filters import FilterIn
+from segmint.api.schemas.history import HistoryPage, history_page
+from segmint.api.schemas.leads import LeadPage, LeadPublic
+from segmint.api.schemas.lists import ListPublic
+from segmint.api.schemas.segments import (
     CountResult,
-    FilterIn,
-    HistoryPage,
-    LeadPage,
-    LeadPublic,
-    ListPublic,
     Preview,
     SegmentAnalytics,
     SegmentCreate,
     SegmentList,
     SegmentPublic,
     SegmentUpdate,
-    history_page,
 )
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import analytics as analytics_engine

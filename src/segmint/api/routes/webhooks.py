@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import (
-    WebhookAttempt,
+from segmint.api.schemas.webhooks import (
     WebhookAttemptPage,
+    WebhookAttemptPublic,
     WebhookCreate,
     WebhookList,
     WebhookPublic,
@@ -120,6 +120,6 @@ def attempts(
 ) -> WebhookAttemptPage:
     rows = engine.attempts(conn, project, webhook_id, before, limit)
     return WebhookAttemptPage(
-        items=[WebhookAttempt.model_validate(dict(row._mapping)) for row in rows],
+        items=[WebhookAttemptPublic.model_validate(dict(row._mapping)) for row in rows],
         next_before=rows[-1].id if len(rows) == limit else None,
     )
