@@ -91,7 +91,9 @@ def update_list(
     )
 
 
-def delete_list(conn: sa.Connection, project: Project, list_id: int) -> None:
+def delete_list(
+    conn: sa.Connection, project: Project, list_id: int, clock: Clock = SYSTEM_CLOCK
+) -> None:
     get_list(conn, project, list_id)
     conn.execute(
         list_members.delete().where(
@@ -99,7 +101,7 @@ def delete_list(conn: sa.Connection, project: Project, list_id: int) -> None:
         )
     )
     conn.execute(lists.delete().where(lists.c.project_id == project.id, lists.c.id == list_id))
-    _members_changed(conn, project, list_id, None, SYSTEM_CLOCK.now())
+    _members_changed(conn, project, list_id, None, clock.now())
 
 
 def members_condition(project: Project, list_id: int) -> sa.ColumnElement[bool]:

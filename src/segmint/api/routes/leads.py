@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas.events import EventPage, EventPublic
 from segmint.api.schemas.history import HistoryPage, history_page
 from segmint.api.schemas.leads import (
@@ -61,17 +61,26 @@ def list_leads(
 
 @router.post("", response_model=LeadPublic, status_code=201, summary="Create a lead")
 def create_lead(
-    body: LeadCreate, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: LeadCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadPublic:
-    return _public(engine.create_lead(conn, project, body.model_dump(exclude_unset=True)))
+    return _public(engine.create_lead(conn, project, body.model_dump(exclude_unset=True), clock))
 
 
 @router.post("/bulk", response_model=LeadBulkResult, summary="Upsert many leads by email")
 def bulk_upsert(
-    body: LeadBulkIn, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: LeadBulkIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadBulkResult:
     conn.commit()  # the project's lookup is done: each batch is a transaction of its own
-    report = upsert_leads(conn, project, enumerate(body.leads), body.on_conflict, keep_blank=True)
+    rows = enumerate(body.leads)
+    report = upsert_leads(conn, project, rows, body.on_conflict, clock, keep_blank=True)
     counts = report.counts
     return LeadBulkResult(
         created=counts.created,
@@ -95,8 +104,10 @@ def update_lead(
     conn: ConnectionDep,
     project: ProjectDep,
     _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadPublic:
-    return _public(engine.update_lead(conn, project, lead_id, body.model_dump(exclude_unset=True)))
+    changes = body.model_dump(exclude_unset=True)
+    return _public(engine.update_lead(conn, project, lead_id, changes, clock))
 
 
 @router.delete(
@@ -105,8 +116,10 @@ def update_lead(
     dependencies=[AdminOnly],
     summary="Delete a lead and its events (owner or admin)",
 )
-def delete_lead(lead_id: int, conn: ConnectionDep, project: ProjectDep) -> Response:
-    engine.delete_lead(conn, project, lead_id)
+def delete_lead(
+    lead_id: int, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> Response:
+    engine.delete_lead(conn, project, lead_id, clock)
     return Response(status_code=204)
 
 

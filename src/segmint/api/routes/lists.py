@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from segmint.api.deps import ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import (
     LeadIdsIn,
@@ -49,7 +49,11 @@ def all_lists(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
 
 @router.post("", response_model=ListPublic, status_code=201, summary="Create a list")
 def create_list(
-    body: ListCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: ListCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     stored_filter = None
     if body.filter is not None:
@@ -64,9 +68,10 @@ def create_list(
             "filter": stored_filter,
         },
         principal.user_id,
+        clock,
     )
     if body.lead_ids:
-        engine.add_members(conn, project, list_id, body.lead_ids)
+        engine.add_members(conn, project, list_id, body.lead_ids, clock)
     return list_public(conn, project, list_id)
 
 
@@ -84,20 +89,25 @@ def update_list(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("filter") is not None:
         tree = filtering.validate(conn, project, changes["filter"], reader=principal)
         changes["filter"] = filtering.to_json(tree)
-    engine.update_list(conn, project, list_id, changes)
+    engine.update_list(conn, project, list_id, changes, clock)
     return list_public(conn, project, list_id)
 
 
 @router.delete("/{list_id}", status_code=204, summary="Delete a list (never its leads)")
 def delete_list(
-    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    list_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> Response:
-    engine.delete_list(conn, project, list_id)
+    engine.delete_list(conn, project, list_id, clock)
     return Response(status_code=204)
 
 
@@ -107,6 +117,7 @@ def members(
     conn: ConnectionDep,
     project: ProjectDep,
     _principal: PrincipalDep,
+    clock: ClockDep,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query()] = "-created_at",
@@ -114,7 +125,7 @@ def members(
 ) -> LeadPage:
     engine.get_list(conn, project, list_id)
     where = engine.members_condition(project, list_id)
-    search = filtering.search_condition(conn, project, q)
+    search = filtering.search_condition(conn, project, q, clock.now())
     if search is not None:
         where = sa.and_(where, search)
     result = leads_engine.page_of_leads(
@@ -130,17 +141,27 @@ def members(
 
 @router.post("/{list_id}/members", response_model=MembershipChange, summary="Add leads")
 def add_members(
-    list_id: int, body: LeadIdsIn, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int,
+    body: LeadIdsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _p: PrincipalDep,
+    clock: ClockDep,
 ) -> MembershipChange:
-    added = engine.add_members(conn, project, list_id, body.lead_ids)
+    added = engine.add_members(conn, project, list_id, body.lead_ids, clock)
     return MembershipChange(changed=added, member_count=engine.member_count(conn, project, list_id))
 
 
 @router.delete("/{list_id}/members", response_model=MembershipChange, summary="Remove leads")
 def remove_members(
-    list_id: int, body: LeadIdsIn, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int,
+    body: LeadIdsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _p: PrincipalDep,
+    clock: ClockDep,
 ) -> MembershipChange:
-    removed = engine.remove_members(conn, project, list_id, body.lead_ids)
+    removed = engine.remove_members(conn, project, list_id, body.lead_ids, clock)
     return MembershipChange(
         changed=removed, member_count=engine.member_count(conn, project, list_id)
     )
@@ -148,14 +169,18 @@ def remove_members(
 
 @router.post("/{list_id}/refresh", response_model=ListPublic, summary="Re-apply the stored filter")
 def refresh(
-    list_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    list_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     row = engine.get_list(conn, project, list_id)
     if row.filter is None:
         raise InvalidInput("this list has no filter to refresh from", "filter")
     filtering.check_stored_readable(conn, project, principal, row.filter)
-    where = filtering.condition(conn, project, filtering.load(project, row.filter))
-    engine.replace_members(conn, project, list_id, where)
+    where = filtering.condition(conn, project, filtering.load(project, row.filter), clock.now())
+    engine.replace_members(conn, project, list_id, where, clock)
     return list_public(conn, project, list_id)
 
 

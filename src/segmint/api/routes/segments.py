@@ -24,7 +24,6 @@ from segmint.api.schemas.segments import (
     SegmentPublic,
     SegmentUpdate,
 )
-from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import analytics as analytics_engine
 from segmint.engine import filtering
 from segmint.engine import history as history_engine
@@ -45,36 +44,49 @@ def list_segments(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     scope: Annotated[str, Query(description="mine (default) or all (owners and admins).")] = "mine",
     q: Annotated[str | None, Query(description="Search names and descriptions.")] = None,
 ) -> SegmentList:
     rows = engine.list_segments(conn, project, principal, engine.Scope.parse(scope, principal), q)
-    counts = engine.member_counts(conn, project, rows, principal)
+    counts = engine.member_counts(conn, project, rows, principal, clock)
     return SegmentList(items=[_public(r, counts[r.id]) for r in rows])
 
 
 @router.post("", response_model=SegmentPublic, status_code=201, summary="Create a segment")
 def create_segment(
-    body: SegmentCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: SegmentCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
-    row = engine.create_segment(conn, project, principal, body.model_dump())
-    total, _ = engine.count(conn, project, row)
+    row = engine.create_segment(conn, project, principal, body.model_dump(), clock)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
 @router.post("/preview", response_model=Preview, summary="Count and sample an unsaved filter")
 def preview(
-    body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: FilterIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> Preview:
-    return Preview.model_validate(engine.preview(conn, project, body.filter, principal))
+    return Preview.model_validate(engine.preview(conn, project, body.filter, principal, clock))
 
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")
 def get_segment(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, _ = engine.count(conn, project, row)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -85,10 +97,11 @@ def update_segment(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
     changes = body.model_dump(exclude_unset=True)
-    row = engine.update_segment(conn, project, principal, segment_id, changes)
-    total, _ = engine.count(conn, project, row)
+    row = engine.update_segment(conn, project, principal, segment_id, changes, clock)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -106,10 +119,14 @@ def delete_segment(
 
 @router.get("/{segment_id}/count", response_model=CountResult, summary="Live member count")
 def count(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> CountResult:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, at = engine.count(conn, project, row)
+    total, at = engine.count(conn, project, row, clock)
     return CountResult(count=total, evaluated_at=at, frozen=not row.active)
 
 
@@ -119,13 +136,15 @@ def members(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
     q: Annotated[str | None, Query(description="Search name, email and company.")] = None,
 ) -> LeadPage:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    result = engine.members(conn, project, row, leads_engine.parse_sort(sort), page, per_page, q)
+    order = leads_engine.parse_sort(sort)
+    result = engine.members(conn, project, row, order, page, per_page, q, clock)
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
         total=result.total,
@@ -197,9 +216,10 @@ def export(
     db: EngineDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> StreamingResponse:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    where = engine.segment_condition(conn, project, row, SYSTEM_CLOCK.now())
+    where = engine.segment_condition(conn, project, row, clock.now())
     scoped = leads_engine.in_project(project, where)
     filename = export_filename(row.name)
     return StreamingResponse(
@@ -216,10 +236,14 @@ def export(
     summary="Copy a segment as '{name} (copy)'",
 )
 def duplicate(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> SegmentPublic:
-    row = engine.duplicate_segment(conn, project, principal, segment_id)
-    total, _ = engine.count(conn, project, row)
+    row = engine.duplicate_segment(conn, project, principal, segment_id, clock)
+    total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
@@ -230,10 +254,14 @@ def duplicate(
     summary="Freeze the current members into a static list",
 )
 def convert_to_list(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    list_id = engine.convert_to_list(conn, project, principal, row)
+    list_id = engine.convert_to_list(conn, project, principal, row, clock)
     return list_public(conn, project, list_id)
 
 
