@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/api/v1/projects/{project}/lists", tags=["lists"])
 def list_public(conn: sa.Connection, project: Project, list_id: int) -> ListPublic:
     row = engine.get_list(conn, project, list_id)
     return ListPublic.model_validate(
-        {**row._mapping, "member_count": engine.member_count(conn, project, list_id)}
+        {**asdict(row), "member_count": engine.member_count(conn, project, list_id)}
     )
 
 
@@ -41,7 +42,7 @@ def all_lists(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
     counts = engine.member_counts(conn, project)
     return ListList(
         items=[
-            ListPublic.model_validate({**row._mapping, "member_count": counts.get(row.id, 0)})
+            ListPublic.model_validate({**asdict(row), "member_count": counts.get(row.id, 0)})
             for row in engine.all_lists(conn, project)
         ]
     )

@@ -31,11 +31,12 @@ from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import export_filename, stream_csv
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.store.rows import SegmentWithCreator
 
 router = APIRouter(prefix="/api/v1/projects/{project}/segments", tags=["segments"])
 
 
-def _public(row: Any, member_count: int | None) -> SegmentPublic:
+def _public(row: SegmentWithCreator, member_count: int | None) -> SegmentPublic:
     return SegmentPublic.model_validate(engine.public_segment(row, member_count))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -19,14 +20,15 @@ from segmint.api.schemas.webhooks import (
 )
 from segmint.engine import webhooks as engine
 from segmint.projects import Project
+from segmint.store.rows import WebhookRow
 
 router = APIRouter(
     prefix="/api/v1/projects/{project}/webhooks", tags=["webhooks"], dependencies=[AdminOnly]
 )
 
 
-def _public(row: Any, pending: int) -> dict[str, Any]:
-    fields = {name: value for name, value in row._mapping.items() if name != "secret"}
+def _public(row: WebhookRow, pending: int) -> dict[str, Any]:
+    fields = {name: value for name, value in asdict(row).items() if name != "secret"}
     return {**fields, "secret_hint": row.secret[:10] + "...", "pending": pending}
 
 
