@@ -21,6 +21,7 @@ from segmint.engine import segments as segments_engine
 from segmint.engine.leads import page_of_leads
 from segmint.engine.paging import Sort
 from segmint.projects import Project
+from segmint.store.rows import SegmentRow
 from segmint.store.tables import campaign_recipients, events, leads, lists, segments
 
 UNSUBSCRIBED = "unsubscribed"  # the event type that keeps a lead out of every campaign
@@ -121,7 +122,7 @@ def targeted(
     """Leads in any included segment or list, in no excluded one, matching the extra filter.
     A deleted segment or list contributes nobody (problems() reports it)."""
     rows = {
-        r.id: r
+        r.id: SegmentRow.of(r)
         for r in conn.execute(
             sa.select(segments).where(
                 segments.c.project_id == project.id,

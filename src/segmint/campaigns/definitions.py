@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from segmint.engine.webhooks import check_destination
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
+from segmint.store.rows import CampaignWithCreator
 from segmint.store.tables import campaigns, lists, segments, users
 
 STATES = ("draft", "scheduled", "paused", "finished")
@@ -243,18 +244,18 @@ def _select() -> sa.Select[Any]:
     )
 
 
-def get_campaign(conn: sa.Connection, project: Project, campaign_id: int) -> Any:
+def get_campaign(conn: sa.Connection, project: Project, campaign_id: int) -> CampaignWithCreator:
     row = conn.execute(
         _select().where(campaigns.c.project_id == project.id, campaigns.c.id == campaign_id)
     ).first()
     if row is None:
         raise NotFound(f"no campaign {campaign_id}")
-    return row
+    return CampaignWithCreator.of(row)
 
 
 def editable_campaign(
     conn: sa.Connection, project: Project, principal: Principal, campaign_id: int
-) -> Any:
+) -> CampaignWithCreator:
     """A campaign the caller may change, run or delete: its creator, owners and admins."""
     row = get_campaign(conn, project, campaign_id)
     if principal.role == Role.MEMBER and row.created_by != principal.user_id:
@@ -262,16 +263,17 @@ def editable_campaign(
     return row
 
 
-def all_campaigns(conn: sa.Connection, project: Project) -> list[Any]:
+def all_campaigns(conn: sa.Connection, project: Project) -> list[CampaignWithCreator]:
     query = _select().where(campaigns.c.project_id == project.id)
-    return list(conn.execute(query.order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc())))
+    ordered = query.order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc())
+    return [CampaignWithCreator.of(row) for row in conn.execute(ordered)]
 
 
 def _values(
     conn: sa.Connection,
     project: Project,
     data: Mapping[str, Any],
-    current: Any | None,
+    current: CampaignWithCreator | None,
     reader: Principal | None,
 ) -> dict[str, Any]:
     """Column values for the fields given (all of them when creating)."""
@@ -378,7 +380,7 @@ def update_campaign(
 ) -> None:
     current = editable_campaign(conn, project, principal, campaign_id)
     values = _values(conn, project, data, current, principal)
-    merged = {**current._mapping, **values}
+    merged = {**asdict(current), **values}
     if merged["state"] == "scheduled":
         _check_complete(merged)
     schedule_changed = any(

@@ -24,6 +24,7 @@ from segmint.campaigns.definitions import Resend, Targeting, get_campaign, sched
 from segmint.clock import as_utc
 from segmint.errors import Conflict, NotFound
 from segmint.projects import Project, get_project_by_id
+from segmint.store.rows import CampaignRunRow
 from segmint.store.tables import campaign_recipients, campaign_runs, campaigns, leads
 
 RECIPIENT_STATES = ("queued", "sending", "sent", "failed", "unconfirmed")
@@ -117,7 +118,7 @@ def schedule_due(engine: Engine, now: datetime) -> int:
     return created
 
 
-def freeze(conn: sa.Connection, project: Project, run: Any, now: datetime) -> str:
+def freeze(conn: sa.Connection, project: Project, run: CampaignRunRow, now: datetime) -> str:
     """Evaluate the audience of a pending run and store it as the recipient list; returns the
     run's new state (`sending`, or `error` when the campaign has a problem)."""
     conn.execute(

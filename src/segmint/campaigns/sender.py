@@ -39,12 +39,13 @@ from segmint import __version__, outbound
 from segmint.campaigns import mail_settings, messages, runs, tracking
 from segmint.campaigns.definitions import get_campaign
 from segmint.campaigns.mail_settings import MailSettings
-from segmint.campaigns.templates import RenderError
+from segmint.campaigns.templates import Message, RenderError
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine.events import NewEvent, record_events
 from segmint.projects import Project, get_project_by_id
 from segmint.signing import SIGNATURE_HEADER, sign
 from segmint.store.claims import holder_name
+from segmint.store.rows import CampaignRunRow
 from segmint.store.tables import campaign_recipients, campaign_runs, campaigns
 
 log = logging.getLogger("segmint.campaigns")
@@ -137,7 +138,7 @@ class Sender:
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def _claim_run(self) -> Any:
+    def _claim_run(self) -> CampaignRunRow | None:
         now = self.clock.now()
         free = sa.or_(campaign_runs.c.leased_until.is_(None), campaign_runs.c.leased_until < now)
         query = (
@@ -173,15 +174,15 @@ class Sender:
                 .where(campaign_runs.c.id == run.id, free)
                 .values(leased_by=self.name, leased_until=now + self.lease)
             )
-            return run if taken.rowcount == 1 else None
+            return CampaignRunRow.of(run) if taken.rowcount == 1 else None
 
-    def _release(self, run: Any) -> None:
+    def _release(self, run: CampaignRunRow) -> None:
         self._lease(run, leased_by=None, leased_until=None)
 
-    def _renew(self, run: Any) -> None:
+    def _renew(self, run: CampaignRunRow) -> None:
         self._lease(run, leased_until=self.clock.now() + self.lease)
 
-    def _lease(self, run: Any, **values: Any) -> None:
+    def _lease(self, run: CampaignRunRow, **values: Any) -> None:
         """Change this sender's lease of a run (nothing, if another sender holds it now)."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -194,7 +195,7 @@ class Sender:
                 .values(**values)
             )
 
-    def _back_off(self, run: Any, error: str, give_up_after: int | None = None) -> None:
+    def _back_off(self, run: CampaignRunRow, error: str, give_up_after: int | None = None) -> None:
         """Retry the run later (10 s, 20 s, ...), or end it in `error` once it has failed
         `give_up_after` times in a row."""
         now = self.clock.now()
@@ -225,7 +226,7 @@ class Sender:
         else:
             log.warning("campaign run %s: %s (retrying in %s)", run.id, error, delay)
 
-    def _channel_up(self, run: Any) -> None:
+    def _channel_up(self, run: CampaignRunRow) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 campaign_runs.update()
@@ -237,7 +238,7 @@ class Sender:
                 .values(consecutive_failures=0, next_attempt_at=None, error=None)
             )
 
-    def _step(self, run: Any) -> int:
+    def _step(self, run: CampaignRunRow) -> int:
         now = self.clock.now()
         with self.engine.begin() as conn:
             project = get_project_by_id(conn, run.project_id)
@@ -263,7 +264,12 @@ class Sender:
         return done
 
     def _recover_stale(
-        self, conn: sa.Connection, project: Project, run: Any, channel: str, now: datetime
+        self,
+        conn: sa.Connection,
+        project: Project,
+        run: CampaignRunRow,
+        channel: str,
+        now: datetime,
     ) -> None:
         """In-flight rows whose sender died: an email may have gone out (unconfirmed, never
         resent); a webhook batch is sent again (its receiver drops what it has seen)."""
@@ -286,7 +292,7 @@ class Sender:
             )
 
     def _due(
-        self, conn: sa.Connection, project: Project, run: Any, now: datetime, limit: int
+        self, conn: sa.Connection, project: Project, run: CampaignRunRow, now: datetime, limit: int
     ) -> list[Any]:
         r = campaign_recipients
         query = (
@@ -393,7 +399,7 @@ class Sender:
             self.sleep(wait)
         self._next_slot = max(self.monotonic(), self._next_slot) + interval
 
-    def _render(self, job: _Job, recipient: Any, context: dict[str, Any] | None) -> Any:
+    def _render(self, job: _Job, recipient: Any, context: dict[str, Any] | None) -> Message:
         links = job.links(recipient.id)
         return messages.render_for(
             messages.Draft.of(job.campaign), context or {"lead": {}, "account": None}, links
@@ -401,7 +407,7 @@ class Sender:
 
     # -- email ------------------------------------------------------------------------------------
 
-    def _deliver_email(self, run: Any, job: _Job, due: list[Any]) -> int:
+    def _deliver_email(self, run: CampaignRunRow, job: _Job, due: list[Any]) -> int:
         with self.engine.connect() as conn:
             contexts = messages.lead_contexts(conn, job.project, (x.lead_id for x in due))
         done = 0
@@ -422,7 +428,7 @@ class Sender:
         self,
         smtp: smtplib.SMTP,
         sender: str,
-        run: Any,
+        run: CampaignRunRow,
         job: _Job,
         recipient: Any,
         context: dict[str, Any] | None,
@@ -512,7 +518,7 @@ class Sender:
 
     # -- webhook ----------------------------------------------------------------------------------
 
-    def _deliver_webhook(self, run: Any, job: _Job, due: list[Any]) -> int:
+    def _deliver_webhook(self, run: CampaignRunRow, job: _Job, due: list[Any]) -> int:
         with self.engine.connect() as conn:
             contexts = messages.lead_contexts(conn, job.project, (x.lead_id for x in due))
         entries, rendered = [], []
@@ -637,7 +643,7 @@ def _smtp_address(address: str, smtp: smtplib.SMTP, what: str) -> str:
         raise Undeliverable(f"{what}: the domain {domain!r} has no ASCII (IDNA) form") from None
 
 
-def _fail_unsent(conn: sa.Connection, run: Any, error: str) -> None:
+def _fail_unsent(conn: sa.Connection, run: CampaignRunRow, error: str) -> None:
     """The recipients of a run given up: queued ones failed (a later run may send them), those
     in flight unconfirmed (their message may have gone out)."""
     r = campaign_recipients

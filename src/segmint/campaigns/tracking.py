@@ -22,6 +22,7 @@ from segmint.campaigns.audience import UNSUBSCRIBED
 from segmint.engine.events import NewEvent, record_events
 from segmint.errors import NotFound
 from segmint.projects import Project
+from segmint.store.rows import RecipientRow, RecipientWithCampaign
 from segmint.store.tables import campaign_recipients, campaigns, events
 
 SENT = "email_sent"
@@ -75,7 +76,7 @@ def safe_target(url: str) -> bool:
 
 def recipient(
     conn: sa.Connection, project: Project, recipient_id: int, sig: str, secret: str
-) -> Any:
+) -> RecipientWithCampaign:
     """The recipient a link names, if its signature is right (else NotFound: a forged or
     mangled link reveals nothing)."""
     if not verify(secret, sig, project.id, recipient_id):
@@ -95,21 +96,23 @@ def recipient(
     ).first()
     if row is None:
         raise NotFound("unknown link")
-    return row
+    return RecipientWithCampaign.of(row)
 
 
 def _record(
-    conn: sa.Connection, project: Project, row: Any, kind: str, now: datetime, **extra: Any
+    conn: sa.Connection, project: Project, row: RecipientRow, kind: str, now: datetime, **extra: Any
 ) -> None:
     metadata = {"campaign_id": row.campaign_id, "run_id": row.run_id, **extra}
     record_events(conn, project, [NewEvent(row.lead_id, kind, now, metadata)], now)
 
 
-def record_open(conn: sa.Connection, project: Project, row: Any, now: datetime) -> None:
+def record_open(conn: sa.Connection, project: Project, row: RecipientRow, now: datetime) -> None:
     _record(conn, project, row, OPEN, now)
 
 
-def record_click(conn: sa.Connection, project: Project, row: Any, url: str, now: datetime) -> None:
+def record_click(
+    conn: sa.Connection, project: Project, row: RecipientRow, url: str, now: datetime
+) -> None:
     _record(conn, project, row, CLICK, now, url=url)
 
 
@@ -122,7 +125,7 @@ def is_unsubscribed(conn: sa.Connection, project: Project, lead_id: int) -> bool
     return conn.execute(query.limit(1)).first() is not None
 
 
-def unsubscribe(conn: sa.Connection, project: Project, row: Any, now: datetime) -> bool:
+def unsubscribe(conn: sa.Connection, project: Project, row: RecipientRow, now: datetime) -> bool:
     """Record the lead's unsubscription once; False if it was already unsubscribed."""
     if is_unsubscribed(conn, project, row.lead_id):
         return False

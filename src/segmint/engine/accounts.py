@@ -11,21 +11,22 @@ from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import outbox
 from segmint.errors import NotFound
 from segmint.projects import Project
+from segmint.store.rows import AccountRow
 from segmint.store.tables import accounts, leads
 
 
-def get_account(conn: sa.Connection, project: Project, account_id: int) -> Any:
+def get_account(conn: sa.Connection, project: Project, account_id: int) -> AccountRow:
     row = conn.execute(
         sa.select(accounts).where(accounts.c.project_id == project.id, accounts.c.id == account_id)
     ).first()
     if row is None:
         raise NotFound(f"no account {account_id}")
-    return row
+    return AccountRow.of(row)
 
 
 def create_account(
     conn: sa.Connection, project: Project, fields: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
-) -> Any:
+) -> AccountRow:
     now = clock.now()
     new_id = conn.execute(
         accounts.insert()
@@ -41,7 +42,7 @@ def update_account(
     account_id: int,
     fields: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
-) -> Any:
+) -> AccountRow:
     get_account(conn, project, account_id)
     if fields:
         conn.execute(

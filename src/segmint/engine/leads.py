@@ -23,6 +23,7 @@ from segmint.engine.lead_writes import (
 from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
 from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.projects import Project
+from segmint.store.rows import LeadRow
 from segmint.store.tables import accounts, events, leads
 
 SORTABLE = ("name", "email", "company", "job_title", "status", "source", "created_at")
@@ -47,18 +48,18 @@ def public(row: Any) -> dict[str, Any]:
     return data
 
 
-def get_lead(conn: sa.Connection, project: Project, lead_id: int) -> Any:
+def get_lead(conn: sa.Connection, project: Project, lead_id: int) -> LeadRow:
     row = conn.execute(
         sa.select(leads).where(leads.c.project_id == project.id, leads.c.id == lead_id)
     ).first()
     if row is None:
         raise NotFound(f"no lead {lead_id}")
-    return row
+    return LeadRow.of(row)
 
 
 def create_lead(
     conn: sa.Connection, project: Project, record: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
-) -> Any:
+) -> LeadRow:
     lead = prepare_lead(0, record, project)
     _check_account(conn, project, lead.columns.get("account_id"))
     if lead.email and _id_by_email(conn, project, lead.email) is not None:
@@ -90,7 +91,7 @@ def update_lead(
     lead_id: int,
     record: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
-) -> Any:
+) -> LeadRow:
     """Change the given fields; an explicit null clears one."""
     # Locked until this transaction ends: custom and enrichment merge into what is read here,
     # so a concurrent write must wait rather than be overwritten (a lost update).

@@ -12,18 +12,19 @@ from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import outbox
 from segmint.errors import InvalidInput, NotFound
 from segmint.projects import Project
+from segmint.store.rows import ListRow
 from segmint.store.tables import leads, list_members, lists
 
 MAX_LEAD_IDS = 10_000  # lead ids in one add/remove request
 
 
-def get_list(conn: sa.Connection, project: Project, list_id: int) -> Any:
+def get_list(conn: sa.Connection, project: Project, list_id: int) -> ListRow:
     row = conn.execute(
         sa.select(lists).where(lists.c.project_id == project.id, lists.c.id == list_id)
     ).first()
     if row is None:
         raise NotFound(f"no list {list_id}")
-    return row
+    return ListRow.of(row)
 
 
 def member_count(conn: sa.Connection, project: Project, list_id: int) -> int:
@@ -45,12 +46,9 @@ def member_counts(conn: sa.Connection, project: Project) -> dict[int, int]:
     return {int(list_id): int(count) for list_id, count in rows}
 
 
-def all_lists(conn: sa.Connection, project: Project) -> list[Any]:
-    return list(
-        conn.execute(
-            sa.select(lists).where(lists.c.project_id == project.id).order_by(lists.c.id.desc())
-        )
-    )
+def all_lists(conn: sa.Connection, project: Project) -> list[ListRow]:
+    query = sa.select(lists).where(lists.c.project_id == project.id).order_by(lists.c.id.desc())
+    return [ListRow.of(row) for row in conn.execute(query)]
 
 
 def create_list(
@@ -91,7 +89,9 @@ def update_list(
     )
 
 
-def delete_list(conn: sa.Connection, project: Project, list_id: int) -> None:
+def delete_list(
+    conn: sa.Connection, project: Project, list_id: int, clock: Clock = SYSTEM_CLOCK
+) -> None:
     get_list(conn, project, list_id)
     conn.execute(
         list_members.delete().where(
@@ -99,7 +99,7 @@ def delete_list(conn: sa.Connection, project: Project, list_id: int) -> None:
         )
     )
     conn.execute(lists.delete().where(lists.c.project_id == project.id, lists.c.id == list_id))
-    _members_changed(conn, project, list_id, None, SYSTEM_CLOCK.now())
+    _members_changed(conn, project, list_id, None, clock.now())
 
 
 def members_condition(project: Project, list_id: int) -> sa.ColumnElement[bool]:

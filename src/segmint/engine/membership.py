@@ -20,6 +20,7 @@ from segmint.engine.dependencies import ReadSet, read_set
 from segmint.filters.tree import Node
 from segmint.projects import Project
 from segmint.store.db import one_of
+from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, membership_history, segment_members, segments
 
 LeadIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of lead ids, one column
@@ -47,14 +48,15 @@ class Changes:
         return Changes(self.entered + other.entered, self.exited + other.exited)
 
 
-def _lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any:
+def _lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
     """The segment row, locked on PostgreSQL so concurrent workers sync one segment in turn."""
     query = (
         sa.select(segments)
         .where(segments.c.project_id == project.id, segments.c.id == segment_id)
         .with_for_update()
     )
-    return conn.execute(query).first()
+    row = conn.execute(query).first()
+    return None if row is None else SegmentRow.of(row)
 
 
 def lock_segments(conn: sa.Connection, project: Project, segment_ids: Iterable[int]) -> None:
@@ -180,18 +182,22 @@ def sync_leads(
     return changes
 
 
-def _lock_all(conn: sa.Connection, project: Project, segment_ids: set[int]) -> list[Any]:
+def _lock_all(conn: sa.Connection, project: Project, segment_ids: set[int]) -> list[SegmentRow]:
     query = (
         sa.select(segments)
         .where(segments.c.project_id == project.id, segments.c.id.in_(sorted(segment_ids)))
         .order_by(segments.c.id)  # the order every kind of work locks segments in
         .with_for_update()
     )
-    return list(conn.execute(query))
+    return [SegmentRow.of(row) for row in conn.execute(query)]
 
 
 def _matching_each(
-    conn: sa.Connection, project: Project, rows: dict[int, Any], ids: list[int], now: datetime
+    conn: sa.Connection,
+    project: Project,
+    rows: dict[int, SegmentRow],
+    ids: list[int],
+    now: datetime,
 ) -> dict[int, set[int]]:
     """For each segment, which of `ids` its filter matches now: one statement, a column each."""
     order = sorted(rows)

@@ -417,7 +417,7 @@ def rescore_all(
     """Every lead of the project (or those with events of `only_types`), CHUNK leads per
     transaction; `on_progress(done, total)` after each chunk. Returns how many changed."""
     with engine.connect() as conn:
-        total = _candidates(conn, project, only_types, None, count=True)
+        total = _candidate_count(conn, project, only_types)
     done = changed = 0
     after = 0
     while True:
@@ -435,27 +435,33 @@ def rescore_all(
     return changed
 
 
-def _candidates(
-    conn: sa.Connection,
-    project: Project,
-    only_types: Collection[str] | None,
-    after: int | None,
-    count: bool = False,
-) -> Any:
-    """The next CHUNK lead ids after `after` (keyset), or their number with `count`."""
+def _candidate_column(
+    project: Project, only_types: Collection[str] | None
+) -> tuple[sa.ColumnElement[Any], list[sa.ColumnElement[bool]]]:
+    """The column of lead ids to rescore, and the conditions that choose them."""
     if only_types is None:
-        column: Any = leads.c.id
-        scope = [leads.c.project_id == project.id]
-    else:  # leads with events of these types: their counters say so without reading events
-        column = lead_event_counts.c.lead_id
-        scope = [
-            lead_event_counts.c.project_id == project.id,
-            lead_event_counts.c.type.in_(sorted(only_types)),
-        ]
-    if count:
-        query = sa.select(sa.func.count(sa.distinct(column))).where(*scope)
-        return int(conn.execute(query).scalar_one())
-    query = sa.select(column).where(*scope, column > (after or 0)).distinct()
+        return leads.c.id, [leads.c.project_id == project.id]
+    # leads with events of these types: their counters say so without reading events
+    return lead_event_counts.c.lead_id, [
+        lead_event_counts.c.project_id == project.id,
+        lead_event_counts.c.type.in_(sorted(only_types)),
+    ]
+
+
+def _candidate_count(
+    conn: sa.Connection, project: Project, only_types: Collection[str] | None
+) -> int:
+    column, scope = _candidate_column(project, only_types)
+    query = sa.select(sa.func.count(sa.distinct(column))).where(*scope)
+    return int(conn.execute(query).scalar_one())
+
+
+def _candidates(
+    conn: sa.Connection, project: Project, only_types: Collection[str] | None, after: int
+) -> list[int]:
+    """The next CHUNK lead ids after `after` (keyset)."""
+    column, scope = _candidate_column(project, only_types)
+    query = sa.select(column).where(*scope, column > after).distinct()
     return list(conn.execute(query.order_by(column).limit(CHUNK)).scalars())
 
 

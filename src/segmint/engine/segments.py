@@ -20,6 +20,7 @@ from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project
 from segmint.storable import check_storable
+from segmint.store.rows import SegmentRow, SegmentWithCreator
 from segmint.store.tables import campaigns, leads, segment_members, segments, users
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -77,18 +78,18 @@ def _select() -> sa.Select[Any]:
     )
 
 
-def get_segment(conn: sa.Connection, project: Project, segment_id: int) -> Any:
+def get_segment(conn: sa.Connection, project: Project, segment_id: int) -> SegmentWithCreator:
     row = conn.execute(
         _select().where(segments.c.project_id == project.id, segments.c.id == segment_id)
     ).first()
     if row is None:
         raise NotFound(f"no segment {segment_id}")
-    return row
+    return SegmentWithCreator.of(row)
 
 
 def visible_segment(
     conn: sa.Connection, project: Project, principal: Principal, segment_id: int
-) -> Any:
+) -> SegmentWithCreator:
     """A segment the caller may read: owners and admins read all, members their own, and
     only when it reaches no segment of someone else's (its members would show through)."""
     row = get_segment(conn, project, segment_id)
@@ -98,7 +99,7 @@ def visible_segment(
     return row
 
 
-def readable(conn: sa.Connection, project: Project, principal: Principal, row: Any) -> bool:
+def readable(conn: sa.Connection, project: Project, principal: Principal, row: SegmentRow) -> bool:
     """Whether the caller may evaluate this segment (see visible_segment)."""
     try:
         visible_segment(conn, project, principal, row.id)
@@ -109,7 +110,7 @@ def readable(conn: sa.Connection, project: Project, principal: Principal, row: A
 
 def editable_segment(
     conn: sa.Connection, project: Project, principal: Principal, segment_id: int
-) -> Any:
+) -> SegmentWithCreator:
     """A segment the caller may change or delete: its creator and owners."""
     row = get_segment(conn, project, segment_id)
     if principal.role != Role.OWNER and row.created_by != principal.user_id:
@@ -119,11 +120,12 @@ def editable_segment(
 
 def list_segments(
     conn: sa.Connection, project: Project, principal: Principal, scope: Scope, q: str | None
-) -> list[Any]:
+) -> list[SegmentWithCreator]:
     query = _select().where(segments.c.project_id == project.id)
     if not scope.everyone:
         query = query.where(segments.c.created_by == principal.user_id)
-    rows = list(conn.execute(query.order_by(segments.c.created_at.desc(), segments.c.id.desc())))
+    ordered = query.order_by(segments.c.created_at.desc(), segments.c.id.desc())
+    rows = [SegmentWithCreator.of(r) for r in conn.execute(ordered)]
     if q and q.strip():
         needle = q.strip().casefold()
         rows = [
@@ -138,7 +140,7 @@ def create_segment(
     principal: Principal,
     data: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
-) -> Any:
+) -> SegmentWithCreator:
     tree = filtering.validate(conn, project, data.get("filter"), reader=principal)
     now = clock.now()
     new_id = conn.execute(
@@ -177,7 +179,7 @@ def update_segment(
     segment_id: int,
     data: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
-) -> Any:
+) -> SegmentWithCreator:
     """Change the given fields; a changed filter bumps `version`."""
     row = editable_segment(conn, project, principal, segment_id)
     changes: dict[str, Any] = {}
@@ -219,7 +221,7 @@ def duplicate_segment(
     principal: Principal,
     segment_id: int,
     clock: Clock = SYSTEM_CLOCK,
-) -> Any:
+) -> SegmentWithCreator:
     row = visible_segment(conn, project, principal, segment_id)
     copy = {
         "name": (row.name + " (copy)")[:255],
@@ -274,7 +276,7 @@ def delete_segment(
 
 
 def segment_condition(
-    conn: sa.Connection, project: Project, row: Any, now: datetime
+    conn: sa.Connection, project: Project, row: SegmentRow, now: datetime
 ) -> sa.ColumnElement[bool]:
     """Who is in the segment: live for an active one, the frozen membership for an inactive one
     (inactive segments keep the members they had and stop updating)."""
@@ -318,7 +320,7 @@ def count(
 def member_counts(
     conn: sa.Connection,
     project: Project,
-    rows: list[Any],
+    rows: list[SegmentWithCreator],
     reader: Principal,
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict[int, int | None]:
@@ -357,7 +359,7 @@ def preview(
 def members(
     conn: sa.Connection,
     project: Project,
-    row: Any,
+    row: SegmentRow,
     sort: Sort,
     page: int,
     per_page: int,
@@ -376,7 +378,7 @@ def convert_to_list(
     conn: sa.Connection,
     project: Project,
     principal: Principal,
-    row: Any,
+    row: SegmentRow,
     clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """A static list holding the segment's current members, with its filter kept for refresh."""
@@ -398,7 +400,7 @@ def convert_to_list(
     return list_id
 
 
-def public_segment(row: Any, member_count: int | None) -> dict[str, Any]:
+def public_segment(row: SegmentWithCreator, member_count: int | None) -> dict[str, Any]:
     data = {
         "id": row.id,
         "name": row.name,

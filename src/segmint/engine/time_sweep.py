@@ -29,6 +29,7 @@ from segmint.filters.evaluate import evaluate
 from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.projects import Project
+from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, membership_history, segment_members, segments
 
 SWEEP_EVERY = timedelta(seconds=10)
@@ -59,14 +60,15 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
     return [(row.project_id, row.id) for row in rows]
 
 
-def _lock(conn: sa.Connection, project: Project, segment_id: int) -> Any:
+def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
     """The segment row, locked on PostgreSQL; None when another worker is sweeping it."""
     query = (
         sa.select(segments)
         .where(segments.c.project_id == project.id, segments.c.id == segment_id)
         .with_for_update(skip_locked=True)
     )
-    return conn.execute(query).first()
+    row = conn.execute(query).first()
+    return None if row is None else SegmentRow.of(row)
 
 
 def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> None:

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, NoReturn
 
 from segmint.clock import as_utc
 from segmint.errors import InvalidInput
@@ -22,6 +22,9 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "f"}
 ID_MAX = 2**63 - 1  # ids are 64-bit; a larger number is no id (and SQLite cannot bind it)
+
+ColumnValue = str | float | datetime | list[str] | None  # a lead column's value (ids are ints)
+CustomValue = str | float | bool | None  # a custom field's value (a date as ISO text)
 
 
 def is_blank(value: Any) -> bool:
@@ -161,7 +164,7 @@ def parse_json_scalar(value: Any, field: str) -> Any:
     return parsed
 
 
-def _not_json(name: str) -> Any:
+def _not_json(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -181,7 +184,7 @@ def check_finite(value: Any, field: str) -> None:
             check_finite(item, f"{field}[{index}]")
 
 
-def parse_custom(value: Any, definition: CustomField, field: str) -> Any:
+def parse_custom(value: Any, definition: CustomField, field: str) -> CustomValue:
     if definition.type == "number":
         return parse_number(value, field)
     if definition.type == "boolean":
@@ -194,7 +197,7 @@ def parse_custom(value: Any, definition: CustomField, field: str) -> Any:
     return parse_text(value, field)
 
 
-def parse_column(name: str, value: Any, project: Project) -> Any:
+def parse_column(name: str, value: Any, project: Project) -> ColumnValue:
     """One standard lead column."""
     kind = LEAD_WRITABLE[name]
     if name == "status":
@@ -206,7 +209,7 @@ def parse_column(name: str, value: Any, project: Project) -> Any:
         if number is not None and not (number.is_integer() and 1 <= number <= ID_MAX):
             raise InvalidInput("expected an account id", name)
         return int(number) if number is not None else None
-    parsers: dict[FieldKind, Callable[[Any, str], Any]] = {
+    parsers: dict[FieldKind, Callable[[Any, str], ColumnValue]] = {
         FieldKind.EMAIL: parse_email,
         FieldKind.NUMBER: parse_number,
         FieldKind.DATETIME: parse_datetime,

@@ -20,6 +20,7 @@ from segmint import outbound
 from segmint.errors import InvalidInput, NotFound
 from segmint.projects import Project
 from segmint.store import bulk
+from segmint.store.rows import WebhookRow
 from segmint.store.tables import segments, webhook_attempts, webhook_queue, webhooks
 
 EVENTS = {"segment.entered": "entered", "segment.exited": "exited"}  # event -> history change
@@ -74,18 +75,18 @@ def check_segment(conn: sa.Connection, project: Project, segment_id: int | None)
     return segment_id
 
 
-def get_webhook(conn: sa.Connection, project: Project, webhook_id: int) -> Any:
+def get_webhook(conn: sa.Connection, project: Project, webhook_id: int) -> WebhookRow:
     row = conn.execute(
         sa.select(webhooks).where(webhooks.c.project_id == project.id, webhooks.c.id == webhook_id)
     ).first()
     if row is None:
         raise NotFound(f"no webhook {webhook_id}")
-    return row
+    return WebhookRow.of(row)
 
 
-def all_webhooks(conn: sa.Connection, project: Project) -> list[Any]:
+def all_webhooks(conn: sa.Connection, project: Project) -> list[WebhookRow]:
     query = sa.select(webhooks).where(webhooks.c.project_id == project.id).order_by(webhooks.c.id)
-    return list(conn.execute(query))
+    return [WebhookRow.of(row) for row in conn.execute(query)]
 
 
 def create_webhook(

@@ -16,13 +16,16 @@ from segmint.api.deps import ClockDep, ConnectionDep
 from segmint.campaigns import mail_settings, tracking
 from segmint.errors import NotFound
 from segmint.projects import Project, get_project_by_id
+from segmint.store.rows import RecipientWithCampaign
 from segmint.web.templating import templates
 
 router = APIRouter(prefix="/t/{project_id}/{recipient_id}/{sig}", include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
-def _recipient(conn: Any, project_id: int, recipient_id: int, sig: str) -> tuple[Project, Any, str]:
+def _recipient(
+    conn: Any, project_id: int, recipient_id: int, sig: str
+) -> tuple[Project, RecipientWithCampaign, str]:
     """The project, the recipient the link names and the secret it was signed with."""
     try:
         project = get_project_by_id(conn, project_id)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
-from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import AccountCreate, AccountPage, AccountPublic, AccountUpdate
+from segmint.api.deps import ClockDep, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.schemas.accounts import AccountCreate, AccountPage, AccountPublic, AccountUpdate
 from segmint.engine import accounts as engine
 from segmint.engine.leads import check_page
 from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
@@ -47,9 +47,13 @@ def list_accounts(
 
 @router.post("", response_model=AccountPublic, status_code=201, summary="Create an account")
 def create_account(
-    body: AccountCreate, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: AccountCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> AccountPublic:
-    return _public(engine.create_account(conn, project, body.model_dump()))
+    return _public(engine.create_account(conn, project, body.model_dump(), clock))
 
 
 @router.get("/{account_id}", response_model=AccountPublic, summary="Get an account")
@@ -66,9 +70,10 @@ def update_account(
     conn: ConnectionDep,
     project: ProjectDep,
     _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> AccountPublic:
     fields = body.model_dump(exclude_unset=True)
     for required in ("name", "metadata"):
         if required in fields and fields[required] is None:
             raise InvalidInput("cannot be null", required)
-    return _public(engine.update_account(conn, project, account_id, fields))
+    return _public(engine.update_account(conn, project, account_id, fields, clock))

@@ -7,22 +7,22 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 
-from segmint.api.campaign_schemas import (
+from segmint.api.deps import ClockDep, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.schemas.campaigns import (
+    Audience,
     AudienceIn,
-    AudienceOut,
     CampaignCreate,
     CampaignList,
     CampaignPublic,
     CampaignUpdate,
     CampaignWithSecret,
-    RecipientOut,
     RecipientPage,
+    RecipientPublic,
+    RenderedMessage,
     RenderIn,
-    RenderOut,
     RunPage,
-    RunSummary,
+    RunPublic,
 )
-from segmint.api.deps import ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.campaigns import audience, definitions, mail_settings, messages, runs, templates
 from segmint.campaigns.definitions import Resend, Targeting
 from segmint.campaigns.tracking import Links
@@ -117,7 +117,7 @@ def create_campaign(
 
 @router.post(
     "/preview",
-    response_model=AudienceOut,
+    response_model=Audience,
     summary="Audience of unsaved targeting: count, skips and a sample, live",
 )
 def preview(
@@ -126,7 +126,7 @@ def preview(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-) -> AudienceOut:
+) -> Audience:
     targeting = definitions.check_targeting(conn, project, body.targeting.model_dump(), principal)
     # The audience's problems, and the mail settings' (a webhook URL is the editor's business).
     found = audience.targeting_problems(audience.Catalog.load(conn, project), targeting)
@@ -137,11 +137,15 @@ def preview(
     resend = definitions.check_resend(body.resend.model_dump() if body.resend else None)
     now = clock.now()
     result = audience.preview(conn, project, targeting, body.channel, body.campaign_id, resend, now)
-    return AudienceOut.model_validate({**result, "problems": [p.public() for p in found]})
+    return Audience.model_validate({**result, "problems": [p.public() for p in found]})
 
 
-@router.post("/render", response_model=RenderOut, summary="Render a subject and body for a lead")
-def render(body: RenderIn, request: Request, conn: ConnectionDep, project: ProjectDep) -> RenderOut:
+@router.post(
+    "/render", response_model=RenderedMessage, summary="Render a subject and body for a lead"
+)
+def render(
+    body: RenderIn, request: Request, conn: ConnectionDep, project: ProjectDep
+) -> RenderedMessage:
     subject = templates.check_subject(body.subject)
     text = templates.check_body(body.body)
     lead_id = body.lead_id if body.lead_id is not None else _newest_lead(conn, project)
@@ -157,7 +161,9 @@ def render(body: RenderIn, request: Request, conn: ConnectionDep, project: Proje
         message = messages.render_for(draft, context, links)
     except templates.RenderError as exc:
         raise InvalidInput(str(exc), exc.path) from None
-    return RenderOut(subject=message.subject, html=message.html, text=message.text, lead_id=lead_id)
+    return RenderedMessage(
+        subject=message.subject, html=message.html, text=message.text, lead_id=lead_id
+    )
 
 
 def _newest_lead(conn: sa.Connection, project: Project) -> int | None:
@@ -218,7 +224,7 @@ def rotate_secret(
 
 @router.get(
     "/{campaign_id}/audience",
-    response_model=AudienceOut,
+    response_model=Audience,
     summary="Who a run now would send to (after already-sent and unsubscribed leads)",
 )
 def campaign_audience(
@@ -227,7 +233,7 @@ def campaign_audience(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-) -> AudienceOut:
+) -> Audience:
     row = definitions.get_campaign(conn, project, campaign_id)
     definitions.check_audience_readable(conn, project, row, principal)
     targeting = Targeting.of(row)
@@ -236,12 +242,12 @@ def campaign_audience(
     found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
     resend = Resend(row.resend, row.resend_after_days)
     result = audience.preview(conn, project, targeting, row.channel, row.id, resend, clock.now())
-    return AudienceOut.model_validate({**result, "problems": [p.public() for p in found]})
+    return Audience.model_validate({**result, "problems": [p.public() for p in found]})
 
 
 @router.post(
     "/{campaign_id}/runs",
-    response_model=RunSummary,
+    response_model=RunPublic,
     status_code=201,
     summary="Run now: the worker freezes the audience and sends",
 )
@@ -251,10 +257,10 @@ def run_now(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-) -> RunSummary:
+) -> RunPublic:
     definitions.editable_campaign(conn, project, principal, campaign_id)
     run_id = runs.create_run(conn, project, campaign_id, clock.now(), principal.user_id)
-    return RunSummary.model_validate(runs.get_run(conn, project, campaign_id, run_id))
+    return RunPublic.model_validate(runs.get_run(conn, project, campaign_id, run_id))
 
 
 @router.get("/{campaign_id}/runs", response_model=RunPage, summary="Runs, newest first")
@@ -268,14 +274,14 @@ def list_runs(
     definitions.get_campaign(conn, project, campaign_id)
     items = runs.runs_of(conn, project, campaign_id, before, limit)
     return RunPage(
-        items=[RunSummary.model_validate(item) for item in items],
+        items=[RunPublic.model_validate(item) for item in items],
         next_before=items[-1]["id"] if len(items) == limit else None,
     )
 
 
-@router.get("/{campaign_id}/runs/{run_id}", response_model=RunSummary, summary="One run's summary")
-def get_run(campaign_id: int, run_id: int, conn: ConnectionDep, project: ProjectDep) -> RunSummary:
-    return RunSummary.model_validate(runs.get_run(conn, project, campaign_id, run_id))
+@router.get("/{campaign_id}/runs/{run_id}", response_model=RunPublic, summary="One run's summary")
+def get_run(campaign_id: int, run_id: int, conn: ConnectionDep, project: ProjectDep) -> RunPublic:
+    return RunPublic.model_validate(runs.get_run(conn, project, campaign_id, run_id))
 
 
 @router.get(
@@ -300,7 +306,7 @@ def recipients(
         raise InvalidInput(f"expected one of {', '.join(runs.RECIPIENT_STATES)}", "state")
     rows = runs.recipients_of(conn, project, run_id, state, after, limit)
     items = [
-        RecipientOut.model_validate(
+        RecipientPublic.model_validate(
             {
                 **r._mapping,
                 "name": " ".join(p for p in (r.first_name, r.last_name) if p),

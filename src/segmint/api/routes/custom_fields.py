@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segmint.api.deps import AdminOnly, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import CustomFieldCreate, CustomFieldList, CustomFieldPublic
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.schemas.custom_fields import CustomFieldCreate, CustomFieldList, CustomFieldPublic
 from segmint.projects import CustomField, add_custom_field
 
 router = APIRouter(prefix="/projects/{project}/custom-fields", tags=["custom fields"])
@@ -30,7 +30,7 @@ def list_custom_fields(project: ProjectDep, _principal: PrincipalDep) -> CustomF
     summary="Declare a custom field (owner or admin)",
 )
 def create_custom_field(
-    body: CustomFieldCreate, conn: ConnectionDep, project: ProjectDep
+    body: CustomFieldCreate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
 ) -> CustomFieldPublic:
-    field = add_custom_field(conn, project.id, body.key, body.label, body.type, body.options)
+    field = add_custom_field(conn, project.id, body.key, body.label, body.type, body.options, clock)
     return _public(field)

@@ -5,24 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from segmint.api.deps import ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import FILTER_EXAMPLE, FilterIn, Strict
+from segmint.api.schemas.filters import FilterIn, ParsedFilter, TextIn
 from segmint.engine import filtering
 from segmint.engine.vocabulary import vocabulary
 from segmint.filters import to_json, to_text
 
 router = APIRouter(prefix="/projects/{project}/filters", tags=["filters"])
-
-
-class TextIn(Strict):
-    text: str = Field(examples=['status = "new" and performed "trial_signup" within 14 days'])
-
-
-class FilterOut(BaseModel):
-    filter: Any = Field(examples=[FILTER_EXAMPLE])
-    text: str
 
 
 @router.get("/vocabulary", summary="Fields, operators, event types, segments and lists")
@@ -32,17 +22,17 @@ def get_vocabulary(
     return vocabulary(conn, project)
 
 
-@router.post("/text", response_model=FilterOut, summary="Validate a filter; print it as text")
+@router.post("/text", response_model=ParsedFilter, summary="Validate a filter; print it as text")
 def filter_to_text(
     body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
-) -> FilterOut:
+) -> ParsedFilter:
     tree = filtering.validate(conn, project, body.filter, reader=principal)
-    return FilterOut(filter=to_json(tree), text=to_text(tree))
+    return ParsedFilter(filter=to_json(tree), text=to_text(tree))
 
 
-@router.post("/parse", response_model=FilterOut, summary="Parse the text syntax into a filter")
+@router.post("/parse", response_model=ParsedFilter, summary="Parse the text syntax into a filter")
 def text_to_filter(
     body: TextIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
-) -> FilterOut:
+) -> ParsedFilter:
     tree = filtering.parse_text(conn, project, body.text, reader=principal)
-    return FilterOut(filter=to_json(tree), text=to_text(tree))
+    return ParsedFilter(filter=to_json(tree), text=to_text(tree))

@@ -22,9 +22,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from segmint.api.deps import ClockDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.schemas.leads import ColumnGuess, ImportColumns
 from segmint.errors import InvalidInput
 from segmint.ingest import import_leads_csv
 from segmint.ingest.batches import ImportReport, RowError
@@ -39,16 +39,6 @@ router = APIRouter(prefix="/projects/{project}/leads/import", tags=["leads"])
 HEADER_BYTES = 64 * 1024  # enough of a file to read its header line
 PROGRESS_EVERY = 0.25  # seconds between progress lines
 IGNORE = "-"
-
-
-class ColumnGuess(BaseModel):
-    name: str
-    target: str | None
-
-
-class ImportColumns(BaseModel):
-    columns: list[ColumnGuess]
-    targets: list[str]
 
 
 def _targets(project: Project) -> list[str]:

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import (
-    HistoryPage,
-    LeadBulk,
+from segmint.api.schemas.events import EventPage, EventPublic
+from segmint.api.schemas.history import HistoryPage, history_page
+from segmint.api.schemas.leads import (
+    LeadBulkIn,
     LeadBulkResult,
     LeadCreate,
-    LeadEvent,
-    LeadEventsPage,
     LeadPage,
     LeadPublic,
     LeadUpdate,
-    SegmentList,
-    SegmentPublic,
-    history_page,
+    ScorePointList,
+    ScorePointPublic,
     row_errors,
 )
+from segmint.api.schemas.segments import SegmentList, SegmentPublic
 from segmint.engine import filtering, scoring
 from segmint.engine import history as history_engine
 from segmint.engine import leads as engine
@@ -65,17 +62,26 @@ def list_leads(
 
 @router.post("", response_model=LeadPublic, status_code=201, summary="Create a lead")
 def create_lead(
-    body: LeadCreate, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: LeadCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadPublic:
-    return _public(engine.create_lead(conn, project, body.model_dump(exclude_unset=True)))
+    return _public(engine.create_lead(conn, project, body.model_dump(exclude_unset=True), clock))
 
 
 @router.post("/bulk", response_model=LeadBulkResult, summary="Upsert many leads by email")
 def bulk_upsert(
-    body: LeadBulk, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    body: LeadBulkIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadBulkResult:
     conn.commit()  # the project's lookup is done: each batch is a transaction of its own
-    report = upsert_leads(conn, project, enumerate(body.leads), body.on_conflict, keep_blank=True)
+    rows = enumerate(body.leads)
+    report = upsert_leads(conn, project, rows, body.on_conflict, clock, keep_blank=True)
     counts = report.counts
     return LeadBulkResult(
         created=counts.created,
@@ -99,8 +105,10 @@ def update_lead(
     conn: ConnectionDep,
     project: ProjectDep,
     _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> LeadPublic:
-    return _public(engine.update_lead(conn, project, lead_id, body.model_dump(exclude_unset=True)))
+    changes = body.model_dump(exclude_unset=True)
+    return _public(engine.update_lead(conn, project, lead_id, changes, clock))
 
 
 @router.delete(
@@ -109,8 +117,10 @@ def update_lead(
     dependencies=[AdminOnly],
     summary="Delete a lead and its events (owner or admin)",
 )
-def delete_lead(lead_id: int, conn: ConnectionDep, project: ProjectDep) -> Response:
-    engine.delete_lead(conn, project, lead_id)
+def delete_lead(
+    lead_id: int, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> Response:
+    engine.delete_lead(conn, project, lead_id, clock)
     return Response(status_code=204)
 
 
@@ -159,7 +169,7 @@ def lead_history(
 
 @router.get(
     "/{lead_id}/events",
-    response_model=LeadEventsPage,
+    response_model=EventPage,
     summary="The lead's events, newest first (its timeline)",
 )
 def lead_events(
@@ -169,26 +179,17 @@ def lead_events(
     _principal: PrincipalDep,
     before: Annotated[int | None, Query(description="`next_before` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> LeadEventsPage:
+) -> EventPage:
     engine.get_lead(conn, project, lead_id)
     items = engine.lead_events(conn, project, lead_id, before, limit)
     next_before = items[-1]["id"] if len(items) == limit else None
-    timeline = [LeadEvent.model_validate(i) for i in items]
-    return LeadEventsPage(items=timeline, next_before=next_before)
-
-
-class ScorePoint(BaseModel):
-    at: datetime
-    score: float
-
-
-class ScoreHistory(BaseModel):
-    items: list[ScorePoint]
+    timeline = [EventPublic.model_validate(i) for i in items]
+    return EventPage(items=timeline, next_before=next_before)
 
 
 @router.get(
     "/{lead_id}/score-history",
-    response_model=ScoreHistory,
+    response_model=ScorePointList,
     summary="The lead's engagement score each time it changed, newest first",
 )
 def score_history(
@@ -197,7 +198,7 @@ def score_history(
     project: ProjectDep,
     _principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ScoreHistory:
+) -> ScorePointList:
     engine.get_lead(conn, project, lead_id)
     points = scoring.score_history_of(conn, project, lead_id, limit)
-    return ScoreHistory(items=[ScorePoint.model_validate(p) for p in points])
+    return ScorePointList(items=[ScorePointPublic.model_validate(p) for p in points])

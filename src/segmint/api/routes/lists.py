@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -9,10 +10,9 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import (
-    LeadIds,
-    LeadPage,
-    LeadPublic,
+from segmint.api.schemas.leads import LeadPage, LeadPublic
+from segmint.api.schemas.lists import (
+    LeadIdsIn,
     ListCreate,
     ListList,
     ListPublic,
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/projects/{project}/lists", tags=["lists"])
 def list_public(conn: sa.Connection, project: Project, list_id: int) -> ListPublic:
     row = engine.get_list(conn, project, list_id)
     return ListPublic.model_validate(
-        {**row._mapping, "member_count": engine.member_count(conn, project, list_id)}
+        {**asdict(row), "member_count": engine.member_count(conn, project, list_id)}
     )
 
 
@@ -42,7 +42,7 @@ def all_lists(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
     counts = engine.member_counts(conn, project)
     return ListList(
         items=[
-            ListPublic.model_validate({**row._mapping, "member_count": counts.get(row.id, 0)})
+            ListPublic.model_validate({**asdict(row), "member_count": counts.get(row.id, 0)})
             for row in engine.all_lists(conn, project)
         ]
     )
@@ -50,7 +50,11 @@ def all_lists(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
 
 @router.post("", response_model=ListPublic, status_code=201, summary="Create a list")
 def create_list(
-    body: ListCreate, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: ListCreate,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     stored_filter = None
     if body.filter is not None:
@@ -65,9 +69,10 @@ def create_list(
             "filter": stored_filter,
         },
         principal.user_id,
+        clock,
     )
     if body.lead_ids:
-        engine.add_members(conn, project, list_id, body.lead_ids)
+        engine.add_members(conn, project, list_id, body.lead_ids, clock)
     return list_public(conn, project, list_id)
 
 
@@ -85,20 +90,25 @@ def update_list(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("filter") is not None:
         tree = filtering.validate(conn, project, changes["filter"], reader=principal)
         changes["filter"] = filtering.to_json(tree)
-    engine.update_list(conn, project, list_id, changes)
+    engine.update_list(conn, project, list_id, changes, clock)
     return list_public(conn, project, list_id)
 
 
 @router.delete("/{list_id}", status_code=204, summary="Delete a list (never its leads)")
 def delete_list(
-    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+    list_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    clock: ClockDep,
 ) -> Response:
-    engine.delete_list(conn, project, list_id)
+    engine.delete_list(conn, project, list_id, clock)
     return Response(status_code=204)
 
 
@@ -132,17 +142,27 @@ def members(
 
 @router.post("/{list_id}/members", response_model=MembershipChange, summary="Add leads")
 def add_members(
-    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int,
+    body: LeadIdsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _p: PrincipalDep,
+    clock: ClockDep,
 ) -> MembershipChange:
-    added = engine.add_members(conn, project, list_id, body.lead_ids)
+    added = engine.add_members(conn, project, list_id, body.lead_ids, clock)
     return MembershipChange(changed=added, member_count=engine.member_count(conn, project, list_id))
 
 
 @router.delete("/{list_id}/members", response_model=MembershipChange, summary="Remove leads")
 def remove_members(
-    list_id: int, body: LeadIds, conn: ConnectionDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int,
+    body: LeadIdsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    _p: PrincipalDep,
+    clock: ClockDep,
 ) -> MembershipChange:
-    removed = engine.remove_members(conn, project, list_id, body.lead_ids)
+    removed = engine.remove_members(conn, project, list_id, body.lead_ids, clock)
     return MembershipChange(
         changed=removed, member_count=engine.member_count(conn, project, list_id)
     )
@@ -161,7 +181,7 @@ def refresh(
         raise InvalidInput("this list has no filter to refresh from", "filter")
     filtering.check_stored_readable(conn, project, principal, row.filter)
     where = filtering.condition(conn, project, filtering.load(project, row.filter), clock.now())
-    engine.replace_members(conn, project, list_id, where)
+    engine.replace_members(conn, project, list_id, where, clock)
     return list_public(conn, project, list_id)
 
 

@@ -5,91 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import Strict
+from segmint.api.schemas.scoring import (
+    AccountRollupPublic,
+    AccountRollupUpdate,
+    FitRuleCreate,
+    FitRulePublic,
+    FitRuleUpdate,
+    Level,
+    LevelCount,
+    LevelsIn,
+    Scoring,
+    ScoringRuleCreate,
+    ScoringRulePublic,
+    ScoringRuleUpdate,
+)
 from segmint.engine import account_levels, fit, scoring
 
 router = APIRouter(prefix="/projects/{project}/scoring", tags=["scoring"])
-
-WHERE_EXAMPLE = {"field": "path", "op": "contains", "value": "/pricing"}
-
-
-class RuleIn(Strict):
-    event_type: str = Field(max_length=100, examples=["page_view"])
-    points: float = Field(examples=[10])
-    where: Any = Field(None, examples=[WHERE_EXAMPLE], description="Over the event's metadata.")
-    cap: float | None = Field(None, description="At most this many points from the rule.")
-    decay: str = Field("none", description="none, halve (every decay_days) or expire (after).")
-    decay_days: int | None = Field(None, examples=[30])
-
-
-class RuleUpdate(Strict):
-    event_type: str | None = Field(None, max_length=100)
-    points: float | None = None
-    where: Any = None
-    cap: float | None = None
-    decay: str | None = None
-    decay_days: int | None = None
-
-
-class RuleOut(BaseModel):
-    id: int
-    event_type: str
-    points: float
-    where: Any
-    cap: float | None
-    decay: str
-    decay_days: int | None
-
-
-class Level(BaseModel):
-    name: str = Field(examples=["Hot"])
-    min: float = Field(examples=[50])
-
-
-class LevelCount(Level):
-    count: int = Field(description="Leads whose stored score falls in the band.")
-
-
-class LevelsIn(Strict):
-    levels: list[Level]
-
-
-class FitRuleIn(Strict):
-    name: str = Field(max_length=255, examples=["Mid-market and up"])
-    filter: Any = Field(
-        examples=[{"field": "enrichment.company.size", "op": "gte", "value": 50}],
-        description="A filter over lead and account fields.",
-    )
-    points: float = Field(examples=[30])
-
-
-class FitRuleUpdate(Strict):
-    name: str | None = Field(None, max_length=255)
-    filter: Any = None
-    points: float | None = None
-
-
-class FitRuleOut(BaseModel):
-    id: int
-    name: str
-    filter: Any
-    points: float
-
-
-class Scoring(BaseModel):
-    rules: list[RuleOut]
-    levels: list[LevelCount]
-    fit_rules: list[FitRuleOut]
-    fit_levels: list[LevelCount] = Field(description="Counts by the leads' profile_level now.")
-    account_rollup: str = Field(description="max or sum: how accounts combine their leads.")
-    rescoring: bool = Field(description="True while every lead is being rescored after a change.")
-
-
-class RollupIn(Strict):
-    account_rollup: str = Field(examples=["sum"])
 
 
 def _levels(bands: scoring.Levels) -> list[dict[str, Any]]:
@@ -113,22 +47,24 @@ def get_scoring(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalD
 
 @router.post(
     "/rules",
-    response_model=RuleOut,
+    response_model=ScoringRulePublic,
     status_code=201,
     dependencies=[AdminOnly],
     summary="Add a rule; every lead is rescored by the worker",
 )
-def create_rule(body: RuleIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep) -> RuleOut:
+def create_rule(
+    body: ScoringRuleCreate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> ScoringRulePublic:
     rule = scoring.create_rule(conn, project, body.model_dump(), clock)
-    return RuleOut.model_validate(rule.public())
+    return ScoringRulePublic.model_validate(rule.public())
 
 
-@router.patch("/rules/{rule_id}", response_model=RuleOut, dependencies=[AdminOnly])
+@router.patch("/rules/{rule_id}", response_model=ScoringRulePublic, dependencies=[AdminOnly])
 def update_rule(
-    rule_id: int, body: RuleUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
-) -> RuleOut:
+    rule_id: int, body: ScoringRuleUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> ScoringRulePublic:
     changes = body.model_dump(exclude_unset=True)
-    return RuleOut.model_validate(
+    return ScoringRulePublic.model_validate(
         scoring.update_rule(conn, project, rule_id, changes, clock).public()
     )
 
@@ -169,25 +105,25 @@ def preview_levels(
 
 @router.post(
     "/fit-rules",
-    response_model=FitRuleOut,
+    response_model=FitRulePublic,
     status_code=201,
     dependencies=[AdminOnly],
     summary="Add a profile fit rule; every lead is refitted by the worker",
 )
 def create_fit_rule(
-    body: FitRuleIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
-) -> FitRuleOut:
-    return FitRuleOut.model_validate(
+    body: FitRuleCreate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> FitRulePublic:
+    return FitRulePublic.model_validate(
         fit.create_rule(conn, project, body.model_dump(), clock).public()
     )
 
 
-@router.patch("/fit-rules/{rule_id}", response_model=FitRuleOut, dependencies=[AdminOnly])
+@router.patch("/fit-rules/{rule_id}", response_model=FitRulePublic, dependencies=[AdminOnly])
 def update_fit_rule(
     rule_id: int, body: FitRuleUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
-) -> FitRuleOut:
+) -> FitRulePublic:
     changes = body.model_dump(exclude_unset=True)
-    return FitRuleOut.model_validate(
+    return FitRulePublic.model_validate(
         fit.update_rule(conn, project, rule_id, changes, clock).public()
     )
 
@@ -215,15 +151,15 @@ def set_fit_levels(
 
 @router.put(
     "/account-rollup",
-    response_model=RollupIn,
+    response_model=AccountRollupPublic,
     dependencies=[AdminOnly],
     summary="How accounts combine their leads' scores: max (default) or sum",
 )
 def set_account_rollup(
-    body: RollupIn, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
-) -> RollupIn:
+    body: AccountRollupUpdate, conn: ConnectionDep, project: ProjectDep, clock: ClockDep
+) -> AccountRollupPublic:
     value = account_levels.set_rollup(conn, project, body.account_rollup, clock.now())
-    return RollupIn(account_rollup=value)
+    return AccountRollupPublic(account_rollup=value)
 
 
 @router.post(

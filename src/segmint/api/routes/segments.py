@@ -11,22 +11,19 @@ from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.routes.lists import list_public
-from segmint.api.schemas import (
+from segmint.api.schemas.filters import FilterIn
+from segmint.api.schemas.history import HistoryPage, history_page
+from segmint.api.schemas.leads import LeadPage, LeadPublic
+from segmint.api.schemas.lists import ListPublic
+from segmint.api.schemas.segments import (
     CountResult,
-    FilterIn,
-    HistoryPage,
-    LeadPage,
-    LeadPublic,
-    ListPublic,
     Preview,
     SegmentAnalytics,
     SegmentCreate,
     SegmentList,
     SegmentPublic,
     SegmentUpdate,
-    history_page,
 )
-from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import analytics as analytics_engine
 from segmint.engine import filtering
 from segmint.engine import history as history_engine
@@ -34,11 +31,12 @@ from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import export_filename, stream_csv
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.store.rows import SegmentWithCreator
 
 router = APIRouter(prefix="/projects/{project}/segments", tags=["segments"])
 
 
-def _public(row: Any, member_count: int | None) -> SegmentPublic:
+def _public(row: SegmentWithCreator, member_count: int | None) -> SegmentPublic:
     return SegmentPublic.model_validate(engine.public_segment(row, member_count))
 
 
@@ -47,11 +45,12 @@ def list_segments(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     scope: Annotated[str, Query(description="mine (default) or all (owners and admins).")] = "mine",
     q: Annotated[str | None, Query(description="Search names and descriptions.")] = None,
 ) -> SegmentList:
     rows = engine.list_segments(conn, project, principal, engine.Scope.parse(scope, principal), q)
-    counts = engine.member_counts(conn, project, rows, principal)
+    counts = engine.member_counts(conn, project, rows, principal, clock)
     return SegmentList(items=[_public(r, counts[r.id]) for r in rows])
 
 
@@ -63,16 +62,20 @@ def create_segment(
     principal: PrincipalDep,
     clock: ClockDep,
 ) -> SegmentPublic:
-    row = engine.create_segment(conn, project, principal, body.model_dump())
+    row = engine.create_segment(conn, project, principal, body.model_dump(), clock)
     total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
 @router.post("/preview", response_model=Preview, summary="Count and sample an unsaved filter")
 def preview(
-    body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: FilterIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> Preview:
-    return Preview.model_validate(engine.preview(conn, project, body.filter, principal))
+    return Preview.model_validate(engine.preview(conn, project, body.filter, principal, clock))
 
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")
@@ -98,7 +101,7 @@ def update_segment(
     clock: ClockDep,
 ) -> SegmentPublic:
     changes = body.model_dump(exclude_unset=True)
-    row = engine.update_segment(conn, project, principal, segment_id, changes)
+    row = engine.update_segment(conn, project, principal, segment_id, changes, clock)
     total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, segment_id), total)
 
@@ -134,13 +137,15 @@ def members(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
     q: Annotated[str | None, Query(description="Search name, email and company.")] = None,
 ) -> LeadPage:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    result = engine.members(conn, project, row, leads_engine.parse_sort(sort), page, per_page, q)
+    order = leads_engine.parse_sort(sort)
+    result = engine.members(conn, project, row, order, page, per_page, q, clock)
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
         total=result.total,
@@ -212,9 +217,10 @@ def export(
     db: EngineDep,
     project: ProjectDep,
     principal: PrincipalDep,
+    clock: ClockDep,
 ) -> StreamingResponse:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    where = engine.segment_condition(conn, project, row, SYSTEM_CLOCK.now())
+    where = engine.segment_condition(conn, project, row, clock.now())
     scoped = leads_engine.in_project(project, where)
     filename = export_filename(row.name)
     return StreamingResponse(
@@ -237,7 +243,7 @@ def duplicate(
     principal: PrincipalDep,
     clock: ClockDep,
 ) -> SegmentPublic:
-    row = engine.duplicate_segment(conn, project, principal, segment_id)
+    row = engine.duplicate_segment(conn, project, principal, segment_id, clock)
     total, _ = engine.count(conn, project, row, clock)
     return _public(engine.get_segment(conn, project, row.id), total)
 
@@ -249,10 +255,14 @@ def duplicate(
     summary="Freeze the current members into a static list",
 )
 def convert_to_list(
-    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
 ) -> ListPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    list_id = engine.convert_to_list(conn, project, principal, row)
+    list_id = engine.convert_to_list(conn, project, principal, row, clock)
     return list_public(conn, project, list_id)
 
 

@@ -7,68 +7,26 @@ a token limited to one project may not list or add users, whatever its user's ro
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
 
 from segmint import auth
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep
-from segmint.api.schemas import Strict
+from segmint.api.schemas.users import (
+    TokenCreate,
+    TokenIssued,
+    TokenList,
+    TokenPublic,
+    UserCreate,
+    UserList,
+    UserPublic,
+)
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import get_project
 from segmint.store.tables import api_tokens, projects, users
 
 router = APIRouter(tags=["users and tokens"])
-
-
-class UserPublic(BaseModel):
-    id: int
-    email: str
-    name: str | None
-    role: Role
-    created_at: datetime
-    last_login_at: datetime | None
-
-
-class UserList(BaseModel):
-    items: list[UserPublic]
-
-
-class UserCreate(Strict):
-    email: str = Field(max_length=320, examples=["ada@example.com"])
-    role: Role = Role.MEMBER
-    password: str | None = Field(
-        None,
-        max_length=200,
-        description="For the web UI: at least 10 characters, not a common password, a "
-        "keyboard or number sequence, a repeated pattern or the email address (else 422).",
-    )
-
-
-class TokenPublic(BaseModel):
-    prefix: str = Field(description="Shown in listings; the token itself is never shown again.")
-    name: str
-    project: str | None = Field(description="The one project it is limited to, if any.")
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class TokenList(BaseModel):
-    items: list[TokenPublic]
-
-
-class TokenCreate(Strict):
-    name: str = Field(min_length=1, max_length=255, examples=["CRM sync"])
-    project: str | None = Field(None, description="Limit the token to this project's slug.")
-
-
-class TokenIssued(BaseModel):
-    token: str = Field(description="Shown once: store it now.")
-    prefix: str
 
 
 def require_organization_wide(principal: PrincipalDep) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
-from segmint.api.schemas import (
-    WebhookAttempt,
+from segmint.api.schemas.webhooks import (
     WebhookAttemptPage,
+    WebhookAttemptPublic,
     WebhookCreate,
     WebhookList,
     WebhookPublic,
@@ -19,14 +20,15 @@ from segmint.api.schemas import (
 )
 from segmint.engine import webhooks as engine
 from segmint.projects import Project
+from segmint.store.rows import WebhookRow
 
 router = APIRouter(
     prefix="/projects/{project}/webhooks", tags=["webhooks"], dependencies=[AdminOnly]
 )
 
 
-def _public(row: Any, pending: int) -> dict[str, Any]:
-    fields = {name: value for name, value in row._mapping.items() if name != "secret"}
+def _public(row: WebhookRow, pending: int) -> dict[str, Any]:
+    fields = {name: value for name, value in asdict(row).items() if name != "secret"}
     return {**fields, "secret_hint": row.secret[:10] + "...", "pending": pending}
 
 
@@ -120,6 +122,6 @@ def attempts(
 ) -> WebhookAttemptPage:
     rows = engine.attempts(conn, project, webhook_id, before, limit)
     return WebhookAttemptPage(
-        items=[WebhookAttempt.model_validate(dict(row._mapping)) for row in rows],
+        items=[WebhookAttemptPublic.model_validate(dict(row._mapping)) for row in rows],
         next_before=rows[-1].id if len(rows) == limit else None,
     )

@@ -1,4 +1,4 @@
-"""Request and response bodies of /campaigns and /settings/mail."""
+"""Campaigns: targeting, templates, schedules, runs and their recipients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from segmint.api.schemas import FILTER_EXAMPLE, LeadPublic, Strict
+from segmint.api.schemas.common import FILTER_EXAMPLE, Strict
+from segmint.api.schemas.leads import LeadPublic
 
 
 class TargetingIn(Strict):
@@ -64,7 +65,7 @@ class CampaignUpdate(Strict):
     state: CampaignState | None = None
 
 
-class TargetingOut(BaseModel):
+class TargetingPublic(BaseModel):
     include_segments: list[int]
     exclude_segments: list[int]
     include_lists: list[int]
@@ -72,24 +73,24 @@ class TargetingOut(BaseModel):
     filter: Any
 
 
-class ScheduleOut(BaseModel):
+class SchedulePublic(BaseModel):
     kind: str
     send_at: datetime | None
     cron: str | None
     timezone: str
 
 
-class ResendOut(BaseModel):
+class ResendPublic(BaseModel):
     policy: str
     after_days: int | None
 
 
-class ProblemOut(BaseModel):
+class Problem(BaseModel):
     path: str
     message: str
 
 
-class RunSummary(BaseModel):
+class RunPublic(BaseModel):
     id: int
     campaign_id: int
     kind: str = Field(description="`schedule` or `manual`.")
@@ -118,21 +119,21 @@ class CampaignPublic(BaseModel):
     description: str
     state: str = Field(description="draft, scheduled, paused or finished.")
     status: str = Field(description="`error` when the campaign has a problem, else `state`.")
-    problems: list[ProblemOut]
-    targeting: TargetingOut
+    problems: list[Problem]
+    targeting: TargetingPublic
     channel: str
     subject: str
     body: str
     webhook_url: str | None
     webhook_secret_hint: str | None
-    schedule: ScheduleOut
-    resend: ResendOut
+    schedule: SchedulePublic
+    resend: ResendPublic
     next_run_at: datetime | None
     created_by: int | None
     created_by_email: str | None
     created_at: datetime
     updated_at: datetime
-    last_run: RunSummary | None
+    last_run: RunPublic | None
 
 
 class CampaignWithSecret(CampaignPublic):
@@ -158,12 +159,12 @@ class Skipped(BaseModel):
     no_email: int
 
 
-class AudienceOut(BaseModel):
+class Audience(BaseModel):
     count: int = Field(description="Leads a run now would send to.")
     matching: int = Field(description="Leads the targeting matches, before skips.")
     skipped: Skipped
     sample: list[LeadPublic]
-    problems: list[ProblemOut]
+    problems: list[Problem]
     evaluated_at: datetime
 
 
@@ -173,7 +174,7 @@ class RenderIn(Strict):
     lead_id: int | None = Field(None, description="Default: the newest lead.")
 
 
-class RenderOut(BaseModel):
+class RenderedMessage(BaseModel):
     subject: str
     html: str
     text: str
@@ -181,11 +182,11 @@ class RenderOut(BaseModel):
 
 
 class RunPage(BaseModel):
-    items: list[RunSummary]
+    items: list[RunPublic]
     next_before: int | None
 
 
-class RecipientOut(BaseModel):
+class RecipientPublic(BaseModel):
     id: int
     lead_id: int
     email: str | None
@@ -198,34 +199,5 @@ class RecipientOut(BaseModel):
 
 
 class RecipientPage(BaseModel):
-    items: list[RecipientOut]
+    items: list[RecipientPublic]
     next_after: int | None
-
-
-class MailSettingsIn(Strict):
-    host: str | None = None
-    port: int | None = None
-    username: str | None = None
-    password: str | None = Field(None, description="Kept when omitted or empty.")
-    clear_password: bool = False
-    security: Literal["none", "starttls", "tls"] | None = None
-    from_email: str | None = None
-    from_name: str | None = None
-    reply_to: str | None = None
-    rate_per_minute: int | None = None
-    public_url: str | None = Field(
-        None, description="This server's address as recipients reach it (tracking links)."
-    )
-
-
-class MailSettingsOut(BaseModel):
-    host: str | None
-    port: int
-    username: str | None
-    password_set: bool
-    security: str
-    from_email: str | None
-    from_name: str | None
-    reply_to: str | None
-    rate_per_minute: int
-    public_url: str | None

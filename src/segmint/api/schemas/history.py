@@ -1,0 +1,38 @@
+"""Membership history: who entered and left a segment, when and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class HistoryEntryPublic(BaseModel):
+    id: int
+    segment_id: int
+    lead_id: int
+    change: Literal["entered", "exited"]
+    at: datetime
+    segment_version: int
+    reason: str = Field(
+        description=(
+            "lead_write, event, filter_edit, activation, created, dependency, time or settings"
+        )
+    )
+    detail: str | None = None
+    segment_name: str | None = None
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryEntryPublic]
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` for the next page; null at the end."
+    )
+
+
+def history_page(items: list[dict[str, Any]], limit: int) -> HistoryPage:
+    next_after = items[-1]["id"] if len(items) == limit else None
+    return HistoryPage(
+        items=[HistoryEntryPublic.model_validate(i) for i in items], next_after=next_after
+    )

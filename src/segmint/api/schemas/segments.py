@@ -1,0 +1,139 @@
+"""Segments: saved filters, their live counts and members, and their analytics."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmint.api.schemas.common import FILTER_EXAMPLE, Strict
+from segmint.api.schemas.leads import LeadPublic
+
+
+class SegmentCreate(Strict):
+    name: str = Field(examples=["New enriched leads"], description="1 to 255 characters.")
+    description: str | None = Field(None, description="At most 500 characters.")
+    color: str | None = Field(None, examples=["#16a34a"], description="#rrggbb")
+    filter: Any = Field(examples=[FILTER_EXAMPLE], description="A filter tree (JSON).")
+    active: bool = True
+
+
+class SegmentUpdate(Strict):
+    name: str | None = None
+    description: str | None = None
+    color: str | None = None
+    filter: Any = None
+    active: bool | None = None
+
+
+class SegmentPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    color: str
+    filter: Any
+    active: bool
+    created_by: str | None = Field(description="The creator's email.")
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
+    version: int
+    member_count: int | None = None
+
+
+class SegmentList(BaseModel):
+    items: list[SegmentPublic]
+
+
+class Preview(BaseModel):
+    count: int
+    sample: list[LeadPublic]
+    warnings: list[str]
+
+
+class CountResult(BaseModel):
+    count: int
+    evaluated_at: datetime
+    frozen: bool = False
+
+
+# -- analytics ----------------------------------------------------------------------------------
+
+ANALYTICS_EXAMPLE: dict[str, Any] = {
+    "segment_id": 7,
+    "frozen": False,
+    "evaluated_at": "2026-11-23T10:15:00Z",
+    "timezone": "Europe/Berlin",
+    "days": 3,
+    "member_count": 120,
+    "avg_engagement_score": 41.75,
+    "converted_status": "qualified",
+    "converted_count": 18,
+    "conversion_rate": 0.15,
+    "daily": [
+        {
+            "day": "2026-11-21",
+            "member_count": 112,
+            "avg_engagement_score": 40.1,
+            "entered": 4,
+            "exited": 1,
+        },
+        {
+            "day": "2026-11-22",
+            "member_count": 117,
+            "avg_engagement_score": 41.02,
+            "entered": 6,
+            "exited": 1,
+        },
+        {
+            "day": "2026-11-23",
+            "member_count": 120,
+            "avg_engagement_score": 41.75,
+            "entered": 3,
+            "exited": 0,
+        },
+    ],
+    "top_events": [
+        {"type": "page_view", "count": 940, "members": 97},
+        {"type": "email_open", "count": 310, "members": 88},
+        {"type": "trial_signup", "count": 21, "members": 21},
+    ],
+}
+
+
+class AnalyticsDay(BaseModel):
+    day: date = Field(description="A local day in the project's time zone.")
+    member_count: int = Field(description="Members at the end of the day (now, for today).")
+    avg_engagement_score: float | None = Field(
+        description="Their average engagement score, by today's scores; null with no members."
+    )
+    entered: int = Field(description="Leads that entered during the day.")
+    exited: int = Field(description="Leads that left during the day.")
+
+
+class EventTypeCount(BaseModel):
+    type: str
+    count: int = Field(description="Events of this type among current members in the window.")
+    members: int = Field(description="Current members with at least one.")
+
+
+class SegmentAnalytics(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ANALYTICS_EXAMPLE]})
+
+    segment_id: int
+    frozen: bool = Field(description="True for an inactive segment: its kept, unchanging members.")
+    evaluated_at: datetime
+    timezone: str = Field(description="The project's zone, which draws the day boundaries.")
+    days: int
+    member_count: int = Field(description="Current (stored) members.")
+    avg_engagement_score: float | None = Field(description="Null when there are no members.")
+    converted_status: str = Field(description="The project's converted status.")
+    converted_count: int = Field(description="Members whose status is the converted one.")
+    conversion_rate: float | None = Field(
+        description="converted_count / member_count; null when there are no members."
+    )
+    daily: list[AnalyticsDay] = Field(description="One entry per day, oldest first; today last.")
+    top_events: list[EventTypeCount] = Field(
+        description="Up to 10 event types, most events first, then by type."
+    )
