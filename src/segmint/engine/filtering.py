@@ -176,7 +176,7 @@ class StoredSegments:
         self._project_id = project_id
         self._only_created_by = only_created_by
 
-    def _row(self, segment_id: int) -> Any | None:
+    def _row(self, segment_id: int) -> sa.Row[Any, int | None] | None:
         return self._conn.execute(
             sa.select(segments.c.filter, segments.c.created_by).where(
                 segments.c.project_id == self._project_id, segments.c.id == segment_id
@@ -275,7 +275,7 @@ def load_leads(
     return found
 
 
-def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> Any:
+def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> dict[str, Any] | None:
     if account_id is None:
         return None
     row = conn.execute(
