@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.clock import FrozenClock
 from tests.api.conftest import Api
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint import auth
-from segmint.api.app import create_app
+from segmint.app import create_app
 from segmint.clock import FrozenClock
 from segmint.store.tables import users
 from tests.api.conftest import Api

@@ -2,7 +2,7 @@
 
 A change is queued for every active webhook listening to it in the same transaction as its
 history row, so a change is never lost between the two and never queued without happening.
-`segmint.delivery` empties the queue over HTTP.
+`segmint.worker.delivery` empties the queue over HTTP.
 """
 
 from __future__ import annotations
