@@ -82,11 +82,6 @@ def test_writes_are_stamped_with_the_apps_now(frozen: Api) -> None:
     assert _when(segment["created_at"]) == NOW
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/filtering.py's lead_condition, explain_lead and segments_containing read "
-    "the system clock: they take no `now` yet (that module is being reworked elsewhere)",
-)
 def test_lead_listing_explain_and_a_leads_segments_at_the_apps_now(frozen: Api) -> None:
     segment = _ok(frozen.post("segments", json={"name": "Last week", "filter": LAST_WEEK}), 201)
     listed = _ok(frozen.get("leads", params={"filter": json.dumps(LAST_WEEK)}))
