@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from segmint.engine.filtering import StoredSegments, load_lead
 from segmint.filters import evaluate, explain, parse_filter, select_lead_ids
 from segmint.filters.tree import Node
+from segmint.index import Audience, ProjectIndex
 from segmint.projects import Project
 from segmint.store.tables import accounts, events, leads, list_members, lists, segments
 
@@ -108,10 +109,33 @@ def insert_leads(conn: sa.Connection, project_id: int, specs: Sequence[LeadSpec]
     return ids
 
 
+def index_matches(
+    conn: sa.Connection,
+    project: Project,
+    node: Node,
+    now: datetime,
+    index: ProjectIndex | None = None,
+) -> set[int]:
+    """Ids the columnar index matches, built (or, given one, caught up) in `conn`'s own
+    transaction, so it sees the rows the test has not committed."""
+    if index is None:
+        index = ProjectIndex(project.id)
+        index.load(conn)
+    with index.read_in(conn) as reader:
+        mask = reader.select(Audience((node,)), project, now, StoredSegments(conn, project.id))
+        return set(reader.ids(mask.nonzero()[0]))
+
+
 def matches(
-    conn: sa.Connection, project: Project, node: Node, now: datetime, lead_ids: Sequence[int]
+    conn: sa.Connection,
+    project: Project,
+    node: Node,
+    now: datetime,
+    lead_ids: Sequence[int],
+    index: ProjectIndex | None = None,
 ) -> tuple[set[int], set[int]]:
-    """(ids matched by SQL, ids matched by Python evaluation), among `lead_ids`."""
+    """(ids matched by SQL, ids matched by Python evaluation), among `lead_ids`; the columnar
+    index must match exactly what Python does."""
     source = StoredSegments(conn, project.id)
     query = select_lead_ids(node, project, now, conn.dialect.name, source)
     sql = set(conn.execute(query).scalars()) & set(lead_ids)
@@ -123,6 +147,8 @@ def matches(
         assert report["result"] == matched, report
         if matched:
             python.add(lead_id)
+    indexed = index_matches(conn, project, node, now, index) & set(lead_ids)
+    assert indexed == python, f"index {sorted(indexed)} != python {sorted(python)} for {node}"
     return sql, python
 
 

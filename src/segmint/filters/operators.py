@@ -1,4 +1,4 @@
-"""THE operator registry: one entry per operator with its SQL and Python forms.
+"""THE operator registry: one entry per operator with its SQL, Python and vector forms.
 
 Most operators are described once, as `terms`: an OR of ANDs of primitive comparisons
 (view, primitive, argument), e.g. `created_at eq "2024-01-31"` is
@@ -6,7 +6,10 @@ Most operators are described once, as `terms`: an OR of ANDs of primitive compar
 predicate both interpret the same terms, which is what keeps the backends in agreement.
 Negated operators (neq, not_in, ...) are defined as NOT of their positive operator, so they are
 exact complements by construction. Field values are read through an operand (to_sql.SqlOperand,
-evaluate.PyOperand) that hides where the value lives (a column, a JSON path, an account row).
+evaluate.PyOperand, the columnar index's VecOperand) that hides where the value lives (a column,
+a JSON path, an account row). A vector form answers for many values at once: a boolean array
+with one answer per value of the operand (the distinct values of a dictionary-encoded column,
+or every row of a numeric one).
 """
 
 from __future__ import annotations
@@ -89,8 +92,28 @@ class PyOperand(Protocol):
     def elements(self) -> frozenset[str]: ...
 
 
+class VecValues(Protocol):
+    """Many values read in one view (segmint.index.vectors): `compare` answers a primitive for
+    each of them at once, False wherever the value is null in this view."""
+
+    def compare(self, primitive: str, argument: Any) -> Any: ...
+
+
+class VecOperand(Protocol):
+    """Many stored values at once (the columnar index); answers are boolean numpy arrays."""
+
+    def view(self, kind: View) -> VecValues: ...
+
+    def present(self) -> Any: ...
+
+    def has_elements(self, values: tuple[str, ...], every: bool) -> Any: ...
+
+    def nothing(self) -> Any: ...  # all False: the answer of an empty OR
+
+
 SqlBuilder = Callable[[SqlOperand, FieldSpec, Value, TimeContext], ColumnElement[bool]]
 PyPredicate = Callable[[PyOperand, FieldSpec, Value, TimeContext], bool]
+VecBuilder = Callable[[VecOperand, FieldSpec, Value, TimeContext], Any]
 TermsBuilder = Callable[[FieldSpec, Value, TimeContext], Terms]
 
 
@@ -103,6 +126,7 @@ class Operator:
     field_types: frozenset[FieldType]
     sql: SqlBuilder
     python: PyPredicate
+    vector: VecBuilder
     negates: str | None = None  # the positive operator this one is the exact complement of
     ordered: bool = False  # compares by order: on untyped JSON its values must be numbers
     timing: Timing = Timing.NONE
@@ -299,21 +323,39 @@ def _py_terms(operand: PyOperand, terms: Terms) -> bool:
     return any(all(holds(*term) for term in conj) for conj in terms)
 
 
-def _by_terms(build: TermsBuilder) -> tuple[SqlBuilder, PyPredicate]:
+def _vec_terms(operand: VecOperand, terms: Terms) -> Any:
+    answer = operand.nothing()
+    for conj in terms:
+        held = None
+        for view, prim, arg in conj:
+            hit = operand.view(view).compare(prim, arg)
+            held = hit if held is None else held & hit
+        if held is not None:
+            answer = answer | held
+    return answer
+
+
+Forms = tuple[SqlBuilder, PyPredicate, VecBuilder]
+
+
+def _by_terms(build: TermsBuilder) -> Forms:
     def sql(operand: SqlOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
         return operand.scope(_sql_terms(operand, build(spec, value, tc)))
 
     def python(operand: PyOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> bool:
         return _py_terms(operand, build(spec, value, tc))
 
-    return sql, python
+    def vector(operand: VecOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
+        return _vec_terms(operand, build(spec, value, tc))
+
+    return sql, python, vector
 
 
 def _folded_set(value: Value) -> tuple[str, ...]:
     return tuple(sorted({fold(item) or "" for item in _as_tuple(value)}))
 
 
-def _by_elements(every: bool) -> tuple[SqlBuilder, PyPredicate]:
+def _by_elements(every: bool) -> Forms:
     def sql(operand: SqlOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
         return operand.scope(operand.has_elements(_folded_set(value), every))
 
@@ -321,17 +363,23 @@ def _by_elements(every: bool) -> tuple[SqlBuilder, PyPredicate]:
         wanted, have = set(_folded_set(value)), operand.elements()
         return wanted <= have if every else bool(wanted & have)
 
-    return sql, python
+    def vector(operand: VecOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
+        return operand.has_elements(_folded_set(value), every)
+
+    return sql, python, vector
 
 
-def _by_presence() -> tuple[SqlBuilder, PyPredicate]:
+def _by_presence() -> Forms:
     def sql(operand: SqlOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
         return operand.scope(operand.present())
 
     def python(operand: PyOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> bool:
         return operand.present()
 
-    return sql, python
+    def vector(operand: VecOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
+        return operand.present()
+
+    return sql, python, vector
 
 
 # -- the registry ------------------------------------------------------------------------------
@@ -354,14 +402,12 @@ def _positive(
     text: str,
     shape: Shape,
     types: frozenset[FieldType],
-    forms: tuple[SqlBuilder, PyPredicate],
+    forms: Forms,
     *,
     ordered: bool = False,
     timing: Timing = Timing.NONE,
 ) -> Operator:
-    return Operator(
-        key, label, text, shape, types, forms[0], forms[1], ordered=ordered, timing=timing
-    )
+    return Operator(key, label, text, shape, types, *forms, ordered=ordered, timing=timing)
 
 
 def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
@@ -371,6 +417,9 @@ def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
     def python(operand: PyOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> bool:
         return not of.python(operand, spec, value, tc)
 
+    def vector(operand: VecOperand, spec: FieldSpec, value: Value, tc: TimeContext) -> Any:
+        return ~of.vector(operand, spec, value, tc)
+
     return Operator(
         key,
         label,
@@ -379,6 +428,7 @@ def _negation(key: str, label: str, text: str, of: Operator) -> Operator:
         of.field_types,
         sql,
         python,
+        vector,
         negates=of.key,
         ordered=of.ordered,
         timing=of.timing,  # the complement flips at the same instants

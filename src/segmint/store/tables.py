@@ -372,6 +372,25 @@ work_items = sa.Table(
     sa.Index(None, "project_id", "id"),
 )
 
+# The columnar index's change feed: what was written or deleted, by whom (`xid`: the writing
+# transaction on PostgreSQL), filled by triggers (migration 0015) and read by index/feed.py.
+# No foreign key to projects: a deleted project's last changes must still be readable.
+index_changes = sa.Table(
+    "index_changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("object_id", BigId, nullable=False),
+    sa.Column("container_id", BigId),
+    sa.Column("xid", sa.BigInteger),
+    sa.Column("recorded_at", Timestamp, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Index(None, "project_id", "xid"),
+    sa.Index(None, "project_id", "id"),
+    sa.Index(None, "project_id", "recorded_at"),
+    sqlite_autoincrement=True,
+)
+
 # -- webhooks ------------------------------------------------------------------------------------
 
 # Subscriptions to membership changes. The secret signs deliveries, so it is kept as it is (a

@@ -1,0 +1,147 @@
+"""Columns of the index: growable numpy arrays, dictionary-encoded values and dense numbers.
+
+A row's position never changes once given (rows are appended; a deleted lead is only marked
+dead), so every column of a table is gathered with the same row numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from segmint.filters.operators import View
+from segmint.index.vectors import BoolArray, DenseOperand, DictionaryOperand, micros
+
+
+class Growing:
+    """A numpy array that appends in amortised O(1): capacity doubles, `live` is the used part."""
+
+    def __init__(self, dtype: Any, fill: Any = 0) -> None:
+        self._data = np.full(16, fill, dtype=dtype)
+        self._size = 0
+        self._fill = fill
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def live(self) -> np.ndarray[Any, Any]:
+        return self._data[: self._size]
+
+    def extend(self, values: Any) -> None:
+        values = np.asarray(values, dtype=self._data.dtype)
+        needed = self._size + len(values)
+        if needed > len(self._data):
+            capacity = max(needed, 2 * len(self._data))
+            grown = np.full(capacity, self._fill, dtype=self._data.dtype)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : needed] = values
+        self._size = needed
+
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
+
+def value_key(raw: Any) -> Any:
+    """A hashable key that tells apart what the filter semantics tell apart (True is not 1,
+    1 is not "1"); lists and objects by their JSON text."""
+    if isinstance(raw, list | dict):
+        return ("json", json.dumps(raw, sort_keys=True))
+    return (type(raw).__name__, raw)
+
+
+def _size_of(raw: Any) -> int:
+    return 8 + (sys.getsizeof(raw) if raw is not None else 0)
+
+
+class DictionaryColumn:
+    """One int32 code per row into a list of distinct raw values (the dictionary)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self._codes_by_key: dict[Any, int] = {}
+        self.codes = Growing(np.int32)
+        self.operand = DictionaryOperand(self.values)
+        self._value_bytes = 0
+
+    def encode(self, raw: Any) -> int:
+        key = value_key(raw)
+        code = self._codes_by_key.get(key)
+        if code is None:
+            code = len(self.values)
+            self._codes_by_key[key] = code
+            self.values.append(raw)
+            self._value_bytes += _size_of(raw) + 100  # the value, its key and its dict slot
+        return code
+
+    def append(self, raws: Iterable[Any]) -> None:
+        self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
+
+    def assign(self, rows: Sequence[int], raws: Iterable[Any]) -> None:
+        codes = np.fromiter((self.encode(raw) for raw in raws), np.int32, len(rows))
+        self.codes.live[np.asarray(rows, np.int64)] = codes
+
+    def reorder(self, order: np.ndarray[Any, Any]) -> None:
+        """Rows moved: row i now holds what row order[i] held."""
+        codes = self.codes.live[order]
+        self.codes = Growing(np.int32)
+        self.codes.extend(codes)
+
+    def raw(self, row: int) -> Any:
+        return self.values[int(self.codes.live[row])]
+
+    def gather(self, per_value: BoolArray, rows: np.ndarray[Any, Any] | None = None) -> BoolArray:
+        """Per-value answers as per-row answers (for `rows` only, when given)."""
+        codes = self.codes.live if rows is None else self.codes.live[rows]
+        result: BoolArray = per_value[codes]
+        return result
+
+    def nbytes(self) -> int:
+        return self.codes.nbytes() + self._value_bytes
+
+
+class DenseColumn:
+    """Numbers (float64) or instants (int64 microseconds), with a validity mask."""
+
+    def __init__(self, kind: View) -> None:
+        self.kind = kind
+        self.values = Growing(np.int64 if kind is View.INSTANT else np.float64)
+        self.valid = Growing(np.bool_, False)
+
+    def _parse(self, raws: Sequence[Any]) -> tuple[list[Any], list[bool]]:
+        values, valid = [], []
+        for raw in raws:
+            if self.kind is View.INSTANT:
+                ok = isinstance(raw, datetime)
+                values.append(micros(raw) if ok else 0)
+            else:
+                ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+                values.append(float(raw) if ok else 0.0)
+            valid.append(ok)
+        return values, valid
+
+    def append(self, raws: Sequence[Any]) -> None:
+        values, valid = self._parse(raws)
+        self.values.extend(values)
+        self.valid.extend(valid)
+
+    def assign(self, rows: Sequence[int], raws: Sequence[Any]) -> None:
+        values, valid = self._parse(raws)
+        at = np.asarray(rows, np.int64)
+        self.values.live[at] = values
+        self.valid.live[at] = valid
+
+    def operand(self) -> DenseOperand:
+        return DenseOperand(self.values.live, self.valid.live, self.kind)
+
+    def nbytes(self) -> int:
+        return self.values.nbytes() + self.valid.nbytes()
+
+
+Column = DictionaryColumn | DenseColumn

@@ -1,0 +1,200 @@
+"""A filter tree over the index: one boolean per lead row, by the registry's vector forms.
+
+The walk mirrors filters/evaluate.py node for node (the parity test holds the two together);
+what differs is only that each answer is for every lead at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, assert_never
+
+import numpy as np
+
+from segmint.errors import InvalidInput
+from segmint.filters.fields import (
+    FieldSpec,
+    Storage,
+    Table,
+    resolve_event_field,
+    resolve_field,
+)
+from segmint.filters.operators import OPERATORS
+from segmint.filters.parse import parse_filter
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import TimeContext
+from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.index.columns import DenseColumn, DictionaryColumn
+from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
+from segmint.index.vectors import BoolArray, micros
+from segmint.projects import Project
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """What the walk asks for the first time a filter names it (read in the walk's snapshot)."""
+
+    lead_path: Callable[[str, Path], DictionaryColumn]
+    account_path: Callable[[Path], DictionaryColumn]
+    event_path: Callable[[str, Path], DictionaryColumn]
+    members: Callable[[tuple[str, int]], None]
+
+
+@dataclass
+class Walk:
+    project: Project
+    time: TimeContext
+    leads: LeadTable
+    accounts: AccountTable
+    events: EventTable
+    memberships: Memberships
+    segments: SegmentSource | None
+    load: Loaders
+    inlining: tuple[int, ...] = field(default=())
+
+    # -- leads ---------------------------------------------------------------------------
+
+    def mask(self, node: Node) -> BoolArray:
+        match node:
+            case And(children):
+                result = np.ones(len(self.leads), bool)
+                for child in children:
+                    result &= self.mask(child)
+                return result
+            case Or(children):
+                result = np.zeros(len(self.leads), bool)
+                for child in children:
+                    result |= self.mask(child)
+                return result
+            case Not(child):
+                return ~self.mask(child)
+            case Condition():
+                return self._condition(node)
+            case EventCondition():
+                return self._event(node)
+            case SegmentRef():
+                return self._segment(node)
+            case ListRef(list_id):
+                return self.members(("list", list_id))
+            case _:
+                assert_never(node)
+
+    def members(self, key: tuple[str, int]) -> BoolArray:
+        if not self.memberships.has(key):
+            self.load.members(key)
+        return self.memberships.mask(key, self.leads)
+
+    def _condition(self, node: Condition) -> BoolArray:
+        spec = resolve_field(node.field, self.project)
+        op = OPERATORS[node.op]
+        if spec.table is Table.ACCOUNTS:
+            column = self._account_column(spec)
+            per_account = column.gather(op.vector(column.operand, spec, node.value, self.time))
+            result: BoolArray = per_account[self.leads.account_rows.live]
+            return result
+        lead_column = self._lead_column(spec)
+        if isinstance(lead_column, DenseColumn):
+            answer: BoolArray = op.vector(lead_column.operand(), spec, node.value, self.time)
+            return answer
+        return lead_column.gather(op.vector(lead_column.operand, spec, node.value, self.time))
+
+    def _lead_column(self, spec: FieldSpec) -> DictionaryColumn | DenseColumn:
+        if spec.storage is Storage.NAME:
+            return self.leads.columns["name"]
+        if spec.storage is Storage.ENRICHMENT_STATUS:
+            return self.leads.columns["enrichment_status"]
+        if spec.storage is Storage.JSON:
+            column = self.leads.paths.get((spec.column, spec.path))
+            return column if column is not None else self.load.lead_path(spec.column, spec.path)
+        return self.leads.columns[spec.column]
+
+    def _account_column(self, spec: FieldSpec) -> DictionaryColumn:
+        if spec.storage is Storage.JSON:
+            column = self.accounts.paths.get(spec.path)
+            return column if column is not None else self.load.account_path(spec.path)
+        return self.accounts.columns[spec.column]
+
+    def _segment(self, node: SegmentRef) -> BoolArray:
+        if self.segments is None:
+            raise InvalidInput("in_segment needs a segment source to resolve segments")
+        if node.segment_id in self.inlining:
+            raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
+        stored = self.segments.get_filter(node.segment_id)
+        if stored is None:
+            raise InvalidInput(f"unknown segment {node.segment_id}")
+        tree = parse_filter(stored, self.project, path=f"segment[{node.segment_id}].filter")
+        self.inlining = (*self.inlining, node.segment_id)
+        try:
+            return self.mask(tree)
+        finally:
+            self.inlining = self.inlining[:-1]
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _event(self, node: EventCondition) -> BoolArray:
+        counts = self._event_counts(node)
+        within = counts >= node.min_count
+        if node.max_count is not None:
+            within &= counts <= node.max_count
+        return within if node.performed else ~within
+
+    def _event_counts(self, node: EventCondition) -> np.ndarray[Any, Any]:
+        size = len(self.leads)
+        events = self.events
+        code = events.type_code(node.type)
+        if code is None:
+            return np.zeros(size, np.int64)
+        since = until = None
+        if node.within_days is not None:
+            since = micros(self.time.now - timedelta(days=node.within_days))
+            until = micros(self.time.now)
+        # The sorted part: a window is two binary searches.
+        low, high = 0, len(events.at)
+        if since is not None:
+            low = int(np.searchsorted(events.at, since, "left"))
+            high = int(np.searchsorted(events.at, until, "right"))
+        positions = low + np.flatnonzero(events.types[low:high] == code)
+        # The tail, scanned whole; its positions follow the sorted part's.
+        in_tail = events.tail_types.live == code
+        if since is not None:
+            tail_at = events.tail_at.live
+            in_tail &= (tail_at >= since) & (tail_at <= until)
+        positions = np.concatenate((positions, len(events.at) + np.flatnonzero(in_tail)))
+        if node.where is not None:
+            positions = positions[self._where(node.where, node.type, positions)]
+        lead_rows = np.concatenate((events.lead_rows, events.tail_lead_rows.live))
+        counted: np.ndarray[Any, Any] = np.bincount(lead_rows[positions], minlength=size)
+        return counted[:size]
+
+    def _where(self, node: Node, event_type: str, positions: np.ndarray[Any, Any]) -> BoolArray:
+        match node:
+            case And(children):
+                result = np.ones(len(positions), bool)
+                for child in children:
+                    result &= self._where(child, event_type, positions)
+                return result
+            case Or(children):
+                result = np.zeros(len(positions), bool)
+                for child in children:
+                    result |= self._where(child, event_type, positions)
+                return result
+            case Not(child):
+                return ~self._where(child, event_type, positions)
+            case Condition():
+                spec = resolve_event_field(node.field)
+                column = self.events.paths.get((self._code(event_type), spec.path))
+                if column is None:
+                    column = self.load.event_path(event_type, spec.path)
+                per_value = OPERATORS[node.op].vector(column.operand, spec, node.value, self.time)
+                return column.gather(per_value, positions)
+            case EventCondition() | SegmentRef() | ListRef():
+                raise InvalidInput("an event's where holds conditions on its metadata only")
+            case _:
+                assert_never(node)
+
+    def _code(self, event_type: str) -> int:
+        code = self.events.type_code(event_type)
+        assert code is not None
+        return code

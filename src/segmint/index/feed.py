@@ -1,0 +1,103 @@
+"""Reading the change feed (`index_changes`, filled by triggers: migration 0015) exactly once.
+
+Every read happens in one snapshot (`snapshot`): the changes and the rows they name are read
+together, so what the index applies is what was committed at one moment, and nothing else.
+
+Where to resume, soundly:
+- PostgreSQL: change ids are taken before commit, so a transaction with a smaller id can commit
+  after one with a larger id; "everything after the highest id seen" would skip it for ever.
+  Each change records its transaction (`xid`). A snapshot tells which transactions it cannot
+  see: those from `xmax` on, and those in progress (`xip`). Those are exactly the ones whose
+  changes the index has not applied, so the next read asks for them and nothing else.
+- SQLite: one writer at a time, each commits before the next begins: ids are in commit order
+  and the highest id applied is a sound mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from segmint.store.tables import index_changes
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the index stands in the feed: every change before it is applied."""
+
+    last_id: int = 0  # SQLite: the highest change id applied
+    xmax: int = 0  # PostgreSQL: the first transaction id the snapshot could not see...
+    in_progress: tuple[int, ...] = ()  # ...and those below it still running then
+    own: int | None = None  # the reading transaction itself, when it had written (tests)
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    kind: str  # lead, event, account, list_member, segment_member
+    object_id: int
+    container_id: int | None
+
+
+@contextmanager
+def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only connection whose every statement sees the same committed state."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+                yield conn
+        return
+    with engine.connect() as conn:
+        # pysqlite opens a transaction only before a write; in WAL mode an explicit one gives
+        # the reads a single snapshot without blocking writers.
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def position_now(conn: sa.Connection) -> Position:
+    """The position of the snapshot `conn` reads in: where a build made in it stands."""
+    if conn.dialect.name == "postgresql":
+        return _pg_position(conn)
+    last = conn.execute(sa.select(sa.func.max(index_changes.c.id))).scalar()
+    return Position(last_id=int(last or 0))
+
+
+def _pg_position(conn: sa.Connection) -> Position:
+    snapshot_text, own = conn.execute(
+        sa.text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
+    ).one()
+    _xmin, xmax, xip = str(snapshot_text).split(":")
+    # A transaction sees its own writes: when it reads for the index itself (tests build one
+    # inside the transaction that wrote the rows), its changes are applied, not "in progress".
+    # (The index's own snapshots are read-only and have no transaction id.)
+    running = tuple(int(x) for x in xip.split(",") if x and x != own)
+    return Position(xmax=int(xmax), in_progress=running, own=int(own) if own else None)
+
+
+def read_changes(
+    conn: sa.Connection, project_id: int, since: Position
+) -> tuple[list[Change], Position]:
+    """The project's changes committed after `since` and visible to `conn`'s snapshot, in id
+    order, and the position after them."""
+    c = index_changes.c
+    query = sa.select(c.id, c.kind, c.object_id, c.container_id).where(c.project_id == project_id)
+    if conn.dialect.name == "postgresql":
+        unseen = c.xid >= since.xmax
+        if since.in_progress:
+            unseen = sa.or_(unseen, c.xid.in_(since.in_progress))
+        if since.own is not None:
+            unseen = sa.and_(unseen, c.xid != since.own)
+        rows = conn.execute(query.where(unseen).order_by(c.id)).all()
+        after = _pg_position(conn)
+    else:
+        rows = conn.execute(query.where(c.id > since.last_id).order_by(c.id)).all()
+        after = Position(last_id=max([since.last_id, *(row.id for row in rows)]))
+    return [Change(r.id, r.kind, r.object_id, r.container_id) for r in rows], after

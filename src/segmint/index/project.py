@@ -1,0 +1,231 @@
+"""One project's index: its tables, where it stands in the change feed, and reading it.
+
+Every read goes through `reading()`: it takes the project's lock, opens one snapshot, catches
+up with every change committed before it, and answers from the tables in that same snapshot
+(a JSON path named for the first time is read in it too). An answer therefore reflects every
+write committed before the request began and nothing uncommitted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from segmint.filters.source import SegmentSource
+from segmint.filters.timing import TimeContext
+from segmint.filters.tree import Node
+from segmint.index import loading
+from segmint.index.columns import DenseColumn, DictionaryColumn
+from segmint.index.evaluate import Loaders, Walk
+from segmint.index.feed import Position, position_now, read_changes, snapshot
+from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
+from segmint.index.vectors import BoolArray
+from segmint.projects import Project
+
+# (kind, id): the stored members of a static list ("list") or of an inactive segment ("segment")
+Members = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who to answer for: leads matching every filter and belonging to every member set."""
+
+    filters: tuple[Node, ...] = ()
+    members: tuple[Members, ...] = ()
+
+
+class ProjectIndex:
+    def __init__(self, project_id: int) -> None:
+        self.project_id = project_id
+        self.lock = threading.RLock()
+        self.accounts = AccountTable()
+        self.leads = LeadTable(self.accounts)
+        self.events = EventTable()
+        self.memberships = Memberships()
+        self.position = Position()
+        self._orders: dict[tuple[str, bool], tuple[int, np.ndarray[Any, Any]]] = {}
+
+    def tables(self) -> tuple[AccountTable, LeadTable, EventTable, Memberships]:
+        return self.accounts, self.leads, self.events, self.memberships
+
+    def nbytes(self) -> int:
+        orders = sum(order.nbytes for _, order in self._orders.values())
+        parts = (self.accounts, self.leads, self.events, self.memberships)
+        return orders + sum(part.nbytes() for part in parts)
+
+    def build(
+        self,
+        engine: sa.Engine,
+        budget: int | None = None,
+        progress: loading.Progress = loading.log_progress(0),
+    ) -> None:
+        """Load the whole project in one snapshot; raises OverBudget past `budget` bytes."""
+        with snapshot(engine) as conn:
+            self.load(conn, budget, progress)
+
+    def load(
+        self,
+        conn: sa.Connection,
+        budget: int | None = None,
+        progress: loading.Progress = loading.log_progress(0),
+    ) -> None:
+        """Load the project as `conn` sees it (a snapshot; or, in tests, their own transaction)."""
+
+        def check() -> None:
+            if budget is not None and self.nbytes() > budget:
+                raise loading.OverBudget(f"needs more than {budget:,} bytes")
+
+        with self.lock:
+            self.position = position_now(conn)
+            loading.load_accounts(conn, self.project_id, self.accounts)
+            loading.load_leads(conn, self.project_id, self.leads, check, progress)
+            loading.load_events(conn, self.project_id, self.leads, self.events, progress)
+            check()
+
+    def catch_up(self, conn: sa.Connection) -> int:
+        """Apply every change `conn`'s snapshot sees and the index has not; how many."""
+        changes, after = read_changes(conn, self.project_id, self.position)
+        if changes:
+            loading.apply_changes(conn, self.project_id, changes, self.tables())
+        self.position = after
+        return len(changes)
+
+    @contextmanager
+    def reading(self, engine: sa.Engine) -> Iterator[Reader]:
+        """The index caught up to a new snapshot, read in it."""
+        with snapshot(engine) as conn, self.read_in(conn) as reader:
+            yield reader
+
+    @contextmanager
+    def read_in(self, conn: sa.Connection) -> Iterator[Reader]:
+        with self.lock:
+            self.catch_up(conn)
+            yield Reader(self, conn)
+
+    def order(self, key: str, descending: bool) -> np.ndarray[Any, Any]:
+        """Every lead row in a sort's order (ties by id in the same direction, nulls last),
+        kept until the next change."""
+        cached = self._orders.get((key, descending))
+        if cached is not None and cached[0] == self.leads.version:
+            return cached[1]
+        order = _sorted_rows(self.leads, key, descending)
+        self._orders[(key, descending)] = (self.leads.version, order)
+        return order
+
+
+def _ranks(column: DictionaryColumn, key: str) -> np.ndarray[Any, Any]:
+    """Each row's place in the column's text order (code points, as PostgreSQL's C collation
+    and SQLite sort), -1 for null."""
+    values = column.values
+    texts = [v.strip(" ") if key == "name" and isinstance(v, str) else v for v in values]
+    present = [i for i, v in enumerate(texts) if v is not None]
+    present.sort(key=texts.__getitem__)
+    rank_of_value = np.full(len(values), -1, np.int64)
+    ranks = np.arange(len(present), dtype=np.int64)
+    if present:
+        # equal texts share a rank, so ties fall to the id as they do in SQL
+        sorted_texts = [texts[i] for i in present]
+        same = np.fromiter(
+            (i > 0 and sorted_texts[i] == sorted_texts[i - 1] for i in range(len(present))),
+            bool,
+            len(present),
+        )
+        ranks = np.cumsum(~same) - 1
+        rank_of_value[np.asarray(present, np.int64)] = ranks
+    result: np.ndarray[Any, Any] = rank_of_value[column.codes.live]
+    return result
+
+
+def _sorted_rows(leads: LeadTable, key: str, descending: bool) -> np.ndarray[Any, Any]:
+    column = leads.columns[key]
+    if isinstance(column, DenseColumn):
+        ranks = column.values.live.astype(np.int64)
+        nulls = ~column.valid.live
+    else:
+        ranks = _ranks(column, key)
+        nulls = ranks < 0
+    ids = leads.ids.ids.live
+    if descending:
+        ranks, ids = -ranks, -ids
+    # lexsort sorts by the last key first: nulls last, then the key, then the id.
+    order: np.ndarray[Any, Any] = np.lexsort((ids, ranks, nulls))
+    return order
+
+
+class Reader:
+    """The index of one project caught up to one snapshot, for the length of one answer."""
+
+    def __init__(self, index: ProjectIndex, conn: sa.Connection) -> None:
+        self.index = index
+        self.conn = conn
+
+    def _loaders(self) -> Loaders:
+        index, conn, pid = self.index, self.conn, self.index.project_id
+
+        def lead_path(json_column: str, path: Path) -> DictionaryColumn:
+            loading.load_lead_path(conn, pid, index.leads, json_column, path)
+            return index.leads.paths[(json_column, path)]
+
+        def account_path(path: Path) -> DictionaryColumn:
+            loading.load_account_path(conn, pid, index.accounts, path)
+            return index.accounts.paths[path]
+
+        def event_path(event_type: str, path: Path) -> DictionaryColumn:
+            loading.load_event_path(conn, pid, index.events, event_type, path)
+            code = index.events.type_code(event_type)
+            assert code is not None
+            return index.events.paths[(code, path)]
+
+        def members(key: Members) -> None:
+            loading.load_members(conn, pid, index.memberships, key)
+
+        return Loaders(lead_path, account_path, event_path, members)
+
+    def select(
+        self,
+        audience: Audience,
+        project: Project,
+        now: datetime,
+        segments: SegmentSource | None,
+    ) -> BoolArray:
+        """One boolean per lead row: alive and in the audience at `now`."""
+        index = self.index
+        walk = Walk(
+            project,
+            TimeContext.of(now, project.zone),
+            index.leads,
+            index.accounts,
+            index.events,
+            index.memberships,
+            segments,
+            self._loaders(),
+        )
+        mask = index.leads.alive.live.copy()
+        for tree in audience.filters:
+            mask &= walk.mask(tree)
+        for key in audience.members:
+            mask &= walk.members(key)
+        return mask
+
+    def ordered(self, mask: BoolArray, key: str, descending: bool) -> np.ndarray[Any, Any]:
+        """The rows of `mask`, in a sort's order."""
+        order = self.index.order(key, descending)
+        picked: np.ndarray[Any, Any] = order[mask[order]]
+        return picked
+
+    def ids(self, rows: np.ndarray[Any, Any]) -> list[int]:
+        return [int(i) for i in self.index.leads.ids.ids.live[rows]]
+
+    def column_values(self, name: str, rows: np.ndarray[Any, Any]) -> tuple[Sequence[Any], Any]:
+        """A text column's dictionary and the codes of `rows` (a copy: safe to read after the
+        lock is released, since dictionaries only grow)."""
+        column = self.index.leads.columns[name]
+        assert isinstance(column, DictionaryColumn)
+        return column.values, column.codes.live[rows].copy()

@@ -1,0 +1,329 @@
+"""The index's in-memory tables of one project: leads, accounts, events and memberships.
+
+They take rows as the database gives them (mappings of column values) and know nothing of
+where they came from: loading.py reads the database, evaluate.py reads these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from segmint.filters.evaluate import walk
+from segmint.filters.fields import ACCOUNT_COLUMNS
+from segmint.filters.operators import View
+from segmint.index.columns import Column, DenseColumn, DictionaryColumn, Growing
+from segmint.index.vectors import BoolArray, micros
+from segmint.model import LEAD_COLUMNS, FieldKind
+
+Path = tuple[str, ...]
+NO_ROW: Final = -1
+
+
+def _column_for(kind: FieldKind) -> Column:
+    if kind is FieldKind.NUMBER:
+        return DenseColumn(View.NUMBER)
+    if kind is FieldKind.DATETIME:
+        return DenseColumn(View.INSTANT)
+    return DictionaryColumn()
+
+
+def enrichment_status(enrichment: Any) -> str:
+    """What the filter field `enrichment_status` reads (as filters/evaluate.py derives it)."""
+    return "enriched" if isinstance(enrichment, dict) and enrichment else "not_enriched"
+
+
+def full_name(row: Mapping[str, Any]) -> str:
+    """What the filter field `name` reads: first and last name with one space between."""
+    return f"{row.get('first_name') or ''} {row.get('last_name') or ''}"
+
+
+class IdMap:
+    """Stored ids to row numbers: ids kept sorted beside their rows, merged on each append."""
+
+    def __init__(self) -> None:
+        self.ids = Growing(np.int64)
+        self._sorted_ids = np.zeros(0, np.int64)
+        self._sorted_rows = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, new_ids: Sequence[int]) -> None:
+        first_row = len(self.ids)
+        self.ids.extend(new_ids)
+        ids = np.asarray(new_ids, np.int64)
+        rows = np.arange(first_row, first_row + len(ids), dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        at = np.searchsorted(self._sorted_ids, ids[order])
+        self._sorted_ids = np.insert(self._sorted_ids, at, ids[order])
+        self._sorted_rows = np.insert(self._sorted_rows, at, rows[order])
+
+    def rows_of(self, ids: Any) -> np.ndarray[Any, Any]:
+        """The row of each id, NO_ROW for an id not held."""
+        ids = np.asarray(ids, np.int64)
+        if not len(self._sorted_ids):
+            return np.full(len(ids), NO_ROW, np.int64)
+        at = np.searchsorted(self._sorted_ids, ids)
+        at_clipped = np.minimum(at, len(self._sorted_ids) - 1)
+        found = self._sorted_ids[at_clipped] == ids
+        return np.where(found, self._sorted_rows[at_clipped], NO_ROW)
+
+    def row_of(self, stored_id: int) -> int:
+        return int(self.rows_of([stored_id])[0])
+
+    def nbytes(self) -> int:
+        return self.ids.nbytes() + self._sorted_ids.nbytes + self._sorted_rows.nbytes
+
+
+class AccountTable:
+    """Accounts by row; row 0 stands for "no account" (every value null), so a lead without
+    one reads its account fields as the Python evaluator does: as None."""
+
+    def __init__(self) -> None:
+        self.ids = IdMap()
+        self.columns: dict[str, DictionaryColumn] = {c: DictionaryColumn() for c in ACCOUNT_COLUMNS}
+        self.paths: dict[Path, DictionaryColumn] = {}
+        self.ids.append([0])  # account ids start at 1: 0 is the "no account" row
+        for column in self.columns.values():
+            column.append([None])
+
+    def apply(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        known = self.ids.rows_of([row["id"] for row in rows])
+        updates = [(int(at), row) for at, row in zip(known, rows, strict=True) if at != NO_ROW]
+        added = [row for at, row in zip(known, rows, strict=True) if at == NO_ROW]
+        if added:
+            self.ids.append([row["id"] for row in added])
+            for name, column in self.columns.items():
+                column.append(row[name] for row in added)
+            for path, column in self.paths.items():
+                column.append(walk(row["metadata"], path) for row in added)
+        if updates:
+            at = [row for row, _ in updates]
+            for name, column in self.columns.items():
+                column.assign(at, (row[name] for _, row in updates))
+            for path, column in self.paths.items():
+                column.assign(at, (walk(row["metadata"], path) for _, row in updates))
+
+    def remove(self, account_ids: Iterable[int]) -> None:
+        """Deleted accounts read as "no account" (their leads were re-pointed by the database)."""
+        rows = [int(r) for r in self.ids.rows_of(list(account_ids)) if r != NO_ROW]
+        for column in [*self.columns.values(), *self.paths.values()]:
+            column.assign(rows, [None] * len(rows))
+
+    def add_path(self, path: Path, values_by_id: Mapping[int, Any]) -> DictionaryColumn:
+        column = DictionaryColumn()
+        column.append(values_by_id.get(int(i)) for i in self.ids.ids.live)
+        self.paths[path] = column
+        return column
+
+    def nbytes(self) -> int:
+        columns = [*self.columns.values(), *self.paths.values()]
+        return self.ids.nbytes() + sum(c.nbytes() for c in columns)
+
+
+class LeadTable:
+    """One row per lead ever held; `alive` is False once the lead is deleted."""
+
+    def __init__(self, accounts: AccountTable) -> None:
+        self.ids = IdMap()
+        self.alive = Growing(np.bool_, False)
+        self.accounts = accounts
+        self.account_rows = Growing(np.int64)
+        self.columns: dict[str, Column] = {
+            name: _column_for(kind) for name, kind in LEAD_COLUMNS.items()
+        }
+        self.columns["name"] = DictionaryColumn()
+        self.columns["enrichment_status"] = DictionaryColumn()
+        self.paths: dict[tuple[str, Path], DictionaryColumn] = {}  # custom / enrichment paths
+        self.version = 0  # bumped on every change: cached orders are recomputed after one
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _derived(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(row)
+        values["name"] = full_name(row)
+        if "enrichment_status" not in values:
+            values["enrichment_status"] = enrichment_status(row.get("enrichment"))
+        return values
+
+    def _account_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, Any]:
+        account_ids = [row["account_id"] or 0 for row in rows]
+        found = self.accounts.ids.rows_of(account_ids)
+        return np.where(found == NO_ROW, 0, found)
+
+    def apply(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Leads as stored now: new ones appended, known ones overwritten (revived if need be)."""
+        if not rows:
+            return
+        rows = [self._derived(row) for row in rows]
+        known = self.ids.rows_of([row["id"] for row in rows])
+        added = [row for at, row in zip(known, rows, strict=True) if at == NO_ROW]
+        updated = [(int(at), row) for at, row in zip(known, rows, strict=True) if at != NO_ROW]
+        if added:
+            self.ids.append([row["id"] for row in added])
+            self.alive.extend(np.ones(len(added), bool))
+            self.account_rows.extend(self._account_rows(added))
+            for name, column in self.columns.items():
+                column.append([row.get(name) for row in added])
+            for (json_column, path), column in self.paths.items():
+                column.append([walk(row.get(json_column), path) for row in added])
+        if updated:
+            at = [row for row, _ in updated]
+            values = [row for _, row in updated]
+            self.alive.live[at] = True
+            self.account_rows.live[at] = self._account_rows(values)
+            for name, column in self.columns.items():
+                column.assign(at, [row.get(name) for row in values])
+            for (json_column, path), column in self.paths.items():
+                column.assign(at, [walk(row.get(json_column), path) for row in values])
+        self.version += 1
+
+    def remove(self, lead_ids: Iterable[int]) -> None:
+        rows = [int(r) for r in self.ids.rows_of(list(lead_ids)) if r != NO_ROW]
+        self.alive.live[rows] = False
+        self.version += 1
+
+    def add_path(
+        self, json_column: str, path: Path, values_by_id: Mapping[int, Any]
+    ) -> DictionaryColumn:
+        column = DictionaryColumn()
+        column.append(values_by_id.get(int(i)) for i in self.ids.ids.live)
+        self.paths[(json_column, path)] = column
+        return column
+
+    def nbytes(self) -> int:
+        columns = [*self.columns.values(), *self.paths.values()]
+        return (
+            self.ids.nbytes()
+            + self.alive.nbytes()
+            + self.account_rows.nbytes()
+            + sum(c.nbytes() for c in columns)
+        )
+
+
+class EventTable:
+    """Events in two parts: `main`, sorted by time (a window is a binary search), and `tail`,
+    the events appended since, unsorted and scanned whole; the tail is merged in when large."""
+
+    MERGE_AT: Final = 100_000
+
+    def __init__(self) -> None:
+        self.type_codes: dict[str, int] = {}
+        self.ids = np.zeros(0, np.int64)
+        self.lead_rows = np.zeros(0, np.int32)
+        self.types = np.zeros(0, np.int32)
+        self.at = np.zeros(0, np.int64)  # microseconds since 1970, ascending
+        self.tail_ids = Growing(np.int64)
+        self.tail_lead_rows = Growing(np.int32)
+        self.tail_types = Growing(np.int32)
+        self.tail_at = Growing(np.int64)
+        # (type code, metadata path) -> one code per event, main positions then tail positions
+        self.paths: dict[tuple[int, Path], DictionaryColumn] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids) + len(self.tail_ids)
+
+    def type_code(self, event_type: str, add: bool = False) -> int | None:
+        code = self.type_codes.get(event_type)
+        if code is None and add:
+            code = self.type_codes[event_type] = len(self.type_codes)
+        return code
+
+    def load_sorted(
+        self,
+        ids: np.ndarray[Any, Any],
+        lead_rows: np.ndarray[Any, Any],
+        types: np.ndarray[Any, Any],
+        at: np.ndarray[Any, Any],
+    ) -> None:
+        """The bulk of a build: arrays already aligned; sorted here by (time, id)."""
+        order = np.lexsort((ids, at))
+        self.ids, self.lead_rows = ids[order], lead_rows[order].astype(np.int32)
+        self.types, self.at = types[order].astype(np.int32), at[order]
+
+    def append(self, rows: Sequence[Mapping[str, Any]], lead_rows: Sequence[int]) -> None:
+        """New events (id, type, occurred_at, metadata) of leads at `lead_rows`."""
+        self.tail_ids.extend([row["id"] for row in rows])
+        self.tail_lead_rows.extend(lead_rows)
+        self.tail_types.extend([self.type_code(row["type"], add=True) for row in rows])
+        self.tail_at.extend([micros(row["occurred_at"]) for row in rows])
+        for (type_code, path), column in self.paths.items():
+            column.append(
+                walk(row["metadata"], path) if self.type_codes[row["type"]] == type_code else None
+                for row in rows
+            )
+        if len(self.tail_ids) >= self.MERGE_AT:
+            self.merge()
+
+    def merge(self) -> None:
+        ids = np.concatenate((self.ids, self.tail_ids.live))
+        at = np.concatenate((self.at, self.tail_at.live))
+        order = np.lexsort((ids, at))
+        self.ids, self.at = ids[order], at[order]
+        self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
+        self.types = np.concatenate((self.types, self.tail_types.live))[order]
+        for column in self.paths.values():
+            column.reorder(order)
+        self.tail_ids, self.tail_lead_rows = Growing(np.int64), Growing(np.int32)
+        self.tail_types, self.tail_at = Growing(np.int32), Growing(np.int64)
+
+    def add_path(
+        self, type_code: int, path: Path, values_by_id: Mapping[int, Any]
+    ) -> DictionaryColumn:
+        column = DictionaryColumn()
+        column.encode(None)  # code 0: no value (and every event of another type)
+        all_ids = np.concatenate((self.ids, self.tail_ids.live))
+        codes = np.zeros(len(all_ids), np.int32)
+        if values_by_id:
+            wanted = np.fromiter(values_by_id.keys(), np.int64, len(values_by_id))
+            order = np.argsort(all_ids)
+            at = np.searchsorted(all_ids[order], wanted)
+            at = np.minimum(at, len(all_ids) - 1)
+            found = all_ids[order][at] == wanted
+            positions = order[at[found]]
+            values = list(values_by_id.values())
+            kept = np.flatnonzero(found)
+            codes[positions] = [column.encode(values[i]) for i in kept]
+        column.codes.extend(codes)
+        self.paths[(type_code, path)] = column
+        return column
+
+    def nbytes(self) -> int:
+        arrays = (self.ids, self.lead_rows, self.types, self.at)
+        tails = (self.tail_ids, self.tail_lead_rows, self.tail_types, self.tail_at)
+        return (
+            sum(a.nbytes for a in arrays)
+            + sum(t.nbytes() for t in tails)
+            + sum(c.nbytes() for c in self.paths.values())
+        )
+
+
+class Memberships:
+    """Members of static lists and of inactive (frozen) segments, by lead id, loaded on first
+    use and kept current from the change feed."""
+
+    def __init__(self) -> None:
+        self.members: dict[tuple[str, int], set[int]] = {}
+
+    def has(self, key: tuple[str, int]) -> bool:
+        return key in self.members
+
+    def load(self, key: tuple[str, int], lead_ids: Iterable[int]) -> None:
+        self.members[key] = set(lead_ids)
+
+    def set_lead(self, key: tuple[str, int], lead_id: int, member: bool) -> None:
+        if key in self.members:
+            (self.members[key].add if member else self.members[key].discard)(lead_id)
+
+    def mask(self, key: tuple[str, int], leads: LeadTable) -> BoolArray:
+        mask = np.zeros(len(leads), bool)
+        rows = leads.ids.rows_of(sorted(self.members.get(key, ())))
+        mask[rows[rows != NO_ROW]] = True
+        return mask
+
+    def nbytes(self) -> int:
+        return sum(80 * len(members) for members in self.members.values())
