@@ -18,6 +18,7 @@ LAYERS: list[set[str]] = [
     {"storable", "passwords", "outbound", "store"},
     {"projects", "auth"},
     {"filters"},
+    {"index"},
     {"engine"},
     {"ingest"},
     {"campaigns"},

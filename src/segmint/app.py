@@ -16,13 +16,17 @@ from segmint.api.headers import SecurityHeaders
 from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit
 from segmint.api.routes import health
 from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.index import registry as index_registry
 from segmint.web import login, pages, tracking
 from segmint.web.session import LoginRequired
 from segmint.web.templating import STATIC
 
 
 def create_app(
-    engine: Engine, clock: Clock = SYSTEM_CLOCK, limits: Limits | None = None
+    engine: Engine,
+    clock: Clock = SYSTEM_CLOCK,
+    limits: Limits | None = None,
+    index: index_registry.Settings | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Segmint",
@@ -39,6 +43,12 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock  # what routes that ask "now" read: tests pass a FrozenClock
     app.state.limits = limits = limits or Limits.from_env()
+    # The columnar index answers this process's counts, pages and exports once built; serve
+    # builds every project's in the background at start (SEGMINT_INDEX=off: SQL only).
+    settings = index or index_registry.Settings.from_env()
+    indexes = index_registry.attach(engine, settings)
+    if indexes is not None and settings.background:
+        indexes.build_all()
     app.include_router(health.router)
     app.include_router(api.router, prefix=api.API_PREFIX)
     app.include_router(login.router)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth
 from segmint.app import create_app
+from segmint.index import Settings as IndexSettings
 from segmint.projects import Project, create_project, get_project_by_id
 from segmint.store.tables import users
 
@@ -68,7 +69,9 @@ def api(db: Engine, project: Project) -> Iterator[Api]:
         stranger_org = auth.create_organization(conn, "Globex")
         create_project(conn, stranger_org, "default")
         tokens["stranger"] = _user_token(conn, stranger_org, "boss@globex.test", "owner")
-    with TestClient(create_app(db)) as client:
+    # The columnar index is on, built when a project is first asked about (not in the
+    # background), so each test knows which engine answers.
+    with TestClient(create_app(db, index=IndexSettings(background=False))) as client:
         yield Api(client, project, tokens)
 
 

@@ -105,7 +105,7 @@ def show_command(
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
-            total, at = engine.count(conn, target, row)
+            total, at, _ = engine.count(conn, target, row)
         typer.echo(
             f"{row.name} (#{row.id}, version {row.version}, "
             f"{'active' if row.active else 'inactive'})"
@@ -130,9 +130,8 @@ def count_command(
     def action() -> None:
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
-            total, _ = engine.count(
-                conn, target, engine.visible_segment(conn, target, principal, segment_id)
-            )
+            row = engine.visible_segment(conn, target, principal, segment_id)
+            total = engine.count(conn, target, row).total
         typer.echo(str(total))
 
     _run(action)
@@ -196,7 +195,7 @@ def export_command(
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
-            total, _ = engine.count(conn, target, row)
+            total = engine.count(conn, target, row).total
             where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
         chunks = stream_csv(db, leads_engine.in_project(target, where))
         if output is None:
@@ -236,7 +235,7 @@ def create_command(
                 "active": active,
             }
             row = engine.create_segment(conn, target, principal, data)
-            total, _ = engine.count(conn, target, row)
+            total = engine.count(conn, target, row).total
         typer.echo(f"Segment created successfully with {total} members")
         typer.echo(str(row.id))
 

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint.engine.leads import full_name
+from segmint.engine import answering
+from segmint.engine.leads import full_name, in_project
+from segmint.index import Audience
+from segmint.projects import Project
 from segmint.store.tables import leads
 
 HEADER = ("Name", "Email", "Phone", "Company", "Job Title", "Source", "Status")
+COLUMNS = ("name", "email", "phone", "company", "job_title", "source", "status")  # the same
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = "^[-+]?[0-9]+([.][0-9]+)?$"
+PLAIN_NUMBER_RE = re.compile(PLAIN_NUMBER)
 
 
 def export_filename(name: str) -> str:
@@ -58,6 +64,47 @@ def defused(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 def export_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     """The rows of an export, in a stable order (creation, then id)."""
     return sa.select(*_columns()).where(where).order_by(leads.c.created_at, leads.c.id)
+
+
+def export_audience(
+    conn: sa.Connection, engine: Engine, project: Project, audience: Audience, now: datetime
+) -> tuple[Iterator[bytes], str]:
+    """The CSV of every lead in `audience` at `now`, and who answered: the index (columns in
+    memory, formatted in Python) or SQL (COPY on PostgreSQL). The same bytes either way."""
+    indexed = answering.export_columns(conn, project, audience, COLUMNS, now)
+    if indexed is not None:
+        formats = (_name_field, *([_text_field] * (len(COLUMNS) - 1)))
+        lines = answering.formatted_rows(indexed.value, formats)
+        return _encoded(lines), answering.INDEX
+    where = answering.sql_condition(conn, project, audience, now)
+    scoped = in_project(project, where if where is not None else sa.true())
+    return stream_csv(engine, scoped), answering.SQL
+
+
+def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+    yield _header()
+    for chunk in lines:
+        yield chunk.encode()
+
+
+def defuse_text(text: str | None) -> str | None:
+    """`defused`, in Python (the index's exports): the same rule, the same bytes."""
+    if text is None or text[:1] not in FORMULA_STARTS:
+        return text
+    if PLAIN_NUMBER_RE.match(text) and "\n" not in text:
+        return text
+    return "'" + text
+
+
+def _text_field(value: object) -> str:
+    return csv_field(defuse_text(value if isinstance(value, str) else None))
+
+
+def _name_field(value: object) -> str:
+    # The index keeps `first last` as the filter reads it; the export trims it (SQL's trim:
+    # spaces only) and writes nothing for a lead with no name.
+    name = value.strip(" ") if isinstance(value, str) else ""
+    return _text_field(name or None)
 
 
 def stream_csv(engine: Engine, where: sa.ColumnElement[bool]) -> Iterator[bytes]:

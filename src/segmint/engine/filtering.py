@@ -101,36 +101,49 @@ def condition(
     )
 
 
-def search_condition(
-    conn: sa.Connection, project: Project, q: str | None, now: datetime
-) -> sa.ColumnElement[bool] | None:
+def search_tree(project: Project, q: str | None) -> Node | None:
     """`q` searched in name, email and company with the language's `contains` rules."""
     if q is None or not q.strip():
         return None
     # Through the validator like any filter: a NUL or an over-long search is a clear 422.
     search = {"or": [{"field": f, "op": "contains", "value": q.strip()} for f in SEARCHED_FIELDS]}
-    return condition(conn, project, parse_filter(search, project, path="q"), now)
+    return parse_filter(search, project, path="q")
 
 
-def lead_condition(
+def search_condition(
+    conn: sa.Connection, project: Project, q: str | None, now: datetime
+) -> sa.ColumnElement[bool] | None:
+    tree = search_tree(project, q)
+    return None if tree is None else condition(conn, project, tree, now)
+
+
+def lead_filters(
     conn: sa.Connection,
     project: Project,
     filter_json: str | None,
     q: str | None,
     reader: Principal | None,
-    now: datetime,
-) -> sa.ColumnElement[bool] | None:
-    """The `filter` (JSON text) and `q` parameters of a lead listing, combined."""
-    parts: list[sa.ColumnElement[bool]] = []
+) -> tuple[Node, ...]:
+    """The `filter` (JSON text) and `q` parameters of a lead listing, as trees all leads listed
+    must match."""
+    trees: list[Node] = []
     if filter_json is not None and filter_json.strip():
         try:
             data = json.loads(filter_json)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"not valid JSON ({exc.msg})", "filter") from None
-        parts.append(condition(conn, project, validate(conn, project, data, reader=reader), now))
-    search = search_condition(conn, project, q, now)
+        trees.append(validate(conn, project, data, reader=reader))
+    search = search_tree(project, q)
     if search is not None:
-        parts.append(search)
+        trees.append(search)
+    return tuple(trees)
+
+
+def all_of(
+    conn: sa.Connection, project: Project, trees: Collection[Node], now: datetime
+) -> sa.ColumnElement[bool] | None:
+    """Trees that must all match, as one SQL condition (None: no condition)."""
+    parts = [condition(conn, project, tree, now) for tree in trees]
     return sa.and_(*parts) if parts else None
 
 

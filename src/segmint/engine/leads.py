@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import membership, outbox
+from segmint.engine import answering, membership, outbox
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
     insert_values,
@@ -22,6 +22,7 @@ from segmint.engine.lead_writes import (
 )
 from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
 from segmint.errors import Conflict, InvalidInput, NotFound
+from segmint.index import Audience
 from segmint.projects import Project
 from segmint.store.rows import LeadRow
 from segmint.store.tables import accounts, events, leads
@@ -138,9 +139,9 @@ def parse_sort(text: str | None) -> Sort:
     if name not in SORTABLE:
         raise InvalidInput(f"cannot sort by {name!r}; use one of {', '.join(SORTABLE)}", "sort")
     if name == "name":
-        return Sort(full_name(), descending, nullable=False)
+        return Sort(full_name(), descending, nullable=False, field=name)
     column = leads.c[name]
-    return Sort(column, descending, nullable=column.nullable is not False)
+    return Sort(column, descending, nullable=column.nullable is not False, field=name)
 
 
 def check_page(page: int, per_page: int) -> None:
@@ -156,6 +157,40 @@ class Page:
     total: int
     page: int
     per_page: int
+    engine: str = answering.SQL  # who answered: the columnar index or SQL
+
+
+def audience_page(
+    conn: sa.Connection,
+    project: Project,
+    audience: Audience,
+    sort: Sort,
+    page: int,
+    per_page: int,
+    now: datetime,
+) -> Page:
+    """One page of the leads in `audience` at `now`, from the index when it can answer (the
+    page's ids from memory, their rows from the database) else from SQL."""
+    check_page(page, per_page)
+    if sort.field is not None:
+        order = (sort.field, sort.descending)
+        indexed = answering.page_ids(conn, project, audience, order, page, per_page, now)
+        if indexed is not None:
+            found = indexed.value
+            return Page(
+                leads_by_id(conn, project, found.ids), found.total, page, per_page, answering.INDEX
+            )
+    where = answering.sql_condition(conn, project, audience, now)
+    return page_of_leads(conn, project, where, sort, page, per_page)
+
+
+def leads_by_id(conn: sa.Connection, project: Project, ids: list[int]) -> list[dict[str, Any]]:
+    """The leads with these ids as the API shows them, in the order given (one query)."""
+    rows = conn.execute(
+        sa.select(leads).where(leads.c.project_id == project.id, leads.c.id.in_(ids))
+    )
+    by_id = {row.id: public(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]  # deleted since the index answered: skipped
 
 
 def page_of_leads(

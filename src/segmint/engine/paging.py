@@ -23,6 +23,7 @@ class Sort:
     descending: bool = False
     # NOT NULL keys skip the nulls-last term, so an index on (key, id) serves the order.
     nullable: bool = True
+    field: str | None = None  # the lead column sorted by, when the columnar index can sort
 
 
 def _order(sort: Sort, id_column: sa.ColumnElement[Any]) -> list[sa.ColumnElement[Any]]:

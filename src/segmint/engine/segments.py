@@ -6,22 +6,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import filtering, lists, outbox
-from segmint.engine.leads import Page, page_of_leads
+from segmint.engine import answering, filtering, lists, outbox
+from segmint.engine.leads import Page, audience_page, parse_sort
 from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
 from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
+from segmint.index import Audience
 from segmint.model import Role
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.rows import SegmentRow, SegmentWithCreator
-from segmint.store.tables import campaigns, leads, segment_members, segments, users
+from segmint.store.tables import campaigns, leads, segments, users
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "#4f46e5"
@@ -280,15 +281,9 @@ def segment_condition(
 ) -> sa.ColumnElement[bool]:
     """Who is in the segment: live for an active one, the frozen membership for an inactive one
     (inactive segments keep the members they had and stop updating)."""
-    if not row.active:
-        return leads.c.id.in_(
-            sa.select(segment_members.c.lead_id).where(
-                segment_members.c.project_id == project.id,
-                segment_members.c.segment_id == row.id,
-            )
-        )
-    tree = filtering.load(project, row.filter)
-    return filtering.condition(conn, project, tree, now)
+    where = answering.sql_condition(conn, project, answering.segment_audience(project, row), now)
+    assert where is not None, "a segment always has a filter or its members"
+    return where
 
 
 def count_where(conn: sa.Connection, project: Project, where: sa.ColumnElement[bool]) -> int:
@@ -298,15 +293,19 @@ def count_where(conn: sa.Connection, project: Project, where: sa.ColumnElement[b
     return int(conn.execute(query).scalar() or 0)
 
 
-def count(
-    conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM_CLOCK
-) -> tuple[int, datetime]:
+class Count(NamedTuple):
+    total: int
+    at: datetime  # when it was evaluated
+    engine: str  # who answered: the columnar index or SQL
+
+
+def count(conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM_CLOCK) -> Count:
     """The live member count, and when it was evaluated. That time is recorded as
     last_evaluated_at when the stored one is a minute old or more (accurate to a minute): the
     choice is made from the row already loaded, since on SQLite even an UPDATE that matches
     nothing takes the write lock, and a segment's page would otherwise write on every view."""
     now = clock.now()
-    total = count_where(conn, project, segment_condition(conn, project, row, now))
+    total, engine = answering.count(conn, project, answering.segment_audience(project, row), now)
     stored = row.last_evaluated_at
     if stored is None or as_utc(stored) + EVALUATION_RECORDED_EVERY <= now:
         conn.execute(
@@ -314,7 +313,7 @@ def count(
             .where(segments.c.project_id == project.id, segments.c.id == row.id)
             .values(last_evaluated_at=now)
         )
-    return total, now
+    return Count(total, now, engine)
 
 
 def member_counts(
@@ -324,8 +323,8 @@ def member_counts(
     reader: Principal,
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict[int, int | None]:
-    """Live counts of several segments: one COUNT per segment, each a single indexed query.
-    A segment the reader may not evaluate (visible_segment) is shown without a count."""
+    """Live counts of several segments (from the index, or one COUNT per segment). A segment the
+    reader may not evaluate (visible_segment) is shown without a count."""
     now = clock.now()
     counts: dict[int, int | None] = {}
     for row in rows:
@@ -333,7 +332,8 @@ def member_counts(
             counts[row.id] = None
             continue
         try:
-            counts[row.id] = count_where(conn, project, segment_condition(conn, project, row, now))
+            audience = answering.segment_audience(project, row)
+            counts[row.id] = answering.count(conn, project, audience, now)[0]
         except InvalidInput:  # it refers to a segment deleted by force: shown without a count
             counts[row.id] = None
     return counts
@@ -346,14 +346,19 @@ def preview(
     reader: Principal | None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, Any]:
-    """Count and sample of an unsaved filter."""
+    """Count and sample of an unsaved filter (and, under `engine`, who answered)."""
     tree = filtering.validate(conn, project, data, reader=reader)
-    where = filtering.condition(conn, project, tree, clock.now())
-    total = count_where(conn, project, where)
-    newest_first = Sort(leads.c.created_at, True, False)
-    sample = page_of_leads(conn, project, where, newest_first, 1, SAMPLE_SIZE, total).items
-    warnings = [LARGE_SEGMENT_WARNING] if total > LARGE_SEGMENT else []
-    return {"count": total, "sample": sample, "warnings": warnings}
+    now = clock.now()
+    audience = Audience((tree,))
+    newest_first = parse_sort("-created_at")
+    sample = audience_page(conn, project, audience, newest_first, 1, SAMPLE_SIZE, now)
+    warnings = [LARGE_SEGMENT_WARNING] if sample.total > LARGE_SEGMENT else []
+    return {
+        "count": sample.total,
+        "sample": sample.items,
+        "warnings": warnings,
+        "engine": sample.engine,
+    }
 
 
 def members(
@@ -366,12 +371,8 @@ def members(
     q: str | None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Page:
-    now = clock.now()
-    where = segment_condition(conn, project, row, now)
-    search = filtering.search_condition(conn, project, q, now)
-    if search is not None:
-        where = sa.and_(where, search)
-    return page_of_leads(conn, project, where, sort, page, per_page)
+    audience = answering.segment_audience(project, row, q)
+    return audience_page(conn, project, audience, sort, page, per_page, clock.now())
 
 
 def convert_to_list(

@@ -114,8 +114,9 @@ class DenseColumn:
         self.values = Growing(np.int64 if kind is View.INSTANT else np.float64)
         self.valid = Growing(np.bool_, False)
 
-    def _parse(self, raws: Sequence[Any]) -> tuple[list[Any], list[bool]]:
-        values, valid = [], []
+    def _parse(self, raws: Sequence[Any]) -> tuple[list[float], list[bool]]:
+        values: list[float] = []
+        valid: list[bool] = []
         for raw in raws:
             if self.kind is View.INSTANT:
                 ok = isinstance(raw, datetime)

@@ -71,15 +71,22 @@ class Walk:
             case Not(child):
                 return ~self.mask(child)
             case Condition():
-                return self._condition(node)
+                return self._whole(self._condition(node))
             case EventCondition():
-                return self._event(node)
+                return self._whole(self._event(node))
             case SegmentRef():
                 return self._segment(node)
             case ListRef(list_id):
                 return self.members(("list", list_id))
             case _:
                 assert_never(node)
+
+    def _whole(self, answer: BoolArray) -> BoolArray:
+        """An answer for exactly every lead row: numpy would broadcast a short one into a
+        wrong count, so a column out of step with the table is an error (SQL then answers)."""
+        if answer.shape != (len(self.leads),):
+            raise IndexError(f"an answer for {answer.shape} rows, not {len(self.leads)}")
+        return answer
 
     def members(self, key: tuple[str, int]) -> BoolArray:
         if not self.memberships.has(key):
@@ -146,21 +153,23 @@ class Walk:
         code = events.type_code(node.type)
         if code is None:
             return np.zeros(size, np.int64)
-        since = until = None
+        window = None
         if node.within_days is not None:
-            since = micros(self.time.now - timedelta(days=node.within_days))
-            until = micros(self.time.now)
+            window = (
+                micros(self.time.now - timedelta(days=node.within_days)),
+                micros(self.time.now),
+            )
         # The sorted part: a window is two binary searches.
         low, high = 0, len(events.at)
-        if since is not None:
-            low = int(np.searchsorted(events.at, since, "left"))
-            high = int(np.searchsorted(events.at, until, "right"))
+        if window is not None:
+            low = int(np.searchsorted(events.at, window[0], "left"))
+            high = int(np.searchsorted(events.at, window[1], "right"))
         positions = low + np.flatnonzero(events.types[low:high] == code)
         # The tail, scanned whole; its positions follow the sorted part's.
         in_tail = events.tail_types.live == code
-        if since is not None:
+        if window is not None:
             tail_at = events.tail_at.live
-            in_tail &= (tail_at >= since) & (tail_at <= until)
+            in_tail &= (tail_at >= window[0]) & (tail_at <= window[1])
         positions = np.concatenate((positions, len(events.at) + np.flatnonzero(in_tail)))
         if node.where is not None:
             positions = positions[self._where(node.where, node.type, positions)]

@@ -72,10 +72,13 @@ def load_leads(
         .order_by(leads.c.id)
     )
     result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
-    for part in result.mappings().partitions():
-        table.apply([dict(row) for row in part])
-        progress("leads", len(table))
-        check()
+    try:
+        for part in result.mappings().partitions():
+            table.apply([dict(row) for row in part])
+            progress("leads", len(table))
+            check()
+    finally:
+        result.close()  # a build stopped over budget leaves no server-side cursor open
 
 
 def load_events(
@@ -221,7 +224,9 @@ def load_lead_path(
     table.add_path(json_column, path, values)
 
 
-def load_account_path(conn: sa.Connection, project_id: int, table: AccountTable, path: Path) -> None:
+def load_account_path(
+    conn: sa.Connection, project_id: int, table: AccountTable, path: Path
+) -> None:
     where = accounts.c.project_id == project_id
     table.add_path(path, _values_at(conn, accounts.c.id, accounts.c.metadata, path, where))
 
@@ -268,7 +273,7 @@ def apply_changes(
 ) -> None:
     """Bring the tables to the state `conn` sees, for what `changes` name: accounts first (leads
     point at them), then leads (events point at them), then events and memberships."""
-    account_table, lead_table, event_table, memberships = tables
+    account_table, lead_table, _, _ = tables
     grouped = _by_kind(changes)
     _apply_rows(
         conn,
@@ -347,13 +352,12 @@ def _apply_memberships(
     if not pairs:
         return
     lead_ids = sorted({lead for _, lead in pairs})
-    present = set(
-        conn.execute(
-            sa.select(table.c[container], table.c.lead_id).where(
-                table.c.project_id == project_id, table.c.lead_id.in_(lead_ids)
-            )
-        ).tuples()
+    rows = conn.execute(
+        sa.select(table.c[container], table.c.lead_id).where(
+            table.c.project_id == project_id, table.c.lead_id.in_(lead_ids)
+        )
     )
+    present = {(row[0], row[1]) for row in rows}
     for container_id, lead_id in pairs:
         memberships.set_lead((prefix, container_id), lead_id, (container_id, lead_id) in present)
 

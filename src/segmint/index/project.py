@@ -64,7 +64,7 @@ class ProjectIndex:
         self,
         engine: sa.Engine,
         budget: int | None = None,
-        progress: loading.Progress = loading.log_progress(0),
+        progress: loading.Progress | None = None,
     ) -> None:
         """Load the whole project in one snapshot; raises OverBudget past `budget` bytes."""
         with snapshot(engine) as conn:
@@ -74,7 +74,7 @@ class ProjectIndex:
         self,
         conn: sa.Connection,
         budget: int | None = None,
-        progress: loading.Progress = loading.log_progress(0),
+        progress: loading.Progress | None = None,
     ) -> None:
         """Load the project as `conn` sees it (a snapshot; or, in tests, their own transaction)."""
 
@@ -82,6 +82,7 @@ class ProjectIndex:
             if budget is not None and self.nbytes() > budget:
                 raise loading.OverBudget(f"needs more than {budget:,} bytes")
 
+        progress = progress or loading.log_progress(self.project_id)
         with self.lock:
             self.position = position_now(conn)
             loading.load_accounts(conn, self.project_id, self.accounts)

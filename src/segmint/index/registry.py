@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from segmint.errors import InvalidInput
 from segmint.index import loading
 from segmint.index.project import ProjectIndex
+from segmint.store.tables import projects
 
 log = logging.getLogger("segmint.index")
 
@@ -92,13 +93,20 @@ class Indexes:
         return entry.index if entry is not None and entry.state is State.READY else None
 
     def build_all(self) -> None:
-        """Queue every project for a background build (serve, at start)."""
-        with self.engine.connect() as conn:
-            from segmint.store.tables import projects
+        """Build every project's index in the background, one after another (serve, at start)."""
 
-            ids = conn.execute(sa.select(projects.c.id).order_by(projects.c.id)).scalars().all()
-        for project_id in ids:
-            self.ready(project_id)
+        def queue_all() -> None:
+            try:
+                with self.engine.connect() as conn:
+                    ids = conn.execute(sa.select(projects.c.id).order_by(projects.c.id)).scalars()
+                    project_ids = list(ids)
+            except sa.exc.SQLAlchemyError as exc:  # answers go to SQL until asked again
+                log.warning("cannot list the projects to index: %s", exc)
+                return
+            for project_id in project_ids:
+                self.ready(project_id)
+
+        threading.Thread(target=queue_all, name="segmint-index-start", daemon=True).start()
 
     def failed(self, project_id: int, error: BaseException) -> None:
         """An answer failed inside the index: drop it (answers go to SQL) and build anew."""

@@ -97,7 +97,8 @@ class Texts:
         entries = np.searchsorted(starts, hits, side="right") - 1
         mask = np.zeros(len(self.values), bool)
         mask[entries[entries >= 0]] = True
-        return mask & self.valid
+        result: BoolArray = mask & self.valid
+        return result
 
     def compare(self, primitive: str, argument: Any) -> BoolArray:
         if primitive == "in":

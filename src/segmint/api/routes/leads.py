@@ -25,7 +25,9 @@ from segmint.engine import filtering, scoring
 from segmint.engine import history as history_engine
 from segmint.engine import leads as engine
 from segmint.engine import segments as segments_engine
+from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.index import Audience
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 
@@ -49,9 +51,13 @@ def list_leads(
     sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+    *,
+    response: Response,
 ) -> LeadPage:
-    where = filtering.lead_condition(conn, project, filter, q, principal, clock.now())
-    result = engine.page_of_leads(conn, project, where, engine.parse_sort(sort), page, per_page)
+    audience = Audience(filtering.lead_filters(conn, project, filter, q, principal))
+    order = engine.parse_sort(sort)
+    result = engine.audience_page(conn, project, audience, order, page, per_page, clock.now())
+    response.headers[ENGINE_HEADER] = result.engine
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
         total=result.total,

@@ -19,10 +19,11 @@ from segmint.api.schemas.lists import (
     ListUpdate,
     MembershipChange,
 )
-from segmint.engine import filtering
+from segmint.engine import answering, filtering
 from segmint.engine import leads as leads_engine
 from segmint.engine import lists as engine
-from segmint.engine.export import export_filename, stream_csv
+from segmint.engine.answering import ENGINE_HEADER
+from segmint.engine.export import export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
 from segmint.errors import InvalidInput
 from segmint.projects import Project
@@ -123,15 +124,14 @@ def members(
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query()] = "-created_at",
     q: Annotated[str | None, Query()] = None,
+    *,
+    response: Response,
 ) -> LeadPage:
     engine.get_list(conn, project, list_id)
-    where = engine.members_condition(project, list_id)
-    search = filtering.search_condition(conn, project, q, clock.now())
-    if search is not None:
-        where = sa.and_(where, search)
-    result = leads_engine.page_of_leads(
-        conn, project, where, leads_engine.parse_sort(sort), page, per_page
-    )
+    audience = answering.list_audience(project, list_id, q)
+    order = leads_engine.parse_sort(sort)
+    result = leads_engine.audience_page(conn, project, audience, order, page, per_page, clock.now())
+    response.headers[ENGINE_HEADER] = result.engine
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
         total=result.total,
@@ -192,12 +192,22 @@ def refresh(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export(
-    list_id: int, conn: ConnectionDep, db: EngineDep, project: ProjectDep, _p: PrincipalDep
+    list_id: int,
+    conn: ConnectionDep,
+    db: EngineDep,
+    project: ProjectDep,
+    _p: PrincipalDep,
+    clock: ClockDep,
 ) -> StreamingResponse:
     row = engine.get_list(conn, project, list_id)
     filename = export_filename(row.name)
+    audience = answering.list_audience(project, list_id)
+    chunks, answered_by = export_audience(conn, db, project, audience, clock.now())
     return StreamingResponse(
-        stream_csv(db, engine.members_condition(project, list_id)),
+        chunks,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            ENGINE_HEADER: answered_by,
+        },
     )

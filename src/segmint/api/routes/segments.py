@@ -25,11 +25,12 @@ from segmint.api.schemas.segments import (
     SegmentUpdate,
 )
 from segmint.engine import analytics as analytics_engine
-from segmint.engine import filtering
+from segmint.engine import answering, filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
-from segmint.engine.export import export_filename, stream_csv
+from segmint.engine.answering import ENGINE_HEADER
+from segmint.engine.export import export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
 from segmint.store.rows import SegmentWithCreator
 
@@ -63,7 +64,7 @@ def create_segment(
     clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.create_segment(conn, project, principal, body.model_dump(), clock)
-    total, _ = engine.count(conn, project, row, clock)
+    total = engine.count(conn, project, row, clock).total
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
@@ -74,8 +75,11 @@ def preview(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
+    response: Response,
 ) -> Preview:
-    return Preview.model_validate(engine.preview(conn, project, body.filter, principal, clock))
+    result = engine.preview(conn, project, body.filter, principal, clock)
+    response.headers[ENGINE_HEADER] = result.pop("engine")
+    return Preview.model_validate(result)
 
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")
@@ -87,7 +91,7 @@ def get_segment(
     clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, _ = engine.count(conn, project, row, clock)
+    total = engine.count(conn, project, row, clock).total
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -102,7 +106,7 @@ def update_segment(
 ) -> SegmentPublic:
     changes = body.model_dump(exclude_unset=True)
     row = engine.update_segment(conn, project, principal, segment_id, changes, clock)
-    total, _ = engine.count(conn, project, row, clock)
+    total = engine.count(conn, project, row, clock).total
     return _public(engine.get_segment(conn, project, segment_id), total)
 
 
@@ -125,10 +129,12 @@ def count(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
+    response: Response,
 ) -> CountResult:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    total, at = engine.count(conn, project, row, clock)
-    return CountResult(count=total, evaluated_at=at, frozen=not row.active)
+    counted = engine.count(conn, project, row, clock)
+    response.headers[ENGINE_HEADER] = counted.engine
+    return CountResult(count=counted.total, evaluated_at=counted.at, frozen=not row.active)
 
 
 @router.get("/{segment_id}/members", response_model=LeadPage, summary="Current members")
@@ -142,10 +148,13 @@ def members(
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
     q: Annotated[str | None, Query(description="Search name, email and company.")] = None,
+    *,
+    response: Response,
 ) -> LeadPage:
     row = engine.visible_segment(conn, project, principal, segment_id)
     order = leads_engine.parse_sort(sort)
     result = engine.members(conn, project, row, order, page, per_page, q, clock)
+    response.headers[ENGINE_HEADER] = result.engine
     return LeadPage(
         items=[LeadPublic.model_validate(i) for i in result.items],
         total=result.total,
@@ -220,13 +229,16 @@ def export(
     clock: ClockDep,
 ) -> StreamingResponse:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    where = engine.segment_condition(conn, project, row, clock.now())
-    scoped = leads_engine.in_project(project, where)
+    audience = answering.segment_audience(project, row)
+    chunks, answered_by = export_audience(conn, db, project, audience, clock.now())
     filename = export_filename(row.name)
     return StreamingResponse(
-        stream_csv(db, scoped),
+        chunks,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            ENGINE_HEADER: answered_by,
+        },
     )
 
 
@@ -244,7 +256,7 @@ def duplicate(
     clock: ClockDep,
 ) -> SegmentPublic:
     row = engine.duplicate_segment(conn, project, principal, segment_id, clock)
-    total, _ = engine.count(conn, project, row, clock)
+    total = engine.count(conn, project, row, clock).total
     return _public(engine.get_segment(conn, project, row.id), total)
 
 
