@@ -96,6 +96,22 @@ def list_audience(project: Project, list_id: int, q: str | None = None) -> Audie
     return Audience((search,) if search is not None else (), (("list", list_id),))
 
 
+def counts(
+    conn: sa.Connection, project: Project, audiences: list[Audience], now: datetime
+) -> list[int] | None:
+    """Several counts from one catch-up of the index (a segments list), or None: ask SQL."""
+    source = filtering.StoredSegments(conn, project.id)
+
+    def work(reader: Reader) -> list[int]:
+        return [
+            int(np.count_nonzero(reader.select(audience, project, now, source)))
+            for audience in audiences
+        ]
+
+    indexed = through_index(conn, project, work)
+    return None if indexed is None else indexed.value
+
+
 def count(
     conn: sa.Connection, project: Project, audience: Audience, now: datetime
 ) -> tuple[int, str]:

@@ -323,20 +323,39 @@ def member_counts(
     reader: Principal,
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict[int, int | None]:
-    """Live counts of several segments (from the index, or one COUNT per segment). A segment the
-    reader may not evaluate (visible_segment) is shown without a count."""
+    """Live counts of several segments: from one catch-up of the index, else one COUNT per
+    segment. A segment the reader may not evaluate (visible_segment), or that refers to a
+    segment since deleted by force, is shown without a count."""
     now = clock.now()
-    counts: dict[int, int | None] = {}
+    counts: dict[int, int | None] = {row.id: None for row in rows}
+    audiences: dict[int, Audience] = {}
     for row in rows:
-        if not readable(conn, project, reader, row):
-            counts[row.id] = None
-            continue
+        if readable(conn, project, reader, row):
+            try:
+                audiences[row.id] = answering.segment_audience(project, row)
+            except InvalidInput:
+                continue
+    indexed = _indexed_counts(conn, project, audiences, now)
+    for segment_id, audience in audiences.items():
         try:
-            audience = answering.segment_audience(project, row)
-            counts[row.id] = answering.count(conn, project, audience, now)[0]
-        except InvalidInput:  # it refers to a segment deleted by force: shown without a count
-            counts[row.id] = None
+            counts[segment_id] = (
+                indexed[segment_id]
+                if indexed is not None
+                else answering.count(conn, project, audience, now)[0]
+            )
+        except InvalidInput:
+            counts[segment_id] = None
     return counts
+
+
+def _indexed_counts(
+    conn: sa.Connection, project: Project, audiences: dict[int, Audience], now: datetime
+) -> dict[int, int] | None:
+    try:
+        found = answering.counts(conn, project, list(audiences.values()), now)
+    except InvalidInput:  # one refers to a deleted segment: each is counted on its own instead
+        return None
+    return None if found is None else dict(zip(audiences, found, strict=True))
 
 
 def preview(

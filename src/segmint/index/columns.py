@@ -6,6 +6,7 @@ dead), so every column of a table is gathered with the same row numbers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -61,27 +62,66 @@ def _size_of(raw: Any) -> int:
 
 
 class DictionaryColumn:
-    """One int32 code per row into a list of distinct raw values (the dictionary)."""
+    """One int32 code per row into a list of distinct raw values (the dictionary).
 
-    def __init__(self) -> None:
+    `mixed`: the values may be of several JSON types (a path's values), so they are told apart
+    by `value_key`; a text column's are strings or None and are their own keys. A column whose
+    values are nearly all distinct (emails, phones) drops its reverse map once built (`settle`):
+    a new value is then appended without a lookup, and equal values may hold two codes, which
+    changes no answer."""
+
+    def __init__(self, mixed: bool = True) -> None:
         self.values: list[Any] = []
-        self._codes_by_key: dict[Any, int] = {}
+        self._codes_by_key: dict[Any, int] | None = {}
+        self._mixed = mixed
         self.codes = Growing(np.int32)
         self.operand = DictionaryOperand(self.values)
         self._value_bytes = 0
 
     def encode(self, raw: Any) -> int:
-        key = value_key(raw)
-        code = self._codes_by_key.get(key)
+        lookup = self._codes_by_key
+        key = value_key(raw) if self._mixed else raw
+        code = None if lookup is None else lookup.get(key)
         if code is None:
             code = len(self.values)
-            self._codes_by_key[key] = code
+            if lookup is not None:
+                lookup[key] = code
+                self._value_bytes += 100  # the key and its slot in the map
             self.values.append(raw)
-            self._value_bytes += _size_of(raw) + 100  # the value, its key and its dict slot
+            self._value_bytes += _size_of(raw)
         return code
 
-    def append(self, raws: Iterable[Any]) -> None:
-        self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
+    def settle(self, rows: int) -> None:
+        """After a build: forget the reverse map of a column that is mostly distinct values."""
+        if self._codes_by_key is not None and len(self.values) > rows // 2 > 0:
+            self._codes_by_key = None
+            self._value_bytes = sum(_size_of(v) for v in self.values)
+
+    def append(self, raws: Sequence[Any]) -> None:
+        lookup = self._codes_by_key
+        if self._mixed or lookup is None:
+            self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
+            return
+        # Text: the value is its own key, and a new key's code is the map's size before it.
+        known = len(lookup)
+        codes = np.fromiter(
+            (lookup.setdefault(raw, len(lookup)) for raw in raws), np.int32, len(raws)
+        )
+        added = list(itertools.islice(lookup, known, None))
+        self.values.extend(added)
+        self._value_bytes += sum(_size_of(value) + 100 for value in added)
+        self.codes.extend(codes)
+
+    def append_json(self, texts: Sequence[str | None]) -> None:
+        """Values given as JSON text (a build): each distinct text parsed once."""
+        parsed: dict[str | None, int] = {}
+        codes = np.empty(len(texts), np.int32)
+        for i, text in enumerate(texts):
+            code = parsed.get(text)
+            if code is None:
+                code = parsed[text] = self.encode(None if text is None else json.loads(text))
+            codes[i] = code
+        self.codes.extend(codes)
 
     def assign(self, rows: Sequence[int], raws: Iterable[Any]) -> None:
         codes = np.fromiter((self.encode(raw) for raw in raws), np.int32, len(rows))
@@ -130,6 +170,16 @@ class DenseColumn:
     def append(self, raws: Sequence[Any]) -> None:
         values, valid = self._parse(raws)
         self.values.extend(values)
+        self.valid.extend(valid)
+
+    def append_values(self, raws: Sequence[Any]) -> None:
+        """Values as a build reads them: numbers, or instants as datetimes or microseconds."""
+        if self.kind is View.INSTANT and any(isinstance(raw, datetime) for raw in raws):
+            self.append(raws)
+            return
+        numbers = np.array([np.nan if raw is None else raw for raw in raws], np.float64)
+        valid = ~np.isnan(numbers)
+        self.values.extend(np.where(valid, numbers, 0).astype(self.values.live.dtype))
         self.valid.extend(valid)
 
     def assign(self, rows: Sequence[int], raws: Sequence[Any]) -> None:

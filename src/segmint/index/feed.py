@@ -18,10 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 
 from segmint.store.tables import index_changes
+
+# Changes are kept this long; an index that has not caught up for half of it is rebuilt instead
+# (registry.py), so pruning never takes a change an index still needs.
+RETENTION: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -101,3 +107,14 @@ def read_changes(
         rows = conn.execute(query.where(c.id > since.last_id).order_by(c.id)).all()
         after = Position(last_id=max([since.last_id, *(row.id for row in rows)]))
     return [Change(r.id, r.kind, r.object_id, r.container_id) for r in rows], after
+
+
+def prune(conn: sa.Connection, project_id: int, now: datetime) -> int:
+    """Forget the project's changes older than RETENTION (the worker's sweep); how many."""
+    result = conn.execute(
+        index_changes.delete().where(
+            index_changes.c.project_id == project_id,
+            index_changes.c.recorded_at < now - RETENTION,
+        )
+    )
+    return int(result.rowcount or 0)

@@ -9,6 +9,7 @@ write committed before the request began and nothing uncommitted.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from segmint.filters.tree import Node
 from segmint.index import loading
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.evaluate import Loaders, Walk
-from segmint.index.feed import Position, position_now, read_changes, snapshot
+from segmint.index.feed import RETENTION, Position, position_now, read_changes, snapshot
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray
 from segmint.projects import Project
@@ -50,6 +51,7 @@ class ProjectIndex:
         self.events = EventTable()
         self.memberships = Memberships()
         self.position = Position()
+        self.caught_up_at = time.monotonic()  # when it last read the feed
         self._orders: dict[tuple[str, bool], tuple[int, np.ndarray[Any, Any]]] = {}
 
     def tables(self) -> tuple[AccountTable, LeadTable, EventTable, Memberships]:
@@ -87,6 +89,7 @@ class ProjectIndex:
             self.position = position_now(conn)
             loading.load_accounts(conn, self.project_id, self.accounts)
             loading.load_leads(conn, self.project_id, self.leads, check, progress)
+            self.leads.settle()
             loading.load_events(conn, self.project_id, self.leads, self.events, progress)
             check()
 
@@ -96,7 +99,12 @@ class ProjectIndex:
         if changes:
             loading.apply_changes(conn, self.project_id, changes, self.tables())
         self.position = after
+        self.caught_up_at = time.monotonic()
         return len(changes)
+
+    def stale(self) -> bool:
+        """Idle for so long that the feed may have been pruned past it: build it anew."""
+        return time.monotonic() - self.caught_up_at > RETENTION.total_seconds() / 2
 
     @contextmanager
     def reading(self, engine: sa.Engine) -> Iterator[Reader]:

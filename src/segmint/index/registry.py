@@ -82,6 +82,12 @@ class Indexes:
         """The project's index if it can answer now; else None, and a build is under way."""
         with self._lock:
             entry = self._entries.get(project_id)
+            if entry is not None and entry.index is not None and entry.index.stale():
+                log.info(
+                    "index of project %s idle past the feed's retention: rebuilding", project_id
+                )
+                del self._entries[project_id]
+                entry = None
             if entry is None:
                 self._entries[project_id] = _Entry(State.BUILDING)
                 if self.settings.background:

@@ -27,7 +27,7 @@ def _column_for(kind: FieldKind) -> Column:
         return DenseColumn(View.NUMBER)
     if kind is FieldKind.DATETIME:
         return DenseColumn(View.INSTANT)
-    return DictionaryColumn()
+    return DictionaryColumn(mixed=kind is FieldKind.TAGS)  # text columns hold str or None
 
 
 def enrichment_status(enrichment: Any) -> str:
@@ -97,9 +97,9 @@ class AccountTable:
         if added:
             self.ids.append([row["id"] for row in added])
             for name, column in self.columns.items():
-                column.append(row[name] for row in added)
+                column.append([row[name] for row in added])
             for path, column in self.paths.items():
-                column.append(walk(row["metadata"], path) for row in added)
+                column.append([walk(row["metadata"], path) for row in added])
         if updates:
             at = [row for row, _ in updates]
             for name, column in self.columns.items():
@@ -115,7 +115,7 @@ class AccountTable:
 
     def add_path(self, path: Path, values_by_id: Mapping[int, Any]) -> DictionaryColumn:
         column = DictionaryColumn()
-        column.append(values_by_id.get(int(i)) for i in self.ids.ids.live)
+        column.append([values_by_id.get(int(i)) for i in self.ids.ids.live])
         self.paths[path] = column
         return column
 
@@ -135,8 +135,8 @@ class LeadTable:
         self.columns: dict[str, Column] = {
             name: _column_for(kind) for name, kind in LEAD_COLUMNS.items()
         }
-        self.columns["name"] = DictionaryColumn()
-        self.columns["enrichment_status"] = DictionaryColumn()
+        self.columns["name"] = DictionaryColumn(mixed=False)
+        self.columns["enrichment_status"] = DictionaryColumn(mixed=False)
         self.paths: dict[tuple[str, Path], DictionaryColumn] = {}  # custom / enrichment paths
         self.version = 0  # bumped on every change: cached orders are recomputed after one
 
@@ -182,16 +182,40 @@ class LeadTable:
                 column.assign(at, [walk(row.get(json_column), path) for row in values])
         self.version += 1
 
+    def append_columns(self, columns: Mapping[str, Sequence[Any]], decoded: Sequence[str]) -> None:
+        """New leads given column by column (a build): every lead column, `name` and
+        `enrichment_status`; the columns in `decoded` as JSON text, instants as datetimes or
+        as microseconds."""
+        ids = columns["id"]
+        self.ids.append(ids)
+        self.alive.extend(np.ones(len(ids), bool))
+        account_ids = [account_id or 0 for account_id in columns["account_id"]]
+        found = self.accounts.ids.rows_of(account_ids)
+        self.account_rows.extend(np.where(found == NO_ROW, 0, found))
+        for name, column in self.columns.items():
+            if isinstance(column, DenseColumn):
+                column.append_values(columns[name])
+            elif name in decoded:
+                column.append_json(columns[name])
+            else:
+                column.append(columns[name])
+        self.version += 1
+
     def remove(self, lead_ids: Iterable[int]) -> None:
         rows = [int(r) for r in self.ids.rows_of(list(lead_ids)) if r != NO_ROW]
         self.alive.live[rows] = False
         self.version += 1
 
+    def settle(self) -> None:
+        for column in self.columns.values():
+            if isinstance(column, DictionaryColumn):
+                column.settle(len(self))
+
     def add_path(
         self, json_column: str, path: Path, values_by_id: Mapping[int, Any]
     ) -> DictionaryColumn:
         column = DictionaryColumn()
-        column.append(values_by_id.get(int(i)) for i in self.ids.ids.live)
+        column.append([values_by_id.get(int(i)) for i in self.ids.ids.live])
         self.paths[(json_column, path)] = column
         return column
 
@@ -253,8 +277,12 @@ class EventTable:
         self.tail_at.extend([micros(row["occurred_at"]) for row in rows])
         for (type_code, path), column in self.paths.items():
             column.append(
-                walk(row["metadata"], path) if self.type_codes[row["type"]] == type_code else None
-                for row in rows
+                [
+                    walk(row["metadata"], path)
+                    if self.type_codes[row["type"]] == type_code
+                    else None
+                    for row in rows
+                ]
             )
         if len(self.tail_ids) >= self.MERGE_AT:
             self.merge()
