@@ -188,8 +188,11 @@ class DenseColumn:
         self.values.live[at] = values
         self.valid.live[at] = valid
 
-    def operand(self) -> DenseOperand:
-        return DenseOperand(self.values.live, self.valid.live, self.kind)
+    def operand(self, rows: np.ndarray[Any, Any] | None = None) -> DenseOperand:
+        """The values of every row, or of `rows` only."""
+        if rows is None:
+            return DenseOperand(self.values.live, self.valid.live, self.kind)
+        return DenseOperand(self.values.live[rows], self.valid.live[rows], self.kind)
 
     def nbytes(self) -> int:
         return self.values.nbytes() + self.valid.nbytes()

@@ -31,6 +31,9 @@ from segmint.index.tables import AccountTable, EventTable, LeadTable, Membership
 from segmint.index.vectors import BoolArray, micros
 from segmint.projects import Project
 
+Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
+FEW_LEFT = 16  # an AND reads only its candidate rows once fewer than 1 in 16 are left
+
 
 @dataclass(frozen=True)
 class Loaders:
@@ -56,56 +59,75 @@ class Walk:
 
     # -- leads ---------------------------------------------------------------------------
 
-    def mask(self, node: Node) -> BoolArray:
+    def mask(self, node: Node, rows: Rows = None) -> BoolArray:
+        """One answer per lead row, or per row of `rows` when given (an AND's candidates)."""
         match node:
             case And(children):
-                result = np.ones(len(self.leads), bool)
-                for child in children:
-                    result &= self.mask(child)
-                return result
+                return self._all(children, rows)
             case Or(children):
-                result = np.zeros(len(self.leads), bool)
+                result = np.zeros(self._size(rows), bool)
                 for child in children:
-                    result |= self.mask(child)
+                    result |= self.mask(child, rows)
                 return result
             case Not(child):
-                return ~self.mask(child)
+                return ~self.mask(child, rows)
             case Condition():
-                return self._whole(self._condition(node))
+                return self._sized(self._condition(node, rows), rows)
             case EventCondition():
-                return self._whole(self._event(node))
+                return self._sized(self._picked(self._event(node), rows), rows)
             case SegmentRef():
-                return self._segment(node)
+                return self._segment(node, rows)
             case ListRef(list_id):
-                return self.members(("list", list_id))
+                return self._picked(self.members(("list", list_id)), rows)
             case _:
                 assert_never(node)
 
-    def _whole(self, answer: BoolArray) -> BoolArray:
-        """An answer for exactly every lead row: numpy would broadcast a short one into a
+    def _all(self, children: tuple[Node, ...], rows: Rows) -> BoolArray:
+        """AND: once few rows are left, the other children are read at those rows only (a
+        selective first condition makes the rest nearly free)."""
+        result = np.ones(self._size(rows), bool)
+        for child in children:
+            left = np.flatnonzero(result)
+            if not len(left):
+                break
+            if len(left) * FEW_LEFT < len(result):
+                result[left] = self.mask(child, left if rows is None else rows[left])
+            else:
+                result &= self.mask(child, rows)
+        return result
+
+    def _size(self, rows: Rows) -> int:
+        return len(self.leads) if rows is None else len(rows)
+
+    def _sized(self, answer: BoolArray, rows: Rows) -> BoolArray:
+        """An answer for exactly the rows asked about: numpy would broadcast a short one into a
         wrong count, so a column out of step with the table is an error (SQL then answers)."""
-        if answer.shape != (len(self.leads),):
-            raise IndexError(f"an answer for {answer.shape} rows, not {len(self.leads)}")
+        if answer.shape != (self._size(rows),):
+            raise IndexError(f"an answer for {answer.shape} rows, not {self._size(rows)}")
         return answer
+
+    @staticmethod
+    def _picked(answer: BoolArray, rows: Rows) -> BoolArray:
+        return answer if rows is None else answer[rows]
 
     def members(self, key: tuple[str, int]) -> BoolArray:
         if not self.memberships.has(key):
             self.load.members(key)
         return self.memberships.mask(key, self.leads)
 
-    def _condition(self, node: Condition) -> BoolArray:
+    def _condition(self, node: Condition, rows: Rows) -> BoolArray:
         spec = resolve_field(node.field, self.project)
         op = OPERATORS[node.op]
         if spec.table is Table.ACCOUNTS:
             column = self._account_column(spec)
             per_account = column.gather(op.vector(column.operand, spec, node.value, self.time))
-            result: BoolArray = per_account[self.leads.account_rows.live]
-            return result
+            return self._picked(per_account, self._picked(self.leads.account_rows.live, rows))
         lead_column = self._lead_column(spec)
         if isinstance(lead_column, DenseColumn):
-            answer: BoolArray = op.vector(lead_column.operand(), spec, node.value, self.time)
+            answer: BoolArray = op.vector(lead_column.operand(rows), spec, node.value, self.time)
             return answer
-        return lead_column.gather(op.vector(lead_column.operand, spec, node.value, self.time))
+        per_value = op.vector(lead_column.operand, spec, node.value, self.time)
+        return lead_column.gather(per_value, rows)
 
     def _lead_column(self, spec: FieldSpec) -> DictionaryColumn | DenseColumn:
         if spec.storage is Storage.NAME:
@@ -123,7 +145,7 @@ class Walk:
             return column if column is not None else self.load.account_path(spec.path)
         return self.accounts.columns[spec.column]
 
-    def _segment(self, node: SegmentRef) -> BoolArray:
+    def _segment(self, node: SegmentRef, rows: Rows) -> BoolArray:
         if self.segments is None:
             raise InvalidInput("in_segment needs a segment source to resolve segments")
         if node.segment_id in self.inlining:
@@ -134,7 +156,7 @@ class Walk:
         tree = parse_filter(stored, self.project, path=f"segment[{node.segment_id}].filter")
         self.inlining = (*self.inlining, node.segment_id)
         try:
-            return self.mask(tree)
+            return self.mask(tree, rows)
         finally:
             self.inlining = self.inlining[:-1]
 
@@ -148,33 +170,39 @@ class Walk:
         return within if node.performed else ~within
 
     def _event_counts(self, node: EventCondition) -> np.ndarray[Any, Any]:
+        """Each lead's number of events of the node's type (in its window, matching its where).
+        The sorted part holds each type's events together, by time: a type is a slice and a
+        window two binary searches in it; the tail is scanned whole."""
         size = len(self.leads)
         events = self.events
         code = events.type_code(node.type)
         if code is None:
             return np.zeros(size, np.int64)
+        low, high = events.type_slice(code)
         window = None
         if node.within_days is not None:
             window = (
                 micros(self.time.now - timedelta(days=node.within_days)),
                 micros(self.time.now),
             )
-        # The sorted part: a window is two binary searches.
-        low, high = 0, len(events.at)
-        if window is not None:
-            low = int(np.searchsorted(events.at, window[0], "left"))
-            high = int(np.searchsorted(events.at, window[1], "right"))
-        positions = low + np.flatnonzero(events.types[low:high] == code)
-        # The tail, scanned whole; its positions follow the sorted part's.
+            at = events.at[low:high]
+            low, high = (
+                low + int(np.searchsorted(at, window[0], "left")),
+                low + int(np.searchsorted(at, window[1], "right")),
+            )
         in_tail = events.tail_types.live == code
         if window is not None:
             tail_at = events.tail_at.live
             in_tail &= (tail_at >= window[0]) & (tail_at <= window[1])
-        positions = np.concatenate((positions, len(events.at) + np.flatnonzero(in_tail)))
-        if node.where is not None:
-            positions = positions[self._where(node.where, node.type, positions)]
-        lead_rows = np.concatenate((events.lead_rows, events.tail_lead_rows.live))
-        counted: np.ndarray[Any, Any] = np.bincount(lead_rows[positions], minlength=size)
+        tail = np.flatnonzero(in_tail)
+        main_rows = events.lead_rows[low:high]
+        tail_rows = events.tail_lead_rows.live[tail]
+        if node.where is not None:  # positions: the sorted part's, then the tail's after them
+            main_rows = main_rows[self._where(node.where, node.type, np.arange(low, high))]
+            tail_rows = tail_rows[self._where(node.where, node.type, len(events.at) + tail)]
+        counted: np.ndarray[Any, Any] = np.bincount(main_rows, minlength=size)
+        if len(tail_rows):
+            counted = counted + np.bincount(tail_rows, minlength=size)
         return counted[:size]
 
     def _where(self, node: Node, event_type: str, positions: np.ndarray[Any, Any]) -> BoolArray:

@@ -230,8 +230,9 @@ class LeadTable:
 
 
 class EventTable:
-    """Events in two parts: `main`, sorted by time (a window is a binary search), and `tail`,
-    the events appended since, unsorted and scanned whole; the tail is merged in when large."""
+    """Events in two parts: the main part, sorted by type then time (a type is a slice, a
+    window two binary searches in it), and the tail, the events appended since, unsorted and
+    scanned whole; the tail is merged in when large."""
 
     MERGE_AT: Final = 100_000
 
@@ -240,7 +241,7 @@ class EventTable:
         self.ids = np.zeros(0, np.int64)
         self.lead_rows = np.zeros(0, np.int32)
         self.types = np.zeros(0, np.int32)
-        self.at = np.zeros(0, np.int64)  # microseconds since 1970, ascending
+        self.at = np.zeros(0, np.int64)  # microseconds since 1970, ascending within a type
         self.tail_ids = Growing(np.int64)
         self.tail_lead_rows = Growing(np.int32)
         self.tail_types = Growing(np.int32)
@@ -257,6 +258,13 @@ class EventTable:
             code = self.type_codes[event_type] = len(self.type_codes)
         return code
 
+    def type_slice(self, code: int) -> tuple[int, int]:
+        """Where a type's events lie in the sorted part."""
+        return (
+            int(np.searchsorted(self.types, code, "left")),
+            int(np.searchsorted(self.types, code, "right")),
+        )
+
     def load_sorted(
         self,
         ids: np.ndarray[Any, Any],
@@ -264,8 +272,8 @@ class EventTable:
         types: np.ndarray[Any, Any],
         at: np.ndarray[Any, Any],
     ) -> None:
-        """The bulk of a build: arrays already aligned; sorted here by (time, id)."""
-        order = np.lexsort((ids, at))
+        """The bulk of a build: arrays already aligned; sorted here by (type, time, id)."""
+        order = np.lexsort((ids, at, types))
         self.ids, self.lead_rows = ids[order], lead_rows[order].astype(np.int32)
         self.types, self.at = types[order].astype(np.int32), at[order]
 
@@ -290,10 +298,10 @@ class EventTable:
     def merge(self) -> None:
         ids = np.concatenate((self.ids, self.tail_ids.live))
         at = np.concatenate((self.at, self.tail_at.live))
-        order = np.lexsort((ids, at))
-        self.ids, self.at = ids[order], at[order]
+        types = np.concatenate((self.types, self.tail_types.live))
+        order = np.lexsort((ids, at, types))
+        self.ids, self.at, self.types = ids[order], at[order], types[order]
         self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
-        self.types = np.concatenate((self.types, self.tail_types.live))[order]
         for column in self.paths.values():
             column.reorder(order)
         self.tail_ids, self.tail_lead_rows = Growing(np.int64), Growing(np.int32)
