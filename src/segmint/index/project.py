@@ -49,7 +49,7 @@ class ProjectIndex:
         self.accounts = AccountTable()
         self.leads = LeadTable(self.accounts)
         self.events = EventTable()
-        self.memberships = Memberships()
+        self.memberships = Memberships(self.leads)
         self.position = Position()
         self.caught_up_at = time.monotonic()  # when it last read the feed
         self._orders: dict[tuple[str, bool], tuple[int, np.ndarray[Any, Any]]] = {}
@@ -231,6 +231,14 @@ class Reader:
 
     def ids(self, rows: np.ndarray[Any, Any]) -> list[int]:
         return [int(i) for i in self.index.leads.ids.ids.live[rows]]
+
+    def rows_of(self, lead_ids: Any) -> np.ndarray[Any, Any]:
+        """The row of each lead id (NO_ROW, -1, for a lead the index does not hold)."""
+        return self.index.leads.ids.rows_of(lead_ids)
+
+    def lead_ids(self) -> np.ndarray[Any, Any]:
+        """Every row's lead id (a dead row keeps its deleted lead's)."""
+        return self.index.leads.ids.ids.live
 
     def column_values(self, name: str, rows: np.ndarray[Any, Any]) -> tuple[Sequence[Any], Any]:
         """A text column's dictionary and the codes of `rows` (a copy: safe to read after the

@@ -16,15 +16,19 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
 import sqlalchemy as sa
 
 from segmint.errors import InvalidInput
+from segmint.filters.parse import parse_filter
+from segmint.filters.source import MemorySegmentSource
 from segmint.index import loading
-from segmint.index.project import ProjectIndex
-from segmint.store.tables import projects
+from segmint.index.project import Audience, ProjectIndex
+from segmint.projects import get_project_by_id
+from segmint.store.tables import projects, segments
 
 log = logging.getLogger("segmint.index")
 
@@ -160,6 +164,7 @@ class Indexes:
             log.exception("building the index of project %s failed", project_id)
             self._set(project_id, _Entry(State.FAILED, error=str(exc)))
             return
+        self._warm(index)
         seconds = time.perf_counter() - started
         log.info(
             "index of project %s ready: %s leads, %s events, %.1f MB, %.1f s",
@@ -170,6 +175,30 @@ class Indexes:
             seconds,
         )
         self._set(project_id, _Entry(State.READY, index, seconds))
+
+    def _warm(self, index: ProjectIndex) -> None:
+        """Evaluate each stored segment once, so the JSON paths, lists and frozen members they
+        name are loaded now, in the background, rather than by a user's first request."""
+        try:
+            with self.engine.connect() as conn:
+                project = get_project_by_id(conn, index.project_id)
+                rows = conn.execute(
+                    sa.select(segments.c.id, segments.c.filter, segments.c.active).where(
+                        segments.c.project_id == index.project_id
+                    )
+                ).all()
+            source = MemorySegmentSource({row.id: row.filter for row in rows})
+            now = datetime.now(UTC)
+            with index.reading(self.engine) as reader:
+                for row in rows:
+                    audience = (
+                        Audience((parse_filter(row.filter, project),))
+                        if row.active
+                        else Audience(members=(("segment", row.id),))
+                    )
+                    reader.select(audience, project, now, source)
+        except Exception:  # only a head start: a segment it cannot read is read when asked
+            log.warning("warming the index of project %s stopped early", index.project_id)
 
     def _set(self, project_id: int, entry: _Entry) -> None:
         with self._lock:

@@ -339,27 +339,40 @@ class EventTable:
 
 
 class Memberships:
-    """Members of static lists and of inactive (frozen) segments, by lead id, loaded on first
-    use and kept current from the change feed."""
+    """Members of static lists and of inactive (frozen) segments: one boolean per lead row for
+    each (a byte a lead), loaded on first use and kept current from the change feed."""
 
-    def __init__(self) -> None:
-        self.members: dict[tuple[str, int], set[int]] = {}
+    def __init__(self, leads: LeadTable) -> None:
+        self.leads = leads
+        self.members: dict[tuple[str, int], Growing] = {}
 
     def has(self, key: tuple[str, int]) -> bool:
         return key in self.members
 
     def load(self, key: tuple[str, int], lead_ids: Iterable[int]) -> None:
-        self.members[key] = set(lead_ids)
+        flags = Growing(np.bool_, False)
+        flags.extend(np.zeros(len(self.leads), bool))
+        rows = self.leads.ids.rows_of(list(lead_ids))
+        flags.live[rows[rows != NO_ROW]] = True
+        self.members[key] = flags
+
+    def _flags(self, key: tuple[str, int]) -> Growing:
+        flags = self.members[key]
+        if len(flags) < len(self.leads):  # leads appended since: not members until told
+            flags.extend(np.zeros(len(self.leads) - len(flags), bool))
+        return flags
 
     def set_lead(self, key: tuple[str, int], lead_id: int, member: bool) -> None:
         if key in self.members:
-            (self.members[key].add if member else self.members[key].discard)(lead_id)
+            row = self.leads.ids.row_of(lead_id)
+            if row != NO_ROW:
+                self._flags(key).live[row] = member
 
     def mask(self, key: tuple[str, int], leads: LeadTable) -> BoolArray:
-        mask = np.zeros(len(leads), bool)
-        rows = leads.ids.rows_of(sorted(self.members.get(key, ())))
-        mask[rows[rows != NO_ROW]] = True
-        return mask
+        if key not in self.members:
+            return np.zeros(len(leads), bool)
+        flags: BoolArray = self._flags(key).live
+        return flags
 
     def nbytes(self) -> int:
-        return sum(80 * len(members) for members in self.members.values())
+        return sum(flags.nbytes() for flags in self.members.values())

@@ -75,6 +75,24 @@ class Texts:
         self._joined: str | None = None
         self._starts: np.ndarray[Any, Any] | None = None
 
+    def extended(self, values: Sequence[str | None], added: Sequence[str | None]) -> Texts:
+        """These texts with `added` after them (`values`: the whole list, already extended),
+        reusing what was computed for the old ones."""
+        grown = Texts.__new__(Texts)
+        grown.values = values
+        more = np.fromiter((v is not None for v in added), bool, len(added))
+        grown.valid = np.concatenate((self.valid, more))
+        grown._joined, grown._starts = None, None
+        if self._joined is not None and self._starts is not None and added:
+            texts = [v or "" for v in added]
+            lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+            first = len(self._joined)  # the old string ends with the NUL before the new ones
+            grown._starts = np.concatenate(
+                (self._starts, first + np.concatenate(([0], np.cumsum(lengths)[:-1])))
+            )
+            grown._joined = self._joined + SEPARATOR.join(texts) + SEPARATOR
+        return grown
+
     def _index(self) -> tuple[str, np.ndarray[Any, Any]]:
         if self._joined is None:
             texts = [v or "" for v in self.values]
@@ -138,12 +156,12 @@ class DictionaryOperand:
 
     def __init__(self, values: list[Any]) -> None:
         self.values = values
-        self._views: dict[View, Any] = {}
+        self._views: dict[View, Numbers | Texts] = {}
         self._reads: dict[View, list[Any]] = {}
         self._present: BoolArray | None = None
         self._elements: tuple[np.ndarray[Any, Any], dict[str, int], np.ndarray[Any, Any]] | None
         self._elements = None
-        self._elements_of = -1
+        self._elements_of = 0
 
     @property
     def size(self) -> int:
@@ -154,47 +172,64 @@ class DictionaryOperand:
 
     def view(self, kind: View) -> Numbers | Texts:
         cached = self._views.get(kind)
-        if cached is None or len(cached.valid) != self.size:
-            cached = self._build_view(kind)
-            self._views[kind] = cached
-        return cached
-
-    def _read(self, kind: View) -> list[Any]:
-        """Each distinct value read in `kind`, extended with the values added since last time."""
+        if cached is not None and len(cached.valid) == self.size:
+            return cached
         read = self._reads.setdefault(kind, [])
-        read.extend(PyValue(raw).view(kind) for raw in self.values[len(read) :])
-        return read
+        done = len(read)
+        added = [PyValue(raw).view(kind) for raw in self.values[done:]]
+        read.extend(added)
+        self._views[kind] = fresh = self._grown(kind, cached, read, added)
+        return fresh
 
-    def _build_view(self, kind: View) -> Numbers | Texts:
-        read = self._read(kind)
+    @staticmethod
+    def _grown(
+        kind: View, cached: Numbers | Texts | None, read: list[Any], added: list[Any]
+    ) -> Numbers | Texts:
+        """The view over every value, from the one over the values before `added`."""
         if kind in (View.TEXT, View.BOOLEAN, View.DATE):
+            if isinstance(cached, Texts):
+                return cached.extended(read, added)
             return Texts(read)
-        valid = np.fromiter((v is not None for v in read), bool, len(read))
+        valid = np.fromiter((v is not None for v in added), bool, len(added))
         if kind is View.INSTANT:
-            values = np.fromiter((micros(v) if v is not None else 0 for v in read), np.int64)
-            return Numbers(values, valid, True)
-        numbers = np.fromiter((float(v) if v is not None else 0.0 for v in read), np.float64)
-        return Numbers(numbers, valid, False)
+            values = np.fromiter((micros(v) if v is not None else 0 for v in added), np.int64)
+        else:
+            values = np.fromiter((float(v) if v is not None else 0.0 for v in added), np.float64)
+        if isinstance(cached, Numbers):
+            values = np.concatenate((cached.values, values))
+            valid = np.concatenate((cached.valid, valid))
+        return Numbers(values, valid, kind is View.INSTANT)
 
     def present(self) -> BoolArray:
-        if self._present is None or len(self._present) != self.size:
-            self._present = np.fromiter(
-                (PyValue(raw).present() for raw in self.values), bool, self.size
+        known = self._present
+        if known is None or len(known) != self.size:
+            done = 0 if known is None else len(known)
+            more = np.fromiter(
+                (PyValue(raw).present() for raw in self.values[done:]), bool, self.size - done
             )
-        return self._present
+            known = more if known is None else np.concatenate((known, more))
+            self._present = known
+        return known
 
     def _element_index(self) -> tuple[np.ndarray[Any, Any], dict[str, int], np.ndarray[Any, Any]]:
         """(value of each element, code of each distinct folded element, code of each
-        element): the lists among the values flattened once, so `has any` is one comparison."""
-        if self._elements is None or self._elements_of != self.size:
-            owners: list[int] = []
-            codes: list[int] = []
-            distinct: dict[str, int] = {}
-            for position, raw in enumerate(self.values):
-                for element in PyValue(raw).elements():
-                    owners.append(position)
-                    codes.append(distinct.setdefault(element, len(distinct)))
-            self._elements = (np.asarray(owners, np.int64), distinct, np.asarray(codes, np.int64))
+        element): the lists among the values flattened once (and extended as values are added),
+        so `has any` is one comparison."""
+        if self._elements is None:
+            self._elements = (np.zeros(0, np.int64), {}, np.zeros(0, np.int64))
+        if self._elements_of != self.size:
+            owners, distinct, codes = self._elements
+            more_owners: list[int] = []
+            more_codes: list[int] = []
+            for position in range(self._elements_of, self.size):
+                for element in PyValue(self.values[position]).elements():
+                    more_owners.append(position)
+                    more_codes.append(distinct.setdefault(element, len(distinct)))
+            self._elements = (
+                np.concatenate((owners, np.asarray(more_owners, np.int64))),
+                distinct,
+                np.concatenate((codes, np.asarray(more_codes, np.int64))),
+            )
             self._elements_of = self.size
         return self._elements
 
