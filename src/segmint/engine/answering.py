@@ -71,6 +71,13 @@ def through_index(
         return None
 
 
+def can_answer(conn: sa.Connection, project: Project) -> bool:
+    """Whether the project's index is ready now (a caller about to fetch candidates for it
+    asks first; an answer may still fall back to SQL)."""
+    indexes = indexes_for(conn.engine)
+    return indexes is not None and indexes.ready(project.id) is not None
+
+
 def segment_audience(project: Project, row: SegmentRow, q: str | None = None) -> Audience:
     """A segment's members as the index reads them: live through its filter when active, its
     frozen members when not; narrowed by a search."""

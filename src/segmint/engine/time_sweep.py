@@ -118,7 +118,8 @@ def _changed_leads(
     """Leads among the candidates whose stored membership differs from the answer at `now`,
     with whether they were members."""
     candidates = sa.select(leads.c.id).where(leads.c.project_id == project.id, narrow)
-    if not isinstance(narrow, sa.sql.elements.False_):  # (no candidates: nothing to ask)
+    nobody = isinstance(narrow, sa.sql.elements.False_)  # (no candidates: nothing to ask)
+    if not nobody and answering.can_answer(conn, project):
         indexed = _changed_indexed(conn, project, segment_id, tree, candidates, now)
         if indexed is not None:
             return indexed
