@@ -151,3 +151,30 @@ def project(db: Engine) -> Project:
         org_id = auth.create_organization(conn, "Acme")
         auth.create_user(conn, org_id, "owner@acme.test", "owner")
         return create_project(conn, org_id, "default")
+
+
+@pytest.fixture(params=["index", "sql"])
+def index_mode(
+    request: pytest.FixtureRequest, db: Engine, project: Project, caplog: pytest.LogCaptureFixture
+) -> Iterator[str]:
+    """The test once with the columnar index attached to `db` (built in the asking thread on
+    first need) and once without (SQL answers). With the index, the test must have used it:
+    the project's index is ready at the end and no answer fell back to SQL after a failure."""
+    from segmint import index
+
+    if request.param == "sql":
+        yield "sql"
+        return
+    index.attach(db, index.Settings(background=False))
+    try:
+        yield "index"
+        indexes = index.indexes_for(db)
+        assert indexes is not None
+        state = indexes.status()["projects"].get(str(project.id), {}).get("state")
+        assert state == "ready", f"the index was never asked, or is {state}"
+        failures = [
+            r for r in caplog.records if r.name == "segmint.index" and r.levelname == "ERROR"
+        ]
+        assert not failures, [r.getMessage() for r in failures]
+    finally:
+        index.detach(db)

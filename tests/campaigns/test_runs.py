@@ -58,7 +58,12 @@ def _targeting(**fields: object) -> dict[str, object]:
 
 
 def test_audience_is_a_union_minus_exclusions_and_skips(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, world: dict[str, int]
+    db: Engine,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+    world: dict[str, int],
+    index_mode: str,
 ) -> None:
     with db.begin() as conn:
         vip = lists_engine.create_list(conn, project, {"name": "VIP"}, owner.user_id, clock)
@@ -124,6 +129,7 @@ def test_a_run_freezes_its_audience_and_never_sends_twice(
     clock: FrozenClock,
     world: dict[str, int],
     smtp: SmtpServer,
+    index_mode: str,
 ) -> None:
     campaign = add_campaign(
         db, project, owner, clock, targeting=_targeting(include_segments=[world["new"]])

@@ -78,7 +78,7 @@ def _analytics(db: Engine, project: Project, segment_id: int, now: datetime, day
 
 
 def test_deleted_leads_count_in_the_trend_but_not_in_its_average(
-    db: Engine, project: Project
+    db: Engine, project: Project, index_mode: str
 ) -> None:
     project = _in_new_york(db, project)
     clock = FrozenClock(datetime(2026, 10, 31, 12, 0, tzinfo=UTC))  # Oct 31, 08:00 EDT

@@ -79,7 +79,7 @@ def _ids(db: Engine, project: Project) -> dict[str, int]:
 
 
 def test_writes_events_and_edits_move_leads_in_and_out(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     worker = Worker(db, clock)
     upsert_leads(
@@ -175,7 +175,7 @@ def test_deleting_a_lead_is_recorded_in_frozen_segments_too(
 
 
 def test_list_and_segment_references_propagate(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     worker = Worker(db, clock)
     upsert_leads(db, project, enumerate([{"email": "a@x.test", "status": "new"}]), clock=clock)
@@ -223,7 +223,7 @@ def test_read_sets_skip_unrelated_writes(project: Project) -> None:
 
 
 def test_maintained_membership_equals_live_after_random_writes(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     rng = random.Random(7)
     worker = Worker(db, clock)
@@ -310,7 +310,7 @@ def _assert_consistent(
 
 
 def test_an_account_change_moves_its_leads(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     from segmint.engine.accounts import create_account, update_account
 

@@ -89,7 +89,7 @@ def _created_within_a_week(
 
 
 def test_within_last_exits_at_created_at_plus_the_window(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     worker = Worker(db, clock)
     created = T0 - timedelta(days=2, minutes=17)
@@ -160,7 +160,7 @@ def test_older_than_enters_when_the_value_ages_even_after_a_long_outage(
 
 
 def test_leaving_an_event_window_is_stamped_when_the_third_latest_event_leaves(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     worker = Worker(db, clock)
     upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
@@ -278,7 +278,7 @@ TIME_TREES = [
 
 
 def test_maintained_membership_equals_live_as_time_passes(
-    db: Engine, project: Project, clock: FrozenClock
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
     """Random writes, events, filter edits, (de)activations and clock moves: after each drain
     and sweep, every segment's maintained membership is its live evaluation, and history

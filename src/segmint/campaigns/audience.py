@@ -15,12 +15,14 @@ import sqlalchemy as sa
 
 from segmint.campaigns.definitions import Resend, Targeting
 from segmint.campaigns.mail_settings import MailSettings
-from segmint.engine import filtering
+from segmint.engine import answering, filtering
 from segmint.engine import lists as lists_engine
 from segmint.engine import segments as segments_engine
 from segmint.engine.leads import page_of_leads
 from segmint.engine.paging import Sort
+from segmint.index import Audience
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import campaign_recipients, events, leads, lists, segments
 
@@ -133,6 +135,10 @@ def targeted(
         )
     }
 
+    indexed = _targeted_indexed(conn, project, targeting, rows, now)
+    if indexed is not None:
+        return indexed
+
     def union(
         segment_ids: tuple[int, ...], list_ids: tuple[int, ...]
     ) -> list[sa.ColumnElement[bool]]:
@@ -152,6 +158,39 @@ def targeted(
         tree = filtering.load(project, targeting.filter)
         where.append(filtering.condition(conn, project, tree, now))
     return sa.and_(*where)
+
+
+def _targeted_indexed(
+    conn: sa.Connection,
+    project: Project,
+    targeting: Targeting,
+    rows: dict[int, SegmentRow],
+    now: datetime,
+) -> sa.ColumnElement[bool] | None:
+    """`targeted` answered by the columnar index, as the list of the targeted leads' ids (None:
+    SQL answers, when the index cannot or the audience is over MAX_IDS_TO_SQL). What keeps a
+    lead from being sent twice (already_sent, unsubscribed) is not decided here: those stay
+    conditions of the statements that count and freeze the audience, read in their transaction,
+    and intersect with this list there."""
+    if not targeting.include_segments and not targeting.include_lists:
+        return None  # nobody: SQL says so without a look at the index
+
+    def union(segment_ids: tuple[int, ...], list_ids: tuple[int, ...]) -> list[Audience]:
+        found = [answering.segment_audience(project, rows[s]) for s in segment_ids if s in rows]
+        return found + [answering.list_audience(project, list_id) for list_id in list_ids]
+
+    also = None if targeting.filter is None else filtering.load(project, targeting.filter)
+    found = answering.union_ids(
+        conn,
+        project,
+        union(targeting.include_segments, targeting.include_lists),
+        union(targeting.exclude_segments, targeting.exclude_lists),
+        also,
+        now,
+    )
+    if found is None or len(found.value) > answering.MAX_IDS_TO_SQL:
+        return None
+    return one_of(leads.c.id, found.value.tolist(), conn.dialect.name)
 
 
 def unsubscribed(project: Project) -> sa.ColumnElement[bool]:

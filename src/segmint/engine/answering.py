@@ -10,7 +10,8 @@ wrong count. Answers say who gave them (`Segmint-Engine` on the API's responses)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Generic, TypeVar
@@ -20,7 +21,10 @@ import sqlalchemy as sa
 
 from segmint.engine import filtering
 from segmint.errors import SegmintError
+from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
+from segmint.index.columns import DenseColumn
+from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, list_members, segment_members
@@ -31,6 +35,10 @@ INDEX: Final = "index"
 SQL: Final = "sql"
 ENGINE_HEADER: Final = "Segmint-Engine"
 EXPORT_CHUNK_ROWS: Final = 20_000
+# Answers the index gives as lead ids and SQL goes on from (a sync's writes, a campaign's skip
+# reasons) are handed over as one array parameter of at most this many ids; a larger answer is
+# left to SQL, set-wise, rather than pulled through Python.
+MAX_IDS_TO_SQL: Final = 200_000
 
 T = TypeVar("T")
 
@@ -61,6 +69,13 @@ def through_index(
     except Exception as exc:
         indexes.failed(project.id, exc)
         return None
+
+
+def can_answer(conn: sa.Connection, project: Project) -> bool:
+    """Whether the project's index is ready now (a caller about to fetch candidates for it
+    asks first; an answer may still fall back to SQL)."""
+    indexes = indexes_for(conn.engine)
+    return indexes is not None and indexes.ready(project.id) is not None
 
 
 def segment_audience(project: Project, row: SegmentRow, q: str | None = None) -> Audience:
@@ -154,6 +169,109 @@ def page_ids(
         rows = reader.ordered(reader.select(audience, project, now, source), *sort)
         start = (page - 1) * per_page
         return PageIds(reader.ids(rows[start : start + per_page]), len(rows))
+
+    return through_index(conn, project, work)
+
+
+def matching_all(
+    conn: sa.Connection, project: Project, audience: Audience, now: datetime
+) -> Indexed[np.ndarray] | None:
+    """The ids (sorted, int64) of every lead in the audience at `now`."""
+    source = filtering.StoredSegments(conn, project.id)
+
+    def work(reader: Reader) -> np.ndarray:
+        mask = reader.select(audience, project, now, source)
+        return np.sort(_lead_ids(reader)[mask])
+
+    return through_index(conn, project, work)
+
+
+def matching_among(
+    conn: sa.Connection,
+    project: Project,
+    trees: Mapping[int, Node],
+    among: Sequence[int],
+    now: datetime,
+) -> Indexed[dict[int, set[int]]] | None:
+    """For each keyed filter, which of the leads `among` it matches at `now`: all of them read
+    in one snapshot of the index (a lead the index does not hold, deleted or never written,
+    matches nothing, as in SQL)."""
+    source = filtering.StoredSegments(conn, project.id)
+    wanted = np.asarray(sorted(set(among)), np.int64)
+
+    def work(reader: Reader) -> dict[int, set[int]]:
+        rows = reader.index.leads.ids.rows_of(wanted)
+        held = rows != NO_ROW
+        rows, ids = rows[held], wanted[held]
+        found: dict[int, set[int]] = {}
+        for key, tree in trees.items():
+            mask = reader.select(Audience((tree,)), project, now, source)
+            found[key] = {int(i) for i in ids[mask[rows]]}
+        return found
+
+    return through_index(conn, project, work)
+
+
+def union_ids(
+    conn: sa.Connection,
+    project: Project,
+    included: Sequence[Audience],
+    excluded: Sequence[Audience],
+    also: Node | None,
+    now: datetime,
+) -> Indexed[np.ndarray] | None:
+    """The ids (sorted, int64) of leads in any `included` audience, in no `excluded` one and
+    matching `also` (a campaign's targeting)."""
+    source = filtering.StoredSegments(conn, project.id)
+
+    def work(reader: Reader) -> np.ndarray:
+        mask = np.zeros(len(reader.index.leads), bool)
+        for audience in included:
+            mask |= reader.select(audience, project, now, source)
+        for audience in excluded:
+            mask &= ~reader.select(audience, project, now, source)
+        if also is not None:
+            mask &= reader.select(Audience((also,)), project, now, source)
+        return np.sort(_lead_ids(reader)[mask])
+
+    return through_index(conn, project, work)
+
+
+def _lead_ids(reader: Reader) -> np.ndarray:
+    ids: np.ndarray = reader.index.leads.ids.ids.live
+    return ids
+
+
+@dataclass(frozen=True)
+class MemberSums:
+    """Sums over an audience: how many, their total of a number column, and how many of them
+    also match a filter."""
+
+    count: int
+    total: float
+    matching: int
+
+
+def member_sums(
+    conn: sa.Connection,
+    project: Project,
+    audience: Audience,
+    column: str,
+    also: Node,
+    now: datetime,
+) -> Indexed[MemberSums] | None:
+    """Analytics' current numbers from the index: `column` must be a number column (nulls are
+    left out of the total, as SQL's SUM leaves them)."""
+    source = filtering.StoredSegments(conn, project.id)
+
+    def work(reader: Reader) -> MemberSums:
+        mask = reader.select(audience, project, now, source)
+        values = reader.index.leads.columns[column]
+        assert isinstance(values, DenseColumn)
+        summed = mask & values.valid.live
+        total = math.fsum(values.values.live[summed].tolist())
+        also_mask = mask & reader.select(Audience((also,)), project, now, source)
+        return MemberSums(int(np.count_nonzero(mask)), total, int(np.count_nonzero(also_mask)))
 
     return through_index(conn, project, work)
 

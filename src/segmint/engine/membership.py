@@ -2,8 +2,10 @@
 
 `sync` compares the live evaluation of a segment (for all leads, or only some) with the stored
 members and applies the difference set-wise in the database: one INSERT ... SELECT for the
-history of each direction, one for the new members, one DELETE for those who left. Nothing is
-pulled into Python, so a segment of a million leads syncs as fast as one of ten.
+history of each direction, one for the new members, one DELETE for those who left. When the
+columnar index answers who matches (engine/answering.py), the matching ids are handed to the
+database as one array parameter, and only up to INDEX_FULL_SYNC_IDS of them: a larger segment's
+full sync stays set-wise in SQL, nothing pulled into Python.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from segmint.engine import filtering, webhooks
+from segmint.engine import answering, filtering, webhooks
 from segmint.engine.dependencies import ReadSet, read_set
 from segmint.filters.tree import Node
+from segmint.index import Audience
 from segmint.projects import Project
 from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
@@ -88,21 +91,27 @@ def sync(
     if ids == []:
         return Changes()
     tree = filtering.load(project, row.filter)
-    matching = sa.select(leads.c.id).where(
-        leads.c.project_id == project.id, filtering.condition(conn, project, tree, now, ids)
-    )
+    dialect = conn.dialect.name
     members = sa.select(segment_members.c.lead_id).where(
         segment_members.c.project_id == project.id, segment_members.c.segment_id == segment_id
     )
     if ids is not None:
-        matching = matching.where(one_of(leads.c.id, ids, conn.dialect.name))
-        members = members.where(one_of(segment_members.c.lead_id, ids, conn.dialect.name))
+        members = members.where(one_of(segment_members.c.lead_id, ids, dialect))
+    indexed = _matching_indexed(conn, project, segment_id, tree, ids, now)
+    if indexed is not None:
+        matching = _id_list(project.id, indexed, dialect)
+    else:
+        matching = sa.select(leads.c.id).where(
+            leads.c.project_id == project.id, filtering.condition(conn, project, tree, now, ids)
+        )
+        if ids is not None:
+            matching = matching.where(one_of(leads.c.id, ids, dialect))
     hooks = webhooks.listeners(conn, project.id)
     stamp = _HistoryStamp(project.id, segment_id, row.version, now, reason, detail, hooks)
     # EXCEPT rather than NOT IN: PostgreSQL cannot turn NOT IN (subquery) into an anti-join.
     entered_ids: LeadIds = sa.except_(matching, members)
     exited_ids: LeadIds = sa.except_(members, matching)
-    if ids is not None:  # a few leads: evaluate once, then write from the id lists
+    if ids is not None or indexed is not None:  # evaluate once, then write from the id lists
         entering, leaving = _differences(conn, matching, members)
         entered_ids = _id_list(project.id, entering, conn.dialect.name)
         exited_ids = _id_list(project.id, leaving, conn.dialect.name)
@@ -114,6 +123,50 @@ def sync(
             .values(time_synced_at=now)
         )
     return changes
+
+
+# The index answers a sync's "who matches now" when this process has one for the project; the
+# differences with the stored members are still taken in SQL, in the sync's transaction.
+#
+# Why the index's snapshot is right for the sync, though it is not the worker's transaction:
+# the index opens its own snapshot (and catches up to it) after the work item was claimed and
+# after the segment row was locked. Every write a work item is about was committed before the
+# item could be claimed (the outbox row is written in the same transaction as the write), so
+# the snapshot sees all of them, as the SQL path's statements do. A write committed after the
+# snapshot has its own work item, which waits for this sync's segment lock and re-evaluates its
+# leads afterwards. The stored members an active segment's sync compares against change only
+# under that lock (syncs, sweeps) or by a lead's deletion; the comparison reads them in the
+# sync's transaction, and every id list written is re-read through `leads`, so a lead deleted
+# meanwhile is neither entered nor left twice. What the transaction itself wrote before the
+# sync (a dependent segment's sync after its referenced segment's) the index does not see, but
+# nothing the filters read is written there: an active segment referenced by `in_segment` is
+# evaluated through its filter, not its stored members, on both paths.
+INDEX_FULL_SYNC_IDS = answering.MAX_IDS_TO_SQL  # a full sync hands at most this many to SQL
+INDEX_LEAD_BATCH = 20_000  # a partial sync of at most this many leads asks the index
+
+
+def _matching_indexed(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    tree: Node,
+    ids: Sequence[int] | None,
+    now: datetime,
+) -> list[int] | None:
+    """The leads (of `ids`, or of all) the segment matches, from the index; None: ask SQL.
+
+    A full sync through the index sends every matching id to the database in one parameter
+    (an array): up to INDEX_FULL_SYNC_IDS that beats evaluating the filter over every lead;
+    a larger segment syncs set-wise in SQL, never pulled through Python."""
+    if ids is None:
+        found = answering.matching_all(conn, project, Audience((tree,)), now)
+        if found is None or len(found.value) > INDEX_FULL_SYNC_IDS:
+            return None
+        return [int(i) for i in found.value]
+    if len(ids) > INDEX_LEAD_BATCH:
+        return None
+    among = answering.matching_among(conn, project, {segment_id: tree}, ids, now)
+    return None if among is None else sorted(among.value[segment_id])
 
 
 def _write(
@@ -201,9 +254,14 @@ def _matching_each(
 ) -> dict[int, set[int]]:
     """For each segment, which of `ids` its filter matches now: one statement, a column each."""
     order = sorted(rows)
+    trees = {i: filtering.load(project, rows[i].filter) for i in order}
+    if len(ids) <= INDEX_LEAD_BATCH:  # see _matching_indexed: why the index's snapshot is right
+        indexed = answering.matching_among(conn, project, trees, ids, now)
+        if indexed is not None:
+            return indexed.value
     columns = [
         sa.func.coalesce(
-            filtering.condition(conn, project, filtering.load(project, rows[i].filter), now, ids),
+            filtering.condition(conn, project, trees[i], now, ids),
             sa.false(),
             type_=sa.Boolean,
         )

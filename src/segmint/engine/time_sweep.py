@@ -21,14 +21,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import filtering, webhooks
+from segmint.engine import answering, filtering, webhooks
 from segmint.engine.dependencies import read_set
-from segmint.engine.membership import Changes, Reason
+from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
 from segmint.filters.evaluate import evaluate
 from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, membership_history, segment_members, segments
 
@@ -117,6 +118,11 @@ def _changed_leads(
     """Leads among the candidates whose stored membership differs from the answer at `now`,
     with whether they were members."""
     candidates = sa.select(leads.c.id).where(leads.c.project_id == project.id, narrow)
+    nobody = isinstance(narrow, sa.sql.elements.False_)  # (no candidates: nothing to ask)
+    if not nobody and answering.can_answer(conn, project):
+        indexed = _changed_indexed(conn, project, segment_id, tree, candidates, now)
+        if indexed is not None:
+            return indexed
     matching = candidates.where(filtering.condition(conn, project, tree, now))
     members = sa.select(segment_members.c.lead_id).where(
         segment_members.c.project_id == project.id,
@@ -126,6 +132,37 @@ def _changed_leads(
     entering = conn.execute(sa.except_(matching, members)).scalars()
     leaving = conn.execute(sa.except_(members, matching)).scalars()
     return {**dict.fromkeys(entering, False), **dict.fromkeys(leaving, True)}
+
+
+def _changed_indexed(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    tree: Node,
+    candidates: sa.Select[Any],
+    now: datetime,
+) -> dict[int, bool] | None:
+    """`_changed_leads` with the index answering who of the candidates matches (up to
+    INDEX_LEAD_BATCH of them; None: ask SQL). The index reads in its own snapshot, taken after
+    the segment row was locked: see membership.py, `_matching_indexed`, for why that is right;
+    a write it does not see yet is left to its work item, as the module docstring says."""
+    found = list(conn.execute(candidates.limit(INDEX_LEAD_BATCH + 1)).scalars())
+    if not found or len(found) > INDEX_LEAD_BATCH:
+        return {} if not found else None
+    indexed = answering.matching_among(conn, project, {segment_id: tree}, found, now)
+    if indexed is None:
+        return None
+    matching = indexed.value[segment_id]
+    stored = set(
+        conn.execute(
+            sa.select(segment_members.c.lead_id).where(
+                segment_members.c.project_id == project.id,
+                segment_members.c.segment_id == segment_id,
+                one_of(segment_members.c.lead_id, found, conn.dialect.name),
+            )
+        ).scalars()
+    )
+    return {**dict.fromkeys(matching - stored, False), **dict.fromkeys(stored - matching, True)}
 
 
 def _event_types(project: Project, tree: Node, source: CachingSegmentSource) -> set[str]:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from segmint import index
 from segmint.campaigns.sender import IDLE_SLEEP as SENDER_IDLE
 from segmint.campaigns.sender import Sender
 from segmint.clock import SYSTEM_CLOCK, Clock
@@ -279,8 +280,20 @@ def send_campaigns_forever(sender: Sender, stop: threading.Event) -> None:
         sender.close()
 
 
+def attach_index(engine: Engine, settings: index.Settings | None = None) -> None:
+    """Give this process's membership evaluation, campaign audiences and analytics the columnar
+    index (`SEGMINT_INDEX=off`: SQL only), every project's built in the background: work goes
+    through SQL until a project's is ready. `segmint serve` attaches it in create_app instead,
+    on the engine its worker thread shares."""
+    settings = settings or index.Settings.from_env()
+    indexes = index.attach(engine, settings)
+    if indexes is not None and settings.background:
+        indexes.build_all()
+
+
 def main_loop(worker: Worker) -> None:
     """`segmint worker`: run until interrupted (SIGINT or SIGTERM)."""
+    attach_index(worker.engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info("worker %s started (lease %ss)", worker.name, worker.lease.total_seconds())
