@@ -23,7 +23,6 @@ from segmint.engine import filtering
 from segmint.errors import SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
-from segmint.index.columns import DenseColumn
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -200,7 +199,7 @@ def matching_among(
     wanted = np.asarray(sorted(set(among)), np.int64)
 
     def work(reader: Reader) -> dict[int, set[int]]:
-        rows = reader.index.leads.ids.rows_of(wanted)
+        rows = reader.rows_of(wanted)
         held = rows != NO_ROW
         rows, ids = rows[held], wanted[held]
         found: dict[int, set[int]] = {}
@@ -225,7 +224,7 @@ def union_ids(
     source = filtering.StoredSegments(conn, project.id)
 
     def work(reader: Reader) -> np.ndarray:
-        mask = np.zeros(len(reader.index.leads), bool)
+        mask = np.zeros(reader.size(), bool)
         for audience in included:
             mask |= reader.select(audience, project, now, source)
         for audience in excluded:
@@ -238,8 +237,7 @@ def union_ids(
 
 
 def _lead_ids(reader: Reader) -> np.ndarray:
-    ids: np.ndarray = reader.index.leads.ids.ids.live
-    return ids
+    return reader.lead_ids()
 
 
 @dataclass(frozen=True)
@@ -266,10 +264,8 @@ def member_sums(
 
     def work(reader: Reader) -> MemberSums:
         mask = reader.select(audience, project, now, source)
-        values = reader.index.leads.columns[column]
-        assert isinstance(values, DenseColumn)
-        summed = mask & values.valid.live
-        total = math.fsum(values.values.live[summed].tolist())
+        values, known = reader.numbers(column)
+        total = math.fsum(values[mask & known].tolist())
         also_mask = mask & reader.select(Audience((also,)), project, now, source)
         return MemberSums(int(np.count_nonzero(mask)), total, int(np.count_nonzero(also_mask)))
 

@@ -236,6 +236,15 @@ class Reader:
         """The row of each lead id (NO_ROW, -1, for a lead the index does not hold)."""
         return self.index.leads.ids.rows_of(lead_ids)
 
+    def numbers(self, name: str) -> tuple[np.ndarray[Any, Any], BoolArray]:
+        """A number column's values and where they are not null, one per row."""
+        column = self.index.leads.columns[name]
+        assert isinstance(column, DenseColumn), f"{name} is not a number column"
+        return column.values.live, column.valid.live
+
+    def size(self) -> int:
+        return len(self.index.leads)
+
     def lead_ids(self) -> np.ndarray[Any, Any]:
         """Every row's lead id (a dead row keeps its deleted lead's)."""
         return self.index.leads.ids.ids.live
