@@ -148,11 +148,16 @@ def serve(
 
 
 def _serve(engine: Engine, host: str, port: int, with_worker: bool = True) -> None:
+    import logging
+
     import uvicorn
 
     from segmint.app import create_app
     from segmint.worker.loop import start_in_thread
 
+    # Segmint's own messages (the index's build progress, the worker's warnings) beside
+    # uvicorn's access log.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = start_in_thread(engine) if with_worker else None
     try:
         # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app

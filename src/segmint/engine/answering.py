@@ -58,13 +58,15 @@ def through_index(
     if indexes is None or index is None:
         return None
     try:
-        with index.reading(conn.engine) as reader:
+        with index.read_for(conn) as reader:
             return Indexed(work(reader))
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
-    except sa.exc.TimeoutError:
-        log.warning("no connection free for the index of project %s: SQL answers", project.id)
-        return None  # nothing was read: the index stays as it was
+    except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
+        # No free connection, a statement timed out, the database went away: the index is as
+        # it was (a catch-up appends events last, after every read) and SQL answers this once.
+        log.warning("the index of project %s could not read the database: %s", project.id, exc)
+        return None
     except Exception as exc:
         indexes.failed(project.id, exc)
         return None

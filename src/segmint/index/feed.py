@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -71,42 +71,66 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
 def position_now(conn: sa.Connection) -> Position:
     """The position of the snapshot `conn` reads in: where a build made in it stands."""
     if conn.dialect.name == "postgresql":
-        return _pg_position(conn)
+        snapshot_text, own = conn.execute(
+            sa.text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
+        ).one()
+        return _pg_position(snapshot_text, own)
     last = conn.execute(sa.select(sa.func.max(index_changes.c.id))).scalar()
     return Position(last_id=int(last or 0))
 
 
-def _pg_position(conn: sa.Connection) -> Position:
-    snapshot_text, own = conn.execute(
-        sa.text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
-    ).one()
+def _pg_position(snapshot_text: str, own: str | None) -> Position:
     _xmin, xmax, xip = str(snapshot_text).split(":")
     # A transaction sees its own writes: when it reads for the index itself (tests build one
     # inside the transaction that wrote the rows), its changes are applied, not "in progress".
-    # (The index's own snapshots are read-only and have no transaction id.)
     running = tuple(int(x) for x in xip.split(",") if x and x != own)
     return Position(xmax=int(xmax), in_progress=running, own=int(own) if own else None)
+
+
+def has_written(conn: sa.Connection) -> bool:
+    """Whether `conn`'s transaction holds writes of its own (uncommitted, so not for the index)."""
+    if conn.dialect.name == "postgresql":
+        own = conn.execute(sa.text("SELECT pg_current_xact_id_if_assigned()")).scalar()
+        return own is not None
+    raw = conn.connection.dbapi_connection
+    return bool(getattr(raw, "in_transaction", False))
 
 
 def read_changes(
     conn: sa.Connection, project_id: int, since: Position
 ) -> tuple[list[Change], Position]:
-    """The project's changes committed after `since` and visible to `conn`'s snapshot, in id
-    order, and the position after them."""
+    """The project's changes committed after `since` and visible to `conn`, in id order, and
+    the position after them. One statement reads both, so they come from one snapshot even
+    when `conn` is a request's (READ COMMITTED) transaction; rows read after it may be newer,
+    which is harmless: a row is read whole, and read again when its own change comes."""
     c = index_changes.c
-    query = sa.select(c.id, c.kind, c.object_id, c.container_id).where(c.project_id == project_id)
     if conn.dialect.name == "postgresql":
         unseen = c.xid >= since.xmax
         if since.in_progress:
             unseen = sa.or_(unseen, c.xid.in_(since.in_progress))
         if since.own is not None:
             unseen = sa.and_(unseen, c.xid != since.own)
-        rows = conn.execute(query.where(unseen).order_by(c.id)).all()
-        after = _pg_position(conn)
+        moment = sa.select(
+            sa.literal_column("pg_current_snapshot()::text").label("snap"),
+            sa.literal_column("pg_current_xact_id_if_assigned()::text").label("own"),
+        ).subquery()
+        query = (
+            sa.select(moment.c.snap, moment.c.own, c.id, c.kind, c.object_id, c.container_id)
+            .select_from(
+                moment.outerjoin(index_changes, sa.and_(c.project_id == project_id, unseen))
+            )
+            .order_by(c.id)
+        )
+        rows: list[Any] = list(conn.execute(query).all())
+        after = _pg_position(rows[0].snap, rows[0].own)
+        found = [r for r in rows if r.id is not None]
     else:
-        rows = conn.execute(query.where(c.id > since.last_id).order_by(c.id)).all()
-        after = Position(last_id=max([since.last_id, *(row.id for row in rows)]))
-    return [Change(r.id, r.kind, r.object_id, r.container_id) for r in rows], after
+        query = sa.select(c.id, c.kind, c.object_id, c.container_id).where(
+            c.project_id == project_id, c.id > since.last_id
+        )
+        found = list(conn.execute(query.order_by(c.id)).all())
+        after = Position(last_id=max([since.last_id, *(row.id for row in found)]))
+    return [Change(r.id, r.kind, r.object_id, r.container_id) for r in found], after
 
 
 def prune(conn: sa.Connection, project_id: int, now: datetime) -> int:

@@ -288,7 +288,9 @@ def apply_changes(
     tables: tuple[AccountTable, LeadTable, EventTable, Memberships],
 ) -> None:
     """Bring the tables to the state `conn` sees, for what `changes` name: accounts first (leads
-    point at them), then leads (events point at them), then events and memberships."""
+    point at them), then leads, memberships, and events last. Everything before the events is
+    read whole and may be applied twice; events are appended, so they come last: a failure
+    anywhere before leaves none appended, and the same changes are read again next time."""
     account_table, lead_table, _, _ = tables
     grouped = _by_kind(changes)
     _apply_rows(
@@ -307,12 +309,12 @@ def apply_changes(
         lead_table.apply,
         lead_table.remove,
     )
-    _apply_events(conn, project_id, {c.object_id for c in grouped.get("event", ())}, tables)
     for kind, table, container in (
         ("list_member", list_members, "list_id"),
         ("segment_member", segment_members, "segment_id"),
     ):
         _apply_memberships(conn, project_id, kind, grouped.get(kind, []), table, container, tables)
+    _apply_events(conn, project_id, {c.object_id for c in grouped.get("event", ())}, tables)
 
 
 def _apply_rows(

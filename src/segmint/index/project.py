@@ -25,7 +25,14 @@ from segmint.filters.tree import And, Node
 from segmint.index import loading
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.evaluate import Loaders, Walk
-from segmint.index.feed import RETENTION, Position, position_now, read_changes, snapshot
+from segmint.index.feed import (
+    RETENTION,
+    Position,
+    has_written,
+    position_now,
+    read_changes,
+    snapshot,
+)
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray
 from segmint.projects import Project
@@ -108,15 +115,29 @@ class ProjectIndex:
 
     @contextmanager
     def reading(self, engine: sa.Engine) -> Iterator[Reader]:
-        """The index caught up to a new snapshot, read in it."""
+        """The index caught up to a new snapshot, read in it (its own connection)."""
         with snapshot(engine) as conn, self.read_in(conn) as reader:
             yield reader
 
     @contextmanager
     def read_in(self, conn: sa.Connection) -> Iterator[Reader]:
+        """The index caught up to what `conn` sees, read through it: a request's own
+        connection, so an answer takes no second one from the pool. Only for a connection whose
+        transaction has written nothing (`has_written`), or the index would learn writes that
+        may yet roll back; tests that build inside their own transaction know what they do."""
         with self.lock:
             self.catch_up(conn)
             yield Reader(self, conn)
+
+    @contextmanager
+    def read_for(self, conn: sa.Connection) -> Iterator[Reader]:
+        """Through `conn` when it has written nothing, else through a snapshot of its own."""
+        if has_written(conn):
+            with self.reading(conn.engine) as reader:
+                yield reader
+        else:
+            with self.read_in(conn) as reader:
+                yield reader
 
     def order(self, key: str, descending: bool) -> np.ndarray[Any, Any]:
         """Every lead row in a sort's order (ties by id in the same direction, nulls last),
