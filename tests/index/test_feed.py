@@ -22,10 +22,19 @@ NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
 
 def _count(db: Engine, index: ProjectIndex, project: Project, data: Any = None) -> int:
-    with db.connect() as conn, index.reading(db) as reader:
-        filters = () if data is None else (parse_filter(data, project),)
-        mask = reader.select(Audience(filters), project, NOW, StoredSegments(conn, project.id))
-        return int(np.count_nonzero(mask))
+    """The count through a request's connection (as the API reads), and through a snapshot
+    of the index's own (as the worker does), which must agree."""
+    filters = () if data is None else (parse_filter(data, project),)
+    counts = []
+    for own_snapshot in (False, True):
+        with db.connect() as conn:
+            source = StoredSegments(conn, project.id)
+            reading = index.reading(db) if own_snapshot else index.read_for(conn)
+            with reading as reader:
+                mask = reader.select(Audience(filters), project, NOW, source)
+                counts.append(int(np.count_nonzero(mask)))
+    assert counts[0] == counts[1], counts
+    return counts[0]
 
 
 def _insert_lead(conn: sa.Connection, project: Project, email: str) -> int:
