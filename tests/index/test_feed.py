@@ -141,3 +141,22 @@ def test_a_build_sees_one_moment(db: Engine, project: Project) -> None:
     for _ in range(2):  # a second catch-up finds nothing new: nothing counted twice
         assert _count(db, index, project, {"event": "demo", "min_count": 2}) == 0
         assert _count(db, index, project, {"event": "demo"}) == 2
+
+
+def test_the_worker_forgets_changes_past_their_retention(db: Engine, project: Project) -> None:
+    from segmint.clock import FrozenClock
+    from segmint.index.feed import RETENTION
+    from segmint.worker.loop import Worker
+
+    with db.begin() as conn:
+        _insert_lead(conn, project, "old@x.test")
+        conn.execute(index_changes.update().values(recorded_at=NOW - RETENTION * 2))
+        _insert_lead(conn, project, "new@x.test")
+        conn.execute(
+            index_changes.update()
+            .where(index_changes.c.recorded_at > NOW - RETENTION)
+            .values(recorded_at=NOW)
+        )
+    assert Worker(db, clock=FrozenClock(NOW)).sweep_changes() == 1
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(index_changes)).scalar() == 1

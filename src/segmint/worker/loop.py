@@ -27,8 +27,10 @@ from segmint.campaigns.sender import Sender
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import maintenance, outbox, scoring, time_sweep
 from segmint.engine.membership import Changes
+from segmint.index import feed as index_feed
 from segmint.projects import get_project_by_id
 from segmint.store.claims import NAME_LENGTH, holder_name
+from segmint.store.tables import projects
 from segmint.store.timeouts import WorkerLimits
 from segmint.worker import outbox as taking
 from segmint.worker.delivery import Deliverer
@@ -132,6 +134,15 @@ class Worker:
                 log.exception("score sweep of project %s failed", project_id)
         return changed
 
+    def sweep_changes(self) -> int:
+        """Forget the index's change feed older than its retention, project by project."""
+        forgotten = 0
+        with self._transaction() as conn:
+            project_ids = conn.execute(sa.select(projects.c.id)).scalars().all()
+            for project_id in project_ids:
+                forgotten += index_feed.prune(conn, project_id, self.clock.now())
+        return forgotten
+
     def sweep_forever(self, stop: threading.Event) -> None:
         """Sweep every SWEEP_EVERY, in a thread of its own: a sweep catching up on minutes of
         time-based changes over millions of leads takes seconds, which write-driven syncs (the
@@ -141,6 +152,7 @@ class Worker:
             try:
                 self.sweep_time()
                 self.sweep_scores()
+                self.sweep_changes()
             except sa.exc.OperationalError as exc:  # database restarting: wait, then go on
                 log.warning("database unavailable, retrying: %s", exc.orig)
             elapsed = time.monotonic() - started
