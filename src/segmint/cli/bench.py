@@ -149,7 +149,7 @@ def _run(
     try:
         err.print("building the columnar index ...")
         index_report = runner.build_index(sides, project)
-        err.print(f"index: {_index_line(index_report)}")
+        err.print(_index_line(index_report))
         try:
             with _bar(len(CASES) + 1) as bar:
                 task = bar.add_task("queries", total=len(CASES) + 1)
