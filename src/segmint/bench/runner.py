@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -34,7 +35,7 @@ from segmint import demo
 from segmint.auth import Principal
 from segmint.bench.duckdb_side import DuckDbSide
 from segmint.bench.suite import CASES, Case
-from segmint.clock import SYSTEM_CLOCK, as_utc
+from segmint.clock import SYSTEM_CLOCK, FrozenClock, as_utc
 from segmint.engine import answering, filtering
 from segmint.engine import export as export_engine
 from segmint.engine import leads as leads_engine
@@ -214,7 +215,7 @@ def _run_case(
     yield counted
 
     def preview(conn: sa.Connection) -> tuple[int, str]:
-        found = segments_engine.preview(conn, project, case.filter, None)
+        found = segments_engine.preview(conn, project, case.filter, None, FrozenClock(now))
         return int(found["count"]), str(found["engine"])
 
     yield _measure(sides, case.name, "preview", preview, repeat)
@@ -227,7 +228,7 @@ def _run_case(
             sides,
             case.name,
             f"page {page}",
-            _page_operation(project, lambda c: _audience(c, project, case.filter), sort, page),
+            _page_operation(project, lambda c: _audience(c, project, case.filter), sort, page, now),
             repeat,
         )
 
@@ -247,11 +248,10 @@ def _page_operation(
     audience: Callable[[sa.Connection], Audience],
     sort: Sort,
     page: int,
+    now: datetime,
 ) -> Operation:
     def read_page(conn: sa.Connection) -> tuple[int, str]:
-        found = leads_engine.audience_page(
-            conn, project, audience(conn), sort, page, PER_PAGE, SYSTEM_CLOCK.now()
-        )
+        found = leads_engine.audience_page(conn, project, audience(conn), sort, page, PER_PAGE, now)
         assert len(found.items) == min(PER_PAGE, max(0, found.total - (page - 1) * PER_PAGE))
         return len(found.items), found.engine
 
@@ -267,14 +267,13 @@ SEARCH_TEXT: Final = "son"  # in name, email or company: a common syllable of ge
 def _run_listing(sides: Sides, project: Project, repeat: int) -> Iterator[Timing]:
     """Page 1 and page 1000 of the project's leads (the Leads page) in every sortable column's
     order, then the same narrowed by a search."""
+    now = SYSTEM_CLOCK.now()
     with sides.plain.connect() as conn:
         searched = filtering.search_tree(project, SEARCH_TEXT)
         assert searched is not None
         sizes = {
-            None: answering.count(conn, project, Audience(), SYSTEM_CLOCK.now())[0],
-            SEARCH_TEXT: answering.count(conn, project, Audience((searched,)), SYSTEM_CLOCK.now())[
-                0
-            ],
+            None: answering.count(conn, project, Audience(), now)[0],
+            SEARCH_TEXT: answering.count(conn, project, Audience((searched,)), now)[0],
         }
     for q, total in sizes.items():
         case = LEADS_PAGE if q is None else f"{LEADS_PAGE}, search '{q}'"
@@ -292,7 +291,7 @@ def _run_listing(sides: Sides, project: Project, repeat: int) -> Iterator[Timing
                 if (page - 1) * PER_PAGE >= total:
                     yield Timing(case, operation, [0.0], 0, note="fewer members")
                     continue
-                read = _page_operation(project, audience, sort, page)
+                read = _page_operation(project, audience, sort, page, now)
                 yield _measure(sides, case, operation, read, repeat)
 
 
@@ -305,12 +304,13 @@ def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
     """What `GET /segments?scope=all` does: list the project's segments and count each one
     (`segments.member_counts`), as an owner sees it."""
     owner = Principal(0, project.organization_id, "bench@bench.invalid", Role.OWNER, None)
+    clock = FrozenClock(SYSTEM_CLOCK.now())  # both sides count at one instant: equal answers
 
     def listed(conn: sa.Connection) -> tuple[int, str]:
         rows = segments_engine.list_segments(
             conn, project, owner, segments_engine.Scope(everyone=True), None
         )
-        counts = segments_engine.member_counts(conn, project, rows, owner)
+        counts = segments_engine.member_counts(conn, project, rows, owner, clock)
         return sum(n or 0 for n in counts.values()), answering.SQL
 
     with sides.plain.connect() as conn:
@@ -322,7 +322,7 @@ def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
         # member_counts does not say who counted: ask the same way, untimed, for the first one.
         with sides.indexed.connect() as conn:
             audience = answering.segment_audience(project, rows[0])
-            timing.engine = answering.count(conn, project, audience, SYSTEM_CLOCK.now())[1]
+            timing.engine = answering.count(conn, project, audience, clock.now())[1]
     return timing
 
 
