@@ -27,6 +27,11 @@ from segmint.store.tables import events, leads, membership_history, work_items
 
 runner = CliRunner()
 OPERATIONS = {"count", "preview", "page 1", "page 1000", "export"}
+LISTING_OPERATIONS = {
+    f"page {page} by {key}"
+    for page in (1, 1000)
+    for key in ("-created_at", "name", "email", "company", "job_title", "status", "source")
+}
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +53,11 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
     assert report["data_generated"] is True
     assert {(r["case"], r["operation"]) for r in report["results"]} == {
         (case.name, op) for case in CASES for op in OPERATIONS
-    }
+    } | {
+        (listing, op)
+        for listing in ("leads page", "leads page, search 'son'")
+        for op in LISTING_OPERATIONS
+    } | {("segments list (13 segments)", "counts")}
     counts = {r["case"]: r for r in report["results"] if r["operation"] == "count"}
     assert any(r["rows"] > 0 for r in counts.values())
     segmint_rows = {c: r["rows"] for c, r in counts.items()}
@@ -69,6 +78,53 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
             membership_history.c.lead_id.not_in(sa.select(leads.c.id))
         )
         assert conn.execute(orphans).scalar() == 0
+
+
+def _measured(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in report["results"] if "note" not in r]  # not "fewer members"
+
+
+def test_the_index_answers_what_the_sql_path_answers(db_url: str) -> None:
+    report = _bench(db_url, "--ingest-seconds", "0", "--catch-up-writes", "50")
+
+    index = report["index"]
+    assert index["enabled"] is True and index["state"] == "ready"
+    assert (index["leads"], index["events"]) == (400, 3000)
+    assert index["build_seconds"] > 0 and index["rss_growth_bytes"] is not None
+    for memory in (index["after_build"], index["after_suite"]):
+        assert memory["bytes"] == memory["lead_side_bytes"] + memory["event_bytes"]
+        assert memory["bytes_per_lead"] > 0 and memory["bytes_per_event"] > 0
+    measured = _measured(report)
+    assert measured and all(r["engine"] == "index" for r in measured)
+    assert all(r["sql_path_median_ms"] > 0 for r in measured)
+    # The same answers: counts, previews, page sizes, export lines, the segments' counts.
+    assert {(r["case"], r["operation"]): r["rows"] for r in measured} == {
+        (r["case"], r["operation"]): r["sql_path_rows"] for r in measured
+    }
+    assert any(r["rows"] > 0 for r in measured if r["operation"] == "count")
+    catch_up = report["catch_up"]
+    assert catch_up["engine"] == "index" and catch_up["includes_every_write"] is True
+    assert catch_up["lead_writes"] == 50 and len(catch_up["rounds"]) == 1
+
+
+def test_with_the_index_off_every_answer_is_sql(
+    db_url: str, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGMINT_INDEX", "off")
+
+    report = _bench(db_url, "--ingest-seconds", "0", "--catch-up-writes", "20")
+    assert report["index"]["enabled"] is False
+    measured = _measured(report)
+    assert measured and {r["engine"] for r in measured} == {"sql"}
+    assert all(r["sql_path_median_ms"] == r["median_ms"] for r in measured)
+    assert report["catch_up"]["engine"] == "sql"
+    assert report["catch_up"]["includes_every_write"] is True
+    with db.connect() as conn:  # the catch-up's leads are gone again
+        assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar() == 400
+    args = ["bench", "--leads", "400", "--events", "3000", "--repeat", "1", "--ingest-seconds", "0"]
+    table = runner.invoke(app, [*args, "--database-url", db_url])
+    assert table.exit_code == 0, table.output
+    assert "index: off" in table.stdout
 
 
 def test_the_same_sizes_and_seed_reuse_the_data(db_url: str) -> None:

@@ -1,16 +1,23 @@
 """Runs the suite through the same engine code the API uses and times it honestly.
 
 Each operation runs once to warm caches (as a user's second look would find them), then
-`repeat` times; the median and the 95th percentile are reported. Counts are also answered by
-the hand-written statement of each case (PostgreSQL), and the ratio of the two is Segmint's
-overhead; and, when DuckDB is installed, by the case's DuckDB statement over the project
-exported to Parquet, the ratio to which compares Segmint with an analyst's tool. Ingest writes
-new leads through the shared ingestion code at a target rate while a worker maintains the
-suite's segments, then reports the delay from each write to its history row.
+`repeat` times; the median and the 95th percentile are reported. Every operation (a count, a
+preview, a page in some order, an export, the segments list with its counts) is the engine
+function the API calls, run twice: on an engine with this process's columnar index attached
+(and built before timing starts), and on one without, so the second takes Segmint's SQL path;
+each result says who answered the first (`engine`) and what the second took. Counts are also
+answered by the hand-written statement of each case (PostgreSQL), and the ratio of the two is
+Segmint's overhead; and, when DuckDB is installed, by the case's DuckDB statement over the
+project exported to Parquet, the ratio to which compares Segmint with an analyst's tool. The
+catch-up phase commits lead writes and times the next count, which must include them. Ingest
+writes new leads through the shared ingestion code at a target rate while a worker maintains
+the suite's segments, then reports the delay from each write to its history row.
 """
 
 from __future__ import annotations
 
+import gc
+import resource
 import statistics
 import subprocess
 import sys
@@ -18,21 +25,26 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint import demo
+from segmint.auth import Principal
 from segmint.bench.duckdb_side import DuckDbSide
 from segmint.bench.suite import CASES, Case
-from segmint.clock import SYSTEM_CLOCK, as_utc
-from segmint.engine import filtering
+from segmint.clock import SYSTEM_CLOCK, FrozenClock, as_utc
+from segmint.engine import answering, filtering
+from segmint.engine import export as export_engine
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as segments_engine
-from segmint.engine.export import stream_csv
 from segmint.engine.membership import Reason
+from segmint.engine.paging import Sort
+from segmint.index import Audience, ProjectIndex, Settings, attach, detach, indexes_for
 from segmint.ingest import ingest_events, upsert_leads
+from segmint.model import Role
 from segmint.projects import Project
 from segmint.store.tables import leads, membership_history, segments, work_items
 from segmint.worker.loop import Worker
@@ -48,6 +60,9 @@ class Timing:
     operation: str
     samples_ms: list[float]
     rows: int | None = None
+    engine: str = answering.SQL  # who answered the timed runs: the columnar index or SQL
+    sql_path_ms: list[float] | None = None  # the same operation through Segmint with no index
+    sql_path_rows: int | None = None
     reference_ms: list[float] | None = None  # the hand-written statement's times
     reference_rows: int | None = None
     duckdb_ms: list[float] | None = None  # DuckDB's times over the Parquet export
@@ -78,12 +93,21 @@ class Timing:
         data: dict[str, Any] = {
             "case": self.case,
             "operation": self.operation,
+            "engine": self.engine,
             "median_ms": round(self.median_ms, 2),
             "p95_ms": round(self.p95_ms, 2),
             "rows": self.rows,
         }
+        if self.sql_path_ms:
+            sql_path = statistics.median(self.sql_path_ms)
+            data["sql_path_median_ms"] = round(sql_path, 2)
+            data["sql_path_rows"] = self.sql_path_rows
+            data["speedup"] = round(sql_path / max(self.median_ms, 1e-6), 1)
         if self.operation == "export" and self.rows is not None:
             data["rows_per_s"] = round(self.rows / max(self.median_ms / 1000, 1e-9))
+            if self.sql_path_ms:
+                seconds = statistics.median(self.sql_path_ms) / 1000
+                data["sql_path_rows_per_s"] = round(self.rows / max(seconds, 1e-9))
         if self.reference_ms:
             data["sql_median_ms"] = round(statistics.median(self.reference_ms), 2)
             data["sql_rows"] = self.reference_rows
@@ -114,8 +138,37 @@ def _timed(fn: Callable[[], T], repeat: int) -> tuple[list[float], T]:
     return samples, result
 
 
+# -- the two sides: the same engine functions with the columnar index and without ------------
+
+
+@dataclass
+class Sides:
+    """Two engines over one database: `indexed` has this process's index attached (None when
+    SEGMINT_INDEX=off or it could not be built), `plain` never has one, so its answers take
+    Segmint's SQL path. Every operation runs through the functions the API calls, once on each."""
+
+    plain: Engine
+    indexed: Engine | None = None
+
+
+# An operation: the engine function as the API calls it, on a connection; gives what it found
+# (a number of rows) and who answered.
+Operation = Callable[[sa.Connection], tuple[int, str]]
+
+
+def _measure(sides: Sides, case: str, name: str, operation: Operation, repeat: int) -> Timing:
+    """`operation` timed on the indexed side (when there is one) and on the SQL path."""
+    with sides.plain.connect() as conn:
+        sql_samples, (sql_rows, _) = _timed(lambda: operation(conn), repeat)
+    if sides.indexed is None:
+        return Timing(case, name, sql_samples, sql_rows, answering.SQL, sql_samples, sql_rows)
+    with sides.indexed.connect() as conn:
+        samples, (rows, engine_name) = _timed(lambda: operation(conn), repeat)
+    return Timing(case, name, samples, rows, engine_name, sql_samples, sql_rows)
+
+
 def run_suite(
-    engine: Engine,
+    sides: Sides,
     project: Project,
     repeat: int,
     on_case: Callable[[str], None] | None = None,
@@ -125,59 +178,306 @@ def run_suite(
     for case in CASES:
         if on_case:
             on_case(case.name)
-        results += _run_case(engine, project, case, repeat, duckdb)
+        results += _run_case(sides, project, case, repeat, duckdb)
+    if on_case:
+        on_case(LEADS_PAGE)
+    results += _run_listing(sides, project, repeat)
+    results.append(_run_segments_list(sides, project, repeat))
     return results
 
 
+def _audience(conn: sa.Connection, project: Project, data: Any) -> Audience:
+    """A filter as the API takes it: validated on every request."""
+    return Audience((filtering.validate(conn, project, data, reader=None),))
+
+
 def _run_case(
-    engine: Engine, project: Project, case: Case, repeat: int, duckdb: DuckDbSide | None
+    sides: Sides, project: Project, case: Case, repeat: int, duckdb: DuckDbSide | None
 ) -> Iterator[Timing]:
     now = SYSTEM_CLOCK.now()
-    with engine.connect() as conn:
 
-        def where() -> sa.ColumnElement[bool]:
-            tree = filtering.validate(conn, project, case.filter, reader=None)
-            return filtering.condition(conn, project, tree, now)
+    def count(conn: sa.Connection) -> tuple[int, str]:
+        return answering.count(conn, project, _audience(conn, project, case.filter), now)
 
-        samples, total = _timed(lambda: segments_engine.count_where(conn, project, where()), repeat)
-        count = Timing(case.name, "count", samples, total)
+    counted = _measure(sides, case.name, "count", count, repeat)
+    total = counted.sql_path_rows or 0
+    with sides.plain.connect() as conn:
         if conn.dialect.name == "postgresql":
             params = {"project_id": project.id, "now": now}
             statement = sa.text(case.postgres_sql)
-            count.reference_ms, count.reference_rows = _timed(
+            counted.reference_ms, counted.reference_rows = _timed(
                 lambda: int(conn.execute(statement, params).scalar_one()), repeat
             )
-        if duckdb is not None:
-            count.duckdb_ms, count.duckdb_rows = _timed(
-                lambda: duckdb.count(case.duckdb_sql, now), repeat
-            )
-        yield count
-        samples, _ = _timed(
-            lambda: segments_engine.preview(conn, project, case.filter, None), repeat
+    if duckdb is not None:
+        counted.duckdb_ms, counted.duckdb_rows = _timed(
+            lambda: duckdb.count(case.duckdb_sql, now), repeat
         )
-        yield Timing(case.name, "preview", samples, total)
-        sort = leads_engine.parse_sort("-created_at")
-        for page in (1, DEEP_PAGE):
-            if (page - 1) * PER_PAGE >= total:
-                yield Timing(case.name, f"page {page}", [0.0], 0, note="fewer members")
-                continue
+    yield counted
 
-            def read_page(number: int = page) -> leads_engine.Page:
-                return leads_engine.page_of_leads(conn, project, where(), sort, number, PER_PAGE)
+    def preview(conn: sa.Connection) -> tuple[int, str]:
+        found = segments_engine.preview(conn, project, case.filter, None, FrozenClock(now))
+        return int(found["count"]), str(found["engine"])
 
-            samples, found = _timed(read_page, repeat)
-            yield Timing(case.name, f"page {page}", samples, len(found.items))
-    export_where = leads_engine.in_project(project, _where(engine, project, case, now))
-    samples, _ = _timed(
-        lambda: sum(len(b) for b in stream_csv(engine, export_where)), max(1, repeat // 2)
-    )
-    yield Timing(case.name, "export", samples, total)
+    yield _measure(sides, case.name, "preview", preview, repeat)
+    sort = leads_engine.parse_sort(leads_engine.DEFAULT_SORT)
+    for page in (1, DEEP_PAGE):
+        if (page - 1) * PER_PAGE >= total:
+            yield Timing(case.name, f"page {page}", [0.0], 0, note="fewer members")
+            continue
+        yield _measure(
+            sides,
+            case.name,
+            f"page {page}",
+            _page_operation(project, lambda c: _audience(c, project, case.filter), sort, page, now),
+            repeat,
+        )
+
+    def export(conn: sa.Connection) -> tuple[int, str]:
+        audience = _audience(conn, project, case.filter)
+        chunks, engine_name = export_engine.export_audience(
+            conn, conn.engine, project, audience, now
+        )
+        lines = sum(chunk.count(b"\n") for chunk in chunks)  # every byte is produced
+        return lines - 1, engine_name  # the header is not a lead
+
+    yield _measure(sides, case.name, "export", export, max(1, repeat // 2))
 
 
-def _where(engine: Engine, project: Project, case: Case, now: datetime) -> sa.ColumnElement[bool]:
-    with engine.connect() as conn:
-        tree = filtering.validate(conn, project, case.filter, reader=None)
-        return filtering.condition(conn, project, tree, now)
+def _page_operation(
+    project: Project,
+    audience: Callable[[sa.Connection], Audience],
+    sort: Sort,
+    page: int,
+    now: datetime,
+) -> Operation:
+    def read_page(conn: sa.Connection) -> tuple[int, str]:
+        found = leads_engine.audience_page(conn, project, audience(conn), sort, page, PER_PAGE, now)
+        assert len(found.items) == min(PER_PAGE, max(0, found.total - (page - 1) * PER_PAGE))
+        return len(found.items), found.engine
+
+    return read_page
+
+
+# -- the leads page: every sortable column, with and without search text ---------------------
+
+LEADS_PAGE: Final = "leads page"
+SEARCH_TEXT: Final = "son"  # in name, email or company: a common syllable of generated names
+
+
+def _run_listing(sides: Sides, project: Project, repeat: int) -> Iterator[Timing]:
+    """Page 1 and page 1000 of the project's leads (the Leads page) in every sortable column's
+    order, then the same narrowed by a search."""
+    now = SYSTEM_CLOCK.now()
+    with sides.plain.connect() as conn:
+        searched = filtering.search_tree(project, SEARCH_TEXT)
+        assert searched is not None
+        sizes = {
+            None: answering.count(conn, project, Audience(), now)[0],
+            SEARCH_TEXT: answering.count(conn, project, Audience((searched,)), now)[0],
+        }
+    for q, total in sizes.items():
+        case = LEADS_PAGE if q is None else f"{LEADS_PAGE}, search '{q}'"
+
+        def audience(conn: sa.Connection, q: str | None = q) -> Audience:
+            tree = filtering.search_tree(project, q)  # validated, as the API does each time
+            return Audience(() if tree is None else (tree,))
+
+        for key in (leads_engine.DEFAULT_SORT, *leads_engine.SORTABLE):
+            if key.lstrip("-") == "created_at" and key != leads_engine.DEFAULT_SORT:
+                continue  # the default sort already is created_at
+            sort = leads_engine.parse_sort(key)
+            for page in (1, DEEP_PAGE):
+                operation = f"page {page} by {key}"
+                if (page - 1) * PER_PAGE >= total:
+                    yield Timing(case, operation, [0.0], 0, note="fewer members")
+                    continue
+                read = _page_operation(project, audience, sort, page, now)
+                yield _measure(sides, case, operation, read, repeat)
+
+
+# -- the segments list with its counts --------------------------------------------------------
+
+SEGMENTS_LIST: Final = "segments list"
+
+
+def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
+    """What `GET /segments?scope=all` does: list the project's segments and count each one
+    (`segments.member_counts`), as an owner sees it."""
+    owner = Principal(0, project.organization_id, "bench@bench.invalid", Role.OWNER, None)
+    clock = FrozenClock(SYSTEM_CLOCK.now())  # both sides count at one instant: equal answers
+
+    def listed(conn: sa.Connection) -> tuple[int, str]:
+        rows = segments_engine.list_segments(
+            conn, project, owner, segments_engine.Scope(everyone=True), None
+        )
+        counts = segments_engine.member_counts(conn, project, rows, owner, clock)
+        return sum(n or 0 for n in counts.values()), answering.SQL
+
+    with sides.plain.connect() as conn:
+        rows = segments_engine.list_segments(
+            conn, project, owner, segments_engine.Scope(everyone=True), None
+        )
+    timing = _measure(sides, f"{SEGMENTS_LIST} ({len(rows)} segments)", "counts", listed, repeat)
+    if sides.indexed is not None and rows:
+        # member_counts does not say who counted: ask the same way, untimed, for the first one.
+        with sides.indexed.connect() as conn:
+            audience = answering.segment_audience(project, rows[0])
+            timing.engine = answering.count(conn, project, audience, clock.now())[1]
+    return timing
+
+
+# -- the index: its build, its memory, and catching up after writes ---------------------------
+
+
+def index_settings() -> Settings:
+    """The environment's settings (SEGMINT_INDEX, SEGMINT_INDEX_MEMORY), built when first asked
+    rather than in the background, so the build can be timed."""
+    settings = Settings.from_env()
+    return Settings(enabled=settings.enabled, memory=settings.memory, background=False)
+
+
+def build_index(sides: Sides, project: Project) -> dict[str, Any]:
+    """Attach an index to the indexed side and build the project's: how long, how big. Leaves
+    `sides.indexed` None when the index is off or the project could not be indexed."""
+    assert sides.indexed is not None
+    settings = index_settings()
+    indexes = attach(sides.indexed, settings)
+    if indexes is None:
+        sides.indexed = None
+        return {"enabled": False, "note": "SEGMINT_INDEX=off: every answer is SQL's"}
+    gc.collect()
+    rss_before, peak_before = _rss(), _max_rss()
+    started = time.perf_counter()
+    index = indexes.ready(project.id)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    status = indexes.status()["projects"].get(str(project.id), {})
+    report: dict[str, Any] = {
+        "enabled": True,
+        "state": status.get("state"),
+        "memory_budget_bytes": settings.memory,
+        "build_seconds": round(seconds, 2),
+        # What the process holds more after the build (numpy columns, and the Python objects of
+        # the dictionaries, which nbytes() only estimates); and how far its peak rose past the
+        # peak before (0 when the build never went above what came before it).
+        "rss_growth_bytes": _rss() - rss_before,
+        "peak_rss_growth_bytes": max(0, _max_rss() - peak_before),
+    }
+    if index is None:
+        report["note"] = status.get("error", "not ready")
+        detach(sides.indexed)
+        sides.indexed = None
+        return report
+    report.update(leads=len(index.leads), events=len(index.events), after_build=index_memory(index))
+    return report
+
+
+def index_memory(index: ProjectIndex) -> dict[str, Any]:
+    """The index's bytes, in total and per lead and event (the lead side holds the leads,
+    their accounts, memberships and kept sort orders; the event side the events)."""
+    total = index.nbytes()
+    event_bytes = index.events.nbytes()
+    leads_n, events_n = len(index.leads), len(index.events)
+    return {
+        "bytes": total,
+        "lead_side_bytes": total - event_bytes,
+        "event_bytes": event_bytes,
+        "bytes_per_lead": round((total - event_bytes) / max(leads_n, 1), 1),
+        "bytes_per_event": round(event_bytes / max(events_n, 1), 1),
+        "total_bytes_per_lead": round(total / max(leads_n, 1), 1),
+    }
+
+
+def _rss() -> int:
+    """This process's resident memory now, in bytes (0 where /proc is not there)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * resource.getpagesize()
+
+
+def _max_rss() -> int:
+    """This process's peak resident memory so far, in bytes (Linux reports kilobytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak * (1 if sys.platform == "darwin" else 1024))
+
+
+def current_index(sides: Sides, project: Project) -> ProjectIndex | None:
+    if sides.indexed is None:
+        return None
+    indexes = indexes_for(sides.indexed)
+    return indexes.ready(project.id) if indexes is not None else None
+
+
+@dataclass
+class CatchUp:
+    writes: int
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        written = [r["count_after_writes_ms"] for r in self.rounds]
+        removed = [r["count_after_deletes_ms"] for r in self.rounds]
+        return {
+            "lead_writes": self.writes,
+            "count_after_writes_median_ms": round(statistics.median(written), 2),
+            "count_after_writes_max_ms": round(max(written), 2),
+            "count_after_deletes_median_ms": round(statistics.median(removed), 2),
+            "count_before_writes_median_ms": round(
+                statistics.median(r["count_before_ms"] for r in self.rounds), 2
+            ),
+            "engine": self.rounds[0]["engine"],
+            "includes_every_write": all(r["includes_every_write"] for r in self.rounds),
+            "rounds": self.rounds,
+        }
+
+
+def run_catch_up(sides: Sides, project: Project, writes: int, rounds: int) -> CatchUp:
+    """Commit `writes` new leads through the ingestion code, then count the project's leads at
+    once: the count must include them, and its time includes catching up with them. Then the
+    leads are deleted and counted again (catching up with the deletes)."""
+    result = CatchUp(writes)
+    counting = sides.indexed or sides.plain
+    generator = demo.DemoGenerator(project, 11, SYSTEM_CLOCK.now(), [])
+    everyone = Audience()
+    for number in range(rounds):
+        prefix = f"catch-up-{int(time.time())}-{number}-"
+        with counting.connect() as conn:
+            start = time.perf_counter()
+            before, _ = answering.count(conn, project, everyone, SYSTEM_CLOCK.now())
+            before_ms = (time.perf_counter() - start) * 1000
+        records = []
+        for n in range(writes):
+            record = generator.lead(n)
+            record.pop("account_id", None)
+            record.pop("created_at", None)
+            record["email"] = f"{prefix}{n}@bench.invalid"
+            records.append(record)
+        written = time.perf_counter()
+        for offset in range(0, writes, 100):  # batches of 100, as the ingest phase writes
+            upsert_leads(sides.plain, project, enumerate(records[offset : offset + 100]))
+        write_s = time.perf_counter() - written
+        with counting.connect() as conn:
+            start = time.perf_counter()
+            after, engine_name = answering.count(conn, project, everyone, SYSTEM_CLOCK.now())
+            after_ms = (time.perf_counter() - start) * 1000
+        _remove(sides.plain, project, prefix)
+        with counting.connect() as conn:
+            start = time.perf_counter()
+            again, _ = answering.count(conn, project, everyone, SYSTEM_CLOCK.now())
+            again_ms = (time.perf_counter() - start) * 1000
+        result.rounds.append(
+            {
+                "engine": engine_name,
+                "writes_seconds": round(write_s, 2),
+                "count_before_ms": round(before_ms, 2),
+                "count_after_writes_ms": round(after_ms, 2),
+                "count_after_deletes_ms": round(again_ms, 2),
+                "includes_every_write": after == before + writes and again == before,
+            }
+        )
+    drain(sides.plain)  # the maintenance the writes queued (their leads are gone: skipped)
+    return result
 
 
 # -- maintained membership under write load --------------------------------------------------

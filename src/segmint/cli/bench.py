@@ -21,6 +21,7 @@ from segmint.bench.suite import CASES
 from segmint.cli.support import DatabaseUrl, err, friendly_errors
 from segmint.clock import SYSTEM_CLOCK
 from segmint.errors import InvalidInput
+from segmint.index import detach
 from segmint.store import migrate
 from segmint.store.db import create_engine, database_url_from_env
 
@@ -37,6 +38,13 @@ def bench(
         float, typer.Option(min=0, help="Seconds of lead writes, then of events (0: skip).")
     ] = 10.0,
     rate: Annotated[int, typer.Option(min=1, help="Target lead writes a second.")] = 2000,
+    catch_up_writes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Lead writes committed before timing the count that must include them (0: skip).",
+        ),
+    ] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     parquet_dir: Annotated[
         Path | None,
@@ -68,7 +76,7 @@ def bench(
     directory = parquet_dir or duckdb_side.default_directory()
     try:
         with friendly_errors():
-            report = _run(engine, size, repeat, ingest_seconds, rate, directory)
+            report = _run(engine, size, repeat, ingest_seconds, rate, catch_up_writes, directory)
     finally:
         engine.dispose()
     if as_json:
@@ -80,6 +88,9 @@ def bench(
     )
     out.print(_table(heading, report["results"]))
     out.print(escape(_duckdb_line(report["duckdb"])))  # a path is not markup either
+    out.print(_index_line(report["index"]))
+    if report["catch_up"]:
+        out.print(_catch_up_line(report["catch_up"]))
     if report["ingest"]:
         out.print(_ingest_line(report["ingest"]))
     out.print(
@@ -104,6 +115,7 @@ def _run(
     repeat: int,
     ingest_seconds: float,
     rate: int,
+    catch_up_writes: int,
     parquet_dir: Path,
 ) -> dict[str, Any]:
     migrate.upgrade(engine)
@@ -131,13 +143,33 @@ def _run(
     else:
         err.print(f"note: {duckdb_side.NOT_INSTALLED}")
         duckdb_report = {"available": False, "note": duckdb_side.NOT_INSTALLED}
+    # The index's side is a second engine over the same database with this process's index
+    # attached; the first never has one, so its answers take Segmint's SQL path.
+    sides = runner.Sides(engine, create_engine(engine.url, pool_size=4))
     try:
-        with _bar(len(CASES)) as bar:
-            task = bar.add_task("queries", total=len(CASES))
-            timings = runner.run_suite(engine, project, repeat, lambda _: bar.advance(task), duckdb)
+        err.print("building the columnar index ...")
+        index_report = runner.build_index(sides, project)
+        err.print(_index_line(index_report))
+        try:
+            with _bar(len(CASES) + 1) as bar:
+                task = bar.add_task("queries", total=len(CASES) + 1)
+                timings = runner.run_suite(
+                    sides, project, repeat, lambda _: bar.advance(task), duckdb
+                )
+        finally:
+            if duckdb is not None:
+                duckdb.close()
+        built = runner.current_index(sides, project)
+        if built is not None:  # what answering the suite added: JSON paths, sort orders
+            index_report["after_suite"] = runner.index_memory(built)
+        catch_up = None
+        if catch_up_writes:
+            err.print(f"catch-up: {catch_up_writes:,} lead writes, then a count ...")
+            catch_up = runner.run_catch_up(sides, project, catch_up_writes, min(repeat, 3))
     finally:
-        if duckdb is not None:
-            duckdb.close()
+        if sides.indexed is not None:
+            detach(sides.indexed)
+            sides.indexed.dispose()
     ingest = runner.run_ingest(engine, project, ingest_seconds, rate) if ingest_seconds else None
     return {
         "database": engine.dialect.name,
@@ -150,6 +182,8 @@ def _run(
         "membership_build_seconds": round(build_s, 1),
         "membership_build_items": drained,
         "duckdb": duckdb_report,
+        "index": index_report,
+        "catch_up": catch_up.as_dict() if catch_up else None,
         "results": [t.as_dict() for t in timings],
         "ingest": ingest.as_dict() if ingest else None,
     }
@@ -169,11 +203,14 @@ def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
     columns = (
         "case",
         "operation",
+        "engine",
         "median ms",
         "p95 ms",
         "rows",
         "rows/s",
-        "SQL ms",
+        "SQL path ms",
+        "faster",
+        "hand SQL ms",
         "ratio",
         "DuckDB ms",
         "vs DuckDB",
@@ -185,10 +222,13 @@ def _table(heading: str, rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             escape(row["case"]),  # "tags has all [vip, enterprise]" is not markup
             row["operation"],
+            "" if skipped else row["engine"],
             skipped or _ms(row["median_ms"]),
             "" if skipped else _ms(row["p95_ms"]),
             "" if row["rows"] is None else f"{row['rows']:,}",
             f"{row['rows_per_s']:,}" if "rows_per_s" in row else "",
+            "" if skipped else _ms(row.get("sql_path_median_ms")),
+            f"{row['speedup']:,.1f}x" if "speedup" in row and not skipped else "",
             _ms(row.get("sql_median_ms")),
             f"{row['overhead']:.2f}x" if "overhead" in row else "",
             _ms(row.get("duckdb_median_ms")),
@@ -205,8 +245,42 @@ def _duckdb_line(duckdb: dict[str, Any]) -> str:
     directory = Path(duckdb["parquet_leads"]).parent
     return (
         f"duckdb {duckdb['version']}: Parquet {done} in {duckdb['parquet_seconds']}s "
-        f"({megabytes:,.1f} MB in {directory}). ratio: Segmint / hand-written SQL on this "
-        "database; vs DuckDB: Segmint / DuckDB over the Parquet files (above 1: Segmint is slower)"
+        f"({megabytes:,.1f} MB in {directory}). SQL path: the same engine function with no "
+        "index; faster: SQL path / engine; ratio: Segmint / hand-written SQL on this database; "
+        "vs DuckDB: Segmint / DuckDB over the Parquet files (above 1: Segmint is slower)"
+    )
+
+
+def _index_line(index: dict[str, Any]) -> str:
+    if not index.get("enabled"):
+        return f"index: off ({index.get('note', '')})"
+    if "after_build" not in index:
+        return f"index: {index.get('state')} after {index['build_seconds']}s: {index.get('note')}"
+    built = index["after_build"]
+    line = (
+        f"index: {index['leads']:,} leads and {index['events']:,} events built in "
+        f"{index['build_seconds']}s; {built['bytes'] / 1e6:,.1f} MB ({built['bytes_per_lead']} "
+        f"bytes a lead, {built['bytes_per_event']} an event); the process's RSS grew "
+        f"{index['rss_growth_bytes'] / 1e6:,.0f} MB (its peak "
+        f"{index['peak_rss_growth_bytes'] / 1e6:,.0f} MB past the one before)"
+    )
+    after = index.get("after_suite")
+    if after:
+        line += (
+            f"; after the suite {after['bytes'] / 1e6:,.1f} MB ({after['bytes_per_lead']} a "
+            f"lead, {after['bytes_per_event']} an event)"
+        )
+    return line
+
+
+def _catch_up_line(catch_up: dict[str, Any]) -> str:
+    return (
+        f"catch-up: after {catch_up['lead_writes']:,} lead writes committed, the next count "
+        f"({catch_up['engine']}) took median {catch_up['count_after_writes_median_ms']} ms, max "
+        f"{catch_up['count_after_writes_max_ms']} ms (a count with nothing to catch up: "
+        f"{catch_up['count_before_writes_median_ms']} ms; after deleting them: "
+        f"{catch_up['count_after_deletes_median_ms']} ms); included every write: "
+        f"{catch_up['includes_every_write']}"
     )
 
 
