@@ -4,7 +4,11 @@ clock and limits."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -29,6 +33,7 @@ def create_app(
     index: index_registry.Settings | None = None,
 ) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Segmint",
         version=__version__,
         description=(
@@ -63,6 +68,15 @@ def create_app(
     app.add_middleware(ProxiedClient, limits=limits)  # before the rate limit: it sees the client
     app.add_middleware(SecurityHeaders)  # outermost: refusals (413, 429) carry them too
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Shutting down: the index's background builds stop before the database may go away.
+    indexes = index_registry.indexes_for(app.state.engine)
+    if indexes is not None:
+        await run_in_threadpool(indexes.close)
 
 
 async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -14,6 +14,7 @@ from segmint import auth
 from segmint.api import limits
 from segmint.api.limits import Limits
 from segmint.app import create_app
+from segmint.index import Settings as IndexSettings
 from segmint.ingest import upsert_leads
 from segmint.projects import Project
 from segmint.store.tables import users
@@ -72,7 +73,10 @@ def test_a_runaway_query_is_cancelled_with_a_clear_error(
     records = [{"email": f"l{i}@x.test", "company": f"Company {i}"} for i in range(3000)]
     upsert_leads(db, project, enumerate(records))
     heavy = {"or": [{"field": "company", "op": "contains", "value": f"x{i}"} for i in range(150)]}
-    with _client(db, Limits(statement_timeout=0.001, requests_per_minute=0)) as client:
+    # The statement timeout guards SQL; the columnar index would answer this in memory.
+    sql_only = IndexSettings(enabled=False)
+    slow = Limits(statement_timeout=0.001, requests_per_minute=0)
+    with TestClient(create_app(db, limits=slow, index=sql_only)) as client:
         answer = client.post(
             f"{BASE}/segments/preview", json={"filter": heavy}, headers=_headers(api)
         )
@@ -81,7 +85,7 @@ def test_a_runaway_query_is_cancelled_with_a_clear_error(
         assert error["code"] == "timeout"
         assert "ran longer than 0.001 s and was cancelled" in error["message"]
         # The connection it ran on is fine for the next request.
-    with _client(db, Limits(requests_per_minute=0)) as client:
+    with TestClient(create_app(db, limits=Limits(requests_per_minute=0), index=sql_only)) as client:
         answer = client.post(
             f"{BASE}/segments/preview", json={"filter": heavy}, headers=_headers(api)
         )

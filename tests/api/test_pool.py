@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import auth
 from segmint.app import create_app
+from segmint.index import Settings as IndexSettings
 from segmint.projects import Project
 from segmint.store.db import create_engine
 from segmint.store.tables import users
@@ -63,7 +64,9 @@ def test_a_request_holds_one_connection(
 ) -> None:
     bearer = {"Authorization": f"Bearer {api.tokens['owner']}"}
     session = _session_cookie(db)
-    with TestClient(create_app(pooled)) as client:
+    # The index is built when first asked, not in the background: a background build's
+    # connections would be counted against the requests measured here.
+    with TestClient(create_app(pooled, index=IndexSettings(background=False))) as client:
         created = client.post(
             f"{BASE}/segments",
             json={"name": "Acme", "filter": {"field": "company", "op": "eq", "value": "Acme"}},

@@ -81,6 +81,8 @@ class Indexes:
         self._lock = threading.Lock()
         self._queue: queue.Queue[int] = queue.Queue()
         self._builder: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._closed = threading.Event()
 
     def ready(self, project_id: int) -> ProjectIndex | None:
         """The project's index if it can answer now; else None, and a build is under way."""
@@ -114,9 +116,24 @@ class Indexes:
                 log.warning("cannot list the projects to index: %s", exc)
                 return
             for project_id in project_ids:
+                if self._closed.is_set():
+                    return
                 self.ready(project_id)
 
-        threading.Thread(target=queue_all, name="segmint-index-start", daemon=True).start()
+        self._start(threading.Thread(target=queue_all, name="segmint-index-start", daemon=True))
+
+    def _start(self, thread: threading.Thread) -> None:
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, timeout: float = 30) -> None:
+        """Stop building (the build under way finishes) and let go of the engine: the app is
+        shutting down, and its database may go away after."""
+        self._closed.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        if _ATTACHED.get(self.engine) is self:
+            detach(self.engine)
 
     def failed(self, project_id: int, error: BaseException) -> None:
         """An answer failed inside the index: drop it (answers go to SQL) and build anew."""
@@ -126,16 +143,19 @@ class Indexes:
 
     def _start_builder(self) -> None:
         if self._builder is None or not self._builder.is_alive():
-            self._builder = threading.Thread(target=self._build_queued, daemon=True)
-            self._builder.start()
+            self._builder = threading.Thread(
+                target=self._build_queued, name="segmint-index-build", daemon=True
+            )
+            self._start(self._builder)
 
     def _build_queued(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
-                project_id = self._queue.get(timeout=5)
+                project_id = self._queue.get(timeout=1)
             except queue.Empty:
                 return
-            self._build(project_id)
+            if not self._closed.is_set():
+                self._build(project_id)
 
     def _used_by_others(self, project_id: int) -> int:
         with self._lock:
