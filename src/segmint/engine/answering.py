@@ -205,9 +205,9 @@ def matching_among(
         held = rows != NO_ROW
         rows, ids = rows[held], wanted[held]
         found: dict[int, set[int]] = {}
-        for key, tree in trees.items():
-            mask = reader.select(Audience((tree,)), project, now, source)
-            found[key] = {int(i) for i in ids[mask[rows]]}
+        for key, tree in trees.items():  # evaluated at these rows only, not at every lead
+            mask = reader.select(Audience((tree,)), project, now, source, rows)
+            found[key] = {int(i) for i in ids[mask]}
         return found
 
     return through_index(conn, project, work)

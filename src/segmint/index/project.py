@@ -224,8 +224,10 @@ class Reader:
         project: Project,
         now: datetime,
         segments: SegmentSource | None,
+        rows: np.ndarray[Any, Any] | None = None,
     ) -> BoolArray:
-        """One boolean per lead row: alive and in the audience at `now`."""
+        """One boolean per lead row (or per row of `rows`, when given: a few leads are
+        answered for at the cost of a few): alive and in the audience at `now`."""
         index = self.index
         walk = Walk(
             project,
@@ -237,11 +239,13 @@ class Reader:
             segments,
             self._loaders(),
         )
-        mask = index.leads.alive.live.copy()
+        alive = index.leads.alive.live
+        mask = alive.copy() if rows is None else alive[rows]
         for key in audience.members:
-            mask &= walk.members(key)
-        if audience.filters:
-            mask &= walk.mask(And(audience.filters))  # one AND: its candidates narrow as it goes
+            members = walk.members(key)
+            mask &= members if rows is None else members[rows]
+        if audience.filters:  # one AND: its candidates narrow as it goes
+            mask &= walk.mask(And(audience.filters), rows)
         return mask
 
     def ordered(self, mask: BoolArray, key: str, descending: bool) -> np.ndarray[Any, Any]:
