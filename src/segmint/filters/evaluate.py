@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
 from segmint.clock import Clock, as_utc
-from segmint.errors import InvalidInput
 from segmint.filters.fields import (
     FieldSpec,
     FieldType,
@@ -167,16 +166,9 @@ def _event(node: EventCondition, ctx: _Context) -> tuple[bool, int]:
 
 
 def _stored_tree(node: SegmentRef, ctx: _Context) -> tuple[Node, _Context]:
-    from segmint.filters.parse import parse_filter
+    from segmint.filters.parse import referenced_tree
 
-    if ctx.segments is None:
-        raise InvalidInput("in_segment needs a segment source to resolve segments")
-    if node.segment_id in ctx.inlining:
-        raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
-    stored = ctx.segments.get_filter(node.segment_id)
-    if stored is None:
-        raise InvalidInput(f"unknown segment {node.segment_id}")
-    tree = parse_filter(stored, ctx.project, path=f"segment[{node.segment_id}].filter")
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project)
     return tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id))
 
 

@@ -297,6 +297,21 @@ def _value(op: Operator, spec: FieldSpec, data: dict[str, Any], path: str) -> Va
 # -- references --------------------------------------------------------------------------------
 
 
+def referenced_tree(
+    segment_id: int, source: SegmentSource | None, inlining: tuple[int, ...], project: Project
+) -> Node:
+    """The tree of a segment an `in_segment` names, for a backend to inline (`inlining`: the
+    segments being inlined already, a cycle among them is an error)."""
+    if source is None:
+        raise InvalidInput("in_segment needs a segment source to resolve segments")
+    if segment_id in inlining:
+        raise InvalidInput(f"segment {segment_id} refers to itself through in_segment")
+    stored = source.get_filter(segment_id)
+    if stored is None:
+        raise InvalidInput(f"unknown segment {segment_id}")
+    return parse_filter(stored, project, path=f"segment[{segment_id}].filter")
+
+
 def stored_segment_ids(data: Any) -> set[int]:
     """Segment ids a stored (raw JSON) filter refers to, wherever they are."""
     found: set[int] = set()

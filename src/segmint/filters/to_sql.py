@@ -18,7 +18,6 @@ from typing import Any, assert_never
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from segmint.errors import InvalidInput
 from segmint.filters.dialects import Dialect, dialect_for
 from segmint.filters.fields import (
     FieldSpec,
@@ -291,16 +290,9 @@ def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
 
 
 def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:
-    from segmint.filters.parse import parse_filter
+    from segmint.filters.parse import referenced_tree
 
-    if ctx.segments is None:
-        raise InvalidInput("in_segment needs a segment source to resolve segments")
-    if node.segment_id in ctx.inlining:
-        raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
-    stored = ctx.segments.get_filter(node.segment_id)
-    if stored is None:
-        raise InvalidInput(f"unknown segment {node.segment_id}")
-    tree = parse_filter(stored, ctx.project, path=f"segment[{node.segment_id}].filter")
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project)
     return compile_node(tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id)))
 
 

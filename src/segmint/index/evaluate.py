@@ -22,7 +22,7 @@ from segmint.filters.fields import (
     resolve_field,
 )
 from segmint.filters.operators import OPERATORS
-from segmint.filters.parse import parse_filter
+from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
@@ -146,14 +146,7 @@ class Walk:
         return self.accounts.columns[spec.column]
 
     def _segment(self, node: SegmentRef, rows: Rows) -> BoolArray:
-        if self.segments is None:
-            raise InvalidInput("in_segment needs a segment source to resolve segments")
-        if node.segment_id in self.inlining:
-            raise InvalidInput(f"segment {node.segment_id} refers to itself through in_segment")
-        stored = self.segments.get_filter(node.segment_id)
-        if stored is None:
-            raise InvalidInput(f"unknown segment {node.segment_id}")
-        tree = parse_filter(stored, self.project, path=f"segment[{node.segment_id}].filter")
+        tree = referenced_tree(node.segment_id, self.segments, self.inlining, self.project)
         self.inlining = (*self.inlining, node.segment_id)
         try:
             return self.mask(tree, rows)
