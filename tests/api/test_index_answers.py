@@ -240,3 +240,36 @@ def test_deleted_leads_vanish_at_once(api: Api, db: Engine) -> None:
         conn.execute(leads.delete().where(leads.c.project_id == api.project.id))
     answered = _get(api, "leads")
     assert answered.json()["total"] == 0 and answered.headers[ENGINE_HEADER] == "index"
+
+
+def test_an_index_that_grows_past_the_budget_is_let_go(
+    db_url: str, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    for number in range(5):
+        big = {"email": f"big{number}@x.test", "enrichment": {"bio": f"{number}" * 20_000}}
+        assert api.post("leads", json=big).status_code == 201
+    engine = create_engine(db_url, poolclass=sa.NullPool)
+    roomy = TestClient(create_app(engine, index=Settings(background=False)))
+    with roomy as client:
+        assert Api(client, api.project, api.tokens).get("leads").headers[ENGINE_HEADER] == "index"
+        indexes = indexes_for(engine)
+        assert indexes is not None
+        index = indexes.ready(api.project.id)
+        assert index is not None
+        built = index.nbytes()
+    # A budget the build fits in, but not the 100 KB the `bio` path adds when first named.
+    tight = Settings(memory=built + 50_000, background=False)
+    bio = {"filter": {"field": "enrichment.bio", "op": "is_not_null"}}
+    with (
+        caplog.at_level(logging.WARNING, logger="segmint.index"),
+        TestClient(create_app(engine, index=tight)) as client,
+    ):
+        grown = Api(client, api.project, api.tokens)
+        first = grown.post("segments/preview", json=bio)
+        assert first.json()["count"] == 5 and first.headers[ENGINE_HEADER] == "index"
+        after = grown.post("segments/preview", json=bio)
+        assert after.json()["count"] == 5 and after.headers[ENGINE_HEADER] == "sql"
+        state = client.get("/healthz").json()["index"]["projects"][str(api.project.id)]
+    assert state["state"] == "over_budget"
+    assert "grew past the memory budget" in caplog.text
+    engine.dispose()

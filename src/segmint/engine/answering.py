@@ -59,7 +59,9 @@ def through_index(
         return None
     try:
         with index.read_for(conn) as reader:
-            return Indexed(work(reader))
+            answer = Indexed(work(reader))
+        indexes.check_budget(project.id, index)
+        return answer
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:

@@ -135,6 +135,21 @@ class Indexes:
         if _ATTACHED.get(self.engine) is self:
             detach(self.engine)
 
+    def check_budget(self, project_id: int, index: ProjectIndex) -> None:
+        """After an answer: an index that grew past the budget since its build (JSON paths and
+        lists loaded on first use, sort orders kept) is let go, and SQL answers its project."""
+        used = index.nbytes() + self._used_by_others(project_id)
+        if used <= self.settings.memory:
+            return
+        log.warning(
+            "the index of project %s grew past the memory budget (%s of %s bytes); answering "
+            "it through SQL. Raise SEGMINT_INDEX_MEMORY to index it.",
+            project_id,
+            f"{used:,}",
+            f"{self.settings.memory:,}",
+        )
+        self._set(project_id, _Entry(State.OVER_BUDGET, error=f"grew to {used:,} bytes"))
+
     def failed(self, project_id: int, error: BaseException) -> None:
         """An answer failed inside the index: drop it (answers go to SQL) and build anew."""
         log.exception("index of project %s failed; answering through SQL", project_id)
