@@ -110,13 +110,6 @@ def search_tree(project: Project, q: str | None) -> Node | None:
     return parse_filter(search, project, path="q")
 
 
-def search_condition(
-    conn: sa.Connection, project: Project, q: str | None, now: datetime
-) -> sa.ColumnElement[bool] | None:
-    tree = search_tree(project, q)
-    return None if tree is None else condition(conn, project, tree, now)
-
-
 def lead_filters(
     conn: sa.Connection,
     project: Project,
@@ -137,14 +130,6 @@ def lead_filters(
     if search is not None:
         trees.append(search)
     return tuple(trees)
-
-
-def all_of(
-    conn: sa.Connection, project: Project, trees: Collection[Node], now: datetime
-) -> sa.ColumnElement[bool] | None:
-    """Trees that must all match, as one SQL condition (None: no condition)."""
-    parts = [condition(conn, project, tree, now) for tree in trees]
-    return sa.and_(*parts) if parts else None
 
 
 def explain_lead(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from segmint.filters.dialects import dialect_for
 from segmint.index.feed import Change
 from segmint.index.tables import NO_ROW, AccountTable, EventTable, LeadTable, Memberships, Path
+from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 from segmint.store.tables import (
     accounts,
@@ -26,7 +27,6 @@ from segmint.store.tables import (
     leads,
     list_members,
     segment_members,
-    segments,
 )
 
 log = logging.getLogger("segmint.index")
@@ -178,8 +178,6 @@ def _pg_event_arrays(
 def _sqlite_event_arrays(
     conn: sa.Connection, project_id: int, table: EventTable
 ) -> tuple[np.ndarray[Any, Any], ...]:
-    from segmint.index.vectors import micros
-
     query = sa.select(events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at).where(
         events.c.project_id == project_id
     )
@@ -378,14 +376,6 @@ def _apply_memberships(
     present = {(row[0], row[1]) for row in rows}
     for container_id, lead_id in pairs:
         memberships.set_lead((prefix, container_id), lead_id, (container_id, lead_id) in present)
-
-
-def stored_filters(conn: sa.Connection, project_id: int) -> Mapping[int, Any]:
-    """Every segment's stored filter and state, for `in_segment` inside the index."""
-    rows = conn.execute(
-        sa.select(segments.c.id, segments.c.filter).where(segments.c.project_id == project_id)
-    )
-    return {row.id: row.filter for row in rows}
 
 
 def log_progress(project_id: int) -> Progress:
