@@ -26,6 +26,7 @@ from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray, micros
@@ -55,6 +56,7 @@ class Walk:
     memberships: Memberships
     segments: SegmentSource | None
     load: Loaders
+    answers: AnswerCache
     inlining: tuple[int, ...] = field(default=())
 
     # -- leads ---------------------------------------------------------------------------
@@ -120,14 +122,16 @@ class Walk:
         op = OPERATORS[node.op]
         if spec.table is Table.ACCOUNTS:
             column = self._account_column(spec)
-            per_account = column.gather(op.vector(column.operand, spec, node.value, self.time))
+            per_account = column.gather(self._per_value(column, node, spec))
             return self._picked(per_account, self._picked(self.leads.account_rows.live, rows))
         lead_column = self._lead_column(spec)
         if isinstance(lead_column, DenseColumn):
             answer: BoolArray = op.vector(lead_column.operand(rows), spec, node.value, self.time)
             return answer
-        per_value = op.vector(lead_column.operand, spec, node.value, self.time)
-        return lead_column.gather(per_value, rows)
+        return lead_column.gather(self._per_value(lead_column, node, spec), rows)
+
+    def _per_value(self, column: DictionaryColumn, node: Condition, spec: FieldSpec) -> BoolArray:
+        return self.answers.per_value(column, OPERATORS[node.op], spec, node.value, self.time)
 
     def _lead_column(self, spec: FieldSpec) -> DictionaryColumn | DenseColumn:
         if spec.storage is Storage.NAME:
@@ -217,8 +221,7 @@ class Walk:
                 column = self.events.paths.get((self._code(event_type), spec.path))
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
-                per_value = OPERATORS[node.op].vector(column.operand, spec, node.value, self.time)
-                return column.gather(per_value, positions)
+                return column.gather(self._per_value(column, node, spec), positions)
             case EventCondition() | SegmentRef() | ListRef():
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:

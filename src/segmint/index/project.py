@@ -23,6 +23,7 @@ from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import And, Node
 from segmint.index import loading
+from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.evaluate import Loaders, Walk
 from segmint.index.feed import (
@@ -60,13 +61,14 @@ class ProjectIndex:
         self.position = Position()
         self.caught_up_at = time.monotonic()  # when it last read the feed
         self._orders: dict[tuple[str, bool], tuple[int, np.ndarray[Any, Any]]] = {}
+        self.answers = AnswerCache()
 
     def tables(self) -> tuple[AccountTable, LeadTable, EventTable, Memberships]:
         return self.accounts, self.leads, self.events, self.memberships
 
     def nbytes(self) -> int:
         orders = sum(order.nbytes for _, order in self._orders.values())
-        parts = (self.accounts, self.leads, self.events, self.memberships)
+        parts = (self.accounts, self.leads, self.events, self.memberships, self.answers)
         return orders + sum(part.nbytes() for part in parts)
 
     def build(
@@ -238,6 +240,7 @@ class Reader:
             index.memberships,
             segments,
             self._loaders(),
+            index.answers,
         )
         alive = index.leads.alive.live
         mask = alive.copy() if rows is None else alive[rows]

@@ -1,0 +1,85 @@
+"""Per-value answers kept between requests, for conditions over large dictionaries.
+
+A condition on a dictionary column is answered once per distinct value, then gathered to the
+rows. For a column of a few distinct values (status, source) that first step is free; for one
+of nearly a value per lead (name, email, phone: what a search reads) it is a scan of megabytes
+of text, repeated by every page, sort and count of the same search. Its answer depends on the
+values alone, and values are only ever appended to a dictionary (a row that changes gets a new
+code, an old value stays where it was), so an answer stays right for the values it was
+computed for and is extended with the values added since: never recomputed, never stale.
+
+Conditions whose answer moves with `now` (within the last N days, this month) are not kept.
+Answers are held as packed bits (an eighth of a byte a value), most recently used first, within
+a fixed budget that `nbytes` reports with the index.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from segmint.filters.fields import FieldSpec
+from segmint.filters.operators import Operator
+from segmint.filters.timing import TimeContext
+from segmint.index.columns import DictionaryColumn
+from segmint.index.vectors import BoolArray, DictionaryOperand
+
+MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
+MAX_BYTES: Final = 8 * 1024 * 1024
+
+
+@dataclass
+class _Kept:
+    column: DictionaryColumn  # held so that its id is not reused while the answer is kept
+    size: int  # how many of its values the answer covers
+    bits: np.ndarray[Any, np.dtype[np.uint8]]
+
+
+class AnswerCache:
+    def __init__(self, max_bytes: int = MAX_BYTES, min_values: int = MIN_VALUES) -> None:
+        self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._min_values = min_values
+        self._bytes = 0
+
+    def per_value(
+        self,
+        column: DictionaryColumn,
+        op: Operator,
+        spec: FieldSpec,
+        value: Any,
+        time: TimeContext,
+    ) -> BoolArray:
+        """`op` with `value` answered for each of the column's distinct values."""
+        operand = column.operand
+        if op.time_relative or operand.size < self._min_values:
+            answer: BoolArray = op.vector(operand, spec, value, time)
+            return answer
+        key = (id(column), op.key, spec, json.dumps(value, sort_keys=True, default=str))
+        kept = self._kept.get(key)
+        if kept is not None and kept.column is column and kept.size <= operand.size:
+            answer = np.unpackbits(kept.bits, count=kept.size).view(np.bool_)
+            if kept.size < operand.size:
+                added = DictionaryOperand(operand.values[kept.size :])
+                answer = np.concatenate((answer, op.vector(added, spec, value, time)))
+        else:
+            answer = op.vector(operand, spec, value, time)
+        self._keep(key, _Kept(column, len(answer), np.packbits(answer)))
+        return answer
+
+    def _keep(self, key: tuple[Any, ...], kept: _Kept) -> None:
+        old = self._kept.pop(key, None)
+        if old is not None:
+            self._bytes -= old.bits.nbytes
+        self._kept[key] = kept
+        self._bytes += kept.bits.nbytes
+        while self._bytes > self._max_bytes and len(self._kept) > 1:
+            _, dropped = self._kept.popitem(last=False)
+            self._bytes -= dropped.bits.nbytes
+
+    def nbytes(self) -> int:
+        return self._bytes

@@ -1,0 +1,68 @@
+"""The per-value answers kept between requests: extended as a dictionary grows, never stale,
+and held within their budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from segmint.filters.fields import FieldSpec, FieldType, Storage
+from segmint.filters.operators import OPERATORS
+from segmint.filters.timing import TimeContext
+from segmint.index.answers import AnswerCache
+from segmint.index.columns import DictionaryColumn
+
+SPEC = FieldSpec("email", "Email", FieldType.TEXT, Storage.COLUMN, column="email")
+TIME = TimeContext.of(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def _column(values: list[str | None]) -> DictionaryColumn:
+    column = DictionaryColumn(mixed=False)
+    column.append(values)
+    return column
+
+
+def _fresh(column: DictionaryColumn, op: str, value: str) -> np.ndarray:
+    answer: np.ndarray = OPERATORS[op].vector(column.operand, SPEC, value, TIME)
+    return answer
+
+
+def test_an_answer_kept_is_extended_with_values_added_since() -> None:
+    cache = AnswerCache(min_values=1)
+    column = _column(["anderson@x.io", "Jackson@y.io", None, "kim@z.io"])
+    first = cache.per_value(column, OPERATORS["contains"], SPEC, "son", TIME)
+    assert first.tolist() == [True, True, False, False]
+    column.append(["wilSON@q.io", "", "lee@q.io", "ÅSON@é.io"])
+    grown = cache.per_value(column, OPERATORS["contains"], SPEC, "son", TIME)
+    assert grown.tolist() == _fresh(column, "contains", "son").tolist()
+    assert grown.tolist()[4:] == [True, False, False, True]
+
+
+def test_answers_are_kept_per_column_operator_and_value() -> None:
+    cache = AnswerCache(min_values=1)
+    a, b = _column(["ab", "cd"]), _column(["cd", "ab"])
+    assert cache.per_value(a, OPERATORS["contains"], SPEC, "a", TIME).tolist() == [True, False]
+    assert cache.per_value(b, OPERATORS["contains"], SPEC, "a", TIME).tolist() == [False, True]
+    assert cache.per_value(a, OPERATORS["not_contains"], SPEC, "a", TIME).tolist() == [
+        False,
+        True,
+    ]
+    assert cache.per_value(a, OPERATORS["contains"], SPEC, "c", TIME).tolist() == [False, True]
+
+
+def test_kept_answers_stay_within_their_budget() -> None:
+    values = [f"lead{i}@example.com" for i in range(8000)]
+    column = _column(values)
+    cache = AnswerCache(max_bytes=2500, min_values=1)  # two answers of 1,000 bytes fit
+    for n in range(5):
+        answer = cache.per_value(column, OPERATORS["contains"], SPEC, str(n), TIME)
+        assert answer.tolist() == _fresh(column, "contains", str(n)).tolist()
+    assert 0 < cache.nbytes() <= 2500
+
+
+def test_small_dictionaries_and_moving_conditions_are_not_kept() -> None:
+    cache = AnswerCache()
+    column = _column(["new", "contacted"])
+    cache.per_value(column, OPERATORS["eq"], SPEC, "new", TIME)
+    assert cache.nbytes() == 0
