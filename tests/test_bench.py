@@ -57,7 +57,10 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
         (listing, op)
         for listing in ("leads page", "leads page, search 'son'")
         for op in LISTING_OPERATIONS
-    } | {("segments list (13 segments)", "counts")}
+    } | {
+        ("segments list (20 segments)", "counts"),
+        ("leads page, a new search each time", "page 1"),
+    }
     counts = {r["case"]: r for r in report["results"] if r["operation"] == "count"}
     assert any(r["rows"] > 0 for r in counts.values())
     segmint_rows = {c: r["rows"] for c, r in counts.items()}

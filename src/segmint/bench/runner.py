@@ -28,13 +28,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint import demo
 from segmint.auth import Principal
+from segmint.bench import over_http
 from segmint.bench.duckdb_side import DuckDbSide
-from segmint.bench.suite import CASES, Case
+from segmint.bench.suite import CASES, LISTED, Case
 from segmint.clock import SYSTEM_CLOCK, FrozenClock, as_utc
 from segmint.engine import answering, filtering
 from segmint.engine import export as export_engine
@@ -293,6 +295,27 @@ def _run_listing(sides: Sides, project: Project, repeat: int) -> Iterator[Timing
                     continue
                 read = _page_operation(project, audience, sort, page, now)
                 yield _measure(sides, case, operation, read, repeat)
+    yield _first_searches(sides, project, repeat, now)
+
+
+# Syllables of generated names and companies: each run of the "new search" case types the next.
+FRESH_SEARCHES: Final = ("son", "man", "ell", "ber", "ton", "ley", "ard", "ick", "ann", "ine")
+
+
+def _first_searches(sides: Sides, project: Project, repeat: int, now: datetime) -> Timing:
+    """Page 1 of the Leads page for a search typed for the first time: a different text each
+    run, so no answer kept from an earlier run of the same search can help (the other search
+    cases page through one search, as a user does once it is typed)."""
+    typed: dict[sa.Engine, int] = {}
+
+    def audience(conn: sa.Connection) -> Audience:
+        n = typed[conn.engine] = typed.get(conn.engine, -1) + 1
+        tree = filtering.search_tree(project, FRESH_SEARCHES[n % len(FRESH_SEARCHES)])
+        return Audience(() if tree is None else (tree,))
+
+    sort = leads_engine.parse_sort(leads_engine.DEFAULT_SORT)
+    read = _page_operation(project, audience, sort, 1, now)
+    return _measure(sides, f"{LEADS_PAGE}, a new search each time", "page 1", read, repeat)
 
 
 # -- the segments list with its counts --------------------------------------------------------
@@ -301,29 +324,38 @@ SEGMENTS_LIST: Final = "segments list"
 
 
 def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
-    """What `GET /segments?scope=all` does: list the project's segments and count each one
-    (`segments.member_counts`), as an owner sees it."""
-    owner = Principal(0, project.organization_id, "bench@bench.invalid", Role.OWNER, None)
-    clock = FrozenClock(SYSTEM_CLOCK.now())  # both sides count at one instant: equal answers
+    """`GET /segments?scope=all` over HTTP, as an owner opening the Segments page: every
+    segment of the project, each with its live count (one catch-up of the index for all)."""
+    path = f"/api/v1/projects/{project.slug}/segments"
 
-    def listed(conn: sa.Connection) -> tuple[int, str]:
-        rows = segments_engine.list_segments(
-            conn, project, owner, segments_engine.Scope(everyone=True), None
-        )
-        counts = segments_engine.member_counts(conn, project, rows, owner, clock)
-        return sum(n or 0 for n in counts.values()), answering.SQL
+    def listed(http: httpx.Client) -> tuple[int, int]:
+        response = http.get(path, params={"scope": "all"})
+        response.raise_for_status()
+        items = response.json()["items"]
+        return sum(item["member_count"] or 0 for item in items), len(items)
 
-    with sides.plain.connect() as conn:
-        rows = segments_engine.list_segments(
-            conn, project, owner, segments_engine.Scope(everyone=True), None
+    off = Settings(enabled=False)
+    with over_http.client(sides.plain, off, project) as http:
+        sql_samples, (sql_rows, listed_count) = _timed(lambda: listed(http), repeat)
+    case = f"{SEGMENTS_LIST} ({listed_count} segments)"
+    if sides.indexed is None:
+        return Timing(case, "counts", sql_samples, sql_rows, answering.SQL, sql_samples, sql_rows)
+    with over_http.client(sides.indexed, index_settings(), project) as http:
+        samples, (rows, _) = _timed(lambda: listed(http), repeat)
+    timing = Timing(case, "counts", samples, rows, answering.SQL, sql_samples, sql_rows)
+    with sides.indexed.connect() as conn:
+        # The list does not say who counted: ask the same way, untimed, for one segment.
+        first = segments_engine.list_segments(
+            conn, project, _owner(project), segments_engine.Scope(everyone=True), None
         )
-    timing = _measure(sides, f"{SEGMENTS_LIST} ({len(rows)} segments)", "counts", listed, repeat)
-    if sides.indexed is not None and rows:
-        # member_counts does not say who counted: ask the same way, untimed, for the first one.
-        with sides.indexed.connect() as conn:
-            audience = answering.segment_audience(project, rows[0])
-            timing.engine = answering.count(conn, project, audience, clock.now())[1]
+        if first:
+            audience = answering.segment_audience(project, first[0])
+            timing.engine = answering.count(conn, project, audience, SYSTEM_CLOCK.now())[1]
     return timing
+
+
+def _owner(project: Project) -> Principal:
+    return Principal(0, project.organization_id, "bench@bench.invalid", Role.OWNER, None)
 
 
 # -- the index: its build, its memory, and catching up after writes ---------------------------
@@ -484,7 +516,8 @@ def run_catch_up(sides: Sides, project: Project, writes: int, rounds: int) -> Ca
 
 
 def ensure_segments(engine: Engine, project: Project) -> None:
-    """The suite's cases as active segments, so writes have memberships to maintain."""
+    """The suite's cases and the listed extras as active segments (twenty, so the segments
+    list is a working project's, and writes have memberships to maintain)."""
     now = SYSTEM_CLOCK.now()
     with engine.begin() as conn:
         existing = set(
@@ -492,15 +525,15 @@ def ensure_segments(engine: Engine, project: Project) -> None:
                 sa.select(segments.c.name).where(segments.c.project_id == project.id)
             ).scalars()
         )
-        for case in CASES:
-            if case.name in existing:
+        for name, filter_tree in [*((case.name, case.filter) for case in CASES), *LISTED]:
+            if name in existing:
                 continue
             segment_id = conn.execute(
                 segments.insert()
                 .values(
                     project_id=project.id,
-                    name=case.name,
-                    filter=case.filter,
+                    name=name,
+                    filter=filter_tree,
                     active=True,
                     created_at=now,
                     updated_at=now,
