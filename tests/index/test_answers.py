@@ -12,6 +12,7 @@ from segmint.filters.operators import OPERATORS
 from segmint.filters.timing import TimeContext
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DictionaryColumn
+from segmint.index.tables import EventTable
 
 SPEC = FieldSpec("email", "Email", FieldType.TEXT, Storage.COLUMN, column="email")
 TIME = TimeContext.of(datetime(2026, 1, 1, tzinfo=UTC))
@@ -66,3 +67,40 @@ def test_small_dictionaries_and_moving_conditions_are_not_kept() -> None:
     column = _column(["new", "contacted"])
     cache.per_value(column, OPERATORS["eq"], SPEC, "new", TIME)
     assert cache.nbytes() == 0
+
+
+def _events(lead_rows: list[int], types: list[int]) -> EventTable:
+    table = EventTable()
+    table.type_codes = {"page_view": 0, "email_open": 1}
+    n = len(lead_rows)
+    table.load_sorted(
+        np.arange(1, n + 1, dtype=np.int64),
+        np.asarray(lead_rows, np.int64),
+        np.asarray(types, np.int64),
+        np.arange(n, dtype=np.int64),
+    )
+    return table
+
+
+def _append(table: EventTable, rows: list[tuple[int, str]]) -> None:
+    start = len(table) + 1
+    table.append(
+        [
+            {"id": start + i, "type": kind, "occurred_at": TIME.now, "metadata": {}}
+            for i, (_, kind) in enumerate(rows)
+        ],
+        [row for row, _ in rows],
+    )
+
+
+def test_counts_of_a_type_follow_appends_merges_and_new_leads() -> None:
+    cache = AnswerCache()
+    table = _events([0, 0, 1, 2, 2, 2], [0, 0, 0, 1, 0, 0])
+    assert cache.type_counts(table, 0, 3).tolist() == [2, 1, 2]
+    _append(table, [(1, "page_view"), (3, "page_view"), (0, "email_open")])
+    assert cache.type_counts(table, 0, 4).tolist() == [2, 2, 2, 1]
+    assert cache.type_counts(table, 1, 5).tolist() == [1, 0, 1, 0, 0]
+    table.merge()
+    _append(table, [(4, "page_view")])
+    assert cache.type_counts(table, 0, 5).tolist() == [2, 2, 2, 1, 1]
+    assert cache.nbytes() > 0

@@ -26,6 +26,7 @@ from segmint.filters.fields import FieldSpec
 from segmint.filters.operators import Operator
 from segmint.filters.timing import TimeContext
 from segmint.index.columns import DictionaryColumn
+from segmint.index.tables import EventTable
 from segmint.index.vectors import BoolArray, DictionaryOperand
 
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
@@ -44,6 +45,7 @@ class AnswerCache:
         self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
         self._max_bytes = max_bytes
         self._min_values = min_values
+        self._counts: dict[int, _Counts] = {}
         self._bytes = 0
 
     def per_value(
@@ -81,5 +83,38 @@ class AnswerCache:
             _, dropped = self._kept.popitem(last=False)
             self._bytes -= dropped.bits.nbytes
 
+    def type_counts(self, events: EventTable, code: int, leads: int) -> np.ndarray[Any, Any]:
+        """How many events of type `code` each lead row has, over all time: a condition with
+        no window and no `where` ("10+ page views, ever"). Kept per type and brought up to date
+        with the events appended to the tail since; counted anew after a merge of the tail."""
+        kept = self._counts.get(code)
+        tail_types = events.tail_types.live
+        if kept is None or kept.main_size != len(events.ids):
+            low, high = events.type_slice(code)
+            counts = np.bincount(events.lead_rows[low:high], minlength=leads).astype(np.int32)
+            kept = _Counts(len(events.ids), 0, counts)
+        if kept.tail_seen < len(tail_types):
+            new = slice(kept.tail_seen, len(tail_types))
+            rows = events.tail_lead_rows.live[new][tail_types[new] == code]
+            kept.counts = _padded(kept.counts, max(leads, len(kept.counts)))
+            kept.counts += np.bincount(rows, minlength=len(kept.counts)).astype(np.int32)
+            kept.tail_seen = len(tail_types)
+        self._counts[code] = kept
+        return _padded(kept.counts, leads)[:leads]
+
     def nbytes(self) -> int:
-        return self._bytes
+        return self._bytes + sum(kept.counts.nbytes for kept in self._counts.values())
+
+
+@dataclass
+class _Counts:
+    main_size: int  # the sorted part's size when counted: it changes only when the tail merges
+    tail_seen: int  # tail events counted
+    counts: np.ndarray[Any, Any]
+
+
+def _padded(counts: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
+    """Counts for `size` lead rows: leads added since have none yet."""
+    if len(counts) >= size:
+        return counts
+    return np.concatenate((counts, np.zeros(size - len(counts), counts.dtype)))

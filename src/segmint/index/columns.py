@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -136,14 +136,38 @@ class DictionaryColumn:
     def raw(self, row: int) -> Any:
         return self.values[int(self.codes.live[row])]
 
-    def gather(self, per_value: BoolArray, rows: np.ndarray[Any, Any] | None = None) -> BoolArray:
+    def gather(
+        self, per_value: BoolArray, rows: np.ndarray[Any, Any] | slice | None = None
+    ) -> BoolArray:
         """Per-value answers as per-row answers (for `rows` only, when given)."""
         codes = self.codes.live if rows is None else self.codes.live[rows]
+        if len(per_value) <= FEW_VALUES and len(codes) > len(per_value):
+            return _by_comparison(per_value, codes)
         result: BoolArray = per_value[codes]
         return result
 
     def nbytes(self) -> int:
         return self.codes.nbytes() + self._value_bytes
+
+
+FEW_VALUES: Final = 256  # a dictionary this small is gathered by comparing codes, when that is less
+COMPARED: Final = 4  # work: up to this many comparisons of every code
+
+
+def _by_comparison(per_value: BoolArray, codes: np.ndarray[Any, Any]) -> BoolArray:
+    """`per_value[codes]` for a small dictionary: when only a few values answer True (or only a
+    few False), comparing every code with those few is several times faster than gathering
+    (a sequential scan against a random read per row); otherwise gathered."""
+    hits = np.flatnonzero(per_value)
+    misses = np.flatnonzero(~per_value)
+    few, negate = (hits, False) if len(hits) <= len(misses) else (misses, True)
+    if len(few) > COMPARED:
+        gathered: BoolArray = per_value[codes]
+        return gathered
+    result = np.zeros(len(codes), bool)
+    for code in few:
+        result |= codes == code
+    return ~result if negate else result
 
 
 class DenseColumn:

@@ -33,6 +33,7 @@ from segmint.index.vectors import BoolArray, micros
 from segmint.projects import Project
 
 Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
+Positions = np.ndarray[Any, Any] | slice  # events to answer for
 FEW_LEFT = 16  # an AND reads only its candidate rows once fewer than 1 in 16 are left
 
 
@@ -175,6 +176,8 @@ class Walk:
         code = events.type_code(node.type)
         if code is None:
             return np.zeros(size, np.int64)
+        if node.within_days is None and node.where is None:
+            return self.answers.type_counts(events, code, size)
         low, high = events.type_slice(code)
         window = None
         if node.within_days is not None:
@@ -195,22 +198,24 @@ class Walk:
         main_rows = events.lead_rows[low:high]
         tail_rows = events.tail_lead_rows.live[tail]
         if node.where is not None:  # positions: the sorted part's, then the tail's after them
-            main_rows = main_rows[self._where(node.where, node.type, np.arange(low, high))]
+            main_rows = main_rows[self._where(node.where, node.type, slice(low, high))]
             tail_rows = tail_rows[self._where(node.where, node.type, len(events.at) + tail)]
         counted: np.ndarray[Any, Any] = np.bincount(main_rows, minlength=size)
         if len(tail_rows):
             counted = counted + np.bincount(tail_rows, minlength=size)
         return counted[:size]
 
-    def _where(self, node: Node, event_type: str, positions: np.ndarray[Any, Any]) -> BoolArray:
+    def _where(self, node: Node, event_type: str, positions: Positions) -> BoolArray:
+        """One answer per event at `positions` (the sorted part's window: a slice, read in
+        place; the tail's: an array)."""
         match node:
             case And(children):
-                result = np.ones(len(positions), bool)
+                result = np.ones(_count(positions), bool)
                 for child in children:
                     result &= self._where(child, event_type, positions)
                 return result
             case Or(children):
-                result = np.zeros(len(positions), bool)
+                result = np.zeros(_count(positions), bool)
                 for child in children:
                     result |= self._where(child, event_type, positions)
                 return result
@@ -231,3 +236,9 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+def _count(positions: Positions) -> int:
+    if isinstance(positions, slice):
+        return int(positions.stop - positions.start)
+    return len(positions)
