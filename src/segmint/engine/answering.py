@@ -169,9 +169,10 @@ def page_ids(
     source = filtering.StoredSegments(conn, project.id)
 
     def work(reader: Reader) -> PageIds:
-        rows = reader.ordered(reader.select(audience, project, now, source), *sort)
+        mask = reader.select(audience, project, now, source)
         start = (page - 1) * per_page
-        return PageIds(reader.ids(rows[start : start + per_page]), len(rows))
+        rows = reader.page(mask, *sort, start, start + per_page)
+        return PageIds(reader.ids(rows), int(np.count_nonzero(mask)))
 
     return through_index(conn, project, work)
 

@@ -164,8 +164,10 @@ def _by_comparison(per_value: BoolArray, codes: np.ndarray[Any, Any]) -> BoolArr
     if len(few) > COMPARED:
         gathered: BoolArray = per_value[codes]
         return gathered
-    result = np.zeros(len(codes), bool)
-    for code in few:
+    if not len(few):
+        return np.full(len(codes), negate)
+    result: BoolArray = codes == few[0]
+    for code in few[1:]:
         result |= codes == code
     return ~result if negate else result
 

@@ -90,11 +90,12 @@ class Walk:
         selective first condition makes the rest nearly free)."""
         result = np.ones(self._size(rows), bool)
         for child in children:
-            left = np.flatnonzero(result)
-            if not len(left):
+            left = int(np.count_nonzero(result))  # cheaper than listing them when many are left
+            if not left:
                 break
-            if len(left) * FEW_LEFT < len(result):
-                result[left] = self.mask(child, left if rows is None else rows[left])
+            if left * FEW_LEFT < len(result):
+                at = np.flatnonzero(result)
+                result[at] = self.mask(child, at if rows is None else rows[at])
             else:
                 result &= self.mask(child, rows)
         return result

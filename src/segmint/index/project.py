@@ -257,6 +257,25 @@ class Reader:
         picked: np.ndarray[Any, Any] = order[mask[order]]
         return picked
 
+    def page(
+        self, mask: BoolArray, key: str, descending: bool, start: int, stop: int
+    ) -> np.ndarray[Any, Any]:
+        """The rows of `mask` at places start..stop of a sort's order. The order is read from
+        its head only as far as the page needs (its share of the mask's rows, then twice as
+        far while short), not whole: page 1 of a search reads a sliver of it."""
+        order = self.index.order(key, descending)
+        total = int(np.count_nonzero(mask))
+        if stop <= 0 or start >= total:
+            return order[:0]
+        share = total / max(len(order), 1)
+        reach = min(len(order), int(stop / share * 1.1) + 1024)
+        while True:
+            head = order[:reach]
+            picked: np.ndarray[Any, Any] = head[mask[head]]
+            if len(picked) >= stop or reach == len(order):
+                return picked[start:stop]
+            reach = min(len(order), 2 * reach)
+
     def ids(self, rows: np.ndarray[Any, Any]) -> list[int]:
         return [int(i) for i in self.index.leads.ids.ids.live[rows]]
 

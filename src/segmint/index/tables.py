@@ -260,9 +260,12 @@ class EventTable:
 
     def type_slice(self, code: int) -> tuple[int, int]:
         """Where a type's events lie in the sorted part."""
+        # Searched as the array's own type: numpy would otherwise copy all the types to
+        # int64 first, at every call.
+        key = np.int32(code)
         return (
-            int(np.searchsorted(self.types, code, "left")),
-            int(np.searchsorted(self.types, code, "right")),
+            int(np.searchsorted(self.types, key, "left")),
+            int(np.searchsorted(self.types, key, "right")),
         )
 
     def load_sorted(
