@@ -72,6 +72,7 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
     assert report["duckdb"]["parquet_bytes"] > 0
     ingest = report["ingest"]
     assert ingest["lead_writes"] > 0 and ingest["worker_kept_up"] is True
+    assert ingest["worker_engine"] == "index"  # the writes waited for the worker's index
     assert ingest["history_rows_measured"] > 0
     with db.connect() as conn:  # the ingest phase cleans up after itself
         assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar() == 400

@@ -290,5 +290,6 @@ def _ingest_line(ingest: dict[str, Any]) -> str:
         f"{ingest['events']:,} events at {ingest['events_per_s']:,}/s; write to history "
         f"p50 {ingest['write_to_history_p50_ms']} ms, p95 {ingest['write_to_history_p95_ms']} ms "
         f"over {ingest['history_rows_measured']:,} leads (worker kept up: "
-        f"{ingest['worker_kept_up']})"
+        f"{ingest['worker_kept_up']}; it answered through {ingest['worker_engine']}, its index "
+        f"built in {ingest['worker_index_seconds']} s first)"
     )
