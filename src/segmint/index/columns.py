@@ -166,9 +166,10 @@ def _by_comparison(per_value: BoolArray, codes: np.ndarray[Any, Any]) -> BoolArr
         return gathered
     if not len(few):
         return np.full(len(codes), negate)
-    result: BoolArray = codes == few[0]
+    same = codes.dtype.type  # compared as the codes' own type: numpy would widen every code
+    result: BoolArray = codes == same(few[0])
     for code in few[1:]:
-        result |= codes == code
+        result |= codes == same(code)
     return ~result if negate else result
 
 
