@@ -145,14 +145,17 @@ def _python_csv(engine: Engine, query: sa.Select[Any]) -> Iterator[bytes]:
 
 
 def csv_field(value: Any) -> str:
-    """One CSV field quoted exactly as PostgreSQL's COPY ... CSV does, so both backends agree.
+    """One CSV field of a row of several, quoted exactly as PostgreSQL's COPY ... CSV does, so
+    both backends agree.
 
-    (Python's csv module does not quote a lone carriage return; COPY does.)
+    (Python's csv module does not quote a lone carriage return; COPY does. COPY quotes `\\.`
+    only when it is a row's one field, where it would read as the end of the data: never in
+    an export's rows of seven.)
     """
     if value is None:
         return ""
     text = str(value)
-    if text == "" or text == "\\." or any(ch in text for ch in ',"\r\n'):
+    if text == "" or any(ch in text for ch in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
 
