@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint.app import create_app
+from segmint.engine import export
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.index import Settings, indexes_for
 from segmint.store.db import create_engine
@@ -204,13 +205,17 @@ def _insert_hostile(db: Engine, project_id: int, first: int, count: int) -> None
         conn.execute(leads.insert(), rows)
 
 
-def test_exports_of_hostile_values_are_alike(api: Api, sql_only: Api, db: Engine) -> None:
+def test_exports_of_hostile_values_are_alike(
+    api: Api, sql_only: Api, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "INDEX_CHUNK_ROWS", 7)  # rows fall across chunks
     _insert_hostile(db, api.project.id, 0, 200)
     trees = [
         {"field": "status", "op": "in", "value": ["new", "contacted"]},  # everyone
         {"field": "status", "op": "eq", "value": "contacted"},
         {"field": "email", "op": "eq", "value": "h30@x.test"},  # one row
         {"field": "phone", "op": "eq", "value": "+1-555-0100"},  # every phone gets a `'`
+        {"field": "email", "op": "starts_with", "value": "@x#"},  # every email gets one
     ]
     exports = [
         f"segments/{api.post('segments', json={'name': f'h{n}', 'filter': t}).json()['id']}"

@@ -93,55 +93,115 @@ def export_audience(
 
 
 def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
-    """The CSV of the index's columns. Each field is the dictionary's own value where writing
-    changes nothing, so a chunk is a gather per column and one join: no Python call per row
-    except for the few values that need quoting or a `'` (and the latter are prefixed by one
-    C-level map when a whole chunk of a column needs it)."""
+    """The CSV of the index's columns, a chunk of rows at a time: per column a gather of
+    ready-written pieces, then one join of the whole chunk. No Python call per row but for
+    the rare values that need quoting.
+
+    Each field is preceded by its lead: the `,` before it, or before a row's first field the
+    newline that ends the row before (none in a chunk's first row). A `'` that defuses a
+    formula goes in the lead, so a value that needs only that is never copied."""
     yield _header()
-    fields = [_name_field, *([_text_field] * (len(columns) - 1))]
-    kinds = [
-        column.column.per_value(f"export:{field.__name__}", _kinds_of(field))
-        for column, field in zip(columns, fields, strict=True)
-    ]
     total = len(columns[0].codes) if columns else 0
-    width = 2 * len(columns)  # each field and the `,` or newline after it
+    writers = [
+        _writer(column, _name_field if at == 0 else _text_field, "\n" if at == 0 else ",", total)
+        for at, column in enumerate(columns)
+    ]
+    per_row = sum(writer.pieces for writer in writers)
     for start in range(0, total, INDEX_CHUNK_ROWS):
         stop = min(start + INDEX_CHUNK_ROWS, total)
-        pieces = [","] * (width * (stop - start))
-        pieces[width - 1 :: width] = ["\n"] * (stop - start)
-        for at, (column, kind, field) in enumerate(zip(columns, kinds, fields, strict=True)):
-            codes = column.codes[start:stop]
-            pieces[2 * at :: width] = _fields(column.values, codes, kind[codes], field)
+        pieces: list[str] = [","] * (per_row * (stop - start))
+        at = 0
+        for writer in writers:
+            writer.write(pieces, at, per_row, start, stop)
+            at += writer.pieces
+        pieces[0] = pieces[0][1:]  # the chunk's first row follows no row of its own
+        pieces.append("\n")
         yield "".join(pieces).encode()
 
 
-def _fields(
-    values: Sequence[object],
-    codes: np.ndarray,
-    kinds: np.ndarray,
-    field: Callable[[object], str],
-) -> Sequence[Any]:
-    """The CSV fields of `codes` (as many as rows): the values, with those few that writing
-    changes written."""
+_Field = Callable[[object], str]
+# A table is written for a column with at most this share of distinct values per row exported
+# (each is written whether used or not); a column with more has its values gathered.
+TABLE_SHARE: Final = 8
+
+
+class _Table:
+    """A column with few distinct values for the rows exported (status, source, company...):
+    each value written once after its lead, then gathered: one piece a row."""
+
+    pieces = 1
+
+    def __init__(self, column: answering.ExportColumn, kinds: np.ndarray, field: _Field, lead: str):
+        self.codes = column.codes
+        values = column.values[: len(kinds)]
+        self.table = [
+            lead + _written(value, kind, field)
+            for value, kind in zip(values, kinds.tolist(), strict=True)
+        ]
+
+    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+        pieces[at::step] = _picked(self.table, self.codes[start:stop])
+
+
+class _Gather:
+    """A column of values nearly distinct per lead (name, email, phone): the values themselves
+    are gathered, and the few that need more than a `'` written; two pieces a row, the lead
+    and the value."""
+
+    pieces = 2
+
+    def __init__(self, column: answering.ExportColumn, kinds: np.ndarray, field: _Field, lead: str):
+        self.values = column.values
+        self.codes = column.codes
+        self.kinds = kinds
+        self.field = field
+        self.leads = (lead, lead + "'")  # by whether the value is defused
+
+    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+        codes = self.codes[start:stop]
+        kinds = self.kinds[codes]
+        defused = kinds == DEFUSED
+        if defused.all():
+            pieces[at::step] = [self.leads[1]] * len(codes)
+        elif defused.any():
+            pieces[at::step] = _picked(self.leads, defused.view(np.uint8))
+        elif self.leads[0] != ",":  # else the pieces start out as commas
+            pieces[at::step] = [self.leads[0]] * len(codes)
+        pieces[at + 1 :: step] = self._fields(codes, np.flatnonzero(kinds == FORMATTED))
+
+    def _fields(self, codes: np.ndarray, formatted: np.ndarray) -> Sequence[Any]:
+        """The values of `codes`, with those at `formatted` written by the field function."""
+        picked = _picked(self.values, codes)
+        if not len(formatted):
+            return picked
+        fields = list(picked)
+        written: dict[int, str] = {}  # null and other repeated values: written once a chunk
+        for at, code in zip(formatted.tolist(), codes[formatted].tolist(), strict=True):
+            text = written.get(code)
+            if text is None:
+                text = written[code] = self.field(self.values[code])
+            fields[at] = text
+        return fields
+
+
+def _written(value: Any, kind: int, field: _Field) -> str:
+    if kind == AS_IS:
+        return str(value)
+    return "'" + value if kind == DEFUSED else field(value)
+
+
+def _writer(
+    column: answering.ExportColumn, field: _Field, lead: str, rows: int
+) -> _Table | _Gather:
+    kinds = column.column.per_value(f"export:{field.__name__}", _kinds_of(field))
+    if len(kinds) * TABLE_SHARE <= rows:
+        return _Table(column, kinds, field, lead)
+    return _Gather(column, kinds, field, lead)
+
+
+def _picked(values: Sequence[Any], codes: np.ndarray) -> Sequence[Any]:
     picked: Sequence[Any] = operator.itemgetter(*codes.tolist())(values)
-    if len(codes) == 1:
-        picked = [picked]  # itemgetter of one index gives the value, not a tuple
-    defused = np.flatnonzero(kinds == DEFUSED)
-    formatted = np.flatnonzero(kinds == FORMATTED)
-    if not len(defused) and not len(formatted):
-        return picked
-    if len(defused) == len(codes):
-        return list(map("'".__add__, picked))
-    out = list(picked)
-    for at in defused.tolist():
-        out[at] = "'" + out[at]
-    written: dict[int, str] = {}  # null and other repeated values are written once a chunk
-    for at, code in zip(formatted.tolist(), codes[formatted].tolist(), strict=True):
-        text = written.get(code)
-        if text is None:
-            text = written[code] = field(values[code])
-        out[at] = text
-    return out
+    return [picked] if len(codes) == 1 else picked  # of one index, itemgetter gives the value
 
 
 def _kinds_of(field: Callable[[object], str]) -> Callable[[Sequence[object]], np.ndarray]:
