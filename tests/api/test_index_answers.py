@@ -216,6 +216,7 @@ def test_exports_of_hostile_values_are_alike(
         {"field": "email", "op": "eq", "value": "h30@x.test"},  # one row
         {"field": "phone", "op": "eq", "value": "+1-555-0100"},  # every phone gets a `'`
         {"field": "email", "op": "starts_with", "value": "@x#"},  # every email gets one
+        {"field": "name", "op": "in", "value": ["=cmd", "@x y", "Zoë Ünïcödé"]},  # some names
     ]
     exports = [
         f"segments/{api.post('segments', json={'name': f'h{n}', 'filter': t}).json()['id']}"
