@@ -22,6 +22,7 @@ from segmint.index import Settings, indexes_for
 from segmint.store.db import create_engine
 from segmint.store.tables import leads
 from tests.api.conftest import BASE, Api
+from tests.csv_formulas import HOSTILE_NAMES, HOSTILE_TEXTS
 
 SORTS = ["name", "email", "company", "job_title", "status", "source", "created_at"]
 PEOPLE: list[dict[str, Any]] = [
@@ -134,47 +135,6 @@ def test_index_and_sql_answer_alike(api: Api, sql_only: Api) -> None:
         assert indexed_preview.headers[ENGINE_HEADER] == "index"
     listing = "leads?filter=" + '{"field":"status","op":"eq","value":"new"}' + "&q=e&sort=-name"
     assert _get(api, listing).json() == _get(sql_only, listing).json()
-
-
-# Values a CSV writer or a spreadsheet trips over, stored as they are (written straight to the
-# table: the API's validation would trim some). The index writes most values as they are and
-# formats only those writing changes; each must come out as COPY / Python's csv write it.
-HOSTILE_TEXTS = [
-    "Smith, Jones",
-    'say "hi"',
-    "two\nlines",
-    "carriage\rreturn",
-    "crlf\r\n",
-    "ends in newline\n",
-    "=1+2",
-    "+x",
-    "-x",
-    "@x",
-    "\tx",
-    "\rx",
-    "-5",
-    "+4930123456",
-    "-0.5",
-    "-5\n",
-    "+1-555-0100",
-    "Ünïcödé 日本 🙂",
-    "\\.",
-    "",
-    " padded ",
-    "plain",
-]
-HOSTILE_NAMES = [
-    (None, None),
-    (" ", None),
-    ("", ""),
-    ("  Ann", "Lee  "),
-    ("=cmd", None),
-    (None, "Doe, Jr."),
-    ("@x", "y"),
-    ("-5", None),
-    ("Zoë", "Ünïcödé"),
-    ("\\.", None),
-]
 
 
 def _insert_hostile(db: Engine, project_id: int, first: int, count: int) -> None:
