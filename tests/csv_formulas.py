@@ -48,3 +48,44 @@ def write_untrimmed(db: Engine, project_id: int, email: str) -> None:
             .where(leads.c.project_id == project_id, leads.c.email == email)
             .values(**UNTRIMMED)
         )
+
+
+# Values a CSV writer or a spreadsheet trips over, stored as they are (written straight to the
+# table: the API's validation would trim some). The index writes most values as they are and
+# formats only those writing changes; each must come out as COPY / Python's csv write it.
+HOSTILE_TEXTS = [
+    "Smith, Jones",
+    'say "hi"',
+    "two\nlines",
+    "carriage\rreturn",
+    "crlf\r\n",
+    "ends in newline\n",
+    "=1+2",
+    "+x",
+    "-x",
+    "@x",
+    "\tx",
+    "\rx",
+    "-5",
+    "+4930123456",
+    "-0.5",
+    "-5\n",
+    "+1-555-0100",
+    "Ünïcödé 日本 🙂",
+    "\\.",
+    "",
+    " padded ",
+    "plain",
+]
+HOSTILE_NAMES = [
+    (None, None),
+    (" ", None),
+    ("", ""),
+    ("  Ann", "Lee  "),
+    ("=cmd", None),
+    (None, "Doe, Jr."),
+    ("@x", "y"),
+    ("-5", None),
+    ("Zoë", "Ünïcödé"),
+    ("\\.", None),
+]

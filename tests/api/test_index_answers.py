@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,11 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from segmint.app import create_app
+from segmint.engine import export
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.index import Settings, indexes_for
 from segmint.store.db import create_engine
 from segmint.store.tables import leads
 from tests.api.conftest import BASE, Api
+from tests.csv_formulas import HOSTILE_NAMES, HOSTILE_TEXTS
 
 SORTS = ["name", "email", "company", "job_title", "status", "source", "created_at"]
 PEOPLE: list[dict[str, Any]] = [
@@ -132,6 +135,61 @@ def test_index_and_sql_answer_alike(api: Api, sql_only: Api) -> None:
         assert indexed_preview.headers[ENGINE_HEADER] == "index"
     listing = "leads?filter=" + '{"field":"status","op":"eq","value":"new"}' + "&q=e&sort=-name"
     assert _get(api, listing).json() == _get(sql_only, listing).json()
+
+
+def _insert_hostile(db: Engine, project_id: int, first: int, count: int) -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(first, first + count):
+        text = HOSTILE_TEXTS[i % len(HOSTILE_TEXTS)]
+        first_name, last_name = HOSTILE_NAMES[i % len(HOSTILE_NAMES)]
+        email = text if i < len(HOSTILE_TEXTS) else f"{text}#{i}" if i % 3 else f"h{i}@x.test"
+        rows.append(
+            {
+                "project_id": project_id,
+                "email": email,  # unique in the project
+                "first_name": first_name,
+                "last_name": last_name,
+                "phone": HOSTILE_TEXTS[(i + 7) % len(HOSTILE_TEXTS)] if i % 4 else None,
+                "company": text if i % 2 else None,
+                "job_title": HOSTILE_TEXTS[(i + 3) % len(HOSTILE_TEXTS)],
+                "source": HOSTILE_TEXTS[(i + 11) % len(HOSTILE_TEXTS)],
+                "status": "new" if i % 5 else "contacted",
+                "tags": [],
+                "custom": {},
+                "created_at": start + timedelta(seconds=i % 17),  # ties fall to the id
+                "updated_at": start,
+            }
+        )
+    with db.begin() as conn:
+        conn.execute(leads.insert(), rows)
+
+
+def test_exports_of_hostile_values_are_alike(
+    api: Api, sql_only: Api, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "INDEX_CHUNK_ROWS", 7)  # rows fall across chunks
+    _insert_hostile(db, api.project.id, 0, 200)
+    trees = [
+        {"field": "status", "op": "in", "value": ["new", "contacted"]},  # everyone
+        {"field": "status", "op": "eq", "value": "contacted"},
+        {"field": "email", "op": "eq", "value": "h30@x.test"},  # one row
+        {"field": "phone", "op": "eq", "value": "+1-555-0100"},  # every phone gets a `'`
+        {"field": "email", "op": "starts_with", "value": "@x#"},  # every email gets one
+        {"field": "name", "op": "in", "value": ["=cmd", "@x y", "Zoë Ünïcödé"]},  # some names
+    ]
+    exports = [
+        f"segments/{api.post('segments', json={'name': f'h{n}', 'filter': t}).json()['id']}"
+        "/export.csv"
+        for n, t in enumerate(trees)
+    ]
+    for round_ in range(2):
+        for path in exports:
+            indexed, by_sql = _get(api, path), _get(sql_only, path)
+            assert indexed.headers[ENGINE_HEADER] == "index", path
+            assert indexed.content == by_sql.content, (round_, path)
+        if not round_:  # new values join the dictionaries: their cached kinds are extended
+            _insert_hostile(db, api.project.id, 200, 150)
 
 
 def test_a_write_shows_in_the_next_answer(api: Api) -> None:

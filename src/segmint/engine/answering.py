@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Generic, TypeVar
@@ -23,6 +23,7 @@ from segmint.engine import filtering
 from segmint.errors import SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
+from segmint.index.columns import DictionaryColumn
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -33,7 +34,6 @@ log = logging.getLogger("segmint.index")
 INDEX: Final = "index"
 SQL: Final = "sql"
 ENGINE_HEADER: Final = "Segmint-Engine"
-EXPORT_CHUNK_ROWS: Final = 20_000
 # Answers the index gives as lead ids and SQL goes on from (a sync's writes, a campaign's skip
 # reasons) are handed over as one array parameter of at most this many ids; a larger answer is
 # left to SQL, set-wise, rather than pulled through Python.
@@ -277,7 +277,18 @@ def member_sums(
     return through_index(conn, project, work)
 
 
-ExportColumns = list[tuple[list[object], np.ndarray]]  # (dictionary, codes) per column
+@dataclass(frozen=True)
+class ExportColumn:
+    """One column of an export as the index holds it: its dictionary, the codes of the exported
+    rows into it (in export order), and the column itself for its per-value cache. Read under
+    the index's lock, formatted after it: a dictionary only grows, so the codes stay right."""
+
+    values: Sequence[object]
+    codes: np.ndarray
+    column: DictionaryColumn
+
+
+ExportColumns = list[ExportColumn]
 
 
 def export_columns(
@@ -288,7 +299,7 @@ def export_columns(
     now: datetime,
 ) -> Indexed[ExportColumns] | None:
     """For each of `columns`, its dictionary and the codes of the audience's leads in export
-    order (created_at, then id): read under the index's lock, formatted after it."""
+    order (created_at, then id)."""
     source = filtering.StoredSegments(conn, project.id)
 
     def work(reader: Reader) -> ExportColumns:
@@ -298,23 +309,8 @@ def export_columns(
     return through_index(conn, project, work)
 
 
-def _column(reader: Reader, name: str, rows: np.ndarray) -> tuple[list[object], np.ndarray]:
+def _column(reader: Reader, name: str, rows: np.ndarray) -> ExportColumn:
     values, codes = reader.column_values(name, rows)
-    return list(values), codes
-
-
-def formatted_rows(
-    columns: ExportColumns, formats: tuple[Callable[[object], str], ...]
-) -> Iterator[str]:
-    """CSV lines from exported columns: each distinct value formatted once, rows joined in
-    chunks (a million rows a second, without a Python call per field)."""
-    tables = []
-    for (values, codes), fmt in zip(columns, formats, strict=True):
-        table = np.empty(len(values), dtype=object)
-        used = np.unique(codes)
-        table[used] = [fmt(values[int(code)]) for code in used]
-        tables.append((table, codes))
-    total = len(columns[0][1]) if columns else 0
-    for start in range(0, total, EXPORT_CHUNK_ROWS):
-        fields = [table[codes[start : start + EXPORT_CHUNK_ROWS]] for table, codes in tables]
-        yield "".join(",".join(row) + "\n" for row in zip(*fields, strict=True))
+    column = reader.index.leads.columns[name]
+    assert isinstance(column, DictionaryColumn)
+    return ExportColumn(values, codes, column)

@@ -7,11 +7,13 @@ Both produce the same bytes.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -28,6 +30,24 @@ CHUNK_BYTES = 64 * 1024
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = "^[-+]?[0-9]+([.][0-9]+)?$"
 PLAIN_NUMBER_RE = re.compile(PLAIN_NUMBER)
+# The index's exports are formatted this many rows at a time: memory stays bounded.
+INDEX_CHUNK_ROWS: Final = 20_000
+# How a distinct value is written, decided once per value (the column keeps the answer): as it
+# is (most values), after a `'` (a formula start, such as every `+1-...` phone), or through its
+# field function (quoted, trimmed, empty for null).
+AS_IS: Final = 0
+DEFUSED: Final = 1
+FORMATTED: Final = 2
+# Every text its field function may change matches (the converse need not hold): a character
+# that quotes, a formula start, an edge space (names are trimmed), or nothing at all.
+MAY_CHANGE: Final = re.compile(r'[,"\r\n]|^[-=+@\t ]| $|^$')
+# The same, over texts joined with NULs (never inside a stored text), one scan each.
+SEPARATOR: Final = "\x00"
+QUOTED_CHARACTER: Final = re.compile('[,"\r\n]')
+FORMULA_START: Final = re.compile("\x00[-=+@\t]")  # \r is a quoted character
+PLAIN_NUMBER_TEXT: Final = re.compile("\x00[-+][0-9]+(?:[.][0-9]+)?(?=\x00)")
+LEADING_SPACE: Final = re.compile("\x00 ")
+TRAILING_SPACE: Final = re.compile(" \x00")
 
 
 def export_filename(name: str) -> str:
@@ -73,18 +93,172 @@ def export_audience(
     memory, formatted in Python) or SQL (COPY on PostgreSQL). The same bytes either way."""
     indexed = answering.export_columns(conn, project, audience, COLUMNS, now)
     if indexed is not None:
-        formats = (_name_field, *([_text_field] * (len(COLUMNS) - 1)))
-        lines = answering.formatted_rows(indexed.value, formats)
-        return _encoded(lines), answering.INDEX
+        return _indexed_csv(indexed.value), answering.INDEX
     where = answering.sql_condition(conn, project, audience, now)
     scoped = in_project(project, where if where is not None else sa.true())
     return stream_csv(engine, scoped), answering.SQL
 
 
-def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
+    """The CSV of the index's columns, a chunk of rows at a time: per column a gather of
+    ready-written pieces, then one join of the whole chunk. No Python call per row but for
+    the rare values that need quoting.
+
+    Each field is preceded by its lead: the `,` before it, or before a row's first field the
+    newline that ends the row before (none in a chunk's first row). A `'` that defuses a
+    formula goes in the lead, so a value that needs only that is never copied."""
     yield _header()
-    for chunk in lines:
-        yield chunk.encode()
+    total = len(columns[0].codes) if columns else 0
+    writers = [
+        _writer(column, _name_field if at == 0 else _text_field, "\n" if at == 0 else ",", total)
+        for at, column in enumerate(columns)
+    ]
+    per_row = sum(writer.pieces for writer in writers)
+    for start in range(0, total, INDEX_CHUNK_ROWS):
+        stop = min(start + INDEX_CHUNK_ROWS, total)
+        pieces: list[str] = [","] * (per_row * (stop - start))
+        at = 0
+        for writer in writers:
+            writer.write(pieces, at, per_row, start, stop)
+            at += writer.pieces
+        pieces[0] = pieces[0][1:]  # the chunk's first row follows no row of its own
+        pieces.append("\n")
+        yield "".join(pieces).encode()
+
+
+_Field = Callable[[object], str]
+# A table is written for a column with at most this share of distinct values per row exported
+# (each is written whether used or not); a column with more has its values gathered.
+TABLE_SHARE: Final = 8
+
+
+class _Table:
+    """A column with few distinct values for the rows exported (status, source, company...):
+    each value written once after its lead, then gathered: one piece a row."""
+
+    pieces = 1
+
+    def __init__(self, column: answering.ExportColumn, kinds: np.ndarray, field: _Field, lead: str):
+        self.codes = column.codes
+        values = column.values[: len(kinds)]
+        self.table = [
+            lead + _written(value, kind, field)
+            for value, kind in zip(values, kinds.tolist(), strict=True)
+        ]
+
+    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+        pieces[at::step] = _picked(self.table, self.codes[start:stop])
+
+
+class _Gather:
+    """A column of values nearly distinct per lead (name, email, phone): the values themselves
+    are gathered, and the few that need more than a `'` written; two pieces a row, the lead
+    and the value."""
+
+    pieces = 2
+
+    def __init__(self, column: answering.ExportColumn, kinds: np.ndarray, field: _Field, lead: str):
+        self.values = column.values
+        self.codes = column.codes
+        self.kinds = kinds
+        self.field = field
+        self.leads = (lead, lead + "'")  # by whether the value is defused
+
+    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+        codes = self.codes[start:stop]
+        kinds = self.kinds[codes]
+        defused = kinds == DEFUSED
+        if defused.all():
+            pieces[at::step] = [self.leads[1]] * len(codes)
+        elif defused.any():
+            pieces[at::step] = _picked(self.leads, defused.view(np.uint8))
+        elif self.leads[0] != ",":  # else the pieces start out as commas
+            pieces[at::step] = [self.leads[0]] * len(codes)
+        pieces[at + 1 :: step] = self._fields(codes, np.flatnonzero(kinds == FORMATTED))
+
+    def _fields(self, codes: np.ndarray, formatted: np.ndarray) -> Sequence[Any]:
+        """The values of `codes`, with those at `formatted` written by the field function."""
+        picked = _picked(self.values, codes)
+        if not len(formatted):
+            return picked
+        fields = list(picked)
+        written: dict[int, str] = {}  # null and other repeated values: written once a chunk
+        for at, code in zip(formatted.tolist(), codes[formatted].tolist(), strict=True):
+            text = written.get(code)
+            if text is None:
+                text = written[code] = self.field(self.values[code])
+            fields[at] = text
+        return fields
+
+
+def _written(value: Any, kind: int, field: _Field) -> str:
+    if kind == AS_IS:
+        return str(value)
+    return "'" + value if kind == DEFUSED else field(value)
+
+
+def _writer(
+    column: answering.ExportColumn, field: _Field, lead: str, rows: int
+) -> _Table | _Gather:
+    kinds = column.column.per_value(f"export:{field.__name__}", _kinds_of(field))
+    if len(kinds) * TABLE_SHARE <= rows:
+        return _Table(column, kinds, field, lead)
+    return _Gather(column, kinds, field, lead)
+
+
+def _picked(values: Sequence[Any], codes: np.ndarray) -> Sequence[Any]:
+    picked: Sequence[Any] = operator.itemgetter(*codes.tolist())(values)
+    return [picked] if len(codes) == 1 else picked  # of one index, itemgetter gives the value
+
+
+def _kinds_of(field: _Field) -> Callable[[Sequence[object]], np.ndarray]:
+    """How `field` (`_text_field` or `_name_field`) writes each of some values: AS_IS, DEFUSED
+    or FORMATTED (uint8), `_kind` of each."""
+
+    def kinds(values: Sequence[object]) -> np.ndarray:
+        return _kinds(values, field)
+
+    return kinds
+
+
+def _kinds(values: Sequence[object], field: _Field) -> np.ndarray:
+    """`_kind` of each value, found by a few regex scans over the values joined with NULs (a
+    million values in a fraction of a second, where one `_kind` call each takes seconds): a
+    formula start is DEFUSED unless it is a plain number; a value that may need quoting or
+    trimming, an empty one and null are left to `_kind`; the rest are AS_IS."""
+    texts = [value if isinstance(value, str) else "" for value in values]
+    joined = SEPARATOR + SEPARATOR.join(texts) + SEPARATOR
+    if joined.count(SEPARATOR) != len(texts) + 1:  # a NUL in a text (never stored): slowly
+        return np.fromiter((_kind(field, value) for value in values), np.uint8, len(values))
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    starts = np.cumsum(lengths + 1) - lengths  # where each text begins in `joined`
+
+    def entries(pattern: re.Pattern[str], offset: int) -> np.ndarray:
+        at = np.fromiter((m.start() + offset for m in pattern.finditer(joined)), np.int64)
+        return np.searchsorted(starts, at, side="right") - 1
+
+    kinds = np.full(len(texts), AS_IS, np.uint8)
+    kinds[entries(FORMULA_START, 1)] = DEFUSED
+    kinds[entries(PLAIN_NUMBER_TEXT, 1)] = AS_IS
+    unsure = np.zeros(len(texts), bool)
+    unsure[entries(QUOTED_CHARACTER, 0)] = True
+    unsure[entries(LEADING_SPACE, 1)] = True
+    unsure[entries(TRAILING_SPACE, 0)] = True
+    unsure |= lengths == 0  # empty, or not a text at all
+    for at in np.flatnonzero(unsure).tolist():
+        kinds[at] = _kind(field, values[at])
+    return kinds
+
+
+def _kind(field: Callable[[object], str], value: object) -> int:
+    if isinstance(value, str) and MAY_CHANGE.search(value) is None:
+        return AS_IS
+    written = field(value)
+    if written == value:
+        return AS_IS
+    if isinstance(value, str) and written == "'" + value:
+        return DEFUSED
+    return FORMATTED
 
 
 def defuse_text(text: str | None) -> str | None:
@@ -145,14 +319,17 @@ def _python_csv(engine: Engine, query: sa.Select[Any]) -> Iterator[bytes]:
 
 
 def csv_field(value: Any) -> str:
-    """One CSV field quoted exactly as PostgreSQL's COPY ... CSV does, so both backends agree.
+    """One CSV field of a row of several, quoted exactly as PostgreSQL's COPY ... CSV does, so
+    both backends agree.
 
-    (Python's csv module does not quote a lone carriage return; COPY does.)
+    (Python's csv module does not quote a lone carriage return; COPY does. COPY quotes `\\.`
+    only when it is a row's one field, where it would read as the end of the data: never in
+    an export's rows of seven.)
     """
     if value is None:
         return ""
     text = str(value)
-    if text == "" or text == "\\." or any(ch in text for ch in ',"\r\n'):
+    if text == "" or any(ch in text for ch in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
 

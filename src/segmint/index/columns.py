@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -77,6 +77,7 @@ class DictionaryColumn:
         self.codes = Growing(np.int32)
         self.operand = DictionaryOperand(self.values)
         self._value_bytes = 0
+        self._per_value: dict[str, np.ndarray[Any, Any]] = {}
 
     def encode(self, raw: Any) -> int:
         lookup = self._codes_by_key
@@ -132,6 +133,23 @@ class DictionaryColumn:
         codes = self.codes.live[order]
         self.codes = Growing(np.int32)
         self.codes.extend(codes)
+
+    def per_value(
+        self, key: str, compute: Callable[[Sequence[Any]], np.ndarray[Any, Any]]
+    ) -> np.ndarray[Any, Any]:
+        """`compute` of every distinct value, one entry per value, kept under `key` (the caller
+        names what it computes): values are only ever added, so only those added since the
+        last call are computed. Safe without the index's lock: two racing calls both compute
+        and either result, each right for the values it saw, is kept."""
+        values = self.values
+        size = len(values)
+        known = self._per_value.get(key)
+        if known is None or len(known) < size:
+            done = 0 if known is None else len(known)
+            more = compute(values[done:size])
+            known = more if known is None else np.concatenate((known, more))
+            self._per_value[key] = known
+        return known
 
     def raw(self, row: int) -> Any:
         return self.values[int(self.codes.live[row])]
