@@ -165,7 +165,8 @@ class DictionaryColumn:
         return result
 
     def nbytes(self) -> int:
-        return self.codes.nbytes() + self._value_bytes
+        kept = sum(known.nbytes for known in self._per_value.values())
+        return self.codes.nbytes() + self._value_bytes + kept
 
 
 FEW_VALUES: Final = 256  # a dictionary this small is gathered by comparing codes, when that is less
