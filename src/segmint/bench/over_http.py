@@ -26,6 +26,7 @@ HOST: Final = "127.0.0.1"
 USER_EMAIL: Final = "bench@segmint.bench"
 TOKEN_NAME: Final = "bench over http"
 START_TIMEOUT: Final = 30.0
+REQUEST_TIMEOUT: Final = 600.0  # the SQL path's segments list takes seconds at a million leads
 
 
 @contextmanager
@@ -42,7 +43,8 @@ def client(engine: Engine, settings: Settings, project: Project) -> Iterator[htt
     try:
         port = _wait_started(server)
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=f"http://{HOST}:{port}", headers=headers) as http:
+        base_url = f"http://{HOST}:{port}"
+        with httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT) as http:
             yield http
     finally:
         server.should_exit = True
