@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 from segmint.filters.operators import View
+from segmint.index.packed import PackedTexts
 from segmint.index.vectors import BoolArray, DenseOperand, DictionaryOperand, micros
 
 
@@ -68,15 +69,16 @@ class DictionaryColumn:
     by `value_key`; a text column's are strings or None and are their own keys. A column whose
     values are nearly all distinct (emails, phones) drops its reverse map once built (`settle`):
     a new value is then appended without a lookup, and equal values may hold two codes, which
-    changes no answer."""
+    changes no answer. A text column settled so keeps its values packed (packed.py): a few
+    bytes a value above the text rather than a Python str each."""
 
     def __init__(self, mixed: bool = True) -> None:
-        self.values: list[Any] = []
+        self.values: list[Any] | PackedTexts = []
         self._codes_by_key: dict[Any, int] | None = {}
         self._mixed = mixed
         self.codes = Growing(np.int32)
         self.operand = DictionaryOperand(self.values)
-        self._value_bytes = 0
+        self._value_bytes = 0  # of values in a list: their str (or other) objects and slots
         self._per_value: dict[str, np.ndarray[Any, Any]] = {}
 
     def encode(self, raw: Any) -> int:
@@ -89,17 +91,28 @@ class DictionaryColumn:
                 lookup[key] = code
                 self._value_bytes += 100  # the key and its slot in the map
             self.values.append(raw)
-            self._value_bytes += _size_of(raw)
+            if isinstance(self.values, list):
+                self._value_bytes += _size_of(raw)
         return code
 
     def settle(self, rows: int) -> None:
-        """After a build: forget the reverse map of a column that is mostly distinct values."""
+        """After a build: forget the reverse map of a column that is mostly distinct values
+        (and pack a text column's)."""
         if self._codes_by_key is not None and len(self.values) > rows // 2 > 0:
             self._codes_by_key = None
-            self._value_bytes = sum(_size_of(v) for v in self.values)
+            if self._mixed:
+                self._value_bytes = sum(_size_of(v) for v in self.values)
+            else:
+                self.values = self.operand.values = PackedTexts(self.values)
+                self._value_bytes = 0
 
     def append(self, raws: Sequence[Any]) -> None:
         lookup = self._codes_by_key
+        if lookup is None and isinstance(self.values, PackedTexts):
+            first = len(self.values)
+            self.values.extend(raws)
+            self.codes.extend(np.arange(first, first + len(raws), dtype=np.int32))
+            return
         if self._mixed or lookup is None:
             self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
             return
@@ -166,7 +179,9 @@ class DictionaryColumn:
 
     def nbytes(self) -> int:
         kept = sum(known.nbytes for known in self._per_value.values())
-        return self.codes.nbytes() + self._value_bytes + kept
+        values = self.values.nbytes() if isinstance(self.values, PackedTexts) else 0
+        views = self.operand.nbytes()
+        return self.codes.nbytes() + self._value_bytes + values + views + kept
 
 
 FEW_VALUES: Final = 256  # a dictionary this small is gathered by comparing codes, when that is less

@@ -156,7 +156,7 @@ def _ranks(column: DictionaryColumn, key: str) -> np.ndarray[Any, Any]:
     """Each row's place in the column's text order (code points, as PostgreSQL's C collation
     and SQLite sort), -1 for null."""
     values = column.values
-    texts = [v.strip(" ") if key == "name" and isinstance(v, str) else v for v in values]
+    texts: list[Any] = [v.strip(" ") if key == "name" and isinstance(v, str) else v for v in values]
     present = [i for i, v in enumerate(texts) if v is not None]
     present.sort(key=texts.__getitem__)
     rank_of_value = np.full(len(values), -1, np.int64)
