@@ -50,6 +50,32 @@ class Growing:
         return int(self._data.nbytes)
 
 
+class Codes(Growing):
+    """Codes into a dictionary, as narrow as its size allows: a byte each while it holds at
+    most 256 values (statuses, countries, sources), two bytes up to 65,536, then four. Widened,
+    once, when a code would not fit."""
+
+    WIDTHS: Final = (np.uint8, np.uint16, np.int32)
+
+    def __init__(self) -> None:
+        super().__init__(np.uint8)
+
+    def _fit(self, codes: np.ndarray[Any, Any]) -> None:
+        highest = int(codes.max()) if len(codes) else 0
+        if highest > np.iinfo(self._data.dtype).max:
+            wide = next(width for width in self.WIDTHS if highest <= np.iinfo(width).max)
+            self._data = self._data.astype(wide)
+
+    def extend(self, values: Any) -> None:
+        codes = np.asarray(values)
+        self._fit(codes)
+        super().extend(codes)
+
+    def assign(self, rows: np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> None:
+        self._fit(codes)
+        self.live[rows] = codes
+
+
 def value_key(raw: Any) -> Any:
     """A hashable key that tells apart what the filter semantics tell apart (True is not 1,
     1 is not "1"); lists and objects by their JSON text."""
@@ -63,7 +89,7 @@ def _size_of(raw: Any) -> int:
 
 
 class DictionaryColumn:
-    """One int32 code per row into a list of distinct raw values (the dictionary).
+    """One code per row (`Codes`) into a list of distinct raw values (the dictionary).
 
     `mixed`: the values may be of several JSON types (a path's values), so they are told apart
     by `value_key`; a text column's are strings or None and are their own keys. A column whose
@@ -76,7 +102,7 @@ class DictionaryColumn:
         self.values: list[Any] | PackedTexts = []
         self._codes_by_key: dict[Any, int] | None = {}
         self._mixed = mixed
-        self.codes = Growing(np.int32)
+        self.codes = Codes()
         self.operand = DictionaryOperand(self.values)
         self._value_bytes = 0  # of values in a list: their str (or other) objects and slots
         self._per_value: dict[str, np.ndarray[Any, Any]] = {}
@@ -139,12 +165,12 @@ class DictionaryColumn:
 
     def assign(self, rows: Sequence[int], raws: Iterable[Any]) -> None:
         codes = np.fromiter((self.encode(raw) for raw in raws), np.int32, len(rows))
-        self.codes.live[np.asarray(rows, np.int64)] = codes
+        self.codes.assign(np.asarray(rows, np.int64), codes)
 
     def reorder(self, order: np.ndarray[Any, Any]) -> None:
         """Rows moved: row i now holds what row order[i] held."""
         codes = self.codes.live[order]
-        self.codes = Growing(np.int32)
+        self.codes = Codes()
         self.codes.extend(codes)
 
     def per_value(
