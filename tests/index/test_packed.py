@@ -209,18 +209,3 @@ def test_the_index_with_small_chunks_answers_as_python(
                 matches(conn, project, node, NOW, ids)  # asserts index == Python
         finally:
             transaction.rollback()
-
-
-def test_codes_are_as_narrow_as_the_dictionary_and_widen_when_it_grows() -> None:
-    column = DictionaryColumn(mixed=False)
-    column.append([f"v{i % 200}" for i in range(1000)])
-    assert column.codes.live.dtype == np.uint8
-    column.assign([0, 1], ["new", "v3"])  # the 201st value still fits a byte
-    column.append([f"w{i}" for i in range(100)])  # 301 values: two bytes
-    assert column.codes.live.dtype == np.uint16
-    column.assign([2], ["x"])
-    expected = ["new", "v3", "x", *(f"v{i % 200}" for i in range(3, 1000))]
-    assert [column.raw(row) for row in range(1100)] == [*expected, *(f"w{i}" for i in range(100))]
-    column.append([f"y{i}" for i in range(70_000)])
-    assert column.codes.live.dtype == np.int32
-    assert column.raw(1099) == "w99" and column.raw(len(column.codes) - 1) == "y69999"

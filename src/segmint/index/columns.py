@@ -21,7 +21,9 @@ from segmint.index.vectors import BoolArray, DenseOperand, DictionaryOperand, mi
 
 
 class Growing:
-    """A numpy array that appends in amortised O(1): capacity doubles, `live` is the used part."""
+    """A numpy array that appends in amortised O(1), `live` being the used part: capacity grows
+    by an eighth (not doubles: a million leads must not hold room for two million), and a
+    build's columns are trimmed to their size (`trim`)."""
 
     def __init__(self, dtype: Any, fill: Any = 0) -> None:
         self._data = np.full(16, fill, dtype=dtype)
@@ -39,12 +41,17 @@ class Growing:
         values = np.asarray(values, dtype=self._data.dtype)
         needed = self._size + len(values)
         if needed > len(self._data):
-            capacity = max(needed, 2 * len(self._data))
+            capacity = max(needed, len(self._data) + len(self._data) // 8, 16)
             grown = np.full(capacity, self._fill, dtype=self._data.dtype)
             grown[: self._size] = self._data[: self._size]
             self._data = grown
         self._data[self._size : needed] = values
         self._size = needed
+
+    def trim(self) -> None:
+        """Hold no more room than the values take (after a build: appends are rare since)."""
+        if len(self._data) > self._size:
+            self._data = self._data[: self._size].copy()
 
     def nbytes(self) -> int:
         return int(self._data.nbytes)
@@ -124,6 +131,7 @@ class DictionaryColumn:
     def settle(self, rows: int) -> None:
         """After a build: forget the reverse map of a column that is mostly distinct values
         (and pack a text column's)."""
+        self.codes.trim()
         if self._codes_by_key is not None and len(self.values) > rows // 2 > 0:
             self._codes_by_key = None
             if self._mixed:
@@ -280,6 +288,10 @@ class DenseColumn:
         if rows is None:
             return DenseOperand(self.values.live, self.valid.live, self.kind)
         return DenseOperand(self.values.live[rows], self.valid.live[rows], self.kind)
+
+    def trim(self) -> None:
+        self.values.trim()
+        self.valid.trim()
 
     def nbytes(self) -> int:
         return self.values.nbytes() + self.valid.nbytes()
