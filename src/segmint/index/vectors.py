@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -172,10 +173,10 @@ class Texts:
     def nbytes(self, shared: Iterable[Packed] = ()) -> int:
         """Its bytes, but for the chunks in `shared` (the dictionary's own, counted there)."""
         skip = {id(chunk) for chunk in shared}
-        packed = sum(chunk.nbytes() for chunk in self._chunks if id(chunk) not in skip)
-        loose = sum(57 + len(text) for text in self._tail)  # str header, list slot
+        sealed = sum(chunk.nbytes() for chunk in self._chunks if id(chunk) not in skip)
+        loose = sum(8 + sys.getsizeof(text) for text in self._tail)  # a str and its slot
         tail = self._tail_packed.nbytes() if self._tail_packed is not None else 0
-        return packed + loose + tail + 8 * len(self._chunks) + 200
+        return sealed + loose + tail + 8 * len(self._chunks) + 200
 
 
 def _no_values(size: int) -> Numbers:
