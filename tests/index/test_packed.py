@@ -209,3 +209,13 @@ def test_the_index_with_small_chunks_answers_as_python(
                 matches(conn, project, node, NOW, ids)  # asserts index == Python
         finally:
             transaction.rollback()
+
+
+def test_decoded_holds_the_values_asked_for_in_place() -> None:
+    held = PackedTexts(ODD, chunk=3)
+    wanted = np.asarray([4, 10], np.int64)  # the second chunk and the tail
+    decoded = held.decoded(wanted)
+    assert len(decoded) == len(ODD)
+    assert decoded[3:6] == ODD[3:6] and decoded[9:] == ODD[9:]
+    assert decoded[:3] == [None] * 3  # a chunk not asked for is not decoded
+    assert held.decoded(np.arange(len(ODD))) == ODD

@@ -108,6 +108,9 @@ class PackedTexts(Sequence[str | None]):
     def __init__(self, values: Iterable[str | None] = (), chunk: int | None = None) -> None:
         self.chunk = CHUNK if chunk is None else chunk
         self._state: tuple[tuple[Packed, ...], list[str | None]] = ((), [])
+        # The chunk read last, decoded once read twice in a row: reads by position in order (an
+        # export) decode a chunk at a time, reads at random one value at a time.
+        self._decoded: tuple[int, list[str | None] | None] = (-1, None)
         self.extend(values)
 
     @property
@@ -147,7 +150,17 @@ class PackedTexts(Sequence[str | None]):
         if not 0 <= index < size:
             raise IndexError("PackedTexts index out of range")
         at, position = divmod(index, self.chunk)
-        return chunks[at].get(position) if at < len(chunks) else tail[position]
+        if at >= len(chunks):
+            return tail[position]
+        last, decoded = self._decoded
+        if at == last and decoded is not None:
+            return decoded[position]
+        if at == last:  # a second read in a row from this chunk: read by position, decode it
+            decoded = chunks[at].values()
+            self._decoded = (at, decoded)
+            return decoded[position]
+        self._decoded = (at, None)
+        return chunks[at].get(position)
 
     @overload
     def __getitem__(self, index: int) -> str | None: ...
@@ -183,9 +196,24 @@ class PackedTexts(Sequence[str | None]):
             yield from chunk.values()
         yield from tail[:size]
 
+    def decoded(self, wanted: np.ndarray[Any, Any]) -> list[str | None]:
+        """Every value in a list, decoded only in the chunks that hold one of the values at
+        positions `wanted` (None elsewhere): for a reader by position (an export), which then
+        reads at list speed rather than a method call a value."""
+        chunks, tail = self._state
+        size = len(tail)
+        values: list[str | None] = [None] * (len(chunks) * self.chunk)
+        touched = np.unique(np.asarray(wanted, np.int64) // self.chunk)
+        for at in touched[touched < len(chunks)].tolist():
+            values[at * self.chunk : (at + 1) * self.chunk] = chunks[at].values()
+        values.extend(tail[:size])
+        return values
+
     def nbytes(self) -> int:
         """What it holds: the chunks, and the tail's str objects with their list slots."""
         chunks, tail = self._state
+        decoded = self._decoded[1] or []
         packed = sum(chunk.nbytes() for chunk in chunks)
         loose = sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in tail)
+        loose += sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in decoded)
         return packed + loose + 8 * len(chunks) + 120

@@ -34,6 +34,7 @@ from segmint.index.feed import (
     read_changes,
     snapshot,
 )
+from segmint.index.packed import PackedTexts
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray
 from segmint.projects import Project
@@ -302,4 +303,7 @@ class Reader:
         lock is released, since dictionaries only grow)."""
         column = self.index.leads.columns[name]
         assert isinstance(column, DictionaryColumn)
-        return column.values, column.codes.live[rows].copy()
+        codes = column.codes.live[rows].copy()
+        if isinstance(column.values, PackedTexts):  # read by code at list speed
+            return column.values.decoded(codes), codes
+        return column.values, codes
