@@ -16,11 +16,14 @@ from typing import Any, Final
 import numpy as np
 
 from segmint.filters.operators import View
+from segmint.index.packed import PackedTexts
 from segmint.index.vectors import BoolArray, DenseOperand, DictionaryOperand, micros
 
 
 class Growing:
-    """A numpy array that appends in amortised O(1): capacity doubles, `live` is the used part."""
+    """A numpy array that appends in amortised O(1), `live` being the used part: capacity grows
+    by an eighth (not doubles: a million leads must not hold room for two million), and a
+    build's columns are trimmed to their size (`trim`)."""
 
     def __init__(self, dtype: Any, fill: Any = 0) -> None:
         self._data = np.full(16, fill, dtype=dtype)
@@ -38,15 +41,46 @@ class Growing:
         values = np.asarray(values, dtype=self._data.dtype)
         needed = self._size + len(values)
         if needed > len(self._data):
-            capacity = max(needed, 2 * len(self._data))
+            capacity = max(needed, len(self._data) + len(self._data) // 8, 16)
             grown = np.full(capacity, self._fill, dtype=self._data.dtype)
             grown[: self._size] = self._data[: self._size]
             self._data = grown
         self._data[self._size : needed] = values
         self._size = needed
 
+    def trim(self) -> None:
+        """Hold no more room than the values take (after a build: appends are rare since)."""
+        if len(self._data) > self._size:
+            self._data = self._data[: self._size].copy()
+
     def nbytes(self) -> int:
         return int(self._data.nbytes)
+
+
+class Codes(Growing):
+    """Codes into a dictionary, as narrow as its size allows: a byte each while it holds at
+    most 256 values (statuses, countries, sources), two bytes up to 65,536, then four. Widened,
+    once, when a code would not fit."""
+
+    WIDTHS: Final = (np.uint8, np.uint16, np.int32)
+
+    def __init__(self) -> None:
+        super().__init__(np.uint8)
+
+    def _fit(self, codes: np.ndarray[Any, Any]) -> None:
+        highest = int(codes.max()) if len(codes) else 0
+        if highest > np.iinfo(self._data.dtype).max:
+            wide = next(width for width in self.WIDTHS if highest <= np.iinfo(width).max)
+            self._data = self._data.astype(wide)
+
+    def extend(self, values: Any) -> None:
+        codes = np.asarray(values)
+        self._fit(codes)
+        super().extend(codes)
+
+    def assign(self, rows: np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> None:
+        self._fit(codes)
+        self.live[rows] = codes
 
 
 def value_key(raw: Any) -> Any:
@@ -62,21 +96,22 @@ def _size_of(raw: Any) -> int:
 
 
 class DictionaryColumn:
-    """One int32 code per row into a list of distinct raw values (the dictionary).
+    """One code per row (`Codes`) into a list of distinct raw values (the dictionary).
 
     `mixed`: the values may be of several JSON types (a path's values), so they are told apart
     by `value_key`; a text column's are strings or None and are their own keys. A column whose
     values are nearly all distinct (emails, phones) drops its reverse map once built (`settle`):
     a new value is then appended without a lookup, and equal values may hold two codes, which
-    changes no answer."""
+    changes no answer. A text column settled so keeps its values packed (packed.py): a few
+    bytes a value above the text rather than a Python str each."""
 
     def __init__(self, mixed: bool = True) -> None:
-        self.values: list[Any] = []
+        self.values: list[Any] | PackedTexts = []
         self._codes_by_key: dict[Any, int] | None = {}
         self._mixed = mixed
-        self.codes = Growing(np.int32)
+        self.codes = Codes()
         self.operand = DictionaryOperand(self.values)
-        self._value_bytes = 0
+        self._value_bytes = 0  # of values in a list: their str (or other) objects and slots
         self._per_value: dict[str, np.ndarray[Any, Any]] = {}
 
     def encode(self, raw: Any) -> int:
@@ -89,17 +124,29 @@ class DictionaryColumn:
                 lookup[key] = code
                 self._value_bytes += 100  # the key and its slot in the map
             self.values.append(raw)
-            self._value_bytes += _size_of(raw)
+            if isinstance(self.values, list):
+                self._value_bytes += _size_of(raw)
         return code
 
     def settle(self, rows: int) -> None:
-        """After a build: forget the reverse map of a column that is mostly distinct values."""
+        """After a build: forget the reverse map of a column that is mostly distinct values
+        (and pack a text column's)."""
+        self.codes.trim()
         if self._codes_by_key is not None and len(self.values) > rows // 2 > 0:
             self._codes_by_key = None
-            self._value_bytes = sum(_size_of(v) for v in self.values)
+            if self._mixed:
+                self._value_bytes = sum(_size_of(v) for v in self.values)
+            else:
+                self.values = self.operand.values = PackedTexts(self.values)
+                self._value_bytes = 0
 
     def append(self, raws: Sequence[Any]) -> None:
         lookup = self._codes_by_key
+        if lookup is None and isinstance(self.values, PackedTexts):
+            first = len(self.values)
+            self.values.extend(raws)
+            self.codes.extend(np.arange(first, first + len(raws), dtype=np.int32))
+            return
         if self._mixed or lookup is None:
             self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
             return
@@ -126,12 +173,12 @@ class DictionaryColumn:
 
     def assign(self, rows: Sequence[int], raws: Iterable[Any]) -> None:
         codes = np.fromiter((self.encode(raw) for raw in raws), np.int32, len(rows))
-        self.codes.live[np.asarray(rows, np.int64)] = codes
+        self.codes.assign(np.asarray(rows, np.int64), codes)
 
     def reorder(self, order: np.ndarray[Any, Any]) -> None:
         """Rows moved: row i now holds what row order[i] held."""
         codes = self.codes.live[order]
-        self.codes = Growing(np.int32)
+        self.codes = Codes()
         self.codes.extend(codes)
 
     def per_value(
@@ -166,7 +213,9 @@ class DictionaryColumn:
 
     def nbytes(self) -> int:
         kept = sum(known.nbytes for known in self._per_value.values())
-        return self.codes.nbytes() + self._value_bytes + kept
+        values = self.values.nbytes() if isinstance(self.values, PackedTexts) else 0
+        views = self.operand.nbytes()
+        return self.codes.nbytes() + self._value_bytes + values + views + kept
 
 
 FEW_VALUES: Final = 256  # a dictionary this small is gathered by comparing codes, when that is less
@@ -239,6 +288,10 @@ class DenseColumn:
         if rows is None:
             return DenseOperand(self.values.live, self.valid.live, self.kind)
         return DenseOperand(self.values.live[rows], self.valid.live[rows], self.kind)
+
+    def trim(self) -> None:
+        self.values.trim()
+        self.valid.trim()
 
     def nbytes(self) -> int:
         return self.values.nbytes() + self.valid.nbytes()

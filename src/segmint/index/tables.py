@@ -41,41 +41,49 @@ def full_name(row: Mapping[str, Any]) -> str:
 
 
 class IdMap:
-    """Stored ids to row numbers: ids kept sorted beside their rows, merged on each append."""
+    """Stored ids to row numbers, by binary search. While ids ascend with their rows (a build
+    reads leads in id order, and later ids are larger) the ids by row are the search's sorted
+    array; once one arrives out of order, the rows in id order (int32) are kept beside them."""
 
     def __init__(self) -> None:
         self.ids = Growing(np.int64)
-        self._sorted_ids = np.zeros(0, np.int64)
-        self._sorted_rows = np.zeros(0, np.int64)
+        self._order: np.ndarray[Any, Any] | None = None  # None: ids ascend with rows
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def append(self, new_ids: Sequence[int]) -> None:
-        first_row = len(self.ids)
-        self.ids.extend(new_ids)
         ids = np.asarray(new_ids, np.int64)
-        rows = np.arange(first_row, first_row + len(ids), dtype=np.int64)
-        order = np.argsort(ids, kind="stable")
-        at = np.searchsorted(self._sorted_ids, ids[order])
-        self._sorted_ids = np.insert(self._sorted_ids, at, ids[order])
-        self._sorted_rows = np.insert(self._sorted_rows, at, rows[order])
+        held = self.ids.live
+        first_row = len(held)
+        if self._order is None and len(ids):
+            after = not first_row or ids[0] > held[-1]
+            if not (after and bool(np.all(ids[1:] > ids[:-1]))):
+                self._order = np.arange(first_row, dtype=np.int32)
+        if self._order is not None:
+            order = np.argsort(ids, kind="stable")
+            at = np.searchsorted(held, ids[order], sorter=self._order)
+            self._order = np.insert(self._order, at, (first_row + order).astype(np.int32))
+        self.ids.extend(ids)
 
     def rows_of(self, ids: Any) -> np.ndarray[Any, Any]:
         """The row of each id, NO_ROW for an id not held."""
         ids = np.asarray(ids, np.int64)
-        if not len(self._sorted_ids):
+        held = self.ids.live
+        if not len(held):
             return np.full(len(ids), NO_ROW, np.int64)
-        at = np.searchsorted(self._sorted_ids, ids)
-        at_clipped = np.minimum(at, len(self._sorted_ids) - 1)
-        found = self._sorted_ids[at_clipped] == ids
-        return np.where(found, self._sorted_rows[at_clipped], NO_ROW)
+        at = np.minimum(np.searchsorted(held, ids, sorter=self._order), len(held) - 1)
+        rows = at if self._order is None else self._order[at].astype(np.int64)
+        return np.where(held[rows] == ids, rows, NO_ROW)
 
     def row_of(self, stored_id: int) -> int:
         return int(self.rows_of([stored_id])[0])
 
+    def trim(self) -> None:
+        self.ids.trim()
+
     def nbytes(self) -> int:
-        return self.ids.nbytes() + self._sorted_ids.nbytes + self._sorted_rows.nbytes
+        return self.ids.nbytes() + (0 if self._order is None else self._order.nbytes)
 
 
 class AccountTable:
@@ -131,7 +139,7 @@ class LeadTable:
         self.ids = IdMap()
         self.alive = Growing(np.bool_, False)
         self.accounts = accounts
-        self.account_rows = Growing(np.int64)
+        self.account_rows = Growing(np.int32)
         self.columns: dict[str, Column] = {
             name: _column_for(kind) for name, kind in LEAD_COLUMNS.items()
         }
@@ -207,9 +215,15 @@ class LeadTable:
         self.version += 1
 
     def settle(self) -> None:
+        """After a build: columns trimmed to their size, nearly distinct text packed."""
+        for growing in (self.alive, self.account_rows):
+            growing.trim()
+        self.ids.trim()
         for column in self.columns.values():
             if isinstance(column, DictionaryColumn):
                 column.settle(len(self))
+            else:
+                column.trim()
 
     def add_path(
         self, json_column: str, path: Path, values_by_id: Mapping[int, Any]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -22,6 +23,8 @@ import numpy as np
 from segmint.clock import as_utc
 from segmint.filters.evaluate import PyValue
 from segmint.filters.operators import PY_PRIMITIVES, View
+from segmint.index import packed
+from segmint.index.packed import Packed, PackedTexts, utf8
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = timedelta(microseconds=1)
@@ -51,6 +54,10 @@ class Numbers:
         self.valid = valid
         self.instants = instants
 
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
     def _argument(self, value: Any) -> Any:
         return micros(value) if self.instants else value
 
@@ -64,84 +71,112 @@ class Numbers:
 
 
 class Texts:
-    """Text values (None where null), usually a dictionary's distinct values.
+    """One view's texts of a dictionary's distinct values, packed (packed.py): chunks of
+    NUL-framed UTF-8, null (and text that reads as nothing) packed as "".
 
-    Equality and the substring primitives scan one joined string (C speed, whatever the number
-    of distinct values); the ordered primitives, rare and over few values, loop in Python."""
+    Equality and the substring primitives scan each chunk's bytes with one search (C speed,
+    whatever the number of distinct values); the ordered primitives, rare, decode and loop in
+    Python. A chunk whose view is its values unchanged (emails already lower case) is the
+    dictionary's own chunk, shared rather than copied."""
 
-    def __init__(self, values: Sequence[str | None]) -> None:
-        self.values = values
-        self.valid = np.fromiter((v is not None for v in values), bool, len(values))
-        self._joined: str | None = None
-        self._starts: np.ndarray[Any, Any] | None = None
+    def __init__(self, chunk: int | None = None) -> None:
+        self.chunk = packed.CHUNK if chunk is None else chunk
+        self._chunks: list[Packed] = []  # sealed, `chunk` values each
+        self._tail: list[str] = []  # the texts after them, "" for null
+        self._tail_packed: Packed | None = None
 
-    def extended(self, values: Sequence[str | None], added: Sequence[str | None]) -> Texts:
-        """These texts with `added` after them (`values`: the whole list, already extended),
-        reusing what was computed for the old ones."""
-        grown = Texts.__new__(Texts)
-        grown.values = values
-        more = np.fromiter((v is not None for v in added), bool, len(added))
-        grown.valid = np.concatenate((self.valid, more))
-        grown._joined, grown._starts = None, None
-        if self._joined is not None and self._starts is not None and added:
-            texts = [v or "" for v in added]
-            lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
-            first = len(self._joined)  # the old string ends with the NUL before the new ones
-            grown._starts = np.concatenate(
-                (self._starts, first + np.concatenate(([0], np.cumsum(lengths)[:-1])))
-            )
-            grown._joined = self._joined + SEPARATOR.join(texts) + SEPARATOR
-        return grown
+    @property
+    def size(self) -> int:
+        return len(self._chunks) * self.chunk + len(self._tail)
 
-    def _index(self) -> tuple[str, np.ndarray[Any, Any]]:
-        if self._joined is None:
-            texts = [v or "" for v in self.values]
-            lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
-            # Entry i occupies joined[starts[i] : starts[i] + len]; each is framed by NULs.
-            self._starts = np.concatenate(([1], 1 + np.cumsum(lengths)[:-1])).astype(np.int64)
-            self._joined = SEPARATOR + SEPARATOR.join(texts) + SEPARATOR
-        assert self._starts is not None
-        return self._joined, self._starts
+    def read(self, values: Sequence[Any], view: Callable[[Any], str | None]) -> None:
+        """Read, through `view`, the values after those already read."""
+        own = values.chunks if isinstance(values, PackedTexts) else ()
+        share = isinstance(values, PackedTexts) and values.chunk == self.chunk
+        while self.size < len(values):
+            done = self.size
+            at = done // self.chunk
+            if share and not self._tail and at < len(own):
+                self._seal(own[at], [view(value) or "" for value in own[at].values()])
+                continue
+            stop = min(len(values), (at + 1) * self.chunk)
+            self._tail.extend(view(value) or "" for value in values[done:stop])
+            self._tail_packed = None
+            if len(self._tail) == self.chunk:
+                self._seal(None, self._tail)
+                self._tail = []
 
-    def _entries_matching(self, pattern: str, framed_start: bool) -> BoolArray:
-        joined, starts = self._index()
-        regex = re.escape(pattern)
-        if framed_start and pattern.endswith(SEPARATOR):
-            # Equal neighbours share the NUL between them: find overlapping matches.
-            regex = f"(?={regex})"
-        hits = np.fromiter((m.start() for m in re.finditer(regex, joined)), np.int64)
-        if framed_start:
-            hits = hits + 1  # the match began at the NUL before the entry
-        entries = np.searchsorted(starts, hits, side="right") - 1
-        mask = np.zeros(len(self.values), bool)
-        mask[entries[entries >= 0]] = True
-        result: BoolArray = mask & self.valid
-        return result
+    def _seal(self, own: Packed | None, texts: list[str]) -> None:
+        if own is not None and texts == own.texts():
+            self._chunks.append(own)  # the view reads every value as it is stored
+        else:
+            self._chunks.append(Packed.of(texts))
+
+    def _parts(self) -> Iterator[tuple[int, Packed]]:
+        """(first entry, chunk) of each chunk, the tail packed last."""
+        for at, chunk in enumerate(self._chunks):
+            yield at * self.chunk, chunk
+        if self._tail:
+            if self._tail_packed is None:
+                self._tail_packed = Packed.of(self._tail)
+            yield len(self._chunks) * self.chunk, self._tail_packed
+
+    @property
+    def valid(self) -> BoolArray:
+        """Where the value is not null in this view (its text is not empty)."""
+        parts = [np.diff(chunk.bounds) > 1 for _, chunk in self._parts()]
+        return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+    def _entries_matching(self, pattern: str, then: str = "") -> BoolArray:
+        """Entries in which `pattern` occurs, followed by `then` (which the search does not
+        consume: equal neighbours share the NUL between them)."""
+        regex = re.escape(utf8(pattern))
+        if then:
+            regex += b"(?=" + re.escape(utf8(then)) + b")"
+        search = re.compile(regex).finditer
+        mask = np.zeros(self.size, bool)
+        for first, chunk in self._parts():
+            hits = np.fromiter((m.start() for m in search(chunk.data)), np.int64)
+            # A hit lies in the entry after the last NUL at or before it (a framed pattern's
+            # hit is at the NUL before its entry).
+            entries = np.searchsorted(chunk.bounds, hits, side="right") - 1
+            mask[first + entries[entries < len(chunk)]] = True
+        return mask
 
     def compare(self, primitive: str, argument: Any) -> BoolArray:
         if primitive == "in":
-            mask = np.zeros(len(self.values), bool)
+            mask = np.zeros(self.size, bool)
             for item in argument:
                 mask |= self.compare("eq", item)
             return mask
         if not isinstance(argument, str):
-            return np.zeros(len(self.values), bool)
+            return np.zeros(self.size, bool)
         if primitive in ("eq", "contains", "starts", "ends") and not argument:
             if primitive == "eq":
-                return np.zeros(len(self.values), bool)  # a valid text is never empty
-            return self.valid.copy()
+                return np.zeros(self.size, bool)  # a valid text is never empty
+            return self.valid
         if primitive == "eq":
-            return self._entries_matching(SEPARATOR + argument + SEPARATOR, True)
+            return self._entries_matching(SEPARATOR + argument, SEPARATOR)
         if primitive == "contains":
-            return self._entries_matching(argument, False)
+            return self._entries_matching(argument)
         if primitive == "starts":
-            return self._entries_matching(SEPARATOR + argument, True)
+            return self._entries_matching(SEPARATOR + argument)
         if primitive == "ends":
-            return self._entries_matching(argument + SEPARATOR, False)
+            return self._entries_matching(argument + SEPARATOR)
         test = PY_PRIMITIVES[primitive]
         return np.fromiter(
-            (v is not None and test(v, argument) for v in self.values), bool, len(self.values)
+            (bool(v) and test(v, argument) for _, c in self._parts() for v in c.texts()),
+            bool,
+            self.size,
         )
+
+    def nbytes(self, shared: Iterable[Packed] = ()) -> int:
+        """Its bytes, but for the chunks in `shared` (the dictionary's own, counted there)."""
+        skip = {id(chunk) for chunk in shared}
+        sealed = sum(chunk.nbytes() for chunk in self._chunks if id(chunk) not in skip)
+        loose = sum(8 + sys.getsizeof(text) for text in self._tail)  # a str and its slot
+        tail = self._tail_packed.nbytes() if self._tail_packed is not None else 0
+        return sealed + loose + tail + 8 * len(self._chunks) + 200
 
 
 def _no_values(size: int) -> Numbers:
@@ -154,10 +189,9 @@ class DictionaryOperand:
     Views are computed once per distinct value and kept: the dictionary only grows, so a view
     is extended with the values added since, never recomputed."""
 
-    def __init__(self, values: list[Any]) -> None:
+    def __init__(self, values: Sequence[Any]) -> None:
         self.values = values
         self._views: dict[View, Numbers | Texts] = {}
-        self._reads: dict[View, list[Any]] = {}
         self._present: BoolArray | None = None
         self._elements: tuple[np.ndarray[Any, Any], dict[str, int], np.ndarray[Any, Any]] | None
         self._elements = None
@@ -170,26 +204,27 @@ class DictionaryOperand:
     def nothing(self) -> BoolArray:
         return np.zeros(self.size, bool)
 
+    def _chunk(self) -> int | None:
+        """A view's chunks: the dictionary's own size, so a chunk read unchanged is shared."""
+        return self.values.chunk if isinstance(self.values, PackedTexts) else None
+
     def view(self, kind: View) -> Numbers | Texts:
         cached = self._views.get(kind)
-        if cached is not None and len(cached.valid) == self.size:
+        if cached is not None and cached.size == self.size:
             return cached
-        read = self._reads.setdefault(kind, [])
-        done = len(read)
+        if kind in (View.TEXT, View.BOOLEAN, View.DATE):
+            texts = cached if isinstance(cached, Texts) else Texts(self._chunk())
+            texts.read(self.values, lambda raw: PyValue(raw).view(kind))
+            self._views[kind] = texts
+            return texts
+        done = 0 if cached is None else cached.size
         added = [PyValue(raw).view(kind) for raw in self.values[done:]]
-        read.extend(added)
-        self._views[kind] = fresh = self._grown(kind, cached, read, added)
+        self._views[kind] = fresh = self._grown(kind, cached, added)
         return fresh
 
     @staticmethod
-    def _grown(
-        kind: View, cached: Numbers | Texts | None, read: list[Any], added: list[Any]
-    ) -> Numbers | Texts:
+    def _grown(kind: View, cached: Numbers | Texts | None, added: list[Any]) -> Numbers:
         """The view over every value, from the one over the values before `added`."""
-        if kind in (View.TEXT, View.BOOLEAN, View.DATE):
-            if isinstance(cached, Texts):
-                return cached.extended(read, added)
-            return Texts(read)
         valid = np.fromiter((v is not None for v in added), bool, len(added))
         if kind is View.INSTANT:
             values = np.fromiter((micros(v) if v is not None else 0 for v in added), np.int64)
@@ -247,6 +282,21 @@ class DictionaryOperand:
         combine = np.logical_and if every else np.logical_or
         result: BoolArray = combine.reduce(per_value)
         return result
+
+    def nbytes(self) -> int:
+        """What the views, presence and elements kept so far hold (not the values)."""
+        own = self.values.chunks if isinstance(self.values, PackedTexts) else ()
+        total = 0 if self._present is None else self._present.nbytes
+        for view in self._views.values():
+            if isinstance(view, Texts):
+                total += view.nbytes(own)
+            else:
+                total += view.values.nbytes + view.valid.nbytes
+        if self._elements is not None:
+            owners, distinct, codes = self._elements
+            keys = sum(100 + len(key) for key in distinct)  # a str and its slot in the map
+            total += owners.nbytes + codes.nbytes + keys
+        return total
 
 
 class DenseOperand:

@@ -1,0 +1,219 @@
+"""Texts packed as UTF-8: how the index keeps columns of nearly distinct text (emails, names,
+phones) and their folded views, a few bytes a value above the text itself.
+
+A Python str costs about 50 bytes of header and a list slot of 8 beside its text, so a
+dictionary of a million emails held as a list was mostly overhead. Here values live in sealed
+chunks of `CHUNK` values, each one bytes object and an int32 array of where each value ends;
+the values appended since the last chunk was sealed wait in a short list (appending stays
+cheap: nothing already packed is copied).
+
+A chunk is laid out as its values framed by NULs, b"\\0ann\\0bo\\0", the NUL never being
+inside stored text (storable.py refuses it): a chunk's data can be searched as it is for
+"equals" (NUL, text, NUL), "starts with" (NUL, text) and "ends with" (text, NUL). UTF-8 keeps
+code-point order and is self-synchronising, so a byte search for a text's UTF-8 finds exactly
+the places the text search would.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, overload
+
+import numpy as np
+
+CHUNK = 4096  # values a sealed chunk holds (read when a sequence is made: tests make it small)
+_ENCODING: Final = "utf-8"
+_ERRORS: Final = "surrogatepass"  # a lone surrogate round-trips rather than raising
+
+
+def utf8(text: str) -> bytes:
+    """Text as packed (and searched for)."""
+    return text.encode(_ENCODING, _ERRORS)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode(_ENCODING, _ERRORS)
+
+
+class Packed:
+    """Texts (or None) in one bytes object: value i lies between the NULs at bounds[i] and
+    bounds[i + 1]. None is packed as "" and marked in `nulls` (bits, None when there is none)."""
+
+    __slots__ = ("bounds", "data", "nulls")
+
+    def __init__(self, data: bytes, bounds: np.ndarray[Any, Any], nulls: Any) -> None:
+        self.data = data
+        self.bounds = bounds
+        self.nulls: np.ndarray[Any, Any] | None = nulls
+
+    @classmethod
+    def of(cls, values: Sequence[str | None]) -> Packed:
+        texts = ["" if value is None else value for value in values]
+        joined = "\0".join(texts)
+        if joined.isascii():
+            lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        else:
+            lengths = np.fromiter((len(utf8(t)) for t in texts), np.int64, len(texts))
+        bounds = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(lengths + 1, out=bounds[1:])
+        nulls = None
+        if any(value is None for value in values):
+            nulls = np.packbits(np.fromiter((v is None for v in values), bool, len(values)))
+        return cls(utf8(f"\0{joined}\0"), bounds.astype(np.int32), nulls)
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def null_mask(self) -> np.ndarray[Any, Any]:
+        if self.nulls is None:
+            return np.zeros(len(self), bool)
+        return np.unpackbits(self.nulls, count=len(self)).astype(bool)
+
+    def is_null(self, position: int) -> bool:
+        nulls = self.nulls
+        return nulls is not None and bool((nulls[position >> 3] >> (7 - (position & 7))) & 1)
+
+    def text(self, position: int) -> str:
+        """Value `position` as text ("" for None)."""
+        start, end = self.bounds[position : position + 2].tolist()
+        return _decode(self.data[start + 1 : end])
+
+    def get(self, position: int) -> str | None:
+        return None if self.is_null(position) else self.text(position)
+
+    def texts(self) -> list[str]:
+        """Every value as text ("" for None): one decode and one split."""
+        if not len(self):
+            return []
+        return _decode(self.data[1:-1]).split("\0")
+
+    def values(self) -> list[str | None]:
+        values: list[str | None] = list(self.texts())
+        if self.nulls is not None:
+            for position in np.flatnonzero(self.null_mask()).tolist():
+                values[position] = None
+        return values
+
+    def nbytes(self) -> int:
+        nulls = 0 if self.nulls is None else self.nulls.nbytes
+        return sys.getsizeof(self.data) + self.bounds.nbytes + nulls + 64
+
+
+class PackedTexts(Sequence[str | None]):
+    """A growing sequence of texts (or None), packed: reads as a list, appends in amortised
+    O(1). Safe to read (below the length seen) while another thread appends: a chunk is sealed
+    by replacing (chunks, tail) at once, never by clearing the tail a reader may hold."""
+
+    def __init__(self, values: Iterable[str | None] = (), chunk: int | None = None) -> None:
+        self.chunk = CHUNK if chunk is None else chunk
+        self._state: tuple[tuple[Packed, ...], list[str | None]] = ((), [])
+        # The chunk read last, decoded once read twice in a row: reads by position in order (an
+        # export) decode a chunk at a time, reads at random one value at a time.
+        self._decoded: tuple[int, list[str | None] | None] = (-1, None)
+        self.extend(values)
+
+    @property
+    def chunks(self) -> tuple[Packed, ...]:
+        """The sealed chunks, `chunk` values each, in order."""
+        return self._state[0]
+
+    @property
+    def tail(self) -> list[str | None]:
+        """The values after the sealed chunks (fewer than `chunk`)."""
+        return self._state[1]
+
+    def __len__(self) -> int:
+        chunks, tail = self._state
+        return len(chunks) * self.chunk + len(tail)
+
+    def append(self, value: str | None) -> None:
+        chunks, tail = self._state
+        tail.append(value)
+        if len(tail) == self.chunk:
+            self._state = ((*chunks, Packed.of(tail)), [])
+
+    def extend(self, values: Iterable[str | None]) -> None:
+        chunks, tail = self._state
+        for value in values:
+            tail.append(value)
+            if len(tail) == self.chunk:
+                chunks, tail = (*chunks, Packed.of(tail)), []
+                self._state = (chunks, tail)
+        self._state = (chunks, tail)
+
+    def _item(self, index: int) -> str | None:
+        chunks, tail = self._state
+        size = len(chunks) * self.chunk + len(tail)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("PackedTexts index out of range")
+        at, position = divmod(index, self.chunk)
+        if at >= len(chunks):
+            return tail[position]
+        last, decoded = self._decoded
+        if at == last and decoded is not None:
+            return decoded[position]
+        if at == last:  # a second read in a row from this chunk: read by position, decode it
+            decoded = chunks[at].values()
+            self._decoded = (at, decoded)
+            return decoded[position]
+        self._decoded = (at, None)
+        return chunks[at].get(position)
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str | None]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str | None] | None:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self._item(i) for i in range(start, stop, step)]
+            return self._range(start, stop)
+        return self._item(index)
+
+    def _range(self, start: int, stop: int) -> list[str | None]:
+        chunks, tail = self._state
+        values: list[str | None] = []
+        first = start // self.chunk
+        for at in range(first, len(chunks)):
+            base = at * self.chunk
+            if base >= stop:
+                return values
+            values.extend(chunks[at].values()[max(start - base, 0) : stop - base])
+        base = len(chunks) * self.chunk
+        values.extend(tail[max(start - base, 0) : max(stop - base, 0)])
+        return values
+
+    def __iter__(self) -> Iterator[str | None]:
+        chunks, tail = self._state
+        size = len(tail)
+        for chunk in chunks:
+            yield from chunk.values()
+        yield from tail[:size]
+
+    def decoded(self, wanted: np.ndarray[Any, Any]) -> list[str | None]:
+        """Every value in a list, decoded only in the chunks that hold one of the values at
+        positions `wanted` (None elsewhere): for a reader by position (an export), which then
+        reads at list speed rather than a method call a value."""
+        chunks, tail = self._state
+        size = len(tail)
+        values: list[str | None] = [None] * (len(chunks) * self.chunk)
+        touched = np.unique(np.asarray(wanted, np.int64) // self.chunk)
+        for at in touched[touched < len(chunks)].tolist():
+            values[at * self.chunk : (at + 1) * self.chunk] = chunks[at].values()
+        values.extend(tail[:size])
+        return values
+
+    def nbytes(self) -> int:
+        """What it holds: the chunks, and the tail's str objects with their list slots."""
+        chunks, tail = self._state
+        decoded = self._decoded[1] or []
+        packed = sum(chunk.nbytes() for chunk in chunks)
+        loose = sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in tail)
+        loose += sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in decoded)
+        return packed + loose + 8 * len(chunks) + 120
