@@ -8,6 +8,8 @@ index, falling back to SQL while there is none (still building, over budget, fai
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import queue
@@ -200,6 +202,7 @@ class Indexes:
             self._set(project_id, _Entry(State.FAILED, error=str(exc)))
             return
         self._warm(index)
+        _return_freed_memory()
         seconds = time.perf_counter() - started
         log.info(
             "index of project %s ready: %s leads, %s events, %.1f MB, %.1f s",
@@ -287,3 +290,10 @@ def detach(engine: sa.Engine) -> None:
 
 def indexes_for(engine: sa.Engine) -> Indexes | None:
     return _ATTACHED.get(engine)
+
+
+def _return_freed_memory() -> None:
+    """Give the memory a build used and freed (its batches of rows) back to the system: glibc
+    keeps it for the process otherwise, about 150 MB at a million leads. Elsewhere, nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
