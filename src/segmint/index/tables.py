@@ -40,42 +40,75 @@ def full_name(row: Mapping[str, Any]) -> str:
     return f"{row.get('first_name') or ''} {row.get('last_name') or ''}"
 
 
+def _find(sorted_ids: np.ndarray[Any, Any], rows: np.ndarray[Any, Any], ids: Any) -> Any:
+    """The row of each of `ids` in a sorted id array and its rows, NO_ROW where absent."""
+    if not len(sorted_ids):
+        return np.full(len(ids), NO_ROW, np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == ids, rows[at], NO_ROW)
+
+
 class IdMap:
-    """Stored ids to row numbers: ids kept sorted beside their rows, merged on each append."""
+    """Stored ids to row numbers: ids kept sorted beside their rows, in two parts.
+
+    A catch-up appends a few ids to a million: inserting them into one sorted array would copy
+    it whole each time. They go to a small sorted tail instead, merged into the main part once
+    it holds an eighth as many, so each id is copied O(log n) times in all."""
+
+    MERGE_AT: Final = 8  # the tail is merged when main / tail falls to this
 
     def __init__(self) -> None:
         self.ids = Growing(np.int64)
         self._sorted_ids = np.zeros(0, np.int64)
         self._sorted_rows = np.zeros(0, np.int64)
+        self._tail_ids = np.zeros(0, np.int64)
+        self._tail_rows = np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def append(self, new_ids: Sequence[int]) -> None:
         first_row = len(self.ids)
-        self.ids.extend(new_ids)
         ids = np.asarray(new_ids, np.int64)
+        self.ids.extend(ids)
         rows = np.arange(first_row, first_row + len(ids), dtype=np.int64)
-        order = np.argsort(ids, kind="stable")
-        at = np.searchsorted(self._sorted_ids, ids[order])
-        self._sorted_ids = np.insert(self._sorted_ids, at, ids[order])
-        self._sorted_rows = np.insert(self._sorted_rows, at, rows[order])
+        self._tail_ids, self._tail_rows = _merged(self._tail_ids, self._tail_rows, ids, rows)
+        if len(self._tail_ids) * self.MERGE_AT > len(self._sorted_ids):
+            self._sorted_ids, self._sorted_rows = _merged(
+                self._sorted_ids, self._sorted_rows, self._tail_ids, self._tail_rows
+            )
+            self._tail_ids, self._tail_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
 
     def rows_of(self, ids: Any) -> np.ndarray[Any, Any]:
         """The row of each id, NO_ROW for an id not held."""
         ids = np.asarray(ids, np.int64)
-        if not len(self._sorted_ids):
-            return np.full(len(ids), NO_ROW, np.int64)
-        at = np.searchsorted(self._sorted_ids, ids)
-        at_clipped = np.minimum(at, len(self._sorted_ids) - 1)
-        found = self._sorted_ids[at_clipped] == ids
-        return np.where(found, self._sorted_rows[at_clipped], NO_ROW)
+        rows: np.ndarray[Any, Any] = _find(self._sorted_ids, self._sorted_rows, ids)
+        if len(self._tail_ids):
+            missing = rows == NO_ROW
+            rows[missing] = _find(self._tail_ids, self._tail_rows, ids[missing])
+        return rows
 
     def row_of(self, stored_id: int) -> int:
         return int(self.rows_of([stored_id])[0])
 
     def nbytes(self) -> int:
-        return self.ids.nbytes() + self._sorted_ids.nbytes + self._sorted_rows.nbytes
+        parts = (self._sorted_ids, self._sorted_rows, self._tail_ids, self._tail_rows)
+        return self.ids.nbytes() + sum(part.nbytes for part in parts)
+
+
+def _merged(
+    ids: np.ndarray[Any, Any],
+    rows: np.ndarray[Any, Any],
+    new_ids: np.ndarray[Any, Any],
+    new_rows: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Sorted ids and their rows with new ones merged in (new ids past the last: appended)."""
+    order = np.argsort(new_ids, kind="stable")
+    new_ids, new_rows = new_ids[order], new_rows[order]
+    if not len(ids) or not len(new_ids) or new_ids[0] > ids[-1]:
+        return np.concatenate((ids, new_ids)), np.concatenate((rows, new_rows))
+    at = np.searchsorted(ids, new_ids)
+    return np.insert(ids, at, new_ids), np.insert(rows, at, new_rows)
 
 
 class AccountTable:
