@@ -1,10 +1,121 @@
-"""The index's id map: stored ids to row numbers, whatever order ids come in."""
+"""A caught-up index holds exactly what a fresh build of the same moment holds: the catch-up
+reads leads as a build does (columns, not rows) and must not drift from it."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from segmint.index import ProjectIndex, loading
+from segmint.index.columns import DenseColumn
+from segmint.index.feed import snapshot
 from segmint.index.tables import NO_ROW, IdMap
+from segmint.projects import Project
+from segmint.store.tables import leads
+from tests.filters.harness import LeadSpec, insert_leads
+
+PATHS = (("custom", ("plan",)), ("enrichment", ("company", "size")), ("enrichment", ("tech",)))
+LATER = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _loaded(db: Engine, project: Project, index: ProjectIndex | None = None) -> ProjectIndex:
+    """`index` caught up (or a new one built), with PATHS loaded."""
+    with snapshot(db) as conn:
+        if index is None:
+            index = ProjectIndex(project.id)
+            index.load(conn)
+        else:
+            index.catch_up(conn)
+        for json_column, path in PATHS:
+            if (json_column, path) not in index.leads.paths:
+                loading.load_lead_path(conn, project.id, index.leads, json_column, path)
+    return index
+
+
+def _contents(index: ProjectIndex) -> dict[int, dict[str, Any]]:
+    """Every live lead's values as the index holds them, by lead id."""
+    table = index.leads
+    contents: dict[int, dict[str, Any]] = {}
+    for row in np.flatnonzero(table.alive.live):
+        values: dict[str, Any] = {}
+        for name, column in table.columns.items():
+            if isinstance(column, DenseColumn):
+                valid = column.valid.live[row]
+                values[name] = column.values.live[row].item() if valid else None
+            else:
+                values[name] = column.raw(row)
+        for key, path_column in table.paths.items():
+            values[str(key)] = path_column.raw(row)
+        values["account"] = int(index.accounts.ids.ids.live[table.account_rows.live[row]])
+        contents[int(table.ids.ids.live[row])] = values
+    return contents
+
+
+def test_a_caught_up_index_holds_what_a_build_holds(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        first, second, third = insert_leads(
+            conn,
+            project.id,
+            [
+                LeadSpec(
+                    {
+                        "first_name": "Ada",
+                        "tags": ["vip"],
+                        "custom": {"plan": "pro"},
+                        "enrichment": {"company": {"size": 10}, "tech": ["go", "rust"]},
+                        "engagement_score": 5,
+                    },
+                    account={"name": "Big"},
+                ),
+                LeadSpec({"last_name": "Lovelace", "custom": {"plan": 3}}),
+                LeadSpec({"status": "new", "last_contacted_at": LATER}),
+            ],
+        )
+    index = _loaded(db, project)
+    with db.begin() as conn:  # new leads, changed ones and a deleted one, in one transaction
+        insert_leads(
+            conn,
+            project.id,
+            [
+                LeadSpec(
+                    {"tags": ["vip", "new"], "custom": {"plan": None}, "enrichment": {}},
+                    account={"name": "Small"},
+                ),
+                LeadSpec({"enrichment": {"company": {"size": "10"}, "tech": []}}),
+            ],
+        )
+        conn.execute(
+            leads.update()
+            .where(leads.c.id == first)
+            .values(
+                tags=["vip", "old"],
+                enrichment={},
+                engagement_score=7.5,
+                first_name=None,
+                account_id=None,
+                custom={"plan": ["a", "b"]},
+            )
+        )
+        conn.execute(
+            leads.update()
+            .where(leads.c.id == third)
+            .values(last_contacted_at=None, enrichment={"company": {"size": 11}})
+        )
+        conn.execute(leads.delete().where(leads.c.id == second))
+    index = _loaded(db, project, index)
+    assert _contents(index) == _contents(_loaded(db, project))
+    with db.begin() as conn:  # leads the catch-up appended, changed in turn
+        conn.execute(
+            leads.update()
+            .where(leads.c.id > third)
+            .values(tags=[], custom={"plan": "free"}, last_activity_at=LATER)
+        )
+    index = _loaded(db, project, index)
+    assert _contents(index) == _contents(_loaded(db, project))
 
 
 def test_ids_map_to_their_rows_whatever_order_they_come_in() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from segmint.filters.dialects import dialect_for
+from segmint.filters.evaluate import walk
 from segmint.index.feed import Change
 from segmint.index.tables import NO_ROW, AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import micros
@@ -299,14 +300,7 @@ def apply_changes(
         account_table.apply,
         account_table.remove,
     )
-    _apply_rows(
-        conn,
-        leads,
-        project_id,
-        {c.object_id for c in grouped.get("lead", ())},
-        lead_table.apply,
-        lead_table.remove,
-    )
+    _apply_leads(conn, project_id, {c.object_id for c in grouped.get("lead", ())}, lead_table)
     for kind, table, container in (
         ("list_member", list_members, "list_id"),
         ("segment_member", segment_members, "segment_id"),
@@ -325,10 +319,68 @@ def _apply_rows(
 ) -> None:
     if not ids:
         return
-    query = sa.select(table).where(table.c.project_id == project_id, table.c.id.in_(sorted(ids)))
+    query = sa.select(table).where(table.c.project_id == project_id, _among(conn, table.c.id, ids))
     found = [dict(row._mapping) for row in conn.execute(query)]
     apply(found)
     remove(ids - {row["id"] for row in found})
+
+
+def _apply_leads(conn: sa.Connection, project_id: int, ids: set[int], table: LeadTable) -> None:
+    """The leads as stored now, read as a build reads them (no JSON column, no datetime per
+    value, the derived fields computed by the database), with the loaded paths' values."""
+    if not ids:
+        return
+    selected = _lead_build_columns(conn)
+    paths = list(table.paths)
+    selected.update(_path_columns(conn, paths))
+    query = sa.select(*(expression.label(name) for name, expression in selected.items())).where(
+        leads.c.project_id == project_id, _among(conn, leads.c.id, ids)
+    )
+    rows = conn.execute(query).all()
+    if not rows:
+        table.remove(ids)
+        return
+    columns = dict(zip(selected, zip(*rows, strict=True), strict=True))
+    table.apply_columns(columns, ("tags",), _path_texts(conn, paths, columns))
+    table.remove(ids.difference(columns["id"]))
+
+
+def _path_columns(
+    conn: sa.Connection, paths: list[tuple[str, Path]]
+) -> dict[str, sa.ColumnElement[Any]]:
+    """What a catch-up reads for the loaded paths: on PostgreSQL each path's value as JSON
+    text, as `load_lead_path` reads it (so no lead's whole JSON is parsed, and a value is
+    parsed once however many leads hold it); on SQLite the JSON columns themselves."""
+    if conn.dialect.name == "postgresql":
+        return {
+            f"path {i}": sa.cast(_json_at(conn, leads.c[json_column], path), sa.Text)
+            for i, (json_column, path) in enumerate(paths)
+        }
+    return {json_column: leads.c[json_column] for json_column in sorted({c for c, _ in paths})}
+
+
+def _path_texts(
+    conn: sa.Connection, paths: list[tuple[str, Path]], columns: dict[str, Any]
+) -> dict[tuple[str, Path], Sequence[str | None]]:
+    if conn.dialect.name == "postgresql":
+        return {key: columns[f"path {i}"] for i, key in enumerate(paths)}
+    # as load_lead_path reads them on SQLite: object keys only, the value as JSON
+    return {
+        (json_column, path): [_json_text(walk(value, path)) for value in columns[json_column]]
+        for json_column, path in paths
+    }
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement[Any], ids: set[int]) -> Any:
+    """`column IN ids`; on PostgreSQL one array parameter, not a parameter per id."""
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam("ids", sorted(ids), type_=postgresql.ARRAY(sa.BigInteger))
+        return column == sa.any_(array)
+    return column.in_(sorted(ids))
 
 
 def _apply_events(
@@ -342,7 +394,7 @@ def _apply_events(
     _, lead_table, event_table, _ = tables
     query = sa.select(
         events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
-    ).where(events.c.project_id == project_id, events.c.id.in_(sorted(ids)))
+    ).where(events.c.project_id == project_id, _among(conn, events.c.id, ids))
     rows = [dict(row._mapping) for row in conn.execute(query.order_by(events.c.id))]
     lead_rows = lead_table.ids.rows_of([row["lead_id"] for row in rows])
     kept = [(row, int(at)) for row, at in zip(rows, lead_rows, strict=True) if at != NO_ROW]

@@ -6,8 +6,9 @@ where they came from: loading.py reads the database, evaluate.py reads these tab
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from segmint.index.vectors import BoolArray, micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 
 Path = tuple[str, ...]
+K = TypeVar("K")
 NO_ROW: Final = -1
 
 
@@ -28,16 +30,6 @@ def _column_for(kind: FieldKind) -> Column:
     if kind is FieldKind.DATETIME:
         return DenseColumn(View.INSTANT)
     return DictionaryColumn(mixed=kind is FieldKind.TAGS)  # text columns hold str or None
-
-
-def enrichment_status(enrichment: Any) -> str:
-    """What the filter field `enrichment_status` reads (as filters/evaluate.py derives it)."""
-    return "enriched" if isinstance(enrichment, dict) and enrichment else "not_enriched"
-
-
-def full_name(row: Mapping[str, Any]) -> str:
-    """What the filter field `name` reads: first and last name with one space between."""
-    return f"{row.get('first_name') or ''} {row.get('last_name') or ''}"
 
 
 def _find(sorted_ids: np.ndarray[Any, Any], rows: np.ndarray[Any, Any], ids: Any) -> Any:
@@ -176,55 +168,43 @@ class LeadTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _derived(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        values = dict(row)
-        values["name"] = full_name(row)
-        if "enrichment_status" not in values:
-            values["enrichment_status"] = enrichment_status(row.get("enrichment"))
-        return values
-
-    def _account_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, Any]:
-        account_ids = [row["account_id"] or 0 for row in rows]
-        found = self.accounts.ids.rows_of(account_ids)
+    def _account_rows(self, account_ids: Sequence[int | None]) -> np.ndarray[Any, Any]:
+        found = self.accounts.ids.rows_of([account_id or 0 for account_id in account_ids])
         return np.where(found == NO_ROW, 0, found)
 
-    def apply(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Leads as stored now: new ones appended, known ones overwritten (revived if need be)."""
-        if not rows:
-            return
-        rows = [self._derived(row) for row in rows]
-        known = self.ids.rows_of([row["id"] for row in rows])
-        added = [row for at, row in zip(known, rows, strict=True) if at == NO_ROW]
-        updated = [(int(at), row) for at, row in zip(known, rows, strict=True) if at != NO_ROW]
-        if added:
-            self.ids.append([row["id"] for row in added])
-            self.alive.extend(np.ones(len(added), bool))
-            self.account_rows.extend(self._account_rows(added))
-            for name, column in self.columns.items():
-                column.append([row.get(name) for row in added])
-            for (json_column, path), column in self.paths.items():
-                column.append([walk(row.get(json_column), path) for row in added])
-        if updated:
-            at = [row for row, _ in updated]
-            values = [row for _, row in updated]
-            self.alive.live[at] = True
-            self.account_rows.live[at] = self._account_rows(values)
-            for name, column in self.columns.items():
-                column.assign(at, [row.get(name) for row in values])
-            for (json_column, path), column in self.paths.items():
-                column.assign(at, [walk(row.get(json_column), path) for row in values])
+    def apply_columns(
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        decoded: Sequence[str],
+        paths: Mapping[tuple[str, Path], Sequence[str | None]],
+    ) -> None:
+        """Leads as stored now, given as `append_columns` takes them: new ones appended, known
+        ones overwritten (revived if need be)."""
+        known = self.ids.rows_of(columns["id"])
+        added = np.flatnonzero(known == NO_ROW)
+        if len(added) == len(known):  # the usual catch-up: only new leads
+            self.append_columns(columns, decoded, paths)
+        elif len(added):
+            self.append_columns(_taken(columns, added), decoded, _taken(paths, added))
+        updated = np.flatnonzero(known != NO_ROW)
+        if len(updated):
+            rows = known[updated]
+            self._assign_columns(rows, _taken(columns, updated), decoded, _taken(paths, updated))
         self.version += 1
 
-    def append_columns(self, columns: Mapping[str, Sequence[Any]], decoded: Sequence[str]) -> None:
-        """New leads given column by column (a build): every lead column, `name` and
-        `enrichment_status`; the columns in `decoded` as JSON text, instants as datetimes or
-        as microseconds."""
+    def append_columns(
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        decoded: Sequence[str],
+        paths: Mapping[tuple[str, Path], Sequence[str | None]] | None = None,
+    ) -> None:
+        """New leads given column by column: every lead column, `name` and `enrichment_status`;
+        the columns in `decoded` as JSON text, instants as datetimes or as microseconds; and
+        the value of every loaded path, as JSON text (a build loads none)."""
         ids = columns["id"]
         self.ids.append(ids)
         self.alive.extend(np.ones(len(ids), bool))
-        account_ids = [account_id or 0 for account_id in columns["account_id"]]
-        found = self.accounts.ids.rows_of(account_ids)
-        self.account_rows.extend(np.where(found == NO_ROW, 0, found))
+        self.account_rows.extend(self._account_rows(columns["account_id"]))
         for name, column in self.columns.items():
             if isinstance(column, DenseColumn):
                 column.append_values(columns[name])
@@ -232,7 +212,34 @@ class LeadTable:
                 column.append_json(columns[name])
             else:
                 column.append(columns[name])
+        for key, path_column in self.paths.items():
+            assert paths is not None, "the loaded paths' values are needed"
+            path_column.append_json(paths[key])
         self.version += 1
+
+    def _assign_columns(
+        self,
+        rows: np.ndarray[Any, Any],
+        columns: Mapping[str, Sequence[Any]],
+        decoded: Sequence[str],
+        paths: Mapping[tuple[str, Path], Sequence[str | None]],
+    ) -> None:
+        at = rows.tolist()
+        self.alive.live[rows] = True
+        self.account_rows.live[rows] = self._account_rows(columns["account_id"])
+        for name, column in self.columns.items():
+            if isinstance(column, DenseColumn):
+                # parsed as a build parses them (instants may come as microseconds)
+                parsed = DenseColumn(column.kind)
+                parsed.append_values(columns[name])
+                column.values.live[rows] = parsed.values.live
+                column.valid.live[rows] = parsed.valid.live
+            elif name in decoded:
+                column.assign(at, _parsed_json(columns[name]))
+            else:
+                column.assign(at, columns[name])
+        for key, path_column in self.paths.items():
+            path_column.assign(at, _parsed_json(paths[key]))
 
     def remove(self, lead_ids: Iterable[int]) -> None:
         rows = [int(r) for r in self.ids.rows_of(list(lead_ids)) if r != NO_ROW]
@@ -260,6 +267,20 @@ class LeadTable:
             + self.account_rows.nbytes()
             + sum(c.nbytes() for c in columns)
         )
+
+
+def _taken(columns: Mapping[K, Sequence[Any]], at: np.ndarray[Any, Any]) -> dict[K, list[Any]]:
+    """The values at positions `at` of every column."""
+    return {name: [values[i] for i in at] for name, values in columns.items()}
+
+
+def _parsed_json(texts: Sequence[str | None]) -> list[Any]:
+    """JSON texts parsed, each distinct text once."""
+    parsed: dict[str | None, Any] = {None: None}
+    for text in texts:
+        if text not in parsed:
+            parsed[text] = json.loads(text)  # type: ignore[arg-type]
+    return [parsed[text] for text in texts]
 
 
 class EventTable:
