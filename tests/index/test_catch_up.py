@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from segmint.index import ProjectIndex, loading
 from segmint.index.columns import DenseColumn
 from segmint.index.feed import snapshot
-from segmint.index.tables import NO_ROW, IdMap
+from segmint.index.tables import NO_ROW, IdMap, _event_order
 from segmint.projects import Project
 from segmint.store.tables import leads
 from tests.filters.harness import LeadSpec, insert_leads
@@ -134,3 +134,27 @@ def test_ids_map_to_their_rows_whatever_order_they_come_in() -> None:
         expected = [held.index(i) if i in held else NO_ROW for i in probe]
         assert ids.rows_of(probe).tolist() == expected
     assert ids.rows_of([]).tolist() == []
+
+
+def test_a_bulk_lookup_finds_the_rows_a_search_finds() -> None:
+    """Many ids at once (a build's events) are looked up in a table by id when ids are dense."""
+    rng = np.random.default_rng(3)
+    for held in (rng.permutation(np.arange(1, 2_000)), rng.choice(10**9, 500, replace=False)):
+        ids = IdMap()
+        ids.append(held.tolist())
+        probe = rng.choice(np.concatenate((held, rng.integers(-5, 3_000, 500))), 5_000)
+        position = {int(i): row for row, i in enumerate(held)}
+        assert ids.rows_of(probe).tolist() == [position.get(int(i), NO_ROW) for i in probe]
+
+
+def test_events_are_ordered_by_type_time_and_id() -> None:
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(np.arange(10_000, dtype=np.int64))
+    types = rng.integers(0, 4, 10_000).astype(np.int32)
+    at = rng.integers(0, 50, 10_000).astype(np.int64) * 1_000_000  # many ties in time
+    for order in (np.argsort(ids), np.arange(10_000)):  # read in id order, or not
+        expected = np.lexsort((ids[order], at[order], types[order]))
+        got = _event_order(ids[order], types[order], at[order])
+        assert got.tolist() == expected.tolist()
+    far = np.array([-(2**62), 2**62], np.int64)  # times too far apart to pack in one key
+    assert _event_order(np.array([2, 1]), np.array([1, 0], np.int32), far).tolist() == [1, 0]

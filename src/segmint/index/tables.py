@@ -74,10 +74,30 @@ class IdMap:
     def rows_of(self, ids: Any) -> np.ndarray[Any, Any]:
         """The row of each id, NO_ROW for an id not held."""
         ids = np.asarray(ids, np.int64)
+        if len(ids) > len(self) > 0:  # a bulk lookup (a build's events)
+            found = self._rows_by_table(ids)
+            if found is not None:
+                return found
         rows: np.ndarray[Any, Any] = _find(self._sorted_ids, self._sorted_rows, ids)
         if len(self._tail_ids):
             missing = rows == NO_ROW
             rows[missing] = _find(self._tail_ids, self._tail_rows, ids[missing])
+        return rows
+
+    def _rows_by_table(self, ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
+        """The rows through a table indexed by id, when ids are dense enough for one: ten
+        million binary searches in a million ids miss the cache at every step, and took
+        seconds of a build; one gather each does not."""
+        held = self.ids.live
+        low, span = int(held.min()), int(held.max()) - int(held.min()) + 1
+        if span > 4 * len(held):
+            return None
+        table = np.full(span, NO_ROW, np.int64)
+        table[held - low] = np.arange(len(held), dtype=np.int64)
+        at = ids - low
+        inside = (at >= 0) & (at < span)
+        rows = np.full(len(ids), NO_ROW, np.int64)
+        rows[inside] = table[at[inside]]
         return rows
 
     def row_of(self, stored_id: int) -> int:
@@ -327,7 +347,7 @@ class EventTable:
         at: np.ndarray[Any, Any],
     ) -> None:
         """The bulk of a build: arrays already aligned; sorted here by (type, time, id)."""
-        order = np.lexsort((ids, at, types))
+        order = _event_order(ids, types, at)
         self.ids, self.lead_rows = ids[order], lead_rows[order].astype(np.int32)
         self.types, self.at = types[order].astype(np.int32), at[order]
 
@@ -353,7 +373,7 @@ class EventTable:
         ids = np.concatenate((self.ids, self.tail_ids.live))
         at = np.concatenate((self.at, self.tail_at.live))
         types = np.concatenate((self.types, self.tail_types.live))
-        order = np.lexsort((ids, at, types))
+        order = _event_order(ids, types, at)
         self.ids, self.at, self.types = ids[order], at[order], types[order]
         self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
         for column in self.paths.values():
@@ -390,6 +410,26 @@ class EventTable:
             + sum(t.nbytes() for t in tails)
             + sum(c.nbytes() for c in self.paths.values())
         )
+
+
+def _event_order(
+    ids: np.ndarray[Any, Any], types: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The order by (type, time, id). One stable sort by type and time packed into one int64,
+    over events in id order, gives it; a lexsort of the three keys took twice as long."""
+    if not len(ids):
+        return np.zeros(0, np.int64)
+    low, high = int(at.min()), int(at.max())
+    span = high - low + 1
+    if (int(types.max()) + 1) * span >= 2**63:  # times too far apart to pack: sort by three keys
+        lexsorted: np.ndarray[Any, Any] = np.lexsort((ids, at, types))
+        return lexsorted
+    key = types.astype(np.int64) * span + (at - low)
+    by_id = None if bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
+    if by_id is None:  # read in id order, as a build nearly always reads them
+        ordered: np.ndarray[Any, Any] = np.argsort(key, kind="stable")
+        return ordered
+    return by_id[np.argsort(key[by_id], kind="stable")]
 
 
 class Memberships:
