@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -101,27 +105,95 @@ def load_leads(
         result.close()  # a build stopped over budget leaves no server-side cursor open
 
 
+Array = np.ndarray[Any, Any]
+# Events as read: each one's id, lead id, type code and instant (microseconds since 1970)...
+EventColumns = tuple[Array, Array, Array, Array]
+# ...after the type names, in the order of their codes.
+EventArrays = tuple[list[str], Array, Array, Array, Array]
+
+
 def load_events(
     conn: sa.Connection,
     project_id: int,
     leads_table: LeadTable,
     table: EventTable,
     progress: Progress = _no_progress,
+    read: Callable[[], EventArrays] | None = None,
 ) -> None:
-    """Every event of the project: id, lead, type and time (metadata paths load on first use)."""
-    types = conn.execute(
-        sa.select(events.c.type).where(events.c.project_id == project_id).distinct()
-    ).scalars()
-    for name in sorted(types):
+    """Every event of the project: id, lead, type and time (metadata paths load on first use);
+    read through `read` when given (`events_aside`), else through `conn`."""
+    names, ids, lead_ids, codes, at = read() if read else read_events(conn, project_id, progress)
+    for name in names:
         table.type_code(name, add=True)
-    if conn.dialect.name == "postgresql":
-        ids, lead_ids, codes, at = _pg_event_arrays(conn, project_id, table, progress)
-    else:
-        ids, lead_ids, codes, at = _sqlite_event_arrays(conn, project_id, table)
     rows = leads_table.ids.rows_of(lead_ids)
     known = rows != NO_ROW  # a lead deleted meanwhile takes its events with it
     table.load_sorted(ids[known], rows[known], codes[known], at[known])
     progress("events", len(table))
+
+
+def read_events(
+    conn: sa.Connection,
+    project_id: int,
+    progress: Progress = _no_progress,
+    stop: threading.Event | None = None,
+) -> EventArrays:
+    """The project's event types (in the order of their codes) and its events as arrays."""
+    types = conn.execute(
+        sa.select(events.c.type).where(events.c.project_id == project_id).distinct()
+    ).scalars()
+    names = sorted(types)
+    if conn.dialect.name == "postgresql":
+        ids, lead_ids, codes, at = _pg_event_arrays(conn, project_id, names, progress, stop)
+    else:
+        ids, lead_ids, codes, at = _sqlite_event_arrays(conn, project_id, names)
+    return names, ids, lead_ids, codes, at
+
+
+@contextmanager
+def events_aside(
+    engine: sa.Engine, conn: sa.Connection, project_id: int, progress: Progress
+) -> Iterator[Callable[[], EventArrays] | None]:
+    """On PostgreSQL, the events read on a second connection in `conn`'s snapshot (exported to
+    it) while this thread reads the leads: most of the events' time is PostgreSQL's packing,
+    which then runs on the other core. Yields how to wait for them, or None (SQLite: read them
+    through `conn`). Should the second connection fail, they are read through `conn` after all."""
+    if conn.dialect.name != "postgresql":
+        yield None
+        return
+    exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="index-events") as pool:
+        future = pool.submit(_read_events_in, engine, str(exported), project_id, progress, stop)
+
+        def wait() -> EventArrays:
+            try:
+                return future.result()
+            except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
+                log.warning("events of project %s read on one connection: %s", project_id, exc)
+                return read_events(conn, project_id, progress)
+
+        try:
+            yield wait
+        finally:
+            stop.set()  # a build that failed first leaves it after the slice it is reading
+
+
+def _read_events_in(
+    engine: sa.Engine,
+    exported: str,
+    project_id: int,
+    progress: Progress,
+    stop: threading.Event,
+) -> EventArrays:
+    if not re.fullmatch(r"[0-9A-F-]+", exported):
+        raise ValueError(f"unexpected snapshot id {exported!r}")
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            # the exported snapshot must be set before the transaction's first query
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{exported}'")
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            return read_events(conn, project_id, progress, stop)
 
 
 # Events are read in slices of the table's physical blocks (a TID range scan): sequential
@@ -144,18 +216,23 @@ _PACKED_SLICE = sa.text(
 
 
 def _pg_event_arrays(
-    conn: sa.Connection, project_id: int, table: EventTable, progress: Progress
-) -> tuple[np.ndarray[Any, Any], ...]:
+    conn: sa.Connection,
+    project_id: int,
+    names: list[str],
+    progress: Progress,
+    stop: threading.Event | None,
+) -> EventColumns:
     """The events as arrays. PostgreSQL packs a slice of events into one bytea, 28 bytes an
     event, which numpy reads as it is: no Python object and no network message per event
     (COPY sends a message a row: 10M of them took longer than the rest of the build)."""
-    names = sorted(table.type_codes, key=table.type_codes.__getitem__)
     blocks = conn.execute(
         sa.text("SELECT pg_relation_size('events') / current_setting('block_size')::int")
     ).scalar_one()
     parts: list[np.ndarray[Any, Any]] = []
     loaded = 0
     for first in range(0, int(blocks) + 1, BLOCKS_A_SLICE):
+        if stop is not None and stop.is_set():
+            break
         params = {
             "names": names,
             "project": project_id,
@@ -176,9 +253,8 @@ def _pg_event_arrays(
     )
 
 
-def _sqlite_event_arrays(
-    conn: sa.Connection, project_id: int, table: EventTable
-) -> tuple[np.ndarray[Any, Any], ...]:
+def _sqlite_event_arrays(conn: sa.Connection, project_id: int, names: list[str]) -> EventColumns:
+    type_codes = {name: code for code, name in enumerate(names)}
     query = sa.select(events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at).where(
         events.c.project_id == project_id
     )
@@ -186,7 +262,7 @@ def _sqlite_event_arrays(
     for row in conn.execute(query):
         ids.append(row.id)
         lead_ids.append(row.lead_id)
-        codes.append(table.type_codes[row.type])
+        codes.append(type_codes[row.type])
         at.append(micros(row.occurred_at))
     return (
         np.asarray(ids, np.int64),
