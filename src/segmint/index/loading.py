@@ -23,7 +23,15 @@ from sqlalchemy.dialects import postgresql
 from segmint.filters.dialects import dialect_for
 from segmint.filters.evaluate import walk
 from segmint.index.feed import Change
-from segmint.index.tables import NO_ROW, AccountTable, EventTable, LeadTable, Memberships, Path
+from segmint.index.tables import (
+    NO_ROW,
+    AccountTable,
+    EventTable,
+    LeadTable,
+    Memberships,
+    Path,
+    PathValues,
+)
 from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 from segmint.store.tables import (
@@ -297,14 +305,29 @@ def _from_sqlite(kind: str | None, value: Any) -> Any:
 
 def _values_at(
     conn: sa.Connection, id_column: Any, column: Any, path: Path, where: Any
-) -> dict[int, Any]:
+) -> PathValues:
+    """The values at `path` of the rows `where` selects. On PostgreSQL one row per distinct
+    value, its ids packed in one bytea (a Python object per id took seconds a path at a
+    million leads); the table parses each distinct text once."""
     expression = _json_at(conn, column, path)
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(sa.select(id_column, expression).where(where))
-        return {row[0]: row[1] for row in rows if row[1] is not None}
+        text = sa.cast(expression, sa.Text)
+        packed = sa.func.string_agg(sa.func.int8send(id_column), sa.literal(b"", sa.LargeBinary))
+        query = sa.select(text, packed).where(where, expression.is_not(None)).group_by(text)
+        groups = [(t, np.frombuffer(p, ">i8")) for t, p in conn.execute(query) if t != "null"]
+        texts = [t for t, _ in groups]
+        ids = np.concatenate([i for _, i in groups]) if groups else np.zeros(0, np.int64)
+        sizes = [len(i) for _, i in groups]
+        return texts, ids.astype(np.int64), np.repeat(np.arange(len(groups)), sizes)
     kind, value = expression
-    rows = conn.execute(sa.select(id_column, kind, value).where(where))
-    return {row[0]: _from_sqlite(row[1], row[2]) for row in rows if row[1] not in (None, "null")}
+    rows = conn.execute(sa.select(id_column, kind, value).where(where)).all()
+    present = [row for row in rows if row[1] not in (None, "null")]
+    distinct: dict[str, int] = {}
+    which = [
+        distinct.setdefault(json.dumps(_from_sqlite(r[1], r[2])), len(distinct)) for r in present
+    ]
+    ids = np.asarray([row[0] for row in present], np.int64)
+    return list(distinct), ids, np.asarray(which, np.int64)
 
 
 def load_lead_path(

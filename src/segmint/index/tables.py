@@ -20,6 +20,8 @@ from segmint.index.vectors import BoolArray, micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 
 Path = tuple[str, ...]
+# A path's values: the distinct JSON texts, the ids holding a value and, for each id, which.
+PathValues = tuple[Sequence[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]
 K = TypeVar("K")
 NO_ROW: Final = -1
 
@@ -38,6 +40,25 @@ def _find(sorted_ids: np.ndarray[Any, Any], rows: np.ndarray[Any, Any], ids: Any
         return np.full(len(ids), NO_ROW, np.int64)
     at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return np.where(sorted_ids[at] == ids, rows[at], NO_ROW)
+
+
+def _by_table(held: np.ndarray[Any, Any], ids: Any) -> np.ndarray[Any, Any] | None:
+    """The position in `held` (distinct ids) of each of `ids`, NO_ROW where absent, through a
+    table indexed by id; None when the ids held are too sparse for one. Ten million binary
+    searches in a million ids miss the cache at every step and took seconds of a build; one
+    gather each does not."""
+    if not len(held):
+        return None
+    low, span = int(held.min()), int(held.max()) - int(held.min()) + 1
+    if span > 4 * len(held):
+        return None
+    table = np.full(span, NO_ROW, np.int64)
+    table[held - low] = np.arange(len(held), dtype=np.int64)
+    at = np.asarray(ids, np.int64) - low
+    inside = (at >= 0) & (at < span)
+    rows: np.ndarray[Any, Any] = np.full(len(at), NO_ROW, np.int64)
+    rows[inside] = table[at[inside]]
+    return rows
 
 
 class IdMap:
@@ -75,29 +96,13 @@ class IdMap:
         """The row of each id, NO_ROW for an id not held."""
         ids = np.asarray(ids, np.int64)
         if len(ids) > len(self) > 0:  # a bulk lookup (a build's events)
-            found = self._rows_by_table(ids)
+            found = _by_table(self.ids.live, ids)
             if found is not None:
                 return found
         rows: np.ndarray[Any, Any] = _find(self._sorted_ids, self._sorted_rows, ids)
         if len(self._tail_ids):
             missing = rows == NO_ROW
             rows[missing] = _find(self._tail_ids, self._tail_rows, ids[missing])
-        return rows
-
-    def _rows_by_table(self, ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
-        """The rows through a table indexed by id, when ids are dense enough for one: ten
-        million binary searches in a million ids miss the cache at every step, and took
-        seconds of a build; one gather each does not."""
-        held = self.ids.live
-        low, span = int(held.min()), int(held.max()) - int(held.min()) + 1
-        if span > 4 * len(held):
-            return None
-        table = np.full(span, NO_ROW, np.int64)
-        table[held - low] = np.arange(len(held), dtype=np.int64)
-        at = ids - low
-        inside = (at >= 0) & (at < span)
-        rows = np.full(len(ids), NO_ROW, np.int64)
-        rows[inside] = table[at[inside]]
         return rows
 
     def row_of(self, stored_id: int) -> int:
@@ -158,10 +163,11 @@ class AccountTable:
         for column in [*self.columns.values(), *self.paths.values()]:
             column.assign(rows, [None] * len(rows))
 
-    def add_path(self, path: Path, values_by_id: Mapping[int, Any]) -> DictionaryColumn:
-        column = DictionaryColumn()
-        column.append([values_by_id.get(int(i)) for i in self.ids.ids.live])
-        self.paths[path] = column
+    def add_path(self, path: Path, values: PathValues) -> DictionaryColumn:
+        """The accounts' values at `path` (those not named have none)."""
+        texts, ids, which = values
+        rows = self.ids.rows_of(ids)
+        column = self.paths[path] = _path_column(rows, len(self.ids), texts, which)
         return column
 
     def nbytes(self) -> int:
@@ -271,12 +277,11 @@ class LeadTable:
             if isinstance(column, DictionaryColumn):
                 column.settle(len(self))
 
-    def add_path(
-        self, json_column: str, path: Path, values_by_id: Mapping[int, Any]
-    ) -> DictionaryColumn:
-        column = DictionaryColumn()
-        column.append([values_by_id.get(int(i)) for i in self.ids.ids.live])
-        self.paths[(json_column, path)] = column
+    def add_path(self, json_column: str, path: Path, values: PathValues) -> DictionaryColumn:
+        """The leads' values at `path` of `json_column` (those not named have none)."""
+        texts, ids, which = values
+        rows = self.ids.rows_of(ids)
+        column = self.paths[(json_column, path)] = _path_column(rows, len(self), texts, which)
         return column
 
     def nbytes(self) -> int:
@@ -381,24 +386,20 @@ class EventTable:
         self.tail_ids, self.tail_lead_rows = Growing(np.int64), Growing(np.int32)
         self.tail_types, self.tail_at = Growing(np.int32), Growing(np.int64)
 
-    def add_path(
-        self, type_code: int, path: Path, values_by_id: Mapping[int, Any]
-    ) -> DictionaryColumn:
-        column = DictionaryColumn()
-        column.encode(None)  # code 0: no value (and every event of another type)
+    def add_path(self, type_code: int, path: Path, values: PathValues) -> DictionaryColumn:
+        """The values at `path` of events of type `type_code`; code 0 (no value) for every
+        other event."""
+        texts, ids, which = values
         all_ids = np.concatenate((self.ids, self.tail_ids.live))
-        codes = np.zeros(len(all_ids), np.int32)
-        if values_by_id:
-            wanted = np.fromiter(values_by_id.keys(), np.int64, len(values_by_id))
-            order = np.argsort(all_ids)
-            at = np.searchsorted(all_ids[order], wanted)
-            at = np.minimum(at, len(all_ids) - 1)
-            found = all_ids[order][at] == wanted
-            positions = order[at[found]]
-            values = list(values_by_id.values())
-            kept = np.flatnonzero(found)
-            codes[positions] = [column.encode(values[i]) for i in kept]
-        column.codes.extend(codes)
+        positions = _by_table(all_ids, ids)
+        if positions is None:  # ids too sparse for a table: binary searches
+            positions = np.full(len(ids), NO_ROW, np.int64)
+            if len(all_ids) and len(ids):
+                order = np.argsort(all_ids)
+                at = np.minimum(np.searchsorted(all_ids[order], ids), len(all_ids) - 1)
+                found = all_ids[order][at] == ids
+                positions[found] = order[at[found]]
+        column = _path_column(positions, len(all_ids), texts, which)
         self.paths[(type_code, path)] = column
         return column
 
@@ -430,6 +431,22 @@ def _event_order(
         ordered: np.ndarray[Any, Any] = np.argsort(key, kind="stable")
         return ordered
     return by_id[np.argsort(key[by_id], kind="stable")]
+
+
+def _path_column(
+    rows: np.ndarray[Any, Any], size: int, texts: Sequence[str], which: np.ndarray[Any, Any]
+) -> DictionaryColumn:
+    """A column of `size` rows holding at each of `rows` (NO_ROW: skipped) the value of the
+    JSON text `texts[which]`, and None elsewhere (code 0). Each distinct text is parsed and
+    encoded once: a value per row through `encode` took seconds a path at a million leads."""
+    column = DictionaryColumn()
+    column.encode(None)
+    text_codes = np.asarray([column.encode(json.loads(text)) for text in texts], np.int32)
+    codes = np.zeros(size, np.int32)
+    held = rows != NO_ROW
+    codes[rows[held]] = text_codes[which[held]]
+    column.codes.extend(codes)
+    return column
 
 
 class Memberships:
