@@ -11,9 +11,10 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from segmint.index import ProjectIndex, loading
-from segmint.index.columns import DenseColumn
+from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.feed import snapshot
 from segmint.index.tables import NO_ROW, IdMap, _event_order
+from segmint.index.vectors import MICROSECOND
 from segmint.projects import Project
 from segmint.store.tables import leads
 from tests.filters.harness import LeadSpec, insert_leads
@@ -158,3 +159,28 @@ def test_events_are_ordered_by_type_time_and_id() -> None:
         assert got.tolist() == expected.tolist()
     far = np.array([-(2**62), 2**62], np.int64)  # times too far apart to pack in one key
     assert _event_order(np.array([2, 1]), np.array([1, 0], np.int32), far).tolist() == [1, 0]
+
+
+def test_leads_given_as_rows_are_held_as_columns_hold_them() -> None:
+    """`LeadTable.apply` takes rows as the store types them (tests and tools build with it)."""
+    index = ProjectIndex(1)
+    index.leads.paths[("custom", ("plan",))] = DictionaryColumn()
+    row = {
+        "id": 7,
+        "account_id": None,
+        "first_name": "Ada",
+        "tags": ["vip"],
+        "custom": {"plan": "pro"},
+        "enrichment": {"size": 1},
+        "engagement_score": 2.5,
+        "created_at": LATER,
+    }
+    index.leads.apply([row])
+    index.leads.apply([{**row, "first_name": None, "custom": {}}, {**row, "id": 8}])
+    held = _contents(index)
+    assert held[7]["name"] == " " and held[8]["name"] == "Ada "
+    assert held[7]["enrichment_status"] == "enriched"
+    assert held[7]["tags"] == ["vip"] and held[7]["engagement_score"] == 2.5
+    assert held[7]["created_at"] == (LATER - datetime(1970, 1, 1, tzinfo=UTC)) // MICROSECOND
+    assert held[7]["('custom', ('plan',))"] is None and held[8]["('custom', ('plan',))"] == "pro"
+    assert held[7]["last_contacted_at"] is None and held[7]["account"] == 0

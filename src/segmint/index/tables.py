@@ -198,6 +198,26 @@ class LeadTable:
         found = self.accounts.ids.rows_of([account_id or 0 for account_id in account_ids])
         return np.where(found == NO_ROW, 0, found)
 
+    def apply(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Leads given as rows (column values as the store types them, JSON parsed, a column
+        left out read as null): as `apply_columns` takes them, derived fields derived here."""
+        if not rows:
+            return
+        names = ("id", "account_id", *LEAD_COLUMNS)
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        columns["name"] = [f"{r.get('first_name') or ''} {r.get('last_name') or ''}" for r in rows]
+        columns["enrichment_status"] = [
+            row["enrichment_status"]
+            if "enrichment_status" in row
+            else _enrichment_status(row.get("enrichment"))
+            for row in rows
+        ]
+        paths = {
+            (json_column, path): [_json_text(walk(row.get(json_column), path)) for row in rows]
+            for json_column, path in self.paths
+        }
+        self.apply_columns(columns, (), paths)
+
     def apply_columns(
         self,
         columns: Mapping[str, Sequence[Any]],
@@ -297,6 +317,15 @@ class LeadTable:
 def _taken(columns: Mapping[K, Sequence[Any]], at: np.ndarray[Any, Any]) -> dict[K, list[Any]]:
     """The values at positions `at` of every column."""
     return {name: [values[i] for i in at] for name, values in columns.items()}
+
+
+def _enrichment_status(enrichment: Any) -> str:
+    """What the filter field `enrichment_status` reads (as filters/evaluate.py derives it)."""
+    return "enriched" if isinstance(enrichment, dict) and enrichment else "not_enriched"
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _parsed_json(texts: Sequence[str | None]) -> list[Any]:
