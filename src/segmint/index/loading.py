@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -17,8 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from segmint.filters.dialects import dialect_for
+from segmint.filters.evaluate import walk
 from segmint.index.feed import Change
-from segmint.index.tables import NO_ROW, AccountTable, EventTable, LeadTable, Memberships, Path
+from segmint.index.tables import (
+    NO_ROW,
+    AccountTable,
+    EventTable,
+    LeadTable,
+    Memberships,
+    Path,
+    PathValues,
+)
 from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 from segmint.store.tables import (
@@ -100,27 +113,95 @@ def load_leads(
         result.close()  # a build stopped over budget leaves no server-side cursor open
 
 
+Array = np.ndarray[Any, Any]
+# Events as read: each one's id, lead id, type code and instant (microseconds since 1970)...
+EventColumns = tuple[Array, Array, Array, Array]
+# ...after the type names, in the order of their codes.
+EventArrays = tuple[list[str], Array, Array, Array, Array]
+
+
 def load_events(
     conn: sa.Connection,
     project_id: int,
     leads_table: LeadTable,
     table: EventTable,
     progress: Progress = _no_progress,
+    read: Callable[[], EventArrays] | None = None,
 ) -> None:
-    """Every event of the project: id, lead, type and time (metadata paths load on first use)."""
-    types = conn.execute(
-        sa.select(events.c.type).where(events.c.project_id == project_id).distinct()
-    ).scalars()
-    for name in sorted(types):
+    """Every event of the project: id, lead, type and time (metadata paths load on first use);
+    read through `read` when given (`events_aside`), else through `conn`."""
+    names, ids, lead_ids, codes, at = read() if read else read_events(conn, project_id, progress)
+    for name in names:
         table.type_code(name, add=True)
-    if conn.dialect.name == "postgresql":
-        ids, lead_ids, codes, at = _pg_event_arrays(conn, project_id, table, progress)
-    else:
-        ids, lead_ids, codes, at = _sqlite_event_arrays(conn, project_id, table)
     rows = leads_table.ids.rows_of(lead_ids)
     known = rows != NO_ROW  # a lead deleted meanwhile takes its events with it
     table.load_sorted(ids[known], rows[known], codes[known], at[known])
     progress("events", len(table))
+
+
+def read_events(
+    conn: sa.Connection,
+    project_id: int,
+    progress: Progress = _no_progress,
+    stop: threading.Event | None = None,
+) -> EventArrays:
+    """The project's event types (in the order of their codes) and its events as arrays."""
+    types = conn.execute(
+        sa.select(events.c.type).where(events.c.project_id == project_id).distinct()
+    ).scalars()
+    names = sorted(types)
+    if conn.dialect.name == "postgresql":
+        ids, lead_ids, codes, at = _pg_event_arrays(conn, project_id, names, progress, stop)
+    else:
+        ids, lead_ids, codes, at = _sqlite_event_arrays(conn, project_id, names)
+    return names, ids, lead_ids, codes, at
+
+
+@contextmanager
+def events_aside(
+    engine: sa.Engine, conn: sa.Connection, project_id: int, progress: Progress
+) -> Iterator[Callable[[], EventArrays] | None]:
+    """On PostgreSQL, the events read on a second connection in `conn`'s snapshot (exported to
+    it) while this thread reads the leads: most of the events' time is PostgreSQL's packing,
+    which then runs on the other core. Yields how to wait for them, or None (SQLite: read them
+    through `conn`). Should the second connection fail, they are read through `conn` after all."""
+    if conn.dialect.name != "postgresql":
+        yield None
+        return
+    exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="index-events") as pool:
+        future = pool.submit(_read_events_in, engine, str(exported), project_id, progress, stop)
+
+        def wait() -> EventArrays:
+            try:
+                return future.result()
+            except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
+                log.warning("events of project %s read on one connection: %s", project_id, exc)
+                return read_events(conn, project_id, progress)
+
+        try:
+            yield wait
+        finally:
+            stop.set()  # a build that failed first leaves it after the slice it is reading
+
+
+def _read_events_in(
+    engine: sa.Engine,
+    exported: str,
+    project_id: int,
+    progress: Progress,
+    stop: threading.Event,
+) -> EventArrays:
+    if not re.fullmatch(r"[0-9A-F-]+", exported):
+        raise ValueError(f"unexpected snapshot id {exported!r}")
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            # the exported snapshot must be set before the transaction's first query
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{exported}'")
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            return read_events(conn, project_id, progress, stop)
 
 
 # Events are read in slices of the table's physical blocks (a TID range scan): sequential
@@ -143,18 +224,23 @@ _PACKED_SLICE = sa.text(
 
 
 def _pg_event_arrays(
-    conn: sa.Connection, project_id: int, table: EventTable, progress: Progress
-) -> tuple[np.ndarray[Any, Any], ...]:
+    conn: sa.Connection,
+    project_id: int,
+    names: list[str],
+    progress: Progress,
+    stop: threading.Event | None,
+) -> EventColumns:
     """The events as arrays. PostgreSQL packs a slice of events into one bytea, 28 bytes an
     event, which numpy reads as it is: no Python object and no network message per event
     (COPY sends a message a row: 10M of them took longer than the rest of the build)."""
-    names = sorted(table.type_codes, key=table.type_codes.__getitem__)
     blocks = conn.execute(
         sa.text("SELECT pg_relation_size('events') / current_setting('block_size')::int")
     ).scalar_one()
     parts: list[np.ndarray[Any, Any]] = []
     loaded = 0
     for first in range(0, int(blocks) + 1, BLOCKS_A_SLICE):
+        if stop is not None and stop.is_set():
+            break
         params = {
             "names": names,
             "project": project_id,
@@ -175,9 +261,8 @@ def _pg_event_arrays(
     )
 
 
-def _sqlite_event_arrays(
-    conn: sa.Connection, project_id: int, table: EventTable
-) -> tuple[np.ndarray[Any, Any], ...]:
+def _sqlite_event_arrays(conn: sa.Connection, project_id: int, names: list[str]) -> EventColumns:
+    type_codes = {name: code for code, name in enumerate(names)}
     query = sa.select(events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at).where(
         events.c.project_id == project_id
     )
@@ -185,7 +270,7 @@ def _sqlite_event_arrays(
     for row in conn.execute(query):
         ids.append(row.id)
         lead_ids.append(row.lead_id)
-        codes.append(table.type_codes[row.type])
+        codes.append(type_codes[row.type])
         at.append(micros(row.occurred_at))
     return (
         np.asarray(ids, np.int64),
@@ -220,14 +305,29 @@ def _from_sqlite(kind: str | None, value: Any) -> Any:
 
 def _values_at(
     conn: sa.Connection, id_column: Any, column: Any, path: Path, where: Any
-) -> dict[int, Any]:
+) -> PathValues:
+    """The values at `path` of the rows `where` selects. On PostgreSQL one row per distinct
+    value, its ids packed in one bytea (a Python object per id took seconds a path at a
+    million leads); the table parses each distinct text once."""
     expression = _json_at(conn, column, path)
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(sa.select(id_column, expression).where(where))
-        return {row[0]: row[1] for row in rows if row[1] is not None}
+        text = sa.cast(expression, sa.Text)
+        packed = sa.func.string_agg(sa.func.int8send(id_column), sa.literal(b"", sa.LargeBinary))
+        query = sa.select(text, packed).where(where, expression.is_not(None)).group_by(text)
+        groups = [(t, np.frombuffer(p, ">i8")) for t, p in conn.execute(query) if t != "null"]
+        texts = [t for t, _ in groups]
+        ids = np.concatenate([i for _, i in groups]) if groups else np.zeros(0, np.int64)
+        sizes = [len(i) for _, i in groups]
+        return texts, ids.astype(np.int64), np.repeat(np.arange(len(groups)), sizes)
     kind, value = expression
-    rows = conn.execute(sa.select(id_column, kind, value).where(where))
-    return {row[0]: _from_sqlite(row[1], row[2]) for row in rows if row[1] not in (None, "null")}
+    rows = conn.execute(sa.select(id_column, kind, value).where(where)).all()
+    present = [row for row in rows if row[1] not in (None, "null")]
+    distinct: dict[str, int] = {}
+    which = [
+        distinct.setdefault(json.dumps(_from_sqlite(r[1], r[2])), len(distinct)) for r in present
+    ]
+    ids = np.asarray([row[0] for row in present], np.int64)
+    return list(distinct), ids, np.asarray(which, np.int64)
 
 
 def load_lead_path(
@@ -299,14 +399,7 @@ def apply_changes(
         account_table.apply,
         account_table.remove,
     )
-    _apply_rows(
-        conn,
-        leads,
-        project_id,
-        {c.object_id for c in grouped.get("lead", ())},
-        lead_table.apply,
-        lead_table.remove,
-    )
+    _apply_leads(conn, project_id, {c.object_id for c in grouped.get("lead", ())}, lead_table)
     for kind, table, container in (
         ("list_member", list_members, "list_id"),
         ("segment_member", segment_members, "segment_id"),
@@ -325,10 +418,68 @@ def _apply_rows(
 ) -> None:
     if not ids:
         return
-    query = sa.select(table).where(table.c.project_id == project_id, table.c.id.in_(sorted(ids)))
+    query = sa.select(table).where(table.c.project_id == project_id, _among(conn, table.c.id, ids))
     found = [dict(row._mapping) for row in conn.execute(query)]
     apply(found)
     remove(ids - {row["id"] for row in found})
+
+
+def _apply_leads(conn: sa.Connection, project_id: int, ids: set[int], table: LeadTable) -> None:
+    """The leads as stored now, read as a build reads them (no JSON column, no datetime per
+    value, the derived fields computed by the database), with the loaded paths' values."""
+    if not ids:
+        return
+    selected = _lead_build_columns(conn)
+    paths = list(table.paths)
+    selected.update(_path_columns(conn, paths))
+    query = sa.select(*(expression.label(name) for name, expression in selected.items())).where(
+        leads.c.project_id == project_id, _among(conn, leads.c.id, ids)
+    )
+    rows = conn.execute(query).all()
+    if not rows:
+        table.remove(ids)
+        return
+    columns = dict(zip(selected, zip(*rows, strict=True), strict=True))
+    table.apply_columns(columns, ("tags",), _path_texts(conn, paths, columns))
+    table.remove(ids.difference(columns["id"]))
+
+
+def _path_columns(
+    conn: sa.Connection, paths: list[tuple[str, Path]]
+) -> dict[str, sa.ColumnElement[Any]]:
+    """What a catch-up reads for the loaded paths: on PostgreSQL each path's value as JSON
+    text, as `load_lead_path` reads it (so no lead's whole JSON is parsed, and a value is
+    parsed once however many leads hold it); on SQLite the JSON columns themselves."""
+    if conn.dialect.name == "postgresql":
+        return {
+            f"path {i}": sa.cast(_json_at(conn, leads.c[json_column], path), sa.Text)
+            for i, (json_column, path) in enumerate(paths)
+        }
+    return {json_column: leads.c[json_column] for json_column in sorted({c for c, _ in paths})}
+
+
+def _path_texts(
+    conn: sa.Connection, paths: list[tuple[str, Path]], columns: dict[str, Any]
+) -> dict[tuple[str, Path], Sequence[str | None]]:
+    if conn.dialect.name == "postgresql":
+        return {key: columns[f"path {i}"] for i, key in enumerate(paths)}
+    # as load_lead_path reads them on SQLite: object keys only, the value as JSON
+    return {
+        (json_column, path): [_json_text(walk(value, path)) for value in columns[json_column]]
+        for json_column, path in paths
+    }
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement[Any], ids: set[int]) -> Any:
+    """`column IN ids`; on PostgreSQL one array parameter, not a parameter per id."""
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam("ids", sorted(ids), type_=postgresql.ARRAY(sa.BigInteger))
+        return column == sa.any_(array)
+    return column.in_(sorted(ids))
 
 
 def _apply_events(
@@ -342,7 +493,7 @@ def _apply_events(
     _, lead_table, event_table, _ = tables
     query = sa.select(
         events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
-    ).where(events.c.project_id == project_id, events.c.id.in_(sorted(ids)))
+    ).where(events.c.project_id == project_id, _among(conn, events.c.id, ids))
     rows = [dict(row._mapping) for row in conn.execute(query.order_by(events.c.id))]
     lead_rows = lead_table.ids.rows_of([row["lead_id"] for row in rows])
     kept = [(row, int(at)) for row, at in zip(rows, lead_rows, strict=True) if at != NO_ROW]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,16 +79,22 @@ class ProjectIndex:
         progress: loading.Progress | None = None,
     ) -> None:
         """Load the whole project in one snapshot; raises OverBudget past `budget` bytes."""
-        with snapshot(engine) as conn:
-            self.load(conn, budget, progress)
+        progress = progress or loading.log_progress(self.project_id)
+        with (
+            snapshot(engine) as conn,
+            loading.events_aside(engine, conn, self.project_id, progress) as events,
+        ):
+            self.load(conn, budget, progress, events)
 
     def load(
         self,
         conn: sa.Connection,
         budget: int | None = None,
         progress: loading.Progress | None = None,
+        events: Callable[[], loading.EventArrays] | None = None,
     ) -> None:
-        """Load the project as `conn` sees it (a snapshot; or, in tests, their own transaction)."""
+        """Load the project as `conn` sees it (a snapshot; or, in tests, their own transaction);
+        the events through `events` when given (read beside, in the same snapshot)."""
 
         def check() -> None:
             if budget is not None and self.nbytes() > budget:
@@ -100,7 +106,7 @@ class ProjectIndex:
             loading.load_accounts(conn, self.project_id, self.accounts)
             loading.load_leads(conn, self.project_id, self.leads, check, progress)
             self.leads.settle()
-            loading.load_events(conn, self.project_id, self.leads, self.events, progress)
+            loading.load_events(conn, self.project_id, self.leads, self.events, progress, events)
             check()
 
     def catch_up(self, conn: sa.Connection) -> int:

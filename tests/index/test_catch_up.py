@@ -1,0 +1,186 @@
+"""A caught-up index holds exactly what a fresh build of the same moment holds: the catch-up
+reads leads as a build does (columns, not rows) and must not drift from it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from segmint.index import ProjectIndex, loading
+from segmint.index.columns import DenseColumn, DictionaryColumn
+from segmint.index.feed import snapshot
+from segmint.index.tables import NO_ROW, IdMap, _event_order
+from segmint.index.vectors import MICROSECOND
+from segmint.projects import Project
+from segmint.store.tables import leads
+from tests.filters.harness import LeadSpec, insert_leads
+
+PATHS = (("custom", ("plan",)), ("enrichment", ("company", "size")), ("enrichment", ("tech",)))
+LATER = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _loaded(db: Engine, project: Project, index: ProjectIndex | None = None) -> ProjectIndex:
+    """`index` caught up (or a new one built), with PATHS loaded."""
+    with snapshot(db) as conn:
+        if index is None:
+            index = ProjectIndex(project.id)
+            index.load(conn)
+        else:
+            index.catch_up(conn)
+        for json_column, path in PATHS:
+            if (json_column, path) not in index.leads.paths:
+                loading.load_lead_path(conn, project.id, index.leads, json_column, path)
+    return index
+
+
+def _contents(index: ProjectIndex) -> dict[int, dict[str, Any]]:
+    """Every live lead's values as the index holds them, by lead id."""
+    table = index.leads
+    contents: dict[int, dict[str, Any]] = {}
+    for row in np.flatnonzero(table.alive.live):
+        values: dict[str, Any] = {}
+        for name, column in table.columns.items():
+            if isinstance(column, DenseColumn):
+                valid = column.valid.live[row]
+                values[name] = column.values.live[row].item() if valid else None
+            else:
+                values[name] = column.raw(row)
+        for key, path_column in table.paths.items():
+            values[str(key)] = path_column.raw(row)
+        values["account"] = int(index.accounts.ids.ids.live[table.account_rows.live[row]])
+        contents[int(table.ids.ids.live[row])] = values
+    return contents
+
+
+def test_a_caught_up_index_holds_what_a_build_holds(db: Engine, project: Project) -> None:
+    with db.begin() as conn:
+        first, second, third = insert_leads(
+            conn,
+            project.id,
+            [
+                LeadSpec(
+                    {
+                        "first_name": "Ada",
+                        "tags": ["vip"],
+                        "custom": {"plan": "pro"},
+                        "enrichment": {"company": {"size": 10}, "tech": ["go", "rust"]},
+                        "engagement_score": 5,
+                    },
+                    account={"name": "Big"},
+                ),
+                LeadSpec({"last_name": "Lovelace", "custom": {"plan": 3}}),
+                LeadSpec({"status": "new", "last_contacted_at": LATER}),
+            ],
+        )
+    index = _loaded(db, project)
+    with db.begin() as conn:  # new leads, changed ones and a deleted one, in one transaction
+        insert_leads(
+            conn,
+            project.id,
+            [
+                LeadSpec(
+                    {"tags": ["vip", "new"], "custom": {"plan": None}, "enrichment": {}},
+                    account={"name": "Small"},
+                ),
+                LeadSpec({"enrichment": {"company": {"size": "10"}, "tech": []}}),
+            ],
+        )
+        conn.execute(
+            leads.update()
+            .where(leads.c.id == first)
+            .values(
+                tags=["vip", "old"],
+                enrichment={},
+                engagement_score=7.5,
+                first_name=None,
+                account_id=None,
+                custom={"plan": ["a", "b"]},
+            )
+        )
+        conn.execute(
+            leads.update()
+            .where(leads.c.id == third)
+            .values(last_contacted_at=None, enrichment={"company": {"size": 11}})
+        )
+        conn.execute(leads.delete().where(leads.c.id == second))
+    index = _loaded(db, project, index)
+    assert _contents(index) == _contents(_loaded(db, project))
+    with db.begin() as conn:  # leads the catch-up appended, changed in turn
+        conn.execute(
+            leads.update()
+            .where(leads.c.id > third)
+            .values(tags=[], custom={"plan": "free"}, last_activity_at=LATER)
+        )
+    index = _loaded(db, project, index)
+    assert _contents(index) == _contents(_loaded(db, project))
+
+
+def test_ids_map_to_their_rows_whatever_order_they_come_in() -> None:
+    ids = IdMap()
+    held: list[int] = []
+    rng = random.Random(7)
+    for size in (5, 1, 40, 3, 3, 200, 1, 7, 2, 30):
+        if size % 2:  # past every id held, as new leads come
+            batch = [max(held, default=0) + rng.randrange(1, 5) * (i + 1) for i in range(size)]
+        else:  # anywhere, as a transaction that committed late brings them
+            batch = [rng.randrange(1, 10_000) for _ in range(size)]
+        batch = [i for i in dict.fromkeys(batch) if i not in set(held)]
+        ids.append(batch)
+        held.extend(batch)
+        probe = [*held, 0, 10**9, *range(1, 50)]
+        expected = [held.index(i) if i in held else NO_ROW for i in probe]
+        assert ids.rows_of(probe).tolist() == expected
+    assert ids.rows_of([]).tolist() == []
+
+
+def test_a_bulk_lookup_finds_the_rows_a_search_finds() -> None:
+    """Many ids at once (a build's events) are looked up in a table by id when ids are dense."""
+    rng = np.random.default_rng(3)
+    for held in (rng.permutation(np.arange(1, 2_000)), rng.choice(10**9, 500, replace=False)):
+        ids = IdMap()
+        ids.append(held.tolist())
+        probe = rng.choice(np.concatenate((held, rng.integers(-5, 3_000, 500))), 5_000)
+        position = {int(i): row for row, i in enumerate(held)}
+        assert ids.rows_of(probe).tolist() == [position.get(int(i), NO_ROW) for i in probe]
+
+
+def test_events_are_ordered_by_type_time_and_id() -> None:
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(np.arange(10_000, dtype=np.int64))
+    types = rng.integers(0, 4, 10_000).astype(np.int32)
+    at = rng.integers(0, 50, 10_000).astype(np.int64) * 1_000_000  # many ties in time
+    for order in (np.argsort(ids), np.arange(10_000)):  # read in id order, or not
+        expected = np.lexsort((ids[order], at[order], types[order]))
+        got = _event_order(ids[order], types[order], at[order])
+        assert got.tolist() == expected.tolist()
+    far = np.array([-(2**62), 2**62], np.int64)  # times too far apart to pack in one key
+    assert _event_order(np.array([2, 1]), np.array([1, 0], np.int32), far).tolist() == [1, 0]
+
+
+def test_leads_given_as_rows_are_held_as_columns_hold_them() -> None:
+    """`LeadTable.apply` takes rows as the store types them (tests and tools build with it)."""
+    index = ProjectIndex(1)
+    index.leads.paths[("custom", ("plan",))] = DictionaryColumn()
+    row = {
+        "id": 7,
+        "account_id": None,
+        "first_name": "Ada",
+        "tags": ["vip"],
+        "custom": {"plan": "pro"},
+        "enrichment": {"size": 1},
+        "engagement_score": 2.5,
+        "created_at": LATER,
+    }
+    index.leads.apply([row])
+    index.leads.apply([{**row, "first_name": None, "custom": {}}, {**row, "id": 8}])
+    held = _contents(index)
+    assert held[7]["name"] == " " and held[8]["name"] == "Ada "
+    assert held[7]["enrichment_status"] == "enriched"
+    assert held[7]["tags"] == ["vip"] and held[7]["engagement_score"] == 2.5
+    assert held[7]["created_at"] == (LATER - datetime(1970, 1, 1, tzinfo=UTC)) // MICROSECOND
+    assert held[7]["('custom', ('plan',))"] is None and held[8]["('custom', ('plan',))"] == "pro"
+    assert held[7]["last_contacted_at"] is None and held[7]["account"] == 0
