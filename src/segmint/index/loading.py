@@ -432,16 +432,40 @@ def _apply_leads(conn: sa.Connection, project_id: int, ids: set[int], table: Lea
     selected = _lead_build_columns(conn)
     paths = list(table.paths)
     selected.update(_path_columns(conn, paths))
-    query = sa.select(*(expression.label(name) for name, expression in selected.items())).where(
-        leads.c.project_id == project_id, _among(conn, leads.c.id, ids)
-    )
-    rows = conn.execute(query).all()
-    if not rows:
+    columns = _lead_columns(conn, selected, project_id, ids)
+    if columns is None:
         table.remove(ids)
         return
-    columns = dict(zip(selected, zip(*rows, strict=True), strict=True))
     table.apply_columns(columns, ("tags",), _path_texts(conn, paths, columns))
     table.remove(ids.difference(columns["id"]))
+
+
+def _lead_columns(
+    conn: sa.Connection,
+    selected: dict[str, sa.ColumnElement[Any]],
+    project_id: int,
+    ids: set[int],
+) -> dict[str, Sequence[Any]] | None:
+    """The selected columns of the leads `ids` that exist, column by column (None: none do).
+    On PostgreSQL each column comes as one JSON array (in id order): thirty arrays parsed at C
+    speed, where the driver converting the sixty thousand values of 2,000 leads one at a time
+    took most of a catch-up. Every selected value is text, a number or null, which JSON
+    carries unchanged."""
+    where = sa.and_(leads.c.project_id == project_id, _among(conn, leads.c.id, ids))
+    if conn.dialect.name == "postgresql":
+        arrays = [
+            sa.func.json_agg(postgresql.aggregate_order_by(expression, leads.c.id)).label(name)
+            for name, expression in selected.items()
+        ]
+        row = conn.execute(sa.select(*arrays).where(where)).one()
+        if row[0] is None:
+            return None
+        return dict(zip(selected, row, strict=True))
+    query = sa.select(*(expression.label(name) for name, expression in selected.items()))
+    rows = conn.execute(query.where(where)).all()
+    if not rows:
+        return None
+    return dict(zip(selected, zip(*rows, strict=True), strict=True))
 
 
 def _path_columns(
