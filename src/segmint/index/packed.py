@@ -196,18 +196,33 @@ class PackedTexts(Sequence[str | None]):
             yield from chunk.values()
         yield from tail[:size]
 
-    def decoded(self, wanted: np.ndarray[Any, Any]) -> list[str | None]:
-        """Every value in a list, decoded only in the chunks that hold one of the values at
-        positions `wanted` (None elsewhere): for a reader by position (an export), which then
-        reads at list speed rather than a method call a value."""
+    def utf8_at(self, positions: np.ndarray[Any, Any]) -> list[bytes]:
+        """The UTF-8 of the values at `positions` (b"" for None), sliced from the chunks: for an
+        export, which joins bytes, so no str is made a value and nothing is decoded whole."""
         chunks, tail = self._state
-        size = len(tail)
-        values: list[str | None] = [None] * (len(chunks) * self.chunk)
-        touched = np.unique(np.asarray(wanted, np.int64) // self.chunk)
-        for at in touched[touched < len(chunks)].tolist():
-            values[at * self.chunk : (at + 1) * self.chunk] = chunks[at].values()
-        values.extend(tail[:size])
-        return values
+        positions = np.asarray(positions, np.int64)
+        if not len(positions):
+            return []
+        at, within = np.divmod(positions, self.chunk)
+        if at.max() >= len(chunks):  # the few loose values, packed for this
+            chunks = (*chunks, Packed.of(tail[: len(tail)]))
+        starts = np.empty(len(positions), np.int64)
+        ends = np.empty(len(positions), np.int64)
+        # Grouped by chunk: one fancy index into each chunk's bounds rather than one a value.
+        order = np.argsort(at, kind="stable")
+        touched, firsts = np.unique(at[order], return_index=True)
+        for chunk, first, last in zip(
+            touched.tolist(), firsts.tolist(), [*firsts[1:].tolist(), len(order)], strict=True
+        ):
+            rows = order[first:last]
+            bounds = chunks[chunk].bounds
+            starts[rows] = bounds[within[rows]] + 1
+            ends[rows] = bounds[within[rows] + 1]
+        datas = [chunk.data for chunk in chunks]
+        return [
+            datas[chunk][start:end]
+            for chunk, start, end in zip(at.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        ]
 
     def nbytes(self) -> int:
         """What it holds: the chunks, and the tail's str objects with their list slots."""
