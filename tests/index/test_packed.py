@@ -211,11 +211,13 @@ def test_the_index_with_small_chunks_answers_as_python(
             transaction.rollback()
 
 
-def test_utf8_at_slices_the_values_asked_for() -> None:
+def test_slices_are_the_utf8_of_the_values_asked_for() -> None:
     held = PackedTexts(ODD, chunk=3)
     wanted = np.asarray([10, 4, 0, 4, 9], np.int64)  # the tail, chunks out of order, a repeat
     expected = [(ODD[i] or "").encode("utf-8", "surrogatepass") for i in wanted.tolist()]
-    assert held.utf8_at(wanted) == expected
+    assert held.slices()(wanted) == expected
     every = np.arange(len(ODD))
-    assert held.utf8_at(every) == [(v or "").encode("utf-8", "surrogatepass") for v in ODD]
-    assert held.utf8_at(np.asarray([], np.int64)) == []
+    assert held.slices()(every) == [(v or "").encode("utf-8", "surrogatepass") for v in ODD]
+    assert held.slices()(np.asarray([], np.int64)) == []
+    assert PackedTexts([], chunk=3).slices()(np.asarray([], np.int64)) == []
+    assert PackedTexts(ODD[:6], chunk=3).slices()(np.asarray([5, 0])) == [b"\xc5\x81ukasz", b"ann"]

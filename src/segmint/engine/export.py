@@ -163,6 +163,8 @@ class _Gather:
         self.values = column.values
         self.codes = column.codes
         self.kinds = kinds
+        # Made after the codes were read, so it holds every value they name.
+        self.slices = self.values.slices() if isinstance(self.values, PackedTexts) else None
         self.field = field
         self.leads = (lead.encode(), (lead + "'").encode())  # by whether the value is defused
 
@@ -182,12 +184,10 @@ class _Gather:
         """The values of `codes` in UTF-8, with those at `formatted` written by the field
         function. A packed column's are sliced from its chunks (no str a value); a list's are
         gathered as str and encoded once written (a null among them is formatted, so text)."""
-        packed = isinstance(self.values, PackedTexts)
-        fields: list[Any]
-        if isinstance(self.values, PackedTexts):  # the same test, for mypy
-            fields = self.values.utf8_at(codes)
-        else:
-            fields = list(_picked(self.values, codes))
+        packed = self.slices is not None
+        fields: list[Any] = (
+            self.slices(codes) if self.slices is not None else list(_picked(self.values, codes))
+        )
         written: dict[int, Any] = {}  # null and other repeated values: written once a chunk
         for at, code in zip(formatted.tolist(), codes[formatted].tolist(), strict=True):
             text = written.get(code)
