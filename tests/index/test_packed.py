@@ -211,11 +211,13 @@ def test_the_index_with_small_chunks_answers_as_python(
             transaction.rollback()
 
 
-def test_decoded_holds_the_values_asked_for_in_place() -> None:
+def test_slices_are_the_utf8_of_the_values_asked_for() -> None:
     held = PackedTexts(ODD, chunk=3)
-    wanted = np.asarray([4, 10], np.int64)  # the second chunk and the tail
-    decoded = held.decoded(wanted)
-    assert len(decoded) == len(ODD)
-    assert decoded[3:6] == ODD[3:6] and decoded[9:] == ODD[9:]
-    assert decoded[:3] == [None] * 3  # a chunk not asked for is not decoded
-    assert held.decoded(np.arange(len(ODD))) == ODD
+    wanted = np.asarray([10, 4, 0, 4, 9], np.int64)  # the tail, chunks out of order, a repeat
+    expected = [(ODD[i] or "").encode("utf-8", "surrogatepass") for i in wanted.tolist()]
+    assert held.slices()(wanted) == expected
+    every = np.arange(len(ODD))
+    assert held.slices()(every) == [(v or "").encode("utf-8", "surrogatepass") for v in ODD]
+    assert held.slices()(np.asarray([], np.int64)) == []
+    assert PackedTexts([], chunk=3).slices()(np.asarray([], np.int64)) == []
+    assert PackedTexts(ODD[:6], chunk=3).slices()(np.asarray([5, 0])) == [b"\xc5\x81ukasz", b"ann"]

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from segmint.engine import answering
 from segmint.engine.leads import full_name, in_project
 from segmint.index import Audience
+from segmint.index.packed import PackedTexts
 from segmint.projects import Project
 from segmint.store.tables import leads
 
@@ -102,7 +103,8 @@ def export_audience(
 def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
     """The CSV of the index's columns, a chunk of rows at a time: per column a gather of
     ready-written pieces, then one join of the whole chunk. No Python call per row but for
-    the rare values that need quoting.
+    the rare values that need quoting. The pieces are bytes: a packed column's values are
+    sliced from its chunks as they are stored, never decoded.
 
     Each field is preceded by its lead: the `,` before it, or before a row's first field the
     newline that ends the row before (none in a chunk's first row). A `'` that defuses a
@@ -116,14 +118,14 @@ def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
     per_row = sum(writer.pieces for writer in writers)
     for start in range(0, total, INDEX_CHUNK_ROWS):
         stop = min(start + INDEX_CHUNK_ROWS, total)
-        pieces: list[str] = [","] * (per_row * (stop - start))
+        pieces: list[bytes] = [b","] * (per_row * (stop - start))
         at = 0
         for writer in writers:
             writer.write(pieces, at, per_row, start, stop)
             at += writer.pieces
         pieces[0] = pieces[0][1:]  # the chunk's first row follows no row of its own
-        pieces.append("\n")
-        yield "".join(pieces).encode()
+        pieces.append(b"\n")
+        yield b"".join(pieces)
 
 
 _Field = Callable[[object], str]
@@ -142,11 +144,11 @@ class _Table:
         self.codes = column.codes
         values = column.values[: len(kinds)]
         self.table = [
-            lead + _written(value, kind, field)
+            (lead + _written(value, kind, field)).encode()
             for value, kind in zip(values, kinds.tolist(), strict=True)
         ]
 
-    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+    def write(self, pieces: list[bytes], at: int, step: int, start: int, stop: int) -> None:
         pieces[at::step] = _picked(self.table, self.codes[start:stop])
 
 
@@ -161,10 +163,12 @@ class _Gather:
         self.values = column.values
         self.codes = column.codes
         self.kinds = kinds
+        # Made after the codes were read, so it holds every value they name.
+        self.slices = self.values.slices() if isinstance(self.values, PackedTexts) else None
         self.field = field
-        self.leads = (lead, lead + "'")  # by whether the value is defused
+        self.leads = (lead.encode(), (lead + "'").encode())  # by whether the value is defused
 
-    def write(self, pieces: list[str], at: int, step: int, start: int, stop: int) -> None:
+    def write(self, pieces: list[bytes], at: int, step: int, start: int, stop: int) -> None:
         codes = self.codes[start:stop]
         kinds = self.kinds[codes]
         defused = kinds == DEFUSED
@@ -172,23 +176,26 @@ class _Gather:
             pieces[at::step] = [self.leads[1]] * len(codes)
         elif defused.any():
             pieces[at::step] = _picked(self.leads, defused.view(np.uint8))
-        elif self.leads[0] != ",":  # else the pieces start out as commas
+        elif self.leads[0] != b",":  # else the pieces start out as commas
             pieces[at::step] = [self.leads[0]] * len(codes)
         pieces[at + 1 :: step] = self._fields(codes, np.flatnonzero(kinds == FORMATTED))
 
-    def _fields(self, codes: np.ndarray, formatted: np.ndarray) -> Sequence[Any]:
-        """The values of `codes`, with those at `formatted` written by the field function."""
-        picked = _picked(self.values, codes)
-        if not len(formatted):
-            return picked
-        fields = list(picked)
-        written: dict[int, str] = {}  # null and other repeated values: written once a chunk
+    def _fields(self, codes: np.ndarray, formatted: np.ndarray) -> list[bytes]:
+        """The values of `codes` in UTF-8, with those at `formatted` written by the field
+        function. A packed column's are sliced from its chunks (no str a value); a list's are
+        gathered as str and encoded once written (a null among them is formatted, so text)."""
+        packed = self.slices is not None
+        fields: list[Any] = (
+            self.slices(codes) if self.slices is not None else list(_picked(self.values, codes))
+        )
+        written: dict[int, Any] = {}  # null and other repeated values: written once a chunk
         for at, code in zip(formatted.tolist(), codes[formatted].tolist(), strict=True):
             text = written.get(code)
             if text is None:
-                text = written[code] = self.field(self.values[code])
+                text = self.field(self.values[code])
+                written[code] = text = text.encode() if packed else text
             fields[at] = text
-        return fields
+        return fields if packed else list(map(str.encode, fields))
 
 
 def _written(value: Any, kind: int, field: _Field) -> str:

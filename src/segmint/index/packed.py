@@ -196,18 +196,9 @@ class PackedTexts(Sequence[str | None]):
             yield from chunk.values()
         yield from tail[:size]
 
-    def decoded(self, wanted: np.ndarray[Any, Any]) -> list[str | None]:
-        """Every value in a list, decoded only in the chunks that hold one of the values at
-        positions `wanted` (None elsewhere): for a reader by position (an export), which then
-        reads at list speed rather than a method call a value."""
-        chunks, tail = self._state
-        size = len(tail)
-        values: list[str | None] = [None] * (len(chunks) * self.chunk)
-        touched = np.unique(np.asarray(wanted, np.int64) // self.chunk)
-        for at in touched[touched < len(chunks)].tolist():
-            values[at * self.chunk : (at + 1) * self.chunk] = chunks[at].values()
-        values.extend(tail[:size])
-        return values
+    def slices(self) -> Slices:
+        """Its values' UTF-8 by position, as they are now: for an export, which joins bytes."""
+        return Slices(self)
 
     def nbytes(self) -> int:
         """What it holds: the chunks, and the tail's str objects with their list slots."""
@@ -217,3 +208,26 @@ class PackedTexts(Sequence[str | None]):
         loose = sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in tail)
         loose += sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in decoded)
         return packed + loose + 8 * len(chunks) + 120
+
+
+class Slices:
+    """The UTF-8 of a PackedTexts' values (b"" for None) by position, as it held them when made:
+    slices of its chunks' data, so no str is made a value and nothing is decoded whole (an
+    export at 1M leads held ~150 MB of decoded str). Every chunk's bounds are copied into one
+    array (4 bytes a value) so that a batch of positions is two gathers, not a loop over chunks
+    (a third less time for 20,000 positions over 245 chunks)."""
+
+    def __init__(self, texts: PackedTexts) -> None:
+        chunks, tail = texts._state
+        chunks = (*chunks, Packed.of(tail[: len(tail)]))  # the loose values, packed once
+        self.step = texts.chunk + 1  # chunk c's bounds start at c * step
+        self.datas = [chunk.data for chunk in chunks]
+        self.bounds = np.concatenate([chunk.bounds for chunk in chunks])
+
+    def __call__(self, positions: np.ndarray[Any, Any]) -> list[bytes]:
+        at, within = np.divmod(np.asarray(positions, np.int64), self.step - 1)
+        flat = at * self.step + within
+        starts = (self.bounds[flat] + 1).tolist()
+        ends = self.bounds[flat + 1].tolist()
+        datas = self.datas
+        return [datas[c][s:e] for c, s, e in zip(at.tolist(), starts, ends, strict=True)]

@@ -34,7 +34,6 @@ from segmint.index.feed import (
     read_changes,
     snapshot,
 )
-from segmint.index.packed import PackedTexts
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray
 from segmint.projects import Project
@@ -309,7 +308,4 @@ class Reader:
         lock is released, since dictionaries only grow)."""
         column = self.index.leads.columns[name]
         assert isinstance(column, DictionaryColumn)
-        codes = column.codes.live[rows].copy()
-        if isinstance(column.values, PackedTexts):  # read by code at list speed
-            return column.values.decoded(codes), codes
-        return column.values, codes
+        return column.values, column.codes.live[rows].copy()
