@@ -221,3 +221,15 @@ def test_slices_are_the_utf8_of_the_values_asked_for() -> None:
     assert held.slices()(np.asarray([], np.int64)) == []
     assert PackedTexts([], chunk=3).slices()(np.asarray([], np.int64)) == []
     assert PackedTexts(ODD[:6], chunk=3).slices()(np.asarray([5, 0])) == [b"\xc5\x81ukasz", b"ann"]
+
+
+def test_bytes_counted_once_follow_every_append() -> None:
+    """nbytes() is kept between calls (the budget asks after every answer): it must still see
+    each value appended, loose or sealed."""
+    texts = PackedTexts(["ann", None, "bo"], chunk=4)
+    counted = [texts.nbytes()]
+    for value in ("x" * 100, "élan", None, "y" * 50):
+        texts.append(value)
+        counted.append(texts.nbytes())
+        assert counted[-1] == PackedTexts(list(texts), chunk=4).nbytes()
+    assert counted[1] > counted[0]

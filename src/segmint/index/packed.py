@@ -40,12 +40,15 @@ class Packed:
     """Texts (or None) in one bytes object: value i lies between the NULs at bounds[i] and
     bounds[i + 1]. None is packed as "" and marked in `nulls` (bits, None when there is none)."""
 
-    __slots__ = ("bounds", "data", "nulls")
+    __slots__ = ("bounds", "data", "nbytes_", "nulls")
 
     def __init__(self, data: bytes, bounds: np.ndarray[Any, Any], nulls: Any) -> None:
         self.data = data
         self.bounds = bounds
         self.nulls: np.ndarray[Any, Any] | None = nulls
+        # A sealed chunk never changes: its size is taken once (the budget asks after each
+        # answer, across hundreds of chunks).
+        self.nbytes_ = sys.getsizeof(data) + bounds.nbytes + (0 if nulls is None else nulls.nbytes)
 
     @classmethod
     def of(cls, values: Sequence[str | None]) -> Packed:
@@ -96,8 +99,12 @@ class Packed:
         return values
 
     def nbytes(self) -> int:
-        nulls = 0 if self.nulls is None else self.nulls.nbytes
-        return sys.getsizeof(self.data) + self.bounds.nbytes + nulls + 64
+        return self.nbytes_ + 64
+
+
+def _slot(value: str | None) -> int:
+    """A loose value's bytes: its str object and its list slot."""
+    return 8 + (sys.getsizeof(value) if value is not None else 0)
 
 
 class PackedTexts(Sequence[str | None]):
@@ -111,6 +118,7 @@ class PackedTexts(Sequence[str | None]):
         # The chunk read last, decoded once read twice in a row: reads by position in order (an
         # export) decode a chunk at a time, reads at random one value at a time.
         self._decoded: tuple[int, list[str | None] | None] = (-1, None)
+        self._counted: tuple[tuple[int, ...], int] = ((), 0)  # nbytes() and what it was of
         self.extend(values)
 
     @property
@@ -201,13 +209,16 @@ class PackedTexts(Sequence[str | None]):
         return Slices(self)
 
     def nbytes(self) -> int:
-        """What it holds: the chunks, and the tail's str objects with their list slots."""
+        """What it holds: the chunks, and the tail's str objects with their list slots. Counted
+        again only when it changed (the budget asks after every answer)."""
         chunks, tail = self._state
         decoded = self._decoded[1] or []
-        packed = sum(chunk.nbytes() for chunk in chunks)
-        loose = sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in tail)
-        loose += sum(8 + (sys.getsizeof(value) if value is not None else 0) for value in decoded)
-        return packed + loose + 8 * len(chunks) + 120
+        key = (len(chunks), len(tail), self._decoded[0], len(decoded))
+        if self._counted[0] != key:
+            packed = sum(chunk.nbytes() for chunk in chunks)
+            loose = sum(_slot(value) for value in tail) + sum(_slot(value) for value in decoded)
+            self._counted = (key, packed + loose + 8 * len(chunks) + 120)
+        return self._counted[1]
 
 
 class Slices:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -84,6 +84,7 @@ class Texts:
         self._chunks: list[Packed] = []  # sealed, `chunk` values each
         self._tail: list[str] = []  # the texts after them, "" for null
         self._tail_packed: Packed | None = None
+        self._counted: tuple[tuple[int | bool, ...], int] = ((), 0)  # nbytes() and of what
 
     @property
     def size(self) -> int:
@@ -170,13 +171,17 @@ class Texts:
             self.size,
         )
 
-    def nbytes(self, shared: Iterable[Packed] = ()) -> int:
-        """Its bytes, but for the chunks in `shared` (the dictionary's own, counted there)."""
-        skip = {id(chunk) for chunk in shared}
-        sealed = sum(chunk.nbytes() for chunk in self._chunks if id(chunk) not in skip)
-        loose = sum(8 + sys.getsizeof(text) for text in self._tail)  # a str and its slot
-        tail = self._tail_packed.nbytes() if self._tail_packed is not None else 0
-        return sealed + loose + tail + 8 * len(self._chunks) + 200
+    def nbytes(self, shared: Sequence[Packed] = ()) -> int:
+        """Its bytes, but for the chunks in `shared` (the dictionary's own, counted there).
+        Counted again only when it changed: the budget asks after every answer."""
+        key = (len(self._chunks), len(self._tail), self._tail_packed is None, len(shared))
+        if self._counted[0] != key:
+            skip = {id(chunk) for chunk in shared}
+            sealed = sum(chunk.nbytes() for chunk in self._chunks if id(chunk) not in skip)
+            loose = sum(8 + sys.getsizeof(text) for text in self._tail)  # a str and its slot
+            tail = self._tail_packed.nbytes() if self._tail_packed is not None else 0
+            self._counted = (key, sealed + loose + tail + 8 * len(self._chunks) + 200)
+        return self._counted[1]
 
 
 def _no_values(size: int) -> Numbers:
