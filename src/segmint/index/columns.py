@@ -150,11 +150,13 @@ class DictionaryColumn:
         if self._mixed or lookup is None:
             self.codes.extend(np.fromiter((self.encode(raw) for raw in raws), np.int32))
             return
-        # Text: the value is its own key, and a new key's code is the map's size before it.
+        # Text: the value is its own key, and a new key's code is the map's size before it. The
+        # batch's distinct values are coded once (in order of first appearance, as row by row
+        # would), then every row is looked up without a Python step of its own.
         known = len(lookup)
-        codes = np.fromiter(
-            (lookup.setdefault(raw, len(lookup)) for raw in raws), np.int32, len(raws)
-        )
+        for raw in dict.fromkeys(raws):
+            lookup.setdefault(raw, len(lookup))
+        codes = np.fromiter(map(lookup.__getitem__, raws), np.int32, len(raws))
         added = list(itertools.islice(lookup, known, None))
         self.values.extend(added)
         self._value_bytes += sum(_size_of(value) + 100 for value in added)
