@@ -3,10 +3,12 @@ mapped to rows without sorted copies while they ascend, and the same answers thr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from segmint.index.columns import DictionaryColumn, Growing
+from segmint.index.columns import DictionaryColumn, Growing, _by_comparison
 from segmint.index.tables import NO_ROW, IdMap
 
 
@@ -49,3 +51,13 @@ def test_growing_holds_an_eighth_more_at_most_once_trimmed() -> None:
     assert growing.nbytes() == 8000
     growing.extend([1])
     assert growing.nbytes() == 8 * 1125 and growing.live.tolist() == [*range(1000), 1]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_a_small_dictionary_gathered_by_comparison_answers_as_a_gather(dtype: Any) -> None:
+    """Every subset of a 7-value dictionary, gathered by comparing codes (few true or few
+    false) or by indexing, gives per_value[codes] exactly, whatever the codes' width."""
+    codes = np.random.default_rng(1).integers(0, 7, 5000).astype(dtype)
+    for bits in range(2**7):
+        per_value = np.array([(bits >> i) & 1 for i in range(7)], bool)
+        assert (_by_comparison(per_value, codes) == per_value[codes]).all()
