@@ -97,7 +97,8 @@ class AnswerCache:
             new = slice(kept.tail_seen, len(tail_types))
             rows = events.tail_lead_rows.live[new][tail_types[new] == code]
             kept.counts = _padded(kept.counts, max(leads, len(kept.counts)))
-            kept.counts += np.bincount(rows, minlength=len(kept.counts)).astype(np.int32)
+            added = np.bincount(rows, minlength=len(kept.counts)).astype(np.int32)
+            kept.counts = kept.counts + added  # not in place: an answer handed out may be read
             kept.tail_seen = len(tail_types)
         self._counts[code] = kept
         return _padded(kept.counts, leads)[:leads]
