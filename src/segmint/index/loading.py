@@ -165,7 +165,7 @@ def events_aside(
     it) while this thread reads the leads: most of the events' time is PostgreSQL's packing,
     which then runs on the other core. Yields how to wait for them, or None (SQLite: read them
     through `conn`). Should the second connection fail, they are read through `conn` after all."""
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or not _spare_connection(engine):
         yield None
         return
     exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
@@ -184,6 +184,16 @@ def events_aside(
             yield wait
         finally:
             stop.set()  # a build that failed first leaves it after the slice it is reading
+
+
+def _spare_connection(engine: sa.Engine) -> bool:
+    """Whether the pool can hand out a second connection at once. A build never waits for
+    one: it would hold its own meanwhile, and requests would wait behind both (a pool of one
+    answered 503 while a build waited out the pool's timeout)."""
+    pool = engine.pool
+    if isinstance(pool, sa.pool.QueuePool):
+        return pool.checkedin() > 0 or pool.checkedout() < pool.size()
+    return True
 
 
 def _read_events_in(
