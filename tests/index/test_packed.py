@@ -40,7 +40,10 @@ texts = st.text(st.characters(blacklist_characters="\x00"), max_size=8)
 storable = st.text(  # what a database stores: no NUL, no lone surrogate
     st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=8
 )
-values = st.lists(st.none() | texts | st.sampled_from(["ann", "Ann", "ANN ", ""]), max_size=30)
+values = st.lists(
+    st.none() | texts | st.sampled_from(["ann", "Ann", "ANN ", "", "aaa", "abab", "aa"]),
+    max_size=30,
+)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 4096])
@@ -113,7 +116,20 @@ def _expected(folded: list[str | None], primitive: str, argument: Any) -> list[b
     return [v is not None and isinstance(argument, str) and test(v, argument) for v in folded]
 
 
-ARGUMENTS = ["ann", "a", "", " ", "émile", "中", "😀 x", "lone \ud800 surrogate", "zz", 5]
+ARGUMENTS = [
+    "ann",
+    "a",
+    "aa",
+    "aba",
+    "",
+    " ",
+    "émile",
+    "中",
+    "😀 x",
+    "lone \ud800 surrogate",
+    "zz",
+    5,
+]
 PRIMITIVES = ["eq", "contains", "starts", "ends", "gt", "ge", "lt", "le"]
 
 
