@@ -112,6 +112,10 @@ class DictionaryColumn:
         self.codes = Codes()
         self.operand = DictionaryOperand(self.values)
         self._value_bytes = 0  # of values in a list: their str (or other) objects and slots
+        # JSON texts already coded (append_json), while the reverse map is kept: a catch-up's
+        # tags and paths are mostly values seen before, and parsing each distinct text and
+        # keying what it parsed to was most of its Python time.
+        self._codes_by_text: dict[str | None, int] = {}
         self._per_value: dict[str, np.ndarray[Any, Any]] = {}
 
     def encode(self, raw: Any) -> int:
@@ -134,6 +138,7 @@ class DictionaryColumn:
         self.codes.trim()
         if self._codes_by_key is not None and len(self.values) > rows // 2 > 0:
             self._codes_by_key = None
+            self._codes_by_text = {}
             if self._mixed:
                 self._value_bytes = sum(_size_of(v) for v in self.values)
             else:
@@ -163,15 +168,13 @@ class DictionaryColumn:
         self.codes.extend(codes)
 
     def append_json(self, texts: Sequence[str | None]) -> None:
-        """Values given as JSON text (a build): each distinct text parsed once."""
-        parsed: dict[str | None, int] = {}
-        codes = np.empty(len(texts), np.int32)
-        for i, text in enumerate(texts):
-            code = parsed.get(text)
-            if code is None:
-                code = parsed[text] = self.encode(None if text is None else json.loads(text))
-            codes[i] = code
-        self.codes.extend(codes)
+        """Values given as JSON text (a build, a catch-up): each distinct text parsed once."""
+        known = self._codes_by_text if self._codes_by_key is not None else {}
+        for text in dict.fromkeys(texts):
+            if text not in known:
+                known[text] = self.encode(None if text is None else json.loads(text))
+                self._value_bytes += 100 if known is self._codes_by_text else 0
+        self.codes.extend(np.fromiter(map(known.__getitem__, texts), np.int32, len(texts)))
 
     def assign(self, rows: Sequence[int], raws: Iterable[Any]) -> None:
         codes = np.fromiter((self.encode(raw) for raw in raws), np.int32, len(rows))
@@ -274,7 +277,7 @@ class DenseColumn:
         if self.kind is View.INSTANT and any(isinstance(raw, datetime) for raw in raws):
             self.append(raws)
             return
-        numbers = np.array([np.nan if raw is None else raw for raw in raws], np.float64)
+        numbers = np.array(raws, np.float64)  # None reads as NaN
         valid = ~np.isnan(numbers)
         self.values.extend(np.where(valid, numbers, 0).astype(self.values.live.dtype))
         self.valid.extend(valid)

@@ -118,7 +118,11 @@ class PackedTexts(Sequence[str | None]):
         # The chunk read last, decoded once read twice in a row: reads by position in order (an
         # export) decode a chunk at a time, reads at random one value at a time.
         self._decoded: tuple[int, list[str | None] | None] = (-1, None)
-        self._counted: tuple[tuple[int, ...], int] = ((), 0)  # nbytes() and what it was of
+        # nbytes(), kept in parts so that each is counted again only when it changed: the
+        # budget asks after every answer, and a catch-up appends to the tail each time.
+        self._chunk_bytes = (0, 0)  # (chunks counted, their bytes)
+        self._tail_bytes: tuple[list[str | None], int, int] = ([], 0, 0)  # (tail, counted, bytes)
+        self._decoded_bytes: tuple[list[str | None] | None, int] = (None, 0)
         self.extend(values)
 
     @property
@@ -209,16 +213,23 @@ class PackedTexts(Sequence[str | None]):
         return Slices(self)
 
     def nbytes(self) -> int:
-        """What it holds: the chunks, and the tail's str objects with their list slots. Counted
-        again only when it changed (the budget asks after every answer)."""
+        """What it holds: the chunks, and the tail's str objects with their list slots (and
+        those of the chunk last decoded)."""
         chunks, tail = self._state
-        decoded = self._decoded[1] or []
-        key = (len(chunks), len(tail), self._decoded[0], len(decoded))
-        if self._counted[0] != key:
+        counted, packed = self._chunk_bytes
+        if counted != len(chunks):
             packed = sum(chunk.nbytes() for chunk in chunks)
-            loose = sum(_slot(value) for value in tail) + sum(_slot(value) for value in decoded)
-            self._counted = (key, packed + loose + 8 * len(chunks) + 120)
-        return self._counted[1]
+            self._chunk_bytes = (len(chunks), packed)
+        seen, done, loose = self._tail_bytes
+        size = len(tail)
+        if seen is not tail or done > size:  # a chunk was sealed: a new tail
+            done, loose = 0, 0
+        loose += sum(_slot(value) for value in tail[done:size])
+        self._tail_bytes = (tail, size, loose)
+        decoded = self._decoded[1]
+        if self._decoded_bytes[0] is not decoded:
+            self._decoded_bytes = (decoded, sum(_slot(value) for value in decoded or ()))
+        return packed + loose + self._decoded_bytes[1] + 8 * len(chunks) + 120
 
 
 class Slices:

@@ -111,11 +111,11 @@ class ProjectIndex:
     def catch_up(self, conn: sa.Connection) -> int:
         """Apply every change `conn`'s snapshot sees and the index has not; how many."""
         changes, after = read_changes(conn, self.project_id, self.position)
-        if changes:
+        if changes.count:
             loading.apply_changes(conn, self.project_id, changes, self.tables())
         self.position = after
         self.caught_up_at = time.monotonic()
-        return len(changes)
+        return changes.count
 
     def stale(self) -> bool:
         """Idle for so long that the feed may have been pruned past it: build it anew."""
