@@ -24,6 +24,7 @@ from segmint.engine.paging import MAX_PER_PAGE, Sort, page_select
 from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.index import Audience
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.rows import LeadRow
 from segmint.store.tables import accounts, events, leads
 
@@ -187,7 +188,10 @@ def audience_page(
 def leads_by_id(conn: sa.Connection, project: Project, ids: list[int]) -> list[dict[str, Any]]:
     """The leads with these ids as the API shows them, in the order given (one query)."""
     rows = conn.execute(
-        sa.select(leads).where(leads.c.project_id == project.id, leads.c.id.in_(ids))
+        # one array parameter: an expanded IN of 50 ids took half of an index page's time
+        sa.select(leads).where(
+            leads.c.project_id == project.id, one_of(leads.c.id, ids, conn.dialect.name)
+        )
     )
     by_id = {row.id: public(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]  # deleted since the index answered: skipped

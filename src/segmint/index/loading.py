@@ -34,6 +34,7 @@ from segmint.index.tables import (
 )
 from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
+from segmint.store.db import one_of
 from segmint.store.tables import (
     accounts,
     events,
@@ -421,7 +422,9 @@ def _apply_rows(
 ) -> None:
     if not ids:
         return
-    query = sa.select(table).where(table.c.project_id == project_id, _among(conn, table.c.id, ids))
+    query = sa.select(table).where(
+        table.c.project_id == project_id, one_of(table.c.id, ids, conn.dialect.name)
+    )
     found = [dict(row._mapping) for row in conn.execute(query)]
     apply(found)
     remove(ids - {row["id"] for row in found})
@@ -454,7 +457,7 @@ def _lead_columns(
     speed, where the driver converting the sixty thousand values of 2,000 leads one at a time
     took most of a catch-up. Every selected value is text, a number or null, which JSON
     carries unchanged."""
-    where = sa.and_(leads.c.project_id == project_id, _among(conn, leads.c.id, ids))
+    where = sa.and_(leads.c.project_id == project_id, one_of(leads.c.id, ids, conn.dialect.name))
     if conn.dialect.name == "postgresql":
         arrays = [
             sa.func.json_agg(postgresql.aggregate_order_by(expression, leads.c.id)).label(name)
@@ -501,16 +504,6 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _among(conn: sa.Connection, column: sa.ColumnElement[Any], ids: set[int]) -> Any:
-    """`column IN ids`; on PostgreSQL one array parameter, not a parameter per id, sent as the
-    array's text: the driver adapting 2,000 ints one by one took a tenth of a catch-up."""
-    if conn.dialect.name == "postgresql":
-        text = "{" + ",".join(map(str, sorted(ids))) + "}"
-        array = sa.cast(sa.bindparam("ids", text, type_=sa.Text), postgresql.ARRAY(sa.BigInteger))
-        return column == sa.any_(array)
-    return column.in_(sorted(ids))
-
-
 def _apply_events(
     conn: sa.Connection,
     project_id: int,
@@ -522,7 +515,7 @@ def _apply_events(
     _, lead_table, event_table, _ = tables
     query = sa.select(
         events.c.id, events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
-    ).where(events.c.project_id == project_id, _among(conn, events.c.id, ids))
+    ).where(events.c.project_id == project_id, one_of(events.c.id, ids, conn.dialect.name))
     rows = [dict(row._mapping) for row in conn.execute(query.order_by(events.c.id))]
     lead_rows = lead_table.ids.rows_of([row["lead_id"] for row in rows])
     kept = [(row, int(at)) for row, at in zip(rows, lead_rows, strict=True) if at != NO_ROW]
