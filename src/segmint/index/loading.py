@@ -452,23 +452,13 @@ def _lead_columns(
     project_id: int,
     ids: set[int],
 ) -> dict[str, Sequence[Any]] | None:
-    """The selected columns of the leads `ids` that exist, column by column (None: none do).
-    On PostgreSQL each column comes as one JSON array (in id order): thirty arrays parsed at C
-    speed, where the driver converting the sixty thousand values of 2,000 leads one at a time
-    took most of a catch-up. Every selected value is text, a number or null, which JSON
-    carries unchanged."""
+    """The selected columns of the leads `ids` that exist, column by column, in id order (None:
+    none do). Every selected value is text, a number or null (instants as microseconds), which
+    the driver converts cheaply: rows beat a JSON array per column on PostgreSQL, whose thirty
+    ordered aggregates each sorted the rows again (a third of a catch-up)."""
     where = sa.and_(leads.c.project_id == project_id, one_of(leads.c.id, ids, conn.dialect.name))
-    if conn.dialect.name == "postgresql":
-        arrays = [
-            sa.func.json_agg(postgresql.aggregate_order_by(expression, leads.c.id)).label(name)
-            for name, expression in selected.items()
-        ]
-        row = conn.execute(sa.select(*arrays).where(where)).one()
-        if row[0] is None:
-            return None
-        return dict(zip(selected, row, strict=True))
     query = sa.select(*(expression.label(name) for name, expression in selected.items()))
-    rows = conn.execute(query.where(where)).all()
+    rows = conn.execute(query.where(where).order_by(leads.c.id)).all()
     if not rows:
         return None
     return dict(zip(selected, zip(*rows, strict=True), strict=True))
