@@ -42,3 +42,18 @@ def test_a_page_is_the_slice_of_the_whole_order(density: float) -> None:
         for start in (0, 50, 1000, 4950, 6000):
             page = reader.page(mask, key, descending, start, start + 50)
             assert page.tolist() == whole[start : start + 50].tolist()
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.05, 0.06, 0.5, 1.0])
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_small_selection_sorted_alone_is_in_the_kept_orders_order(
+    density: float, descending: bool
+) -> None:
+    """Exports sort a small selection by itself (ties of created_at by id, as the kept order)."""
+    index = _index(5000)
+    index.leads.columns["created_at"].valid.live[::7] = False  # nulls go last
+    reader = Reader(index, None)  # type: ignore[arg-type]  # no reads from the database here
+    mask = np.random.default_rng(5).random(5000) < density
+    order = index.order("created_at", descending)
+    expected = order[mask[order]]
+    assert reader.ordered(mask, "created_at", descending).tolist() == expected.tolist()
