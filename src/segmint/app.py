@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
 
 from segmint import __version__
 from segmint.api import router as api
-from segmint.api.errors import install_error_handlers
+from segmint.api.errors import http_error, install_error_handlers
 from segmint.api.headers import SecurityHeaders
 from segmint.api.limits import BodyLimit, Limits, ProxiedClient, RateLimit
 from segmint.api.routes import health
@@ -62,6 +63,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _page_or_error)  # type: ignore[arg-type]
     # Outermost first: a caller over its rate is refused before its body is read.
     app.add_middleware(BodyLimit, limits=limits)
     app.add_middleware(RateLimit, limits=limits)
@@ -77,6 +79,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     indexes = index_registry.indexes_for(app.state.engine)
     if indexes is not None:
         await run_in_threadpool(indexes.close)
+
+
+async def _page_or_error(request: Request, exc: HTTPException) -> Response:
+    """An unknown address asked for by a browser gets the not-found page; the API, and any
+    caller that does not ask for HTML, the error in the API's shape."""
+    path = request.url.path
+    wants_html = "text/html" in request.headers.get("accept", "")
+    if exc.status_code == 404 and wants_html and not path.startswith(api.API_PREFIX):
+        return pages.not_found(request, f"There is no page at {path}.")
+    return await http_error(request, exc)
 
 
 async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -40,7 +40,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer every engine, validation, HTTP and database failure in the one error shape."""
     app.add_exception_handler(SegmintError, _segmint_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(OverflowError, _out_of_range)
@@ -125,6 +125,6 @@ async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
     code = CODE_BY_STATUS.get(exc.status_code, "error")
     return _error(exc.status_code, code, str(exc.detail))

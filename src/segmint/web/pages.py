@@ -5,11 +5,13 @@ do nothing the API does not allow."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from segmint.store.tables import campaigns, leads, lists, projects, segments
 from segmint.web.session import UserDep
 from segmint.web.templating import templates
 
@@ -25,15 +27,61 @@ NAVIGATION = (
 )
 
 
-def _page(
-    request: Request, user: UserDep, project: str, template: str, section: str, **data: Any
+# The objects a page shows, by the name the page gives them: the page of one that does not exist
+# (or is another project's) is a real not-found page, not a shell whose script says so.
+SHOWN: Final[dict[str, sa.Table]] = {
+    "segment": segments,
+    "lead": leads,
+    "list": lists,
+    "campaign": campaigns,
+}
+LARGEST_ID: Final = 2**63 - 1  # a path id past a bigint names nothing
+
+
+def not_found(
+    request: Request, message: str, back: tuple[str, str] = ("/", "Back to your segments")
 ) -> Response:
+    """The not-found page (404): what is missing, and a way back."""
+    href, label = back
+    context = {"message": message, "back_href": href, "back_label": label}
+    return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
+
+
+def _exists(request: Request, user: UserDep, project: str, kind: str, object_id: int) -> bool:
+    """Whether the project (of the user's organization) holds that object."""
+    if not 0 < object_id <= LARGEST_ID:
+        return False
+    table = SHOWN[kind]
+    query = (
+        sa.select(table.c.id)
+        .join(projects, projects.c.id == table.c.project_id)
+        .where(
+            projects.c.slug == project,
+            projects.c.organization_id == user.principal.organization_id,
+            table.c.id == object_id,
+        )
+    )
+    with request.app.state.engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def _page(
+    request: Request,
+    user: UserDep,
+    project: str,
+    template: str,
+    section: str,
+    shown: tuple[str, int] | None = None,
+    **data: Any,
+) -> Response:
+    """A page's shell; `shown`: the (kind, id) of the object it shows, which must exist."""
     slugs = dict(user.projects)
     if project not in slugs:  # another organization's, or none: the same answer
-        message = f"There is no project {project!r} in your organization."
-        return templates.TemplateResponse(
-            request, "not_found.html", {"message": message}, status_code=404
-        )
+        return not_found(request, f"There is no project {project!r} in your organization.")
+    if shown is not None and not _exists(request, user, project, *shown):
+        kind, object_id = shown
+        back = (f"/p/{project}/{section}", f"Back to {section}")
+        return not_found(request, f"There is no {kind} {object_id} in this project.", back)
     boot = {"project": project, "csrf": user.csrf, "role": user.principal.role.value, **data}
     context = {
         "user": user,
@@ -66,12 +114,28 @@ def new_segment_page(request: Request, user: UserDep, project: str) -> Response:
 
 @router.get("/p/{project}/segments/{segment_id}/edit", response_class=HTMLResponse)
 def edit_segment_page(request: Request, user: UserDep, project: str, segment_id: int) -> Response:
-    return _page(request, user, project, "segment_form.html", "segments", segment_id=segment_id)
+    return _page(
+        request,
+        user,
+        project,
+        "segment_form.html",
+        "segments",
+        ("segment", segment_id),
+        segment_id=segment_id,
+    )
 
 
 @router.get("/p/{project}/segments/{segment_id}", response_class=HTMLResponse)
 def segment_page(request: Request, user: UserDep, project: str, segment_id: int) -> Response:
-    return _page(request, user, project, "segment.html", "segments", segment_id=segment_id)
+    return _page(
+        request,
+        user,
+        project,
+        "segment.html",
+        "segments",
+        ("segment", segment_id),
+        segment_id=segment_id,
+    )
 
 
 @router.get("/p/{project}/leads", response_class=HTMLResponse)
@@ -81,7 +145,7 @@ def leads_page(request: Request, user: UserDep, project: str) -> Response:
 
 @router.get("/p/{project}/leads/{lead_id}", response_class=HTMLResponse)
 def lead_page(request: Request, user: UserDep, project: str, lead_id: int) -> Response:
-    return _page(request, user, project, "lead.html", "leads", lead_id=lead_id)
+    return _page(request, user, project, "lead.html", "leads", ("lead", lead_id), lead_id=lead_id)
 
 
 @router.get("/p/{project}/lists", response_class=HTMLResponse)
@@ -91,7 +155,7 @@ def lists_page(request: Request, user: UserDep, project: str) -> Response:
 
 @router.get("/p/{project}/lists/{list_id}", response_class=HTMLResponse)
 def list_page(request: Request, user: UserDep, project: str, list_id: int) -> Response:
-    return _page(request, user, project, "list.html", "lists", list_id=list_id)
+    return _page(request, user, project, "list.html", "lists", ("list", list_id), list_id=list_id)
 
 
 @router.get("/p/{project}/import", response_class=HTMLResponse)
@@ -116,12 +180,28 @@ def new_campaign_page(request: Request, user: UserDep, project: str) -> Response
 
 @router.get("/p/{project}/campaigns/{campaign_id}/edit", response_class=HTMLResponse)
 def edit_campaign_page(request: Request, user: UserDep, project: str, campaign_id: int) -> Response:
-    return _page(request, user, project, "campaign_form.html", "campaigns", campaign_id=campaign_id)
+    return _page(
+        request,
+        user,
+        project,
+        "campaign_form.html",
+        "campaigns",
+        ("campaign", campaign_id),
+        campaign_id=campaign_id,
+    )
 
 
 @router.get("/p/{project}/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(request: Request, user: UserDep, project: str, campaign_id: int) -> Response:
-    return _page(request, user, project, "campaign.html", "campaigns", campaign_id=campaign_id)
+    return _page(
+        request,
+        user,
+        project,
+        "campaign.html",
+        "campaigns",
+        ("campaign", campaign_id),
+        campaign_id=campaign_id,
+    )
 
 
 @router.get("/p/{project}/settings", response_class=HTMLResponse)
