@@ -229,8 +229,10 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     } }, "+ Where");
     const row = el("div", { class: "rule", role: "group", "aria-label": "Event condition" },
       notToggle(node, "event condition"), "Lead", performed, typeInput,
-      "at least", number("min_count", "At least how many times"), "times,",
-      "at most", number("max_count", "At most how many times (blank: no limit)"),
+      // Each run of words is one flex item: two items side by side read (and copy) as one
+      // word, "times,at most".
+      "at least", number("min_count", "At least how many times"), "times, at most",
+      number("max_count", "At most how many times (blank: no limit)"),
       "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
       addWhere, removeButton(parent, node, "event condition"),
       where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, true)) : null);
