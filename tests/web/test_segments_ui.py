@@ -145,6 +145,11 @@ def test_paging_members_and_editing_shows_old_and_new_counts(site: Site, browser
     page.get_by_role("button", name="Previous").click()
     page.get_by_label("Search members").fill("lead07")
     expect(page.locator("#members tbody tr")).to_have_count(1)
+    # A search that finds nobody says so, not that the segment is empty.
+    page.get_by_label("Search members").fill("zzz-nobody")
+    expect(page.locator("#members tbody")).to_have_text(
+        "No member matches the search “zzz-nobody”."
+    )
 
     # Edit: narrowing to webinar shows "60 → 12 members" before saving.
     page.get_by_role("link", name="Edit").click()

@@ -160,7 +160,10 @@ async function downloadCsv(path, fallbackName) {
 }
 
 // A sortable, paged table over an API list ({items, total, page, per_page}).
-function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", rowLink, empty = "Nothing here yet." }) {
+// `empty`: what an empty table says; `emptySearch(q)`: what it says when a search found nothing
+// (not that there is nothing at all).
+function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", rowLink, empty = "Nothing here yet.",
+  emptySearch = (q) => `Nothing matches the search “${q}”.` }) {
   const state = { page: 1, sort, q: "" };
   const table = el("table");
   const info = el("span", { class: "muted" });
@@ -198,7 +201,7 @@ function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", 
           const cell = i === 0 && rowLink ? el("a", { href: rowLink(item) }, value) : value;
           return el("td", { class: c.num ? "num" : null }, cell);
         })))
-      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, empty))];
+      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, state.q ? emptySearch(state.q) : empty))];
     clear(table, el("thead", {}, head), el("tbody", {}, body));
     const pages = Math.max(1, Math.ceil(result.total / perPage));
     info.textContent = `Page ${fmtNumber(result.page)} of ${fmtNumber(pages)} · ${fmtNumber(result.total)} in all`;

@@ -193,6 +193,7 @@ async function segmentDetail() {
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches this segment right now.",
+    emptySearch: (q) => `No member matches the search “${q}”.`,
     load: ({ page, perPage, sort, q }) => {
       const params = new URLSearchParams({ page, per_page: perPage, sort });
       if (q) params.set("q", q);
