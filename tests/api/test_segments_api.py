@@ -302,6 +302,11 @@ def test_history_and_frozen_members(api: Api) -> None:
         (lead["id"], "entered", "created") for lead in leads if lead["status"] == "new"
     }
     assert history["next_after"] is None
+    # Each row names its lead as it is now (one query for the page, not one a row).
+    named = {i["lead_id"]: (i["lead_name"], i["lead_email"]) for i in history["items"]}
+    assert named == {
+        lead["id"]: (lead.get("name"), lead["email"]) for lead in leads if lead["status"] == "new"
+    }
     first = api.get(f"segments/{segment['id']}/history", params={"limit": 2}).json()
     rest = api.get(
         f"segments/{segment['id']}/history", params={"after": first["next_after"]}
@@ -331,3 +336,8 @@ def test_history_and_frozen_members(api: Api) -> None:
     ]
     assert api.get(f"segments/{segment['id']}/members").json()["frozen"] is False
     assert api.get(f"leads/{leads[0]['id']}/history", as_="stranger").status_code == 404
+    # A lead deleted since keeps its rows, with nothing left to name it by.
+    api.delete(f"leads/{leads[1]['id']}")
+    history = api.get(f"segments/{segment['id']}/history").json()["items"]
+    gone = [i for i in history if i["lead_id"] == leads[1]["id"]]
+    assert gone and all(i["lead_name"] is None and i["lead_email"] is None for i in gone)

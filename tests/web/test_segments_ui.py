@@ -78,6 +78,10 @@ def test_build_save_page_export_convert_delete(site: Site, browser: Any) -> None
         page.wait_for_timeout(250)
         page.reload()
     expect(page.locator("#history .pill").first).to_have_text("entered")
+    # Each change names its lead, linked to the lead's page (not "Lead 12").
+    named = page.locator("#history li a").first
+    expect(named).to_have_text(re.compile(r"^First\d\d Last\d\d$"))
+    expect(page.locator("#history")).not_to_contain_text("Lead ")
     expect(page.locator("#analytics")).to_contain_text(str(len(members)))
 
     # Sort by email, descending on a second click.

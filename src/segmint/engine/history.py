@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
+from segmint.engine.leads import full_name
 from segmint.errors import InvalidInput
 from segmint.projects import Project
-from segmint.store.tables import membership_history, segments
+from segmint.store.tables import leads, membership_history, segments
 
 MAX_LIMIT = 1000
 
@@ -28,6 +29,9 @@ def _item(row: Any) -> dict[str, Any]:
     }
     if "segment_name" in row._fields:
         item["segment_name"] = row.segment_name
+    if "lead_email" in row._fields:
+        item["lead_name"] = row.lead_name
+        item["lead_email"] = row.lead_email
     return item
 
 
@@ -46,12 +50,23 @@ def segment_history(
     limit: int = 100,
     newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """A segment's history, oldest first (or newest first); `after` (a row id) pages on
-    without OFFSET."""
+    """A segment's history, oldest first (or newest first), each row with its lead's name and
+    email (None once the lead is deleted: read in the same query, not a query a row); `after`
+    (a row id) pages on without OFFSET."""
     _check_limit(limit)
     h = membership_history.c
-    query = sa.select(membership_history).where(
-        h.project_id == project.id, h.segment_id == segment_id
+    query = (
+        sa.select(
+            membership_history,
+            sa.func.nullif(full_name(), "").label("lead_name"),
+            leads.c.email.label("lead_email"),
+        )
+        .join(
+            leads,
+            sa.and_(leads.c.project_id == h.project_id, leads.c.id == h.lead_id),
+            isouter=True,
+        )
+        .where(h.project_id == project.id, h.segment_id == segment_id)
     )
     if lead_id is not None:
         query = query.where(h.lead_id == lead_id)

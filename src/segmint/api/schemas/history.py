@@ -22,6 +22,12 @@ class HistoryEntryPublic(BaseModel):
     )
     detail: str | None = None
     segment_name: str | None = None
+    lead_name: str | None = Field(
+        default=None, description="The lead's name now (a segment's history only)"
+    )
+    lead_email: str | None = Field(
+        default=None, description="The lead's email now; null with the name once it is deleted"
+    )
 
 
 class HistoryPage(BaseModel):

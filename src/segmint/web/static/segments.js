@@ -215,7 +215,7 @@ async function segmentDetail() {
       const page = await api(`/segments/${id}/history?${params}`);
       timeline.append(...page.items.map((h) => el("li", {},
         el("span", { class: `pill ${h.change}` }, h.change), " ",
-        el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, `Lead ${h.lead_id}`),
+        historyLead(h),
         el("span", { class: "muted" }, ` · ${fmtDate(h.at)} · ${h.reason.replace("_", " ")} · v${h.segment_version}`))));
       after = page.next_after;
       more.hidden = after === null;
@@ -224,6 +224,11 @@ async function segmentDetail() {
     } catch (error) { clear(history, el("p", { class: "error" }, error.message)); }
   }
   more.addEventListener("click", loadHistory);
+  // A history row names its lead (name, else email); a lead deleted since is said to be.
+  function historyLead(h) {
+    if (h.lead_name === null && h.lead_email === null) return el("span", {}, `Lead ${h.lead_id} (deleted)`);
+    return el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, h.lead_name || h.lead_email);
+  }
 
   async function loadAnalytics() {
     const box = document.getElementById("analytics");
