@@ -139,9 +139,12 @@ def test_explain_reports_each_node_and_the_lead_value(db: Engine, project: Proje
     status, tags, event, contacted = report["children"]
     assert status == {
         "type": "condition", "field": "status", "op": "in", "value": ["new", "contacted"],
-        "lead_value": "New", "result": True,
+        "field_label": "Status", "op_label": "is any of", "lead_value": "New", "result": True,
     }  # fmt: skip
     assert tags["result"] is True and tags["child"]["lead_value"] == ["vip"]
-    assert event == {"type": "event", "event": "page_view", "count": 2, "result": True}
+    assert event == {
+        "type": "event", "event": "page_view", "performed": True, "min_count": 2,
+        "max_count": None, "within_days": None, "count": 2, "result": True,
+    }  # fmt: skip
     assert contacted["result"] is False
     assert contacted["lead_value"].startswith("2026-11-01T12:00:00")

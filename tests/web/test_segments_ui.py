@@ -93,7 +93,11 @@ def test_build_save_page_export_convert_delete(site: Site, browser: Any) -> None
 
     # Why does a member match?
     page.locator("#members tbody tr").first.get_by_role("button", name="Why?").click()
-    expect(page.locator("#why")).to_contain_text("status eq")
+    # In words, with the lead's value and a mark: no operator keys, no raw ISO stamps.
+    expect(page.locator("#why")).to_contain_text("Status is new: new ✓")
+    expect(page.locator("#why")).to_contain_text("Any of these ✓")
+    expect(page.locator("#why")).not_to_contain_text(" eq ")
+    screenshot(page, site, "segment-why", "desktop")
 
     # Export: the file holds every member, with the reference's columns.
     with page.expect_download() as download_info:

@@ -240,6 +240,10 @@ def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
         "type": "condition",
         "field": node.field,
         "op": node.op,
+        # The words a person reads ("Company size", "is at least"): a "why" shown in the UI is
+        # a sentence, never `gte`.
+        "field_label": _spec(node, ctx).label,
+        "op_label": OPERATORS[node.op].label,
         "value": to_jsonable(node.value),
         "lead_value": to_jsonable(raw),
         "result": result,
@@ -266,7 +270,16 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
             return _explain_condition(node, ctx)
         case EventCondition():
             matched, count = _event(node, ctx)
-            return {"type": "event", "event": node.type, "count": count, "result": matched}
+            return {
+                "type": "event",
+                "event": node.type,
+                "performed": node.performed,
+                "min_count": node.min_count,
+                "max_count": node.max_count,
+                "within_days": node.within_days,
+                "count": count,
+                "result": matched,
+            }
         case SegmentRef(segment_id):
             tree, inner_ctx = _stored_tree(node, ctx)
             inner = _explain(tree, inner_ctx)

@@ -69,24 +69,64 @@ function segmentsList() {
 }
 
 // -- the detail page --------------------------------------------------------------------------
+// "Why?" in words: "Company size is at least 50: 120 ✓", dates and numbers in the reader's
+// format, never an operator's key or a raw ISO stamp.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+const PERIODS = { today: "today", yesterday: "yesterday", this_week: "this week", last_week: "last week",
+  this_month: "this month", last_month: "last month", this_year: "this year" };
+
+function readable(value) {
+  if (value === null || value === undefined || value === "") return "unknown";
+  if (Array.isArray(value)) return value.length ? value.map(readable).join(", ") : "none";
+  if (typeof value === "number") return fmtNumber(value);
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "string") return ISO_DATE.test(value) ? fmtDate(value, value.includes("T")) : value;
+  return JSON.stringify(value);
+}
+
+function conditionWords(node) {
+  const days = (n) => `${fmtNumber(n)} day${n === 1 ? "" : "s"}`;
+  switch (node.op) {
+    case "within_last": return `is within the last ${days(node.value)}`;
+    case "older_than": return `is more than ${days(node.value)} ago`;
+    case "in_period": return `is ${PERIODS[node.value] || node.value}`;
+    case "between":
+    case "not_between": return `${node.op_label} ${readable(node.value[0])} and ${readable(node.value[1])}`;
+    case "is_null":
+    case "is_not_null": return node.op_label;
+    default: return `${node.op_label} ${readable(node.value)}`;
+  }
+}
+
+function eventWords(node) {
+  const times = (n) => `${fmtNumber(n)} time${n === 1 ? "" : "s"}`;
+  let count = node.max_count === null ? `at least ${times(node.min_count)}`
+    : node.min_count === node.max_count ? `exactly ${times(node.min_count)}`
+    : `between ${fmtNumber(node.min_count)} and ${times(node.max_count)}`;
+  if (node.within_days !== null) count += ` in the last ${fmtNumber(node.within_days)} day${node.within_days === 1 ? "" : "s"}`;
+  return `${node.performed ? "Did" : "Did not do"} ${node.event} ${count}`;
+}
+
 function whyTree(node) {
-  const mark = el("span", { class: node.result ? "yes" : "no" }, node.result ? "✓ " : "✗ ");
+  const mark = el("span", { class: node.result ? "yes" : "no", "aria-label": node.result ? "true" : "false" },
+    node.result ? " ✓" : " ✗");
   switch (node.type) {
     case "and":
     case "or":
-      return el("li", {}, mark, node.type === "and" ? "All of" : "Any of",
+      return el("li", {}, node.type === "and" ? "All of these" : "Any of these", mark,
         el("ul", {}, node.children.map(whyTree)));
     case "not":
-      return el("li", {}, mark, "Not", el("ul", {}, whyTree(node.child)));
+      return el("li", {}, "None of this", mark, el("ul", {}, whyTree(node.child)));
     case "condition":
-      return el("li", {}, mark, `${node.field} ${node.op} ${JSON.stringify(node.value ?? "")}`,
-        el("span", { class: "muted" }, ` (lead: ${JSON.stringify(node.lead_value ?? null)})`));
+      return el("li", {}, `${node.field_label} ${conditionWords(node)}: `,
+        el("strong", {}, readable(node.lead_value)), mark);
     case "event":
-      return el("li", {}, mark, `event ${node.event}`, el("span", { class: "muted" }, ` (${node.count} matching)`));
+      return el("li", {}, `${eventWords(node)}: `,
+        el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
     case "in_segment":
-      return el("li", {}, mark, `in segment ${node.segment_id}`, el("ul", {}, whyTree(node.child)));
+      return el("li", {}, `In segment #${node.segment_id}`, mark, el("ul", {}, whyTree(node.child)));
     default:
-      return el("li", {}, mark, `in list ${node.list_id}`);
+      return el("li", {}, `In list #${node.list_id}`, mark);
   }
 }
 
