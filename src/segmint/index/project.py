@@ -273,10 +273,10 @@ class Reader:
     def ordered(self, mask: BoolArray, key: str, descending: bool) -> np.ndarray[Any, Any]:
         """The rows of `mask`, in a sort's order."""
         leads = self.index.leads
-        if isinstance(leads.columns[key], DenseColumn):
-            rows = np.flatnonzero(mask)
-            if len(rows) <= len(mask) * SORTED_ALONE:
-                return _sorted_rows(leads, key, descending, rows)
+        # counted first: listing the rows of a large selection would be work thrown away
+        alone = np.count_nonzero(mask) <= len(mask) * SORTED_ALONE
+        if alone and isinstance(leads.columns[key], DenseColumn):
+            return _sorted_rows(leads, key, descending, np.flatnonzero(mask))
         order = self.index.order(key, descending)
         picked: np.ndarray[Any, Any] = order[mask[order]]
         return picked
