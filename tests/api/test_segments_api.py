@@ -276,7 +276,7 @@ def test_explain_and_lead_segments(api: Api) -> None:
     assert why["children"][1]["lead_value"] == 120
     # The words a reader needs, beside the keys: never `gte` on the page.
     words = [(c["field_label"], c["op_label"]) for c in why["children"]]
-    assert words == [("Status", "is"), ("Enrichment company size", "is at least")]
+    assert words == [("Status", "is"), ("Company size", "is at least")]
     why_not = api.get(f"segments/{segment['id']}/explain/{leads[1]['id']}").json()
     assert why_not["result"] is False
     in_segments = api.get(f"leads/{leads[2]['id']}/segments").json()["items"]

@@ -5,7 +5,7 @@ leads loaded as the evaluator takes them. `segmint.filters` itself does no I/O."
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from segmint.auth import Principal
 from segmint.errors import InvalidInput, NotFound
 from segmint.filters import compile_filter, evaluate, explain, parse_filter, to_json
-from segmint.filters.parse import check_readable, check_readable_refs, stored_segment_ids
+from segmint.filters.describe import describe as _describe
+from segmint.filters.parse import (
+    check_readable,
+    check_readable_refs,
+    stored_list_ids,
+    stored_segment_ids,
+)
 from segmint.filters.syntax import parse_text as _parse_text
 from segmint.filters.syntax import to_text
 from segmint.filters.tree import Node
@@ -139,7 +145,48 @@ def explain_lead(
     lead, lead_events = load_lead(conn, project.id, lead_id)
     source = StoredSegments(conn, project.id)
     result = explain(node, lead, lead_events, now, project=project, segments=source)
+    nodes = list(_explained_nodes(result))  # those of inlined segments too
+    segment_ids = {n["segment_id"] for n in nodes if n["type"] == "in_segment"}
+    list_ids = {n["list_id"] for n in nodes if n["type"] == "in_list"}
+    segment_names, list_names = _names(conn, project, segment_ids, list_ids)
+    for n in nodes:
+        if n["type"] == "in_segment":
+            n["name"] = segment_names.get(n["segment_id"])
+        elif n["type"] == "in_list":
+            n["name"] = list_names.get(n["list_id"])
     return {"lead_id": lead_id, **result}
+
+
+def describe(conn: sa.Connection, project: Project, node: Node) -> dict[str, Any]:
+    """The filter in words, naming the segments and lists it refers to (None once deleted)."""
+    stored = to_json(node)
+    ids = stored_segment_ids(stored), stored_list_ids(stored)
+    segment_names, list_names = _names(conn, project, *ids)
+    return _describe(node, project, segment_names.get, list_names.get)
+
+
+def _names(
+    conn: sa.Connection, project: Project, segment_ids: set[int], list_ids: set[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Names of these segments and lists: one query each, and none when there are none."""
+
+    def names(table: sa.Table, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        query = sa.select(table.c.id, table.c.name).where(
+            table.c.project_id == project.id, table.c.id.in_(sorted(ids))
+        )
+        return {row.id: row.name for row in conn.execute(query)}
+
+    return names(segments, segment_ids), names(lists, list_ids)
+
+
+def _explained_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("children", ()):
+        yield from _explained_nodes(child)
+    if "child" in node:
+        yield from _explained_nodes(node["child"])
 
 
 def segments_containing(

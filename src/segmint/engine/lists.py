@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import outbox
-from segmint.errors import InvalidInput, NotFound
+from segmint.engine import outbox, usage
+from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.projects import Project
 from segmint.store.rows import ListRow
 from segmint.store.tables import leads, list_members, lists
@@ -90,9 +90,21 @@ def update_list(
 
 
 def delete_list(
-    conn: sa.Connection, project: Project, list_id: int, clock: Clock = SYSTEM_CLOCK
+    conn: sa.Connection,
+    project: Project,
+    list_id: int,
+    force: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
+    """Delete the list and its memberships (never leads); refuse while a segment, campaign or
+    list refers to it, unless forced (an `in list` condition on a deleted list matches no one)."""
     get_list(conn, project, list_id)
+    users_of = usage.list_usage(conn, project, list_id).all()
+    if users_of and not force:
+        names = ", ".join(map(str, users_of))
+        raise Conflict(
+            f"list is used by {names}; delete with ?force=true to delete it anyway", "list"
+        )
     conn.execute(
         list_members.delete().where(
             list_members.c.project_id == project.id, list_members.c.list_id == list_id

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import answering, filtering, lists, outbox
+from segmint.engine import answering, filtering, lists, outbox, usage
 from segmint.engine.leads import Page, audience_page, parse_sort
 from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
@@ -22,7 +22,7 @@ from segmint.model import Role
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.rows import SegmentRow, SegmentWithCreator
-from segmint.store.tables import campaigns, leads, segments, users
+from segmint.store.tables import leads, segments, users
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "#4f46e5"
@@ -234,39 +234,14 @@ def duplicate_segment(
     return create_segment(conn, project, principal, copy, clock)
 
 
-def dependents(conn: sa.Connection, project: Project, segment_id: int) -> list[str]:
-    """Names of the other segments whose filters refer to this one (`in_segment`)."""
-    rows = conn.execute(
-        sa.select(segments.c.id, segments.c.name, segments.c.filter).where(
-            segments.c.project_id == project.id, segments.c.id != segment_id
-        )
-    )
-    return [r.name for r in rows if segment_id in filtering.referenced_segments(r.filter)]
-
-
-def targeting_campaigns(conn: sa.Connection, project: Project, segment_id: int) -> list[str]:
-    """Names of the campaigns that include or exclude this segment (deleting it breaks them)."""
-    rows = conn.execute(
-        sa.select(campaigns.c.name, campaigns.c.include_segments, campaigns.c.exclude_segments)
-        .where(campaigns.c.project_id == project.id)
-        .order_by(campaigns.c.id)
-    )
-    return [
-        f"campaign {r.name!r}"
-        for r in rows
-        if segment_id in r.include_segments or segment_id in r.exclude_segments
-    ]
-
-
 def delete_segment(
     conn: sa.Connection, project: Project, principal: Principal, segment_id: int, force: bool
 ) -> None:
     """Delete the definition (never leads); refuse while something depends on it, unless forced."""
     editable_segment(conn, project, principal, segment_id)
-    users_of = [f"segment {name!r}" for name in dependents(conn, project, segment_id)]
-    users_of += targeting_campaigns(conn, project, segment_id)
+    users_of = usage.segment_usage(conn, project, segment_id).all()
     if users_of and not force:
-        names = ", ".join(users_of)
+        names = ", ".join(map(str, users_of))
         raise Conflict(
             f"segment is used by {names}; delete with ?force=true to delete it anyway",
             "segment",

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
+from segmint.filters.fields import ENRICHMENT_LABELS
 from segmint.projects import Project
 from segmint.store.tables import events, leads, lists, segments
 
@@ -67,17 +68,7 @@ def event_types(conn: sa.Connection, project: Project) -> list[str]:
 
 def _enrichment_fields() -> list[dict[str, Any]]:
     """The enrichment paths of the contract's data model (any other path may be typed in)."""
-    paths: dict[str, tuple[str, FieldType]] = {
-        "enrichment.company.size": ("Company size", FieldType.JSON),
-        "enrichment.company.industry": ("Company industry", FieldType.JSON),
-        "enrichment.company.revenue": ("Company revenue", FieldType.JSON),
-        "enrichment.company.technologies": ("Company technologies", FieldType.JSON),
-        "enrichment.person.seniority_level": ("Seniority level", FieldType.JSON),
-        "enrichment.person.location.country": ("Person country", FieldType.JSON),
-        "enrichment.person.location.state": ("Person state", FieldType.JSON),
-        "enrichment.person.location.city": ("Person city", FieldType.JSON),
-    }
-    return [_field(name, label, kind, ()) for name, (label, kind) in paths.items()]
+    return [_field(name, label, FieldType.JSON, ()) for name, label in ENRICHMENT_LABELS.items()]
 
 
 def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from segmint.filters.fields import (
     standard_fields,
 )
 from segmint.filters.operators import OPERATORS, Operator, get_operator, operators_for
-from segmint.filters.parse import parse_filter, stored_segment_ids, to_json
+from segmint.filters.parse import parse_filter, stored_list_ids, stored_segment_ids, to_json
 from segmint.filters.source import MemorySegmentSource, SegmentSource
 from segmint.filters.syntax import parse_text, text_to_json, to_text
 from segmint.filters.to_sql import compile_filter, event_predicates, select_lead_ids
@@ -60,6 +60,7 @@ __all__ = [
     "resolve_field",
     "select_lead_ids",
     "standard_fields",
+    "stored_list_ids",
     "stored_segment_ids",
     "text_to_json",
     "to_json",

@@ -164,10 +164,23 @@ def _custom_spec(key: str, project: Project) -> FieldSpec:
     )
 
 
+# The enrichment paths of the contract's data model, with the names a person reads: the
+# builder offers them first, and every page says "Company size", never "Enrichment company size".
+ENRICHMENT_LABELS: Final = {
+    "enrichment.company.size": "Company size",
+    "enrichment.company.industry": "Company industry",
+    "enrichment.company.revenue": "Company revenue",
+    "enrichment.company.technologies": "Company technologies",
+    "enrichment.person.seniority_level": "Seniority level",
+    "enrichment.person.location.country": "Person country",
+    "enrichment.person.location.state": "Person state",
+    "enrichment.person.location.city": "Person city",
+}
+
+
 def _json_spec(name: str, table: Table, column: str, path: str) -> FieldSpec:
-    return FieldSpec(
-        name, _label(name), FieldType.JSON, Storage.JSON, table, column, split_path(path)
-    )
+    label = ENRICHMENT_LABELS.get(name) or _label(name)
+    return FieldSpec(name, label, FieldType.JSON, Storage.JSON, table, column, split_path(path))
 
 
 def resolve_field(name: str, project: Project) -> FieldSpec:

@@ -314,12 +314,22 @@ def referenced_tree(
 
 def stored_segment_ids(data: Any) -> set[int]:
     """Segment ids a stored (raw JSON) filter refers to, wherever they are."""
+    return stored_references(data, "in_segment")
+
+
+def stored_list_ids(data: Any) -> set[int]:
+    """List ids a stored (raw JSON) filter refers to, wherever they are."""
+    return stored_references(data, "in_list")
+
+
+def stored_references(data: Any, key: str) -> set[int]:
+    """The ids under `key` (`in_segment`, `in_list`) anywhere in a stored filter."""
     found: set[int] = set()
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            ref = item.get("in_segment")
+            ref = item.get(key)
             if isinstance(ref, int) and not isinstance(ref, bool):
                 found.add(ref)
             stack.extend(item.values())

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.schemas.common import UsagePublic
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import (
     LeadIdsIn,
@@ -22,6 +23,7 @@ from segmint.api.schemas.lists import (
 from segmint.engine import answering, filtering
 from segmint.engine import leads as leads_engine
 from segmint.engine import lists as engine
+from segmint.engine import usage as usage_engine
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.export import export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
@@ -108,9 +110,22 @@ def delete_list(
     project: ProjectDep,
     _principal: PrincipalDep,
     clock: ClockDep,
+    force: Annotated[bool, Query(description="Delete even if something uses it.")] = False,
 ) -> Response:
-    engine.delete_list(conn, project, list_id, clock)
+    engine.delete_list(conn, project, list_id, force, clock)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{list_id}/usage",
+    response_model=UsagePublic,
+    summary="What uses the list (segments, campaigns, lists)",
+)
+def usage(
+    list_id: int, conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep
+) -> UsagePublic:
+    engine.get_list(conn, project, list_id)
+    return UsagePublic.of(usage_engine.list_usage(conn, project, list_id))
 
 
 @router.get("/{list_id}/members", response_model=LeadPage, summary="Members of a list")

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.routes.lists import list_public
+from segmint.api.schemas.common import UsagePublic
 from segmint.api.schemas.filters import FilterIn
 from segmint.api.schemas.history import HistoryPage, history_page
 from segmint.api.schemas.leads import LeadPage, LeadPublic
@@ -29,6 +30,7 @@ from segmint.engine import answering, filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
+from segmint.engine import usage as usage_engine
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.export import export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
@@ -120,6 +122,18 @@ def delete_segment(
 ) -> Response:
     engine.delete_segment(conn, project, principal, segment_id, force)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{segment_id}/usage",
+    response_model=UsagePublic,
+    summary="What uses the segment (segments, campaigns, lists)",
+)
+def usage(
+    segment_id: int, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> UsagePublic:
+    engine.visible_segment(conn, project, principal, segment_id)
+    return UsagePublic.of(usage_engine.segment_usage(conn, project, segment_id))
 
 
 @router.get("/{segment_id}/count", response_model=CountResult, summary="Live member count")

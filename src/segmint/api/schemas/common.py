@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from segmint.storable import check_storable
 
@@ -33,3 +33,27 @@ class Strict(BaseModel):
         if isinstance(data, dict):
             check_storable({k: v for k, v in data.items() if k not in cls.per_row_fields})
         return data
+
+
+class UserRef(BaseModel):
+    """An object that uses another: deleting the used one breaks or changes it."""
+
+    id: int
+    name: str
+
+
+class UsagePublic(BaseModel):
+    """What uses a segment or a list."""
+
+    segments: list[UserRef] = Field(description="Segments whose filter refers to it.")
+    campaigns: list[UserRef] = Field(description="Campaigns that target, exclude or filter by it.")
+    lists: list[UserRef] = Field(description="Lists whose refresh filter refers to it.")
+
+    @classmethod
+    def of(cls, usage: Any) -> UsagePublic:
+        def refs(users: list[Any]) -> list[UserRef]:
+            return [UserRef(id=user.id, name=user.name) for user in users]
+
+        return cls(
+            segments=refs(usage.segments), campaigns=refs(usage.campaigns), lists=refs(usage.lists)
+        )

@@ -20,3 +20,7 @@ class TextIn(Strict):
 class ParsedFilter(BaseModel):
     filter: Any = Field(examples=[FILTER_EXAMPLE])
     text: str
+    words: dict[str, Any] = Field(
+        description="The tree in words: each condition's field and operator labels, each "
+        "referenced segment's and list's name (null once deleted)."
+    )

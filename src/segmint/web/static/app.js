@@ -93,6 +93,12 @@ function fmtDate(value, withTime = true) {
   const d = parseUtc(value);
   return withTime ? d.toLocaleString() : d.toLocaleDateString();
 }
+// A share as a percentage: one decimal below 10%, never "0%" for a share that is not nothing.
+function fmtShare(fraction) {
+  if (fraction > 0 && fraction < 0.001) return "<0.1%";
+  const percent = fraction * 100;
+  return `${percent.toLocaleString(undefined, { maximumFractionDigits: percent < 10 ? 1 : 0 })}%`;
+}
 const leadName = (lead) =>
   [lead.first_name, lead.last_name].filter(Boolean).join(" ") || lead.email || `Lead ${lead.id}`;
 const projectUrl = (path) => `/p/${encodeURIComponent(BOOT.project)}${path}`;
@@ -121,6 +127,40 @@ function confirmDialog({ title, lines = [], confirmLabel = "Confirm", danger = f
     dialog.showModal();
     cancel.focus();
   });
+}
+
+// Deleting a segment or a list: the dialog first names what uses it (each a link), and then
+// offers what the API allows, deleting it anyway, so nobody meets "delete with ?force=true".
+// Resolves true once deleted.
+async function deleteUsedObject({ noun, name, path, lines }) {
+  let usage;
+  try { usage = await api(`${path}/usage`); } catch (error) { toast(error.message, "error"); return false; }
+  const users = [
+    ...usage.segments.map((u) => ["Segment", u.name, `/segments/${u.id}`]),
+    ...usage.campaigns.map((u) => ["Campaign", u.name, `/campaigns/${u.id}`]),
+    ...usage.lists.map((u) => ["List", u.name, `/lists/${u.id}`]),
+  ];
+  const used = users.length > 0;
+  const sure = await confirmDialog({
+    title: `Delete "${name}"?`,
+    lines: used ? [
+      `This ${noun} is used by ${users.length === 1 ? "1 other object" : `${users.length} other objects`}:`,
+      el("ul", { class: "used-by" }, users.map(([kind, userName, href]) =>
+        el("li", {}, `${kind} `, el("a", { href: projectUrl(href) }, userName)))),
+      `Each of them will need updating once the ${noun} is gone: until then it shows an error or matches no one through it.`,
+      ...lines,
+    ] : lines,
+    confirmLabel: used ? "Delete anyway" : "Delete",
+    danger: true,
+  });
+  if (!sure) return false;
+  try {
+    await api(used ? `${path}?force=true` : path, { method: "DELETE" });
+  } catch (error) {
+    toast(error.message, "error");
+    return false;
+  }
+  return true;
 }
 
 // A modal asking for one line of text: resolves to it, or null when cancelled.

@@ -1,6 +1,15 @@
 // Static lists: the index, and one list's members (add, remove, refresh, export).
 "use strict";
 
+function deleteList(list) {
+  return deleteUsedObject({
+    noun: "list",
+    name: list.name,
+    path: `/lists/${list.id}`,
+    lines: ["This action cannot be undone.", "Leads themselves will NOT be deleted (only the list)."],
+  });
+}
+
 async function listsIndex() {
   const rows = document.getElementById("list-rows");
   async function load() {
@@ -16,9 +25,7 @@ async function listsIndex() {
     } catch (error) { clear(rows, el("tr", {}, el("td", { colspan: 5, class: "error" }, error.message))); }
   }
   async function removeList(list) {
-    const sure = await confirmDialog({ title: `Delete "${list.name}"?`, lines: ["This action cannot be undone.", "Leads themselves will NOT be deleted (only the list)."], confirmLabel: "Delete", danger: true });
-    if (!sure) return;
-    try { await api(`/lists/${list.id}`, { method: "DELETE" }); toast("List deleted."); load(); } catch (e) { toast(e.message, "error"); }
+    if (await deleteList(list)) { toast("List deleted."); load(); }
   }
   document.getElementById("new-list").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -4,25 +4,17 @@
 const badge = (color) => el("span", { class: "badge", style: `background:${color || "#9ca3af"}`, "aria-hidden": "true" });
 const enrichment = (lead) => (lead.enrichment && Object.keys(lead.enrichment).length ? "Enriched" : "Not enriched");
 
-async function deleteSegment(segment) {
-  const sure = await confirmDialog({
-    title: `Delete "${segment.name}"?`,
+function deleteSegment(segment) {
+  return deleteUsedObject({
+    noun: "segment",
+    name: segment.name,
+    path: `/segments/${segment.id}`,
     lines: [
       "This action cannot be undone.",
       "Filter criteria will be permanently deleted.",
       "Leads themselves will NOT be deleted (only the segment definition).",
     ],
-    confirmLabel: "Delete",
-    danger: true,
   });
-  if (!sure) return false;
-  try {
-    await api(`/segments/${segment.id}`, { method: "DELETE" });
-  } catch (error) {
-    toast(error.message, "error");
-    return false;
-  }
-  return true;
 }
 
 // -- the list ---------------------------------------------------------------------------------
@@ -124,9 +116,35 @@ function whyTree(node) {
       return el("li", {}, `${eventWords(node)}: `,
         el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
     case "in_segment":
-      return el("li", {}, `In segment #${node.segment_id}`, mark, el("ul", {}, whyTree(node.child)));
+      return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
     default:
-      return el("li", {}, `In list #${node.list_id}`, mark);
+      return el("li", {}, "In list ", referenceLink(node), mark);
+  }
+}
+
+// A referenced segment or list by name, linked; one deleted since is said to be.
+function referenceLink(node) {
+  const [id, path] = node.type === "in_segment" ? [node.segment_id, "segments"] : [node.list_id, "lists"];
+  if (node.name === null || node.name === undefined) return el("span", {}, `#${id} (deleted)`);
+  return el("a", { href: projectUrl(`/${path}/${id}`) }, node.name);
+}
+
+// The segment's conditions in words, from the API's tree in words (POST /filters/text).
+function describeTree(node) {
+  switch (node.type) {
+    case "and":
+    case "or":
+      return el("li", {}, node.type === "and" ? "All of these" : "Any of these",
+        el("ul", {}, node.children.map(describeTree)));
+    case "not":
+      return el("li", {}, "None of this", el("ul", {}, describeTree(node.child)));
+    case "condition":
+      return el("li", {}, `${node.field_label} ${conditionWords(node)}`);
+    case "event":
+      return el("li", {}, eventWords(node),
+        node.where ? el("ul", {}, el("li", {}, "each where", el("ul", {}, describeTree(node.where)))) : null);
+    default:
+      return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
 }
 
@@ -151,11 +169,48 @@ async function segmentDetail() {
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
       el("dl", { class: "stats" },
         el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
+        el("div", {}, el("dt", {}, "Share of all leads"), el("dd", { id: "member-share" }, "…")),
         el("div", {}, el("dt", {}, "State"), el("dd", {}, segment.active ? "Active" : "Inactive (members frozen)")),
         el("div", {}, el("dt", {}, "Created"), el("dd", {}, fmtDate(segment.created_at))),
         el("div", {}, el("dt", {}, "Created by"), el("dd", {}, segment.created_by || "–")),
         el("div", {}, el("dt", {}, "Last evaluated"), el("dd", {}, fmtDate(segment.last_evaluated_at)))));
     renderActions();
+    loadShare();
+    loadConditions();
+  }
+
+  // "12.5% of 10,000 leads": the whole counted live, as the members are.
+  async function loadShare() {
+    const share = document.getElementById("member-share");
+    try {
+      const all = (await api("/leads/count")).count;
+      share.textContent = all ? `${fmtShare(count / all)} of ${fmtNumber(all)}` : "–";
+    } catch (error) { share.textContent = "–"; }
+  }
+
+  async function loadConditions() {
+    const box = document.getElementById("conditions");
+    const frozen = segment.active ? null
+      : el("p", { class: "muted" }, "Inactive: its members are frozen as these conditions chose them when it was deactivated.");
+    try {
+      const parsed = await api("/filters/text", { method: "POST", body: { filter: segment.filter } });
+      clear(box, el("ul", { class: "why" }, describeTree(parsed.words)), frozen);
+    } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+  }
+
+  async function loadUsage() {
+    const box = document.getElementById("used-by");
+    try {
+      const usage = await api(`/segments/${id}/usage`);
+      const users = [
+        ...usage.campaigns.map((u) => ["Campaign", u.name, `/campaigns/${u.id}`]),
+        ...usage.segments.map((u) => ["Segment", u.name, `/segments/${u.id}`]),
+        ...usage.lists.map((u) => ["List", u.name, `/lists/${u.id}`]),
+      ];
+      clear(box, users.length
+        ? el("ul", { class: "used-by" }, users.map(([kind, name, href]) => el("li", {}, `${kind} `, el("a", { href: projectUrl(href) }, name))))
+        : el("p", { class: "muted" }, "No campaign, segment or list uses this segment."));
+    } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
 
   function renderActions() {
@@ -279,6 +334,7 @@ async function segmentDetail() {
   }
 
   await loadHeader();
+  loadUsage();
   members.render();
   loadHistory();
   loadAnalytics();

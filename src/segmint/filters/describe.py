@@ -1,0 +1,64 @@
+"""A filter in words: each node with the labels a person reads ("Company size", "is at least")
+and the names of the segments and lists it refers to, for a segment's page and the builder's
+summary. The shape is explain's without a lead: the UI writes both with the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, assert_never
+
+from segmint.filters.evaluate import to_jsonable
+from segmint.filters.fields import resolve_event_field, resolve_field
+from segmint.filters.operators import OPERATORS
+from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.projects import Project
+
+# The name of a segment or list by id, or None once it is gone.
+Names = Callable[[int], str | None]
+
+
+def describe(
+    node: Node, project: Project, segment_name: Names, list_name: Names, in_event: bool = False
+) -> dict[str, Any]:
+    def again(child: Node, inside_event: bool = in_event) -> dict[str, Any]:
+        return describe(child, project, segment_name, list_name, inside_event)
+
+    match node:
+        case And(children):
+            return {"type": "and", "children": [again(child) for child in children]}
+        case Or(children):
+            return {"type": "or", "children": [again(child) for child in children]}
+        case Not(child):
+            return {"type": "not", "child": again(child)}
+        case Condition():
+            return _condition(node, project, in_event)
+        case EventCondition():
+            return {
+                "type": "event",
+                "event": node.type,
+                "performed": node.performed,
+                "min_count": node.min_count,
+                "max_count": node.max_count,
+                "within_days": node.within_days,
+                "where": again(node.where, True) if node.where is not None else None,
+            }
+        case SegmentRef(segment_id):
+            name = segment_name(segment_id)
+            return {"type": "in_segment", "segment_id": segment_id, "name": name}
+        case ListRef(list_id):
+            return {"type": "in_list", "list_id": list_id, "name": list_name(list_id)}
+        case _:
+            assert_never(node)
+
+
+def _condition(node: Condition, project: Project, in_event: bool) -> dict[str, Any]:
+    # Inside an event's `where` a field is a path into the event's metadata.
+    spec = resolve_event_field(node.field) if in_event else resolve_field(node.field, project)
+    return {
+        "type": "condition",
+        "field": node.field,
+        "op": node.op,
+        "field_label": spec.label,
+        "op_label": OPERATORS[node.op].label,
+        "value": to_jsonable(node.value),
+    }
