@@ -329,7 +329,7 @@ def test_scoring_recompute_rescores_every_lead(db: Engine, db_url: str) -> None:
         scoring.create_rule(conn, project, {"event_type": "demo", "points": 30})
     result = run(db_url, "scoring", "recompute")
     assert result.exit_code == 0, result.output
-    assert "3 scores changed" in result.stdout  # one Hot, two given the Cold level
+    assert "1 scores changed" in result.stdout  # one Hot; the others held Cold from the start
     assert "Hot: 1 leads" in result.stdout and "Cold: 2 leads" in result.stdout
     assert "3/3" in result.stderr  # the progress bar
 

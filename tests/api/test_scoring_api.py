@@ -109,3 +109,26 @@ def test_fit_levels_preview_and_the_rescoring_flag(api: Api) -> None:
     assert [(b["name"], b["count"]) for b in preview] == [("Out", 1), ("In", 1)]
     Worker(api.client.app.state.engine).sweep_scores()  # type: ignore[attr-defined]
     assert api.get("scoring").json()["rescoring"] is False
+
+
+def test_every_lead_holds_the_level_the_page_counts(api: Api) -> None:
+    """A lead has its level from the moment it is written, so the scoring page's counts are
+    what "Engagement level is …" matches (they once said Cold: 10,000 while it matched 0)."""
+    rows = [
+        {"email": "a@x.test"},
+        {"email": "b@x.test", "engagement_score": 60},
+        {"email": "c@x.test", "engagement_score": 30, "engagement_level": "Imported"},
+    ]
+    assert api.post("leads/bulk", json={"leads": rows}).json()["created"] == 3
+    made = api.post("leads", json={"email": "d@x.test"}).json()
+    assert made["engagement_level"] == "Cold"
+    patched = api.patch(f"leads/{made['id']}", json={"engagement_score": 80}).json()
+    assert patched["engagement_level"] == "Very Hot"
+
+    state = api.get("scoring").json()
+    counts = {band["name"]: band["count"] for band in state["levels"]}
+    assert counts == {"Cold": 1, "Warm": 0, "Hot": 1, "Very Hot": 1}
+    assert state["unleveled"] == 1  # "Imported": none of the bands, until it is rescored
+    for name, count in counts.items():
+        tree = {"field": "engagement_level", "op": "eq", "value": name}
+        assert api.post("segments/preview", json={"filter": tree}).json()["count"] == count

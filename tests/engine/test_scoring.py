@@ -73,7 +73,7 @@ def test_scores_follow_new_events_at_once(db: Engine, project: Project, clock: F
     )
     # the cap is reached already; +10 for pricing (case-insensitive), +30 for the demo
     assert _scores(db)["a@x.test"] == (60, 60, "Hot")
-    assert _scores(db)["b@x.test"] == (0, 0, None)  # untouched until a sweep scores everyone
+    assert _scores(db)["b@x.test"] == (0, 0, "Cold")  # a new lead holds its score's level
 
 
 def test_decay_across_a_clock_move_and_max_score(
@@ -254,7 +254,7 @@ def test_profile_fit_follows_writes_and_rule_changes(
 
     with db.begin() as conn:
         fit.set_levels(conn, project, [{"name": "Out", "min": 0}, {"name": "In", "min": 30}])
-        assert fit.level_counts(conn, project)[1]["name"] == "In"
+        assert fit.held_levels(conn, project).counts[1]["name"] == "In"
     worker.sweep_scores()
     assert {level for _, _, level in _profile(db).values()} == {"In"}
 

@@ -123,3 +123,36 @@ def test_upgrading_to_never_reused_ids_keeps_every_row(db_url: str, project) -> 
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.leads)).scalar() == 1
         assert _segment(conn, project.id, "new") > gone
     engine.dispose()
+
+
+def test_upgrading_gives_leads_without_a_level_one_through_a_sweep(db_url: str, project) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0016: a project whose leads lack an engagement level is swept by the worker
+    (a settings row with the default levels added where there was none), and its leads end
+    with the level their events' score gives."""
+    from datetime import UTC, datetime
+
+    from segmint.engine import scoring
+
+    engine = create_engine(db_url, poolclass=sa.NullPool)
+    migrate.downgrade(engine, "0015")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            tables.leads.insert(),
+            [
+                dict(project_id=project.id, email=email, tags=[], custom={}, engagement_score=s)
+                | dict(created_at=now, updated_at=now)
+                for email, s in (("cold@x.test", 0), ("hot@x.test", 60))
+            ],
+        )
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        assert scoring.due_projects(conn, now) == [project.id]
+    scoring.sweep(engine, project.id, now)
+    with engine.begin() as conn:
+        query = sa.select(tables.leads.c.email, tables.leads.c.engagement_level)
+        levels = {row.email: row.engagement_level for row in conn.execute(query)}
+        # The sweep scores from events, and these leads have none: both are Cold.
+        assert levels == {"cold@x.test": "Cold", "hot@x.test": "Cold"}
+        assert scoring.due_projects(conn, now) == []
+    engine.dispose()

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Site, log_in, open_page
+from tests.web.conftest import Site, log_in, open_page, seed_leads
 
 
 def test_import_a_csv_with_mapping_and_progress(site: Site, browser: Any, tmp_path: Path) -> None:
@@ -169,6 +169,31 @@ def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> Non
     page.goto(f"{site.url}/p/default/leads/1")  # lead00 signed up: 30 points
     expect(page.locator("#score-now")).to_have_text("30")
     expect(page.locator("#lead-score")).to_contain_text("Warm")
+    assert page.errors == []
+
+
+def test_the_scoring_page_counts_the_levels_leads_hold(site: Site, browser: Any) -> None:
+    """Its counts are what "Engagement level is …" matches: every seeded lead holds Cold from
+    the start, and a lead written with a level of its own is said to hold none of the bands."""
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    created = page.evaluate(
+        "() => api('/leads', { method: 'POST', body: "
+        "{ email: 'odd@example.com', engagement_level: 'Imported' } })"
+    )
+    assert created["engagement_level"] == "Imported"
+    page.goto(f"{site.url}/p/default/scoring")
+    cold = page.locator("#levels tbody tr").nth(0).locator("td").nth(2)
+    expect(cold).to_have_text(str(len(seed_leads())))
+    expect(page.locator("#levels .unleveled")).to_have_text(
+        "1 lead has none of these levels yet (not scored yet, or imported with another): "
+        "the next rescore gives them one."
+    )
+    matched = page.evaluate(
+        "() => api('/segments/preview', { method: 'POST', body: { filter: "
+        "{ field: 'engagement_level', op: 'eq', value: 'Cold' } } })"
+    )
+    assert matched["count"] == len(seed_leads())
     assert page.errors == []
 
 

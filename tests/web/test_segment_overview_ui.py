@@ -59,9 +59,7 @@ def test_a_segment_page_reads_its_conditions_share_and_users(site: Site, browser
     share = f"{round(100 * new_leads / len(seed_leads()))}% of {len(seed_leads())}"
     expect(page.locator("#member-share")).to_have_text(share)
     expect(page.locator("#conditions")).to_have_text("Status is new")
-    expect(page.locator("#used-by")).to_have_text(
-        "No campaign, segment or list uses this segment."
-    )
+    expect(page.locator("#used-by")).to_have_text("No campaign, segment or list uses this segment.")
 
     page.goto(f"{site.url}/p/default/segments/{made['base']['id']}")
     conditions = page.locator("#conditions")

@@ -31,7 +31,7 @@ def recompute(project: ProjectSlug = "default", database_url: DatabaseUrl = None
 
             changed = scoring.rescore_all(engine, target, SYSTEM_CLOCK.now(), advance)
         with engine.connect() as conn:
-            counts = scoring.level_counts(conn, target, scoring.levels(conn, target))
+            held = scoring.held_levels(conn, target)
     out.print(f"{changed} scores changed")
-    for band in counts:
+    for band in held.counts:
         out.print(f"{band['name']}: {band['count']} leads (from {band['min']:g} points)")

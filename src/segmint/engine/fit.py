@@ -24,9 +24,11 @@ from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import filtering, outbox
 from segmint.engine.scoring import (
     CHUNK,
+    HeldLevels,
     Levels,
     checked_levels,
     checked_number,
+    held_by,
     level_of,
     rescore_later,
 )
@@ -167,19 +169,9 @@ def preview_counts(
     return counts
 
 
-def level_counts(conn: sa.Connection, project: Project) -> list[dict[str, Any]]:
-    """How many leads hold each fit level now."""
-    rows: dict[str | None, int] = dict(
-        conn.execute(
-            sa.select(leads.c.profile_level, sa.func.count())
-            .where(leads.c.project_id == project.id)
-            .group_by(leads.c.profile_level)
-        ).all()
-    )
-    return [
-        {"name": name, "min": low, "count": int(rows.get(name, 0))}
-        for name, low in levels(conn, project)
-    ]
+def held_levels(conn: sa.Connection, project: Project) -> HeldLevels:
+    """How many leads hold each fit level now, and how many none."""
+    return held_by(conn, project, leads.c.profile_level, levels(conn, project))
 
 
 def scores(

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import outbox, values
+from segmint.engine import outbox, scoring, values
 from segmint.errors import InvalidInput
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
@@ -125,17 +125,18 @@ def upsert(
     matches a stored lead updates it (or is skipped, with `on_conflict="skip"`), any other
     creates a lead; every written lead is queued for membership maintenance."""
     stored = _stored_by_email(conn, project, [lead.email for lead in batch if lead.email])
+    bands = scoring.levels(conn, project)
     inserts: list[dict[str, Any]] = []
     updates: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     skipped = 0
     for lead in batch:
         existing = stored.get(lead.email) if lead.email else None
         if existing is None:
-            inserts.append(insert_values(lead, project.id, now))
+            inserts.append(insert_values(lead, project.id, now, bands))
         elif on_conflict == "skip":
             skipped += 1
         else:
-            row = update_values(lead, existing, project.id, now)
+            row = update_values(lead, existing, project.id, now, bands)
             updates[frozenset(row)].append(row)
     if inserts:
         new_ids = insert_returning_ids(conn, leads, inserts)
@@ -165,8 +166,11 @@ def lock_for_merge(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]
     return query.with_for_update(of=leads)
 
 
-def insert_values(lead: LeadInput, project_id: int, now: datetime) -> dict[str, Any]:
-    """A full row for a new lead: the record's fields over the defaults."""
+def insert_values(
+    lead: LeadInput, project_id: int, now: datetime, bands: scoring.Levels
+) -> dict[str, Any]:
+    """A full row for a new lead: the record's fields over the defaults, its engagement level
+    the band its score falls in (a level given outright is kept: the next rescore decides)."""
     row: dict[str, Any] = dict.fromkeys(LEAD_WRITABLE)
     row.update(lead.columns)
     score = row["engagement_score"] or 0.0
@@ -175,6 +179,7 @@ def insert_values(lead: LeadInput, project_id: int, now: datetime) -> dict[str, 
         tags=row["tags"] or [],
         engagement_score=score,
         max_score=max(score, row["max_score"] or 0.0),
+        engagement_level=row["engagement_level"] or scoring.level_of(score, bands),
         custom=lead.custom,
         enrichment=_merged_enrichment(lead, None),
         created_at=row["created_at"] or now,
@@ -183,8 +188,11 @@ def insert_values(lead: LeadInput, project_id: int, now: datetime) -> dict[str, 
     return row
 
 
-def update_values(lead: LeadInput, existing: Any, project_id: int, now: datetime) -> dict[str, Any]:
-    """The changed columns of a stored lead, keyed for `update_statement`."""
+def update_values(
+    lead: LeadInput, existing: Any, project_id: int, now: datetime, bands: scoring.Levels
+) -> dict[str, Any]:
+    """The changed columns of a stored lead, keyed for `update_statement`; a written score
+    brings its level unless the record gives one."""
     row = dict(lead.columns)
     row.pop("created_at", None)  # a lead's creation time is kept from its first import
     if "tags" in row and row["tags"] is None:
@@ -197,6 +205,8 @@ def update_values(lead: LeadInput, existing: Any, project_id: int, now: datetime
         row["enrichment"] = _merged_enrichment(lead, existing.enrichment)
     if row.get("engagement_score") is not None:
         row["max_score"] = max(existing.max_score, row["engagement_score"])
+        if "engagement_level" not in row:
+            row["engagement_level"] = scoring.level_of(row["engagement_score"], bands)
     if row.get("last_activity_at") and existing.last_activity_at:
         row["last_activity_at"] = max(row["last_activity_at"], as_utc(existing.last_activity_at))
     row.update(b_project_id=project_id, b_id=existing.id, updated_at=now)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import answering, membership, outbox
+from segmint.engine import answering, membership, outbox, scoring
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
     insert_values,
@@ -68,7 +68,9 @@ def create_lead(
         raise Conflict(f"a lead with email {lead.email} already exists", "email")
     now = clock.now()
     new_id = conn.execute(
-        leads.insert().values(insert_values(lead, project.id, now)).returning(leads.c.id)
+        leads.insert()
+        .values(insert_values(lead, project.id, now, scoring.levels(conn, project)))
+        .returning(leads.c.id)
     ).scalar_one()
     outbox.leads_written(conn, project.id, [new_id], now)
     return get_lead(conn, project, new_id)
@@ -108,7 +110,7 @@ def update_lead(
         if other is not None:
             raise Conflict(f"lead {other} already has email {lead.email}", "email")
     now = clock.now()
-    row = update_values(lead, existing, project.id, now)
+    row = update_values(lead, existing, project.id, now, scoring.levels(conn, project))
     conn.execute(update_statement(frozenset(row)), [row])
     outbox.leads_written(conn, project.id, [lead_id], now, written_columns(frozenset(row)))
     return get_lead(conn, project, lead_id)

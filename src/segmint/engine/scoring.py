@@ -247,8 +247,39 @@ def level_of(score: float, bands: Levels) -> str | None:
     return found
 
 
+@dataclass(frozen=True)
+class HeldLevels:
+    """How many leads hold each level now (as filters read it), and how many hold none of them
+    (not yet scored, or written with a level of their own, which the next rescore replaces)."""
+
+    counts: list[dict[str, Any]]
+    unleveled: int
+
+
+def held_levels(conn: sa.Connection, project: Project) -> HeldLevels:
+    """How many leads hold each engagement level now, and how many none."""
+    return held_by(conn, project, leads.c.engagement_level, levels(conn, project))
+
+
+def held_by(
+    conn: sa.Connection, project: Project, column: sa.Column[Any], bands: Levels
+) -> HeldLevels:
+    """Counts by the leads' stored level (`engagement_level` or `profile_level`): what
+    "Engagement level is Cold" matches, not what the scores would give."""
+    rows: dict[str | None, int] = dict(
+        conn.execute(
+            sa.select(column, sa.func.count())
+            .where(leads.c.project_id == project.id)
+            .group_by(column)
+        ).all()
+    )
+    counts = [{"name": name, "min": low, "count": int(rows.get(name, 0))} for name, low in bands]
+    named = {name for name, _ in bands}
+    return HeldLevels(counts, sum(n for level, n in rows.items() if level not in named))
+
+
 def level_counts(conn: sa.Connection, project: Project, bands: Levels) -> list[dict[str, Any]]:
-    """How many leads each band holds by their stored scores (a preview of new bands too)."""
+    """How many leads each band would hold by their stored scores: a preview of new bands."""
     score = leads.c.engagement_score
     counts = []
     for i, (name, low) in enumerate(bands):

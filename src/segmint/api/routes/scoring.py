@@ -32,13 +32,16 @@ def _levels(bands: scoring.Levels) -> list[dict[str, Any]]:
 
 @router.get("", response_model=Scoring, summary="Rules, levels and how many leads each holds")
 def get_scoring(conn: ConnectionDep, project: ProjectDep, _principal: PrincipalDep) -> Scoring:
-    bands = scoring.levels(conn, project)
+    engagement = scoring.held_levels(conn, project)
+    fitness = fit.held_levels(conn, project)
     return Scoring.model_validate(
         {
             "rules": [r.public() for r in scoring.list_rules(conn, project)],
-            "levels": scoring.level_counts(conn, project, bands),
+            "levels": engagement.counts,
+            "unleveled": engagement.unleveled,
             "fit_rules": [r.public() for r in fit.list_rules(conn, project)],
-            "fit_levels": fit.level_counts(conn, project),
+            "fit_levels": fitness.counts,
+            "fit_unleveled": fitness.unleveled,
             "account_rollup": account_levels.rollup(conn, project),
             "rescoring": scoring.rescoring(conn, project),
         }

@@ -76,9 +76,11 @@ class FitRulePublic(BaseModel):
 
 class Scoring(BaseModel):
     rules: list[ScoringRulePublic]
-    levels: list[LevelCount]
+    levels: list[LevelCount] = Field(description="Counts by the leads' engagement_level now.")
+    unleveled: int = Field(description="Leads with no engagement_level (not yet scored).")
     fit_rules: list[FitRulePublic]
     fit_levels: list[LevelCount] = Field(description="Counts by the leads' profile_level now.")
+    fit_unleveled: int = Field(description="Leads with no profile_level (not yet fitted).")
     account_rollup: str = Field(description="max or sum: how accounts combine their leads.")
     rescoring: bool = Field(description="True while every lead is being rescored after a change.")
 

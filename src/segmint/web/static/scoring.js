@@ -29,11 +29,19 @@
       el("thead", {}, el("tr", {}, ["Event", "Points", "Where", "Cap", "Decay", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No rules yet: every score is 0."))))));
     levelsEditor(document.getElementById("levels"), {
-      label: "Level", bands: state.levels, previewPath: "/scoring/levels/preview", savePath: "/scoring/levels",
+      label: "Level", bands: state.levels, unleveled: state.unleveled, previewPath: "/scoring/levels/preview", savePath: "/scoring/levels",
       saved: "Levels saved: every lead's level is being updated." });
     renderFit(state);
     document.getElementById("account-rollup").value = state.account_rollup;
     watch(state.rescoring);
+  }
+
+  // Leads holding no level match no "level is …" condition: the page says so, not a count
+  // that the filters would not find.
+  function unleveledNote(label, count) {
+    if (!count) return null;
+    const leads = count === 1 ? "1 lead has" : `${fmtNumber(count)} leads have`;
+    return el("p", { class: "muted unleveled" }, `${leads} none of these ${label.toLowerCase()}s yet (not scored yet, or imported with another): the next rescore gives them one.`);
   }
 
   // While every lead is being rescored, a live status; the counts are reloaded when done.
@@ -48,8 +56,9 @@
     }, 2000);
   }
 
-  // Bands (name, from) with a live count of the leads each would hold, saved as a whole.
-  function levelsEditor(mount, { label, bands: given, previewPath, savePath, saved }) {
+  // Bands (name, from), saved as a whole. The counts are the leads holding each level now (what
+  // a filter on the level matches); while bands are edited, the leads each would hold.
+  function levelsEditor(mount, { label, bands: given, unleveled, previewPath, savePath, saved }) {
     const bands = given.map((b) => ({ name: b.name, min: b.min }));
     const countCells = [];
     const error = el("p", { class: "field-error", role: "alert" });
@@ -89,7 +98,7 @@
         } }, `Save ${label.toLowerCase()}s`)) : null;
       clear(mount, el("div", { class: "table-wrap" }, el("table", {},
         el("thead", {}, el("tr", {}, [label, "From (points)", "Leads", ""].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows))), buttons, error);
+        el("tbody", {}, rows))), unleveledNote(label, unleveled), buttons, error);
     }
     render();
   }
@@ -105,7 +114,7 @@
       el("thead", {}, el("tr", {}, ["Rule", "Condition", "Points", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No fit rules yet."))))));
     levelsEditor(document.getElementById("fit-levels"), {
-      label: "Fit level", bands: state.fit_levels, previewPath: "/scoring/fit-levels/preview", savePath: "/scoring/fit-levels",
+      label: "Fit level", bands: state.fit_levels, unleveled: state.fit_unleveled, previewPath: "/scoring/fit-levels/preview", savePath: "/scoring/fit-levels",
       saved: "Fit levels saved: every lead's fit is being updated." });
   }
 
