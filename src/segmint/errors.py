@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SegmintError(Exception):
     code = "error"
@@ -13,9 +15,16 @@ class SegmintError(Exception):
 
 
 class InvalidInput(SegmintError):
-    """Bad input from a user; `path` names where (a JSON path, a CSV column)."""
+    """Bad input from a user; `path` names where (a JSON path, a CSV column). One naming
+    several bad values keeps each in `problems`, so a caller can show them where they are."""
 
     code = "invalid"
+
+    def __init__(
+        self, message: str, path: str | None = None, problems: Sequence[InvalidInput] = ()
+    ) -> None:
+        super().__init__(message, path)
+        self.problems = tuple(problems)
 
 
 class NotFound(SegmintError):

@@ -188,3 +188,62 @@ def test_a_leads_events_newest_first_in_pages(api: Api) -> None:
     assert [e["type"] for e in rest["items"]] == ["step_1", "step_0"]
     assert rest["next_before"] is None
     assert api.get(f"leads/{lead['id']}/events", as_="stranger").status_code == 404
+
+
+def _declare_plan_and_seats(api: Api) -> None:
+    plan = {"key": "plan", "type": "select", "options": ["free", "pro"]}
+    assert api.post("custom-fields", json=plan).status_code == 201
+    assert api.post("custom-fields", json={"key": "seats", "type": "number"}).status_code == 201
+
+
+def test_patch_clears_fields_and_custom_values_with_null(api: Api) -> None:
+    _declare_plan_and_seats(api)
+    body = {"email": "a@x.test", "company": "Acme", "custom": {"plan": "pro", "seats": 3}}
+    lead = api.post("leads", json=body).json()
+    patched = api.patch(
+        f"leads/{lead['id']}", json={"company": None, "email": None, "custom": {"plan": None}}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["company"] is None and patched.json()["email"] is None
+    # A cleared custom field is gone, as if never set; the others are kept.
+    assert patched.json()["custom"] == {"seats": 3}
+    wrong = api.patch(f"leads/{lead['id']}", json={"custom": {"seats": "many"}})
+    assert wrong.status_code == 422
+    assert error_of(wrong)["path"] == "custom.seats"
+    assert "errors" not in error_of(wrong)  # one problem: its path says it all
+
+
+def test_patch_names_every_bad_field_and_changes_nothing(api: Api) -> None:
+    _declare_plan_and_seats(api)
+    lead = api.post("leads", json={"email": "a@x.test", "company": "Acme"}).json()
+    body = {
+        "email": "nope",
+        "company": "Changed",
+        "status": "won",
+        "custom": {"plan": "gold", "seats": "many"},
+    }
+    response = api.patch(f"leads/{lead['id']}", json=body)
+    assert response.status_code == 422
+    error = error_of(response)
+    assert [e["path"] for e in error["errors"]] == [
+        "email",
+        "status",
+        "custom.plan",
+        "custom.seats",
+    ]
+    assert "not an email address" in error["errors"][0]["message"]
+    assert api.get(f"leads/{lead['id']}").json()["company"] == "Acme"
+
+    # The request's own shape is checked first, and lists each problem the same way.
+    shape = api.patch(f"leads/{lead['id']}", json={"tags": "x", "phone_type": "fax"})
+    assert shape.status_code == 422
+    assert [e["path"] for e in error_of(shape)["errors"]] == ["phone_type", "tags"]
+
+
+def test_patch_to_another_leads_email_is_a_conflict(api: Api) -> None:
+    api.post("leads", json={"email": "taken@x.test"})
+    lead = api.post("leads", json={"email": "a@x.test"}).json()
+    response = api.patch(f"leads/{lead['id']}", json={"email": "Taken@X.test"})
+    assert response.status_code == 409
+    assert error_of(response)["path"] == "email"
+    assert "taken@x.test" in error_of(response)["message"]

@@ -54,18 +54,29 @@ def _error(
     message: str,
     path: str | None = None,
     headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
-    body: dict[str, str] = {"code": code, "message": message}
+    body: dict[str, Any] = {"code": code, "message": message}
     if path:
         body["path"] = path
+    if errors:
+        body["errors"] = errors
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 async def _segmint_error(_request: Request, exc: SegmintError) -> JSONResponse:
-    """Every engine error becomes {"error": {"code", "message", "path"?}}."""
-    return _error(STATUS_BY_ERROR.get(type(exc), 400), exc.code, exc.message, exc.path)
+    """Every engine error becomes {"error": {"code", "message", "path"?, "errors"?}}."""
+    problems = getattr(exc, "problems", ())
+    errors = [_problem(p.path, p.message) for p in problems]
+    return _error(
+        STATUS_BY_ERROR.get(type(exc), 400), exc.code, exc.message, exc.path, None, errors
+    )
+
+
+def _problem(path: str | None, message: str) -> dict[str, str]:
+    return {"path": path, "message": message} if path else {"message": message}
 
 
 def json_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -80,10 +91,12 @@ def json_path(location: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0]
-    path = json_path(first.get("loc", ()))
-    message = str(first.get("msg", "invalid"))
-    return _error(422, "invalid", f"{path}: {message}", path)
+    """The first problem is the message; with several, `errors` lists each (a form shows them
+    beside their fields)."""
+    found = [(json_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+    path, message = found[0]
+    errors = [_problem(p, m) for p, m in found] if len(found) > 1 else None
+    return _error(422, "invalid", f"{path}: {message}", path, None, errors)
 
 
 async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:

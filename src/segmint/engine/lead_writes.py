@@ -71,11 +71,8 @@ def prepare_lead(
         try:
             _take(lead, target, raw, project)
         except InvalidInput as exc:
-            problems.append(exc)
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise InvalidInput("; ".join(str(p) for p in problems))
+            problems.extend(exc.problems or [exc])
+    _raise_all(problems)
     _split_full_name(lead)
     return lead
 
@@ -86,8 +83,7 @@ def _take(lead: LeadInput, target: str, raw: Any, project: Project) -> None:
     elif target == "name":
         lead.columns["name"] = values.parse_text(raw, "name")
     elif target == "custom":
-        for key, value in (values.parse_json_object(raw, "custom") or {}).items():
-            _take(lead, f"custom.{key}", value, project)
+        _take_custom(lead, values.parse_json_object(raw, "custom") or {}, project)
     elif target.startswith("custom."):
         key = target[len("custom.") :]
         definition = project.custom_fields.get(key)
@@ -100,6 +96,26 @@ def _take(lead: LeadInput, target: str, raw: Any, project: Project) -> None:
         lead.enrichment_paths[target[len("enrichment.") :]] = values.parse_json_scalar(raw, target)
     else:
         raise InvalidInput("unknown field", target)
+
+
+def _take_custom(lead: LeadInput, record: dict[str, Any], project: Project) -> None:
+    """Every custom value, each bad one reported (not only the first)."""
+    problems: list[InvalidInput] = []
+    for key, value in record.items():
+        try:
+            _take(lead, f"custom.{key}", value, project)
+        except InvalidInput as exc:
+            problems.append(exc)
+    _raise_all(problems)
+
+
+def _raise_all(problems: list[InvalidInput]) -> None:
+    """One problem as it is; several as one error that also keeps each, so a form can show
+    each beside the field it names."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InvalidInput("; ".join(str(p) for p in problems), problems=problems)
 
 
 def _split_full_name(lead: LeadInput) -> None:
@@ -180,7 +196,7 @@ def insert_values(
         engagement_score=score,
         max_score=max(score, row["max_score"] or 0.0),
         engagement_level=row["engagement_level"] or scoring.level_of(score, bands),
-        custom=lead.custom,
+        custom=_merged_custom(lead, None),
         enrichment=_merged_enrichment(lead, None),
         created_at=row["created_at"] or now,
         updated_at=now,
@@ -200,7 +216,7 @@ def update_values(
     if "engagement_score" in row and row["engagement_score"] is None:
         row["engagement_score"] = 0.0  # an explicit null resets the score
     if lead.custom:
-        row["custom"] = {**(existing.custom or {}), **lead.custom}
+        row["custom"] = _merged_custom(lead, existing.custom)
     if lead.enrichment is not None or lead.enrichment_paths:
         row["enrichment"] = _merged_enrichment(lead, existing.enrichment)
     if row.get("engagement_score") is not None:
@@ -211,6 +227,13 @@ def update_values(
         row["last_activity_at"] = max(row["last_activity_at"], as_utc(existing.last_activity_at))
     row.update(b_project_id=project_id, b_id=existing.id, updated_at=now)
     return row
+
+
+def _merged_custom(lead: LeadInput, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The record's custom values over the stored ones; a null removes its key, so a cleared
+    field reads as never set (filters treat both as null) rather than as a stored null."""
+    merged = {**(stored or {}), **lead.custom}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 def _merged_enrichment(lead: LeadInput, stored: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class ErrorProblem(BaseModel):
+    path: str | None = None
+    message: str
 
 
 class ErrorDetail(BaseModel):
     code: str
     message: str
     path: str | None = None
+    errors: list[ErrorProblem] | None = Field(
+        None, description="With several bad values in one request (422): each with its path."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -27,7 +35,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found (or another organization's)",
         409: "Conflicts with the current state",
         413: "Request body too large",
-        422: "Invalid input; `path` names the bad value",
+        422: "Invalid input; `path` names the bad value (`errors` each, when several)",
         429: "Too many requests; see Retry-After",
         503: "The database is unavailable, or the statement ran past its timeout",
     }.items()

@@ -3,11 +3,13 @@
 
 const BOOT = JSON.parse(document.getElementById("boot")?.textContent || "{}");
 
+// `problems`: each bad value of a 422 that named several ([{path, message}]), else empty.
 class ApiError extends Error {
-  constructor(message, status, path) {
+  constructor(message, status, path, problems) {
     super(message);
     this.status = status;
     this.path = path || null;
+    this.problems = problems || [];
   }
 }
 
@@ -29,12 +31,14 @@ async function api(path, { method = "GET", body, raw = false, signal } = {}) {
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     let where = null;
+    let problems = [];
     try {
       const error = (await response.json()).error || {};
       message = error.message || message;
       where = error.path || null;
+      problems = error.errors || [];
     } catch (_) { /* not JSON */ }
-    throw new ApiError(message, response.status, where);
+    throw new ApiError(message, response.status, where, problems);
   }
   if (raw) return response;
   return response.status === 204 ? null : response.json();

@@ -79,6 +79,28 @@ function showValue(value) {
   return String(value);
 }
 
+function showLeadHead(lead) {
+  document.title = `${leadName(lead)} · Segmint`;
+  clear(document.getElementById("lead-head"), el("h1", {}, leadName(lead)),
+    el("p", { class: "muted" }, [lead.job_title, lead.company].filter(Boolean).join(" at ")));
+}
+
+function showLeadFields(lead) {
+  const rows = FIELD_ORDER.map((key) => el("tr", {}, el("th", { scope: "row" }, key.replace(/_/g, " ")), el("td", {}, showValue(lead[key]))));
+  for (const [key, value] of Object.entries(lead.custom || {})) rows.push(el("tr", {}, el("th", { scope: "row" }, `custom ${key}`), el("td", {}, showValue(value))));
+  rows.push(el("tr", {}, el("th", { scope: "row" }, "enrichment"), el("td", {}, showValue(lead.enrichment))));
+  clear(document.getElementById("lead-fields"), el("table", { class: "fields" }, el("tbody", {}, rows)));
+}
+
+// Evaluated live, so it is right the moment an edit is saved (history follows from the worker).
+function showLeadSegments(id) {
+  const segmentsBox = document.getElementById("lead-segments");
+  return api(`/leads/${id}/segments`).then((result) => clear(segmentsBox, result.items.length
+    ? el("ul", { class: "timeline" }, result.items.map((s) => el("li", {}, el("span", { class: "badge", style: `background:${s.color}` }),
+        el("a", { href: projectUrl(`/segments/${s.id}`) }, s.name))))
+    : el("p", { class: "muted" }, "In no segment right now."))).catch((e) => clear(segmentsBox, el("p", { class: "error" }, e.message)));
+}
+
 async function leadPage() {
   const id = BOOT.lead_id;
   let lead;
@@ -88,13 +110,15 @@ async function leadPage() {
     clear(document.getElementById("lead-head"), el("p", { class: "error" }, error.message));
     return;
   }
-  document.title = `${leadName(lead)} · Segmint`;
-  clear(document.getElementById("lead-head"), el("h1", {}, leadName(lead)),
-    el("p", { class: "muted" }, [lead.job_title, lead.company].filter(Boolean).join(" at ")));
-  const rows = FIELD_ORDER.map((key) => el("tr", {}, el("th", { scope: "row" }, key.replace(/_/g, " ")), el("td", {}, showValue(lead[key]))));
-  for (const [key, value] of Object.entries(lead.custom || {})) rows.push(el("tr", {}, el("th", { scope: "row" }, `custom ${key}`), el("td", {}, showValue(value))));
-  rows.push(el("tr", {}, el("th", { scope: "row" }, "enrichment"), el("td", { style: "white-space:normal" }, showValue(lead.enrichment))));
-  clear(document.getElementById("lead-fields"), el("table", {}, el("tbody", {}, rows)));
+  showLeadHead(lead);
+  showLeadFields(lead);
+  leadEditor({
+    card: document.getElementById("lead-fields"),
+    button: document.getElementById("edit-lead"),
+    lead,
+    showFields: showLeadFields,
+    onSaved: (saved) => { showLeadHead(saved); showLeadSegments(id); },
+  });
 
   const scoreBox = document.getElementById("lead-score");
   api(`/leads/${id}/score-history?limit=20`).then((page) => clear(scoreBox,
@@ -106,11 +130,7 @@ async function leadPage() {
       ? el("ul", { class: "timeline" }, page.items.map((p) => el("li", {}, el("strong", {}, fmtNumber(p.score)), el("span", { class: "muted" }, ` · ${fmtDate(p.at)}`))))
       : el("p", { class: "muted" }, "No score changes yet."))).catch((e) => clear(scoreBox, el("p", { class: "error" }, e.message)));
 
-  const segmentsBox = document.getElementById("lead-segments");
-  api(`/leads/${id}/segments`).then((result) => clear(segmentsBox, result.items.length
-    ? el("ul", { class: "timeline" }, result.items.map((s) => el("li", {}, el("span", { class: "badge", style: `background:${s.color}` }),
-        el("a", { href: projectUrl(`/segments/${s.id}`) }, s.name))))
-    : el("p", { class: "muted" }, "In no segment right now."))).catch((e) => clear(segmentsBox, el("p", { class: "error" }, e.message)));
+  showLeadSegments(id);
 
   const historyBox = document.getElementById("lead-history");
   api(`/leads/${id}/history?limit=50`).then((page) => clear(historyBox, page.items.length
