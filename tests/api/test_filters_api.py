@@ -12,12 +12,13 @@ def test_vocabulary_groups_fields_with_their_operators(api: Api) -> None:
     api.post("events", json={"events": [{"email": "a@x.test", "type": "api_call"}]})
     vocabulary = api.get("filters/vocabulary").json()
     groups = {g["name"]: {f["name"]: f for f in g["fields"]} for g in vocabulary["groups"]}
-    assert set(groups) == {"Standard", "Enrichment", "Custom", "Account"}
-    status = groups["Standard"]["status"]
+    assert set(groups) == {"Lead", "Enrichment", "Custom", "Account", "Scores"}
+    assert "engagement_level" in groups["Scores"]
+    status = groups["Lead"]["status"]
     assert status["type"] == "select" and status["options"] == list(api.project.statuses)
     assert {"eq", "in", "is_null"} <= {o["key"] for o in status["operators"]}
     assert "contains" not in {o["key"] for o in status["operators"]}
-    assert groups["Standard"]["source"]["options"] == ["webinar"]  # values seen in the data
+    assert groups["Lead"]["source"]["options"] == ["webinar"]  # values seen in the data
     assert groups["Custom"]["custom.plan"]["options"] == ["free", "pro"]
     assert "enrichment.company.size" in groups["Enrichment"]
     assert "account.name" in groups["Account"]

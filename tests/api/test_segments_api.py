@@ -344,3 +344,30 @@ def test_history_and_frozen_members(api: Api) -> None:
     history = api.get(f"segments/{segment['id']}/history").json()["items"]
     gone = [i for i in history if i["lead_id"] == leads[1]["id"]]
     assert gone and all(i["lead_name"] is None and i["lead_email"] is None for i in gone)
+
+
+def test_each_condition_of_a_preview_is_counted_on_its_own(api: Api) -> None:
+    _seed(api)
+    tree = {
+        "and": [
+            NEW,
+            {"not": ENRICHED_BIG},
+            {"or": [{"field": "company", "op": "contains", "value": "quarry"}, {"in_list": 999}]},
+        ]
+    }
+    bad = api.post("segments/preview/conditions", json={"filter": tree})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "filter.and[2].or[1].in_list"
+    tree["and"][2]["or"][1] = {"event": "trial_signup", "within_days": 30}
+    response = api.post("segments/preview/conditions", json={"filter": tree})
+    assert response.status_code == 200, response.text
+    assert response.headers["Segmint-Engine"] in ("index", "sql")
+    new = len([p for p in api.get("leads").json()["items"] if p["status"] == "new"])
+    counts = {item["path"]: item["count"] for item in response.json()["items"]}
+    everyone = api.get("leads/count").json()["count"]
+    big = api.post("segments/preview", json={"filter": ENRICHED_BIG}).json()["count"]
+    assert counts == {
+        "filter.and[0]": new,
+        "filter.and[1].not": everyone - big,
+        "filter.and[2].or[0]": 1,
+        "filter.and[2].or[1]": 0,
+    }

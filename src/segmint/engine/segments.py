@@ -17,6 +17,7 @@ from segmint.engine.leads import Page, audience_page, parse_sort
 from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
 from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
+from segmint.filters import parse_filter
 from segmint.index import Audience
 from segmint.model import Role
 from segmint.projects import Project
@@ -353,6 +354,53 @@ def preview(
         "warnings": warnings,
         "engine": sample.engine,
     }
+
+
+MAX_COUNTED_CONDITIONS = 30  # a builder's rows; beyond that a count per row says little
+
+
+def condition_counts(
+    conn: sa.Connection,
+    project: Project,
+    data: Any,
+    reader: Principal | None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[list[dict[str, Any]], str]:
+    """How many leads each condition of an unsaved filter matches on its own (its NOT
+    included), by the JSON path of its row, as the builder shows beside each; and who
+    answered. A group is its conditions: its own count is the filter's."""
+    filtering.validate(conn, project, data, reader=reader)  # a 422 names the bad row first
+    now = clock.now()
+    source = filtering.source_for(conn, project, reader)
+    counts: list[dict[str, Any]] = []
+    engines: set[str] = set()
+    for path, leaf in _conditions(data, "filter")[:MAX_COUNTED_CONDITIONS]:
+        tree = parse_filter(leaf, project, source)
+        total, engine = answering.count(conn, project, Audience((tree,)), now)
+        counts.append({"path": path, "count": total})
+        engines.add(engine)
+    return counts, answering.SQL if answering.SQL in engines else answering.INDEX
+
+
+def _conditions(data: Any, path: str) -> list[tuple[str, Any]]:
+    """(path, JSON) of each condition, event condition or reference in a filter, outside
+    events' `where` (a row of its own there counts events, not leads). A negated one is
+    given at its `not` path, with its `not`: the row says NOT."""
+    if not isinstance(data, dict):
+        return []
+    if "not" in data:
+        inner = data["not"]
+        if isinstance(inner, dict) and not ({"and", "or", "not"} & inner.keys()):
+            return [(f"{path}.not", data)]
+        return _conditions(inner, f"{path}.not")
+    for kind in ("and", "or"):
+        if isinstance(data.get(kind), list):
+            return [
+                found
+                for at, child in enumerate(data[kind])
+                for found in _conditions(child, f"{path}.{kind}[{at}]")
+            ]
+    return [(path, data)]
 
 
 def members(

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from segmint.engine import seen
 from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
 from segmint.filters.fields import ENRICHMENT_LABELS
 from segmint.projects import Project
@@ -16,14 +17,20 @@ SUGGESTIONS = 50  # distinct values offered for a free-text field such as source
 ACCOUNT_PREFIX = "account."
 
 
+SCORES = ("engagement_score", "max_score", "engagement_level", "profile_level")
+
+
 def _group(spec: FieldSpec) -> str:
+    """The picker's groups, as users look for a field: Lead, Enrichment, Custom, Account, Scores."""
     if spec.name.startswith(ACCOUNT_PREFIX):
         return "Account"
     if spec.name.startswith("custom."):
         return "Custom"
     if spec.name == "enrichment_status":
         return "Enrichment"
-    return "Standard"
+    if spec.name in SCORES:
+        return "Scores"
+    return "Lead"
 
 
 def _operators(kind: FieldType) -> list[dict[str, str]]:
@@ -66,24 +73,45 @@ def event_types(conn: sa.Connection, project: Project) -> list[str]:
     return found
 
 
-def _enrichment_fields() -> list[dict[str, Any]]:
-    """The enrichment paths of the contract's data model (any other path may be typed in)."""
-    return [_field(name, label, FieldType.JSON, ()) for name, label in ENRICHMENT_LABELS.items()]
+def _enrichment_fields(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The enrichment paths of the contract's data model, then those found in the data (any
+    other path may still be typed in the text syntax)."""
+    known = [_field(name, label, FieldType.JSON, ()) for name, label in ENRICHMENT_LABELS.items()]
+    return known + _found_fields(found, "enrichment.", set(ENRICHMENT_LABELS))
+
+
+def _found_fields(
+    found: list[dict[str, Any]], prefix: str, known: set[str]
+) -> list[dict[str, Any]]:
+    """Fields for JSON paths found in the data, labelled by their path ("Company founded")."""
+    return [
+        _field(
+            path["name"],
+            path["name"][len(prefix) :].replace(".", " ").replace("_", " ").capitalize(),
+            FieldType.JSON,
+            (),
+        )
+        for path in found
+        if path["name"] not in known
+    ]
 
 
 def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:
     """Everything the builder's menus need, in one answer."""
-    seen = {"source": _seen(conn, project, leads.c.source)}
+    common = {"source": _seen(conn, project, leads.c.source)}
     groups: dict[str, list[dict[str, Any]]] = {
-        "Standard": [],
+        "Lead": [],
         "Enrichment": [],
         "Custom": [],
         "Account": [],
+        "Scores": [],
     }
     for spec in project_fields(project):
-        options = spec.options or seen.get(spec.name, ())
+        options = spec.options or common.get(spec.name, ())
         groups[_group(spec)].append(_field(spec.name, spec.label, spec.type, options))
-    groups["Enrichment"] += _enrichment_fields()
+    groups["Enrichment"] += _enrichment_fields(seen.json_paths(conn, project, "enrichment"))
+    account_paths = seen.json_paths(conn, project, "account.metadata")
+    groups["Account"] += _found_fields(account_paths, "account.metadata.", set())
     return {
         "groups": [{"name": name, "fields": fields} for name, fields in groups.items() if fields],
         "event_types": event_types(conn, project),

@@ -17,6 +17,7 @@ from segmint.api.schemas.history import HistoryPage, history_page
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import ListPublic
 from segmint.api.schemas.segments import (
+    ConditionCounts,
     CountResult,
     Preview,
     SegmentAnalytics,
@@ -82,6 +83,25 @@ def preview(
     result = engine.preview(conn, project, body.filter, principal, clock)
     response.headers[ENGINE_HEADER] = result.pop("engine")
     return Preview.model_validate(result)
+
+
+@router.post(
+    "/preview/conditions",
+    response_model=ConditionCounts,
+    summary="How many leads each condition of an unsaved filter matches on its own",
+)
+def preview_conditions(
+    body: FilterIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    response: Response,
+) -> ConditionCounts:
+    counts, response.headers[ENGINE_HEADER] = engine.condition_counts(
+        conn, project, body.filter, principal, clock
+    )
+    return ConditionCounts.model_validate({"items": counts})
 
 
 @router.get("/{segment_id}", response_model=SegmentPublic, summary="Get a segment")

@@ -52,6 +52,15 @@ class Preview(BaseModel):
     warnings: list[str]
 
 
+class ConditionCount(BaseModel):
+    path: str = Field(description="The condition's JSON path, e.g. filter.and[1] (or .not).")
+    count: int = Field(description="Leads it matches on its own, now.")
+
+
+class ConditionCounts(BaseModel):
+    items: list[ConditionCount]
+
+
 class CountResult(BaseModel):
     count: int
     evaluated_at: datetime
