@@ -5,6 +5,7 @@ $SEGMINT_TEST_ARTIFACTS) so a run leaves pictures of every main page at both wid
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -163,6 +164,25 @@ def log_in(page: Any, site: Site) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/p/default/segments")
+
+
+def pick(scope: Any, label: str, *values: str) -> None:
+    """Chooses values in one of the builder's pickers as a user does: type, then Enter (the
+    highlighted entry: the value from the data that matches best, or the typed text)."""
+    box = scope.get_by_role("combobox", name=label, exact=True)
+    # A single picker showing its choice hides its text box until focused: click the control.
+    control = box.locator("xpath=ancestor::div[contains(@class, 'ts-control')]")
+    page = getattr(scope, "page", scope)  # a locator knows its page; a page is one
+    keyboard = page.keyboard
+    for value in values:
+        control.click()
+        box.fill(value)
+        # The list is narrowed a moment after typing: wait until what Enter takes matches.
+        active = page.locator(".ts-dropdown:visible .active").first
+        expect(active).to_contain_text(re.compile(re.escape(value), re.IGNORECASE))
+        keyboard.press("Enter")
+    if len(values) > 1:
+        keyboard.press("Escape")
 
 
 def screenshot(page: Any, site: Site, name: str, width: str) -> None:

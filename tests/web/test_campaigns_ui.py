@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from segmint.ingest import ingest_events
 from tests.smtp import SmtpServer
-from tests.web.conftest import Site, log_in, open_page, screenshot, seed_leads
+from tests.web.conftest import Site, log_in, open_page, pick, screenshot, seed_leads
 
 NEW = [lead for lead in seed_leads() if lead["status"] == "new"]  # 30 leads
 UNSUBSCRIBED = NEW[0]["email"]
@@ -81,9 +81,9 @@ def test_build_run_and_watch_a_campaign(site: Site, browser: Any, smtp: SmtpServ
     page.get_by_text("Narrow further with a filter").click()
     page.locator("#builder").get_by_role("button", name="+ Condition").click()
     condition = page.get_by_role("group", name="Condition", exact=True)
-    condition.get_by_label("Field").select_option("job_title")
+    pick(condition, "Field", "Job title")
     condition.get_by_label("Operator").select_option("contains")
-    condition.get_by_label("Value for Job title").fill("ceo")
+    pick(condition, "Value for Job title", "ceo")
     ceos = [lead for lead in NEW[1:] if lead["job_title"] == "CEO"]
     expect(count).to_have_text(f"{len(ceos)} leads will get it")
     condition.get_by_role("button", name="Remove condition").click()

@@ -168,11 +168,12 @@ async function deleteUsedObject({ noun, name, path, lines }) {
 }
 
 // A modal asking for one line of text: resolves to it, or null when cancelled.
-function promptDialog({ title, label, confirmLabel = "Save" }) {
+function promptDialog({ title, label, confirmLabel = "Save", note = null }) {
   return new Promise((resolve) => {
     const input = el("input", { id: "prompt-input", required: true, maxlength: 255 });
     const form = el("form", { method: "dialog", class: "stacked" },
       el("label", { for: "prompt-input" }, label), input,
+      note ? el("p", { class: "muted" }, note) : null,
       el("div", { class: "buttons" },
         el("button", { type: "button", value: "cancel" }, "Cancel"),
         el("button", { type: "submit", class: "primary" }, confirmLabel)));

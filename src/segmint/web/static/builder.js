@@ -29,6 +29,9 @@ function fromJson(data) {
   if ("in_list" in data) return { kind: "list", negated: false, id: data.in_list };
   return { kind: "condition", negated: false, field: data.field, op: data.op, value: data.value };
 }
+const EVENT_PREFIX = "event:";  // a field picker's Events entries: "event:page_view"
+const newEvent = (type) => ({ kind: "event", negated: false, event: type, performed: true, min_count: 1,
+  max_count: null, within_days: 30, where: null });
 const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
 const newGroup = (kind) => ({ kind, negated: false, children: [] });
 
@@ -71,14 +74,78 @@ function typedValue(type, raw) {
 }
 const splitList = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
-function scalarInput(field, value, onValue, label) {
+// -- pickers: searchable, offering what the data holds ----------------------------------------
+// Tom Select (vendored, web/static/vendor/) turns a plain <select> or <input> into a combobox
+// with typeahead and chips. The plain element stays in the page, hidden, holding the value:
+// the builder reads it as it always did, and the page still works if the library is missing.
+const PICKED = new Set(["text", "select", "tags", "json"]);
+const VALUES_SEPARATOR = "\u001f";  // between a picker's chosen values: never typed by anyone
+
+// Rows are built detached and mounted whole; Tom Select needs its element in the page, so
+// each is enhanced once the builder has drawn (`enhancePending`).
+const pendingPickers = [];
+
+function enhance(element, settings) {
+  if (typeof TomSelect !== "undefined") pendingPickers.push([element, settings]);
+  return element;
+}
+
+function enhancePending() {
+  for (const [element, settings] of pendingPickers.splice(0)) {
+    if (!element.isConnected) continue;
+    new TomSelect(element, { maxOptions: 200, ...settings });
+    // The combobox now carries the label: the hidden element leaves the accessibility tree.
+    element.removeAttribute("aria-label");
+    element.setAttribute("aria-hidden", "true");
+  }
+}
+
+// An option with how many leads (or events) hold it, as the data says.
+function optionWithCount(item, escape) {
+  const count = item.count === undefined ? "" : `<span class="ts-count">${escape(fmtNumber(item.count))}</span>`;
+  return `<div class="ts-value"><span>${escape(item.text)}</span>${count}</div>`;
+}
+
+const pickerTexts = {
+  option: optionWithCount,
+  item: (item, escape) => `<div>${escape(item.text)}</div>`,
+  option_create: (data, escape) => `<div class="create">Use “${escape(data.input)}”</div>`,
+  no_results: () => "<div class=\"no-results\">Nothing in the data matches: type a value and press Enter</div>",
+};
+
+// Values of a field from /filters/values (or event metadata), for a picker's `load`.
+function loaderFor(params) {
+  return (query, callback) => {
+    const search = new URLSearchParams({ ...params, q: query });
+    api(`/filters/values?${search}`)
+      .then((r) => callback(r.items.map((i) => ({ value: String(i.value), text: String(i.value), count: i.count }))))
+      .catch(() => callback());
+  };
+}
+
+// A value picker: typeahead over the values the data holds (with counts), any other value
+// typed in, chips when several may be chosen. `onValues` gets the chosen texts.
+function valuePicker({ label, chosen, options, multiple, load, onValues }) {
+  const known = [...new Set([...options, ...chosen])];
+  const select = el("select", { "aria-label": label, multiple },
+    multiple ? null : el("option", { value: "" }, "Choose…"),
+    known.map((o) => el("option", { value: o, selected: chosen.includes(o) }, o)));
+  const read = () => [...select.selectedOptions].map((o) => o.value).filter((v) => v !== "");
+  select.addEventListener("change", () => onValues(read()));
+  enhance(select, {
+    create: true, persist: false, maxItems: multiple ? null : 1, plugins: multiple ? ["remove_button"] : [],
+    preload: "focus", load, render: pickerTexts,
+  });
+  return select;
+}
+
+function scalarInput(field, value, onValue, label, load) {
   const type = field.type;
   const common = { "aria-label": label };
-  if (field.options && field.options.length && (type === "select" || type === "text")) {
-    const select = el("select", common, el("option", { value: "" }, "Choose…"),
-      field.options.map((o) => el("option", { value: o, selected: o === value }, o)));
-    select.addEventListener("change", () => onValue(select.value));
-    return select;
+  if (load && PICKED.has(type)) {
+    const chosen = value === undefined || value === null || value === "" ? [] : [String(value)];
+    return valuePicker({ label, chosen, options: field.options || [], multiple: false, load,
+      onValues: (values) => onValue(values.length ? typedValue(type, values[0]) : "") });
   }
   if (type === "boolean") {
     const select = el("select", common, ["true", "false"].map((v) => el("option", { value: v, selected: String(value) === v }, v === "true" ? "Yes" : "No")));
@@ -93,24 +160,24 @@ function scalarInput(field, value, onValue, label) {
   return input;
 }
 
-function valueEditor(field, op, node, changed) {
+function valueEditor(field, op, node, changed, load) {
   const set = (value, quiet) => { node.value = value; if (!quiet) changed(); };
   const label = `Value for ${field.label}`;
+  const many = ["list", "strings", "text_or_list"].includes(op.shape);
+  if (load && many && PICKED.has(field.type)) {
+    // Chips: one value is a text (text_or_list), several a list.
+    const chosen = (Array.isArray(node.value) ? node.value : node.value ? [node.value] : []).map(String);
+    return valuePicker({ label, chosen, options: field.options || [], multiple: true, load,
+      onValues: (values) => set(op.shape === "text_or_list" && values.length === 1
+        ? values[0] : values.map((v) => (op.shape === "list" ? typedValue(field.type, v) : v))) });
+  }
   switch (op.shape) {
     case "none":
       node.value = undefined;
       return null;
     case "scalar":
-      return scalarInput(field, node.value, set, label);
+      return scalarInput(field, node.value, set, label, load);
     case "list":
-      if (field.options && field.options.length) {
-        const chosen = new Set(Array.isArray(node.value) ? node.value : []);
-        const select = el("select", { multiple: true, "aria-label": label, size: Math.min(6, field.options.length) },
-          field.options.map((o) => el("option", { value: o, selected: chosen.has(o) }, o)));
-        select.addEventListener("change", () => set([...select.selectedOptions].map((o) => o.value)));
-        return select;
-      }
-    // falls through: typed as a comma-separated list
     case "strings":
     case "text_or_list": {
       const shown = Array.isArray(node.value) ? node.value.join(", ") : (node.value ?? "");
@@ -126,8 +193,8 @@ function valueEditor(field, op, node, changed) {
       const pair = Array.isArray(node.value) ? [...node.value] : ["", ""];
       const both = (i) => (v) => { pair[i] = v; set([...pair]); };
       return el("span", { class: "value" },
-        scalarInput(field, pair[0], both(0), `${label} (from)`), "and",
-        scalarInput(field, pair[1], both(1), `${label} (to)`));
+        scalarInput(field, pair[0], both(0), `${label} (from)`, null), "and",
+        scalarInput(field, pair[1], both(1), `${label} (to)`, null));
     }
     case "days": {
       const input = el("input", { type: "number", min: 0, value: node.value ?? "", "aria-label": `${label} in days`, style: "width:6rem" });
@@ -156,24 +223,51 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
   const changed = () => onChange(api_.filter());
   const redraw = () => { render(); changed(); };
 
-  function fieldSelect(node, withMetadata) {
-    if (withMetadata) {
-      const input = el("input", { type: "text", value: node.field || "", "aria-label": "Event metadata key", placeholder: "metadata key, e.g. path" });
-      input.addEventListener("input", () => { node.field = input.value.trim(); changed(); });
-      return input;
-    }
+  // The field picker: searchable, grouped as users look for a field; its Events group turns
+  // the row into an event condition on that type.
+  function fieldSelect(node, parent, inEvent) {
+    if (inEvent) return metadataKeyPicker(node, inEvent);
     const select = el("select", { "aria-label": "Field" },
       vocabulary.groups.map((g) => el("optgroup", { label: g.name },
-        g.fields.map((f) => el("option", { value: f.name, selected: f.name === node.field }, f.label)))));
+        g.fields.map((f) => el("option", { value: f.name, selected: f.name === node.field }, f.label)))),
+      vocabulary.event_types.length ? el("optgroup", { label: "Events" },
+        vocabulary.event_types.map((t) => el("option", { value: `${EVENT_PREFIX}${t}` }, `Did ${t}`))) : null);
     select.addEventListener("change", () => {
+      if (select.value.startsWith(EVENT_PREFIX)) {
+        parent.children[parent.children.indexOf(node)] = newEvent(select.value.slice(EVENT_PREFIX.length));
+        redraw();
+        return;
+      }
       node.field = select.value;
       const field = fields.get(node.field);
       if (!field.operators.some((o) => o.key === node.op)) node.op = field.operators[0].key;
       node.value = undefined;
       redraw();
     });
-    return select;
+    return enhance(select, { maxItems: 1, searchField: ["text", "optgroup"], lockOptgroupOrder: true });
   }
+
+  // Inside an event's `where`: a key of its metadata, offered from the events of that type.
+  function metadataKeyPicker(node, event) {
+    const select = el("select", { "aria-label": "Event metadata key" },
+      el("option", { value: "" }, "metadata key, e.g. path"),
+      node.field ? el("option", { value: node.field, selected: true }, node.field) : null);
+    select.addEventListener("change", () => { node.field = select.value.trim(); node.value = undefined; redraw(); });
+    return enhance(select, { create: true, persist: false, maxItems: 1, preload: "focus", render: pickerTexts,
+      load: (query, callback) => api(`/filters/paths?${new URLSearchParams({ root: "metadata", event: event.event })}`)
+        .then((r) => callback(r.items.map((p) => ({ value: p.name, text: p.name }))))
+        .catch(() => callback()) });
+  }
+
+  // A field's values for its value picker: lead and account fields from the leads, event
+  // metadata from the events of the row's type.
+  function valuesOf(node, inEvent) {
+    if (!inEvent) return loaderFor({ field: node.field });
+    return node.field ? loaderFor({ field: node.field, event: inEvent.event }) : null;
+  }
+
+  // Where a row shows how many leads it matches on its own (filled by showCounts).
+  const rowCount = () => el("span", { class: "row-count muted", title: "Leads this condition matches on its own" });
 
   function removeButton(parent, node, what) {
     return el("button", { type: "button", class: "link", "aria-label": `Remove ${what}`, onclick: () => {
@@ -203,15 +297,22 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
       redraw();
     });
     const row = el("div", { class: "rule", role: "group", "aria-label": "Condition" },
-      notToggle(node, "condition"), fieldSelect(node, inEvent), opSelect,
-      valueEditor(field, op, node, changed), removeButton(parent, node, "condition"));
+      notToggle(node, "condition"), fieldSelect(node, parent, inEvent), opSelect,
+      valueEditor(field, op, node, changed, valuesOf(node, inEvent)), inEvent ? null : rowCount(),
+      removeButton(parent, node, "condition"));
     rows.set(node, row);
     return row;
   }
 
   function eventRow(node, parent) {
-    const typeInput = el("input", { type: "text", value: node.event, list: "event-types", "aria-label": "Event type", placeholder: "event type" });
-    typeInput.addEventListener("input", () => { node.event = typeInput.value.trim(); changed(); });
+    const typeInput = el("select", { "aria-label": "Event type" },
+      [...new Set([node.event, ...vocabulary.event_types].filter(Boolean))].map((t) =>
+        el("option", { value: t, selected: t === node.event }, t)));
+    typeInput.addEventListener("change", () => { node.event = typeInput.value.trim(); redraw(); });
+    enhance(typeInput, { create: true, persist: false, maxItems: 1, preload: "focus", render: pickerTexts,
+      load: (query, callback) => api(`/filters/event-types?${new URLSearchParams({ q: query })}`)
+        .then((r) => callback(r.items.map((i) => ({ value: i.value, text: i.value, count: i.count }))))
+        .catch(() => callback()) });
     const performed = el("select", { "aria-label": "Did or did not" },
       el("option", { value: "yes", selected: node.performed }, "did"),
       el("option", { value: "no", selected: !node.performed }, "did not do"));
@@ -234,8 +335,8 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
       "at least", number("min_count", "At least how many times"), "times, at most",
       number("max_count", "At most how many times (blank: no limit)"),
       "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
-      addWhere, removeButton(parent, node, "event condition"),
-      where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, true)) : null);
+      addWhere, rowCount(), removeButton(parent, node, "event condition"),
+      where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, node)) : null);
     rows.set(node, row);
     return row;
   }
@@ -248,7 +349,7 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     select.addEventListener("change", () => { node.id = Number(select.value); changed(); });
     const row = el("div", { class: "rule", role: "group", "aria-label": "Reference" },
       notToggle(node, "reference"), node.kind === "segment" ? "is in segment" : "is in list", select,
-      removeButton(parent, node, "reference"));
+      rowCount(), removeButton(parent, node, "reference"));
     rows.set(node, row);
     return row;
   }
@@ -267,7 +368,7 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     ];
     if (!inEvent) {
       buttons.push(
-        el("button", { type: "button", onclick: add(() => ({ kind: "event", negated: false, event: vocabulary.event_types[0] || "", performed: true, min_count: 1, max_count: null, within_days: 30, where: null })) }, "+ Event"),
+        el("button", { type: "button", onclick: add(() => newEvent(vocabulary.event_types[0] || "")) }, "+ Event"),
         el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
         el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
     }
@@ -288,7 +389,8 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
 
   function render() {
     rows.clear();
-    clear(mount, groupBox(root, null), el("datalist", { id: "event-types" }, vocabulary.event_types.map((t) => el("option", { value: t }))));
+    clear(mount, groupBox(root, null));
+    enhancePending();
   }
 
   const api_ = {
@@ -297,6 +399,16 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     clearErrors() {
       mount.querySelectorAll(".field-error").forEach((n) => n.remove());
       mount.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+    },
+    // Each row's own count, from POST /segments/preview/conditions ({path, count} items).
+    showCounts(items) {
+      const paths = new Map();
+      toJson(root, "filter", paths);
+      mount.querySelectorAll(".row-count").forEach((n) => { n.textContent = ""; });
+      for (const { path, count } of items) {
+        const badge = rows.get(paths.get(path))?.querySelector(":scope > .row-count");
+        if (badge) badge.textContent = `${fmtNumber(count)} lead${count === 1 ? "" : "s"}`;
+      }
     },
     // Shows `message` at the row whose JSON path is the longest prefix of `path`.
     showError(path, message) {
@@ -319,9 +431,23 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
   return api_;
 }
 
-// The live count: debounced previews of the builder's filter, with five sample leads.
-function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline }) {
+// The live count: debounced previews of the builder's filter, with five sample leads, the
+// share of all leads it is, and each row's own count.
+function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline, shareBox }) {
   let controller = null;
+  let allLeads = null;  // the whole the share is of, counted once a page
+  async function share(count) {
+    if (!shareBox) return;
+    allLeads = allLeads ?? api("/leads/count").then((r) => r.count);
+    const all = await allLeads;
+    shareBox.textContent = all ? `${fmtShare(count / all)} of all ${fmtNumber(all)} leads` : "";
+  }
+  async function rowCounts(filter, signal) {
+    try {
+      const counts = await api("/segments/preview/conditions", { method: "POST", body: { filter }, signal });
+      builder.showCounts(counts.items);
+    } catch (_) { builder.showCounts([]); }  // the main count says what is wrong
+  }
   async function update(filter) {
     controller?.abort();
     controller = new AbortController();
@@ -329,9 +455,10 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
     if (group && group.length === 0) {  // the language needs a condition; say so, not "error"
       builder.clearErrors();
       countBox.textContent = "Add a condition to see how many leads match";
+      if (shareBox) shareBox.textContent = "";
       clear(sampleBox);
       clear(warningBox);
-      if (textBox) textBox.value = "";
+      if (textBox) { textBox.value = ""; textBox.dataset.printed = ""; }
       return;
     }
     countBox.textContent = "Counting…";
@@ -341,6 +468,8 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       const matches = `${fmtNumber(result.count)} leads match your filters`;
       countBox.textContent = baseline === null ? matches : `${fmtNumber(baseline)} → ${fmtNumber(result.count)} members`;
       countBox.title = matches;
+      share(result.count);
+      rowCounts(filter, controller.signal);
       clear(sampleBox, result.sample.map((lead) => el("li", {},
         el("a", { href: projectUrl(`/leads/${lead.id}`) }, leadName(lead)),
         el("span", { class: "muted" }, ` · ${[lead.job_title, lead.company, lead.status].filter(Boolean).join(" · ")}`))));
@@ -349,6 +478,8 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)), hint ? el("p", { class: "muted" }, hint) : null);
       if (textBox) {
         const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
+        // What the builder holds, as text: the form compares the box with it on Save.
+        textBox.dataset.printed = printed.text;
         if (document.activeElement !== textBox) textBox.value = printed.text;
       }
     } catch (error) {

@@ -27,7 +27,11 @@ async function leadsPage() {
     },
   });
   table.render();
-  document.getElementById("lead-search").addEventListener("input", debounce((e) => table.search(e.target.value.trim()), 300));
+  const searchBox = document.getElementById("lead-search");
+  searchBox.addEventListener("input", debounce((e) => {
+    table.search(e.target.value.trim());
+    saveAs.disabled = filter === null && !e.target.value.trim();
+  }, 300));
 
   const panel = document.getElementById("lead-filter");
   const toggle = document.getElementById("toggle-filter");
@@ -41,26 +45,34 @@ async function leadsPage() {
     let preview = () => {};
     builder = createBuilder({ mount: document.getElementById("builder"), vocabulary, initial: { and: [] }, onChange: (f) => preview(f) });
     preview = livePreview({ builder, countBox: document.getElementById("live-count"), sampleBox: document.getElementById("preview-sample"),
-      warningBox: document.getElementById("preview-warnings"), textBox: null, baseline: null });
+      warningBox: document.getElementById("preview-warnings"), textBox: null, baseline: null,
+      shareBox: document.getElementById("live-share") });
   });
   document.getElementById("apply-filter").addEventListener("click", () => {
     const current = builder.filter();
     const group = current.and || current.or;
     filter = group && !group.length ? null : current;
-    saveAs.disabled = filter === null;
+    saveAs.disabled = filter === null && !table.state.q;
     table.search(table.state.q);
   });
   document.getElementById("clear-filter").addEventListener("click", () => {
     builder.setFilter({ and: [] });
     filter = null;
-    saveAs.disabled = true;
+    saveAs.disabled = !table.state.q;
     table.search(table.state.q);
   });
+  // The segment keeps what the table shows: the filter and the search, which becomes the
+  // condition the search is (name, email or company contains the text), and the dialog says so.
   saveAs.addEventListener("click", async () => {
-    const name = await promptDialog({ title: "Save as a segment", label: "Segment name", confirmLabel: "Create Segment" });
+    const q = table.state.q;
+    const search = q ? { or: ["name", "email", "company"].map((field) => ({ field, op: "contains", value: q })) } : null;
+    const parts = [filter, search].filter(Boolean);
+    const name = await promptDialog({ title: "Save as a segment", label: "Segment name", confirmLabel: "Create Segment",
+      note: search ? `The search “${q}” is kept as a condition: name, email or company contains “${q}”.` : null });
     if (!name) return;
     try {
-      const saved = await api("/segments", { method: "POST", body: { name, filter } });
+      const body = { name, filter: parts.length === 1 ? parts[0] : { and: parts } };
+      const saved = await api("/segments", { method: "POST", body });
       flashNext(`Segment created successfully with ${fmtNumber(saved.member_count)} members`);
       location.assign(projectUrl(`/segments/${saved.id}`));
     } catch (error) { toast(error.message, "error"); }

@@ -43,8 +43,42 @@
     warningBox: document.getElementById("preview-warnings"),
     textBox: text,
     baseline: segment ? segment.member_count : null,
+    shareBox: document.getElementById("live-share"),
   });
   preview(builder.filter());
+
+  // Nothing typed is lost: leaving with changes not saved asks first.
+  const snapshot = () => JSON.stringify([name.value, description.value, color.value, active.checked,
+    builder.filter(), unappliedText()]);
+  const unappliedText = () => (text.value.trim() !== (text.dataset.printed ?? "").trim() ? text.value.trim() : "");
+  const pristine = snapshot();
+  let leaving = false;
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || snapshot() === pristine) return;
+    event.preventDefault();
+    event.returnValue = "";  // the browser asks "Leave site? Changes you made may not be saved."
+  });
+
+  // Text typed in the text syntax box but not applied is applied on Save, and said so; text
+  // that does not parse stops the save where it is.
+  async function applyTypedText() {
+    const typed = unappliedText();
+    if (!typed) return true;
+    try {
+      const parsed = await api("/filters/parse", { method: "POST", body: { text: typed } });
+      builder.setFilter(parsed.filter);
+      text.value = parsed.text;
+      text.dataset.printed = parsed.text;
+      toast("The text syntax was applied before saving.");
+      return true;
+    } catch (error) {
+      text.closest("details").open = true;
+      textError.textContent = error.message;
+      formError.textContent = "The text syntax has an error: fix it, or clear the box, before saving.";
+      text.focus();
+      return false;
+    }
+  }
 
   document.getElementById("apply-text").addEventListener("click", async () => {
     textError.textContent = "";
@@ -68,12 +102,19 @@
       name.focus();
       return;
     }
+    if (!(await applyTypedText())) return;
+    const filter = builder.filter();
+    const group = filter.and || filter.or;
+    if (group && group.length === 0) {
+      formError.textContent = "Add at least one condition (or type one in the text syntax) before saving.";
+      return;
+    }
     const body = {
       name: name.value.trim(),
       description: description.value.trim(),
       color: color.value,
       active: active.checked,
-      filter: builder.filter(),
+      filter,
     };
     try {
       const saved = id
@@ -82,6 +123,7 @@
       flashNext(id
         ? `Segment saved: ${fmtNumber(segment.member_count)} → ${fmtNumber(saved.member_count)} members.`
         : `Segment created successfully with ${fmtNumber(saved.member_count)} members`);
+      leaving = true;
       location.assign(projectUrl(`/segments/${saved.id}`));
     } catch (error) {
       if (error.path && error.path.startsWith("filter")) builder.showError(error.path, error.message);
