@@ -25,6 +25,18 @@ def test_vocabulary_groups_fields_with_their_operators(api: Api) -> None:
     assert vocabulary["event_types"] == ["api_call", "page_view"]
 
 
+def test_fields_holding_lists_offer_their_element_operators_first(api: Api) -> None:
+    """The builder starts a condition with a field's first operator: on a list, has any."""
+    vocabulary = api.get("filters/vocabulary").json()
+    fields = {f["name"]: f for g in vocabulary["groups"] for f in g["fields"]}
+    for name in ("tags", "enrichment.company.technologies"):
+        keys = [o["key"] for o in fields[name]["operators"]]
+        assert keys[:3] == ["has_any", "has_all", "has_none"], name
+    technologies = [o["key"] for o in fields["enrichment.company.technologies"]["operators"]]
+    assert "contains" in technologies  # and the text operators, which read its elements too
+    assert fields["enrichment.company.size"]["operators"][0]["key"] == "eq"
+
+
 def test_vocabulary_is_the_projects_own(api: Api) -> None:
     api.post("leads/bulk", json={"leads": [{"email": "a@x.test"}]})
     api.post("events", json={"events": [{"email": "a@x.test", "type": "secret_type"}]})

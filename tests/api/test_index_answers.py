@@ -230,6 +230,40 @@ def test_custom_field_values_and_lists_follow_writes(api: Api) -> None:
     assert answered.json()["count"] == 1 and answered.headers[ENGINE_HEADER] == "index"
 
 
+STACKS: list[dict[str, Any]] = [
+    {"email": "a@x.test", "enrichment": {"company": {"technologies": ["Salesforce", "HubSpot"]}}},
+    {"email": "b@x.test", "enrichment": {"company": {"technologies": "Salesforce Sales Cloud"}}},
+    {"email": "c@x.test", "enrichment": {"company": {
+        "technologies": [7, {"name": "Salesforce"}, [" hubspot"], "Stripe"]}}},
+    {"email": "d@x.test", "enrichment": {"company": {"technologies": []}}},
+    {"email": "e@x.test"},
+]  # fmt: skip
+STACK_COUNTS: list[tuple[dict[str, Any], int]] = [
+    ({"op": "contains", "value": "sales"}, 2),  # a (an element) and b (the string)
+    ({"op": "eq", "value": "hubspot"}, 1),  # c's hubspot is inside a nested array: not read
+    ({"op": "in", "value": ["stripe", "salesforce"]}, 2),
+    ({"op": "starts_with", "value": "HUB"}, 1),
+    ({"op": "ends_with", "value": ["force", "cloud"]}, 2),
+    ({"op": "not_contains", "value": "sales"}, 3),  # c, d (empty: null) and e (no value)
+    ({"op": "has_any", "value": ["salesforce"]}, 1),
+]
+
+
+def test_text_operators_read_array_elements_alike(api: Api, sql_only: Api) -> None:
+    """`technologies contains "sales"` matches a lead whose technologies are a list holding
+    "Salesforce", in the preview answered by the index and by SQL alike."""
+    for person in STACKS:
+        assert api.post("leads", json=person).status_code == 201
+    for condition, count in STACK_COUNTS:
+        body = {"filter": {"field": "enrichment.company.technologies", **condition}}
+        indexed = api.post("segments/preview", json=body)
+        by_sql = sql_only.post("segments/preview", json=body)
+        assert indexed.headers[ENGINE_HEADER] == "index"
+        assert by_sql.headers[ENGINE_HEADER] == "sql"
+        assert indexed.json()["count"] == by_sql.json()["count"] == count, condition
+        assert indexed.json() == by_sql.json(), condition
+
+
 def test_a_bad_request_is_refused_alike(api: Api) -> None:
     unknown = api.post(
         "segments/preview", json={"filter": {"field": "nope", "op": "eq", "value": 1}}

@@ -145,6 +145,27 @@ def test_preview_count_sample_and_warnings(api: Api) -> None:
     assert bad.status_code == 422 and error_of(bad)["path"] == "filter.or"
 
 
+def test_preview_reads_a_list_by_its_elements(api: Api) -> None:
+    """No text operator silently matches nothing on a list: on untyped JSON `contains` reads a
+    list's elements, and `tags` (a typed list) refuses it with a message naming `has any`."""
+    stacks = [["Salesforce", "HubSpot"], ["Stripe"], "Salesforce Sales Cloud"]
+    for number, stack in enumerate(stacks):
+        lead = {"email": f"l{number}@x.test", "tags": ["Sales"],
+                "enrichment": {"company": {"technologies": stack}}}  # fmt: skip
+        assert api.post("leads", json=lead).status_code == 201
+    technologies = {"field": "enrichment.company.technologies", "op": "contains", "value": "sales"}
+    preview = api.post("segments/preview", json={"filter": technologies}).json()
+    assert preview["count"] == 2
+    tags = {"field": "tags", "op": "contains", "value": "sales"}
+    refused = api.post("segments/preview", json={"filter": tags})
+    assert refused.status_code == 422 and error_of(refused)["path"] == "filter.op"
+    assert "use has any (has_any)" in error_of(refused)["message"]
+    answered = api.post(
+        "segments/preview", json={"filter": {**tags, "op": "has_any", "value": ["sales"]}}
+    )
+    assert answered.json()["count"] == 3
+
+
 def test_members_sort_search_and_page(api: Api) -> None:
     _seed(api)
     segment = _segment(api, NEW)
@@ -193,10 +214,21 @@ def test_export_csv_byte_for_byte(api: Api) -> None:
         {"field": "tags", "op": "has_any", "value": ["vip", "a,b", "{x}"]},
         {"field": "tags", "op": "has_none", "value": ["vip"]},
         {"field": "enrichment.company.technologies", "op": "has_all", "value": ["Stripe"]},
+        {"field": "enrichment.company.technologies", "op": "contains", "value": "STRI"},
+        {"field": "enrichment.company.technologies", "op": "in", "value": ["x", "{y}"]},
         {"field": "enrichment.company.size", "op": "between", "value": [50, 100]},
         {"field": "company", "op": "contains", "value": "100%_"},
     ],
-    ids=["has_all", "has_any", "has_none", "json_has_all", "between", "like_escape"],
+    ids=[
+        "has_all",
+        "has_any",
+        "has_none",
+        "json_has_all",
+        "json_contains",
+        "json_in",
+        "between",
+        "like_escape",
+    ],
 )
 def test_export_rows_are_the_members(api: Api, tree: dict[str, Any]) -> None:
     """Exports bind the filter's values their own way (COPY on PostgreSQL): every kind of value

@@ -138,6 +138,43 @@ def event_conditions(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+_JSON = FieldType.JSON
+_TEXT_OPERATORS = [
+    op
+    for op in operators_for(_JSON)
+    if not op.ordered and op.shape in (Shape.SCALAR, Shape.LIST, Shape.TEXT_OR_LIST)
+]
+
+
+# Texts that often contain, start or end one another (and fold alike), for the text operators.
+TEXTS = ["Salesforce", "sales", "SALES ", "HubSpot", "hub", "spot", "force", "École", "ecole",
+         "Straße", "strasse", "100%", "a_b", "Zoë"]  # fmt: skip
+_overlapping = st.sampled_from(TEXTS)
+_text_scalars = st.one_of(_overlapping, _overlapping, _overlapping, _numbers, st.booleans())
+
+
+@st.composite
+def json_text_conditions(draw: st.DrawFn, in_event: bool = False) -> dict[str, Any]:
+    """A text operator (`eq` ... `ends_with` and their negations) on an untyped JSON path."""
+    names = EVENT_FIELDS if in_event else [f for f in FIELDS if _field_type(f, False) is _JSON]
+    op = draw(st.sampled_from(_TEXT_OPERATORS))
+    values = {
+        Shape.SCALAR: _text_scalars,
+        Shape.LIST: st.lists(_text_scalars, min_size=1, max_size=3),
+        Shape.TEXT_OR_LIST: st.one_of(_overlapping, st.lists(_overlapping, min_size=1, max_size=3)),
+    }
+    value = draw(values[op.shape])
+    return {"field": draw(st.sampled_from(names)), "op": op.key, "value": value}
+
+
+def json_text_filters() -> st.SearchStrategy[Any]:
+    """Trees of text conditions on JSON paths, also inside events' `where`: what reads arrays
+    by their string elements."""
+    where = st.recursive(json_text_conditions(in_event=True), _groups, max_leaves=2)
+    event = st.builds(lambda w: {"event": "view", "where": w}, where)
+    return st.recursive(st.one_of(json_text_conditions(), event), _groups, max_leaves=3)
+
+
 def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
     options = [conditions(), conditions(), event_conditions(), st.sampled_from([1, 2]).map(
         lambda i: {"in_list": i})]  # fmt: skip
@@ -157,13 +194,21 @@ STORED_SEGMENT = {"or": [{"field": "job_title", "op": "contains", "value": "ceo"
 _json_scalars = st.one_of(
     st.none(), st.booleans(), _numbers, _words, st.sampled_from(["", "  ", "50", "2026-11-01"])
 )
-json_values = st.recursive(
-    _json_scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(KEYS), inner, max_size=2),
+# Arrays of the filters' words, often mixed with other JSON (numbers, booleans, null, blanks, a
+# nested array): text operators read an untyped array by its string elements on every backend.
+_word_arrays = st.lists(
+    st.one_of(_words, _words, _json_scalars, st.lists(_words, max_size=1)), max_size=4
+)
+json_values = st.one_of(
+    _word_arrays,
+    st.recursive(
+        _json_scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(st.sampled_from(KEYS), inner, max_size=2),
+        ),
+        max_leaves=5,
     ),
-    max_leaves=5,
 )
 _objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3)
 _texts = st.one_of(st.none(), _words, st.sampled_from(["", "   "]))
@@ -212,3 +257,24 @@ def leads(draw: st.DrawFn) -> LeadSpec:
     account = draw(st.none() | st.fixed_dictionaries({"name": _words, "metadata": _objects}))
     list_ids = draw(st.lists(st.sampled_from([1, 2]), unique=True))
     return LeadSpec(values, account, draw(_events()), list_ids)
+
+
+# The keys json_text_filters() read, each holding mostly arrays of their texts (with other JSON
+# among the elements), else a text or any JSON.
+_text_elements = st.one_of(
+    _overlapping, _overlapping, _overlapping, _json_scalars, st.lists(_overlapping, max_size=1)
+)
+_text_arrays = st.lists(_text_elements, min_size=1, max_size=4)
+_read_values = st.one_of(_text_arrays, _text_arrays, _text_arrays, _overlapping, json_values)
+_read_objects = st.fixed_dictionaries({key: _read_values for key in ("a", "path", "NULL", "Null")})
+
+
+@st.composite
+def json_leads(draw: st.DrawFn) -> LeadSpec:
+    """A lead whose enrichment, account metadata and events' metadata json_text_filters() read."""
+    events = [
+        {"type": "view", "occurred_at": draw(_moments), "metadata": draw(_read_objects)}
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    account = {"name": "Account", "metadata": draw(_read_objects)}
+    return LeadSpec({"enrichment": draw(_read_objects)}, draw(st.none() | st.just(account)), events)

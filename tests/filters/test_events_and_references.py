@@ -66,6 +66,29 @@ def test_event_conditions(
     check(db, project, {"not": data}, LEADS, [i for i in range(5) if i not in expected], NOW)
 
 
+ARRAY_EVENTS = [
+    LeadSpec(events=[_event("page_view", 1, paths=["/docs", "/Pricing/Teams"])]),
+    LeadSpec(events=[_event("page_view", 1, paths=[1, {"p": "/pricing"}, ["/pricing"]])]),
+    LeadSpec(events=[_event("page_view", 1, paths="/pricing")]),
+    LeadSpec(events=[_event("page_view", 1)]),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ({"field": "paths", "op": "contains", "value": "pricing"}, [0, 2]),
+        ({"field": "paths", "op": "eq", "value": "/DOCS"}, [0]),
+        ({"field": "paths", "op": "starts_with", "value": "/pricing"}, [0, 2]),
+        ({"field": "paths", "op": "not_contains", "value": "pricing"}, [1, 3]),
+    ],
+)
+def test_event_metadata_arrays_are_read_by_their_string_elements(
+    db: Engine, project: Project, where: dict[str, Any], expected: list[int]
+) -> None:
+    check(db, project, {"event": "page_view", "where": where}, ARRAY_EVENTS, expected, NOW)
+
+
 def test_in_list(db: Engine, project: Project) -> None:
     leads = [LeadSpec(list_ids=[3]), LeadSpec(list_ids=[4]), LeadSpec(list_ids=[3, 4]), LeadSpec()]
     check(db, project, {"in_list": 3}, leads, [0, 2], NOW)

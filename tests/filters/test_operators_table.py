@@ -184,7 +184,7 @@ def test_untyped_json(db: Engine, project: Project) -> None:
         db, project, "enrichment.company.technologies", leads,
         [("has_any", ["hubspot"], ["full", "flag"]),
          ("has_all", ["SALESFORCE", "hubspot"], ["full"]),
-         ("has_any", ["salesforce"], ["full"]), ("eq", "salesforce", ["stringy"]),
+         ("has_any", ["salesforce"], ["full"]), ("eq", "salesforce", ["full", "stringy"]),
          ("is_not_null", None, ["full", "stringy", "flag"])],
         NOW,
     )  # fmt: skip
@@ -197,6 +197,46 @@ def test_untyped_json(db: Engine, project: Project) -> None:
         db, project, "enrichment_status", leads,
         [("eq", "enriched", everyone_but("empty", "sql_null")),
          ("in", ["not_enriched"], ["empty", "sql_null"])],
+        NOW,
+    )  # fmt: skip
+
+
+STACKS = {
+    "stack": {"company": {"technologies": ["Salesforce", "HubSpot"]}},
+    "string": {"company": {"technologies": " Salesforce CRM "}},
+    "mixed": {"company": {"technologies": [1, True, None, {"name": "Zendesk"}, ["Stripe"],
+                                           " hubspot ", "  "]}},
+    "numbers": {"company": {"technologies": [1, 2.5]}},
+    "empty": {"company": {"technologies": []}},
+    "none": {},
+}  # fmt: skip
+
+
+def test_text_operators_read_json_arrays_by_their_string_elements(
+    db: Engine, project: Project
+) -> None:
+    """On untyped JSON a text operator matches an array when one of its string elements
+    matches; other elements (numbers, objects, nested arrays, blanks) are never read, and the
+    negations stay exact complements (an array with no matching element, and null, match)."""
+    leads = {label: LeadSpec({"enrichment": value}) for label, value in STACKS.items()}
+    run_table(
+        db, project, "enrichment.company.technologies", leads,
+        [("contains", "sales", ["stack", "string"]),
+         ("contains", ["SPOT", "zen"], ["stack", "mixed"]),
+         ("not_contains", "sales", ["mixed", "numbers", "empty", "none"]),
+         ("not_contains", ["sales", "hub"], ["numbers", "empty", "none"]),
+         ("eq", "HubSpot", ["stack", "mixed"]),
+         ("eq", "stripe", []),
+         ("eq", "salesforce crm", ["string"]),
+         ("in", ["salesforce", "nothing"], ["stack"]),
+         ("in", ["Salesforce CRM", "hubspot", 1], ["string", "stack", "mixed"]),
+         ("starts_with", "hub", ["stack", "mixed"]),
+         ("starts_with", ["sales"], ["stack", "string"]),
+         ("ends_with", "force", ["stack"]),
+         ("ends_with", ["crm", "spot"], ["string", "stack", "mixed"]),
+         ("eq", 1, []), ("gte", 1, []), ("eq", True, []),  # numbers are read as numbers only
+         ("has_any", ["hubspot"], ["stack", "mixed"]),
+         ("is_not_null", None, ["stack", "string", "mixed", "numbers"])],
         NOW,
     )  # fmt: skip
 
@@ -285,7 +325,8 @@ def test_account_fields(db: Engine, project: Project) -> None:
         "acme": LeadSpec(account={"name": "ACME Inc", "domain": "acme.com",
                                   "metadata": {"tier": 2, "industry": "SaaS"},
                                   "engagement_level": "Hot"}),
-        "blank": LeadSpec(account={"name": "Blank", "domain": " ", "metadata": {}}),
+        "blank": LeadSpec(account={"name": "Blank", "domain": " ",
+                                   "metadata": {"industry": ["Fintech", "Banking as a service"]}}),
         "orphan": LeadSpec(),
     }  # fmt: skip
     run_table(
@@ -302,6 +343,12 @@ def test_account_fields(db: Engine, project: Project) -> None:
     run_table(
         db, project, "account.metadata.tier", leads,
         [("gte", 2, ["acme"]), ("is_not_null", None, ["acme"])],
+        NOW,
+    )  # fmt: skip
+    run_table(
+        db, project, "account.metadata.industry", leads,
+        [("contains", "as", ["acme", "blank"]), ("eq", "fintech", ["blank"]),
+         ("not_contains", "saas", ["blank", "orphan"])],
         NOW,
     )  # fmt: skip
     run_table(

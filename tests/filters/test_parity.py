@@ -18,7 +18,15 @@ from segmint.errors import InvalidInput
 from segmint.filters import parse_filter
 from segmint.projects import Project
 from tests.filters.harness import LeadSpec, add_segment, ensure_lists, insert_leads, matches
-from tests.filters.strategies import NOW, STORED_SEGMENT, filters, leads, project_like
+from tests.filters.strategies import (
+    NOW,
+    STORED_SEGMENT,
+    filters,
+    json_leads,
+    json_text_filters,
+    leads,
+    project_like,
+)
 
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata"]
 
@@ -46,6 +54,29 @@ def test_python_and_sql_agree(
             except InvalidInput as error:
                 assume("too deeply nested" not in error.message)
                 raise
+            sql, python = matches(conn, configured, node, NOW, ids)
+        finally:
+            transaction.rollback()
+    assert sql == python, f"{conn.dialect.name} {sorted(sql)} != python {sorted(python)}"
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=json_text_filters(), people=st.lists(json_leads(), min_size=1, max_size=5))
+def test_text_operators_on_json_agree(
+    db: Engine, project: Project, data: Any, people: list[LeadSpec]
+) -> None:
+    """Text operators read untyped JSON arrays by their string elements: random trees of them
+    over random JSON (arrays of the filters' words, mixed ones), on the four backends."""
+    configured = project_like(project)
+    with db.connect() as conn:
+        transaction = conn.begin()
+        try:
+            ids = insert_leads(conn, project.id, people)
+            node = parse_filter(data, configured)
             sql, python = matches(conn, configured, node, NOW, ids)
         finally:
             transaction.rollback()

@@ -15,6 +15,9 @@ from segmint.store.tables import events, leads, lists, segments
 
 SUGGESTIONS = 50  # distinct values offered for a free-text field such as source
 ACCOUNT_PREFIX = "account."
+# A list is matched by its elements: for a field known to hold one, these come first (and the
+# builder starts a new condition on it with `has any`, not `is not null`).
+ELEMENT_OPERATORS = ("has_any", "has_all", "has_none")
 
 
 SCORES = ("engagement_score", "max_score", "engagement_level", "profile_level")
@@ -33,19 +36,23 @@ def _group(spec: FieldSpec) -> str:
     return "Lead"
 
 
-def _operators(kind: FieldType) -> list[dict[str, str]]:
-    return [
-        {"key": op.key, "label": op.label, "shape": op.shape.value} for op in operators_for(kind)
-    ]
+def _operators(kind: FieldType, holds_list: bool = False) -> list[dict[str, str]]:
+    ops = list(operators_for(kind))
+    if holds_list:
+        first = {key: at for at, key in enumerate(ELEMENT_OPERATORS)}
+        ops.sort(key=lambda op: first.get(op.key, len(first)))  # stable: the rest keep order
+    return [{"key": op.key, "label": op.label, "shape": op.shape.value} for op in ops]
 
 
-def _field(name: str, label: str, kind: FieldType, options: tuple[str, ...]) -> dict[str, Any]:
+def _field(
+    name: str, label: str, kind: FieldType, options: tuple[str, ...], holds_list: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
         "label": label,
         "type": kind.value,
         "options": list(options),
-        "operators": _operators(kind),
+        "operators": _operators(kind, holds_list or kind is FieldType.TAGS),
     }
 
 
@@ -76,20 +83,26 @@ def event_types(conn: sa.Connection, project: Project) -> list[str]:
 def _enrichment_fields(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The enrichment paths of the contract's data model, then those found in the data (any
     other path may still be typed in the text syntax)."""
-    known = [_field(name, label, FieldType.JSON, ()) for name, label in ENRICHMENT_LABELS.items()]
+    lists = {"enrichment.company.technologies"}  # the contract's one list of text
+    known = [
+        _field(name, label, FieldType.JSON, (), holds_list=name in lists)
+        for name, label in ENRICHMENT_LABELS.items()
+    ]
     return known + _found_fields(found, "enrichment.", set(ENRICHMENT_LABELS))
 
 
 def _found_fields(
     found: list[dict[str, Any]], prefix: str, known: set[str]
 ) -> list[dict[str, Any]]:
-    """Fields for JSON paths found in the data, labelled by their path ("Company founded")."""
+    """Fields for JSON paths found in the data, labelled by their path ("Company founded"); a
+    path that mostly holds lists offers has any / has all / has none first."""
     return [
         _field(
             path["name"],
             path["name"][len(prefix) :].replace(".", " ").replace("_", " ").capitalize(),
             FieldType.JSON,
             (),
+            holds_list=path["kind"] == "array",
         )
         for path in found
         if path["name"] not in known

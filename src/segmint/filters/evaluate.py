@@ -25,7 +25,7 @@ from segmint.filters.fields import (
     resolve_event_field,
     resolve_field,
 )
-from segmint.filters.operators import OPERATORS, View
+from segmint.filters.operators import OPERATORS, PY_PRIMITIVES, View
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
@@ -76,6 +76,11 @@ class PyValue:
         if not isinstance(self.raw, list):
             return frozenset()
         return frozenset(fold(item) or "" for item in self.raw if isinstance(item, str))
+
+    def any_element(self, primitive: str, argument: Any) -> bool:
+        """Some string element, read as TEXT (a blank one is null), satisfies the primitive."""
+        test = PY_PRIMITIVES[primitive]
+        return any(test(element, argument) for element in self.elements() if element)
 
 
 def walk(value: Any, path: tuple[str, ...]) -> Any:

@@ -40,6 +40,9 @@ class View(StrEnum):
     """How a stored value is read for one comparison; anything else reads as null."""
 
     TEXT = "text"  # folded (NFKC, trimmed, case-folded) non-blank string
+    # Untyped JSON: the TEXT of a string, or of any string element of an array. A path has no
+    # declared type, and `technologies contains "sales"` means its elements to whoever writes it.
+    ANY_TEXT = "any_text"
     NUMBER = "number"
     BOOLEAN = "boolean"  # 'true' / 'false'
     INSTANT = "instant"  # a timestamp column (UTC)
@@ -77,6 +80,9 @@ class SqlOperand(Protocol):
 
     def present(self) -> ColumnElement[bool]: ...
 
+    # Some string element of an array here, read as TEXT, satisfies the primitive.
+    def any_element(self, primitive: str, argument: Any) -> ColumnElement[bool]: ...
+
     def has_elements(self, values: tuple[str, ...], every: bool) -> ColumnElement[bool]: ...
 
     def scope(self, predicate: ColumnElement[bool]) -> ColumnElement[bool]: ...
@@ -90,6 +96,8 @@ class PyOperand(Protocol):
     def present(self) -> bool: ...
 
     def elements(self) -> frozenset[str]: ...
+
+    def any_element(self, primitive: str, argument: Any) -> bool: ...
 
 
 class VecValues(Protocol):
@@ -107,6 +115,8 @@ class VecOperand(Protocol):
     def present(self) -> Any: ...
 
     def has_elements(self, values: tuple[str, ...], every: bool) -> Any: ...
+
+    def any_element(self, primitive: str, argument: Any) -> Any: ...
 
     def nothing(self) -> Any: ...  # all False: the answer of an empty OR
 
@@ -203,11 +213,16 @@ def scalar_view(field_type: FieldType, value: Scalar) -> View:
         return fixed[field_type]
     if isinstance(value, bool):
         return View.BOOLEAN
-    return View.TEXT if isinstance(value, str) else View.NUMBER
+    return View.ANY_TEXT if isinstance(value, str) else View.NUMBER
+
+
+def text_view(field_type: FieldType) -> View:
+    """The view the text operators read: untyped JSON also reads an array's string elements."""
+    return View.ANY_TEXT if field_type is FieldType.JSON else View.TEXT
 
 
 def _argument(view: View, value: Scalar) -> Any:
-    if view is View.TEXT:
+    if view in (View.TEXT, View.ANY_TEXT):
         return fold(value)
     if view is View.BOOLEAN:
         return "true" if value else "false"
@@ -259,7 +274,8 @@ def _in_terms(spec: FieldSpec, value: Value, tc: TimeContext) -> Terms:
 
 def _text_terms(primitive: str) -> TermsBuilder:
     def terms(spec: FieldSpec, value: Value, tc: TimeContext) -> Terms:
-        return tuple(((View.TEXT, primitive, fold(item)),) for item in _as_tuple(value))
+        view = text_view(spec.type)
+        return tuple(((view, primitive, fold(item)),) for item in _as_tuple(value))
 
     return terms
 
@@ -306,29 +322,43 @@ def _in_period_terms(spec: FieldSpec, value: Value, tc: TimeContext) -> Terms:
 # -- builders ----------------------------------------------------------------------------------
 
 
+# ANY_TEXT is TEXT or any string element, on every backend alike. A term of it is always alone
+# in its conjunction (text operators compare once), so "some element" is decided per term.
+
+
+def _sql_term(operand: SqlOperand, view: View, prim: str, arg: Any) -> ColumnElement[bool]:
+    if view is View.ANY_TEXT:
+        scalar = _sql_term(operand, View.TEXT, prim, arg)
+        return sa.or_(scalar, operand.any_element(prim, arg))
+    return SQL_PRIMITIVES[prim](operand.view(view), arg)
+
+
 def _sql_terms(operand: SqlOperand, terms: Terms) -> ColumnElement[bool]:
-    return sa.or_(
-        *(
-            sa.and_(*(SQL_PRIMITIVES[prim](operand.view(view), arg) for view, prim, arg in conj))
-            for conj in terms
-        )
-    )
+    return sa.or_(*(sa.and_(*(_sql_term(operand, *term) for term in conj)) for conj in terms))
 
 
 def _py_terms(operand: PyOperand, terms: Terms) -> bool:
     def holds(view: View, prim: str, arg: Any) -> bool:
+        if view is View.ANY_TEXT:
+            return holds(View.TEXT, prim, arg) or operand.any_element(prim, arg)
         current = operand.view(view)
         return current is not None and PY_PRIMITIVES[prim](current, arg)
 
     return any(all(holds(*term) for term in conj) for conj in terms)
 
 
+def _vec_term(operand: VecOperand, view: View, prim: str, arg: Any) -> Any:
+    if view is View.ANY_TEXT:
+        return _vec_term(operand, View.TEXT, prim, arg) | operand.any_element(prim, arg)
+    return operand.view(view).compare(prim, arg)
+
+
 def _vec_terms(operand: VecOperand, terms: Terms) -> Any:
     answer = operand.nothing()
     for conj in terms:
         held = None
-        for view, prim, arg in conj:
-            hit = operand.view(view).compare(prim, arg)
+        for term in conj:
+            hit = _vec_term(operand, *term)
             held = hit if held is None else held & hit
         if held is not None:
             answer = answer | held

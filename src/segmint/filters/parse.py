@@ -165,9 +165,20 @@ def _operator(key: Any, spec: FieldSpec, path: str) -> Operator:
     if spec.type not in op.field_types:
         usable = ", ".join(o.key for o in operators_for(spec.type))
         raise _fail(
-            path, f"{key!r} does not apply to {spec.name} (a {spec.type} field); use: {usable}"
+            path,
+            f"{key!r} does not apply to {spec.name} (a {spec.type} field){_list_hint(spec)}; "
+            f"use: {usable}",
         )
     return op
+
+
+def _list_hint(spec: FieldSpec) -> str:
+    """A list is matched by its elements: `tags contains "vip"` is refused, and the message says
+    which operator does that, rather than leaving it to be picked out of the list of keys."""
+    if spec.type is not FieldType.TAGS:
+        return ""
+    has_any = OPERATORS["has_any"]
+    return f": {spec.name} holds a list, use {has_any.text} ({has_any.key}) to match its elements"
 
 
 # -- values ------------------------------------------------------------------------------------

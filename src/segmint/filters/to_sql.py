@@ -27,7 +27,7 @@ from segmint.filters.fields import (
     resolve_event_field,
     resolve_field,
 )
-from segmint.filters.operators import OPERATORS, View
+from segmint.filters.operators import OPERATORS, SQL_PRIMITIVES, View
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
@@ -113,6 +113,9 @@ class ScalarOperand:
     def has_elements(self, values: tuple[str, ...], every: bool) -> Predicate:
         raise TypeError(f"a {self.type} column has no elements")
 
+    def any_element(self, primitive: str, argument: Any) -> Predicate:
+        raise TypeError(f"a {self.type} column has no elements")
+
     def scope(self, predicate: Predicate) -> Predicate:
         return self.scoper(predicate)
 
@@ -151,6 +154,18 @@ class JsonOperand:
 
     def has_elements(self, values: tuple[str, ...], every: bool) -> Predicate:
         return self.dialect.json_has_elements(self.dialect, self.column, self.path, values, every)
+
+    def any_element(self, primitive: str, argument: Any) -> Predicate:
+        """Some string element of the array here, read as TEXT, satisfies the primitive."""
+        if primitive in ("eq", "in"):
+            # Equality with a folded value is `has any`: the same answer, and on PostgreSQL the
+            # containment a GIN index on the folded elements serves.
+            wanted = (argument,) if primitive == "eq" else tuple(argument)
+            return self.has_elements(wanted, every=False)
+        each, text, is_string = self.dialect.json_elements(self.column, self.path)
+        folded = _blank_to_null(self.dialect.fold(text))
+        matching = sa.and_(is_string, SQL_PRIMITIVES[primitive](folded, argument))
+        return sa.exists(sa.select(sa.literal(1)).select_from(each).where(matching))
 
     def scope(self, predicate: Predicate) -> Predicate:
         return self.scoper(predicate)

@@ -201,6 +201,7 @@ class DictionaryOperand:
         self._elements: tuple[np.ndarray[Any, Any], dict[str, int], np.ndarray[Any, Any]] | None
         self._elements = None
         self._elements_of = 0
+        self._element_texts: Texts | None = None  # the distinct elements, as TEXT
 
     @property
     def size(self) -> int:
@@ -273,6 +274,17 @@ class DictionaryOperand:
             self._elements_of = self.size
         return self._elements
 
+    def any_element(self, primitive: str, argument: Any) -> BoolArray:
+        """Per value: some string element of it (a list) satisfies the primitive. Each distinct
+        element is compared once, the hits gathered to the values holding them."""
+        owners, code_of, codes = self._element_index()
+        texts = self._element_texts or Texts()
+        texts.read(list(code_of), lambda element: element or None)  # blank: null, as TEXT
+        self._element_texts = texts
+        hits = np.zeros(self.size, bool)
+        hits[owners[texts.compare(primitive, argument)[codes]]] = True
+        return hits
+
     def has_elements(self, values: tuple[str, ...], every: bool) -> BoolArray:
         owners, code_of, codes = self._element_index()
         per_value = []
@@ -301,6 +313,8 @@ class DictionaryOperand:
             owners, distinct, codes = self._elements
             keys = sum(100 + len(key) for key in distinct)  # a str and its slot in the map
             total += owners.nbytes + codes.nbytes + keys
+        if self._element_texts is not None:
+            total += self._element_texts.nbytes()
         return total
 
 
@@ -328,4 +342,7 @@ class DenseOperand:
         return self.valid
 
     def has_elements(self, values: tuple[str, ...], every: bool) -> BoolArray:
+        return np.zeros(self.size, bool)
+
+    def any_element(self, primitive: str, argument: Any) -> BoolArray:
         return np.zeros(self.size, bool)
