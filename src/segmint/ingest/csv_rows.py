@@ -76,7 +76,7 @@ def _not_in_encoding(body: bytes, start: int, encoding: str, skipped: int) -> In
     label = ENCODING_LABELS[encoding]
     advice = "save the file as UTF-8 (in Excel: Save As, CSV UTF-8)"
     if encoding == "utf-8":
-        advice += ", or import it as Windows-1252 if Excel on Windows saved it"
+        advice += ", or import it as Windows-1252 (--encoding windows-1252) if Excel saved it"
     return InvalidInput(
         f"the file is not {label}: byte 0x{body[start]:02X} at column {column} (offset "
         f"{start + skipped} in the file) is not valid {label}; {advice}",
@@ -209,7 +209,11 @@ def _strict_cells(texts: list[str]) -> list[str] | None:
 
 
 def _unclosed(how: str, line: int, last: int) -> str:
-    taken = f", so lines {line + 1}-{last} are read as rows of their own" if last > line else ""
+    taken = ""
+    if last == line + 1:
+        taken = f", so line {last} is read as a row of its own"
+    elif last > line:
+        taken = f", so lines {line + 1}-{last} are read as rows of their own"
     return (
         f"unclosed quote: the quoted field starting on this line {how}{taken}; close the quote, "
         'or double a quote that is part of a value ("")'
