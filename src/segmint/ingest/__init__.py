@@ -35,6 +35,7 @@ def import_leads_csv(
     on_progress: ProgressCallback | None = None,
     on_error: ErrorCallback | None = None,
     encoding: str = "utf-8",
+    mapping_option: str = "--map",
 ) -> ImportReport:
     """Stream a CSV file into the project's leads; see LeadWriter for the upsert rules.
 
@@ -43,7 +44,14 @@ def import_leads_csv(
     """
     report = ImportReport()
     writer = LeadWriter(engine, project, report, on_conflict, clock, on_error)
-    records = CsvRecords(path, project, overrides or {}, on_progress, encoding=encoding)
+    records = CsvRecords(
+        path,
+        project,
+        overrides or {},
+        on_progress,
+        encoding=encoding,
+        mapping_option=mapping_option,
+    )
     records.on_error = lambda error: writer.fail(error.location, error.message)
     for line, record in records:
         writer.add(line, record)

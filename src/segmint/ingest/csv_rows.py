@@ -23,6 +23,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from segmint.errors import InvalidInput
 
@@ -33,6 +34,7 @@ SAMPLE_BYTES = 64 * 1024  # what the import page sends to be checked, and what i
 
 # The encodings a file may be read in, by the name users choose, with Python's codec. UTF-8
 # drops a byte order mark; Windows-1252 is what Excel on Windows saves as "CSV".
+Encoding = Literal["utf-8", "windows-1252"]
 ENCODINGS: dict[str, str] = {"utf-8": "utf-8-sig", "windows-1252": "cp1252"}
 ENCODING_LABELS: dict[str, str] = {"utf-8": "UTF-8", "windows-1252": "Windows-1252"}
 LINE_END = re.compile(r"\r\n|\r|\n")  # the line ends the csv module and text files split on

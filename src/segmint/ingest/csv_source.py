@@ -271,6 +271,7 @@ class CsvRecords:
     on_error: Callable[[RowError], None] | None = None
     mapping: ColumnMapping | None = None
     encoding: str = "utf-8"
+    mapping_option: str = "--map"  # what errors in `overrides` name: the CLI's or the API's
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
         codec = codec_of(self.encoding)
@@ -300,7 +301,7 @@ class CsvRecords:
             label = ENCODING_LABELS[self.encoding]
             raise InvalidInput(f"the header is not {label}: save the file as UTF-8", "line 1")
         header = [name.strip() for name in first.cells]
-        self.mapping = map_columns(header, self.project, self.overrides)
+        self.mapping = map_columns(header, self.project, self.overrides, self.mapping_option)
         if not any(self.mapping.targets):
             raise InvalidInput("no column matches a lead field (use --map COLUMN=field)", "line 1")
         return header
