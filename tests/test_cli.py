@@ -270,6 +270,39 @@ def test_import_leads_bad_options(
     assert scalar(db, sa.select(sa.func.count()).select_from(leads)) == 0
 
 
+def test_import_leads_refuses_a_file_in_another_encoding_until_it_is_named(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("Email,Org\nzoe@example.com,Société Générale\n".encode("cp1252"))
+    result = run(db_url, "import", "leads", str(path))
+    assert result.exit_code == 1
+    assert "line 2: the file is not UTF-8: byte 0xE9 at column 21 (offset 30" in result.stderr
+    assert "--encoding windows-1252" in result.stderr
+    assert scalar(db, sa.select(sa.func.count()).select_from(leads)) == 0
+
+    result = run(db_url, "import", "leads", str(path), "--encoding", "windows-1252")
+    assert result.exit_code == 0, result.output
+    with db.connect() as conn:
+        assert conn.execute(sa.select(leads.c.company)).scalar_one() == "Société Générale"
+    result = run(db_url, "import", "leads", str(path), "--encoding", "latin-9")
+    assert result.exit_code == 2 and "utf-8 or windows-1252" in result.stderr
+
+
+def test_import_leads_reports_an_unclosed_quote_and_imports_the_rows_after_it(
+    db: Engine, db_url: str, project: Project, tmp_path: Path
+) -> None:
+    text = 'email,company\nada@example.com,"Engines\nbob@example.com,Bobco\n'
+    result = run(db_url, "import", "leads", write(tmp_path, "leads.csv", text))
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines()[-1].startswith("leads: 1 created, 0 updated, 0 skipped, 1")
+    assert error_lines(result) == [
+        "line 2: unclosed quote: the quoted field starting on this line never ends, so line 3 is "
+        "read as a row of its own; close the quote, or double a quote that is part of a "
+        'value ("")'
+    ]
+
+
 @pytest.mark.parametrize("kind", ["leads", "events"])
 def test_import_into_an_unknown_project_is_a_clear_error(
     db_url: str, project: Project, tmp_path: Path, kind: str

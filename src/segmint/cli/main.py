@@ -41,6 +41,7 @@ from segmint.cli.support import (
     usable_password,
 )
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
+from segmint.ingest.csv_rows import ENCODINGS
 from segmint.ingest.csv_source import parse_map_options
 from segmint.ingest.leads import ON_CONFLICT_CHOICES
 from segmint.model import Role
@@ -268,11 +269,16 @@ def import_leads(
     on_conflict: Annotated[
         str, typer.Option(help="What an existing email does: update or skip.")
     ] = "update",
+    encoding: Annotated[
+        str, typer.Option(help="utf-8 (a BOM is fine) or windows-1252 (Excel on Windows).")
+    ] = "utf-8",
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import leads from a CSV file; bad rows are reported by line and the good ones kept."""
     if on_conflict not in ON_CONFLICT_CHOICES:
         raise typer.BadParameter("use update or skip", param_hint="--on-conflict")
+    if encoding not in ENCODINGS:
+        raise typer.BadParameter(f"use {' or '.join(ENCODINGS)}", param_hint="--encoding")
     engine = _engine(database_url)
     started = time.monotonic()
     with friendly_errors():
@@ -288,6 +294,7 @@ def import_leads(
                 on_conflict,
                 on_progress=lambda n: bar.advance(task, n),
                 on_error=_error_printer(),
+                encoding=encoding,
             )
     if report.ignored_columns:
         err.print(

@@ -234,12 +234,3 @@ def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
 def split_name(full: str) -> tuple[str, str | None]:
     first, _, last = full.strip().partition(" ")
     return first, (last.strip() or None)
-
-
-def is_known_target(target: str, project: Project) -> bool:
-    """Whether `target` names something a lead record may carry."""
-    if target in LEAD_WRITABLE or target in ("name", "enrichment", "custom"):
-        return True
-    if target.startswith("custom."):
-        return target[len("custom.") :] in project.custom_fields
-    return target.startswith("enrichment.") and len(target) > len("enrichment.")

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.ingest.batches import ErrorCallback, ImportReport, RowError
-from segmint.ingest.csv_source import CsvRecords, ProgressCallback
+from segmint.ingest.csv_source import NO_EMAIL_WARNING, CsvRecords, ProgressCallback
 from segmint.ingest.events import import_events_jsonl, ingest_events
 from segmint.ingest.leads import LeadWriter, OnConflict, upsert_leads
 from segmint.projects import Project
@@ -25,15 +25,6 @@ __all__ = [
 ]
 
 
-# Leads are matched by email alone. A file without one still imports (leads without an email
-# are valid), but the user must know that importing it again cannot update them.
-NO_EMAIL_WARNING = (
-    "no column maps to email, so rows cannot be matched to existing leads: every row creates a "
-    "new lead, and importing the file again duplicates them. To update leads instead, map the "
-    'column holding emails to email (--map "Column=email"; the API\'s mapping {"Column": "email"})'
-)
-
-
 def import_leads_csv(
     engine: Engine,
     project: Project,
@@ -43,11 +34,24 @@ def import_leads_csv(
     clock: Clock = SYSTEM_CLOCK,
     on_progress: ProgressCallback | None = None,
     on_error: ErrorCallback | None = None,
+    encoding: str = "utf-8",
+    mapping_option: str = "--map",
 ) -> ImportReport:
-    """Stream a CSV file into the project's leads; see LeadWriter for the upsert rules."""
+    """Stream a CSV file into the project's leads; see LeadWriter for the upsert rules.
+
+    `encoding` is one of csv_rows.ENCODINGS; a file whose first 64 KB are not in it is refused
+    before anything is written.
+    """
     report = ImportReport()
     writer = LeadWriter(engine, project, report, on_conflict, clock, on_error)
-    records = CsvRecords(path, project, overrides or {}, on_progress)
+    records = CsvRecords(
+        path,
+        project,
+        overrides or {},
+        on_progress,
+        encoding=encoding,
+        mapping_option=mapping_option,
+    )
     records.on_error = lambda error: writer.fail(error.location, error.message)
     for line, record in records:
         writer.add(line, record)

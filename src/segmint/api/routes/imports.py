@@ -1,6 +1,8 @@
 """CSV import over HTTP: the columns a file's header maps to, then the import itself, streamed
 back as progress lines (NDJSON) so a page can show a live status without a job table.
 
+The check reads the first 64 KB with the same row reader, guesses and target rules as the import
+(ingest/csv_source.py), so what the page shows before Import is what the import will report.
 The upload is spooled to a temporary file and read by the same code as `segmint import leads`
 (line numbers, encodings, header aliases); batches are committed as they go, so good rows are
 kept whatever happens to later ones.
@@ -8,7 +10,6 @@ kept whatever happens to later ones.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import queue
@@ -24,48 +25,58 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, EngineDep, PrincipalDep, ProjectDep
-from segmint.api.schemas.leads import ColumnGuess, ImportColumns
+from segmint.api.schemas.leads import (
+    ColumnGuess,
+    ImportColumns,
+    ImportProblem,
+    ImportTargetOption,
+)
 from segmint.errors import InvalidInput
 from segmint.ingest import import_leads_csv
 from segmint.ingest.batches import ImportReport, RowError
-from segmint.ingest.csv_source import map_columns
+from segmint.ingest.csv_rows import SAMPLE_BYTES, Encoding
+from segmint.ingest.csv_source import import_targets, preview_csv
 from segmint.ingest.leads import OnConflict
-from segmint.model import LEAD_WRITABLE
-from segmint.projects import Project
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/projects/{project}/leads/import", tags=["leads"])
 
-HEADER_BYTES = 64 * 1024  # enough of a file to read its header line
 PROGRESS_EVERY = 0.25  # seconds between progress lines
 IGNORE = "-"
 
 
-def _targets(project: Project) -> list[str]:
-    fields = [name for name in LEAD_WRITABLE if name != "account_id"]
-    return ["name", *fields, *(f"custom.{key}" for key in project.custom_fields)]
-
-
-@router.post("/columns", response_model=ImportColumns, summary="Guess what each CSV column is")
+@router.post(
+    "/columns",
+    response_model=ImportColumns,
+    summary="Check a CSV file's first 64 KB: the field each column feeds, samples, problems",
+)
 async def import_columns(
-    project: ProjectDep, _principal: PrincipalDep, file: Annotated[UploadFile, File()]
+    project: ProjectDep,
+    _principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="the file, or its first 64 KB")],
+    mapping: Annotated[str, Form(description='{"CSV column": "field" or "-"} as JSON')] = "{}",
+    encoding: Annotated[Encoding, Form()] = "utf-8",
+    partial: Annotated[
+        bool, Form(description="true when `file` is the start of a longer file")
+    ] = False,
 ) -> ImportColumns:
-    head = (await file.read(HEADER_BYTES)).decode("utf-8-sig", errors="replace")
-    first_line = head.splitlines()[0] if head.strip() else ""
-    names = [name.strip() for name in next(csv.reader([first_line]), [])]
-    if not names:
-        raise InvalidInput("the file is empty: expected a header line", "line 1")
-    # Columns that would map to a field already taken are offered as "ignore".
-    taken: set[str] = set()
-    guesses = []
-    for name in names:
-        target = map_columns([name], project, {}).targets[0]
-        if target in taken:
-            target = None
-        if target:
-            taken.add(target)
-        guesses.append(ColumnGuess(name=name, target=target))
-    return ImportColumns(columns=guesses, targets=_targets(project))
+    data = await file.read(SAMPLE_BYTES + 1)
+    complete = len(data) <= SAMPLE_BYTES and not partial
+    preview = preview_csv(data[:SAMPLE_BYTES], project, _overrides(mapping), encoding, complete)
+    options = import_targets(project)
+    return ImportColumns(
+        columns=[
+            ColumnGuess(name=c.name, target=c.target, samples=c.samples) for c in preview.columns
+        ],
+        targets=[option.value for option in options],
+        target_options=[
+            ImportTargetOption(value=o.value, label=o.label, group=o.group) for o in options
+        ],
+        problems=[
+            ImportProblem(line=p.line, level=p.level, message=p.message) for p in preview.problems
+        ],
+        encoding=encoding,
+    )
 
 
 @router.post(
@@ -81,6 +92,7 @@ def import_csv(
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str, Form(description='{"CSV column": "field" or "-"} as JSON')] = "{}",
     on_conflict: Annotated[OnConflict, Form()] = "update",
+    encoding: Annotated[Encoding, Form()] = "utf-8",
 ) -> StreamingResponse:
     overrides = _overrides(mapping)
     spooled = tempfile.NamedTemporaryFile(prefix="segmint-import-", suffix=".csv", delete=False)  # noqa: SIM115 - removed by the stream
@@ -99,7 +111,15 @@ def import_csv(
 
         try:
             report = import_leads_csv(
-                engine, project, path, overrides, on_conflict, clock, on_progress=advance
+                engine,
+                project,
+                path,
+                overrides,
+                on_conflict,
+                clock,
+                on_progress=advance,
+                encoding=encoding,
+                mapping_option="mapping",
             )
             progress.put({"done": True, **_summary(report)})
         except InvalidInput as error:

@@ -165,8 +165,30 @@ class ScorePointList(BaseModel):
 class ColumnGuess(BaseModel):
     name: str
     target: str | None
+    samples: list[str] = Field(
+        default_factory=list, description="up to 3 distinct non-empty values from the first rows"
+    )
+
+
+class ImportTargetOption(BaseModel):
+    value: str
+    label: str
+    group: Literal["Standard", "Enrichment", "Custom"]
+
+
+class ImportProblem(BaseModel):
+    line: int
+    level: Literal["error", "warning"]
+    message: str
 
 
 class ImportColumns(BaseModel):
     columns: list[ColumnGuess]
     targets: list[str]
+    target_options: list[ImportTargetOption] = Field(
+        description="targets with labels and groups; any enrichment.PATH is accepted too"
+    )
+    problems: list[ImportProblem] = Field(
+        description="what the import would report on the checked lines, by line"
+    )
+    encoding: str
