@@ -23,7 +23,7 @@ from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
-from segmint.engine.export import stream_csv
+from segmint.engine.export import DEFAULT_COLUMNS, stream_csv
 from segmint.errors import InvalidInput
 from segmint.model import Role
 from segmint.projects import Project
@@ -197,7 +197,7 @@ def export_command(
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
             where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
-        chunks = stream_csv(db, leads_engine.in_project(target, where))
+        chunks = stream_csv(db, leads_engine.in_project(target, where), DEFAULT_COLUMNS)
         if output is None:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)
