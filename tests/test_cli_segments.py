@@ -96,3 +96,27 @@ def test_errors_are_one_clear_line(db_url: str, project: Project) -> None:
     assert code == 1 and "no segment 999" in err
     code, _, err = _run(db_url, "segments", "list", "--project", "nope")
     assert code == 1 and "no project 'nope'" in err
+
+
+def test_export_chosen_columns(db: Engine, db_url: str, project: Project, tmp_path: Path) -> None:
+    records = [
+        {"email": "ada@x.test", "name": "Ada Lovelace", "status": "new", "tags": ["vip", "beta"]},
+        {"email": "cy@x.test", "name": "Cy Young", "status": "new", "country": "Peru"},
+    ]
+    upsert_leads(db, project, enumerate(records))
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+    code, out, err = _run(db_url, "segments", "export", segment_id, "--columns", "email,tags")
+    assert code == 0, err
+    assert out == "Email,Tags\nada@x.test,vip; beta\ncy@x.test,\n"
+    target = tmp_path / "one.csv"
+    args = ("segments", "export", segment_id, "--columns", "country", "-o", str(target))
+    code, _, err = _run(db_url, *args)
+    assert code == 0 and "Exported 2 members" in err
+    assert target.read_text() == "Country\n\nPeru\n"
+
+    code, _, err = _run(db_url, "segments", "export", segment_id, "--columns", "email,salary")
+    assert code == 1 and "unknown column 'salary'; choose from name, email" in err
+    code, _, err = _run(db_url, "segments", "export", segment_id, "--columns", "name,name")
+    assert code == 1 and "column 'name' is chosen twice" in err

@@ -38,6 +38,11 @@ PEOPLE: list[dict[str, Any]] = [
         "created_at": "2024-01-01",
         "tags": ["VIP"],
         "enrichment": {"size": 120},
+        "owner": "owner@acme.test",
+        "country": "=DE",
+        "engagement_score": 30,
+        "engagement_level": "Warm",
+        "profile_level": "Good Fit",
     },
     {
         "email": "bob@x.test",
@@ -56,6 +61,9 @@ PEOPLE: list[dict[str, Any]] = [
         "phone": "+4930",
         "created_at": "2024-01-03",
         "enrichment": {"size": 80},
+        "tags": ["b", "a"],
+        "country": "Spain, Madrid",
+        "engagement_score": 7.25,
     },
     {
         "email": "dee@x.test",
@@ -87,6 +95,15 @@ FILTERS: list[Any] = [
     {"not": {"field": "company", "op": "is_null"}},
 ]
 
+# Chosen columns the index writes (text columns, any order, one alone) and some it leaves to SQL.
+INDEXED_COLUMNS = [
+    "status,email,name",
+    "owner,country,engagement_level,profile_level,company",
+    "name",
+    "email",
+]
+SQL_COLUMNS = ["name,tags,created_at,engagement_score", "tags"]
+
 
 @pytest.fixture
 def sql_only(db_url: str, api: Api) -> Iterator[Api]:
@@ -114,7 +131,8 @@ def test_index_and_sql_answer_alike(api: Api, sql_only: Api) -> None:
     for number, tree in enumerate(FILTERS):
         segment = api.post("segments", json={"name": f"s{number}", "filter": tree}).json()
         base = f"segments/{segment['id']}"
-        paths = [f"{base}/count", f"{base}/export.csv"] + [
+        exports = [f"{base}/export.csv?columns={keys}" for keys in INDEXED_COLUMNS]
+        paths = [f"{base}/count", f"{base}/export.csv", *exports] + [
             f"{base}/members?sort={sign}{key}&per_page=2&page={page}{search}"
             for key, sign, page, search in itertools.product(
                 SORTS, ["", "-"], [1, 2, 3], ["", "&q=a"]
@@ -128,6 +146,11 @@ def test_index_and_sql_answer_alike(api: Api, sql_only: Api) -> None:
                 assert indexed.json()["count"] == by_sql.json()["count"], path
             else:
                 assert indexed.content == by_sql.content, path
+        for keys in SQL_COLUMNS:  # the index has no writer for these: SQL answers both
+            path = f"{base}/export.csv?columns={keys}"
+            indexed, by_sql = _get(api, path), _get(sql_only, path)
+            assert indexed.headers[ENGINE_HEADER] == by_sql.headers[ENGINE_HEADER] == "sql"
+            assert indexed.content == by_sql.content, path
         body = {"filter": tree}
         indexed_preview = api.post("segments/preview", json=body)
         sql_preview = sql_only.post("segments/preview", json=body)
@@ -155,6 +178,10 @@ def _insert_hostile(db: Engine, project_id: int, first: int, count: int) -> None
                 "job_title": HOSTILE_TEXTS[(i + 3) % len(HOSTILE_TEXTS)],
                 "source": HOSTILE_TEXTS[(i + 11) % len(HOSTILE_TEXTS)],
                 "status": "new" if i % 5 else "contacted",
+                "owner": HOSTILE_TEXTS[(i + 5) % len(HOSTILE_TEXTS)] if i % 3 else None,
+                "country": HOSTILE_TEXTS[(i + 13) % len(HOSTILE_TEXTS)],
+                "engagement_level": HOSTILE_TEXTS[(i + 2) % len(HOSTILE_TEXTS)] if i % 2 else None,
+                "profile_level": HOSTILE_TEXTS[(i + 17) % len(HOSTILE_TEXTS)],
                 "tags": [],
                 "custom": {},
                 "created_at": start + timedelta(seconds=i % 17),  # ties fall to the id
@@ -178,11 +205,12 @@ def test_exports_of_hostile_values_are_alike(
         {"field": "email", "op": "starts_with", "value": "@x#"},  # every email gets one
         {"field": "name", "op": "in", "value": ["=cmd", "@x y", "Zoë Ünïcödé"]},  # some names
     ]
-    exports = [
+    segments = [
         f"segments/{api.post('segments', json={'name': f'h{n}', 'filter': t}).json()['id']}"
-        "/export.csv"
         for n, t in enumerate(trees)
     ]
+    chosen = ["", *(f"?columns={keys}" for keys in INDEXED_COLUMNS), "?columns=company"]
+    exports = [f"{segment}/export.csv{keys}" for segment in segments for keys in chosen]
     for round_ in range(2):
         for path in exports:
             indexed, by_sql = _get(api, path), _get(sql_only, path)

@@ -207,6 +207,90 @@ def test_export_csv_byte_for_byte(api: Api) -> None:
     assert len(rows) == 5
 
 
+EXTRAS = "email,name,created_at,tags,owner,country,engagement_score,engagement_level,profile_level"
+
+
+def test_export_chosen_columns_in_their_order(api: Api) -> None:
+    leads = _seed(api)
+    extras = {
+        "tags": ["=sum", "VIP", "a,b"],
+        "owner": "owner@acme.test",
+        "country": "Germany",
+        "engagement_score": 12.5,
+        "engagement_level": "Cold",
+        "profile_level": "@Good Fit",
+    }
+    assert api.patch(f"leads/{leads[0]['id']}", json=extras).status_code == 200
+    assert api.patch(f"leads/{leads[1]['id']}", json={"engagement_score": 42}).status_code == 200
+    segment = _segment(api, NEW)
+    url = f"segments/{segment['id']}/export.csv"
+    response = api.get(url, params={"columns": EXTRAS})
+    assert response.status_code == 200, response.text
+    assert response.content.decode() == (
+        "Email,Name,Created,Tags,Owner,Country,Engagement Score,Engagement Level,Profile Level\n"
+        'ada@x.test,Ada Lovelace,2024-01-01T00:00:00Z,"\'=sum; VIP; a,b",owner@acme.test,'
+        "Germany,12.5,Cold,'@Good Fit\n"
+        "bob@x.test,Bob Stone,2024-01-02T00:00:00Z,,,,42,Warm,\n"  # levels follow scores
+        "dee@x.test,Dée,2024-01-04T00:00:00Z,,,,0,Cold,\n"
+    )
+    picked = api.get(url, params={"columns": "status, email"})  # spaces around keys are fine
+    assert picked.content.decode() == (
+        "Status,Email\nnew,ada@x.test\nnew,bob@x.test\nnew,dee@x.test\n"
+    )
+    listed = api.post(f"segments/{segment['id']}/convert-to-list").json()
+    list_url = f"lists/{listed['id']}/export.csv"
+    assert api.get(list_url, params={"columns": EXTRAS}).content == response.content
+
+
+def test_export_with_the_seven_chosen_is_the_default(api: Api) -> None:
+    _seed(api)
+    segment = _segment(api, NEW)
+    url = f"segments/{segment['id']}/export.csv"
+    seven = "name,email,phone,company,job_title,source,status"
+    assert api.get(url, params={"columns": seven}).content == api.get(url).content
+
+
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [
+        ("name,salary", "'salary'"),
+        ("email,name,email", "'email' is chosen twice"),
+        ("", "at least one column"),
+        ("Name", "'Name'"),
+    ],
+)
+def test_export_of_bad_columns_is_422_naming_them(api: Api, columns: str, named: str) -> None:
+    _seed(api)
+    segment = _segment(api, NEW)
+    listed = api.post(f"segments/{segment['id']}/convert-to-list").json()
+    for url in (f"segments/{segment['id']}/export.csv", f"lists/{listed['id']}/export.csv"):
+        response = api.get(url, params={"columns": columns})
+        assert response.status_code == 422, url
+        error = error_of(response)
+        assert error["path"] == "columns" and named in error["message"], error
+        if "twice" not in named:  # what could have been chosen
+            assert "name, email, phone" in error["message"] and "profile_level" in error["message"]
+
+
+def test_export_columns_are_listed(api: Api) -> None:
+    items = api.get("exports/columns").json()["items"]
+    assert [c["key"] for c in items if c["default"]] == [
+        "name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "source",
+        "status",
+    ]
+    assert {"key": "created_at", "header": "Created", "default": False} in items
+    assert {"tags", "owner", "country", "engagement_score", "profile_level"} <= {
+        c["key"] for c in items
+    }
+    assert api.get("exports/columns", as_="member").status_code == 200
+    assert api.get("exports/columns", as_=None).status_code == 401
+
+
 @pytest.mark.parametrize(
     "tree",
     [

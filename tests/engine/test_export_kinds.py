@@ -19,10 +19,13 @@ ALPHABET = "ab -+=@\t\r\n,\"'.0123456789\\Ü日🙂"
 def _values() -> list[object]:
     rng = random.Random(7)
     randoms = ["".join(rng.choices(ALPHABET, k=rng.randint(0, 6))) for _ in range(5000)]
-    return [*HOSTILE_TEXTS, None, 5, "a\x00b", *randoms]
+    return [*HOSTILE_TEXTS, None, 5, "a\x00b", "\\.", " \\. ", *randoms]
 
 
-@pytest.mark.parametrize("field", [export._text_field, export._name_field])
+@pytest.mark.parametrize(
+    "field",
+    [export._text_field, export._name_field, export._lone_text_field, export._lone_name_field],
+)
 def test_kinds_found_at_once_are_each_values_own(field: export._Field) -> None:
     values = _values()
     one_by_one = [export._kind(field, value) for value in values]

@@ -99,9 +99,10 @@ def test_build_save_page_export_convert_delete(site: Site, browser: Any) -> None
     expect(page.locator("#why")).not_to_contain_text(" eq ")
     screenshot(page, site, "segment-why", "desktop")
 
-    # Export: the file holds every member, with the reference's columns.
+    # Export: the file holds every member, with the reference's columns (ticked by default).
+    page.get_by_role("button", name="Export CSV").click()
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Export CSV").click()
+        page.get_by_role("dialog").get_by_role("button", name="Download").click()
     exported = download_info.value
     assert exported.suggested_filename == "New_CEOs_or_Initech_export.csv"
     rows_read = list(csv.reader(io.StringIO(exported.path().read_text(encoding="utf-8"))))

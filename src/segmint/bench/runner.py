@@ -238,7 +238,7 @@ def _run_case(
     def export(conn: sa.Connection) -> tuple[int, str]:
         audience = _audience(conn, project, case.filter)
         chunks, engine_name = export_engine.export_audience(
-            conn, conn.engine, project, audience, now
+            conn, conn.engine, project, audience, now, export_engine.DEFAULT_COLUMNS
         )
         lines = sum(chunk.count(b"\n") for chunk in chunks)  # every byte is produced
         return lines - 1, engine_name  # the header is not a lead

@@ -23,7 +23,7 @@ from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
-from segmint.engine.export import stream_csv
+from segmint.engine.export import COLUMNS_BY_KEY, chosen_columns, stream_csv
 from segmint.errors import InvalidInput
 from segmint.model import Role
 from segmint.projects import Project
@@ -185,19 +185,29 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File (default stdout).")
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column keys separated by commas, in the order wanted, of: "
+            f"{', '.join(COLUMNS_BY_KEY)} (default: the first seven).",
+        ),
+    ] = None,
     project: ProjectSlug = "default",
     user: UserEmail = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Every current member as CSV (Name,Email,Phone,Company,Job Title,Source,Status)."""
+    """Every current member as CSV (Name,Email,Phone,Company,Job Title,Source,Status unless
+    --columns chooses)."""
 
     def action() -> None:
+        chosen = chosen_columns(columns)  # a bad key is refused before the database is read
         db, target, principal = _context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
             where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
-        chunks = stream_csv(db, leads_engine.in_project(target, where))
+        chunks = stream_csv(db, leads_engine.in_project(target, where), chosen)
         if output is None:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)

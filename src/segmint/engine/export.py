@@ -3,29 +3,35 @@
 PostgreSQL produces the CSV itself (COPY ... TO STDOUT), which is several times faster than
 formatting rows in Python; SQLite streams rows through a cursor and `csv_field` formats them.
 Both produce the same bytes.
+
+Which columns, and in which order, the caller chooses from `EXPORT_COLUMNS` (`?columns=`,
+`--columns`); by default the reference's seven, `DEFAULT_COLUMNS`.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Engine
 
 from segmint.engine import answering
 from segmint.engine.leads import full_name, in_project
+from segmint.errors import InvalidInput
 from segmint.index import Audience
 from segmint.index.packed import PackedTexts
 from segmint.projects import Project
 from segmint.store.tables import leads
 
-HEADER = ("Name", "Email", "Phone", "Company", "Job Title", "Source", "Status")
-COLUMNS = ("name", "email", "phone", "company", "job_title", "source", "status")  # the same
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -40,8 +46,9 @@ AS_IS: Final = 0
 DEFUSED: Final = 1
 FORMATTED: Final = 2
 # Every text its field function may change matches (the converse need not hold): a character
-# that quotes, a formula start, an edge space (names are trimmed), or nothing at all.
-MAY_CHANGE: Final = re.compile(r'[,"\r\n]|^[-=+@\t ]| $|^$')
+# that quotes, a formula start, an edge space (names are trimmed), nothing at all, or `\.`
+# (quoted when it is a row's one field, as COPY does).
+MAY_CHANGE: Final = re.compile(r'[,"\r\n]|^[-=+@\t ]| $|^$|^\\\.$')
 # The same, over texts joined with NULs (never inside a stored text), one scan each.
 SEPARATOR: Final = "\x00"
 QUOTED_CHARACTER: Final = re.compile('[,"\r\n]')
@@ -49,25 +56,15 @@ FORMULA_START: Final = re.compile("\x00[-=+@\t]")  # \r is a quoted character
 PLAIN_NUMBER_TEXT: Final = re.compile("\x00[-+][0-9]+(?:[.][0-9]+)?(?=\x00)")
 LEADING_SPACE: Final = re.compile("\x00 ")
 TRAILING_SPACE: Final = re.compile(" \x00")
+END_OF_DATA: Final = re.compile(r"\x00\\\.(?=\x00)")  # `\.`, quoted as a row's one field
+# Tags are written in one cell joined with this: what the importer splits on (besides a comma,
+# which would make every cell of two tags need quotes).
+TAG_SEPARATOR: Final = "; "
 
 
 def export_filename(name: str) -> str:
     """`{name}_export.csv`, with every character but letters, digits, - and _ made `_`."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) + "_export.csv"
-
-
-def _columns() -> list[sa.ColumnElement[Any]]:
-    # NULL rather than '' for a lead with no name: COPY writes '' as "" but NULL as nothing.
-    name = sa.func.nullif(full_name(), "")
-    return [
-        defused(name).label("name"),
-        defused(leads.c.email).label("email"),
-        defused(leads.c.phone).label("phone"),
-        defused(leads.c.company).label("company"),
-        defused(leads.c.job_title).label("job_title"),
-        defused(leads.c.source).label("source"),
-        defused(leads.c.status).label("status"),
-    ]
 
 
 def defused(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -82,25 +79,38 @@ def defused(text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.case((like_a_formula & ~plain_number, sa.literal("'").concat(text)), else_=text)
 
 
-def export_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """The rows of an export, in a stable order (creation, then id)."""
-    return sa.select(*_columns()).where(where).order_by(leads.c.created_at, leads.c.id)
+def export_query(
+    where: sa.ColumnElement[bool], columns: Sequence[CsvColumn], *, by_copy: bool
+) -> sa.Select[Any]:
+    """The rows of an export, in a stable order (creation, then id): each cell as COPY writes
+    it (`by_copy`), else as SQLite reads it for `_python_csv`."""
+    reads = [column.read(by_copy).label(column.key) for column in columns]
+    return sa.select(*reads).where(where).order_by(leads.c.created_at, leads.c.id)
 
 
 def export_audience(
-    conn: sa.Connection, engine: Engine, project: Project, audience: Audience, now: datetime
+    conn: sa.Connection,
+    engine: Engine,
+    project: Project,
+    audience: Audience,
+    now: datetime,
+    columns: Sequence[CsvColumn],
 ) -> tuple[Iterator[bytes], str]:
-    """The CSV of every lead in `audience` at `now`, and who answered: the index (columns in
-    memory, formatted in Python) or SQL (COPY on PostgreSQL). The same bytes either way."""
-    indexed = answering.export_columns(conn, project, audience, COLUMNS, now)
-    if indexed is not None:
-        return _indexed_csv(indexed.value), answering.INDEX
+    """The CSV of `columns` of every lead in `audience` at `now`, and who answered: the index
+    (columns in memory, formatted in Python) or SQL (COPY on PostgreSQL). The same bytes either
+    way. The index holds only text columns: a chosen column it has no writer for (a date, a
+    number, the tags) leaves the export to SQL."""
+    if all(column.field is not None for column in columns):
+        keys = tuple(column.key for column in columns)
+        indexed = answering.export_columns(conn, project, audience, keys, now)
+        if indexed is not None:
+            return _indexed_csv(indexed.value, columns), answering.INDEX
     where = answering.sql_condition(conn, project, audience, now)
     scoped = in_project(project, where if where is not None else sa.true())
-    return stream_csv(engine, scoped), answering.SQL
+    return stream_csv(engine, scoped, columns), answering.SQL
 
 
-def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
+def _indexed_csv(values: answering.ExportColumns, columns: Sequence[CsvColumn]) -> Iterator[bytes]:
     """The CSV of the index's columns, a chunk of rows at a time: per column a gather of
     ready-written pieces, then one join of the whole chunk. No Python call per row but for
     the rare values that need quoting. The pieces are bytes: a packed column's values are
@@ -109,11 +119,11 @@ def _indexed_csv(columns: answering.ExportColumns) -> Iterator[bytes]:
     Each field is preceded by its lead: the `,` before it, or before a row's first field the
     newline that ends the row before (none in a chunk's first row). A `'` that defuses a
     formula goes in the lead, so a value that needs only that is never copied."""
-    yield _header()
-    total = len(columns[0].codes) if columns else 0
+    yield _header(columns)
+    total = len(values[0].codes)
     writers = [
-        _writer(column, _name_field if at == 0 else _text_field, "\n" if at == 0 else ",", total)
-        for at, column in enumerate(columns)
+        _writer(column, field, "\n" if at == 0 else ",", total)
+        for at, (column, field) in enumerate(zip(values, _index_fields(columns), strict=True))
     ]
     per_row = sum(writer.pieces for writer in writers)
     for start in range(0, total, INDEX_CHUNK_ROWS):
@@ -213,14 +223,22 @@ def _writer(
     return _Gather(column, kinds, field, lead)
 
 
+def _index_fields(columns: Sequence[CsvColumn]) -> list[_Field]:
+    """How the index writes each column: by its field function, or, for a row's one field,
+    by the same function quoting `\\.` as COPY does."""
+    fields = [column.field for column in columns if column.field is not None]
+    assert len(fields) == len(columns), "the index writes text columns only"
+    return [LONE_FIELDS[fields[0]]] if len(fields) == 1 else fields
+
+
 def _picked(values: Sequence[Any], codes: np.ndarray) -> Sequence[Any]:
     picked: Sequence[Any] = operator.itemgetter(*codes.tolist())(values)
     return [picked] if len(codes) == 1 else picked  # of one index, itemgetter gives the value
 
 
 def _kinds_of(field: _Field) -> Callable[[Sequence[object]], np.ndarray]:
-    """How `field` (`_text_field` or `_name_field`) writes each of some values: AS_IS, DEFUSED
-    or FORMATTED (uint8), `_kind` of each."""
+    """How `field` (`_text_field`, `_name_field` or their lone forms) writes each of some
+    values: AS_IS, DEFUSED or FORMATTED (uint8), `_kind` of each."""
 
     def kinds(values: Sequence[object]) -> np.ndarray:
         return _kinds(values, field)
@@ -251,6 +269,7 @@ def _kinds(values: Sequence[object], field: _Field) -> np.ndarray:
     unsure[entries(QUOTED_CHARACTER, 0)] = True
     unsure[entries(LEADING_SPACE, 1)] = True
     unsure[entries(TRAILING_SPACE, 0)] = True
+    unsure[entries(END_OF_DATA, 1)] = True
     unsure |= lengths == 0  # empty, or not a text at all
     for at in np.flatnonzero(unsure).tolist():
         kinds[at] = _kind(field, values[at])
@@ -288,20 +307,205 @@ def _name_field(value: object) -> str:
     return _text_field(name or None)
 
 
-def stream_csv(engine: Engine, where: sa.ColumnElement[bool]) -> Iterator[bytes]:
-    """The CSV bytes of every lead matching `where` (which must scope by project)."""
-    query = export_query(where)
+def _lone_text_field(value: object) -> str:
+    return lone_field(_text_field(value))
+
+
+def _lone_name_field(value: object) -> str:
+    return lone_field(_name_field(value))
+
+
+LONE_FIELDS: Final[dict[_Field, _Field]] = {
+    _text_field: _lone_text_field,
+    _name_field: _lone_name_field,
+}
+
+
+# -- the columns an export may hold ------------------------------------------------------------
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class CsvColumn:
+    """A column an export may hold: its key (`?columns=`), its header, and how each engine
+    writes its cell, so that all write the same bytes.
+
+    `sql` is the cell's text in SQL, defused, as COPY writes it. Where SQLite cannot write it
+    the same in SQL (a float's shortest digits, tags in their order), `stored` is what SQLite
+    reads and `written` the text Python makes of it. `field` is how the index writes the
+    column from its text column of the same key; a column without one is left to SQL."""
+
+    key: str
+    header: str
+    sql: Callable[[], sa.ColumnElement[Any]]
+    default: bool = False
+    field: _Field | None = None
+    stored: Callable[[], sa.ColumnElement[Any]] | None = None
+    written: Callable[[Any], str | None] = _same
+
+    def read(self, by_copy: bool) -> sa.ColumnElement[Any]:
+        return self.sql() if by_copy or self.stored is None else self.stored()
+
+
+def _text(key: str, header: str, default: bool = False, field: _Field = _text_field) -> CsvColumn:
+    """A text column of the lead, defused, which the index holds as SQL reads it."""
+    return CsvColumn(key, header, lambda: defused(_stored_text(key)), default, field)
+
+
+def _stored_text(key: str) -> sa.ColumnElement[Any]:
+    if key == "name":
+        # NULL rather than '' for a lead with no name: COPY writes '' as "" but NULL as nothing.
+        return sa.func.nullif(full_name(), "")
+    return leads.c[key]
+
+
+def _created_sql() -> sa.ColumnElement[Any]:
+    return sa.func.to_char(
+        sa.func.timezone("UTC", leads.c.created_at), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+    )
+
+
+def _instant_text(at: datetime) -> str:
+    """ISO 8601 in UTC to the second, as `_created_sql` writes it (to_char truncates too)."""
+    return at.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def _tags_sql() -> sa.ColumnElement[Any]:
+    """The tags joined in their stored order (NULL for none, as `_tags_text` writes it)."""
+    each = (
+        sa.func.jsonb_array_elements_text(leads.c.tags)
+        .table_valued("value", with_ordinality="at")
+        .render_derived()  # names the columns: `AS anon_1(value, at)`
+    )
+    separator = aggregate_order_by(sa.literal(TAG_SEPARATOR, sa.Text), each.c.at)
+    joined = sa.func.string_agg(each.c.value, separator, type_=sa.Text)
+    return defused(sa.select(joined).select_from(each).scalar_subquery())
+
+
+def _tags_text(tags: Sequence[str]) -> str | None:
+    return defuse_text(TAG_SEPARATOR.join(tags) or None)
+
+
+def _number_text(value: float) -> str:
+    """A float as PostgreSQL (12 and later) writes a double precision: its shortest digits that
+    read back the same (`_shortest_digits`), fixed-point from 1e-4 up to 1e15, else with an
+    exponent of at least two digits; "0" rather than "0.0"."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    shortest = _shortest_digits(abs(value)).normalize()
+    digits = "".join(map(str, shortest.as_tuple().digits))
+    point = shortest.adjusted()  # the power of ten of the first digit
+    if not -4 <= point < 15:
+        fraction = "." + digits[1:] if len(digits) > 1 else ""
+        return f"{sign}{digits[0]}{fraction}e{'-' if point < 0 else '+'}{abs(point):02d}"
+    if point < 0:
+        return f"{sign}0.{'0' * (-point - 1)}{digits}"
+    whole, fraction = digits[: point + 1].ljust(point + 1, "0"), digits[point + 1 :]
+    return f"{sign}{whole}.{fraction}" if fraction else sign + whole
+
+
+def _shortest_digits(value: float) -> Decimal:
+    """The fewest digits that read back as `value` (a finite float), as PostgreSQL finds them.
+    Python's repr finds the same, but may take digits on the very edge of the values that read
+    back as `value` (reading rounds half to even, towards it), which PostgreSQL never does: it
+    takes a digit more there (57037124590350416, not 57037124590350420)."""
+    exact = Decimal(value)
+    below = exact - Decimal(math.nextafter(value, -math.inf))
+    above = Decimal(math.nextafter(value, math.inf)) - exact
+
+    def inside(digits: Decimal) -> bool:  # nearer to `value` than half way to a neighbour
+        return 2 * abs(digits - exact) < (above if digits > exact else below)
+
+    digits = Decimal(repr(value))
+    count = len(digits.as_tuple().digits)
+    while not inside(digits) and count < 17:  # 17 digits always read back
+        count += 1
+        digits = Decimal(f"{value:.{count - 1}e}")  # correctly rounded to `count` digits
+    return digits
+
+
+EXPORT_COLUMNS: Final[tuple[CsvColumn, ...]] = (
+    # The reference's seven, its default export's order.
+    _text("name", "Name", True, _name_field),
+    _text("email", "Email", True),
+    _text("phone", "Phone", True),
+    _text("company", "Company", True),
+    _text("job_title", "Job Title", True),
+    _text("source", "Source", True),
+    _text("status", "Status", True),
+    # What a marketer also asks a sheet of leads for.
+    CsvColumn(
+        "created_at",
+        "Created",
+        _created_sql,
+        stored=lambda: leads.c.created_at,
+        written=_instant_text,
+    ),
+    CsvColumn("tags", "Tags", _tags_sql, stored=lambda: leads.c.tags, written=_tags_text),
+    _text("owner", "Owner"),
+    _text("country", "Country"),
+    # A number is no formula (`-5` is left alone like a plain number): never defused.
+    CsvColumn(
+        "engagement_score",
+        "Engagement Score",
+        lambda: leads.c.engagement_score,
+        stored=lambda: leads.c.engagement_score,
+        written=_number_text,
+    ),
+    _text("engagement_level", "Engagement Level"),
+    _text("profile_level", "Profile Level"),
+)
+COLUMNS_BY_KEY: Final = {column.key: column for column in EXPORT_COLUMNS}
+DEFAULT_COLUMNS: Final = tuple(column for column in EXPORT_COLUMNS if column.default)
+
+
+def chosen_columns(keys: str | None) -> tuple[CsvColumn, ...]:
+    """The columns `keys` names (`name,email,tags`: keys separated by commas, in the order
+    wanted, spaces around them ignored); `DEFAULT_COLUMNS` when None. An unknown or repeated
+    key, or none at all, is refused naming the choices (path `columns`)."""
+    if keys is None:
+        return DEFAULT_COLUMNS
+    choices = ", ".join(COLUMNS_BY_KEY)
+    names = [key.strip() for key in keys.split(",")] if keys.strip() else []
+    if not names:
+        raise InvalidInput(f"choose at least one column of {choices}", "columns")
+    chosen: list[CsvColumn] = []
+    for name in names:
+        column = COLUMNS_BY_KEY.get(name)
+        if column is None:
+            raise InvalidInput(f"unknown column {name!r}; choose from {choices}", "columns")
+        if column in chosen:
+            raise InvalidInput(f"column {name!r} is chosen twice", "columns")
+        chosen.append(column)
+    return tuple(chosen)
+
+
+def stream_csv(
+    engine: Engine, where: sa.ColumnElement[bool], columns: Sequence[CsvColumn]
+) -> Iterator[bytes]:
+    """The CSV bytes of `columns` of every lead matching `where` (which must scope by
+    project)."""
     if engine.dialect.name == "postgresql":
-        yield from _copy_csv(engine, query)
+        yield from _copy_csv(engine, export_query(where, columns, by_copy=True), columns)
     else:
-        yield from _python_csv(engine, query)
+        yield from _python_csv(engine, export_query(where, columns, by_copy=False), columns)
 
 
-def _copy_csv(engine: Engine, query: sa.Select[Any]) -> Iterator[bytes]:
+def _copy_csv(
+    engine: Engine, query: sa.Select[Any], columns: Sequence[CsvColumn]
+) -> Iterator[bytes]:
     compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     # psycopg binds the parameters into COPY client-side with proper quoting.
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER false)"
-    yield _header()
+    yield _header(columns)
     with engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -317,12 +521,34 @@ def _copy_csv(engine: Engine, query: sa.Select[Any]) -> Iterator[bytes]:
                 yield bytes(pending)
 
 
-def _python_csv(engine: Engine, query: sa.Select[Any]) -> Iterator[bytes]:
-    yield _header()
+def _python_csv(
+    engine: Engine, query: sa.Select[Any], columns: Sequence[CsvColumn]
+) -> Iterator[bytes]:
+    yield _header(columns)
+    line = _line_writer(columns)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
         for rows in result.partitions():
-            yield "".join(",".join(map(csv_field, row)) + "\n" for row in rows).encode()
+            yield "".join(map(line, rows)).encode()
+
+
+def _line_writer(columns: Sequence[CsvColumn]) -> Callable[[Sequence[Any]], str]:
+    """How `_python_csv` writes a row SQLite read: the cells SQL could not write made text by
+    Python, then each as COPY quotes it. The reference's seven need neither: one join a row."""
+    if len(columns) == 1:
+        written = columns[0].written
+        return lambda row: lone_field(csv_field(written(row[0]))) + "\n"
+    by_python = [(at, column.written) for at, column in enumerate(columns) if column.stored]
+    if not by_python:
+        return lambda row: ",".join(map(csv_field, row)) + "\n"
+
+    def line(row: Sequence[Any]) -> str:
+        cells = list(row)
+        for at, written in by_python:
+            cells[at] = written(cells[at])
+        return ",".join(map(csv_field, cells)) + "\n"
+
+    return line
 
 
 def csv_field(value: Any) -> str:
@@ -330,8 +556,8 @@ def csv_field(value: Any) -> str:
     both backends agree.
 
     (Python's csv module does not quote a lone carriage return; COPY does. COPY quotes `\\.`
-    only when it is a row's one field, where it would read as the end of the data: never in
-    an export's rows of seven.)
+    only when it is a row's one field, where it would read as the end of the data: `lone_field`
+    does that for an export of one column.)
     """
     if value is None:
         return ""
@@ -341,5 +567,10 @@ def csv_field(value: Any) -> str:
     return text
 
 
-def _header() -> bytes:
-    return (",".join(HEADER) + "\n").encode()
+def lone_field(written: str) -> str:
+    """A field `csv_field` wrote, as COPY writes it when it is a row's one field."""
+    return '"\\."' if written == "\\." else written
+
+
+def _header(columns: Sequence[CsvColumn]) -> bytes:
+    return (",".join(column.header for column in columns) + "\n").encode()

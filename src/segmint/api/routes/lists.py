@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
+from segmint.api.routes.exports import ColumnsQuery, csv_download
 from segmint.api.schemas.common import UsagePublic
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import (
@@ -25,7 +26,7 @@ from segmint.engine import leads as leads_engine
 from segmint.engine import lists as engine
 from segmint.engine import usage as usage_engine
 from segmint.engine.answering import ENGINE_HEADER
-from segmint.engine.export import export_audience, export_filename
+from segmint.engine.export import chosen_columns, export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
 from segmint.errors import InvalidInput
 from segmint.projects import Project
@@ -213,16 +214,10 @@ def export(
     project: ProjectDep,
     _p: PrincipalDep,
     clock: ClockDep,
+    columns: ColumnsQuery = None,
 ) -> StreamingResponse:
     row = engine.get_list(conn, project, list_id)
-    filename = export_filename(row.name)
+    chosen = chosen_columns(columns)  # refused before the first byte: a stream has its status
     audience = answering.list_audience(project, list_id)
-    chunks, answered_by = export_audience(conn, db, project, audience, clock.now())
-    return StreamingResponse(
-        chunks,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            ENGINE_HEADER: answered_by,
-        },
-    )
+    chunks, answered_by = export_audience(conn, db, project, audience, clock.now(), chosen)
+    return csv_download(chunks, export_filename(row.name), answered_by)

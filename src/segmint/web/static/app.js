@@ -194,14 +194,67 @@ async function downloadCsv(path, fallbackName) {
   const blob = await response.blob();
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || fallbackName;
-  const text = await blob.text();
-  const rows = text.split(/\r?\n/).filter((line) => line.length > 0).length - 1;
+  const rows = csvRowCount(await blob.text());
   const link = el("a", { href: URL.createObjectURL(blob), download: name });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-  return Math.max(rows, 0);
+  return rows;
+}
+
+// The data rows of a CSV: its line ends outside quoted fields, less the header's. (An empty
+// line is a row: a lead with nothing in an export of one column.)
+function csvRowCount(text) {
+  const unquoted = text.replace(/"[^"]*"/g, "");
+  return Math.max((unquoted.match(/\n/g) || []).length - 1, 0);
+}
+
+// The columns an export may hold ({key, header, default}), asked of the API once a page.
+let exportColumns = null;
+function loadExportColumns() {
+  exportColumns ??= api("/exports/columns").then((answer) => answer.items)
+    .catch((error) => { exportColumns = null; throw error; });  // asked again on the next click
+  return exportColumns;
+}
+
+// Export: a dialog asks which columns (the API's defaults ticked, one at least), then the CSV
+// of `path` downloads with them. Resolves to the number of rows exported, or null if cancelled.
+async function exportCsv(path, fallbackName) {
+  const keys = await columnsDialog(await loadExportColumns());
+  if (!keys) return null;
+  return downloadCsv(`${path}?${new URLSearchParams({ columns: keys.join(",") })}`, fallbackName);
+}
+
+function columnsDialog(columns) {
+  return new Promise((resolve) => {
+    const boxes = columns.map((column) =>
+      el("input", { type: "checkbox", name: "columns", value: column.key, checked: column.default }));
+    const problem = el("p", { class: "field-error", id: "export-columns-problem", role: "alert" });
+    const choices = el("fieldset", { class: "export-columns", "aria-describedby": "export-columns-problem" },
+      el("legend", {}, "Columns"),
+      el("div", { class: "choices" }, columns.map((column, at) =>
+        el("label", { class: "choice" }, boxes[at], ` ${column.header}`))));
+    const cancel = el("button", { type: "button" }, "Cancel");
+    const form = el("form", { method: "dialog", class: "stacked" }, choices, problem,
+      el("div", { class: "buttons" }, cancel, el("button", { type: "submit", class: "primary" }, "Download")));
+    const dialog = el("dialog", { "aria-labelledby": "export-title" },
+      el("h2", { id: "export-title" }, "Export CSV"), form);
+    const close = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    cancel.addEventListener("click", () => close(null));
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(null); });
+    for (const box of boxes) box.addEventListener("change", () => { problem.textContent = ""; });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const keys = boxes.filter((box) => box.checked).map((box) => box.value);
+      if (keys.length) { close(keys); return; }
+      problem.textContent = "Choose at least one column.";
+      boxes[0].focus();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    boxes[0]?.focus();
+  });
 }
 
 // A sortable, paged table over an API list ({items, total, page, per_page}).

@@ -60,8 +60,8 @@ async function listDetail() {
   }
   async function exportList() {
     try {
-      const rows = await downloadCsv(`/lists/${id}/export.csv`, "list_export.csv");
-      toast(`Exported ${fmtNumber(rows)} members to CSV.`);
+      const rows = await exportCsv(`/lists/${id}/export.csv`, "list_export.csv");
+      if (rows !== null) toast(`Exported ${fmtNumber(rows)} members to CSV.`);
     } catch (error) { toast(error.message || "Failed to export list members.", "error"); }
   }
   async function refresh() {

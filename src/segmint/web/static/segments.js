@@ -229,8 +229,8 @@ async function segmentDetail() {
 
   async function exportMembers() {
     try {
-      const rows = await downloadCsv(`/segments/${id}/export.csv`, "segment_export.csv");
-      toast(`Exported ${fmtNumber(rows)} members to CSV.`);
+      const rows = await exportCsv(`/segments/${id}/export.csv`, "segment_export.csv");
+      if (rows !== null) toast(`Exported ${fmtNumber(rows)} members to CSV.`);
     } catch (error) {
       toast(error.message || "Failed to export segment members.", "error");
     }
