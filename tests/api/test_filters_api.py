@@ -13,7 +13,8 @@ def test_vocabulary_groups_fields_with_their_operators(api: Api) -> None:
     vocabulary = api.get("filters/vocabulary").json()
     groups = {g["name"]: {f["name"]: f for f in g["fields"]} for g in vocabulary["groups"]}
     assert set(groups) == {"Lead", "Enrichment", "Custom", "Account", "Scores"}
-    assert "engagement_level" in groups["Scores"]
+    assert groups["Scores"]["engagement_level"]["options"] == ["Cold", "Warm", "Hot", "Very Hot"]
+    assert groups["Scores"]["profile_level"]["options"] == ["Poor Fit", "Good Fit", "Strong Fit"]
     status = groups["Lead"]["status"]
     assert status["type"] == "select" and status["options"] == list(api.project.statuses)
     assert {"eq", "in", "is_null"} <= {o["key"] for o in status["operators"]}

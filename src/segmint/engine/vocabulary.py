@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from segmint.engine import seen
+from segmint.engine import fit, scoring, seen
 from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
 from segmint.filters.fields import ENRICHMENT_LABELS
 from segmint.projects import Project
@@ -111,7 +111,13 @@ def _found_fields(
 
 def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:
     """Everything the builder's menus need, in one answer."""
-    common = {"source": _seen(conn, project, leads.c.source)}
+    # Offered as options: the source values seen, and the level names the bands give (a level
+    # no lead holds yet is still one a segment may wait for).
+    common = {
+        "source": _seen(conn, project, leads.c.source),
+        "engagement_level": tuple(name for name, _ in scoring.levels(conn, project)),
+        "profile_level": tuple(name for name, _ in fit.levels(conn, project)),
+    }
     groups: dict[str, list[dict[str, Any]]] = {
         "Lead": [],
         "Enrichment": [],
