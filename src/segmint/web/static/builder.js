@@ -93,7 +93,7 @@ function enhance(element, settings) {
 function enhancePending() {
   for (const [element, settings] of pendingPickers.splice(0)) {
     if (!element.isConnected) continue;
-    new TomSelect(element, { maxOptions: 200, ...settings });
+    new TomSelect(element, { maxOptions: 200, closeAfterSelect: settings.maxItems === 1, ...settings });
     // The combobox now carries the label: the hidden element leaves the accessibility tree.
     element.removeAttribute("aria-label");
     element.setAttribute("aria-hidden", "true");
@@ -113,10 +113,11 @@ const pickerTexts = {
   no_results: () => "<div class=\"no-results\">Nothing in the data matches: type a value and press Enter</div>",
 };
 
-// Values of a field from /filters/values (or event metadata), for a picker's `load`.
+// Values of a field from /filters/values (or event metadata), for a picker's `load`; the
+// parameters are read when it loads (an event's type may change after the row is drawn).
 function loaderFor(params) {
   return (query, callback) => {
-    const search = new URLSearchParams({ ...params, q: query });
+    const search = new URLSearchParams({ ...params(), q: query });
     api(`/filters/values?${search}`)
       .then((r) => callback(r.items.map((i) => ({ value: String(i.value), text: String(i.value), count: i.count }))))
       .catch(() => callback());
@@ -262,8 +263,8 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
   // A field's values for its value picker: lead and account fields from the leads, event
   // metadata from the events of the row's type.
   function valuesOf(node, inEvent) {
-    if (!inEvent) return loaderFor({ field: node.field });
-    return node.field ? loaderFor({ field: node.field, event: inEvent.event }) : null;
+    if (!inEvent) return loaderFor(() => ({ field: node.field }));
+    return node.field ? loaderFor(() => ({ field: node.field, event: inEvent.event })) : null;
   }
 
   // Where a row shows how many leads it matches on its own (filled by showCounts).
@@ -308,7 +309,7 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     const typeInput = el("select", { "aria-label": "Event type" },
       [...new Set([node.event, ...vocabulary.event_types].filter(Boolean))].map((t) =>
         el("option", { value: t, selected: t === node.event }, t)));
-    typeInput.addEventListener("change", () => { node.event = typeInput.value.trim(); redraw(); });
+    typeInput.addEventListener("change", () => { node.event = typeInput.value.trim(); changed(); });
     enhance(typeInput, { create: true, persist: false, maxItems: 1, preload: "focus", render: pickerTexts,
       load: (query, callback) => api(`/filters/event-types?${new URLSearchParams({ q: query })}`)
         .then((r) => callback(r.items.map((i) => ({ value: i.value, text: i.value, count: i.count }))))
