@@ -80,14 +80,15 @@ async function listDetail() {
   }
   const members = pagedTable({
     mount: document.getElementById("list-members"),
+    name: "list-members",
     columns: [
-      { label: "Name", render: leadName },
-      { label: "Email", key: "email" },
-      { label: "Company", key: "company" },
-      { label: "Job Title", key: "job_title" },
-      { label: "Status", key: "status" },
-      { label: "Source", key: "source" },
-      { label: "Remove", render: (l) => el("button", { type: "button", class: "link", "aria-label": `Remove ${leadName(l)}`,
+      { label: "Name", render: leadName, clip: true, always: true },
+      { label: "Email", key: "email", clip: "long" },
+      { label: "Company", key: "company", clip: true },
+      { label: "Job Title", key: "job_title", clip: true },
+      { label: "Status", key: "status", clip: "short" },
+      { label: "Source", key: "source", clip: "short" },
+      { label: "Remove", always: true, render: (l) => el("button", { type: "button", class: "link", "aria-label": `Remove ${leadName(l)}`,
         onclick: () => change("DELETE", [l.id], `${leadName(l)} removed from the list.`) }, "Remove") },
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),

@@ -275,16 +275,20 @@ async function segmentDetail() {
   }
   const members = pagedTable({
     mount: document.getElementById("members"),
+    // By default what fits at 1440 px with "Why?" in view; Source and enrichment on demand.
+    name: "segment-members",
+    toolbar: document.getElementById("member-tools"),
     columns: [
-      { label: "Name", sort: "name", render: leadName },
-      { label: "Email", key: "email", sort: "email" },
-      { label: "Company", key: "company", sort: "company" },
-      { label: "Job Title", key: "job_title", sort: "job_title" },
-      { label: "Status", key: "status", sort: "status" },
-      { label: "Source", key: "source", sort: "source" },
-      { label: "Enrichment Status", render: enrichment },
+      { label: "Name", sort: "name", render: leadName, clip: true, always: true },
+      { label: "Email", key: "email", sort: "email", clip: "long" },
+      { label: "Company", key: "company", sort: "company", clip: true },
+      { label: "Job Title", key: "job_title", sort: "job_title", clip: true },
+      { label: "Status", key: "status", sort: "status", clip: "short" },
+      { label: "Source", key: "source", sort: "source", clip: "short", hidden: true },
+      { label: "Enrichment Status", render: enrichment, hidden: true },
       { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
-      { label: "Why", render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
+      { label: "Why", always: true,
+        render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches this segment right now.",
