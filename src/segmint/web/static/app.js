@@ -279,6 +279,10 @@ function pagedTable({ mount, columns, load, name, toolbar, perPage = 50, sort = 
   };
 }
 
+// A column's header; the column of a row's buttons has none to see, but a screen reader still
+// hears what the column holds.
+const headerCell = (label) => el("th", { scope: "col" }, label || el("span", { class: "sr-only" }, "Actions"));
+
 const columnId = (c) => c.id || c.key || c.sort || c.label;
 const cellClass = (c) => [c.num ? "num" : null, c.clip ? "clip" : null, typeof c.clip === "string" ? c.clip : null]
   .filter(Boolean).join(" ") || null;
@@ -331,6 +335,7 @@ function columnMenu(columns, choice, changed) {
 
 // A table wider than its wrapper scrolls inside it, and a keyboard can scroll only what it can
 // focus: a wrapper that scrolls takes focus (then the arrow keys scroll it) and says what it is.
+// A group, not a region: a page of such tables would fill the landmarks with the same name.
 const wrapSizes = new ResizeObserver((entries) => {
   for (const entry of entries) {
     const wrap = entry.target.closest(".table-wrap");
@@ -339,7 +344,7 @@ const wrapSizes = new ResizeObserver((entries) => {
 });
 function markScrolling(wrap) {
   const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
-  for (const [name, value] of [["tabindex", "0"], ["role", "region"], ["aria-label", "Table, scrolls sideways"]]) {
+  for (const [name, value] of [["tabindex", "0"], ["role", "group"], ["aria-label", "Table, scrolls sideways"]]) {
     if (scrolls) wrap.setAttribute(name, value);
     else wrap.removeAttribute(name);
   }
