@@ -20,8 +20,8 @@
   async function load() {
     const state = await api("/scoring");
     const rows = await Promise.all(state.rules.map(async (r) => el("tr", {},
-      el("td", {}, r.event_type), el("td", { class: "num" }, fmtNumber(r.points)),
-      el("td", {}, await whereText(r) || el("span", { class: "muted" }, "any")),
+      el("td", { class: "wrap" }, r.event_type), el("td", { class: "num" }, fmtNumber(r.points)),
+      el("td", { class: "wrap" }, await whereText(r) || el("span", { class: "muted" }, "any")),
       el("td", { class: "num" }, r.cap === null ? "–" : fmtNumber(r.cap)), el("td", {}, decayText(r)),
       el("td", {}, admin ? el("button", { type: "button", class: "danger", "aria-label": `Delete the ${r.event_type} rule`,
         onclick: async () => { await api(`/scoring/rules/${r.id}`, { method: "DELETE" }); toast("Rule deleted: scores are being recomputed."); load(); } }, "Delete") : null))));
@@ -106,7 +106,8 @@
   async function renderFit(state) {
     const rows = await Promise.all(state.fit_rules.map(async (r) => {
       const printed = await api("/filters/text", { method: "POST", body: { filter: r.filter } }).catch(() => ({ text: JSON.stringify(r.filter) }));
-      return el("tr", {}, el("td", {}, r.name), el("td", {}, el("code", {}, printed.text)), el("td", { class: "num" }, fmtNumber(r.points)),
+      // Names and conditions wrap: long ones would otherwise push the points and button out of sight.
+      return el("tr", {}, el("td", { class: "wrap" }, r.name), el("td", { class: "wrap" }, el("code", {}, printed.text)), el("td", { class: "num" }, fmtNumber(r.points)),
         el("td", {}, admin ? el("button", { type: "button", class: "danger", "aria-label": `Delete fit rule ${r.name}`,
           onclick: async () => { await api(`/scoring/fit-rules/${r.id}`, { method: "DELETE" }); load(); } }, "Delete") : null));
     }));
