@@ -238,6 +238,7 @@ def test_columns_are_chosen_by_keyboard_remembered_and_scroll_in_their_table(
     expect(columns).to_have_attribute("aria-expanded", "true")
     assert _focused_label(page) == "Email"
     assert not _serious_axe_violations(page)
+    screenshot(page, site, "layout-columns-menu", "desktop")
     for _ in range(8):
         if _focused_label(page) == "Source":
             break
