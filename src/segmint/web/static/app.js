@@ -260,15 +260,50 @@ function columnsDialog(columns) {
 // A sortable, paged table over an API list ({items, total, page, per_page}).
 // `empty`: what an empty table says; `emptySearch(q)`: what it says when a search found nothing
 // (not that there is nothing at all).
-function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", rowLink, empty = "Nothing here yet.",
-  emptySearch = (q) => `Nothing matches the search “${q}”.` }) {
+// Columns ({label, key | render, sort, num, clip, hidden, always}) can be chosen from its
+// "Columns" menu, remembered under `name`; `toolbar`: where that menu goes (else above the table).
+// `clip` ("short", true or "long") cuts long text to one line, the whole value in its title;
+// `hidden`: left out until chosen; `always`: cannot be left out (the name, a row's action).
+// A table wider than its area scrolls in its wrapper with the first column held in place.
+function pagedTable({ mount, columns, load, name, toolbar, perPage = 50, sort = "-created_at", rowLink,
+  empty = "Nothing here yet.", emptySearch = (q) => `Nothing matches the search “${q}”.` }) {
   const state = { page: 1, sort, q: "" };
-  const table = el("table");
+  const table = el("table", { class: "paged" });
   const info = el("span", { class: "muted" });
   const prev = el("button", { type: "button" }, "Previous");
   const next = el("button", { type: "button" }, "Next");
   const pager = el("div", { class: "pager" }, prev, info, next);
-  clear(mount, el("div", { class: "table-wrap" }, table), pager);
+  const choice = columnChoice(name, columns);
+  const menu = columnMenu(columns, choice, () => { if (latestResult) draw(latestResult); });
+  const tools = toolbar ? (toolbar.append(menu), null) : el("div", { class: "table-tools" }, menu);
+  clear(mount, tools, el("div", { class: "table-wrap" }, table), pager);
+
+  function headCell(c) {
+    if (!c.sort) return el("th", { scope: "col", class: c.num ? "num" : null }, c.label);
+    const current = state.sort.replace(/^-/, "") === c.sort;
+    const aria = current ? (state.sort.startsWith("-") ? "descending" : "ascending") : "none";
+    return el("th", { scope: "col", "aria-sort": aria, class: c.num ? "num" : null },
+      el("button", { type: "button", class: "sort", onclick: () => {
+        state.sort = current && !state.sort.startsWith("-") ? `-${c.sort}` : c.sort;
+        state.page = 1;
+        render();
+      } }, c.label, el("span", { "aria-hidden": "true" }, { ascending: " ▲", descending: " ▼" }[aria] || "")));
+  }
+  function bodyCell(c, item, first) {
+    const value = c.render ? c.render(item) : item[c.key] ?? "";
+    const text = typeof value === "string" && value ? value : null;  // a node keeps its own words
+    return el("td", { class: cellClass(c), title: c.clip ? text : null },
+      first && rowLink ? el("a", { href: rowLink(item) }, value) : value);
+  }
+  // The rows of the last answer with the columns chosen now (choosing asks the server nothing).
+  let latestResult = null;
+  function draw(result) {
+    const shown = columns.filter((c) => choice.shows(c));
+    const body = result.items.length
+      ? result.items.map((item) => el("tr", {}, shown.map((c, i) => bodyCell(c, item, i === 0))))
+      : [el("tr", {}, el("td", { colspan: shown.length, class: "muted" }, state.q ? emptySearch(state.q) : empty))];
+    clear(table, el("thead", {}, el("tr", {}, shown.map(headCell))), el("tbody", {}, body));
+  }
 
   let latest = 0;  // answers to earlier requests (a page click, then a search) are dropped
   async function render() {
@@ -282,25 +317,8 @@ function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", 
       return;
     }
     if (ticket !== latest) return;
-    const head = el("tr", {}, columns.map((c) => {
-      if (!c.sort) return el("th", { scope: "col", class: c.num ? "num" : null }, c.label);
-      const current = state.sort.replace(/^-/, "") === c.sort;
-      const aria = current ? (state.sort.startsWith("-") ? "descending" : "ascending") : "none";
-      return el("th", { scope: "col", "aria-sort": aria, class: c.num ? "num" : null },
-        el("button", { type: "button", class: "sort", onclick: () => {
-          state.sort = current && !state.sort.startsWith("-") ? `-${c.sort}` : c.sort;
-          state.page = 1;
-          render();
-        } }, c.label, el("span", { "aria-hidden": "true" }, { ascending: " ▲", descending: " ▼" }[aria] || "")));
-    }));
-    const body = result.items.length
-      ? result.items.map((item) => el("tr", {}, columns.map((c, i) => {
-          const value = c.render ? c.render(item) : item[c.key] ?? "";
-          const cell = i === 0 && rowLink ? el("a", { href: rowLink(item) }, value) : value;
-          return el("td", { class: c.num ? "num" : null }, cell);
-        })))
-      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, state.q ? emptySearch(state.q) : empty))];
-    clear(table, el("thead", {}, head), el("tbody", {}, body));
+    latestResult = result;
+    draw(result);
     const pages = Math.max(1, Math.ceil(result.total / perPage));
     info.textContent = `Page ${fmtNumber(result.page)} of ${fmtNumber(pages)} · ${fmtNumber(result.total)} in all`;
     prev.disabled = state.page <= 1;
@@ -315,8 +333,92 @@ function pagedTable({ mount, columns, load, perPage = 50, sort = "-created_at", 
   };
 }
 
+// A column's header; the column of a row's buttons has none to see, but a screen reader still
+// hears what the column holds.
+const headerCell = (label) => el("th", { scope: "col" }, label || el("span", { class: "sr-only" }, "Actions"));
+
+const columnId = (c) => c.id || c.key || c.sort || c.label;
+const cellClass = (c) => [c.num ? "num" : null, c.clip ? "clip" : null, typeof c.clip === "string" ? c.clip : null]
+  .filter(Boolean).join(" ") || null;
+
+// Which columns a table shows: each column's default unless the reader chose otherwise, and
+// what they chose is kept per table in localStorage ({id: shown}), so a column added later
+// still comes with its default.
+function columnChoice(name, columns) {
+  const key = `segmint.columns.${name || location.pathname}`;
+  let chosen = {};
+  try { chosen = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (_) { /* unreadable: defaults */ }
+  return {
+    shows: (c) => c.always || (chosen[columnId(c)] ?? !c.hidden),
+    set(c, shown) {
+      chosen[columnId(c)] = shown;
+      try { localStorage.setItem(key, JSON.stringify(chosen)); } catch (_) { /* storage off: this visit only */ }
+    },
+  };
+}
+
+// The "Columns" button and its small panel of checkboxes. It closes on Escape (focus back on the
+// button), on a click elsewhere and when focus leaves it.
+let columnMenus = 0;
+function columnMenu(columns, choice, changed) {
+  const panelId = `column-panel-${++columnMenus}`;
+  const button = el("button", { type: "button", class: "columns-button", "aria-expanded": "false", "aria-controls": panelId },
+    "Columns");
+  const boxes = columns.map((c) => el("input", { type: "checkbox", checked: choice.shows(c), disabled: c.always,
+    onchange: (event) => { choice.set(c, event.target.checked); changed(); } }));
+  // tabindex -1: a click on a label inside moves focus to the panel, not out of the menu.
+  const panel = el("div", { id: panelId, class: "column-panel", tabindex: "-1", hidden: true },
+    el("fieldset", {}, el("legend", {}, "Show columns"),
+      columns.map((c, i) => el("label", { class: "choice" }, boxes[i], ` ${c.label}`))));
+  const menu = el("div", { class: "column-menu" }, button, panel);
+  const open = (yes) => { panel.hidden = !yes; button.setAttribute("aria-expanded", String(yes)); };
+  button.addEventListener("click", () => {
+    open(panel.hidden);
+    if (!panel.hidden) boxes.find((box) => !box.disabled)?.focus();
+  });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || panel.hidden) return;
+    event.preventDefault();
+    open(false);
+    button.focus();
+  });
+  menu.addEventListener("focusout", (event) => { if (!menu.contains(event.relatedTarget)) open(false); });
+  document.addEventListener("click", (event) => { if (!menu.contains(event.target)) open(false); });
+  return menu;
+}
+
+// A table wider than its wrapper scrolls inside it, and a keyboard can scroll only what it can
+// focus: a wrapper that scrolls takes focus (then the arrow keys scroll it) and says what it is.
+// A group, not a region: a page of such tables would fill the landmarks with the same name.
+const wrapSizes = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const wrap = entry.target.closest(".table-wrap");
+    if (wrap) markScrolling(wrap);
+  }
+});
+function markScrolling(wrap) {
+  const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+  for (const [name, value] of [["tabindex", "0"], ["role", "group"], ["aria-label", "Table, scrolls sideways"]]) {
+    if (scrolls) wrap.setAttribute(name, value);
+    else wrap.removeAttribute(name);
+  }
+}
+const watched = new WeakSet();
+function watchTableWraps() {
+  for (const wrap of document.querySelectorAll(".table-wrap")) {
+    // The wrapper's size follows the window's; its table's, the rows and columns shown.
+    for (const node of [wrap, wrap.querySelector("table")]) {
+      if (!node || watched.has(node)) continue;
+      watched.add(node);
+      wrapSizes.observe(node);
+    }
+  }
+}
+
 // The layout: menu toggle on narrow screens, project switch.
 document.addEventListener("DOMContentLoaded", () => {
+  watchTableWraps();
+  new MutationObserver(debounce(watchTableWraps, 50)).observe(document.body, { childList: true, subtree: true });
   const toggle = document.querySelector(".menu-toggle");
   const nav = document.getElementById("nav");
   toggle?.addEventListener("click", () => {

@@ -96,8 +96,8 @@ async function campaignsList() {
   }
   clear(rows, result.items.map((c) => el("tr", { dataset: { campaign: c.id } },
     cell("", { class: "title" },
-      el("a", { href: projectUrl(`/campaigns/${c.id}`) }, c.name),
-      c.description ? el("div", { class: "muted wrap" }, c.description) : null),
+      el("a", { href: projectUrl(`/campaigns/${c.id}`), class: "one-line", title: c.name }, c.name),
+      c.description ? el("div", { class: "muted two-lines", title: c.description }, c.description) : null),
     cell("Status", {}, statusPill(c),
       // A draft waiting for its mail settings is not broken: its problem reads as a to-do.
       c.problems.length ? el("div", { class: `${c.status === "error" ? "error" : "muted"} wrap problem` }, c.problems[0].message,

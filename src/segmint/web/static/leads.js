@@ -1,13 +1,14 @@
 // The leads table (search, the builder as a filter) and a lead's page.
 "use strict";
 
+// By default what fits at 1440 px, Score and Created included; Source on demand.
 const leadColumns = [
-  { label: "Name", sort: "name", render: leadName },
-  { label: "Email", key: "email", sort: "email" },
-  { label: "Company", key: "company", sort: "company" },
-  { label: "Job Title", key: "job_title", sort: "job_title" },
-  { label: "Status", key: "status", sort: "status" },
-  { label: "Source", key: "source", sort: "source" },
+  { label: "Name", sort: "name", render: leadName, clip: true, always: true },
+  { label: "Email", key: "email", sort: "email", clip: "long" },
+  { label: "Company", key: "company", sort: "company", clip: true },
+  { label: "Job Title", key: "job_title", sort: "job_title", clip: true },
+  { label: "Status", key: "status", sort: "status", clip: "short" },
+  { label: "Source", key: "source", sort: "source", clip: "short", hidden: true },
   { label: "Score", key: "engagement_score", num: true },
   { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
 ];
@@ -16,6 +17,8 @@ async function leadsPage() {
   let filter = null;
   const table = pagedTable({
     mount: document.getElementById("lead-table"),
+    name: "leads",
+    toolbar: document.getElementById("lead-tools"),
     columns: leadColumns,
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches.",

@@ -15,12 +15,15 @@ async function listsIndex() {
   async function load() {
     try {
       const result = await api("/lists");
+      // data-label: on narrow screens each row is a card of labelled lines (table.stack).
       clear(rows, result.items.length ? result.items.map((l) => el("tr", {},
-        el("td", {}, el("a", { href: projectUrl(`/lists/${l.id}`) }, l.name), l.description ? el("div", { class: "muted" }, l.description) : null),
-        el("td", { class: "num" }, fmtNumber(l.member_count)),
-        el("td", {}, l.source_segment_id ? el("a", { href: projectUrl(`/segments/${l.source_segment_id}`) }, `Segment ${l.source_segment_id}`) : "–"),
-        el("td", {}, fmtDate(l.updated_at, false)),
-        el("td", {}, el("button", { type: "button", class: "danger", "aria-label": `Delete ${l.name}`, onclick: () => removeList(l) }, "Delete")),
+        el("td", { class: "title", "data-label": "" },
+          el("a", { href: projectUrl(`/lists/${l.id}`), class: "one-line", title: l.name }, l.name),
+          l.description ? el("div", { class: "muted two-lines", title: l.description }, l.description) : null),
+        el("td", { class: "num", "data-label": "Members" }, fmtNumber(l.member_count)),
+        el("td", { "data-label": "From segment" }, l.source_segment_id ? el("a", { href: projectUrl(`/segments/${l.source_segment_id}`) }, `Segment ${l.source_segment_id}`) : "–"),
+        el("td", { "data-label": "Updated" }, fmtDate(l.updated_at, false)),
+        el("td", { "data-label": "" }, el("button", { type: "button", class: "danger", "aria-label": `Delete ${l.name}`, onclick: () => removeList(l) }, "Delete")),
       )) : el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No lists yet.")));
     } catch (error) { clear(rows, el("tr", {}, el("td", { colspan: 5, class: "error" }, error.message))); }
   }
@@ -80,14 +83,15 @@ async function listDetail() {
   }
   const members = pagedTable({
     mount: document.getElementById("list-members"),
+    name: "list-members",
     columns: [
-      { label: "Name", render: leadName },
-      { label: "Email", key: "email" },
-      { label: "Company", key: "company" },
-      { label: "Job Title", key: "job_title" },
-      { label: "Status", key: "status" },
-      { label: "Source", key: "source" },
-      { label: "Remove", render: (l) => el("button", { type: "button", class: "link", "aria-label": `Remove ${leadName(l)}`,
+      { label: "Name", render: leadName, clip: true, always: true },
+      { label: "Email", key: "email", clip: "long" },
+      { label: "Company", key: "company", clip: true },
+      { label: "Job Title", key: "job_title", clip: true },
+      { label: "Status", key: "status", clip: "short" },
+      { label: "Source", key: "source", clip: "short" },
+      { label: "Remove", always: true, render: (l) => el("button", { type: "button", class: "link", "aria-label": `Remove ${leadName(l)}`,
         onclick: () => change("DELETE", [l.id], `${leadName(l)} removed from the list.`) }, "Remove") },
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),

@@ -20,13 +20,13 @@
   async function load() {
     const state = await api("/scoring");
     const rows = await Promise.all(state.rules.map(async (r) => el("tr", {},
-      el("td", {}, r.event_type), el("td", { class: "num" }, fmtNumber(r.points)),
-      el("td", {}, await whereText(r) || el("span", { class: "muted" }, "any")),
+      el("td", { class: "wrap" }, r.event_type), el("td", { class: "num" }, fmtNumber(r.points)),
+      el("td", { class: "wrap" }, await whereText(r) || el("span", { class: "muted" }, "any")),
       el("td", { class: "num" }, r.cap === null ? "–" : fmtNumber(r.cap)), el("td", {}, decayText(r)),
       el("td", {}, admin ? el("button", { type: "button", class: "danger", "aria-label": `Delete the ${r.event_type} rule`,
         onclick: async () => { await api(`/scoring/rules/${r.id}`, { method: "DELETE" }); toast("Rule deleted: scores are being recomputed."); load(); } }, "Delete") : null))));
     clear(rulesBox, el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Event", "Points", "Where", "Cap", "Decay", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Event", "Points", "Where", "Cap", "Decay", ""].map(headerCell))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No rules yet: every score is 0."))))));
     levelsEditor(document.getElementById("levels"), {
       label: "Level", bands: state.levels, unleveled: state.unleveled, previewPath: "/scoring/levels/preview", savePath: "/scoring/levels",
@@ -97,7 +97,7 @@
           } catch (e) { error.textContent = e.message; }
         } }, `Save ${label.toLowerCase()}s`)) : null;
       clear(mount, el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, [label, "From (points)", "Leads", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, [label, "From (points)", "Leads", ""].map(headerCell))),
         el("tbody", {}, rows))), unleveledNote(label, unleveled), buttons, error);
     }
     render();
@@ -106,12 +106,13 @@
   async function renderFit(state) {
     const rows = await Promise.all(state.fit_rules.map(async (r) => {
       const printed = await api("/filters/text", { method: "POST", body: { filter: r.filter } }).catch(() => ({ text: JSON.stringify(r.filter) }));
-      return el("tr", {}, el("td", {}, r.name), el("td", {}, el("code", {}, printed.text)), el("td", { class: "num" }, fmtNumber(r.points)),
+      // Names and conditions wrap: long ones would otherwise push the points and button out of sight.
+      return el("tr", {}, el("td", { class: "wrap" }, r.name), el("td", { class: "wrap" }, el("code", {}, printed.text)), el("td", { class: "num" }, fmtNumber(r.points)),
         el("td", {}, admin ? el("button", { type: "button", class: "danger", "aria-label": `Delete fit rule ${r.name}`,
           onclick: async () => { await api(`/scoring/fit-rules/${r.id}`, { method: "DELETE" }); load(); } }, "Delete") : null));
     }));
     clear(document.getElementById("fit-rules"), el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Rule", "Condition", "Points", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Rule", "Condition", "Points", ""].map(headerCell))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No fit rules yet."))))));
     levelsEditor(document.getElementById("fit-levels"), {
       label: "Fit level", bands: state.fit_levels, unleveled: state.fit_unleveled, previewPath: "/scoring/fit-levels/preview", savePath: "/scoring/fit-levels",

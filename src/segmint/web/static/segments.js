@@ -38,16 +38,17 @@ function segmentsList() {
       clear(rows, el("tr", {}, el("td", { colspan: 6, class: "muted" }, hint)));
       return;
     }
+    // data-label: on narrow screens each row is a card of labelled lines (table.stack).
     clear(rows, result.items.map((s) => el("tr", {},
-      el("td", {},
+      el("td", { class: "title", "data-label": "" },
         badge(s.color),
-        el("a", { href: projectUrl(`/segments/${s.id}`) }, s.name),
-        s.description ? el("div", { class: "muted" }, s.description) : null),
-      el("td", { class: "num" }, fmtNumber(s.member_count)),
-      el("td", {}, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
-      el("td", {}, s.created_by || "–"),
-      el("td", {}, fmtDate(s.created_at, false)),
-      el("td", {}, el("button", { type: "button", class: "danger", "aria-label": `Delete ${s.name}`,
+        el("a", { href: projectUrl(`/segments/${s.id}`), class: "one-line", title: s.name }, s.name),
+        s.description ? el("div", { class: "muted two-lines", title: s.description }, s.description) : null),
+      el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count)),
+      el("td", { "data-label": "State" }, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
+      el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
+      el("td", { "data-label": "Created" }, fmtDate(s.created_at, false)),
+      el("td", { "data-label": "" }, el("button", { type: "button", class: "danger", "aria-label": `Delete ${s.name}`,
         onclick: async () => { if (await deleteSegment(s)) { toast("Segment deleted."); load(); } } }, "Delete")),
     )));
   }
@@ -275,16 +276,20 @@ async function segmentDetail() {
   }
   const members = pagedTable({
     mount: document.getElementById("members"),
+    // By default what fits at 1440 px with "Why?" in view; Source and enrichment on demand.
+    name: "segment-members",
+    toolbar: document.getElementById("member-tools"),
     columns: [
-      { label: "Name", sort: "name", render: leadName },
-      { label: "Email", key: "email", sort: "email" },
-      { label: "Company", key: "company", sort: "company" },
-      { label: "Job Title", key: "job_title", sort: "job_title" },
-      { label: "Status", key: "status", sort: "status" },
-      { label: "Source", key: "source", sort: "source" },
-      { label: "Enrichment Status", render: enrichment },
+      { label: "Name", sort: "name", render: leadName, clip: true, always: true },
+      { label: "Email", key: "email", sort: "email", clip: "long" },
+      { label: "Company", key: "company", sort: "company", clip: true },
+      { label: "Job Title", key: "job_title", sort: "job_title", clip: true },
+      { label: "Status", key: "status", sort: "status", clip: "short" },
+      { label: "Source", key: "source", sort: "source", clip: "short", hidden: true },
+      { label: "Enrichment Status", render: enrichment, hidden: true },
       { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
-      { label: "Why", render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
+      { label: "Why", always: true,
+        render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches this segment right now.",

@@ -19,7 +19,7 @@ async function apiRoot(path, options = {}) {
 
 function table(headers, rows, empty) {
   return el("div", { class: "table-wrap" }, el("table", {},
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, headers.map(headerCell))),
     el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: headers.length, class: "muted" }, empty)))));
 }
 
