@@ -107,3 +107,23 @@ def test_event_types_and_metadata_keys_are_offered(site: Site, browser: Any) -> 
     expect(values.locator(".option").nth(1)).to_have_text("/blog1")
     screenshot(page, site, "builder-event-where", "desktop")
     assert not page.errors
+
+
+def test_the_keyboard_keeps_its_place_when_a_row_is_redrawn(site: Site, browser: Any) -> None:
+    """Choosing a field redraws its row (operators and values follow the field): focus comes
+    back to the field picker of that row, closed, so Tab goes on to the operator."""
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    _new_segment(page, site)
+    row = page.get_by_role("group", name="Condition", exact=True).first
+    row.get_by_role("combobox", name="Field", exact=True).focus()
+    page.keyboard.type("job title")
+    expect(page.locator(".ts-dropdown:visible .active")).to_have_text("Job title")
+    page.keyboard.press("Enter")
+    expect(row.get_by_role("combobox", name="Value for Job title")).to_be_attached()
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == "Field"
+    expect(page.locator(".ts-dropdown:visible")).to_have_count(0)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Operator"
+    assert not page.errors

@@ -222,7 +222,44 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
   const rows = new Map();  // node -> its row element (for errors)
 
   const changed = () => onChange(api_.filter());
-  const redraw = () => { render(); changed(); };
+  // A redraw replaces every row: the control that had focus gets it back in its redrawn row
+  // (found by the row's JSON path and the control's label), so keyboard users keep their place.
+  const redraw = () => {
+    const place = focusedPlace();
+    render();
+    restoreFocus(place);
+    changed();
+  };
+
+  function focusedPlace() {
+    const focused = document.activeElement;
+    if (!focused || !mount.contains(focused)) return null;
+    const label = focused.getAttribute("aria-label") || focused.textContent.trim();
+    const paths = new Map();
+    toJson(root, "filter", paths);
+    for (const [path, node] of paths) {
+      const row = rows.get(node);
+      if (row && row.contains(focused) && ![...row.querySelectorAll(".rule, .group")].some((inner) => inner.contains(focused))) {
+        return { path, label, tag: focused.tagName };
+      }
+    }
+    return { path: null, label, tag: focused.tagName };
+  }
+
+  function restoreFocus(place) {
+    if (!place) return;
+    const paths = new Map();
+    toJson(root, "filter", paths);
+    const row = (place.path && rows.get(paths.get(place.path))) || mount;
+    const same = [...row.querySelectorAll("input, select, button")].find((control) =>
+      (control.getAttribute("aria-label") || control.textContent.trim()) === place.label && control.tagName === place.tag);
+    const next = same || row.querySelector("[role=combobox], input, select, button");
+    // A picker opens on focus; given back its focus, it stays closed until used.
+    const picker = next?.closest(".ts-wrapper")?.previousElementSibling?.tomselect;
+    if (picker) picker.settings.openOnFocus = false;
+    next?.focus();
+    if (picker) picker.settings.openOnFocus = true;
+  }
 
   // The field picker: searchable, grouped as users look for a field; its Events group turns
   // the row into an event condition on that type.
