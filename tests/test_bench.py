@@ -47,6 +47,18 @@ def _bench(db_url: str, *extra: str) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+PAGES = (
+    "UI segments page",
+    "UI segment page",
+    "UI segment editor",
+    "UI builder live count",
+    "UI leads page",
+    "UI lead page",
+    "UI scoring page",
+    "UI lists page",
+)
+
+
 def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> None:
     report = _bench(db_url, "--ingest-seconds", "1", "--rate", "300")
 
@@ -60,7 +72,10 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
     } | {
         ("segments list (20 segments)", "counts"),
         ("leads page, a new search each time", "page 1"),
-    }
+    } | {(page, "page load") for page in PAGES}
+    loads = {r["case"]: r for r in report["results"] if r["operation"] == "page load"}
+    assert loads["UI segment page"]["rows"] == 7  # its calls, each answered 2xx
+    assert all(r["median_ms"] > 0 and r["sql_path_median_ms"] > 0 for r in loads.values())
     counts = {r["case"]: r for r in report["results"] if r["operation"] == "count"}
     assert any(r["rows"] > 0 for r in counts.values())
     segmint_rows = {c: r["rows"] for c, r in counts.items()}

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 
 from segmint import demo
 from segmint.auth import Principal
-from segmint.bench import over_http
+from segmint.bench import over_http, page_loads
 from segmint.bench.duckdb_side import DuckDbSide
 from segmint.bench.suite import CASES, LISTED, Case
 from segmint.clock import SYSTEM_CLOCK, FrozenClock, as_utc
@@ -186,6 +186,7 @@ def run_suite(
         on_case(LEADS_PAGE)
     results += _run_listing(sides, project, repeat)
     results.append(_run_segments_list(sides, project, repeat))
+    results += _run_page_loads(sides, project, repeat)
     return results
 
 
@@ -353,6 +354,45 @@ def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
             audience = answering.segment_audience(project, first[0])
             timing.engine = answering.count(conn, project, audience, SYSTEM_CLOCK.now())[1]
     return timing
+
+
+# -- the web UI's pages, as their scripts call the API ---------------------------------------
+
+
+def _run_page_loads(sides: Sides, project: Project, repeat: int) -> list[Timing]:
+    """Each page's calls on opening (bench/page_loads.py) over HTTP, without the index and
+    with it: a page counts as usable once they have all answered."""
+    with sides.plain.connect() as conn:
+        segment = conn.execute(
+            sa.select(segments.c.id, segments.c.filter)
+            .where(segments.c.project_id == project.id)
+            .order_by(segments.c.id)
+            .limit(1)
+        ).first()
+        lead_id = conn.execute(
+            sa.select(sa.func.min(leads.c.id)).where(leads.c.project_id == project.id)
+        ).scalar()
+    if segment is None or lead_id is None:
+        return []
+    calls = page_loads.pages(project.slug, segment.id, segment.filter, lead_id)
+
+    def timed_pages(engine: Engine, settings: Settings) -> dict[str, tuple[list[float], int]]:
+        with over_http.client(engine, settings, project) as http:
+            return {
+                name: _timed(page_loads.loader(http, page), repeat) for name, page in calls.items()
+            }
+
+    plain = timed_pages(sides.plain, Settings(enabled=False))
+    if sides.indexed is None:
+        return [
+            Timing(name, "page load", samples, n, answering.SQL, samples, n)
+            for name, (samples, n) in plain.items()
+        ]
+    indexed = timed_pages(sides.indexed, index_settings())
+    return [
+        Timing(name, "page load", samples, n, answering.INDEX, plain[name][0], n)
+        for name, (samples, n) in indexed.items()
+    ]
 
 
 def _owner(project: Project) -> Principal:
