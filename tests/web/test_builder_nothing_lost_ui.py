@@ -53,6 +53,9 @@ def test_text_typed_and_not_applied_is_applied_on_save(site: Site, browser: Any)
 
     page.get_by_text("Text syntax", exact=True).click()
     page.locator("#filter-text").fill('source = "webinar" and')
+    page.get_by_label("Name", exact=True).click()  # the box loses focus, the count refreshes
+    page.wait_for_timeout(500)  # past the count's debounce: what is typed stays typed
+    expect(page.locator("#filter-text")).to_have_value('source = "webinar" and')
     page.get_by_role("button", name="Create Segment").click()
     expect(page.locator("#text-error")).to_contain_text("line 1")
     expect(page.locator("#form-error")).to_contain_text("The text syntax has an error")

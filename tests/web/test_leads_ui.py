@@ -96,8 +96,9 @@ def test_a_list_by_hand_add_remove_and_export(site: Site, browser: Any) -> None:
     expect(page.locator("#list-members tbody tr")).to_have_count(2)
     page.get_by_role("button", name="Remove First01 Last01").click()
     expect(page.locator("#list-members tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Export CSV").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export CSV").click()
+        page.get_by_role("dialog").get_by_role("button", name="Download").click()
     lines = download.value.path().read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2 and "lead02@example.com" in lines[1]
     expect(page.locator(".toast").last).to_have_text("Exported 1 members to CSV.")

@@ -480,6 +480,13 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
     const all = await allLeads;
     shareBox.textContent = all ? `${fmtShare(count / all)} of all ${fmtNumber(all)} leads` : "";
   }
+  // The builder's filter as text, in the box, unless the box holds text the user typed and
+  // has not applied (it differs from what was last printed): that is kept, and Save applies it.
+  function showText(text) {
+    const typed = textBox.value.trim() !== (textBox.dataset.printed ?? "").trim();
+    textBox.dataset.printed = text;
+    if (!typed) textBox.value = text;
+  }
   async function rowCounts(filter, signal) {
     try {
       const counts = await api("/segments/preview/conditions", { method: "POST", body: { filter }, signal });
@@ -496,7 +503,7 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       if (shareBox) shareBox.textContent = "";
       clear(sampleBox);
       clear(warningBox);
-      if (textBox) { textBox.value = ""; textBox.dataset.printed = ""; }
+      if (textBox) showText("");
       return;
     }
     countBox.textContent = "Counting…";
@@ -516,9 +523,7 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)), hint ? el("p", { class: "muted" }, hint) : null);
       if (textBox) {
         const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
-        // What the builder holds, as text: the form compares the box with it on Save.
-        textBox.dataset.printed = printed.text;
-        if (document.activeElement !== textBox) textBox.value = printed.text;
+        showText(printed.text);
       }
     } catch (error) {
       if (error.name === "AbortError") return;

@@ -86,6 +86,7 @@
       const parsed = await api("/filters/parse", { method: "POST", body: { text: text.value } });
       builder.setFilter(parsed.filter);
       text.value = parsed.text;
+      text.dataset.printed = parsed.text;
       preview(builder.filter());
     } catch (error) {
       textError.textContent = error.message;
