@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, assert_never
 
-from segmint.filters.evaluate import to_jsonable
+from segmint.filters.evaluate import condition_words, event_words
 from segmint.filters.fields import resolve_event_field, resolve_field
-from segmint.filters.operators import OPERATORS
 from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
 from segmint.projects import Project
 
@@ -33,15 +32,8 @@ def describe(
         case Condition():
             return _condition(node, project, in_event)
         case EventCondition():
-            return {
-                "type": "event",
-                "event": node.type,
-                "performed": node.performed,
-                "min_count": node.min_count,
-                "max_count": node.max_count,
-                "within_days": node.within_days,
-                "where": again(node.where, True) if node.where is not None else None,
-            }
+            where = again(node.where, True) if node.where is not None else None
+            return {**event_words(node), "where": where}
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}
@@ -54,11 +46,4 @@ def describe(
 def _condition(node: Condition, project: Project, in_event: bool) -> dict[str, Any]:
     # Inside an event's `where` a field is a path into the event's metadata.
     spec = resolve_event_field(node.field) if in_event else resolve_field(node.field, project)
-    return {
-        "type": "condition",
-        "field": node.field,
-        "op": node.op,
-        "field_label": spec.label,
-        "op_label": OPERATORS[node.op].label,
-        "value": to_jsonable(node.value),
-    }
+    return condition_words(node, spec)

@@ -239,20 +239,35 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
-    result, raw = _condition(node, ctx)
+def condition_words(node: Condition, spec: FieldSpec) -> dict[str, Any]:
+    """A condition as a person reads it ("Company size", "is at least", 50): what a "why" and
+    a segment's summary show, never `gte`."""
     return {
         "type": "condition",
         "field": node.field,
         "op": node.op,
-        # The words a person reads ("Company size", "is at least"): a "why" shown in the UI is
-        # a sentence, never `gte`.
-        "field_label": _spec(node, ctx).label,
+        "field_label": spec.label,
         "op_label": OPERATORS[node.op].label,
         "value": to_jsonable(node.value),
-        "lead_value": to_jsonable(raw),
-        "result": result,
     }
+
+
+def event_words(node: EventCondition) -> dict[str, Any]:
+    """An event condition's type, direction, counts and window, for the same readers."""
+    return {
+        "type": "event",
+        "event": node.type,
+        "performed": node.performed,
+        "min_count": node.min_count,
+        "max_count": node.max_count,
+        "within_days": node.within_days,
+    }
+
+
+def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
+    result, raw = _condition(node, ctx)
+    words = condition_words(node, _spec(node, ctx))
+    return {**words, "lead_value": to_jsonable(raw), "result": result}
 
 
 def _explain_group(kind: str, children: tuple[Node, ...], ctx: _Context) -> dict[str, Any]:
@@ -275,16 +290,7 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
             return _explain_condition(node, ctx)
         case EventCondition():
             matched, count = _event(node, ctx)
-            return {
-                "type": "event",
-                "event": node.type,
-                "performed": node.performed,
-                "min_count": node.min_count,
-                "max_count": node.max_count,
-                "within_days": node.within_days,
-                "count": count,
-                "result": matched,
-            }
+            return {**event_words(node), "count": count, "result": matched}
         case SegmentRef(segment_id):
             tree, inner_ctx = _stored_tree(node, ctx)
             inner = _explain(tree, inner_ctx)
