@@ -102,8 +102,9 @@ def _snapshot(api: Api, ids: dict[str, Any]) -> dict[str, Any]:
     return {path: _steady(api.get(path).json()) for path in reads}
 
 
-# Reading moves the first two; level counts follow leads, which a member may add.
-VOLATILE = {"last_evaluated_at", "last_used_at", "count"}
+# Reading moves the first two; level counts (and the leads holding no level) follow leads,
+# which a member may add.
+VOLATILE = {"last_evaluated_at", "last_used_at", "count", "unleveled", "fit_unleveled"}
 
 
 def _steady(value: Any) -> Any:
