@@ -474,6 +474,7 @@ def test_each_condition_of_a_preview_is_counted_on_its_own(api: Api) -> None:
     bad = api.post("segments/preview/conditions", json={"filter": tree})
     assert bad.status_code == 422 and error_of(bad)["path"] == "filter.and[2].or[1].in_list"
     tree["and"][2]["or"][1] = {"event": "trial_signup", "within_days": 30}
+    tree["and"].append({"not": {"not": NEW}})  # two NOTs cancel: not one dropped
     response = api.post("segments/preview/conditions", json={"filter": tree})
     assert response.status_code == 200, response.text
     assert response.headers["Segmint-Engine"] in ("index", "sql")
@@ -486,4 +487,5 @@ def test_each_condition_of_a_preview_is_counted_on_its_own(api: Api) -> None:
         "filter.and[1].not": everyone - big,
         "filter.and[2].or[0]": 1,
         "filter.and[2].or[1]": 0,
+        "filter.and[3].not.not": new,
     }

@@ -18,6 +18,7 @@ from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
 from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segmint.filters import parse_filter
+from segmint.filters.parse import stored_leaves
 from segmint.index import Audience
 from segmint.model import Role
 from segmint.projects import Project
@@ -384,23 +385,23 @@ def condition_counts(
 
 def _conditions(data: Any, path: str) -> list[tuple[str, Any]]:
     """(path, JSON) of each condition, event condition or reference in a filter, outside
-    events' `where` (a row of its own there counts events, not leads). A negated one is
-    given at its `not` path, with its `not`: the row says NOT."""
-    if not isinstance(data, dict):
-        return []
-    if "not" in data:
-        inner = data["not"]
-        if isinstance(inner, dict) and not ({"and", "or", "not"} & inner.keys()):
-            return [(f"{path}.not", data)]
-        return _conditions(inner, f"{path}.not")
-    for kind in ("and", "or"):
-        if isinstance(data.get(kind), list):
-            return [
-                found
-                for at, child in enumerate(data[kind])
-                for found in _conditions(child, f"{path}.{kind}[{at}]")
-            ]
-    return [(path, data)]
+    events' `where` (a row of its own there counts events, not leads), with the NOTs right
+    around it (the row says NOT), at the path of its innermost `not` as the builder names rows."""
+    found = []
+    for at, leaf in stored_leaves(data, path):
+        node: Any = leaf
+        for _ in range(_trailing_nots(at)):
+            node = {"not": node}
+        found.append((at, node))
+    return found
+
+
+def _trailing_nots(path: str) -> int:
+    count = 0
+    while path.endswith(".not"):
+        path = path[: -len(".not")]
+        count += 1
+    return count
 
 
 def members(

@@ -409,22 +409,30 @@ def check_readable(data: Any, source: SegmentSource, path: str = "filter") -> No
 
 def _stored_refs(data: Any, path: str) -> list[tuple[int, str]]:
     """(segment id, JSON path) of each `in_segment` in a stored filter, paths as the parser
-    names them."""
+    names them (`in_segment` is not allowed inside an event's where)."""
+    return [
+        (leaf["in_segment"], f"{at}.in_segment")
+        for at, leaf in stored_leaves(data, path)
+        if isinstance(leaf.get("in_segment"), int) and not isinstance(leaf["in_segment"], bool)
+    ]
+
+
+def stored_leaves(data: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(JSON path, node) of each condition, event condition and reference of a stored filter,
+    through its groups and NOTs (a path keeps its `.not`s: `filter.and[1].not`), not into an
+    event's `where`."""
     if not isinstance(data, dict):
         return []
-    ref = data.get("in_segment")
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        return [(ref, f"{path}.in_segment")]
     if isinstance(data.get("not"), dict):
-        return _stored_refs(data["not"], f"{path}.not")
+        return stored_leaves(data["not"], f"{path}.not")
     for kind in ("and", "or"):
         if isinstance(data.get(kind), list):
             return [
                 found
-                for i, item in enumerate(data[kind])
-                for found in _stored_refs(item, f"{path}.{kind}[{i}]")
+                for at, child in enumerate(data[kind])
+                for found in stored_leaves(child, f"{path}.{kind}[{at}]")
             ]
-    return []  # a condition or an event: `in_segment` is not allowed inside an event's where
+    return [(path, data)]
 
 
 def check_references(
