@@ -33,6 +33,12 @@ from segmint.model import Role
 
 router = APIRouter(prefix="/projects/{project}/leads", tags=["leads"])
 
+# Which leads a listing or a count is of: the same two parameters on both.
+FilterParam = Annotated[
+    str | None, Query(description="A filter tree as JSON (see the filter language).")
+]
+SearchParam = Annotated[str | None, Query(description="Search in name, email and company.")]
+
 
 def _public(row: object) -> LeadPublic:
     return LeadPublic.model_validate(engine.public(row))
@@ -44,10 +50,8 @@ def list_leads(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-    filter: Annotated[
-        str | None, Query(description="A filter tree as JSON (see the filter language).")
-    ] = None,
-    q: Annotated[str | None, Query(description="Search in name, email and company.")] = None,
+    filter: FilterParam = None,
+    q: SearchParam = None,
     sort: Annotated[str, Query(description="A field, `-` for descending.")] = "-created_at",
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
@@ -72,10 +76,8 @@ def count_leads(
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-    filter: Annotated[
-        str | None, Query(description="A filter tree as JSON (see the filter language).")
-    ] = None,
-    q: Annotated[str | None, Query(description="Search in name, email and company.")] = None,
+    filter: FilterParam = None,
+    q: SearchParam = None,
     *,
     response: Response,
 ) -> CountResult:

@@ -105,6 +105,18 @@ function fmtShare(fraction) {
 }
 const leadName = (lead) =>
   [lead.first_name, lead.last_name].filter(Boolean).join(" ") || lead.email || `Lead ${lead.id}`;
+// The columns of every table of leads (Leads, a segment's or list's members), by key; each
+// table picks its own and says which show by default.
+const LEAD_COLUMNS = {
+  name: { label: "Name", sort: "name", render: leadName, clip: true, always: true },
+  email: { label: "Email", key: "email", sort: "email", clip: "long" },
+  company: { label: "Company", key: "company", sort: "company", clip: true },
+  job_title: { label: "Job Title", key: "job_title", sort: "job_title", clip: true },
+  status: { label: "Status", key: "status", sort: "status", clip: "short" },
+  source: { label: "Source", key: "source", sort: "source", clip: "short", hidden: true },
+  score: { label: "Score", key: "engagement_score", num: true },
+  created: { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
+};
 const projectUrl = (path) => `/p/${encodeURIComponent(BOOT.project)}${path}`;
 
 // A modal confirmation: resolves true when the user confirms.

@@ -2,16 +2,8 @@
 "use strict";
 
 // By default what fits at 1440 px, Score and Created included; Source on demand.
-const leadColumns = [
-  { label: "Name", sort: "name", render: leadName, clip: true, always: true },
-  { label: "Email", key: "email", sort: "email", clip: "long" },
-  { label: "Company", key: "company", sort: "company", clip: true },
-  { label: "Job Title", key: "job_title", sort: "job_title", clip: true },
-  { label: "Status", key: "status", sort: "status", clip: "short" },
-  { label: "Source", key: "source", sort: "source", clip: "short", hidden: true },
-  { label: "Score", key: "engagement_score", num: true },
-  { label: "Created", sort: "created_at", render: (l) => fmtDate(l.created_at, false) },
-];
+const leadColumns = ["name", "email", "company", "job_title", "status", "source", "score", "created"]
+  .map((key) => LEAD_COLUMNS[key]);
 
 async function leadsPage() {
   let filter = null;
