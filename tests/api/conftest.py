@@ -58,7 +58,14 @@ def _user_token(conn: Any, org_id: int, email: str, role: str) -> str:
 
 
 @pytest.fixture
-def api(db: Engine, project: Project) -> Iterator[Api]:
+def api_index() -> IndexSettings:
+    """The `api` app's columnar index: on, built when a project is first asked about (not in
+    the background), so each test knows which engine answers. A module may override this."""
+    return IndexSettings(background=False)
+
+
+@pytest.fixture
+def api(db: Engine, project: Project, api_index: IndexSettings) -> Iterator[Api]:
     with db.begin() as conn:
         tokens = {
             "owner": auth.issue_token(conn, _user_id(conn, "owner@acme.test")),
@@ -69,9 +76,7 @@ def api(db: Engine, project: Project) -> Iterator[Api]:
         stranger_org = auth.create_organization(conn, "Globex")
         create_project(conn, stranger_org, "default")
         tokens["stranger"] = _user_token(conn, stranger_org, "boss@globex.test", "owner")
-    # The columnar index is on, built when a project is first asked about (not in the
-    # background), so each test knows which engine answers.
-    with TestClient(create_app(db, index=IndexSettings(background=False))) as client:
+    with TestClient(create_app(db, index=api_index)) as client:
         yield Api(client, project, tokens)
 
 

@@ -22,7 +22,7 @@ def seeded(api: Api) -> dict[str, Any]:
     """One of every kind of object, made by the owner."""
 
     def made(response: httpx.Response) -> Any:
-        assert response.status_code in (200, 201), response.text
+        assert response.status_code in (200, 201, 202), response.text
         return response.json()
 
     lead = made(api.post("leads", json={"email": f"{MARK}@acme.test", "first_name": MARK}))
@@ -46,6 +46,8 @@ def seeded(api: Api) -> dict[str, Any]:
     rule = made(api.post("scoring/rules", json={"event_type": "page_view", "points": 5}))
     fit = made(api.post("scoring/fit-rules", json={"name": MARK, "filter": new, "points": 5}))
     token = made(api.post("/api/v1/tokens", json={"name": MARK}))
+    tagging = {"action": "add_tags", "params": {"tags": [MARK]}}
+    bulk = made(api.post("bulk-actions", json={**tagging, "selection": {"lead_ids": [lead["id"]]}}))
     return {
         "project": "default",
         "lead_id": lead["id"],
@@ -58,6 +60,7 @@ def seeded(api: Api) -> dict[str, Any]:
         "scoring_rule": rule["id"],
         "fit_rule": fit["id"],
         "prefix": token["prefix"],
+        "bulk_action_id": bulk["id"],
     }
 
 
@@ -98,6 +101,7 @@ def _snapshot(api: Api, ids: dict[str, Any]) -> dict[str, Any]:
         f"accounts/{ids['account_id']}",
         f"lists/{ids['list_id']}",
         "custom-fields",
+        "bulk-actions",
     ]
     return {path: _steady(api.get(path).json()) for path in reads}
 

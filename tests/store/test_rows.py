@@ -28,6 +28,7 @@ ROWS: dict[type[rows.Record], tuple[sa.Table, dict[str, bool]]] = {
     rows.CampaignRunRow: (tables.campaign_runs, {}),
     rows.RecipientRow: (tables.campaign_recipients, {}),
     rows.RecipientWithCampaign: (tables.campaign_recipients, {"campaign_name": False}),
+    rows.BulkActionRow: (tables.bulk_actions, {}),
 }
 
 

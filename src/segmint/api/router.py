@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from segmint.api.routes import (
     accounts,
+    bulk_actions,
     campaigns,
     custom_fields,
     events,
@@ -40,5 +41,6 @@ for module in (
     users,
     scoring,
     campaigns,
+    bulk_actions,
 ):
     router.include_router(module.router)

@@ -120,7 +120,7 @@ def delete_lead(
     conn: sa.Connection, project: Project, lead_id: int, clock: Clock = SYSTEM_CLOCK
 ) -> None:
     get_lead(conn, project, lead_id)
-    membership.record_deletion(conn, project, lead_id, clock.now())
+    membership.record_deletion(conn, project, [lead_id], clock.now())
     result = conn.execute(
         leads.delete().where(leads.c.project_id == project.id, leads.c.id == lead_id)
     )

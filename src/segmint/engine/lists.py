@@ -136,7 +136,7 @@ def _members_changed(
     outbox.enqueue(conn, project.id, outbox.Kind.LIST, payload, now)
 
 
-def _check_lead_ids(conn: sa.Connection, project: Project, lead_ids: Iterable[int]) -> list[int]:
+def check_lead_ids(conn: sa.Connection, project: Project, lead_ids: Iterable[int]) -> list[int]:
     wanted = sorted(set(lead_ids))
     if not wanted:
         raise InvalidInput("give at least one lead id", "lead_ids")
@@ -163,18 +163,24 @@ def add_members(
 ) -> int:
     """Add leads (already-members are left as they are); returns how many were added."""
     get_list(conn, project, list_id)
-    wanted = _check_lead_ids(conn, project, lead_ids)
+    wanted = check_lead_ids(conn, project, lead_ids)
+    return add_known_leads(conn, project, list_id, wanted, clock.now())
+
+
+def add_known_leads(
+    conn: sa.Connection, project: Project, list_id: int, lead_ids: list[int], now: datetime
+) -> int:
+    """Add leads known to be the project's, to a list known to exist (a bulk action's batch)."""
     present = set(
         conn.execute(
             sa.select(list_members.c.lead_id).where(
                 list_members.c.project_id == project.id,
                 list_members.c.list_id == list_id,
-                list_members.c.lead_id.in_(wanted),
+                list_members.c.lead_id.in_(lead_ids),
             )
         ).scalars()
     )
-    new = [i for i in wanted if i not in present]
-    now = clock.now()
+    new = [i for i in lead_ids if i not in present]
     _insert_members(conn, project, list_id, new, now)
     _members_changed(conn, project, list_id, new, now)
     return len(new)
@@ -204,14 +210,21 @@ def remove_members(
     wanted = sorted(set(lead_ids))
     if not wanted:
         raise InvalidInput("give at least one lead id", "lead_ids")
+    return remove_known_leads(conn, project, list_id, wanted, clock.now())
+
+
+def remove_known_leads(
+    conn: sa.Connection, project: Project, list_id: int, lead_ids: list[int], now: datetime
+) -> int:
+    """Remove leads from a list known to exist; returns how many were members."""
     result = conn.execute(
         list_members.delete().where(
             list_members.c.project_id == project.id,
             list_members.c.list_id == list_id,
-            list_members.c.lead_id.in_(wanted),
+            list_members.c.lead_id.in_(lead_ids),
         )
     )
-    _members_changed(conn, project, list_id, wanted, clock.now())
+    _members_changed(conn, project, list_id, lead_ids, now)
     return int(result.rowcount)
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import Clock
-from segmint.engine import account_levels, fit, membership, outbox
+from segmint.engine import account_levels, bulk, fit, membership, outbox
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project
@@ -23,6 +23,9 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
     """What an outbox item means for the maintained memberships."""
     now = clock.now()
     payload = item.payload
+    if item.kind == outbox.Kind.BULK:  # a batch of writes, whose own items follow it
+        bulk.run_batch(conn, project, payload["bulk_action_id"], now)
+        return Changes()
     read_sets = membership.active_read_sets(conn, project)
     if item.kind == outbox.Kind.SEGMENT:
         segment_id = payload["segment_id"]

@@ -426,8 +426,10 @@ def member_ids(conn: sa.Connection, project: Project, segment_id: int) -> set[in
     )
 
 
-def record_deletion(conn: sa.Connection, project: Project, lead_id: int, now: datetime) -> None:
-    """A lead about to be deleted leaves every segment it is in, and history keeps that: frozen
+def record_deletion(
+    conn: sa.Connection, project: Project, lead_ids: Sequence[int], now: datetime
+) -> None:
+    """Leads about to be deleted leave every segment they are in, and history keeps that: frozen
     (inactive) segments too, whose stored members lose the lead with it, or their history
     would no longer replay to their membership."""
     rows = (
@@ -450,7 +452,7 @@ def record_deletion(conn: sa.Connection, project: Project, lead_id: int, now: da
         )
         .where(
             segment_members.c.project_id == project.id,
-            segment_members.c.lead_id == lead_id,
+            segment_members.c.lead_id.in_(lead_ids),
         )
     )
     insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)

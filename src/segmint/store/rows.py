@@ -204,3 +204,24 @@ class RecipientWithCampaign(RecipientRow):
     """A recipient as a tracking link names it: with its campaign's name."""
 
     campaign_name: str
+
+
+@dataclass(frozen=True)
+class BulkActionRow(Record):
+    id: int
+    project_id: int
+    action: str
+    params: dict[str, Any]
+    selection: dict[str, Any]
+    state: str
+    total: int
+    processed: int
+    changed: int
+    last_lead_id: int
+    max_lead_id: int
+    error: str | None
+    created_by: int | None
+    created_by_email: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -652,6 +652,39 @@ campaign_recipients = sa.Table(
     sa.Index(None, "project_id", "campaign_id", "lead_id", "state"),
 )
 
+# -- bulk actions ---------------------------------------------------------------------------------
+
+# One action over many leads (set a status, add to a list, delete...), done by the worker in
+# batches of leads in id order: `last_lead_id` is how far it got, so a restart goes on from there.
+# The row is also the record of who did what.
+bulk_actions = sa.Table(
+    "bulk_actions",
+    metadata,
+    _id(),
+    _project_id(),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("params", Json, nullable=False),
+    sa.Column("selection", Json, nullable=False),  # lead ids, or a filter/segment/list and search
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),  # leads selected when it was asked for
+    sa.Column("processed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_lead_id", BigId, nullable=False, server_default="0"),
+    sa.Column("max_lead_id", BigId, nullable=False),  # leads created later are not selected
+    sa.Column("error", sa.String(1000)),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_by_email", sa.String(320)),  # kept when the user is deleted
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.CheckConstraint(
+        "state in ('queued', 'running', 'done', 'failed', 'cancelled')",
+        name="ck_bulk_actions_state",
+    ),
+    sa.UniqueConstraint("project_id", "id"),
+    sqlite_autoincrement=True,
+)
+
 TENANT_TABLES = (
     accounts,
     leads,
@@ -674,6 +707,7 @@ TENANT_TABLES = (
     campaigns,
     campaign_runs,
     campaign_recipients,
+    bulk_actions,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,
 # though every item names its project.
