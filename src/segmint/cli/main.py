@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from segmint import auth, bootstrap, demo
 from segmint.cli.bench import bench
 from segmint.cli.campaigns import campaigns_app
+from segmint.cli.leads import leads_app
 from segmint.cli.load import load_command
 from segmint.cli.portability import export_project_command, import_project_command
 from segmint.cli.scoring import scoring_app
@@ -56,6 +57,7 @@ import_app = typer.Typer(help="Import leads (CSV) and events (JSONL).", no_args_
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
+app.add_typer(leads_app, name="leads")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(campaigns_app, name="campaigns")
 app.command("export-project")(export_project_command)

@@ -11,55 +11,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from segmint import auth, bootstrap
-from segmint.cli.support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli.support import (
+    DatabaseUrl,
+    ProjectSlug,
+    UserEmail,
+    context,
+    err,
+    friendly_errors,
+)
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import COLUMNS_BY_KEY, chosen_columns, stream_csv
-from segmint.errors import InvalidInput
-from segmint.model import Role
-from segmint.projects import Project
-from segmint.store.tables import users
 
 segments_app = typer.Typer(
     help="Segments: list, inspect, count, page, export, create.", no_args_is_help=True
 )
 out = Console()
-
-UserEmail = Annotated[
-    str | None, typer.Option("--user", help="Act as this user (default: the first owner).")
-]
-
-
-def _context(
-    url: str | None, slug: str, user_email: str | None
-) -> tuple[Engine, Project, auth.Principal]:
-    db = one_shot_engine(url)
-    with db.connect() as conn:
-        project = bootstrap.cli_project(conn, slug)
-        principal = _principal(conn, project.organization_id, user_email)
-    return db, project, principal
-
-
-def _principal(conn: sa.Connection, organization_id: int, email: str | None) -> auth.Principal:
-    query = sa.select(users).where(users.c.organization_id == organization_id)
-    if email:
-        query = query.where(users.c.email == email.strip().lower())
-    else:
-        query = query.where(users.c.id == auth.first_owner(conn, organization_id))
-    row = conn.execute(query.limit(1)).first()
-    if row is None:
-        who = email or "an owner"
-        raise InvalidInput(f"no user {who} (create one with `segmint init --owner-email`)")
-    return auth.Principal(row.id, organization_id, row.email, Role(row.role), None)
 
 
 def _run(action: Callable[[], None]) -> None:
@@ -74,7 +47,7 @@ def list_command(
     """Every segment of the project with its live member count."""
 
     def action() -> None:
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             rows = engine.list_segments(conn, target, principal, engine.Scope(True), None)
             counts = engine.member_counts(conn, target, rows, principal)
@@ -102,7 +75,7 @@ def show_command(
     """A segment's definition (in the text syntax) and live count."""
 
     def action() -> None:
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total, at, _ = engine.count(conn, target, row)
@@ -128,7 +101,7 @@ def count_command(
     """The live member count, alone on stdout."""
 
     def action() -> None:
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
@@ -151,7 +124,7 @@ def members_command(
     """One page of current members."""
 
     def action() -> None:
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             result = engine.members(
@@ -202,7 +175,7 @@ def export_command(
 
     def action() -> None:
         chosen = chosen_columns(columns)  # a bad key is refused before the database is read
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
@@ -234,7 +207,7 @@ def create_command(
     """Create a segment from the text syntax; prints its id and live count."""
 
     def action() -> None:
-        db, target, principal = _context(database_url, project, user)
+        db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             tree = filtering.parse_text(conn, target, where, reader=principal)
             data = {

@@ -11,9 +11,13 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from segmint import auth, bootstrap
 from segmint.errors import InvalidInput, SegmintError
+from segmint.model import Role
 from segmint.passwords import check_password
+from segmint.projects import Project
 from segmint.store.db import create_engine, database_url_from_env
+from segmint.store.tables import users
 
 err = Console(stderr=True)
 
@@ -22,11 +26,39 @@ DatabaseUrl = Annotated[
     typer.Option("--database-url", help="SQLAlchemy URL [env: SEGMINT_DATABASE_URL]"),
 ]
 ProjectSlug = Annotated[str, typer.Option("--project", help="Project slug.")]
+UserEmail = Annotated[
+    str | None, typer.Option("--user", help="Act as this user (default: the first owner).")
+]
 
 
 def one_shot_engine(url: str | None) -> Engine:
     """For commands that run and exit: each connection closes when done (no pool left open)."""
     return create_engine(url or database_url_from_env(), poolclass=sa.NullPool)
+
+
+def context(
+    url: str | None, slug: str, user_email: str | None
+) -> tuple[Engine, Project, auth.Principal]:
+    """The database, the project and the user a command acts as (`--user`, default the
+    organization's first owner): what it writes has an author, as through the API."""
+    db = one_shot_engine(url)
+    with db.connect() as conn:
+        project = bootstrap.cli_project(conn, slug)
+        principal = _principal(conn, project.organization_id, user_email)
+    return db, project, principal
+
+
+def _principal(conn: sa.Connection, organization_id: int, email: str | None) -> auth.Principal:
+    query = sa.select(users).where(users.c.organization_id == organization_id)
+    if email:
+        query = query.where(users.c.email == email.strip().lower())
+    else:
+        query = query.where(users.c.id == auth.first_owner(conn, organization_id))
+    row = conn.execute(query.limit(1)).first()
+    if row is None:
+        who = email or "an owner"
+        raise InvalidInput(f"no user {who} (create one with `segmint init --owner-email`)")
+    return auth.Principal(row.id, organization_id, row.email, Role(row.role), None)
 
 
 @contextmanager
