@@ -308,3 +308,31 @@ def test_the_record_lists_newest_first_page_by_page(api: Api, db: Engine) -> Non
     rest = api.get("bulk-actions", params={"limit": 2, "before": first["next_before"]}).json()
     assert [j["id"] for j in rest["items"]] == [started[0]["id"]]
     assert rest["next_before"] is None
+
+
+def test_a_selection_exports_by_filter_or_by_ids(api: Api) -> None:
+    ids = _leads(
+        api,
+        {"email": "a@x.test", "status": "new", "first_name": "Ann"},
+        {"email": "b@x.test", "status": "lost"},
+        {"email": "c@x.test", "status": "new"},
+    )
+    new = '{"field": "status", "op": "eq", "value": "new"}'
+    by_filter = api.get("leads/export.csv", params={"filter": new, "columns": "email,status"})
+    assert by_filter.status_code == 200
+    assert by_filter.headers["Content-Disposition"] == 'attachment; filename="leads_export.csv"'
+    assert by_filter.text.splitlines() == ["Email,Status", "a@x.test,new", "c@x.test,new"]
+    by_ids = api.get("leads/export.csv", params={"ids": f"{ids[1]},{ids[0]}", "columns": "email"})
+    assert by_ids.text.splitlines() == ["Email", "a@x.test", "b@x.test"]
+    searched = api.get("leads/export.csv", params={"q": "ann", "columns": "name"})
+    assert searched.text.splitlines() == ["Name", "Ann"]
+    for params, path in [
+        ({"ids": "1,x"}, "ids"),
+        ({"ids": "99999"}, "ids"),
+        ({"ids": str(ids[0]), "q": "a"}, "ids"),
+        ({"columns": "nope"}, "columns"),
+    ]:
+        refused = api.get("leads/export.csv", params=params)
+        assert refused.status_code == 422 and refused.json()["error"]["path"] == path, params
+    theirs = api.get("leads/export.csv", as_="stranger", params={"ids": str(ids[0])})
+    assert theirs.status_code == 422

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import answering, membership, outbox, scoring
+from segmint.engine import answering, lists, membership, outbox, scoring
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
     insert_values,
@@ -243,6 +243,11 @@ def lead_events(
         {"id": r.id, "type": r.type, "occurred_at": r.occurred_at, "metadata": r.metadata}
         for r in rows
     ]
+
+
+def having_ids(conn: sa.Connection, project: Project, ids: list[int]) -> sa.ColumnElement[bool]:
+    """The project's leads with these ids, each checked to be one (else 422 naming it)."""
+    return in_project(project, leads.c.id.in_(lists.check_lead_ids(conn, project, ids)))
 
 
 def in_project(project: Project, where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 
-from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
+from segmint.api.deps import (
+    AdminOnly,
+    ClockDep,
+    ConnectionDep,
+    EngineDep,
+    PrincipalDep,
+    ProjectDep,
+)
+from segmint.api.routes.exports import ColumnsQuery, csv_download
 from segmint.api.schemas.events import EventPage, EventPublic
 from segmint.api.schemas.history import HistoryPage, history_page
 from segmint.api.schemas.leads import (
@@ -26,7 +35,9 @@ from segmint.engine import history as history_engine
 from segmint.engine import leads as engine
 from segmint.engine import segments as segments_engine
 from segmint.engine.answering import ENGINE_HEADER
+from segmint.engine.export import chosen_columns, export_audience, stream_csv
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.errors import InvalidInput
 from segmint.index import Audience
 from segmint.ingest import upsert_leads
 from segmint.model import Role
@@ -87,6 +98,48 @@ def count_leads(
     now = clock.now()
     total, response.headers[ENGINE_HEADER] = answering.count(conn, project, audience, now)
     return CountResult(count=total, evaluated_at=now)
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    summary="Export leads as CSV: those a filter and a search select, or given ids (streamed)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_leads(
+    conn: ConnectionDep,
+    db: EngineDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    filter: FilterParam = None,
+    q: SearchParam = None,
+    ids: Annotated[
+        str | None,
+        Query(description="Lead ids separated by commas (at most 10,000), instead of a filter."),
+    ] = None,
+    columns: ColumnsQuery = None,
+) -> StreamingResponse:
+    chosen = chosen_columns(columns)  # refused before the first byte: a stream has its status
+    if ids is not None:
+        if filter is not None or q is not None:
+            raise InvalidInput("ids select alone: no filter or search with them", "ids")
+        try:
+            where = engine.having_ids(conn, project, _id_list(ids))
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, "ids") from None
+        chunks = stream_csv(db, where, chosen)
+        return csv_download(chunks, "leads_export.csv", answering.SQL)
+    audience = Audience(filtering.lead_filters(conn, project, filter, q, principal))
+    chunks, answered_by = export_audience(conn, db, project, audience, clock.now(), chosen)
+    return csv_download(chunks, "leads_export.csv", answered_by)
+
+
+def _id_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput("expected lead ids separated by commas", "ids") from None
 
 
 @router.post("", response_model=LeadPublic, status_code=201, summary="Create a lead")
