@@ -277,10 +277,36 @@ function columnsDialog(columns) {
 // `clip` ("short", true or "long") cuts long text to one line, the whole value in its title;
 // `hidden`: left out until chosen; `always`: cannot be left out (the name, a row's action).
 // A table wider than its area scrolls in its wrapper with the first column held in place.
+// `selectable`: a box on each row and one for the page; the rows ticked are kept across pages
+// (until the search changes) and `onSelect({ ids, all, total })` hears each change, `all`
+// meaning every row of the search chosen with `selectAll()`.
 function pagedTable({ mount, columns, load, name, toolbar, perPage = 50, sort = "-created_at", rowLink,
-  empty = "Nothing here yet.", emptySearch = (q) => `Nothing matches the search “${q}”.` }) {
+  empty = "Nothing here yet.", emptySearch = (q) => `Nothing matches the search “${q}”.`,
+  selectable = false, onSelect = () => {} }) {
   const state = { page: 1, sort, q: "" };
-  const table = el("table", { class: "paged" });
+  const chosen = new Map();  // id -> row, over every page seen
+  let allChosen = false;
+  const selection = () => ({ ids: [...chosen.keys()], all: allChosen, total: latestResult?.total ?? 0,
+    pageFull: !!latestResult?.items.length && latestResult.items.every((item) => chosen.has(item.id)) });
+  const selected = () => { onSelect(selection()); if (latestResult) draw(latestResult); };
+  function pick(item, on) {
+    allChosen = false;
+    if (on) chosen.set(item.id, item); else chosen.delete(item.id);
+    selected();
+  }
+  function pickPage(on) {
+    allChosen = false;
+    for (const item of latestResult.items) if (on) chosen.set(item.id, item); else chosen.delete(item.id);
+    selected();
+  }
+  const rowBox = (item) => el("td", { class: "select" }, el("input", { type: "checkbox", checked: allChosen || chosen.has(item.id),
+    "aria-label": `Select ${leadName(item)}`, onchange: (e) => pick(item, e.target.checked) }));
+  function pageBox() {
+    const all = !!latestResult?.items.length && latestResult.items.every((item) => allChosen || chosen.has(item.id));
+    return el("th", { scope: "col", class: "select" }, el("input", { type: "checkbox", checked: all,
+      "aria-label": "Select every row on this page", onchange: (e) => pickPage(e.target.checked) }));
+  }
+  const table = el("table", { class: selectable ? "paged selectable" : "paged" });
   const info = el("span", { class: "muted" });
   const prev = el("button", { type: "button" }, "Previous");
   const next = el("button", { type: "button" }, "Next");
@@ -312,9 +338,9 @@ function pagedTable({ mount, columns, load, name, toolbar, perPage = 50, sort = 
   function draw(result) {
     const shown = columns.filter((c) => choice.shows(c));
     const body = result.items.length
-      ? result.items.map((item) => el("tr", {}, shown.map((c, i) => bodyCell(c, item, i === 0))))
-      : [el("tr", {}, el("td", { colspan: shown.length, class: "muted" }, state.q ? emptySearch(state.q) : empty))];
-    clear(table, el("thead", {}, el("tr", {}, shown.map(headCell))), el("tbody", {}, body));
+      ? result.items.map((item) => el("tr", {}, selectable ? rowBox(item) : null, shown.map((c, i) => bodyCell(c, item, i === 0))))
+      : [el("tr", {}, el("td", { colspan: shown.length + (selectable ? 1 : 0), class: "muted" }, state.q ? emptySearch(state.q) : empty))];
+    clear(table, el("thead", {}, el("tr", {}, selectable ? pageBox() : null, shown.map(headCell))), el("tbody", {}, body));
   }
 
   let latest = 0;  // answers to earlier requests (a page click, then a search) are dropped
@@ -338,10 +364,20 @@ function pagedTable({ mount, columns, load, name, toolbar, perPage = 50, sort = 
   }
   prev.addEventListener("click", () => { state.page -= 1; render(); });
   next.addEventListener("click", () => { state.page += 1; render(); });
+  // Another search (or filter) selects other rows: what was ticked is let go.
+  function forget() {
+    if (!chosen.size && !allChosen) return;
+    chosen.clear();
+    allChosen = false;
+    onSelect(selection());
+  }
   return {
     render,
-    search(q) { state.q = q; state.page = 1; return render(); },
+    search(q) { state.q = q; state.page = 1; forget(); return render(); },
     state,
+    selection,
+    selectAll() { allChosen = true; selected(); },
+    clearSelection() { chosen.clear(); allChosen = false; selected(); },
   };
 }
 

@@ -7,6 +7,7 @@ const leadColumns = ["name", "email", "company", "job_title", "status", "source"
 
 async function leadsPage() {
   let filter = null;
+  let showSelection = () => {};
   const table = pagedTable({
     mount: document.getElementById("lead-table"),
     name: "leads",
@@ -14,6 +15,8 @@ async function leadsPage() {
     columns: leadColumns,
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches.",
+    selectable: true,
+    onSelect: (selection) => showSelection(selection),
     load: ({ page, perPage, sort, q }) => {
       const params = new URLSearchParams({ page, per_page: perPage, sort });
       if (q) params.set("q", q);
@@ -22,6 +25,9 @@ async function leadsPage() {
     },
   });
   table.render();
+  // "All N matching": what the table shows, the applied filter and the search.
+  const shown = () => ({ ...(filter ? { filter } : {}), ...(table.state.q ? { q: table.state.q } : {}) });
+  showSelection = bulkBar({ table, mount: document.getElementById("lead-bulk"), everyone: shown, exportFilter: shown });
   const searchBox = document.getElementById("lead-search");
   searchBox.addEventListener("input", debounce((e) => {
     table.search(e.target.value.trim());

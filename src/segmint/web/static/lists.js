@@ -81,9 +81,12 @@ async function listDetail() {
       loadHead(); members.render();
     } catch (error) { toast(error.message, "error"); }
   }
+  let showSelection = () => {};
   const members = pagedTable({
     mount: document.getElementById("list-members"),
     name: "list-members",
+    selectable: true,
+    onSelect: (selection) => showSelection(selection),
     columns: [
       { label: "Name", render: leadName, clip: true, always: true },
       { label: "Email", key: "email", clip: "long" },
@@ -102,6 +105,9 @@ async function listDetail() {
       return api(`/lists/${id}/members?${params}`);
     },
   });
+  showSelection = bulkBar({ table: members, mount: document.getElementById("list-bulk"),
+    everyone: () => ({ list_id: id }), exportFilter: () => ({ filter: { in_list: id } }),
+    onDone: () => { loadHead(); members.render(); } });
   const results = document.getElementById("add-results");
   document.getElementById("add-search").addEventListener("input", debounce(async (e) => {
     const q = e.target.value.trim();

@@ -274,8 +274,11 @@ async function segmentDetail() {
     } catch (error) { clear(why, el("p", { class: "error" }, error.message)); }
     why.scrollIntoView({ block: "nearest" });
   }
+  let showSelection = () => {};
   const members = pagedTable({
     mount: document.getElementById("members"),
+    selectable: true,
+    onSelect: (selection) => showSelection(selection),
     // By default what fits at 1440 px with "Why?" in view; Source and enrichment on demand.
     name: "segment-members",
     toolbar: document.getElementById("member-tools"),
@@ -295,6 +298,11 @@ async function segmentDetail() {
       return api(`/segments/${id}/members?${params}`);
     },
   });
+  const searched = () => (members.state.q ? { q: members.state.q } : {});
+  showSelection = bulkBar({ table: members, mount: document.getElementById("member-bulk"),
+    everyone: () => ({ segment_id: id, ...searched() }),
+    exportFilter: () => ({ filter: { in_segment: id }, ...searched() }),
+    onDone: () => { members.render(); loadHeader(); } });
   document.getElementById("member-search").addEventListener("input", debounce((e) => members.search(e.target.value.trim()), 300));
 
   // History: newest first, more on demand.
