@@ -58,6 +58,7 @@ def seeded(api: Api) -> dict[str, Any]:
         "scoring_rule": rule["id"],
         "fit_rule": fit["id"],
         "prefix": token["prefix"],
+        "number": 1,  # the segment's first saved version
     }
 
 
