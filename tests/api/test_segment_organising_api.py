@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from segmint.store.db import create_engine
 from segmint.store.migrate import downgrade, upgrade
 from segmint.store.tables import segment_versions
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
@@ -223,12 +224,13 @@ def test_versions_are_paged_by_keyset(api: Api) -> None:
     assert api.get(f"segments/{sid}/versions", params={"limit": 101}).status_code == 422
 
 
-def test_restoring_saves_the_old_definition_as_a_new_version(api: Api) -> None:
+def test_restoring_saves_the_old_definition_as_a_new_version(api: Api, db: Engine) -> None:
     for email, status in [("a@x.test", "new"), ("b@x.test", "contacted")]:
         api.post("leads", json={"email": email, "status": status})
     segment = _segment(api, "New", description="Fresh leads")
     sid = segment["id"]
     api.patch(f"segments/{sid}", json={"name": "Contacted", "filter": CONTACTED})
+    Worker(db).drain()
     restored = api.post(f"segments/{sid}/versions/1/restore")
     assert restored.status_code == 200, restored.text
     body = restored.json()
@@ -236,6 +238,13 @@ def test_restoring_saves_the_old_definition_as_a_new_version(api: Api) -> None:
     assert body["version"] == 3 and body["member_count"] == 1
     newest = api.get(f"segments/{sid}/versions", params={"limit": 1}).json()["items"][0]
     assert (newest["number"], newest["restored_from"], newest["current"]) == (3, 1, True)
+    # The maintained membership follows, as after any filter edit, under the new version.
+    Worker(db).drain()
+    changes = api.get(f"segments/{sid}/history", params={"order": "desc", "limit": 2}).json()
+    assert {(h["change"], h["segment_version"], h["reason"]) for h in changes["items"]} == {
+        ("entered", 3, "filter_edit"),
+        ("exited", 3, "filter_edit"),
+    }
     again = api.post(f"segments/{sid}/versions/3/restore").json()  # already current
     assert again["version"] == 3
     assert len(api.get(f"segments/{sid}/versions").json()["items"]) == 3
