@@ -5,12 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from segmint import auth
 from segmint.cli import app
+from segmint.engine import segments
 from segmint.ingest import upsert_leads
+from segmint.model import Role
 from segmint.projects import Project
+from segmint.store.tables import users
 from tests.csv_formulas import FORMULA_LEADS, FORMULA_ROWS, write_untrimmed
 
 runner = CliRunner()
@@ -120,3 +125,54 @@ def test_export_chosen_columns(db: Engine, db_url: str, project: Project, tmp_pa
     assert code == 1 and "unknown column 'salary'; choose from name, email" in err
     code, _, err = _run(db_url, "segments", "export", segment_id, "--columns", "name,name")
     assert code == 1 and "column 'name' is chosen twice" in err
+
+
+def test_list_by_creator_and_tag_then_versions_and_restore(
+    db: Engine, db_url: str, project: Project
+) -> None:
+    _seed(db, project)
+    create = ("segments", "create")
+    code, out, err = _run(db_url, *create, "New", "--where", 'status = "new"', "--tag", "Q4")
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+    code, _, err = _run(db_url, *create, "Other", "--where", 'status = "contacted"')
+    assert code == 0, err
+
+    code, out, _ = _run(db_url, "segments", "list", "--tag", "q4", "--created-by", "me")
+    assert code == 0 and "New" in out and "Q4" in out and "Other" not in out
+    code, out, _ = _run(db_url, "segments", "list", "--created-by", "owner@acme.test")
+    assert code == 0 and "New" in out and "Other" in out
+    code, _, err = _run(db_url, "segments", "list", "--created-by", "nobody@acme.test")
+    assert code == 1 and "created_by" in err
+
+    with db.begin() as conn:
+        owner = auth.Principal(
+            int(conn.execute(sa.select(users.c.id)).scalar_one()),
+            project.organization_id,
+            "owner@acme.test",
+            Role.OWNER,
+            None,
+        )
+        contacted = {"field": "status", "op": "eq", "value": "contacted"}
+        changes = {"name": "Contacted", "filter": contacted}
+        segments.update_segment(conn, project, owner, int(segment_id), changes)
+
+    code, out, _ = _run(db_url, "segments", "versions", segment_id)
+    assert code == 0
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert lines[0] == ["version", "saved at", "saved by", "name", "where", "restores"]
+    assert [(n, by, name, where) for n, _, by, name, where, _ in lines[1:]] == [
+        ("2", "owner@acme.test", "Contacted", 'status = "contacted"'),
+        ("1", "owner@acme.test", "New", 'status = "new"'),
+    ]
+    code, out, err = _run(db_url, "segments", "restore", segment_id, "1")
+    assert code == 0, err
+    assert out.strip() == f"Restored version 1 of segment {segment_id} as version 3 (2 members)"
+    code, out, _ = _run(db_url, "segments", "versions", segment_id, "--limit", "1")
+    assert out.splitlines()[1].split("\t")[::5] == ["3", "1"]  # restores version 1
+    code, out, _ = _run(db_url, "segments", "show", segment_id)
+    assert out.startswith("New (") and 'status = "new"' in out
+    code, out, _ = _run(db_url, "segments", "restore", segment_id, "3")
+    assert out.strip() == f"Segment {segment_id} already matches version 3: nothing saved"
+    code, _, err = _run(db_url, "segments", "restore", segment_id, "9")
+    assert code == 1 and "no version 9" in err

@@ -232,6 +232,11 @@ def test_a_newcomers_first_screen_shows_the_examples_working(db: Engine) -> None
         base = "/api/v1/projects/default"
         mine = client.get(f"{base}/segments", headers=headers).json()["items"]
         campaigns = client.get(f"{base}/campaigns", headers=headers).json()["items"]
+        first = mine[0]["id"]
+        versions = client.get(f"{base}/segments/{first}/versions", headers=headers).json()
+    # Each example has its history from the start, and reads as words in the list.
+    assert [(v["number"], v["saved_by"]) for v in versions["items"]] == [(1, "owner@demo.test")]
+    assert all(s["words"] for s in mine)
     assert {s["name"] for s in mine} == {name for name, *_ in demo.EXAMPLE_SEGMENTS}
     assert {s["created_by"] for s in mine} == {"owner@demo.test"}
     assert sum(s["member_count"] for s in mine) > 0

@@ -23,7 +23,8 @@ from segmint import auth
 from segmint.campaigns.definitions import create_campaign
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine.membership import Reason
-from segmint.engine.segments import resync_later
+from segmint.engine.segment_versions import record_version
+from segmint.engine.segments import get_segment, resync_later
 from segmint.ingest import ImportReport, ingest_events, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.db import refresh_sqlite_statistics
@@ -427,6 +428,8 @@ def _create_example_segments(engine: Engine, project: Project, now: datetime) ->
             ).scalar_one()
             # Active segments keep a maintained membership: the worker builds it.
             resync_later(conn, project, segment_id, Reason.CREATED, now)
+            saved = get_segment(conn, project, segment_id)
+            record_version(conn, project, saved, creator, now)  # its history starts here
 
 
 def _create_example_campaign(engine: Engine, project: Project, now: datetime) -> None:

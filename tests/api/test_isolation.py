@@ -61,6 +61,7 @@ def seeded(api: Api) -> dict[str, Any]:
         "fit_rule": fit["id"],
         "prefix": token["prefix"],
         "bulk_action_id": bulk["id"],
+        "number": 1,  # the segment's first saved version
     }
 
 

@@ -46,7 +46,7 @@ def full(api: Api, db: Engine) -> Project:
         api.post("events", json={"events": events})
         api.post("scoring/rules", json={"event_type": "page_view", "points": 10})
         big = {"field": "enrichment.company.size", "op": "gte", "value": 20}
-        base = api.post("segments", json={"name": "Big", "filter": big}).json()
+        base = api.post("segments", json={"name": "Big", "filter": big, "tags": ["q4"]}).json()
         nested = {"and": [{"in_segment": base["id"]}, {"event": "page_view"}]}
         active = api.post("segments", json={"name": "Big and active", "filter": nested}).json()
         listed = api.post("lists", json={"name": "VIP"}).json()

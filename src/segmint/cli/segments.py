@@ -24,10 +24,12 @@ from segmint.cli.support import (
     friendly_errors,
 )
 from segmint.clock import SYSTEM_CLOCK
-from segmint.engine import filtering
+from segmint.engine import filtering, segment_tags, segment_versions
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import COLUMNS_BY_KEY, chosen_columns, stream_csv
+from segmint.errors import InvalidInput
+from segmint.projects import Project
 
 segments_app = typer.Typer(
     help="Segments: list, inspect, count, page, export, create.", no_args_is_help=True
@@ -40,25 +42,40 @@ def _run(action: Callable[[], None]) -> None:
         action()
 
 
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeat for several).")]
+
+
 @segments_app.command("list")
 def list_command(
-    project: ProjectSlug = "default", user: UserEmail = None, database_url: DatabaseUrl = None
+    created_by: Annotated[
+        str | None, typer.Option(help="Only those this user created: an email, or `me`.")
+    ] = None,
+    tag: Tags = None,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
-    """Every segment of the project with its live member count."""
+    """Every segment of the project with its live member count and tags (narrowed by creator
+    and by tags: those carrying every --tag given)."""
 
     def action() -> None:
         db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
-            rows = engine.list_segments(conn, target, principal, engine.Scope(True), None)
+            rows = engine.list_segments(
+                conn, target, principal, engine.Scope(True), None, created_by, tag
+            )
             counts = engine.member_counts(conn, target, rows, principal)
-        table = Table("id", "name", "members", "active", "created by")
+            tags = segment_tags.tags_of(conn, target, [row.id for row in rows])
+        table = Table("id", "name", "members", "active", "created by", "tags")
         for row in rows:
+            count = counts[row.id]
             table.add_row(
                 str(row.id),
                 row.name,
-                f"{counts[row.id]:,}",
+                "" if count is None else f"{count:,}",
                 "yes" if row.active else "no",
                 row.created_by_email or "",
+                ", ".join(tags[row.id]),
             )
         out.print(table)
 
@@ -200,6 +217,7 @@ def create_command(
     description: Annotated[str, typer.Option()] = "",
     color: Annotated[str | None, typer.Option(help="#rrggbb")] = None,
     active: Annotated[bool, typer.Option(help="Keep membership history.")] = True,
+    tag: Tags = None,
     project: ProjectSlug = "default",
     user: UserEmail = None,
     database_url: DatabaseUrl = None,
@@ -216,10 +234,82 @@ def create_command(
                 "color": color,
                 "filter": filtering.to_json(tree),
                 "active": active,
+                "tags": tag or [],
             }
             row = engine.create_segment(conn, target, principal, data)
             total = engine.count(conn, target, row).total
         typer.echo(f"Segment created successfully with {total} members")
         typer.echo(str(row.id))
+
+    _run(action)
+
+
+@segments_app.command("versions")
+def versions_command(
+    segment_id: int,
+    limit: Annotated[int, typer.Option(min=1, max=segment_versions.MAX_LIMIT)] = 20,
+    before: Annotated[
+        int | None, typer.Option(min=1, help="Only versions older than this number.")
+    ] = None,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A segment's saved versions, newest first: who saved each, when, its name and filter in
+    the text syntax, tab-separated."""
+
+    def action() -> None:
+        db, target, principal = context(database_url, project, user)
+        with db.begin() as conn:
+            engine.visible_segment(conn, target, principal, segment_id)
+            found = segment_versions.list_versions(conn, target, segment_id, before, limit)
+        # One tab-separated line per version (a filter is too long for a table's column).
+        typer.echo("version\tsaved at\tsaved by\tname\twhere\trestores")
+        for version in found:
+            fields = (
+                str(version.number),
+                version.saved_at.isoformat(timespec="seconds"),
+                version.saved_by or "",
+                version.name,
+                _where(target, version.filter),
+                str(version.restored_from or ""),
+            )
+            typer.echo("\t".join(fields))
+
+    _run(action)
+
+
+def _where(project: Project, stored: object) -> str:
+    """A saved filter in the text syntax; an old one may no longer load (a field deleted)."""
+    try:
+        return filtering.to_text(filtering.load(project, stored))
+    except InvalidInput as error:
+        return f"(no longer valid: {error})"
+
+
+@segments_app.command("restore")
+def restore_command(
+    segment_id: int,
+    version: int,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Save an earlier version's name, description and filter as the segment's newest version."""
+
+    def action() -> None:
+        db, target, principal = context(database_url, project, user)
+        with db.begin() as conn:
+            before = segment_versions.latest_number(conn, target, segment_id)
+            row = engine.restore_version(conn, target, principal, segment_id, version)
+            after = segment_versions.latest_number(conn, target, segment_id)
+            total = engine.count(conn, target, row).total
+        if after == before:
+            typer.echo(f"Segment {segment_id} already matches version {version}: nothing saved")
+        else:
+            typer.echo(
+                f"Restored version {version} of segment {segment_id} as version {after} "
+                f"({total} members)"
+            )
 
     _run(action)

@@ -5,9 +5,9 @@ leads loaded as the evaluator takes them. `segmint.filters` itself does no I/O."
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -30,6 +30,7 @@ from segmint.store.tables import accounts, events, leads, list_members, lists, s
 __all__ = ["referenced_segments", "to_json", "to_text"]
 
 SEARCHED_FIELDS = ("name", "email", "company")
+K = TypeVar("K")
 
 
 def source_for(conn: sa.Connection, project: Project, reader: Principal | None) -> StoredSegments:
@@ -165,20 +166,55 @@ def describe(conn: sa.Connection, project: Project, node: Node) -> dict[str, Any
     return _describe(node, project, segment_names.get, list_names.get)
 
 
+def describe_stored(
+    conn: sa.Connection, project: Project, reader: Principal, stored: Mapping[K, Any]
+) -> dict[K, dict[str, Any] | None]:
+    """Several saved filters in words (a segments list, a version history), with two queries
+    in all for the names they refer to. None for a filter `reader` may not evaluate (it reaches
+    a segment of someone else's, see check_stored_readable) or that no longer loads (a custom
+    field it names was deleted)."""
+    segment_ids = set().union(*(stored_segment_ids(f) for f in stored.values()))
+    list_ids = set().union(*(stored_list_ids(f) for f in stored.values()))
+    segment_rows = _named_rows(conn, project, segments, segment_ids, segments.c.created_by)
+    segment_names = {row.id: row.name for row in segment_rows}
+    list_names = {row.id: row.name for row in _named_rows(conn, project, lists, list_ids)}
+    unreadable = {
+        row.id
+        for row in segment_rows
+        if reader.reads_only_own_segments and row.created_by != reader.user_id
+    }
+    words: dict[K, dict[str, Any] | None] = {}
+    for key, data in stored.items():
+        words[key] = None
+        if stored_segment_ids(data) & unreadable:
+            continue
+        try:
+            tree = load(project, data)
+        except InvalidInput:
+            continue
+        words[key] = _describe(tree, project, segment_names.get, list_names.get)
+    return words
+
+
+def _named_rows(
+    conn: sa.Connection, project: Project, table: sa.Table, ids: set[int], *more: Any
+) -> list[sa.Row[Any]]:
+    if not ids:
+        return []
+    query = sa.select(table.c.id, table.c.name, *more).where(
+        table.c.project_id == project.id, table.c.id.in_(sorted(ids))
+    )
+    return list(conn.execute(query))
+
+
 def _names(
     conn: sa.Connection, project: Project, segment_ids: set[int], list_ids: set[int]
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Names of these segments and lists: one query each, and none when there are none."""
-
-    def names(table: sa.Table, ids: set[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        query = sa.select(table.c.id, table.c.name).where(
-            table.c.project_id == project.id, table.c.id.in_(sorted(ids))
-        )
-        return {row.id: row.name for row in conn.execute(query)}
-
-    return names(segments, segment_ids), names(lists, list_ids)
+    return (
+        {row.id: row.name for row in _named_rows(conn, project, segments, segment_ids)},
+        {row.id: row.name for row in _named_rows(conn, project, lists, list_ids)},
+    )
 
 
 def _explained_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import answering, filtering, lists, outbox, usage
+from segmint.engine import (
+    answering,
+    filtering,
+    lists,
+    outbox,
+    segment_tags,
+    segment_versions,
+    usage,
+)
 from segmint.engine.leads import Page, audience_page, parse_sort
 from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
@@ -25,6 +33,7 @@ from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.rows import SegmentRow, SegmentWithCreator
 from segmint.store.tables import leads, segments, users
+from segmint.store.tables import segment_tags as tags_table
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "#4f46e5"
@@ -103,9 +112,12 @@ def visible_segment(
 
 
 def readable(conn: sa.Connection, project: Project, principal: Principal, row: SegmentRow) -> bool:
-    """Whether the caller may evaluate this segment (see visible_segment)."""
+    """Whether the caller may evaluate this segment (see visible_segment), judged from the row
+    in hand: a list of segments asks nothing more of the database for an owner or admin."""
+    if principal.reads_only_own_segments and row.created_by != principal.user_id:
+        return False
     try:
-        visible_segment(conn, project, principal, row.id)
+        filtering.check_stored_readable(conn, project, principal, row.filter)
     except Forbidden:
         return False
     return True
@@ -122,11 +134,26 @@ def editable_segment(
 
 
 def list_segments(
-    conn: sa.Connection, project: Project, principal: Principal, scope: Scope, q: str | None
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    scope: Scope,
+    q: str | None,
+    created_by: str | None = None,
+    tags: list[str] | None = None,
 ) -> list[SegmentWithCreator]:
+    """The segments in `scope`, newest first, narrowed by each filter given: a search in names
+    and descriptions, a creator (an email, or `me`) and tags (every one of them)."""
     query = _select().where(segments.c.project_id == project.id)
     if not scope.everyone:
         query = query.where(segments.c.created_by == principal.user_id)
+    if created_by is not None:
+        query = query.where(
+            segments.c.created_by == creator_id(conn, project, principal, created_by)
+        )
+    tagged = segment_tags.tagged_condition(conn, project, tags or [])
+    if tagged is not None:
+        query = query.where(tagged)
     ordered = query.order_by(segments.c.created_at.desc(), segments.c.id.desc())
     rows = [SegmentWithCreator.of(r) for r in conn.execute(ordered)]
     if q and q.strip():
@@ -135,6 +162,65 @@ def list_segments(
             r for r in rows if needle in r.name.casefold() or needle in r.description.casefold()
         ]
     return rows
+
+
+def creator_id(conn: sa.Connection, project: Project, principal: Principal, text: str) -> int:
+    """The user a `created_by` filter names: `me`, or the email of one of the organization."""
+    wanted = text.strip().lower()
+    if wanted == "me":
+        return principal.user_id
+    found = conn.execute(
+        sa.select(users.c.id).where(
+            users.c.organization_id == project.organization_id, users.c.email == wanted
+        )
+    ).scalar()
+    if found is None:
+        raise InvalidInput("no user of the organization has this email", "created_by")
+    return int(found)
+
+
+@dataclass(frozen=True)
+class Facet:
+    value: str
+    segments: int
+
+
+def facets(
+    conn: sa.Connection, project: Project, principal: Principal, scope: Scope
+) -> dict[str, list[Facet]]:
+    """What the segments in `scope` can be filtered by: their creators and their tags, each
+    with how many segments it has (two grouped queries)."""
+    in_scope = [segments.c.project_id == project.id]
+    if not scope.everyone:
+        in_scope.append(segments.c.created_by == principal.user_id)
+    creators = (
+        sa.select(users.c.email, sa.func.count())
+        .select_from(segments.join(users, users.c.id == segments.c.created_by))
+        .where(*in_scope)
+        .group_by(users.c.email)
+        .order_by(users.c.email)
+    )
+    tags = (
+        sa.select(tags_table.c.tag, sa.func.count())
+        .select_from(
+            tags_table.join(
+                segments,
+                sa.and_(
+                    segments.c.project_id == tags_table.c.project_id,
+                    segments.c.id == tags_table.c.segment_id,
+                ),
+            )
+        )
+        .where(tags_table.c.project_id == project.id, *in_scope)
+        .group_by(tags_table.c.tag)
+    )
+    tag_facets = sorted(
+        (Facet(tag, count) for tag, count in conn.execute(tags)), key=lambda f: f.value.casefold()
+    )
+    return {
+        "creators": [Facet(email, count) for email, count in conn.execute(creators)],
+        "tags": tag_facets,
+    }
 
 
 def create_segment(
@@ -162,9 +248,12 @@ def create_segment(
         )
         .returning(segments.c.id)
     ).scalar_one()
+    segment_tags.replace_tags(conn, project, new_id, segment_tags.check_tags(data.get("tags")))
     if data.get("active", True):
         resync_later(conn, project, new_id, Reason.CREATED, now)
-    return get_segment(conn, project, new_id)
+    created = get_segment(conn, project, new_id)
+    segment_versions.record_version(conn, project, created, principal.user_id, now)
+    return created
 
 
 def resync_later(
@@ -182,8 +271,12 @@ def update_segment(
     segment_id: int,
     data: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
+    *,
+    restored_from: int | None = None,
 ) -> SegmentWithCreator:
-    """Change the given fields; a changed filter bumps `version`."""
+    """Change the given fields; a changed filter bumps `version`. A changed name, description
+    or filter is recorded as the segment's next saved version (`restored_from`: the number of
+    the version it brings back)."""
     row = editable_segment(conn, project, principal, segment_id)
     changes: dict[str, Any] = {}
     if "name" in data:
@@ -203,8 +296,11 @@ def update_segment(
         new_filter = filtering.to_json(tree)
         if new_filter != row.filter:
             changes.update(filter=new_filter, version=row.version + 1)
-    if changes:
-        now = clock.now()
+    retagged = "tags" in data and segment_tags.replace_tags(
+        conn, project, segment_id, segment_tags.check_tags(data["tags"])
+    )
+    now = clock.now()
+    if changes or retagged:
         conn.execute(
             segments.update()
             .where(segments.c.project_id == project.id, segments.c.id == segment_id)
@@ -215,7 +311,34 @@ def update_segment(
             resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
         elif active and "filter" in changes:
             resync_later(conn, project, segment_id, Reason.FILTER_EDIT, now)
-    return get_segment(conn, project, segment_id)
+    saved = get_segment(conn, project, segment_id)
+    if _definition(saved) != _definition(row):
+        segment_versions.record_version(
+            conn, project, saved, principal.user_id, now, restored_from=restored_from
+        )
+    return saved
+
+
+def _definition(row: SegmentRow) -> tuple[str, str, Any]:
+    """What a saved version keeps of a segment."""
+    return row.name, row.description, row.filter
+
+
+def restore_version(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    segment_id: int,
+    number: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> SegmentWithCreator:
+    """Save an earlier version's name, description and filter as the segment's newest version:
+    an update like any other (validated again, membership re-evaluated), recorded as restoring
+    `number`. Restoring what the segment already is saves nothing."""
+    editable_segment(conn, project, principal, segment_id)
+    old = segment_versions.get_version(conn, project, segment_id, number)
+    data = {"name": old.name, "description": old.description, "filter": old.filter}
+    return update_segment(conn, project, principal, segment_id, data, clock, restored_from=number)
 
 
 def duplicate_segment(
@@ -232,6 +355,7 @@ def duplicate_segment(
         "color": row.color,
         "filter": row.filter,
         "active": row.active,
+        "tags": segment_tags.tags_of(conn, project, [row.id])[row.id],
     }
     return create_segment(conn, project, principal, copy, clock)
 
@@ -444,7 +568,12 @@ def convert_to_list(
     return list_id
 
 
-def public_segment(row: SegmentWithCreator, member_count: int | None) -> dict[str, Any]:
+def public_segment(
+    row: SegmentWithCreator,
+    member_count: int | None,
+    tags: list[str] | None = None,
+    words: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     data = {
         "id": row.id,
         "name": row.name,
@@ -457,7 +586,23 @@ def public_segment(row: SegmentWithCreator, member_count: int | None) -> dict[st
         "updated_at": as_utc(row.updated_at),
         "last_evaluated_at": as_utc(row.last_evaluated_at) if row.last_evaluated_at else None,
         "version": row.version,
+        "tags": tags or [],
+        "words": words,
     }
     if member_count is not None:
         data["member_count"] = member_count
     return data
+
+
+def public_segments(
+    conn: sa.Connection,
+    project: Project,
+    reader: Principal,
+    rows: list[SegmentWithCreator],
+    counts: Mapping[int, int | None],
+) -> list[dict[str, Any]]:
+    """Segments as the API shows them, with their tags and their conditions in words: a fixed
+    number of queries however many rows."""
+    tags = segment_tags.tags_of(conn, project, [row.id for row in rows])
+    words = filtering.describe_stored(conn, project, reader, {row.id: row.filter for row in rows})
+    return [public_segment(row, counts.get(row.id), tags[row.id], words[row.id]) for row in rows]

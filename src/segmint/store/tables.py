@@ -273,6 +273,50 @@ segments = sa.Table(
     sa.Index(None, "project_id", "created_by"),
 )
 
+# Tags organise segments: any number per segment, free text, one spelling per project (the
+# first one used; later ones differing only in case reuse it). The list is filtered by them.
+segment_tags = sa.Table(
+    "segment_tags",
+    metadata,
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("tag", sa.String(50), nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "segment_id", "tag"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_segment_tags_segment",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "tag"),
+)
+
+# Every saved version of a segment's definition (name, description, filter), who saved it and
+# when; `number` counts them per segment (1, 2, ...), while the segment's `version` (here
+# `filter_version`) counts only filter changes, as membership history names them.
+segment_versions = sa.Table(
+    "segment_versions",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("filter_version", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("filter", Json, nullable=False),
+    sa.Column("restored_from", sa.Integer),  # the number of the version this one restored
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "segment_id", "number"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_segment_versions_segment",
+        ondelete="CASCADE",
+    ),
+)
+
 lists = sa.Table(
     "lists",
     metadata,
@@ -692,6 +736,8 @@ TENANT_TABLES = (
     lead_event_counts,
     custom_fields,
     segments,
+    segment_tags,
+    segment_versions,
     lists,
     list_members,
     segment_members,

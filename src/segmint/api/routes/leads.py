@@ -223,13 +223,9 @@ def lead_segments(
     listed = segments_engine.list_segments(conn, project, principal, scope, None)
     rows = [r for r in listed if segments_engine.readable(conn, project, principal, r)]
     matching = filtering.segments_containing(conn, project, rows, lead_id, clock.now())
-    return SegmentList(
-        items=[
-            SegmentPublic.model_validate(segments_engine.public_segment(r, None))
-            for r in rows
-            if r.id in matching
-        ]
-    )
+    shown = [r for r in rows if r.id in matching]
+    public = segments_engine.public_segments(conn, project, principal, shown, {})
+    return SegmentList(items=[SegmentPublic.model_validate(p) for p in public])
 
 
 @router.get(

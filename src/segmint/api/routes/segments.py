@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
 
 from segmint.api.deps import ClockDep, ConnectionDep, EngineDep, PrincipalDep, ProjectDep
 from segmint.api.routes.exports import ColumnsQuery, csv_download
@@ -23,40 +24,81 @@ from segmint.api.schemas.segments import (
     Preview,
     SegmentAnalytics,
     SegmentCreate,
+    SegmentFacets,
     SegmentList,
     SegmentPublic,
     SegmentUpdate,
+    SegmentVersionPage,
+    SegmentVersionPublic,
 )
+from segmint.auth import Principal
 from segmint.engine import analytics as analytics_engine
 from segmint.engine import answering, filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
+from segmint.engine import segment_versions as versions_engine
 from segmint.engine import segments as engine
 from segmint.engine import usage as usage_engine
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.export import chosen_columns, export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.projects import Project
 from segmint.store.rows import SegmentWithCreator
 
 router = APIRouter(prefix="/projects/{project}/segments", tags=["segments"])
 
-
-def _public(row: SegmentWithCreator, member_count: int | None) -> SegmentPublic:
-    return SegmentPublic.model_validate(engine.public_segment(row, member_count))
+ScopeQuery = Annotated[str, Query(description="mine (default) or all (owners and admins).")]
 
 
-@router.get("", response_model=SegmentList, summary="List segments with live member counts")
+def _public(
+    conn: Connection,
+    project: Project,
+    principal: Principal,
+    row: SegmentWithCreator,
+    member_count: int | None,
+) -> SegmentPublic:
+    [public] = engine.public_segments(conn, project, principal, [row], {row.id: member_count})
+    return SegmentPublic.model_validate(public)
+
+
+@router.get(
+    "",
+    response_model=SegmentList,
+    summary="List segments with live member counts, tags and their conditions in words",
+)
 def list_segments(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
     clock: ClockDep,
-    scope: Annotated[str, Query(description="mine (default) or all (owners and admins).")] = "mine",
+    scope: ScopeQuery = "mine",
     q: Annotated[str | None, Query(description="Search names and descriptions.")] = None,
+    created_by: Annotated[
+        str | None, Query(description="Only the segments this user created: an email, or `me`.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, Query(description="Only segments with this tag (repeat: with all).")
+    ] = None,
 ) -> SegmentList:
-    rows = engine.list_segments(conn, project, principal, engine.Scope.parse(scope, principal), q)
+    in_scope = engine.Scope.parse(scope, principal)
+    rows = engine.list_segments(conn, project, principal, in_scope, q, created_by, tag)
     counts = engine.member_counts(conn, project, rows, principal, clock)
-    return SegmentList(items=[_public(r, counts[r.id]) for r in rows])
+    public = engine.public_segments(conn, project, principal, rows, counts)
+    return SegmentList(items=[SegmentPublic.model_validate(p) for p in public])
+
+
+@router.get(
+    "/facets",
+    response_model=SegmentFacets,
+    summary="The creators and tags the segments in scope can be filtered by, with counts",
+)
+def facets(
+    conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep, scope: ScopeQuery = "mine"
+) -> SegmentFacets:
+    found = engine.facets(conn, project, principal, engine.Scope.parse(scope, principal))
+    return SegmentFacets.model_validate(
+        {key: [asdict(facet) for facet in items] for key, items in found.items()}
+    )
 
 
 @router.post("", response_model=SegmentPublic, status_code=201, summary="Create a segment")
@@ -69,7 +111,7 @@ def create_segment(
 ) -> SegmentPublic:
     row = engine.create_segment(conn, project, principal, body.model_dump(), clock)
     total = engine.count(conn, project, row, clock).total
-    return _public(engine.get_segment(conn, project, row.id), total)
+    return _public(conn, project, principal, engine.get_segment(conn, project, row.id), total)
 
 
 @router.post("/preview", response_model=Preview, summary="Count and sample an unsaved filter")
@@ -115,7 +157,7 @@ def get_segment(
 ) -> SegmentPublic:
     row = engine.visible_segment(conn, project, principal, segment_id)
     total = engine.count(conn, project, row, clock).total
-    return _public(engine.get_segment(conn, project, segment_id), total)
+    return _public(conn, project, principal, engine.get_segment(conn, project, segment_id), total)
 
 
 @router.patch("/{segment_id}", response_model=SegmentPublic, summary="Update a segment")
@@ -130,7 +172,83 @@ def update_segment(
     changes = body.model_dump(exclude_unset=True)
     row = engine.update_segment(conn, project, principal, segment_id, changes, clock)
     total = engine.count(conn, project, row, clock).total
-    return _public(engine.get_segment(conn, project, segment_id), total)
+    return _public(conn, project, principal, engine.get_segment(conn, project, segment_id), total)
+
+
+@router.get(
+    "/{segment_id}/versions",
+    response_model=SegmentVersionPage,
+    summary="Every saved version of the segment (name, description, filter; who, when)",
+)
+def versions(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    before: Annotated[
+        int | None, Query(ge=1, description="`next_before` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=versions_engine.MAX_LIMIT)] = 20,
+) -> SegmentVersionPage:
+    engine.visible_segment(conn, project, principal, segment_id)
+    found = versions_engine.list_versions(conn, project, segment_id, before, limit)
+    current = versions_engine.latest_number(conn, project, segment_id)
+    items = _versions_public(conn, project, principal, found, current)
+    next_before = found[-1].number if len(found) == limit and found[-1].number > 1 else None
+    return SegmentVersionPage(items=items, next_before=next_before)
+
+
+@router.get(
+    "/{segment_id}/versions/{number}",
+    response_model=SegmentVersionPublic,
+    summary="One saved version of the segment",
+)
+def version(
+    segment_id: int,
+    number: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+) -> SegmentVersionPublic:
+    engine.visible_segment(conn, project, principal, segment_id)
+    found = versions_engine.get_version(conn, project, segment_id, number)
+    current = versions_engine.latest_number(conn, project, segment_id)
+    [public] = _versions_public(conn, project, principal, [found], current)
+    return public
+
+
+@router.post(
+    "/{segment_id}/versions/{number}/restore",
+    response_model=SegmentPublic,
+    summary="Save an earlier version's name, description and filter as the newest version",
+)
+def restore(
+    segment_id: int,
+    number: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> SegmentPublic:
+    row = engine.restore_version(conn, project, principal, segment_id, number, clock)
+    total = engine.count(conn, project, row, clock).total
+    return _public(conn, project, principal, engine.get_segment(conn, project, segment_id), total)
+
+
+def _versions_public(
+    conn: Connection,
+    project: Project,
+    principal: Principal,
+    found: list[versions_engine.Version],
+    current: int | None,
+) -> list[SegmentVersionPublic]:
+    words = filtering.describe_stored(conn, project, principal, {v.number: v.filter for v in found})
+    return [
+        SegmentVersionPublic.model_validate(
+            {**asdict(v), "words": words[v.number], "current": v.number == current}
+        )
+        for v in found
+    ]
 
 
 @router.delete("/{segment_id}", status_code=204, summary="Delete a segment (never its leads)")
@@ -286,7 +404,7 @@ def duplicate(
 ) -> SegmentPublic:
     row = engine.duplicate_segment(conn, project, principal, segment_id, clock)
     total = engine.count(conn, project, row, clock).total
-    return _public(engine.get_segment(conn, project, row.id), total)
+    return _public(conn, project, principal, engine.get_segment(conn, project, row.id), total)
 
 
 @router.post(

@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from segmint.api.schemas.common import FILTER_EXAMPLE, Strict
 from segmint.api.schemas.leads import LeadPublic
 
+TAGS = (
+    "Tags organising the segment: each 1 to 50 characters, at most 20; duplicates ignoring "
+    "case are dropped, and a tag the project already uses keeps its first spelling."
+)
+WORDS = (
+    "The conditions in words (the shape of POST /filters/text's `words`); null when the "
+    "caller may not evaluate the filter or it no longer loads."
+)
+
 
 class SegmentCreate(Strict):
     name: str = Field(examples=["New enriched leads"], description="1 to 255 characters.")
@@ -17,6 +26,7 @@ class SegmentCreate(Strict):
     color: str | None = Field(None, examples=["#16a34a"], description="#rrggbb")
     filter: Any = Field(examples=[FILTER_EXAMPLE], description="A filter tree (JSON).")
     active: bool = True
+    tags: list[Any] | None = Field(None, examples=[["Q4", "outreach"]], description=TAGS)
 
 
 class SegmentUpdate(Strict):
@@ -25,6 +35,7 @@ class SegmentUpdate(Strict):
     color: str | None = None
     filter: Any = None
     active: bool | None = None
+    tags: list[Any] | None = Field(None, description=TAGS + " Replaces the segment's tags.")
 
 
 class SegmentPublic(BaseModel):
@@ -39,11 +50,48 @@ class SegmentPublic(BaseModel):
     updated_at: datetime
     last_evaluated_at: datetime | None
     version: int
+    tags: list[str] = Field(default_factory=list, description="Alphabetical, ignoring case.")
+    words: dict[str, Any] | None = Field(None, description=WORDS)
     member_count: int | None = None
 
 
 class SegmentList(BaseModel):
     items: list[SegmentPublic]
+
+
+class Facet(BaseModel):
+    value: str
+    segments: int = Field(description="How many of the segments in scope it has.")
+
+
+class SegmentFacets(BaseModel):
+    creators: list[Facet] = Field(description="Creators' emails, alphabetically.")
+    tags: list[Facet] = Field(description="Tags, alphabetically ignoring case.")
+
+
+class SegmentVersionPublic(BaseModel):
+    number: int = Field(
+        description="1, 2, ... per segment: one per saved change of its name, "
+        "description or filter."
+    )
+    filter_version: int = Field(
+        description="The segment's `version` then (it counts filter changes only)."
+    )
+    name: str
+    description: str
+    filter: Any
+    words: dict[str, Any] | None = Field(None, description=WORDS)
+    restored_from: int | None = Field(description="The version this save restored, if any.")
+    saved_by: str | None = Field(description="Who saved it (email); null when unknown or gone.")
+    saved_at: datetime
+    current: bool = Field(description="Whether this is the segment's current version.")
+
+
+class SegmentVersionPage(BaseModel):
+    items: list[SegmentVersionPublic] = Field(description="Newest first.")
+    next_before: int | None = Field(
+        default=None, description="Pass as `before` for the next page; null at the end."
+    )
 
 
 class Preview(BaseModel):

@@ -8,6 +8,7 @@
   const description = document.getElementById("segment-description");
   const color = document.getElementById("segment-color");
   const active = document.getElementById("segment-active");
+  const tags = document.getElementById("segment-tags");
   const text = document.getElementById("filter-text");
   const textError = document.getElementById("text-error");
   const formError = document.getElementById("form-error");
@@ -26,8 +27,10 @@
     description.value = segment.description;
     color.value = segment.color;
     active.checked = segment.active;
+    tags.value = segment.tags.join(", ");
     vocabulary.segments = vocabulary.segments.filter((s) => s.id !== segment.id);
   }
+  loadTagOptions();
   const initial = segment ? segment.filter : { and: [] };
   let preview = () => {};
   const builder = createBuilder({
@@ -49,7 +52,7 @@
 
   // Nothing typed is lost: leaving with changes not saved asks first.
   const snapshot = () => JSON.stringify([name.value, description.value, color.value, active.checked,
-    builder.filter(), unappliedText()]);
+    tags.value, builder.filter(), unappliedText()]);
   const unappliedText = () => (text.value.trim() !== (text.dataset.printed ?? "").trim() ? text.value.trim() : "");
   const pristine = snapshot();
   let leaving = false;
@@ -80,6 +83,26 @@
     }
   }
 
+  // "Q4, outreach" -> ["Q4", "outreach"]; the API trims, de-duplicates and checks them.
+  function tagList() {
+    return tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+  }
+  // The tags already in use, each a button that adds it: one spelling keeps being used.
+  async function loadTagOptions() {
+    let facets;
+    try {
+      const scope = ["owner", "admin"].includes(BOOT.role) ? "all" : "mine";
+      facets = await api(`/segments/facets?scope=${scope}`);
+    } catch (error) { return; }  // suggestions only
+    if (!facets.tags.length) return;
+    const add = (tag) => {
+      const current = tagList();
+      if (!current.some((t) => t.toLowerCase() === tag.toLowerCase())) tags.value = [...current, tag].join(", ");
+    };
+    clear(document.getElementById("segment-tags-used"), "In use: ", facets.tags.map((t) =>
+      el("button", { type: "button", class: "tag", "aria-label": `Add tag ${t.value}`, onclick: () => add(t.value) }, t.value)));
+  }
+
   document.getElementById("apply-text").addEventListener("click", async () => {
     textError.textContent = "";
     try {
@@ -97,6 +120,7 @@
     event.preventDefault();
     formError.textContent = "";
     name.removeAttribute("aria-invalid");
+    tags.removeAttribute("aria-invalid");
     if (!name.value.trim()) {
       name.setAttribute("aria-invalid", "true");
       formError.textContent = "A segment needs a name.";
@@ -115,6 +139,7 @@
       description: description.value.trim(),
       color: color.value,
       active: active.checked,
+      tags: tagList(),
       filter,
     };
     try {
@@ -128,7 +153,8 @@
       location.assign(projectUrl(`/segments/${saved.id}`));
     } catch (error) {
       if (error.path && error.path.startsWith("filter")) builder.showError(error.path, error.message);
-      formError.textContent = error.message;
+      if (error.path && error.path.startsWith("tags")) tags.setAttribute("aria-invalid", "true");
+      formError.textContent = error.path && error.path.startsWith("tags") ? `Tags: ${error.message}` : error.message;
     }
   });
 })();

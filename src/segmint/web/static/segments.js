@@ -21,11 +21,31 @@ function deleteSegment(segment) {
 function segmentsList() {
   const rows = document.getElementById("segment-rows");
   const search = document.getElementById("segment-search");
+  const creator = document.getElementById("segment-creator");  // owners and admins only
+  const tag = document.getElementById("segment-tag");
   let scope = "mine";
+
+  // The creators and tags the segments in view can be filtered by; a choice no longer among
+  // them is kept, so the list never silently widens.
+  async function loadFacets() {
+    let facets;
+    try { facets = await api(`/segments/facets?scope=${scope}`); } catch (error) { return; }
+    fillSelect(tag, facets.tags.map((t) => [t.value, `${t.value} (${fmtNumber(t.segments)})`]));
+    if (creator) fillSelect(creator, facets.creators.map((c) => [c.value, `${c.value} (${fmtNumber(c.segments)})`]));
+  }
+  function fillSelect(select, options) {
+    const chosen = select.value;
+    const fixed = [...select.options].filter((o) => "fixed" in o.dataset);
+    clear(select, fixed, options.map(([value, label]) => el("option", { value }, label)));
+    if (chosen && ![...select.options].some((o) => o.value === chosen)) select.append(el("option", { value: chosen }, chosen));
+    select.value = chosen;
+  }
 
   async function load() {
     const params = new URLSearchParams({ scope });
     if (search.value.trim()) params.set("q", search.value.trim());
+    if (creator && scope === "all" && creator.value) params.set("created_by", creator.value);
+    if (tag.value) params.set("tag", tag.value);
     let result;
     try {
       result = await api(`/segments?${params}`);
@@ -34,7 +54,8 @@ function segmentsList() {
       return;
     }
     if (!result.items.length) {
-      const hint = search.value ? "No segment matches your search." : "No segments yet: create your first one.";
+      const narrowed = search.value || tag.value || (creator && scope === "all" && creator.value);
+      const hint = narrowed ? "No segment matches your search and filters." : "No segments yet: create your first one.";
       clear(rows, el("tr", {}, el("td", { colspan: 6, class: "muted" }, hint)));
       return;
     }
@@ -43,7 +64,10 @@ function segmentsList() {
       el("td", { class: "title", "data-label": "" },
         badge(s.color),
         el("a", { href: projectUrl(`/segments/${s.id}`), class: "one-line", title: s.name }, s.name),
-        s.description ? el("div", { class: "muted two-lines", title: s.description }, s.description) : null),
+        s.description ? el("div", { class: "muted two-lines", title: s.description }, s.description) : null,
+        rulesSummary(s.words),
+        s.tags.length ? el("div", { class: "tag-list" }, s.tags.map((t) => el("button", { type: "button", class: "tag",
+          title: `Show segments tagged ${t}`, onclick: () => chooseTag(t) }, t))) : null),
       el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count)),
       el("td", { "data-label": "State" }, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
       el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
@@ -52,13 +76,45 @@ function segmentsList() {
         onclick: async () => { if (await deleteSegment(s)) { toast("Segment deleted."); load(); } } }, "Delete")),
     )));
   }
+  function chooseTag(value) {
+    if (![...tag.options].some((o) => o.value === value)) tag.append(el("option", { value }, value));
+    tag.value = value;
+    load();
+  }
   search.addEventListener("input", debounce(load, 250));
+  tag.addEventListener("change", load);
+  if (creator) creator.addEventListener("change", load);
   document.querySelectorAll("[data-scope]").forEach((button) => button.addEventListener("click", () => {
     scope = button.dataset.scope;
     document.querySelectorAll("[data-scope]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    if (creator) creator.hidden = scope !== "all";  // "My segments" are all the reader's own
+    loadFacets();
     load();
   }));
+  loadFacets();
   load();
+}
+
+// A listed segment's conditions on one line: "Status is new and (Did trial_signup … or …)".
+function rulesText(node, nested = false) {
+  switch (node.type) {
+    case "and":
+    case "or": {
+      const text = node.children.map((c) => rulesText(c, true)).join(node.type === "and" ? " and " : " or ");
+      return nested && node.children.length > 1 ? `(${text})` : text;
+    }
+    case "not": return `not ${rulesText(node.child, true)}`;
+    case "condition": return `${node.field_label} ${conditionWords(node)}`;
+    case "event": return eventWords(node);
+    case "in_segment": return `in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
+    default: return `in list ${node.name ?? `#${node.list_id} (deleted)`}`;
+  }
+}
+
+function rulesSummary(words) {
+  if (!words) return null;  // a filter the reader may not evaluate: no count, no rules either
+  const text = rulesText(words);
+  return el("div", { class: "muted rules two-lines", title: text }, text);
 }
 
 // -- the detail page --------------------------------------------------------------------------
@@ -168,6 +224,7 @@ async function segmentDetail() {
     clear(head,
       el("h1", {}, badge(segment.color), segment.name),
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
+      segment.tags.length ? el("p", { class: "tag-list", "aria-label": "Tags" }, segment.tags.map((t) => el("span", { class: "tag" }, t))) : null,
       el("dl", { class: "stats" },
         el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
         el("div", {}, el("dt", {}, "Share of all leads"), el("dd", { id: "member-share" }, "…")),
@@ -333,6 +390,72 @@ async function segmentDetail() {
     return el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, h.lead_name || h.lead_email);
   }
 
+  // Saved versions, newest first, 10 at a time: who saved each, when, its conditions on one
+  // line; "Read" shows one in full, "Restore" saves an old one as the newest (after a confirm).
+  const versionsBox = document.getElementById("versions");
+  const versionList = el("ul", { class: "versions" });
+  const olderVersions = el("button", { type: "button" }, "Show older versions");
+  let versionsBefore = null;
+  async function loadVersions() {
+    const params = new URLSearchParams({ limit: 10 });
+    if (versionsBefore !== null) params.set("before", versionsBefore);
+    try {
+      const page = await api(`/segments/${id}/versions?${params}`);
+      versionList.append(...page.items.map(versionItem));
+      versionsBefore = page.next_before;
+      olderVersions.hidden = versionsBefore === null;
+      if (!versionList.children.length) clear(versionsBox, el("p", { class: "muted" }, "No saved versions yet."));
+      else if (!versionsBox.contains(versionList)) clear(versionsBox, versionList, olderVersions);
+    } catch (error) { clear(versionsBox, el("p", { class: "error" }, error.message)); }
+  }
+  olderVersions.addEventListener("click", loadVersions);
+
+  function versionItem(v) {
+    const body = el("div", { class: "version-body", id: `version-${v.number}`, hidden: true });
+    const read = el("button", { type: "button", class: "link", "aria-expanded": "false", "aria-controls": body.id },
+      `Read version ${v.number}`);
+    read.addEventListener("click", () => {
+      const opening = body.hidden;
+      body.hidden = !opening;
+      read.setAttribute("aria-expanded", String(opening));
+      if (opening && !body.children.length) {
+        clear(body,
+          el("p", {}, el("strong", {}, v.name)),
+          v.description ? el("p", { class: "muted" }, v.description) : null,
+          v.words ? el("ul", { class: "why" }, describeTree(v.words))
+            : el("p", { class: "muted" }, "These conditions can no longer be shown (they refer to something you may not read, or that was deleted)."));
+      }
+    });
+    const restore = v.current ? null
+      : el("button", { type: "button", onclick: () => restoreVersion(v) }, `Restore version ${v.number}`);
+    const who = v.saved_by || "unknown";
+    const restored = v.restored_from ? ` · restored version ${v.restored_from}` : "";
+    return el("li", { "data-version": v.number },
+      el("strong", {}, `Version ${v.number}`), " ",
+      v.current ? el("span", { class: "pill" }, "current") : null,
+      el("span", { class: "muted" }, ` · ${fmtDate(v.saved_at)} · ${who}${restored}`),
+      el("span", { class: "version-actions" }, read, restore),
+      v.words ? el("div", { class: "muted rules" }, rulesText(v.words)) : null,
+      body);
+  }
+
+  async function restoreVersion(v) {
+    const sure = await confirmDialog({
+      title: `Restore version ${v.number}?`,
+      lines: [
+        `The segment's name, description and conditions become those of version ${v.number} ("${v.name}"), saved as its newest version. No version is lost.`,
+        "Its members are re-evaluated under the restored conditions.",
+      ],
+      confirmLabel: "Restore",
+    });
+    if (!sure) return;
+    try {
+      await api(`/segments/${id}/versions/${v.number}/restore`, { method: "POST" });
+    } catch (error) { toast(error.message, "error"); return; }
+    flashNext(`Version ${v.number} restored.`);
+    location.reload();
+  }
+
   async function loadAnalytics() {
     const box = document.getElementById("analytics");
     try {
@@ -345,6 +468,7 @@ async function segmentDetail() {
   loadUsage();
   members.render();
   loadHistory();
+  loadVersions();
   loadAnalytics();
 }
 

@@ -2,7 +2,7 @@
 who asked for it.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0020"
-down_revision: str | None = "0017"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
