@@ -14,6 +14,7 @@ from segmint.api.routes import (
     imports,
     leads,
     lists,
+    projects,
     scoring,
     segments,
     settings,
@@ -38,6 +39,7 @@ for module in (
     filters,
     settings,
     users,
+    projects,
     scoring,
     campaigns,
 ):
