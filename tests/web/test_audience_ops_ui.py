@@ -32,7 +32,15 @@ def test_refreshing_an_inactive_segment_from_its_page(site: Site, browser: Any) 
     expect(page.locator("#segment-state")).to_have_text("Inactive (members frozen)")
     expect(page.locator("#member-count")).to_have_text("0")  # created inactive: none stored
     new_leads = sum(1 for lead in seed_leads() if lead["status"] == "new")
+    held: list[Any] = []  # the refresh request, held back so the page is seen while it runs
+    page.route("**/refresh", lambda route: held.append(route))
     page.get_by_role("button", name="Refresh", exact=True).click()
+    expect(page.get_by_role("button", name="Refreshing…")).to_be_disabled()
+    expect(page.locator("#refresh-status")).to_contain_text("Refreshing \"Frozen new\"")
+    expect(page.locator("#segment-head")).to_have_attribute("aria-busy", "true")
+    while not held:  # the request may reach the route a moment after the button changed
+        page.wait_for_timeout(50)
+    held[0].continue_()
     expect(page.locator(".toast").last).to_have_text(
         f"Segment refreshed: {new_leads} entered, 0 left, {new_leads} members."
     )
