@@ -130,7 +130,10 @@ def detach_segment(
             campaigns.c.exclude_segments,
         )
         .where(campaigns.c.project_id == project.id)
-        .order_by(campaigns.c.name, campaigns.c.id)
+        .order_by(campaigns.c.id)
+        # Locked (PostgreSQL): an edit saved meanwhile would otherwise put the segment back, or
+        # lose its own change to the targeting written here.
+        .with_for_update()
     ).all()
     changed = []
     for row in rows:
