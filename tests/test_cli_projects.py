@@ -46,4 +46,4 @@ def test_errors_name_what_is_wrong(db: Engine, db_url: str, project: Project) ->
     upsert_leads(db, project, enumerate([{"email": "a@x.test"}]))
     _run(db_url, "projects", "create", "spare")
     code, _, err = _run(db_url, "projects", "delete", "default")
-    assert code == 1 and "still holds 1 leads" in err
+    assert code == 1 and "still holds 1 lead:" in err

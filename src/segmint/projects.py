@@ -189,7 +189,8 @@ def delete_project(conn: sa.Connection, project: Project) -> None:
     and for the organization's only project (the UI and CLI need one to work in)."""
     held = holdings(conn, project)
     if held:
-        what = ", ".join(f"{count} {kind}" for kind, count in held.items())
+        # Every kind is a plural in -s: "1 lead, 12 segments".
+        what = ", ".join(f"{n} {kind if n != 1 else kind[:-1]}" for kind, n in held.items())
         raise Conflict(f"project {project.slug!r} still holds {what}: delete them first", "project")
     others = conn.execute(
         sa.select(sa.func.count()).where(

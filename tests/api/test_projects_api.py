@@ -73,7 +73,7 @@ def test_a_project_holding_anything_is_not_deleted(api: Api) -> None:
     refused = api.delete(base)
     assert refused.status_code == 409
     assert error_of(refused)["message"] == (
-        "project 'busy' still holds 1 leads, 1 segments: delete them first"
+        "project 'busy' still holds 1 lead, 1 segment: delete them first"
     )
     assert api.get(f"{base}/segments").json()["items"][0]["name"] == "All"
 

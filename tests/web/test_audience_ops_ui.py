@@ -36,7 +36,7 @@ def test_refreshing_an_inactive_segment_from_its_page(site: Site, browser: Any) 
     page.route("**/refresh", lambda route: held.append(route))
     page.get_by_role("button", name="Refresh", exact=True).click()
     expect(page.get_by_role("button", name="Refreshing…")).to_be_disabled()
-    expect(page.locator("#refresh-status")).to_contain_text("Refreshing \"Frozen new\"")
+    expect(page.locator("#refresh-status")).to_contain_text('Refreshing "Frozen new"')
     expect(page.locator("#segment-head")).to_have_attribute("aria-busy", "true")
     while not held:  # the request may reach the route a moment after the button changed
         page.wait_for_timeout(50)
