@@ -10,7 +10,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from segmint import auth
+from segmint.campaigns.definitions import create_campaign, get_campaign
 from segmint.cli import app
+from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import segments
 from segmint.ingest import upsert_leads
 from segmint.model import Role
@@ -176,3 +178,46 @@ def test_list_by_creator_and_tag_then_versions_and_restore(
     assert out.strip() == f"Segment {segment_id} already matches version 3: nothing saved"
     code, _, err = _run(db_url, "segments", "restore", segment_id, "9")
     assert code == 1 and "no version 9" in err
+
+
+def test_refresh_an_inactive_segment(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    create = ("segments", "create", "Frozen", "--where", 'status = "new"', "--no-active")
+    code, out, err = _run(db_url, *create)
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "0"  # frozen empty
+
+    code, out, err = _run(db_url, "segments", "refresh", segment_id)
+    assert (code, out.strip()) == (0, "Segment refreshed: 2 entered, 0 left, 2 members"), err
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "2"
+    assert "inactive" in _run(db_url, "segments", "show", segment_id)[1]
+
+    code, out, _ = _run(db_url, "segments", "create", "Live", "--where", 'status = "new"')
+    code, _, err = _run(db_url, "segments", "refresh", out.splitlines()[-1])
+    assert code == 1 and "always current" in err
+
+
+def test_delete_with_a_choice_for_its_campaigns(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    code, out, _ = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    segment_id = int(out.splitlines()[-1])
+    with db.begin() as conn:
+        body = {"name": "Hello", "targeting": {"include_segments": [segment_id]}}
+        campaign_id = create_campaign(conn, project, body, None, SYSTEM_CLOCK.now())
+
+    code, _, err = _run(db_url, "segments", "delete", str(segment_id))
+    assert code == 1 and "campaign 'Hello'" in err and "?campaigns=detach" in err
+    code, _, err = _run(db_url, "segments", "delete", str(segment_id), "--campaigns", "drop")
+    assert code == 1 and "must be 'detach' or 'keep'" in err
+
+    code, out, err = _run(db_url, "segments", "delete", str(segment_id), "--campaigns", "detach")
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"Segment {segment_id} deleted.",
+        f"Removed from campaign 'Hello' (#{campaign_id}).",
+    ]
+    with db.connect() as conn:
+        assert get_campaign(conn, project, campaign_id).include_segments == []
+    code, _, err = _run(db_url, "segments", "count", str(segment_id))
+    assert code == 1 and "no segment" in err

@@ -33,6 +33,11 @@ SKIP_REASONS = ("unsubscribed", "no_email", "already_sent")
 # States of an earlier recipient row that count as "sent" for the resend policy: a queued or
 # in-flight one will be sent, an unconfirmed one may have been.
 COUNTS_AS_SENT = ("queued", "sending", "sent", "unconfirmed")
+# A campaign can be left so when the segments it included are deleted and removed from it.
+NO_AUDIENCE = (
+    "no target audience: it includes no segment or list (its segments were deleted); "
+    "include one to send again"
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,11 @@ class Catalog:
 
 
 def targeting_problems(catalog: Catalog, targeting: Targeting) -> list[Problem]:
-    """Targeted segments deleted or inactive (inactive ones cannot be targeted), lists deleted."""
+    """Targeted segments deleted or inactive (inactive ones cannot be targeted), lists deleted,
+    and no audience at all (its only segments deleted and removed from it)."""
     found: list[Problem] = []
+    if not targeting.include_segments and not targeting.include_lists:
+        found.append(Problem("targeting.include_segments", NO_AUDIENCE))
     for name in ("include_segments", "exclude_segments"):
         for i, segment_id in enumerate(getattr(targeting, name)):
             path = f"targeting.{name}[{i}]"

@@ -31,6 +31,7 @@ from segmint.cli.campaigns import campaigns_app
 from segmint.cli.leads import leads_app
 from segmint.cli.load import load_command
 from segmint.cli.portability import export_project_command, import_project_command
+from segmint.cli.projects import projects_app
 from segmint.cli.scoring import scoring_app
 from segmint.cli.segments import segments_app
 from segmint.cli.support import (
@@ -60,6 +61,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(leads_app, name="leads")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(projects_app, name="projects")
 app.command("export-project")(export_project_command)
 app.command("import-project")(import_project_command)
 app.command("bench")(bench)

@@ -313,3 +313,56 @@ def restore_command(
             )
 
     _run(action)
+
+
+@segments_app.command("refresh")
+def refresh_command(
+    segment_id: int,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Recompute an inactive segment's frozen members once (it stays inactive): prints how many
+    entered and left; its history and webhooks record them."""
+
+    def action() -> None:
+        db, target, principal = context(database_url, project, user)
+        with db.begin() as conn:
+            done = engine.refresh_segment(conn, target, principal, segment_id)
+        typer.echo(
+            f"Segment refreshed: {done.entered} entered, {done.exited} left, "
+            f"{done.member_count} members"
+        )
+
+    _run(action)
+
+
+@segments_app.command("delete")
+def delete_command(
+    segment_id: int,
+    campaigns: Annotated[
+        str | None,
+        typer.Option(
+            help="Campaigns using it: 'detach' removes it from their audiences, 'keep' leaves "
+            "them showing it as deleted (an error until edited)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Delete even if segments, lists or campaigns use it.")
+    ] = False,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete a segment (never its leads); refused while something uses it unless told what to
+    do with its campaigns (--campaigns) or --force."""
+
+    def action() -> None:
+        db, target, principal = context(database_url, project, user)
+        with db.begin() as conn:
+            detached = engine.delete_segment(conn, target, principal, segment_id, force, campaigns)
+        typer.echo(f"Segment {segment_id} deleted.")
+        for campaign in detached:
+            typer.echo(f"Removed from campaign {campaign.name!r} (#{campaign.id}).")
+
+    _run(action)

@@ -40,6 +40,7 @@ class Reason:
     DEPENDENCY = "dependency"  # a segment or list this one refers to changed
     TIME = "time"
     SETTINGS = "settings"  # the project's time zone moved its calendar periods
+    REFRESH = "refresh"  # someone refreshed an inactive segment by hand
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,39 @@ def sync(
     row = _lock_segment(conn, project, segment_id)
     if row is None or not row.active:
         return Changes()
+    return _sync_row(conn, project, row, now, reason, detail, lead_ids)
+
+
+def refresh_frozen(
+    conn: sa.Connection, project: Project, segment_id: int, now: datetime
+) -> Changes | None:
+    """Recompute an inactive segment's stored membership once, from its filter at `now`, as a
+    full sync of an active one does (history rows, webhooks, set-wise in the database), and
+    stamp `last_evaluated_at`; the segment stays inactive. None when the segment is missing
+    or active (an active segment's membership is maintained already)."""
+    row = _lock_segment(conn, project, segment_id)
+    if row is None or row.active:
+        return None
+    changes = _sync_row(conn, project, row, now, Reason.REFRESH, None, None)
+    conn.execute(
+        segments.update()
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .values(last_evaluated_at=now)
+    )
+    return changes
+
+
+def _sync_row(
+    conn: sa.Connection,
+    project: Project,
+    row: SegmentRow,
+    now: datetime,
+    reason: str,
+    detail: str | None,
+    lead_ids: Iterable[int] | None,
+) -> Changes:
+    """The sync itself, for a segment row already locked (whatever its state)."""
+    segment_id = row.id
     ids = None if lead_ids is None else sorted(set(lead_ids))
     if ids == []:
         return Changes()

@@ -16,6 +16,7 @@ from segmint.engine import (
     answering,
     filtering,
     lists,
+    membership,
     outbox,
     segment_tags,
     segment_versions,
@@ -32,7 +33,7 @@ from segmint.model import Role
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.rows import SegmentRow, SegmentWithCreator
-from segmint.store.tables import leads, segments, users
+from segmint.store.tables import leads, segment_members, segments, users
 from segmint.store.tables import segment_tags as tags_table
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -360,21 +361,85 @@ def duplicate_segment(
     return create_segment(conn, project, principal, copy, clock)
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    entered: int
+    exited: int
+    member_count: int  # the stored members after the refresh
+    at: datetime
+
+
+ALWAYS_CURRENT = "the segment is active: its membership is always current, nothing to refresh"
+
+
+def refresh_segment(
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    segment_id: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Refreshed:
+    """Bring an inactive segment's frozen membership to its filter's answer now, once (it stays
+    inactive). Who may edit it may refresh it: the history and webhooks it writes are changes."""
+    row = editable_segment(conn, project, principal, segment_id)
+    if row.active:
+        raise Conflict(ALWAYS_CURRENT, "segment")
+    now = clock.now()
+    changes = membership.refresh_frozen(conn, project, segment_id, now)
+    if changes is None:  # activated (or deleted) meanwhile, between the read and the lock
+        raise Conflict(ALWAYS_CURRENT, "segment")
+    return Refreshed(changes.entered, changes.exited, stored_member_count(conn, project, row), now)
+
+
+def stored_member_count(conn: sa.Connection, project: Project, row: SegmentRow) -> int:
+    """How many members the segment stores, read in this transaction (the index would not see
+    what it has just written)."""
+    query = sa.select(sa.func.count()).where(
+        segment_members.c.project_id == project.id, segment_members.c.segment_id == row.id
+    )
+    return int(conn.execute(query).scalar() or 0)
+
+
 def delete_segment(
-    conn: sa.Connection, project: Project, principal: Principal, segment_id: int, force: bool
-) -> None:
-    """Delete the definition (never leads); refuse while something depends on it, unless forced."""
+    conn: sa.Connection,
+    project: Project,
+    principal: Principal,
+    segment_id: int,
+    force: bool,
+    campaigns: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[usage.User]:
+    """Delete the definition (never leads). While something uses it the delete is refused,
+    unless told what to do: `campaigns` (detach or keep) settles the campaigns that use it,
+    `force` everything (campaigns kept, as `keep`). Returns the campaigns it was detached from."""
     editable_segment(conn, project, principal, segment_id)
-    users_of = usage.segment_usage(conn, project, segment_id).all()
-    if users_of and not force:
-        names = ", ".join(map(str, users_of))
-        raise Conflict(
-            f"segment is used by {names}; delete with ?force=true to delete it anyway",
-            "segment",
-        )
+    if campaigns is not None and campaigns not in usage.CAMPAIGN_CHOICES:
+        raise InvalidInput("must be 'detach' or 'keep'", "campaigns")
+    found = usage.segment_usage(conn, project, segment_id)
+    unsettled = found.segments + found.lists + ([] if campaigns else found.campaigns)
+    if unsettled and not force:
+        raise Conflict(_in_use_message(unsettled), "segment")
+    detached = []
+    if campaigns == usage.DETACH:
+        detached = usage.detach_segment(conn, project, segment_id, clock.now())
     conn.execute(
         segments.delete().where(segments.c.project_id == project.id, segments.c.id == segment_id)
     )
+    return detached
+
+
+def _in_use_message(unsettled: list[usage.User]) -> str:
+    """What still uses the segment, and the ways to delete it anyway."""
+    ways = []
+    if any(u.kind == "campaign" for u in unsettled):
+        ways.append(
+            "?campaigns=detach to remove it from the campaigns, or ?campaigns=keep to leave "
+            "them showing it as deleted"
+        )
+    if any(u.kind != "campaign" for u in unsettled):
+        ways.append("?force=true to delete it anyway")
+    names = ", ".join(map(str, unsettled))
+    return f"segment is used by {names}; delete with {'; or '.join(ways)}"
 
 
 def segment_condition(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,3 +107,46 @@ def _usage(
             if r.id != skip_list and r.filter is not None and refers(r.filter)
         ],
     )
+
+
+# What a segment's deletion does to the campaigns that use it (DELETE /segments/{id}?campaigns=):
+DETACH = "detach"  # the segment is taken out of their included and excluded segments
+KEEP = "keep"  # they keep naming it, and show "segment ... was deleted" until edited
+CAMPAIGN_CHOICES = (DETACH, KEEP)
+
+
+def detach_segment(
+    conn: sa.Connection, project: Project, segment_id: int, now: datetime
+) -> list[User]:
+    """Take the segment out of every campaign's included and excluded segments; the campaigns
+    changed. One that is left including nothing cannot send, and says so (campaigns/audience.py).
+    A reference inside a campaign's extra filter is not rewritten: that would change what the
+    filter means, so such a campaign shows the deleted segment as an error instead."""
+    rows = conn.execute(
+        sa.select(
+            campaigns.c.id,
+            campaigns.c.name,
+            campaigns.c.include_segments,
+            campaigns.c.exclude_segments,
+        )
+        .where(campaigns.c.project_id == project.id)
+        .order_by(campaigns.c.id)
+        # Locked (PostgreSQL): an edit saved meanwhile would otherwise put the segment back, or
+        # lose its own change to the targeting written here.
+        .with_for_update()
+    ).all()
+    changed = []
+    for row in rows:
+        if segment_id not in (*row.include_segments, *row.exclude_segments):
+            continue
+        conn.execute(
+            campaigns.update()
+            .where(campaigns.c.project_id == project.id, campaigns.c.id == row.id)
+            .values(
+                include_segments=[s for s in row.include_segments if s != segment_id],
+                exclude_segments=[s for s in row.exclude_segments if s != segment_id],
+                updated_at=now,
+            )
+        )
+        changed.append(User("campaign", row.id, row.name))
+    return changed

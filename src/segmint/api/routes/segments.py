@@ -22,6 +22,7 @@ from segmint.api.schemas.segments import (
     ConditionCounts,
     CountResult,
     Preview,
+    RefreshResult,
     SegmentAnalytics,
     SegmentCreate,
     SegmentFacets,
@@ -257,10 +258,52 @@ def delete_segment(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
-    force: Annotated[bool, Query(description="Delete even if something uses it.")] = False,
+    clock: ClockDep,
+    force: Annotated[
+        bool,
+        Query(description="Delete even if something uses it (campaigns as with `keep`)."),
+    ] = False,
+    campaigns: Annotated[
+        Literal["detach", "keep"] | None,
+        Query(
+            description=(
+                "What happens to the campaigns that use it: `detach` removes it from their "
+                "included and excluded segments (one left with no audience cannot send and "
+                "says why); `keep` leaves them naming it, shown as an error (segment deleted) "
+                "until edited. Without it (or `force`), a segment campaigns use answers 409."
+            )
+        ),
+    ] = None,
 ) -> Response:
-    engine.delete_segment(conn, project, principal, segment_id, force)
+    engine.delete_segment(conn, project, principal, segment_id, force, campaigns, clock)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{segment_id}/refresh",
+    response_model=RefreshResult,
+    summary="Recompute an inactive segment's frozen membership once (it stays inactive)",
+    description=(
+        "Brings the stored members to the filter's answer now, writing a history row (reason "
+        "`refresh`) and queueing webhooks for each lead that entered or left, and stamps "
+        "`last_evaluated_at`. The segment's creator and owners may refresh it; an active "
+        "segment answers 409: its membership is always current."
+    ),
+)
+def refresh(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> RefreshResult:
+    done = engine.refresh_segment(conn, project, principal, segment_id, clock)
+    return RefreshResult(
+        entered=done.entered,
+        exited=done.exited,
+        member_count=done.member_count,
+        refreshed_at=done.at,
+    )
 
 
 @router.get(

@@ -17,7 +17,8 @@ class HistoryEntryPublic(BaseModel):
     segment_version: int
     reason: str = Field(
         description=(
-            "lead_write, event, filter_edit, activation, created, dependency, time or settings"
+            "lead_write, event, filter_edit, activation, created, dependency, time, settings"
+            " or refresh"
         )
     )
     detail: str | None = None

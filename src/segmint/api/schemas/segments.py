@@ -115,6 +115,15 @@ class CountResult(BaseModel):
     frozen: bool = False
 
 
+class RefreshResult(BaseModel):
+    """What a manual refresh of an inactive segment changed."""
+
+    entered: int = Field(description="Leads that entered the stored membership.")
+    exited: int = Field(description="Leads that left it.")
+    member_count: int = Field(description="Stored members after the refresh.")
+    refreshed_at: datetime = Field(description="The moment evaluated (now `last_evaluated_at`).")
+
+
 # -- analytics ----------------------------------------------------------------------------------
 
 ANALYTICS_EXAMPLE: dict[str, Any] = {

@@ -128,7 +128,7 @@ function confirmDialog({ title, lines = [], confirmLabel = "Confirm", danger = f
       "dialog",
       { "aria-labelledby": "dialog-title" },
       el("h2", { id: "dialog-title" }, title),
-      lines.map((line) => el("p", {}, line)),
+      lines.map((line) => (line instanceof Element ? line : el("p", {}, line))),
       el("div", { class: "buttons" }, cancel, ok),
     );
     const close = (answer) => {
@@ -147,8 +147,9 @@ function confirmDialog({ title, lines = [], confirmLabel = "Confirm", danger = f
 
 // Deleting a segment or a list: the dialog first names what uses it (each a link), and then
 // offers what the API allows, deleting it anyway, so nobody meets "delete with ?force=true".
-// Resolves true once deleted.
-async function deleteUsedObject({ noun, name, path, lines }) {
+// A segment that campaigns use also asks what becomes of them (`campaignChoice`): removed from
+// their audiences, or left to show the segment as deleted. Resolves true once deleted.
+async function deleteUsedObject({ noun, name, path, lines, campaignChoice = false }) {
   let usage;
   try { usage = await api(`${path}/usage`); } catch (error) { toast(error.message, "error"); return false; }
   const users = [
@@ -157,26 +158,47 @@ async function deleteUsedObject({ noun, name, path, lines }) {
     ...usage.lists.map((u) => ["List", u.name, `/lists/${u.id}`]),
   ];
   const used = users.length > 0;
+  const choice = campaignChoice && usage.campaigns.length ? campaignsChoice(noun, usage.campaigns.length) : null;
   const sure = await confirmDialog({
     title: `Delete "${name}"?`,
     lines: used ? [
       `This ${noun} is used by ${users.length === 1 ? "1 other object" : `${users.length} other objects`}:`,
       el("ul", { class: "used-by" }, users.map(([kind, userName, href]) =>
         el("li", {}, `${kind} `, el("a", { href: projectUrl(href) }, userName)))),
-      `Each of them will need updating once the ${noun} is gone: until then it shows an error or matches no one through it.`,
+      choice === null || users.length > usage.campaigns.length
+        ? `Each of them will need updating once the ${noun} is gone: until then it shows an error or matches no one through it.`
+        : null,
+      choice,
       ...lines,
-    ] : lines,
+    ].filter((line) => line !== null) : lines,
     confirmLabel: used ? "Delete anyway" : "Delete",
     danger: true,
   });
   if (!sure) return false;
+  const params = new URLSearchParams();
+  if (used) params.set("force", "true");
+  if (choice !== null) params.set("campaigns", choice.querySelector("input:checked").value);
   try {
-    await api(used ? `${path}?force=true` : path, { method: "DELETE" });
+    await api(used ? `${path}?${params}` : path, { method: "DELETE" });
   } catch (error) {
     toast(error.message, "error");
     return false;
   }
   return true;
+}
+
+// What becomes of the campaigns that use a segment about to be deleted (DELETE ?campaigns=).
+function campaignsChoice(noun, count) {
+  const them = count === 1 ? "the campaign" : `the ${count} campaigns`;
+  const option = (value, label, note, checked) => el("label", { class: "choice" },
+    el("input", { type: "radio", name: "campaigns-choice", value, checked }), " ", el("strong", {}, label),
+    el("span", { class: "muted" }, ` ${note}`));
+  return el("fieldset", { class: "campaigns-choice" },
+    el("legend", {}, `What should happen to ${them}?`),
+    option("detach", `Remove the ${noun} from ${them}`,
+      `Their audiences no longer include (or exclude) it; one left with no segment or list cannot send and says so.`, true),
+    option("keep", `Leave ${them} showing an error`,
+      `They keep naming the deleted ${noun} and show "segment deleted" until edited; their runs fail.`, false));
 }
 
 // A modal asking for one line of text: resolves to it, or null when cancelled.

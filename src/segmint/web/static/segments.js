@@ -9,6 +9,7 @@ function deleteSegment(segment) {
     noun: "segment",
     name: segment.name,
     path: `/segments/${segment.id}`,
+    campaignChoice: true,
     lines: [
       "This action cannot be undone.",
       "Filter criteria will be permanently deleted.",
@@ -228,7 +229,8 @@ async function segmentDetail() {
       el("dl", { class: "stats" },
         el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
         el("div", {}, el("dt", {}, "Share of all leads"), el("dd", { id: "member-share" }, "…")),
-        el("div", {}, el("dt", {}, "State"), el("dd", {}, segment.active ? "Active" : "Inactive (members frozen)")),
+        el("div", {}, el("dt", {}, "State"), el("dd", { id: "segment-state" },
+          segment.active ? "Active: always current" : "Inactive (members frozen)")),
         el("div", {}, el("dt", {}, "Created"), el("dd", {}, fmtDate(segment.created_at))),
         el("div", {}, el("dt", {}, "Created by"), el("dd", {}, segment.created_by || "–")),
         el("div", {}, el("dt", {}, "Last evaluated"), el("dd", {}, fmtDate(segment.last_evaluated_at)))));
@@ -281,6 +283,10 @@ async function segmentDetail() {
       el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
       el("button", { type: "button", onclick: duplicate }, "Duplicate"),
       el("button", { type: "button", onclick: convert }, "Convert to list"),
+      // An active segment's members are maintained as leads change; a frozen one's are
+      // recomputed only when asked.
+      segment.active ? null : el("button", { type: "button", id: "refresh-segment", onclick: refresh,
+        title: "Recompute its frozen members from its conditions now, once (it stays inactive)" }, "Refresh"),
       el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
       el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
   }
@@ -306,6 +312,34 @@ async function segmentDetail() {
       flashNext(`List "${list.name}" created with ${fmtNumber(list.member_count)} members.`);
       location.assign(projectUrl(`/lists/${list.id}`));
     } catch (error) { toast(error.message, "error"); }
+  }
+  // One request does the work set-wise in the database; while it runs the button says so and
+  // the page is marked busy, then the count, members and history show what it changed.
+  async function refresh(event) {
+    const button = event.currentTarget;
+    const status = el("p", { class: "muted", id: "refresh-status", role: "status" },
+      `Refreshing "${segment.name}": recomputing ${fmtNumber(count)} frozen members…`);
+    button.disabled = true;
+    button.textContent = "Refreshing…";
+    head.setAttribute("aria-busy", "true");
+    head.append(status);
+    try {
+      const done = await api(`/segments/${id}/refresh`, { method: "POST" });
+      toast(`Segment refreshed: ${fmtNumber(done.entered)} entered, ${fmtNumber(done.exited)} left, ` +
+        `${fmtNumber(done.member_count)} members.`);
+      await loadHeader();
+      members.render();
+      clear(timeline);
+      after = null;
+      loadHistory();
+    } catch (error) {
+      toast(error.message, "error");
+      status.remove();
+      button.disabled = false;
+      button.textContent = "Refresh";
+    } finally {
+      head.removeAttribute("aria-busy");
+    }
   }
   async function toggleActive() {
     try {

@@ -222,7 +222,58 @@ async function usersAndTokens() {
   loadTokens();
 }
 
+// The organization's projects: each openable; owners and admins create one, change this one's
+// slug, or delete it once empty (the API's 409 says what it still holds).
+function projects() {
+  const box = document.getElementById("projects");
+  const openLink = (p) => (p.slug === BOOT.project ? el("span", { class: "muted" }, "this project")
+    : el("a", { href: `/p/${encodeURIComponent(p.slug)}/settings` }, `Open ${p.name}`));
+  apiRoot("/projects").then((result) => clear(box, table(["Name", "Slug", "Time zone", ""],
+    result.items.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, el("code", {}, p.slug)),
+      el("td", {}, p.timezone), el("td", {}, openLink(p)))), "No projects.")),
+  (error) => clear(box, el("p", { class: "error" }, error.message)));
+  const form = document.getElementById("new-project-form");
+  if (!form) return;  // the forms are there at once: listen before anything is awaited
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("new-project-error");
+    error.textContent = "";
+    const name = document.getElementById("new-project-name").value.trim();
+    try {
+      const created = await apiRoot("/projects", { method: "POST",
+        body: { slug: document.getElementById("new-project-slug").value.trim(), name: name || null } });
+      // Reloaded, the page's project menu lists the new project to switch to.
+      flashNext(`Project "${created.name}" created: switch to it with the project menu or its Open link.`);
+      location.reload();
+    } catch (e) { error.textContent = e.message; }
+  });
+  document.getElementById("project-slug-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("project-slug-error");
+    error.textContent = "";
+    try {
+      const moved = await apiRoot(`/projects/${encodeURIComponent(BOOT.project)}`, { method: "PATCH",
+        body: { slug: document.getElementById("project-slug").value.trim() } });
+      flashNext(`Slug changed to "${moved.slug}".`);
+      location.assign(`/p/${encodeURIComponent(moved.slug)}/settings`);
+    } catch (e) { error.textContent = e.message; }
+  });
+  document.getElementById("delete-project").addEventListener("click", async () => {
+    const sure = await confirmDialog({ title: `Delete project "${BOOT.project}"?`,
+      lines: ["Only an empty project can be deleted: no leads, accounts, segments, lists, campaigns or webhooks.",
+        "Its settings, custom fields and scoring rules go with it. This cannot be undone."],
+      confirmLabel: "Delete project", danger: true });
+    if (!sure) return;
+    try {
+      await apiRoot(`/projects/${encodeURIComponent(BOOT.project)}`, { method: "DELETE" });
+      flashNext(`Project "${BOOT.project}" deleted.`);
+      location.assign("/");
+    } catch (e) { toast(e.message, "error"); }
+  });
+}
+
 projectSettings();
+projects();
 customFields();
 mailSettings();
 webhooks();
