@@ -298,7 +298,8 @@ def test_the_migration_records_each_segments_current_definition(
     api.patch(f"segments/{edited['id']}", json={"filter": CONTACTED})
     engine = create_engine(db_url, poolclass=sa.NullPool)
     try:
-        downgrade(engine, "-1")  # to before migration 0019
+        downgrade(engine, "0019")  # later migrations first,
+        downgrade(engine, "-1")  # then to before migration 0019
         upgrade(engine)
     finally:
         engine.dispose()
