@@ -21,6 +21,7 @@ class Kind:
     LEADS = "leads"  # lead rows written or deleted; payload: lead_ids, columns, event_types
     SEGMENT = "segment"  # a segment created, edited or (re)activated; payload: segment_id, reason
     LIST = "list"  # list members changed; payload: list_id, lead_ids
+    MANUAL = "manual"  # a segment's manual includes/excludes changed; segment_id, lead_ids, detail
 
 
 @dataclass(frozen=True)
