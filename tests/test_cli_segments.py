@@ -120,3 +120,26 @@ def test_export_chosen_columns(db: Engine, db_url: str, project: Project, tmp_pa
     assert code == 1 and "unknown column 'salary'; choose from name, email" in err
     code, _, err = _run(db_url, "segments", "export", segment_id, "--columns", "name,name")
     assert code == 1 and "column 'name' is chosen twice" in err
+
+
+def test_include_and_exclude_leads_by_email(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+
+    code, out, err = _run(db_url, "segments", "include", segment_id, "BOB@x.test")
+    assert code == 0, err
+    assert out.strip() == "1 included; the segment includes 1 and excludes 0 leads by hand"
+    code, out, err = _run(db_url, "segments", "exclude", segment_id, "ada@x.test")
+    assert code == 0, err
+    code, out, _ = _run(db_url, "segments", "members", segment_id)
+    assert "bob@x.test" in out and "cy@x.test" in out and "ada@x.test" not in out
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "2"
+
+    code, out, _ = _run(db_url, "segments", "exclude", segment_id, "ada@x.test", "--remove")
+    assert out.strip() == "1 exclude removed; the segment includes 1 and excludes 0 leads by hand"
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "3"
+
+    code, _, err = _run(db_url, "segments", "include", segment_id, "nobody@x.test")
+    assert code == 1 and "no lead with email nobody@x.test" in err

@@ -91,6 +91,24 @@ def _check_leads(
         raise InvalidInput(f"no lead with id {shown}{more} in this project", f"lead_ids[{first}]")
 
 
+def lead_ids_by_email(conn: sa.Connection, project: Project, emails: Sequence[str]) -> list[int]:
+    """The project's leads with these emails (compared as stored: trimmed, lower-cased), in the
+    order given; an email no lead has is an error naming it (the CLI names leads this way)."""
+    wanted = [e.strip().lower() for e in emails]
+    found = dict(
+        conn.execute(
+            sa.select(leads.c.email, leads.c.id).where(
+                leads.c.project_id == project.id, leads.c.email.in_(sorted(set(wanted)))
+            )
+        ).all()
+    )
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        shown = ", ".join(missing[:SHOWN_IDS])
+        raise InvalidInput(f"no lead with email {shown} in this project", "emails")
+    return [int(found[e]) for e in wanted]
+
+
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow:
     """The segment row, locked (PostgreSQL) as a sync locks it: a manual change and the
     worker's syncs of the segment take turns."""
