@@ -5,13 +5,85 @@
 const leadColumns = ["name", "email", "company", "job_title", "status", "source", "score", "created"]
   .map((key) => LEAD_COLUMNS[key]);
 
+// The leads chosen for "Add to segment" (id -> name), kept across pages and searches.
+const selectedLeads = new Map();
+
+function selectColumn(changed) {
+  return { label: "Select", always: true, render: (lead) => el("input", {
+    type: "checkbox", class: "select-lead", "aria-label": `Select ${leadName(lead)}`,
+    checked: selectedLeads.has(lead.id),
+    onchange: (event) => {
+      if (event.target.checked) selectedLeads.set(lead.id, leadName(lead));
+      else selectedLeads.delete(lead.id);
+      changed();
+    } }) };
+}
+
+// Segments the reader may change, for the picker: all of them for owners and admins.
+async function editableSegments() {
+  const scope = BOOT.role === "member" ? "mine" : "all";
+  return (await api(`/segments?scope=${scope}`)).items;
+}
+
+// "Add to segment": a dialog with a segment picker; the chosen leads are included by hand
+// (members whatever the segment's filter says). Resolves to the segment, or null.
+function segmentPickerDialog(segments, count) {
+  return new Promise((resolve) => {
+    const select = el("select", { id: "segment-picker" },
+      el("option", { value: "" }, "Choose a segment…"),
+      segments.map((s) => el("option", { value: s.id }, s.name)));
+    const error = el("p", { class: "error", role: "alert", hidden: true });
+    const form = el("form", { method: "dialog", class: "stacked" },
+      el("label", { for: "segment-picker" }, "Segment"), select,
+      el("p", { class: "muted" }, `${fmtNumber(count)} selected ${count === 1 ? "lead stays" : "leads stay"} in the segment whatever its conditions say, until removed from its page.`),
+      error,
+      el("div", { class: "buttons" },
+        el("button", { type: "button", value: "cancel" }, "Cancel"),
+        el("button", { type: "submit", class: "primary" }, "Add to segment")));
+    const dialog = el("dialog", { "aria-labelledby": "picker-title" }, el("h2", { id: "picker-title" }, "Add to segment"), form);
+    const close = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    form.querySelector("button[value=cancel]").addEventListener("click", () => close(null));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const chosen = segments.find((s) => String(s.id) === select.value);
+      if (chosen) close(chosen);
+      else { error.textContent = "Choose a segment."; error.hidden = false; }
+    });
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(null); });
+    document.body.append(dialog);
+    dialog.showModal();
+    select.focus();
+  });
+}
+
 async function leadsPage() {
   let filter = null;
+  const addTo = document.getElementById("add-to-segment");
+  const selectionChanged = () => {
+    addTo.disabled = selectedLeads.size === 0;
+    addTo.textContent = selectedLeads.size ? `Add ${fmtNumber(selectedLeads.size)} to segment` : "Add to segment";
+  };
+  addTo.addEventListener("click", async () => {
+    let segments;
+    try { segments = await editableSegments(); } catch (error) { toast(error.message, "error"); return; }
+    if (!segments.length) { toast("There is no segment to add leads to yet.", "error"); return; }
+    const segment = await segmentPickerDialog(segments, selectedLeads.size);
+    if (!segment) return;
+    try {
+      const lead_ids = [...selectedLeads.keys()];
+      const done = await api(`/segments/${segment.id}/includes`, { method: "POST", body: { lead_ids } });
+      toast(`Added ${fmtNumber(lead_ids.length)} ${lead_ids.length === 1 ? "lead" : "leads"} to ${segment.name}` +
+        (done.changed < lead_ids.length ? ` (${fmtNumber(lead_ids.length - done.changed)} already were).` : "."));
+      selectedLeads.clear();
+      selectionChanged();
+      table.render();
+    } catch (error) { toast(error.message, "error"); }
+  });
   const table = pagedTable({
     mount: document.getElementById("lead-table"),
     name: "leads",
     toolbar: document.getElementById("lead-tools"),
-    columns: leadColumns,
+    columns: [...leadColumns, selectColumn(selectionChanged)],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches.",
     load: ({ page, perPage, sort, q }) => {
