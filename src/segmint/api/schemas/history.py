@@ -17,7 +17,8 @@ class HistoryEntryPublic(BaseModel):
     segment_version: int
     reason: str = Field(
         description=(
-            "lead_write, event, filter_edit, activation, created, dependency, time or settings"
+            "lead_write, event, filter_edit, activation, created, dependency, time, settings or"
+            " manual (a lead included or excluded by hand)"
         )
     )
     detail: str | None = None
