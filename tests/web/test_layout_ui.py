@@ -221,10 +221,12 @@ def test_columns_are_chosen_by_keyboard_remembered_and_scroll_in_their_table(
     ids = _seed_long_values(page)
     _visit(page, site, "/p/default/leads")
     heads = page.locator("#lead-table thead th")
-    defaults = ["Name", "Email", "Company", "Job Title", "Status", "Score", "Created"]
+    defaults = ["Name", "Email", "Company", "Job Title", "Status", "Score", "Created", "Select"]
     expect(heads).to_have_text([re.compile(f"^{label}") for label in defaults])
     window = page.evaluate("window.innerWidth")
-    for label in ("Score", "Created"):  # the columns that were off-screen, in view by default
+    # The columns that were off-screen, in view by default, and the box that chooses a lead
+    # for "Add to segment".
+    for label in ("Score", "Created", "Select"):
         box = heads.filter(has_text=label).bounding_box()
         assert box["x"] + box["width"] <= window, (label, box)
 
