@@ -94,13 +94,38 @@ def load(project: Project, stored: Any) -> Node:
     return parse_filter(stored, project)
 
 
-def segment_tree(conn: sa.Connection, project: Project, segment_id: int, stored: Any) -> Node:
+def segment_tree(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    stored: Any,
+    kinds: Collection[str] | None = None,
+) -> Node:
     """Who is in a saved segment, as a tree: its stored filter with its manual includes and
     excludes around it (`parse.membership_tree`, which `in_segment` references go through
     too). Every answer of a segment's members (counts, pages, exports, the maintained
-    membership, campaigns) starts here, never from the bare filter."""
-    kinds = StoredSegments(conn, project.id).manual_kinds(segment_id)
+    membership, campaigns) starts here, never from the bare filter. `kinds`: the segment's
+    manual kinds when the caller read them already (`manual_kinds_of`)."""
+    if kinds is None:
+        kinds = StoredSegments(conn, project.id).manual_kinds(segment_id)
     return membership_tree(segment_id, load(project, stored), kinds)
+
+
+def manual_kinds_of(
+    conn: sa.Connection, project: Project, segment_ids: Collection[int]
+) -> dict[int, frozenset[str]]:
+    """Which manual kinds each of these segments has, in one query (a segments list)."""
+    c = manual_members.c
+    found: dict[int, set[str]] = {i: set() for i in segment_ids}
+    if segment_ids:
+        rows = conn.execute(
+            sa.select(c.segment_id, c.kind)
+            .where(c.project_id == project.id, c.segment_id.in_(sorted(segment_ids)))
+            .group_by(c.segment_id, c.kind)
+        )
+        for segment_id, kind in rows:
+            found[segment_id].add(kind)
+    return {i: frozenset(kinds) for i, kinds in found.items()}
 
 
 def referenced_segments(stored: Any) -> set[int]:

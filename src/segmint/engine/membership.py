@@ -301,7 +301,8 @@ def _matching_each(
 ) -> dict[int, set[int]]:
     """For each segment, which of `ids` its filter matches now: one statement, a column each."""
     order = sorted(rows)
-    trees = {i: filtering.segment_tree(conn, project, i, rows[i].filter) for i in order}
+    kinds = filtering.manual_kinds_of(conn, project, order)  # one query for all of them
+    trees = {i: filtering.segment_tree(conn, project, i, rows[i].filter, kinds[i]) for i in order}
     if len(ids) <= INDEX_LEAD_BATCH:  # see _matching_indexed: why the index's snapshot is right
         indexed = answering.matching_among(conn, project, trees, ids, now)
         if indexed is not None:

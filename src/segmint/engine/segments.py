@@ -310,10 +310,13 @@ def member_counts(
     now = clock.now()
     counts: dict[int, int | None] = {row.id: None for row in rows}
     audiences: dict[int, Audience] = {}
+    kinds = filtering.manual_kinds_of(conn, project, [row.id for row in rows])
     for row in rows:
         if readable(conn, project, reader, row):
             try:
-                audiences[row.id] = answering.segment_audience(conn, project, row)
+                audiences[row.id] = answering.segment_audience(
+                    conn, project, row, kinds=kinds[row.id]
+                )
             except InvalidInput:
                 continue
     indexed = _indexed_counts(conn, project, audiences, now)
