@@ -221,3 +221,26 @@ def test_delete_with_a_choice_for_its_campaigns(db: Engine, db_url: str, project
         assert get_campaign(conn, project, campaign_id).include_segments == []
     code, _, err = _run(db_url, "segments", "count", str(segment_id))
     assert code == 1 and "no segment" in err
+
+
+def test_include_and_exclude_leads_by_email(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+
+    code, out, err = _run(db_url, "segments", "include", segment_id, "BOB@x.test")
+    assert code == 0, err
+    assert out.strip() == "1 included; the segment includes 1 and excludes 0 leads by hand"
+    code, out, err = _run(db_url, "segments", "exclude", segment_id, "ada@x.test")
+    assert code == 0, err
+    code, out, _ = _run(db_url, "segments", "members", segment_id)
+    assert "bob@x.test" in out and "cy@x.test" in out and "ada@x.test" not in out
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "2"
+
+    code, out, _ = _run(db_url, "segments", "exclude", segment_id, "ada@x.test", "--remove")
+    assert out.strip() == "1 exclude removed; the segment includes 1 and excludes 0 leads by hand"
+    assert _run(db_url, "segments", "count", segment_id)[1].strip() == "3"
+
+    code, _, err = _run(db_url, "segments", "include", segment_id, "nobody@x.test")
+    assert code == 1 and "no lead with email nobody@x.test" in err

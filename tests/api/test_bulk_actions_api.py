@@ -336,3 +336,42 @@ def test_a_selection_exports_by_filter_or_by_ids(api: Api) -> None:
         assert refused.status_code == 422 and refused.json()["error"]["path"] == path, params
     theirs = api.get("leads/export.csv", as_="stranger", params={"ids": str(ids[0])})
     assert theirs.status_code == 422
+
+
+def test_leads_are_included_in_and_excluded_from_a_segment_by_hand(api: Api, db: Engine) -> None:
+    ids = _people(api, 4, status="lost")
+    new = {"field": "status", "op": "eq", "value": "new"}
+    segment = api.post("segments", as_="member", json={"name": "New", "filter": new}).json()
+    refused = api.post(
+        "bulk-actions",
+        as_="member2",
+        json={
+            "action": "include_in_segment",
+            "params": {"segment_id": segment["id"]},
+            "selection": {"lead_ids": ids},
+        },
+    )
+    assert refused.status_code == 403
+    worker = Worker(db)
+    include = _start(
+        api,
+        "member",
+        action="include_in_segment",
+        params={"segment_id": segment["id"]},
+        selection={"lead_ids": ids[:3]},
+    )
+    worker.drain()
+    assert _job(api, include["id"])["changed"] == 3
+    assert api.get(f"segments/{segment['id']}/count", as_="member").json()["count"] == 3
+    exclude = _start(
+        api,
+        "member",
+        action="exclude_from_segment",
+        params={"segment_id": segment["id"]},
+        selection={"segment_id": segment["id"], "q": "p00"},
+    )
+    worker.drain()
+    assert _job(api, exclude["id"])["changed"] == 1
+    assert api.get(f"segments/{segment['id']}/count", as_="member").json()["count"] == 2
+    history = api.get(f"segments/{segment['id']}/history", as_="member").json()["items"]
+    assert sorted(h["change"] for h in history) == ["entered"] * 3 + ["exited"]

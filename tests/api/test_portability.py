@@ -49,6 +49,8 @@ def full(api: Api, db: Engine) -> Project:
         base = api.post("segments", json={"name": "Big", "filter": big, "tags": ["q4"]}).json()
         nested = {"and": [{"in_segment": base["id"]}, {"event": "page_view"}]}
         active = api.post("segments", json={"name": "Big and active", "filter": nested}).json()
+        api.post(f"segments/{base['id']}/includes", json={"lead_ids": [1]})
+        api.post(f"segments/{active['id']}/excludes", json={"lead_ids": [2]})
         listed = api.post("lists", json={"name": "VIP"}).json()
         api.post(f"lists/{listed['id']}/members", json={"lead_ids": [1, 2]})
         api.post(

@@ -351,7 +351,7 @@ def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
             conn, project, _owner(project), segments_engine.Scope(everyone=True), None
         )
         if first:
-            audience = answering.segment_audience(project, first[0])
+            audience = answering.segment_audience(conn, project, first[0])
             timing.engine = answering.count(conn, project, audience, SYSTEM_CLOCK.now())[1]
     return timing
 

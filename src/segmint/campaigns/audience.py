@@ -184,7 +184,9 @@ def _targeted_indexed(
         return None  # nobody: SQL says so without a look at the index
 
     def union(segment_ids: tuple[int, ...], list_ids: tuple[int, ...]) -> list[Audience]:
-        found = [answering.segment_audience(project, rows[s]) for s in segment_ids if s in rows]
+        found = [
+            answering.segment_audience(conn, project, rows[s]) for s in segment_ids if s in rows
+        ]
         return found + [answering.list_audience(project, list_id) for list_id in list_ids]
 
     also = None if targeting.filter is None else filtering.load(project, targeting.filter)

@@ -35,6 +35,8 @@ out = Console()
 
 # What the one VALUE argument of each action is.
 VALUE_PARAM = {
+    "include_in_segment": "segment_id",
+    "exclude_from_segment": "segment_id",
     "set_status": "status",
     "set_owner": "owner",
     "add_tags": "tags",
@@ -54,9 +56,10 @@ def _params(action: str, value: str | None) -> dict[str, Any]:
         return {}
     if value is None:
         raise InvalidInput(f"give the {name.replace('_', ' ')} as VALUE", "VALUE")
-    if name == "list_id":
+    if name in ("list_id", "segment_id"):
         if not value.strip().isdigit():
-            raise InvalidInput(f"expected a list id, got {value!r}", "VALUE")
+            what = name.removesuffix("_id")
+            raise InvalidInput(f"expected a {what} id, got {value!r}", "VALUE")
         return {name: int(value)}
     if name == "owner" and not value.strip():
         return {name: None}  # an empty owner clears it
@@ -93,7 +96,7 @@ def bulk_command(
         str | None,
         typer.Argument(
             help="The status, the owner's email (empty: none), tags separated by commas, or "
-            "the list's id."
+            "the list's or segment's id."
         ),
     ] = None,
     filter_json: Annotated[

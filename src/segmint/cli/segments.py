@@ -24,7 +24,7 @@ from segmint.cli.support import (
     friendly_errors,
 )
 from segmint.clock import SYSTEM_CLOCK
-from segmint.engine import filtering, segment_tags, segment_versions
+from segmint.engine import filtering, manual, segment_tags, segment_versions
 from segmint.engine import leads as leads_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import COLUMNS_BY_KEY, chosen_columns, stream_csv
@@ -32,7 +32,9 @@ from segmint.errors import InvalidInput
 from segmint.projects import Project
 
 segments_app = typer.Typer(
-    help="Segments: list, inspect, count, page, export, create.", no_args_is_help=True
+    help="Segments: list, inspect, count, page, export, create, versions, refresh, delete, "
+    "include, exclude.",
+    no_args_is_help=True,
 )
 out = Console()
 
@@ -366,3 +368,54 @@ def delete_command(
             typer.echo(f"Removed from campaign {campaign.name!r} (#{campaign.id}).")
 
     _run(action)
+
+
+Emails = Annotated[list[str], typer.Argument(help="Emails of leads of the project.")]
+Remove = Annotated[bool, typer.Option("--remove", help="Take the leads off again instead.")]
+
+
+def _manual(
+    kind: str, segment_id: int, emails: list[str], remove: bool, slug: str, user: str | None,
+    url: str | None,
+) -> None:  # fmt: skip
+    def action() -> None:
+        db, target, principal = context(url, slug, user)
+        with db.begin() as conn:
+            ids = manual.lead_ids_by_email(conn, target, emails)
+            change = manual.remove if remove else manual.add
+            done = change(conn, target, principal, segment_id, kind, ids)
+        verb = (
+            f"{kind} removed" if remove else ("included" if kind == manual.INCLUDE else "excluded")
+        )
+        typer.echo(
+            f"{done.changed} {verb}; the segment includes {done.included} "
+            f"and excludes {done.excluded} leads by hand"
+        )
+
+    _run(action)
+
+
+@segments_app.command("include")
+def include_command(
+    segment_id: int,
+    emails: Emails,
+    remove: Remove = False,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Include leads in the segment by hand, whatever its filter says (--remove: stop)."""
+    _manual(manual.INCLUDE, segment_id, emails, remove, project, user, database_url)
+
+
+@segments_app.command("exclude")
+def exclude_command(
+    segment_id: int,
+    emails: Emails,
+    remove: Remove = False,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Exclude leads from the segment by hand, whatever its filter says (--remove: stop)."""
+    _manual(manual.EXCLUDE, segment_id, emails, remove, project, user, database_url)

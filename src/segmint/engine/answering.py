@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Generic, TypeVar
@@ -81,10 +81,19 @@ def can_answer(conn: sa.Connection, project: Project) -> bool:
     return indexes is not None and indexes.ready(project.id) is not None
 
 
-def segment_audience(project: Project, row: SegmentRow, q: str | None = None) -> Audience:
-    """A segment's members as the index reads them: live through its filter when active, its
-    frozen members when not; narrowed by a search."""
-    filters = (filtering.load(project, row.filter),) if row.active else ()
+def segment_audience(
+    conn: sa.Connection,
+    project: Project,
+    row: SegmentRow,
+    q: str | None = None,
+    kinds: Collection[str] | None = None,
+) -> Audience:
+    """A segment's members as the index reads them: live through its filter and manual
+    members when active, its frozen members when not; narrowed by a search. `kinds`: its
+    manual kinds, when read already for several segments (`filtering.manual_kinds_of`)."""
+    filters = (
+        (filtering.segment_tree(conn, project, row.id, row.filter, kinds),) if row.active else ()
+    )
     members = () if row.active else (("segment", row.id),)
     search = filtering.search_tree(project, q)
     return Audience(filters + ((search,) if search is not None else ()), members)

@@ -22,7 +22,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from segmint.auth import Principal
-from segmint.engine import answering, filtering, lists, membership, outbox, scoring
+from segmint.engine import answering, filtering, lists, manual, membership, outbox, scoring
 from segmint.engine import segments as segments_engine
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
@@ -56,9 +56,9 @@ class State:
 # -- the actions ------------------------------------------------------------------------------
 
 Params = dict[str, Any]
-# Writes one batch of leads (ids known to be the project's, locked by the caller's transaction);
-# returns how many of them changed.
-Apply = Callable[[sa.Connection, Project, Params, list[int], datetime], int]
+# Writes one batch of leads (ids known to be the project's, in the caller's transaction) on
+# behalf of its author (an email, for the history a change records); returns how many changed.
+Apply = Callable[[sa.Connection, Project, Params, list[int], datetime, str], int]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ class Action:
     check: Callable[[sa.Connection, Project, Params], Params]
     apply: Apply
     admin_only: bool = False  # deleting leads is for owners and admins, as one at a time is
+    # Whether the asker may: checked once, when asked (a batch acts on that permission).
+    authorize: Callable[[sa.Connection, Project, Principal, Params], None] | None = None
 
 
 def _check_list(conn: sa.Connection, project: Project, params: Params) -> Params:
@@ -112,20 +114,25 @@ def _check_nothing(_conn: sa.Connection, _project: Project, params: Params) -> P
 
 
 def _add_to_list(
-    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime
+    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     return lists.add_known_leads(conn, project, params["list_id"], ids, now)
 
 
 def _remove_from_list(
-    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime
+    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     return lists.remove_known_leads(conn, project, params["list_id"], ids, now)
 
 
 def _set_field(name: str) -> Apply:
     def apply(
-        conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime
+        conn: sa.Connection,
+        project: Project,
+        params: Params,
+        ids: list[int],
+        now: datetime,
+        _by: str,
     ) -> int:
         value = params[name]
         return _rewrite(
@@ -136,7 +143,7 @@ def _set_field(name: str) -> Apply:
 
 
 def _add_tags(
-    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime
+    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     def record(row: Any) -> dict[str, Any] | None:
         held = {fold(tag) for tag in row["tags"]}
@@ -147,7 +154,7 @@ def _add_tags(
 
 
 def _remove_tags(
-    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime
+    conn: sa.Connection, project: Project, params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     gone = {fold(tag) for tag in params["tags"]}
 
@@ -159,7 +166,7 @@ def _remove_tags(
 
 
 def _delete(
-    conn: sa.Connection, project: Project, _params: Params, ids: list[int], now: datetime
+    conn: sa.Connection, project: Project, _params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     membership.record_deletion(conn, project, ids, now)
     result = conn.execute(
@@ -168,9 +175,58 @@ def _delete(
     return int(result.rowcount)
 
 
+def _check_segment(conn: sa.Connection, project: Project, params: Params) -> Params:
+    segment_id = params.get("segment_id")
+    if not isinstance(segment_id, int) or isinstance(segment_id, bool):
+        raise InvalidInput("expected the id of a segment", "params.segment_id")
+    try:
+        segments_engine.get_segment(conn, project, segment_id)
+    except NotFound:
+        raise InvalidInput(
+            f"no segment {segment_id} in this project", "params.segment_id"
+        ) from None
+    return {"segment_id": segment_id}
+
+
+def _may_edit_segment(
+    conn: sa.Connection, project: Project, principal: Principal, params: Params
+) -> None:
+    segments_engine.editable_segment(conn, project, principal, params["segment_id"])
+
+
+def _by_hand(kind: str) -> Apply:
+    """Include (exclude) the leads in a segment by hand, as its page does one at a time."""
+
+    def apply(
+        conn: sa.Connection,
+        project: Project,
+        params: Params,
+        ids: list[int],
+        now: datetime,
+        by: str,
+    ) -> int:
+        return manual.add_known(conn, project, params["segment_id"], kind, ids, by, now)
+
+    return apply
+
+
 ACTIONS: Final[dict[str, Action]] = {
     action.key: action
     for action in (
+        Action(
+            "include_in_segment",
+            "Add to segment",
+            _check_segment,
+            _by_hand(manual.INCLUDE),
+            authorize=_may_edit_segment,
+        ),
+        Action(
+            "exclude_from_segment",
+            "Exclude from segment",
+            _check_segment,
+            _by_hand(manual.EXCLUDE),
+            authorize=_may_edit_segment,
+        ),
         Action("add_to_list", "Add to list", _check_list, _add_to_list),
         Action("remove_from_list", "Remove from list", _check_list, _remove_from_list),
         Action("set_status", "Set status", _check_field("status"), _set_field("status")),
@@ -333,7 +389,7 @@ def _audience(conn: sa.Connection, project: Project, selection: Selection) -> Au
     """The leads a filter selection names (not an id selection), as the engine answers it."""
     if selection.segment_id is not None:
         row = segments_engine.get_segment(conn, project, selection.segment_id)
-        base = answering.segment_audience(project, row, selection.q)
+        base = answering.segment_audience(conn, project, row, selection.q)
     elif selection.list_id is not None:
         base = answering.list_audience(project, selection.list_id, selection.q)
     else:
@@ -405,6 +461,8 @@ def start(
     if not isinstance(params, Mapping):
         raise InvalidInput("expected an object", "params")
     params = action.check(conn, project, dict(params))
+    if action.authorize is not None:
+        action.authorize(conn, project, principal, params)
     selection = check_selection(conn, project, data.get("selection"), principal)
     total = _size(conn, project, selection, now)
     if total == 0:
@@ -500,7 +558,8 @@ def run_batch(conn: sa.Connection, project: Project, bulk_action_id: int, now: d
     except SegmintError as exc:
         _finish(conn, job, State.FAILED, now, exc.message)
         return
-    changed = action.apply(conn, project, params, ids, now) if ids else 0
+    author = f"{job.created_by_email or 'a former user'} (bulk action {job.id})"
+    changed = action.apply(conn, project, params, ids, now, author) if ids else 0
     conn.execute(
         bulk_actions.update()
         .where(bulk_actions.c.project_id == project.id, bulk_actions.c.id == job.id)

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from segmint.filters.operators import get_operator
-from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    ManualRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
 
 # Lead columns behind the derived and nested field names of the filter language.
 _DERIVED = {"name": ("first_name", "last_name"), "enrichment_status": ("enrichment",)}
@@ -25,6 +35,7 @@ class ReadSet:
     event_types: set[str] = field(default_factory=set)
     segments: set[int] = field(default_factory=set)
     lists: set[int] = field(default_factory=set)
+    manual: set[int] = field(default_factory=set)  # segments whose manual members it reads
     reads_accounts: bool = False
     time_dependent: bool = False
 
@@ -74,6 +85,8 @@ def _collect(
                 _collect(inner, reads, stored_tree, seen | {segment_id})
         case ListRef(list_id):
             reads.lists.add(list_id)
+        case ManualRef(segment_id):
+            reads.manual.add(segment_id)
         case _:
             assert_never(node)
 

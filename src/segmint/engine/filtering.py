@@ -16,8 +16,10 @@ from segmint.errors import InvalidInput, NotFound
 from segmint.filters import compile_filter, evaluate, explain, parse_filter, to_json
 from segmint.filters.describe import describe as _describe
 from segmint.filters.parse import (
+    MANUAL_KINDS,
     check_readable,
     check_readable_refs,
+    membership_tree,
     stored_list_ids,
     stored_segment_ids,
 )
@@ -25,7 +27,15 @@ from segmint.filters.syntax import parse_text as _parse_text
 from segmint.filters.syntax import to_text
 from segmint.filters.tree import Node
 from segmint.projects import Project
-from segmint.store.tables import accounts, events, leads, list_members, lists, segments
+from segmint.store.tables import (
+    accounts,
+    events,
+    leads,
+    list_members,
+    lists,
+    manual_members,
+    segments,
+)
 
 __all__ = ["referenced_segments", "to_json", "to_text"]
 
@@ -83,6 +93,40 @@ def parse_text(
 def load(project: Project, stored: Any) -> Node:
     """A stored filter (validated when saved) back into a tree."""
     return parse_filter(stored, project)
+
+
+def segment_tree(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    stored: Any,
+    kinds: Collection[str] | None = None,
+) -> Node:
+    """Who is in a saved segment, as a tree: its stored filter with its manual includes and
+    excludes around it (`parse.membership_tree`, which `in_segment` references go through
+    too). Every answer of a segment's members (counts, pages, exports, the maintained
+    membership, campaigns) starts here, never from the bare filter. `kinds`: the segment's
+    manual kinds when the caller read them already (`manual_kinds_of`)."""
+    if kinds is None:
+        kinds = StoredSegments(conn, project.id).manual_kinds(segment_id)
+    return membership_tree(segment_id, load(project, stored), kinds)
+
+
+def manual_kinds_of(
+    conn: sa.Connection, project: Project, segment_ids: Collection[int]
+) -> dict[int, frozenset[str]]:
+    """Which manual kinds each of these segments has, in one query (a segments list)."""
+    c = manual_members.c
+    found: dict[int, set[str]] = {i: set() for i in segment_ids}
+    if segment_ids:
+        rows = conn.execute(
+            sa.select(c.segment_id, c.kind)
+            .where(c.project_id == project.id, c.segment_id.in_(sorted(segment_ids)))
+            .group_by(c.segment_id, c.kind)
+        )
+        for segment_id, kind in rows:
+            found[segment_id].add(kind)
+    return {i: frozenset(kinds) for i, kinds in found.items()}
 
 
 def referenced_segments(stored: Any) -> set[int]:
@@ -228,15 +272,18 @@ def _explained_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def segments_containing(
     conn: sa.Connection, project: Project, segment_rows: list[Any], lead_id: int, now: datetime
 ) -> set[int]:
-    """Ids of the given segments the lead matches at `now`, evaluated in Python from one load."""
+    """Ids of the given segments the lead matches at `now`, evaluated in Python from one load
+    (manual members too: for one lead, a kind the segment has none of simply never matches)."""
     lead, lead_events = load_lead(conn, project.id, lead_id)
     source = StoredSegments(conn, project.id)
+
+    def tree(row: Any) -> Node:
+        return membership_tree(row.id, load(project, row.filter), MANUAL_KINDS)
+
     return {
         row.id
         for row in segment_rows
-        if evaluate(
-            load(project, row.filter), lead, lead_events, now, project=project, segments=source
-        )
+        if evaluate(tree(row), lead, lead_events, now, project=project, segments=source)
     }
 
 
@@ -274,6 +321,18 @@ class StoredSegments:
         row = self._row(segment_id)
         return row is None or row.created_by == self._only_created_by
 
+    def manual_kinds(self, segment_id: int) -> frozenset[str]:
+        """One statement, an EXISTS per kind: a probe of the index, however many leads."""
+        c = manual_members.c
+
+        def some(kind: str) -> sa.ColumnElement[bool]:
+            return sa.exists().where(
+                c.project_id == self._project_id, c.segment_id == segment_id, c.kind == kind
+            )
+
+        found = self._conn.execute(sa.select(*(some(kind) for kind in MANUAL_KINDS))).one()
+        return frozenset(kind for kind, has in zip(MANUAL_KINDS, found, strict=True) if has)
+
     def has_list(self, list_id: int) -> bool:
         row = self._conn.execute(
             sa.select(lists.c.id).where(
@@ -301,6 +360,14 @@ def load_lead(
             )
         ).scalars()
     )
+    lead["manual"] = frozenset(
+        (row.segment_id, row.kind)
+        for row in conn.execute(
+            sa.select(manual_members.c.segment_id, manual_members.c.kind).where(
+                manual_members.c.project_id == project_id, manual_members.c.lead_id == lead_id
+            )
+        )
+    )
     rows = conn.execute(
         sa.select(events.c.type, events.c.occurred_at, events.c.metadata).where(
             events.c.project_id == project_id, events.c.lead_id == lead_id
@@ -318,7 +385,7 @@ def load_leads(
     lead_ids: Collection[int],
     event_types: Collection[str] | None = None,
 ) -> dict[int, LeadWithEvents]:
-    """Several leads as `load_lead` gives them, in four queries whatever their number (events
+    """Several leads as `load_lead` gives them, in five queries whatever their number (events
     limited to `event_types` when given: all a filter can look at)."""
     ids = sorted(set(lead_ids))
     found: dict[int, LeadWithEvents] = {}
@@ -326,7 +393,10 @@ def load_leads(
         sa.select(leads).where(leads.c.project_id == project_id, leads.c.id.in_(ids))
     )
     for row in rows:
-        found[row.id] = ({**row._mapping, "account": None, "list_ids": frozenset()}, [])
+        found[row.id] = (
+            {**row._mapping, "account": None, "list_ids": frozenset(), "manual": frozenset()},
+            [],
+        )
     account_ids = {lead["account_id"] for lead, _ in found.values() if lead["account_id"]}
     account_rows = conn.execute(
         sa.select(accounts).where(
@@ -341,9 +411,17 @@ def load_leads(
         )
     ):
         memberships.setdefault(lead_id, set()).add(list_id)
+    manual: dict[int, set[tuple[int, str]]] = {}
+    for lead_id, segment_id, kind in conn.execute(
+        sa.select(
+            manual_members.c.lead_id, manual_members.c.segment_id, manual_members.c.kind
+        ).where(manual_members.c.project_id == project_id, manual_members.c.lead_id.in_(ids))
+    ):
+        manual.setdefault(lead_id, set()).add((segment_id, kind))
     for lead_id, (lead, _) in found.items():
         lead["account"] = by_id.get(lead["account_id"])
         lead["list_ids"] = frozenset(memberships.get(lead_id, ()))
+        lead["manual"] = frozenset(manual.get(lead_id, ()))
     query = sa.select(
         events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
     ).where(events.c.project_id == project_id, events.c.lead_id.in_(ids))

@@ -41,6 +41,8 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
         return changes
     if item.kind == outbox.Kind.LEADS:
         return apply_lead_writes(conn, project, [item], now, read_sets)
+    if item.kind == outbox.Kind.MANUAL:
+        return _apply_manual(conn, project, item, now, read_sets)
     if item.kind != outbox.Kind.LIST:
         raise ValueError(f"unknown work item kind {item.kind!r}")
     touched = sorted(s for s, reads in read_sets.items() if payload["list_id"] in reads.lists)
@@ -55,6 +57,35 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
             Reason.DEPENDENCY,
             f"list {payload['list_id']}",
             payload.get("lead_ids"),
+        )
+    return changes
+
+
+def _apply_manual(
+    conn: sa.Connection,
+    project: Project,
+    item: outbox.WorkItem,
+    now: datetime,
+    read_sets: dict[int, ReadSet],
+) -> Changes:
+    """A segment's manual includes or excludes changed for these leads: the segment itself
+    re-evaluates them (reason `manual`; an inactive one was changed by the request already,
+    see engine/manual.py, and `sync` leaves it), then every segment that reads it through
+    `in_segment` (reason `dependency`)."""
+    payload = item.payload
+    segment_id = payload["segment_id"]
+    lead_ids = payload["lead_ids"]
+    dependents = sorted(d for d, reads in read_sets.items() if segment_id in reads.segments)
+    superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
+    membership.lock_segments(conn, project, [segment_id, *dependents])
+    changes = Changes()
+    if segment_id not in superseded:
+        changes += membership.sync(
+            conn, project, segment_id, now, Reason.MANUAL, payload.get("detail"), lead_ids
+        )
+    for dependent in (d for d in dependents if d not in superseded):
+        changes += membership.sync(
+            conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}", lead_ids
         )
     return changes
 

@@ -41,6 +41,7 @@ class Reason:
     TIME = "time"
     SETTINGS = "settings"  # the project's time zone moved its calendar periods
     REFRESH = "refresh"  # someone refreshed an inactive segment by hand
+    MANUAL = "manual"  # a lead was included in or excluded from the segment by hand
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ def _lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> Seg
     )
     row = conn.execute(query).first()
     return None if row is None else SegmentRow.of(row)
+
+
+def lock_segment(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
+    """The segment row, locked on PostgreSQL as a sync locks it (None if there is none)."""
+    return _lock_segment(conn, project, segment_id)
 
 
 def lock_segments(conn: sa.Connection, project: Project, segment_ids: Iterable[int]) -> None:
@@ -124,7 +130,7 @@ def _sync_row(
     ids = None if lead_ids is None else sorted(set(lead_ids))
     if ids == []:
         return Changes()
-    tree = filtering.load(project, row.filter)
+    tree = filtering.segment_tree(conn, project, segment_id, row.filter)
     dialect = conn.dialect.name
     members = sa.select(segment_members.c.lead_id).where(
         segment_members.c.project_id == project.id, segment_members.c.segment_id == segment_id
@@ -201,6 +207,47 @@ def _matching_indexed(
         return None
     among = answering.matching_among(conn, project, {segment_id: tree}, ids, now)
     return None if among is None else sorted(among.value[segment_id])
+
+
+def apply_frozen(
+    conn: sa.Connection,
+    project: Project,
+    row: SegmentRow,
+    entering: Sequence[int],
+    leaving: Sequence[int],
+    now: datetime,
+    detail: str | None,
+) -> Changes:
+    """An inactive segment's frozen members changed by hand (a manual include or exclude):
+    the leads named enter or leave as they are, no filter evaluated, with their history rows
+    (reason `manual`) and webhooks, exactly as a sync writes them. The caller holds the row's
+    lock (`lock_segments`)."""
+    stored = member_ids_among(conn, project, row.id, [*entering, *leaving])
+    hooks = webhooks.listeners(conn, project.id)
+    stamp = _HistoryStamp(project.id, row.id, row.version, now, Reason.MANUAL, detail, hooks)
+    dialect = conn.dialect.name
+    entered = sorted(set(entering) - stored)
+    left = sorted(set(leaving) & stored)
+    return _write(
+        conn, stamp, _id_list(project.id, entered, dialect), _id_list(project.id, left, dialect)
+    )
+
+
+def member_ids_among(
+    conn: sa.Connection, project: Project, segment_id: int, lead_ids: Sequence[int]
+) -> set[int]:
+    """Which of these leads are stored members of the segment."""
+    if not lead_ids:
+        return set()
+    return set(
+        conn.execute(
+            sa.select(segment_members.c.lead_id).where(
+                segment_members.c.project_id == project.id,
+                segment_members.c.segment_id == segment_id,
+                one_of(segment_members.c.lead_id, sorted(set(lead_ids)), conn.dialect.name),
+            )
+        ).scalars()
+    )
 
 
 def _write(
@@ -288,7 +335,8 @@ def _matching_each(
 ) -> dict[int, set[int]]:
     """For each segment, which of `ids` its filter matches now: one statement, a column each."""
     order = sorted(rows)
-    trees = {i: filtering.load(project, rows[i].filter) for i in order}
+    kinds = filtering.manual_kinds_of(conn, project, order)  # one query for all of them
+    trees = {i: filtering.segment_tree(conn, project, i, rows[i].filter, kinds[i]) for i in order}
     if len(ids) <= INDEX_LEAD_BATCH:  # see _matching_indexed: why the index's snapshot is right
         indexed = answering.matching_among(conn, project, trees, ids, now)
         if indexed is not None:

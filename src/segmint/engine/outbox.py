@@ -22,6 +22,7 @@ class Kind:
     SEGMENT = "segment"  # a segment created, edited or (re)activated; payload: segment_id, reason
     LIST = "list"  # list members changed; payload: list_id, lead_ids
     BULK = "bulk"  # a bulk action's next batch of leads; payload: bulk_action_id
+    MANUAL = "manual"  # a segment's manual includes/excludes changed; segment_id, lead_ids, detail
 
 
 @dataclass(frozen=True)

@@ -447,7 +447,9 @@ def segment_condition(
 ) -> sa.ColumnElement[bool]:
     """Who is in the segment: live for an active one, the frozen membership for an inactive one
     (inactive segments keep the members they had and stop updating)."""
-    where = answering.sql_condition(conn, project, answering.segment_audience(project, row), now)
+    where = answering.sql_condition(
+        conn, project, answering.segment_audience(conn, project, row), now
+    )
     assert where is not None, "a segment always has a filter or its members"
     return where
 
@@ -471,7 +473,9 @@ def count(conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM
     choice is made from the row already loaded, since on SQLite even an UPDATE that matches
     nothing takes the write lock, and a segment's page would otherwise write on every view."""
     now = clock.now()
-    total, engine = answering.count(conn, project, answering.segment_audience(project, row), now)
+    total, engine = answering.count(
+        conn, project, answering.segment_audience(conn, project, row), now
+    )
     stored = row.last_evaluated_at
     if stored is None or as_utc(stored) + EVALUATION_RECORDED_EVERY <= now:
         conn.execute(
@@ -495,10 +499,13 @@ def member_counts(
     now = clock.now()
     counts: dict[int, int | None] = {row.id: None for row in rows}
     audiences: dict[int, Audience] = {}
+    kinds = filtering.manual_kinds_of(conn, project, [row.id for row in rows])
     for row in rows:
         if readable(conn, project, reader, row):
             try:
-                audiences[row.id] = answering.segment_audience(project, row)
+                audiences[row.id] = answering.segment_audience(
+                    conn, project, row, kinds=kinds[row.id]
+                )
             except InvalidInput:
                 continue
     indexed = _indexed_counts(conn, project, audiences, now)
@@ -603,7 +610,7 @@ def members(
     q: str | None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Page:
-    audience = answering.segment_audience(project, row, q)
+    audience = answering.segment_audience(conn, project, row, q)
     return audience_page(conn, project, audience, sort, page, per_page, clock.now())
 
 

@@ -90,7 +90,7 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     mark_synced(conn, project, segment_id, now)
     if start is None or start >= now:
         return Changes()
-    tree = filtering.load(project, row.filter)
+    tree = filtering.segment_tree(conn, project, segment_id, row.filter)
     source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
     triggers = flips.triggers(tree, project, source)
     narrow = flips.candidates(triggers, project, conn.dialect.name, start, now)

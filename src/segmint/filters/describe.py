@@ -9,7 +9,17 @@ from typing import Any, assert_never
 
 from segmint.filters.evaluate import condition_words, event_words
 from segmint.filters.fields import resolve_event_field, resolve_field
-from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    ManualRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
 from segmint.projects import Project
 
 # The name of a segment or list by id, or None once it is gone.
@@ -39,6 +49,8 @@ def describe(
             return {"type": "in_segment", "segment_id": segment_id, "name": name}
         case ListRef(list_id):
             return {"type": "in_list", "list_id": list_id, "name": list_name(list_id)}
+        case ManualRef(segment_id, kind):
+            return {"type": "manual", "segment_id": segment_id, "kind": kind}
         case _:
             assert_never(node)
 

@@ -6,7 +6,8 @@ JSON-serialisable dicts (the "why they match" panel).
 
 A lead is a mapping of its column values (as stored: see `segmint.filters.loader.load_lead`),
 plus optional keys `account` (a mapping of the account's columns and `metadata`, or None) and
-`list_ids` (ids of the static lists the lead is a member of).
+`list_ids` (ids of the static lists the lead is a member of) and `manual` ((segment id, kind)
+pairs: the segments that include or exclude the lead by hand).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from segmint.filters.tree import (
     Condition,
     EventCondition,
     ListRef,
+    ManualRef,
     Node,
     Not,
     Or,
@@ -181,6 +183,10 @@ def _in_list(node: ListRef, ctx: _Context) -> bool:
     return node.list_id in set(ctx.lead.get("list_ids") or ())
 
 
+def _manual(node: ManualRef, ctx: _Context) -> bool:
+    return (node.segment_id, node.kind) in set(ctx.lead.get("manual") or ())
+
+
 def _evaluate(node: Node, ctx: _Context) -> bool:
     match node:
         case And(children):
@@ -197,6 +203,8 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _evaluate(*_stored_tree(node, ctx))
         case ListRef():
             return _in_list(node, ctx)
+        case ManualRef():
+            return _manual(node, ctx)
         case _:
             assert_never(node)
 
@@ -302,6 +310,9 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
             }
         case ListRef(list_id):
             return {"type": "in_list", "list_id": list_id, "result": _in_list(node, ctx)}
+        case ManualRef(segment_id, kind):
+            result = _manual(node, ctx)
+            return {"type": "manual", "segment_id": segment_id, "kind": kind, "result": result}
         case _:
             assert_never(node)
 

@@ -40,6 +40,7 @@ from segmint.filters.tree import (
     Condition,
     EventCondition,
     ListRef,
+    ManualRef,
     Node,
     Not,
     Or,
@@ -112,8 +113,8 @@ def _collect(
             if stored is not None and segment_id not in inlining:
                 inner = parse_filter(stored, project)
                 _collect(inner, project, source, found, in_event, (*inlining, segment_id))
-        case ListRef():
-            pass  # a static list changes only by writes
+        case ListRef() | ManualRef():
+            pass  # a static list, like manual membership, changes only by writes
         case _:
             assert_never(node)
 

@@ -7,7 +7,7 @@ stored segments inlined by `in_segment`) goes through it, so every rule is check
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final, assert_never
 
 from segmint.errors import Forbidden, InvalidInput
@@ -20,6 +20,7 @@ from segmint.filters.tree import (
     Condition,
     EventCondition,
     ListRef,
+    ManualRef,
     Node,
     Not,
     Or,
@@ -320,7 +321,25 @@ def referenced_tree(
     stored = source.get_filter(segment_id)
     if stored is None:
         raise InvalidInput(f"unknown segment {segment_id}")
-    return parse_filter(stored, project, path=f"segment[{segment_id}].filter")
+    tree = parse_filter(stored, project, path=f"segment[{segment_id}].filter")
+    return membership_tree(segment_id, tree, source.manual_kinds(segment_id))
+
+
+INCLUDE: Final = "include"
+EXCLUDE: Final = "exclude"
+MANUAL_KINDS: Final = (INCLUDE, EXCLUDE)
+
+
+def membership_tree(segment_id: int, tree: Node, manual_kinds: Collection[str]) -> Node:
+    """Who is in a segment: `(filter or included) and not excluded`. THE one place a segment's
+    filter becomes its membership; every backend then reads the same tree. A kind the segment
+    has no leads for is left out, so a segment without manual members is its filter exactly
+    (an OR with a subquery would keep PostgreSQL from serving the filter by an index)."""
+    if INCLUDE in manual_kinds:
+        tree = Or((tree, ManualRef(segment_id, INCLUDE)))
+    if EXCLUDE in manual_kinds:
+        tree = And((tree, Not(ManualRef(segment_id, EXCLUDE))))
+    return tree
 
 
 def stored_segment_ids(data: Any) -> set[int]:
@@ -523,5 +542,7 @@ def to_json(node: Node) -> dict[str, Any]:
             return {"in_segment": segment_id}
         case ListRef(list_id):
             return {"in_list": list_id}
+        case ManualRef():
+            raise ValueError("manual membership is not part of a filter and has no JSON")
         case _:
             assert_never(node)

@@ -15,6 +15,10 @@ class SegmentSource(Protocol):
 
     def has_list(self, list_id: int) -> bool: ...
 
+    def manual_kinds(self, segment_id: int) -> frozenset[str]:
+        """Which of "include" and "exclude" the segment has leads for (manual membership)."""
+        ...
+
     def may_read(self, segment_id: int) -> bool:
         """Whether the caller the filter is checked for may read this segment (True when there
         is no such segment: that is reported as unknown, not as forbidden)."""
@@ -25,16 +29,23 @@ class MemorySegmentSource:
     """Filters and lists held in memory (tests, previews of unsaved segments)."""
 
     def __init__(
-        self, filters: Mapping[int, Any] | None = None, list_ids: frozenset[int] = frozenset()
+        self,
+        filters: Mapping[int, Any] | None = None,
+        list_ids: frozenset[int] = frozenset(),
+        manual: Mapping[int, frozenset[str]] | None = None,
     ) -> None:
         self._filters = dict(filters or {})
         self._lists = list_ids
+        self._manual = dict(manual or {})
 
     def get_filter(self, segment_id: int) -> Any | None:
         return self._filters.get(segment_id)
 
     def has_list(self, list_id: int) -> bool:
         return list_id in self._lists
+
+    def manual_kinds(self, segment_id: int) -> frozenset[str]:
+        return self._manual.get(segment_id, frozenset())
 
     def may_read(self, segment_id: int) -> bool:
         return True
@@ -47,6 +58,7 @@ class CachingSegmentSource:
         self._inner = inner
         self._filters: dict[int, Any | None] = {}
         self._lists: dict[int, bool] = {}
+        self._manual: dict[int, frozenset[str]] = {}
 
     def get_filter(self, segment_id: int) -> Any | None:
         if segment_id not in self._filters:
@@ -57,6 +69,11 @@ class CachingSegmentSource:
         if list_id not in self._lists:
             self._lists[list_id] = self._inner.has_list(list_id)
         return self._lists[list_id]
+
+    def manual_kinds(self, segment_id: int) -> frozenset[str]:
+        if segment_id not in self._manual:
+            self._manual[segment_id] = self._inner.manual_kinds(segment_id)
+        return self._manual[segment_id]
 
     def may_read(self, segment_id: int) -> bool:
         return self._inner.may_read(segment_id)

@@ -26,6 +26,7 @@ from segmint.filters.tree import (
     Condition,
     EventCondition,
     ListRef,
+    ManualRef,
     Node,
     Not,
     Or,
@@ -366,5 +367,7 @@ def to_text(node: Node) -> str:
             return f"in segment {segment_id}"
         case ListRef(list_id):
             return f"in list {list_id}"
+        case ManualRef():
+            raise ValueError("manual membership is not part of a filter and has no text")
         case _:
             assert_never(node)

@@ -35,6 +35,7 @@ from segmint.filters.tree import (
     Condition,
     EventCondition,
     ListRef,
+    ManualRef,
     Node,
     Not,
     Or,
@@ -42,7 +43,14 @@ from segmint.filters.tree import (
 )
 from segmint.projects import Project
 from segmint.store.db import one_of
-from segmint.store.tables import accounts, events, lead_event_counts, leads, list_members
+from segmint.store.tables import (
+    accounts,
+    events,
+    lead_event_counts,
+    leads,
+    list_members,
+    manual_members,
+)
 
 Expr = ColumnElement[Any]
 Predicate = ColumnElement[bool]
@@ -320,6 +328,16 @@ def _list(node: ListRef, ctx: CompileContext) -> Predicate:
     return leads.c.id.in_(members)
 
 
+def _manual(node: ManualRef, ctx: CompileContext) -> Predicate:
+    c = manual_members.c
+    chosen = sa.select(c.lead_id).where(
+        c.project_id == ctx.project.id, c.segment_id == node.segment_id, c.kind == node.kind
+    )
+    if ctx.lead_ids is not None:
+        chosen = chosen.where(one_of(c.lead_id, ctx.lead_ids, ctx.dialect.name))
+    return leads.c.id.in_(chosen)
+
+
 def compile_node(node: Node, ctx: CompileContext) -> Predicate:
     """One node -> a two-valued SQL boolean (mypy names any node type not handled here)."""
     match node:
@@ -337,6 +355,8 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _segment(node, ctx)
         case ListRef():
             return _list(node, ctx)
+        case ManualRef():
+            return _manual(node, ctx)
         case _:
             assert_never(node)
 

@@ -58,6 +58,18 @@ class ListRef:
     list_id: int
 
 
+@dataclass(frozen=True)
+class ManualRef:
+    """The leads included in (`kind` "include") or excluded from ("exclude") a segment by hand.
+
+    Never parsed from a filter: the engine adds it around a segment's filter when it turns the
+    filter into the segment's membership, `(filter or included) and not excluded`
+    (`parse.membership_tree`)."""
+
+    segment_id: int
+    kind: str
+
+
 # A closed union: every walker over a tree is a `match` over these classes ending in
 # `assert_never(node)`, so mypy names each place a new node type must be handled.
-Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef
+Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef | ManualRef

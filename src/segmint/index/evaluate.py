@@ -25,7 +25,17 @@ from segmint.filters.operators import OPERATORS
 from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
-from segmint.filters.tree import And, Condition, EventCondition, ListRef, Node, Not, Or, SegmentRef
+from segmint.filters.tree import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    ManualRef,
+    Node,
+    Not,
+    Or,
+    SegmentRef,
+)
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
@@ -82,6 +92,8 @@ class Walk:
                 return self._segment(node, rows)
             case ListRef(list_id):
                 return self._picked(self.members(("list", list_id)), rows)
+            case ManualRef(segment_id, kind):
+                return self._picked(self.members((kind, segment_id)), rows)
             case _:
                 assert_never(node)
 
@@ -228,7 +240,7 @@ class Walk:
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
                 return column.gather(self._per_value(column, node, spec), positions)
-            case EventCondition() | SegmentRef() | ListRef():
+            case EventCondition() | SegmentRef() | ListRef() | ManualRef():
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:
                 assert_never(node)

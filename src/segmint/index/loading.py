@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from segmint.filters.dialects import dialect_for
 from segmint.filters.evaluate import walk
+from segmint.filters.parse import MANUAL_KINDS
 from segmint.index.feed import Changes
 from segmint.index.tables import (
     NO_ROW,
@@ -40,6 +41,7 @@ from segmint.store.tables import (
     events,
     leads,
     list_members,
+    manual_members,
     segment_members,
 )
 
@@ -373,6 +375,12 @@ def load_members(
         query = sa.select(list_members.c.lead_id).where(
             list_members.c.project_id == project_id, list_members.c.list_id == container
         )
+    elif kind in MANUAL_KINDS:  # a segment's leads included or excluded by hand
+        query = sa.select(manual_members.c.lead_id).where(
+            manual_members.c.project_id == project_id,
+            manual_members.c.segment_id == container,
+            manual_members.c.kind == kind,
+        )
     else:
         query = sa.select(segment_members.c.lead_id).where(
             segment_members.c.project_id == project_id, segment_members.c.segment_id == container
@@ -409,6 +417,7 @@ def apply_changes(
     ):
         pairs = changes.pairs.get(kind, set())
         _apply_memberships(conn, project_id, kind, pairs, table, container, tables)
+    _apply_manual(conn, project_id, changes.pairs.get("manual_member", set()), tables[3])
     _apply_events(conn, project_id, changes.of("event"), tables)
 
 
@@ -535,6 +544,29 @@ def _apply_memberships(
     present = {(row[0], row[1]) for row in rows}
     for container_id, lead_id in pairs:
         memberships.set_lead((prefix, container_id), lead_id, (container_id, lead_id) in present)
+
+
+def _apply_manual(
+    conn: sa.Connection, project_id: int, changed: set[tuple[int, int]], memberships: Memberships
+) -> None:
+    """A manual include or exclude written or removed: each (segment, lead) changed is read as
+    it stands now, and sets the lead's flag under both kinds the index holds for that segment
+    (an include turned into an exclude changes both)."""
+    pairs = {pair for pair in changed if any(memberships.has((k, pair[0])) for k in MANUAL_KINDS)}
+    if not pairs:
+        return
+    c = manual_members.c
+    rows = conn.execute(
+        sa.select(c.segment_id, c.lead_id, c.kind).where(
+            c.project_id == project_id,
+            one_of(c.lead_id, sorted({lead for _, lead in pairs}), conn.dialect.name),
+        )
+    )
+    now_kind = {(row.segment_id, row.lead_id): row.kind for row in rows}
+    for segment_id, lead_id in pairs:
+        for kind in MANUAL_KINDS:
+            member = now_kind.get((segment_id, lead_id)) == kind
+            memberships.set_lead((kind, segment_id), lead_id, member)
 
 
 def log_progress(project_id: int) -> Progress:

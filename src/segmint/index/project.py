@@ -38,7 +38,8 @@ from segmint.index.tables import AccountTable, EventTable, LeadTable, Membership
 from segmint.index.vectors import BoolArray
 from segmint.projects import Project
 
-# (kind, id): the stored members of a static list ("list") or of an inactive segment ("segment")
+# (kind, id): the stored members of a static list ("list") or of an inactive segment ("segment"),
+# or a segment's leads included ("include") or excluded ("exclude") by hand
 Members = tuple[str, int]
 
 

@@ -463,8 +463,9 @@ def _path_column(
 
 
 class Memberships:
-    """Members of static lists and of inactive (frozen) segments: one boolean per lead row for
-    each (a byte a lead), loaded on first use and kept current from the change feed."""
+    """Members of static lists and of inactive (frozen) segments, and segments' manual includes
+    and excludes: one boolean per lead row for each (a byte a lead), loaded on first use and
+    kept current from the change feed."""
 
     def __init__(self, leads: LeadTable) -> None:
         self.leads = leads

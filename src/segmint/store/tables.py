@@ -382,6 +382,35 @@ segment_members = sa.Table(
     sa.Index(None, "project_id", "lead_id"),
 )
 
+# Leads included in or excluded from a segment by hand (migration 0018): members are
+# `(filter or included) and not excluded`. One row per segment and lead, so never both.
+manual_members = sa.Table(
+    "manual_members",
+    metadata,
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("added_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "segment_id", "lead_id"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_manual_members_segment",
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["project_id", "lead_id"],
+        ["leads.project_id", "leads.id"],
+        name="fk_manual_members_lead",
+        ondelete="CASCADE",
+    ),
+    sa.CheckConstraint("kind in ('include', 'exclude')", name="ck_manual_members_kind"),
+    sa.Index(None, "project_id", "lead_id"),
+    # A segment's includes or excludes, in lead id order: subqueries and the paged listing.
+    sa.Index(None, "project_id", "segment_id", "kind", "lead_id"),
+)
+
 # Append-only: who entered or left which segment, when, under which version, and why.
 membership_history = sa.Table(
     "membership_history",
@@ -741,6 +770,7 @@ TENANT_TABLES = (
     lists,
     list_members,
     segment_members,
+    manual_members,
     membership_history,
     webhooks,
     webhook_queue,

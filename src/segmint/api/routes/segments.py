@@ -21,6 +21,9 @@ from segmint.api.schemas.lists import ListPublic
 from segmint.api.schemas.segments import (
     ConditionCounts,
     CountResult,
+    ManualChangePublic,
+    ManualLeadsIn,
+    ManualMemberPage,
     Preview,
     RefreshResult,
     SegmentAnalytics,
@@ -37,6 +40,7 @@ from segmint.engine import analytics as analytics_engine
 from segmint.engine import answering, filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
+from segmint.engine import manual as manual_engine
 from segmint.engine import segment_versions as versions_engine
 from segmint.engine import segments as engine
 from segmint.engine import usage as usage_engine
@@ -427,7 +431,7 @@ def export(
 ) -> StreamingResponse:
     row = engine.visible_segment(conn, project, principal, segment_id)
     chosen = chosen_columns(columns)  # refused before the first byte: a stream has its status
-    audience = answering.segment_audience(project, row)
+    audience = answering.segment_audience(conn, project, row)
     chunks, answered_by = export_audience(conn, db, project, audience, clock.now(), chosen)
     return csv_download(chunks, export_filename(row.name), answered_by)
 
@@ -481,5 +485,142 @@ def explain(
     clock: ClockDep,
 ) -> dict[str, Any]:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    tree = filtering.load(project, row.filter)
+    tree = filtering.segment_tree(conn, project, segment_id, row.filter)
     return filtering.explain_lead(conn, project, tree, lead_id, clock.now())
+
+
+# -- manual membership: leads included or excluded by hand, beside the filter ------------------
+
+AfterQuery = Annotated[int | None, Query(description="`next_after` of the previous page.")]
+LimitQuery = Annotated[int, Query(ge=1, le=manual_engine.MAX_LIMIT)]
+
+
+def _manual_page(
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    segment_id: int,
+    kind: str,
+    after: int | None,
+    limit: int,
+) -> ManualMemberPage:
+    items = manual_engine.listing(conn, project, principal, segment_id, kind, after, limit)
+    total = manual_engine.counts(conn, project, segment_id)[kind]
+    next_after = items[-1]["lead_id"] if len(items) == limit else None
+    return ManualMemberPage.model_validate(
+        {"items": items, "total": total, "next_after": next_after}
+    )
+
+
+def _changed(change: manual_engine.ManualChange) -> ManualChangePublic:
+    return ManualChangePublic(
+        changed=change.changed, included=change.included, excluded=change.excluded
+    )
+
+
+@router.get(
+    "/{segment_id}/includes",
+    response_model=ManualMemberPage,
+    summary="Leads included by hand (members whatever the filter says), in lead id order",
+)
+def includes(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    after: AfterQuery = None,
+    limit: LimitQuery = 50,
+) -> ManualMemberPage:
+    return _manual_page(conn, project, principal, segment_id, manual_engine.INCLUDE, after, limit)
+
+
+@router.post(
+    "/{segment_id}/includes",
+    response_model=ManualChangePublic,
+    summary="Include leads by hand (an exclude of the same lead becomes an include)",
+)
+def add_includes(
+    segment_id: int,
+    body: ManualLeadsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> ManualChangePublic:
+    kind = manual_engine.INCLUDE
+    return _changed(
+        manual_engine.add(conn, project, principal, segment_id, kind, body.lead_ids, clock)
+    )
+
+
+@router.delete(
+    "/{segment_id}/includes",
+    response_model=ManualChangePublic,
+    summary="Stop including leads by hand (their filter decides again)",
+)
+def remove_includes(
+    segment_id: int,
+    body: ManualLeadsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> ManualChangePublic:
+    kind = manual_engine.INCLUDE
+    return _changed(
+        manual_engine.remove(conn, project, principal, segment_id, kind, body.lead_ids, clock)
+    )
+
+
+@router.get(
+    "/{segment_id}/excludes",
+    response_model=ManualMemberPage,
+    summary="Leads excluded by hand (never members), in lead id order",
+)
+def excludes(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    after: AfterQuery = None,
+    limit: LimitQuery = 50,
+) -> ManualMemberPage:
+    return _manual_page(conn, project, principal, segment_id, manual_engine.EXCLUDE, after, limit)
+
+
+@router.post(
+    "/{segment_id}/excludes",
+    response_model=ManualChangePublic,
+    summary="Exclude leads by hand (an include of the same lead becomes an exclude)",
+)
+def add_excludes(
+    segment_id: int,
+    body: ManualLeadsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> ManualChangePublic:
+    kind = manual_engine.EXCLUDE
+    return _changed(
+        manual_engine.add(conn, project, principal, segment_id, kind, body.lead_ids, clock)
+    )
+
+
+@router.delete(
+    "/{segment_id}/excludes",
+    response_model=ManualChangePublic,
+    summary="Stop excluding leads by hand (their filter decides again)",
+)
+def remove_excludes(
+    segment_id: int,
+    body: ManualLeadsIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> ManualChangePublic:
+    kind = manual_engine.EXCLUDE
+    return _changed(
+        manual_engine.remove(conn, project, principal, segment_id, kind, body.lead_ids, clock)
+    )

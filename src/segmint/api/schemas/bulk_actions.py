@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from segmint.api.schemas.common import Strict
 
 ActionKey = Literal[
+    "include_in_segment",
+    "exclude_from_segment",
     "add_to_list",
     "remove_from_list",
     "set_status",
@@ -35,7 +37,8 @@ class BulkActionCreate(Strict):
     action: ActionKey
     params: dict[str, Any] = Field(
         default_factory=dict,
-        description="add_to_list/remove_from_list: `list_id`; set_status: `status`; "
+        description="include_in_segment/exclude_from_segment: `segment_id`; "
+        "add_to_list/remove_from_list: `list_id`; set_status: `status`; "
         "set_owner: `owner` (null clears); add_tags/remove_tags: `tags`; delete: none.",
         examples=[{"status": "contacted"}],
     )

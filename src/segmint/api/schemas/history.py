@@ -17,8 +17,8 @@ class HistoryEntryPublic(BaseModel):
     segment_version: int
     reason: str = Field(
         description=(
-            "lead_write, event, filter_edit, activation, created, dependency, time, settings"
-            " or refresh"
+            "lead_write, event, filter_edit, activation, created, dependency, time, settings,"
+            " refresh or manual (a lead included or excluded by hand)"
         )
     )
     detail: str | None = None

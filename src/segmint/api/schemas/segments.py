@@ -203,3 +203,36 @@ class SegmentAnalytics(BaseModel):
     top_events: list[EventTypeCount] = Field(
         description="Up to 10 event types, most events first, then by type."
     )
+
+
+class ManualLeadsIn(Strict):
+    lead_ids: list[int] = Field(
+        min_length=1,
+        max_length=10_000,
+        examples=[[1, 2, 3]],
+        description="Leads of this project; an unknown id is a 422 naming it.",
+    )
+
+
+class ManualChangePublic(BaseModel):
+    """What a request to include or exclude leads (or take them off) did."""
+
+    changed: int = Field(description="Rows written or removed (leads already so are not counted)")
+    included: int = Field(description="Leads the segment now includes by hand")
+    excluded: int = Field(description="Leads the segment now excludes by hand")
+
+
+class ManualMemberPublic(BaseModel):
+    lead_id: int
+    email: str | None
+    name: str | None
+    company: str | None
+    added_at: datetime
+
+
+class ManualMemberPage(BaseModel):
+    items: list[ManualMemberPublic]
+    total: int = Field(description="Leads of this kind in all")
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` for the next page; null at the end."
+    )

@@ -3,6 +3,8 @@
 "use strict";
 
 const BULK_ACTIONS = [
+  { key: "include_in_segment", label: "Add to segment…", verb: "Adding to the segment" },
+  { key: "exclude_from_segment", label: "Exclude from segment…", verb: "Excluding from the segment" },
   { key: "add_to_list", label: "Add to list…", verb: "Adding to the list" },
   { key: "remove_from_list", label: "Remove from list…", verb: "Removing from the list" },
   { key: "set_status", label: "Set status…", verb: "Setting the status" },
@@ -82,7 +84,16 @@ async function askBulk(action, size) {
   let control;
   let read;
   let lines = [];
-  if (action.key === "add_to_list" || action.key === "remove_from_list") {
+  if (action.key === "include_in_segment" || action.key === "exclude_from_segment") {
+    // The segments the reader may change: their own, or all of them for owners.
+    const found = await api(`/segments?scope=${BOOT.role === "owner" ? "all" : "mine"}`);
+    if (!found.items.length) { toast("There is no segment of yours to change yet.", "error"); return null; }
+    control = el("select", { id: "bulk-value" }, found.items.map((s) => el("option", { value: s.id }, s.name)));
+    lines = [action.key === "include_in_segment"
+      ? `The ${leads} stay in the segment whatever its conditions say, until removed from its page.`
+      : `The ${leads} stay out of the segment whatever its conditions say, until removed from its page.`];
+    read = () => ({ params: { segment_id: Number(control.value) } });
+  } else if (action.key === "add_to_list" || action.key === "remove_from_list") {
     const found = await api("/lists");
     if (!found.items.length) { toast("There is no list yet: create one on the Lists page.", "error"); return null; }
     control = el("select", { id: "bulk-value" }, found.items.map((l) => el("option", { value: l.id }, l.name)));

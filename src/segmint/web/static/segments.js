@@ -175,6 +175,8 @@ function whyTree(node) {
         el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
     case "in_segment":
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
+    case "manual":
+      return el("li", {}, node.kind === "include" ? "Included by hand" : "Excluded by hand", mark);
     default:
       return el("li", {}, "In list ", referenceLink(node), mark);
   }
@@ -379,6 +381,9 @@ async function segmentDetail() {
       LEAD_COLUMNS.created,
       { label: "Why", always: true,
         render: (l) => el("button", { type: "button", class: "link", onclick: () => explainMember(l) }, "Why?") },
+      { label: "Exclude", always: true,
+        render: (l) => el("button", { type: "button", class: "link", "aria-label": `Exclude ${leadName(l)}`,
+          onclick: () => changeManual("exclude", "POST", l.id, `${leadName(l)} excluded: never a member, whatever the conditions say.`) }, "Exclude") },
     ],
     rowLink: (lead) => projectUrl(`/leads/${lead.id}`),
     empty: "No lead matches this segment right now.",
@@ -498,9 +503,50 @@ async function segmentDetail() {
     } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
 
+  // Leads included or excluded by hand: 20 at a time, each removable.
+  function manualList(kind) {
+    const box = document.getElementById(`${kind}d`);
+    const list = el("ul", { class: "timeline", id: `${kind}d-leads` });
+    const more = el("button", { type: "button" }, "Show more");
+    let next = null;
+    async function load(reset) {
+      if (reset) { next = null; list.replaceChildren(); }
+      const params = new URLSearchParams({ limit: 20 });
+      if (next !== null) params.set("after", next);
+      try {
+        const page = await api(`/segments/${id}/${kind}s?${params}`);
+        list.append(...page.items.map((m) => el("li", {},
+          el("a", { href: projectUrl(`/leads/${m.lead_id}`) }, m.name || m.email || `Lead ${m.lead_id}`),
+          el("span", { class: "muted" }, ` · ${fmtDate(m.added_at)} `),
+          el("button", { type: "button", class: "link", "aria-label": `Remove ${m.name || m.email || m.lead_id} from ${kind}d leads`,
+            onclick: () => changeManual(kind, "DELETE", m.lead_id, kind === "include"
+              ? "No longer included: the conditions decide again." : "No longer excluded: the conditions decide again.") }, "Remove"))));
+        next = page.next_after;
+        more.hidden = next === null;
+        if (!list.children.length) clear(box, el("p", { class: "muted" }, kind === "include" ? "No lead is included by hand." : "No lead is excluded by hand."));
+        else clear(box, el("p", { class: "muted" }, `${fmtNumber(page.total)} in all`), list, more);
+      } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+    }
+    more.addEventListener("click", () => load(false));
+    return load;
+  }
+  const manualLists = { include: manualList("include"), exclude: manualList("exclude") };
+  async function changeManual(kind, method, leadId, message) {
+    try {
+      await api(`/segments/${id}/${kind}s`, { method, body: { lead_ids: [leadId] } });
+      toast(message);
+      manualLists.include(true);
+      manualLists.exclude(true);
+      members.render();
+      loadHeader();
+    } catch (error) { toast(error.message, "error"); }
+  }
+
   await loadHeader();
   loadUsage();
   members.render();
+  manualLists.include(true);
+  manualLists.exclude(true);
   loadHistory();
   loadVersions();
   loadAnalytics();
