@@ -222,6 +222,7 @@ async function segmentDetail() {
       el("a", { class: "button", href: projectUrl("/segments") }, "Back to Segments"),
       exportButton,
       el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
+      el("a", { class: "button", href: projectUrl(`/overlap?segments=${id}`) }, "Compare with…"),
       el("button", { type: "button", onclick: duplicate }, "Duplicate"),
       el("button", { type: "button", onclick: convert }, "Convert to list"),
       el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
