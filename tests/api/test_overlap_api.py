@@ -141,14 +141,22 @@ def test_regions_come_one_set_first_then_in_the_sets_order(
     }
 
 
-def test_a_write_shows_in_the_next_answer(api: Api, audiences: dict[str, int]) -> None:
+def _in_both(result: dict[str, Any]) -> int:
+    return next(r["count"] for r in result["regions"] if r["sets"] == ["A", "B"])
+
+
+def test_writes_and_deletes_show_in_the_next_answer(
+    api: Api, sql_only: Api, audiences: dict[str, int]
+) -> None:
     body = {"segments": [audiences["hot"]], "lists": [audiences["webinar"]]}
-    before = _made(api.post("overlap", json=body))
+    before = _in_both(_made(api.post("overlap", json=body)))
     lead = _made(api.post("leads", json={"email": "late@x.test", "status": "new"}))
     _made(api.post(f"lists/{audiences['webinar']}/members", json={"lead_ids": [lead["id"]]}))
-    after = _made(api.post("overlap", json=body))
-    both = [r["count"] for r in (before, after) for r in r["regions"] if r["sets"] == ["A", "B"]]
-    assert both[1] == both[0] + 1
+    assert _in_both(_made(api.post("overlap", json=body))) == before + 1
+    assert api.delete(f"leads/{lead['id']}").status_code == 204
+    for client in (api, sql_only):
+        answer = client.post("overlap", json=body)
+        assert _in_both(answer.json()) == before, answer.headers[ENGINE_HEADER]
 
 
 def test_an_inactive_segment_is_read_as_in_segment_reads_it(

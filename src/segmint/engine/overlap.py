@@ -120,31 +120,30 @@ def overlap(
     """Every exact region's count (all 2^n - 1 of them, empty ones included), each set's size,
     each pair's intersection and the union, from the index when it can answer, else SQL."""
     by_flags, engine = _flag_counts(conn, project, sets, now)
-    regions = []
-    for flags in _region_order(len(sets)):
-        inside = [s for bit, s in enumerate(sets) if flags >> bit & 1]
-        outside = [s for bit, s in enumerate(sets) if not flags >> bit & 1]
-        tree = And(tuple(s.tree for s in inside) + tuple(Not(s.tree) for s in outside))
-        regions.append(
-            {
-                "sets": [s.key for s in inside],
-                "count": by_flags.get(flags, 0),
-                "filter": to_json(tree),
-            }
-        )
-    pairs = []
-    for (i, first), (j, second) in itertools.combinations(enumerate(sets), 2):
-        both = (1 << i) | (1 << j)
-        pairs.append(
-            {
-                "sets": [first.key, second.key],
-                "count": _within(by_flags, both),
-                "filter": to_json(And((first.tree, second.tree))),
-            }
-        )
     sizes = [s.public(_within(by_flags, 1 << bit)) for bit, s in enumerate(sets)]
-    union = sum(count for flags, count in by_flags.items() if flags)
-    return Overlap(sizes, regions, pairs, union, engine)
+    regions = [_region(sets, flags, by_flags) for flags in _region_order(len(sets))]
+    pairs = [
+        {
+            "sets": [first.key, second.key],
+            "count": _within(by_flags, (1 << i) | (1 << j)),
+            "filter": to_json(And((first.tree, second.tree))),
+        }
+        for (i, first), (j, second) in itertools.combinations(enumerate(sets), 2)
+    ]
+    return Overlap(sizes, regions, pairs, sum(by_flags.values()), engine)
+
+
+def _region(sets: Sequence[OverlapSet], flags: int, by_flags: dict[int, int]) -> dict[str, Any]:
+    """The region of leads in exactly the sets whose bits `flags` holds, with its filter: in
+    each of those, and NOT in each other."""
+    inside = [s for bit, s in enumerate(sets) if flags >> bit & 1]
+    outside = [s for bit, s in enumerate(sets) if not flags >> bit & 1]
+    tree = And(tuple(s.tree for s in inside) + tuple(Not(s.tree) for s in outside))
+    return {
+        "sets": [s.key for s in inside],
+        "count": by_flags.get(flags, 0),
+        "filter": to_json(tree),
+    }
 
 
 def _region_order(size: int) -> list[int]:
@@ -161,19 +160,17 @@ def _within(by_flags: dict[int, int], wanted: int) -> int:
 def _flag_counts(
     conn: sa.Connection, project: Project, sets: Sequence[OverlapSet], now: datetime
 ) -> tuple[dict[int, int], str]:
-    """How many leads carry each combination of membership flags (bit i: in the i-th set);
-    flags 0, the leads in none, included."""
+    """How many leads carry each combination of membership flags (bit i: in the i-th set),
+    for the combinations some lead carries; the leads in no set are left out."""
     source = filtering.StoredSegments(conn, project.id)
 
     def work(reader: Reader) -> dict[int, int]:
         flags = np.zeros(reader.size(), np.uint8)
-        for bit, member in enumerate(sets):
+        for bit, member in enumerate(sets):  # a deleted lead's row is in no mask: flags 0
             mask = reader.select(Audience((member.tree,)), project, now, source)
             flags |= mask.astype(np.uint8) << np.uint8(bit)
         counted = np.bincount(flags, minlength=1 << len(sets))
-        alive = reader.select(Audience(), project, now, source)
-        counted[0] = int(np.count_nonzero(alive & (flags == 0)))  # not the deleted rows
-        return {f: int(c) for f, c in enumerate(counted) if c}
+        return {f: int(c) for f, c in enumerate(counted) if f and c}
 
     indexed = answering.through_index(conn, project, work)
     if indexed is not None:
@@ -193,4 +190,4 @@ def _sql_flag_counts(
     flags = functools.reduce(operator.add, terms).label("flags")
     per_lead = sa.select(flags).where(leads.c.project_id == project.id).subquery()
     query = sa.select(per_lead.c.flags, sa.func.count()).group_by(per_lead.c.flags)
-    return {int(f): int(c) for f, c in conn.execute(query)}
+    return {int(f): int(c) for f, c in conn.execute(query) if f}
