@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Site, log_in, open_page
+from tests.web.conftest import Site, log_in, open_page, screenshot
 
 # Of the 60 seeded leads (tests/web/conftest.py): "new" are the even ones, CEOs every third,
 # the webinar's source every fifth.
@@ -24,6 +24,9 @@ SEED = """async ([hot, ceos, webinar]) => {
   const params = new URLSearchParams({ filter: JSON.stringify(webinar), per_page: 100 });
   const attendees = (await api(`/leads?${params}`)).items.map((lead) => lead.id);
   await post(`/lists/${list.id}/members`, { lead_ids: attendees });
+  const vip = await post("/lists", { name: "VIP" });
+  const newest = (await api("/leads?per_page=10")).items.map((lead) => lead.id);
+  await post(`/lists/${vip.id}/members`, { lead_ids: newest });
   return [hotId, ceoId, list.id];
 }"""
 
@@ -108,4 +111,18 @@ def test_the_page_says_what_is_wrong(site: Site, browser: Any) -> None:
     expect(page.get_by_role("button", name="Add another")).to_be_disabled()  # four at most
     page.get_by_role("button", name="Remove segment or list 4").click()
     expect(page.get_by_label("Segment or list 4", exact=True)).to_have_count(0)
+
+    # Four sets at 375 px: fifteen regions, the picture and the tables within the screen.
+    page.get_by_role("button", name="Add another").click()
+    for number, name in ((2, "Hot leads"), (3, "Webinar"), (4, "VIP")):
+        page.get_by_label(f"Segment or list {number}", exact=True).select_option(label=name)
+    page.get_by_role("button", name="Compare").click()
+    expect(page.get_by_role("table", name="Each region").locator("tbody tr")).to_have_count(15)
+    expect(page.locator("svg.upset a.region")).to_have_count(15)
+    expect(page.locator("#overlap-problem")).to_be_empty()
+    wide, window = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert wide <= window
+    picture = page.locator("svg.upset").bounding_box()
+    assert picture["x"] >= 0 and picture["x"] + picture["width"] <= window, picture
+    screenshot(page, site, "overlap-four", "mobile")
     assert page.errors == []

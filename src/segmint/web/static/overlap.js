@@ -52,7 +52,7 @@ function upsetPicture(result) {
   sets.forEach((s, row) => {
     const y = matrixTop + row * ROW;
     if (row % 2 === 0) root.append(svg("rect", { x: 0, y, width, height: ROW, class: "stripe" }));
-    root.append(svg("text", { x: 6, y: y + ROW / 2 + 4, class: "set-key" }, s.key));
+    root.append(svg("text", { x: 6, y: y + ROW / 2 + 5, class: "set-key" }, s.key));
   });
   regions.forEach((region, at) => root.append(regionColumn(region, at, sets, most, matrixTop)));
   return root;
