@@ -6,14 +6,12 @@ A segment or list enters the comparison exactly as the filter language's `in_seg
 `in_list` reads it, and each region is handed back as the filter that selects it, so the
 Leads page shown for a region counts what the region counted (tests/api/test_overlap_api.py).
 The index answers with one mask per audience and one `bincount` of their bit flags; SQL with
-one statement grouping the leads by the same flags: never a query per region.
+one statement summing the same bits per lead and counting the sums: never a query per region.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,13 +179,19 @@ def _flag_counts(
 def _sql_flag_counts(
     conn: sa.Connection, project: Project, sets: Sequence[OverlapSet], now: datetime
 ) -> dict[int, int]:
-    """One statement: each lead's flags as a sum of CASEs over the sets' conditions (the same
-    conditions a filter's `in_segment` / `in_list` compile to), grouped."""
-    terms = [
-        sa.case((filtering.condition(conn, project, member.tree, now), 1 << bit), else_=0)
+    """One statement: the ids of each set's leads tagged with its bit (each branch the query a
+    count of that set runs, the same condition a filter's `in_segment` / `in_list` compiles
+    to, so it is planned as well as a count is), summed per lead, then counted per sum."""
+    branches = [
+        sa.select(leads.c.id.label("lead_id"), sa.literal(1 << bit).label("bit")).where(
+            leads.c.project_id == project.id,
+            filtering.condition(conn, project, member.tree, now),
+        )
         for bit, member in enumerate(sets)
     ]
-    flags = functools.reduce(operator.add, terms).label("flags")
-    per_lead = sa.select(flags).where(leads.c.project_id == project.id).subquery()
+    tagged = sa.union_all(*branches).subquery()
+    per_lead = (
+        sa.select(sa.func.sum(tagged.c.bit).label("flags")).group_by(tagged.c.lead_id).subquery()
+    )
     query = sa.select(per_lead.c.flags, sa.func.count()).group_by(per_lead.c.flags)
-    return {int(f): int(c) for f, c in conn.execute(query) if f}
+    return {int(f): int(c) for f, c in conn.execute(query)}
