@@ -71,6 +71,7 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
         for op in LISTING_OPERATIONS
     } | {
         ("segments list (20 segments)", "counts"),
+        ("overlap of 4 segments", "regions"),
         ("leads page, a new search each time", "page 1"),
     } | {(page, "page load") for page in PAGES}
     loads = {r["case"]: r for r in report["results"] if r["operation"] == "page load"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,11 +14,12 @@ from segmint import auth
 from segmint.campaigns.definitions import create_campaign, get_campaign
 from segmint.cli import app
 from segmint.clock import SYSTEM_CLOCK
+from segmint.engine import lists as lists_engine
 from segmint.engine import segments
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 from segmint.projects import Project
-from segmint.store.tables import users
+from segmint.store.tables import leads, users
 from tests.csv_formulas import FORMULA_LEADS, FORMULA_ROWS, write_untrimmed
 
 runner = CliRunner()
@@ -244,3 +246,45 @@ def test_include_and_exclude_leads_by_email(db: Engine, db_url: str, project: Pr
 
     code, _, err = _run(db_url, "segments", "include", segment_id, "nobody@x.test")
     assert code == 1 and "no lead with email nobody@x.test" in err
+
+
+def test_overlap_prints_each_region(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    new = out.splitlines()[-1]
+    code, out, err = _run(db_url, "segments", "create", "Ada", "--where", 'email = "ada@x.test"')
+    assert code == 0, err
+    ada = out.splitlines()[-1]
+    with db.begin() as conn:
+        list_id = lists_engine.create_list(conn, project, {"name": "Webinar"}, None)
+        query = sa.select(leads.c.id).where(leads.c.project_id == project.id)
+        ids = conn.execute(query.order_by(leads.c.email)).scalars().all()
+        lists_engine.add_members(conn, project, list_id, ids[:2])  # Ada and Bob
+
+    code, out, err = _run(db_url, "segments", "overlap", new, f"list:{list_id}", f"segment:{ada}")
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"A  segment {new}: New (2 leads)",
+        f"B  segment {ada}: Ada (1 leads)",
+        f"C  list {list_id}: Webinar (2 leads)",
+        "in at least one: 3",
+        "         1  A, not B C",  # Cy
+        "         0  B, not A C",
+        "         1  C, not A B",  # Bob
+        "         0  A and B, not C",
+        "         0  A and C, not B",
+        "         0  B and C, not A",
+        "         1  A and B and C",  # Ada
+    ]
+    code, out, err = _run(db_url, "segments", "overlap", new, f"list:{list_id}", "--json")
+    answer = json.loads(out)
+    assert [r["count"] for r in answer["regions"]] == [1, 1, 1]
+    assert answer["pairs"][0]["count"] == 1
+
+    code, _, err = _run(db_url, "segments", "overlap", new)
+    assert code == 1 and "segments: compare 2 to 4" in err
+    code, _, err = _run(db_url, "segments", "overlap", new, "team:4")
+    assert code == 1 and "audiences[1]: 'team:4' is not a segment id" in err
+    code, _, err = _run(db_url, "segments", "overlap", new, "list:999999")
+    assert code == 1 and "no list 999999" in err

@@ -92,6 +92,8 @@ def _pages(ids: dict[str, int]) -> dict[str, str]:
         "lead": f"/p/default/leads/{ids['lead']}",
         "lists": "/p/default/lists",
         "list": f"/p/default/lists/{ids['list']}",
+        # the segment and the list of the longest names, compared: the picture and the tables
+        "overlap": f"/p/default/overlap?segments={ids['segment']}&lists={ids['list']}",
         "campaigns": "/p/default/campaigns",
         "campaign": f"/p/default/campaigns/{ids['campaign']}",
         "campaign-new": "/p/default/campaigns/new",

@@ -42,6 +42,7 @@ from segmint.clock import SYSTEM_CLOCK, FrozenClock, as_utc
 from segmint.engine import answering, filtering
 from segmint.engine import export as export_engine
 from segmint.engine import leads as leads_engine
+from segmint.engine import overlap as overlap_engine
 from segmint.engine import segments as segments_engine
 from segmint.engine.membership import Reason
 from segmint.engine.paging import Sort
@@ -186,6 +187,7 @@ def run_suite(
         on_case(LEADS_PAGE)
     results += _run_listing(sides, project, repeat)
     results.append(_run_segments_list(sides, project, repeat))
+    results.append(_run_overlap(sides, project, repeat))
     results += _run_page_loads(sides, project, repeat)
     return results
 
@@ -354,6 +356,34 @@ def _run_segments_list(sides: Sides, project: Project, repeat: int) -> Timing:
             audience = answering.segment_audience(conn, project, first[0])
             timing.engine = answering.count(conn, project, audience, SYSTEM_CLOCK.now())[1]
     return timing
+
+
+# -- overlap: the regions of the suite's first four segments --------------------------------
+
+OVERLAP: Final = "overlap of 4 segments"
+
+
+def _run_overlap(sides: Sides, project: Project, repeat: int) -> Timing:
+    """`POST /overlap` as the engine answers it: the 15 exact regions of four segments (the
+    suite's first four cases, kept as segments by ensure_segments); rows: leads in any."""
+    names = [case.name for case in CASES[:4]]
+    with sides.plain.connect() as conn:
+        by_name = dict(
+            conn.execute(
+                sa.select(segments.c.name, segments.c.id).where(
+                    segments.c.project_id == project.id, segments.c.name.in_(names)
+                )
+            ).all()
+        )
+    ids = [by_name[name] for name in names]
+    now = SYSTEM_CLOCK.now()
+
+    def regions(conn: sa.Connection) -> tuple[int, str]:
+        sets = overlap_engine.resolve(conn, project, _owner(project), ids, [])
+        result = overlap_engine.overlap(conn, project, sets, now)
+        return result.union, result.engine
+
+    return _measure(sides, OVERLAP, "regions", regions, repeat)
 
 
 # -- the web UI's pages, as their scripts call the API ---------------------------------------

@@ -6,6 +6,7 @@ so segments it creates have a creator like those made through the API.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from segmint.cli.support import (
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering, manual, segment_tags, segment_versions
 from segmint.engine import leads as leads_engine
+from segmint.engine import overlap as overlap_engine
 from segmint.engine import segments as engine
 from segmint.engine.export import COLUMNS_BY_KEY, chosen_columns, stream_csv
 from segmint.errors import InvalidInput
@@ -419,3 +421,50 @@ def exclude_command(
 ) -> None:
     """Exclude leads from the segment by hand, whatever its filter says (--remove: stop)."""
     _manual(manual.EXCLUDE, segment_id, emails, remove, project, user, database_url)
+
+
+def _audience_ref(text: str, at: int) -> tuple[str, int]:
+    """`12` or `segment:12` -> a segment, `list:3` -> a list."""
+    kind, _, number = text.rpartition(":")
+    kind = kind.strip().lower() or "segment"
+    if kind not in ("segment", "list") or not number.strip().isdigit():
+        raise InvalidInput(
+            f"{text!r} is not a segment id, segment:ID or list:ID", f"audiences[{at}]"
+        )
+    return kind, int(number)
+
+
+@segments_app.command("overlap")
+def overlap_command(
+    audiences: Annotated[
+        list[str], typer.Argument(help="2 to 4 of: a segment id, segment:ID or list:ID.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """How many leads fall in each region where 2 to 4 segments and lists overlap."""
+
+    def action() -> None:
+        refs = [_audience_ref(text, at) for at, text in enumerate(audiences)]
+        segment_ids = [number for kind, number in refs if kind == "segment"]
+        list_ids = [number for kind, number in refs if kind == "list"]
+        db, target, principal = context(database_url, project, user)
+        with db.begin() as conn:
+            sets = overlap_engine.resolve(conn, target, principal, segment_ids, list_ids)
+            result = overlap_engine.overlap(conn, target, sets, SYSTEM_CLOCK.now())
+        if as_json:
+            answer = {k: getattr(result, k) for k in ("sets", "regions", "pairs", "union")}
+            typer.echo(json.dumps(answer, indent=2))
+            return
+        for s in result.sets:
+            typer.echo(f"{s['key']}  {s['kind']} {s['id']}: {s['name']} ({s['count']} leads)")
+        typer.echo(f"in at least one: {result.union}")
+        keys = [s["key"] for s in result.sets]
+        for region in result.regions:
+            outside = [k for k in keys if k not in region["sets"]]
+            words = " and ".join(region["sets"]) + (f", not {' '.join(outside)}" if outside else "")
+            typer.echo(f"{region['count']:>10}  {words}")
+
+    _run(action)

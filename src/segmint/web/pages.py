@@ -138,6 +138,12 @@ def segment_page(request: Request, user: UserDep, project: str, segment_id: int)
     )
 
 
+@router.get("/p/{project}/overlap", response_class=HTMLResponse)
+def overlap_page(request: Request, user: UserDep, project: str) -> Response:
+    """Two to four segments and lists compared; `?segments=1,2&lists=3` chooses them."""
+    return _page(request, user, project, "overlap.html", "segments")
+
+
 @router.get("/p/{project}/leads", response_class=HTMLResponse)
 def leads_page(request: Request, user: UserDep, project: str) -> Response:
     return _page(request, user, project, "leads.html", "leads")

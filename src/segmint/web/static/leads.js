@@ -5,9 +5,43 @@
 const leadColumns = ["name", "email", "company", "job_title", "status", "source", "score", "created"]
   .map((key) => LEAD_COLUMNS[key]);
 
+// A filter given in the address (`?filter=JSON`, as the Overlap page links a region): the table
+// opens on it, the builder starts from it, and a line above the table says what it is.
+function filterFromAddress() {
+  const text = new URLSearchParams(location.search).get("filter");
+  if (!text) return null;
+  try { return JSON.parse(text); } catch (_) {
+    toast("The filter in the address is not valid JSON: showing every lead.", "error");
+    return null;
+  }
+}
+
+// "in segment “Hot” and in list “Webinar” and not in segment “Big”": a filter of references in
+// words, with their names; any other filter in the text syntax.
+function referencesInWords(node) {
+  switch (node.type) {
+    case "and": return node.children.map(referencesInWords).join(" and ");
+    case "not": { const child = referencesInWords(node.child); return child === null ? null : `not ${child}`; }
+    case "in_segment": return `in segment “${node.name ?? node.segment_id}”`;
+    case "in_list": return `in list “${node.name ?? node.list_id}”`;
+    default: return null;
+  }
+}
+
+async function showAddressFilter(filter, box) {
+  try {
+    const parsed = await api("/filters/text", { method: "POST", body: { filter } });
+    const words = referencesInWords(parsed.words);
+    clear(box, "Showing leads ", words !== null ? words : `where ${parsed.text}`, " · ",
+      el("a", { href: projectUrl("/leads") }, "Show all leads"));
+  } catch (error) { clear(box, el("span", { class: "error" }, `The filter in the address: ${error.message}`)); }
+}
+
 async function leadsPage() {
-  let filter = null;
   let showSelection = () => {};
+  let filter = filterFromAddress();
+  const addressNote = document.getElementById("address-filter");
+  if (filter !== null) { addressNote.hidden = false; showAddressFilter(filter, addressNote); }
   const table = pagedTable({
     mount: document.getElementById("lead-table"),
     name: "leads",
@@ -37,6 +71,7 @@ async function leadsPage() {
   const panel = document.getElementById("lead-filter");
   const toggle = document.getElementById("toggle-filter");
   const saveAs = document.getElementById("save-as-segment");
+  saveAs.disabled = filter === null;
   let builder = null;
   toggle.addEventListener("click", async () => {
     panel.hidden = !panel.hidden;
@@ -44,7 +79,7 @@ async function leadsPage() {
     if (builder || panel.hidden) return;
     const vocabulary = await api("/filters/vocabulary");
     let preview = () => {};
-    builder = createBuilder({ mount: document.getElementById("builder"), vocabulary, initial: { and: [] }, onChange: (f) => preview(f) });
+    builder = createBuilder({ mount: document.getElementById("builder"), vocabulary, initial: filter || { and: [] }, onChange: (f) => preview(f) });
     preview = livePreview({ builder, countBox: document.getElementById("live-count"), sampleBox: document.getElementById("preview-sample"),
       warningBox: document.getElementById("preview-warnings"), textBox: null, baseline: null,
       shareBox: document.getElementById("live-share") });
@@ -53,12 +88,14 @@ async function leadsPage() {
     const current = builder.filter();
     const group = current.and || current.or;
     filter = group && !group.length ? null : current;
+    addressNote.hidden = true;  // the table shows the builder's filter now
     saveAs.disabled = filter === null && !table.state.q;
     table.search(table.state.q);
   });
   document.getElementById("clear-filter").addEventListener("click", () => {
     builder.setFilter({ and: [] });
     filter = null;
+    addressNote.hidden = true;
     saveAs.disabled = !table.state.q;
     table.search(table.state.q);
   });

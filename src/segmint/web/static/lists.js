@@ -59,6 +59,7 @@ async function listDetail() {
       el("a", { class: "button", href: projectUrl("/lists") }, "Back to Lists"),
       el("button", { type: "button", disabled: list.member_count === 0, onclick: exportList },
         el("span", { class: "wide-only" }, "Export CSV"), el("span", { class: "narrow-only" }, "Export")),
+      el("a", { class: "button", href: projectUrl(`/overlap?lists=${id}`) }, "Compare with…"),
       list.filter ? el("button", { type: "button", onclick: refresh, title: "Re-apply the stored filter" }, "Refresh") : null);
   }
   async function exportList() {

@@ -283,6 +283,7 @@ async function segmentDetail() {
       el("a", { class: "button", href: projectUrl("/segments") }, "Back to Segments"),
       exportButton,
       el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
+      el("a", { class: "button", href: projectUrl(`/overlap?segments=${id}`) }, "Compare with…"),
       el("button", { type: "button", onclick: duplicate }, "Duplicate"),
       el("button", { type: "button", onclick: convert }, "Convert to list"),
       // An active segment's members are maintained as leads change; a frozen one's are
