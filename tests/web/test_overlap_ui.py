@@ -65,7 +65,7 @@ def test_compare_a_segment_and_a_list_then_open_a_region(site: Site, browser: An
     expect(page.locator("#address-filter")).to_have_text(
         "Showing leads in segment “Hot leads” and in list “Webinar” · Show all leads"
     )
-    emails = page.locator("#lead-table tbody tr td:nth-child(2)")
+    emails = page.locator("#lead-table tbody tr td:nth-child(3)")  # after the box and the name
     expect(emails).to_have_count(6)
     assert sorted(emails.all_inner_texts()) == [
         f"lead{i:02d}@example.com" for i in range(0, 60, 10)

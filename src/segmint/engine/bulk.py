@@ -67,25 +67,38 @@ class Action:
     label: str
     # Checks what the action was given and returns it as stored; run when it is asked for and
     # again before each batch (a list may have been deleted since), before anything is written.
-    check: Callable[[sa.Connection, Project, Params], Params]
+    check: Check
     apply: Apply
     admin_only: bool = False  # deleting leads is for owners and admins, as one at a time is
     # Whether the asker may: checked once, when asked (a batch acts on that permission).
     authorize: Callable[[sa.Connection, Project, Principal, Params], None] | None = None
 
 
-def _check_list(conn: sa.Connection, project: Project, params: Params) -> Params:
-    list_id = params.get("list_id")
-    if not isinstance(list_id, int) or isinstance(list_id, bool):
-        raise InvalidInput("expected the id of a list", "params.list_id")
-    try:
-        lists.get_list(conn, project, list_id)
-    except NotFound:
-        raise InvalidInput(f"no list {list_id} in this project", "params.list_id") from None
-    return {"list_id": list_id}
+Check = Callable[[sa.Connection, Project, Params], Params]
 
 
-def _check_field(name: str) -> Callable[[sa.Connection, Project, Params], Params]:
+def _check_reference(kind: str, get: Callable[[sa.Connection, Project, int], object]) -> Check:
+    """Params `{"<kind>_id": id}` naming one of the project's lists or segments."""
+    key = f"{kind}_id"
+
+    def check(conn: sa.Connection, project: Project, params: Params) -> Params:
+        found = params.get(key)
+        if not isinstance(found, int) or isinstance(found, bool):
+            raise InvalidInput(f"expected the id of a {kind}", f"params.{key}")
+        try:
+            get(conn, project, found)
+        except NotFound:
+            raise InvalidInput(f"no {kind} {found} in this project", f"params.{key}") from None
+        return {key: found}
+
+    return check
+
+
+_check_list = _check_reference("list", lists.get_list)
+_check_segment = _check_reference("segment", segments_engine.get_segment)
+
+
+def _check_field(name: str) -> Check:
     """Params `{name: value}`, the value checked as a lead's field is when written."""
 
     def check(_conn: sa.Connection, project: Project, params: Params) -> Params:
@@ -173,19 +186,6 @@ def _delete(
         leads.delete().where(leads.c.project_id == project.id, leads.c.id.in_(ids))
     )
     return int(result.rowcount)
-
-
-def _check_segment(conn: sa.Connection, project: Project, params: Params) -> Params:
-    segment_id = params.get("segment_id")
-    if not isinstance(segment_id, int) or isinstance(segment_id, bool):
-        raise InvalidInput("expected the id of a segment", "params.segment_id")
-    try:
-        segments_engine.get_segment(conn, project, segment_id)
-    except NotFound:
-        raise InvalidInput(
-            f"no segment {segment_id} in this project", "params.segment_id"
-        ) from None
-    return {"segment_id": segment_id}
 
 
 def _may_edit_segment(

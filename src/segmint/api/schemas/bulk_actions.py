@@ -22,7 +22,7 @@ ActionKey = Literal[
 ]
 
 
-class BulkSelection(Strict):
+class BulkSelectionIn(Strict):
     """Which leads: `lead_ids` alone, or every lead matching any of `filter`, a segment's or a
     list's members, and `q` (a search in name, email and company)."""
 
@@ -42,7 +42,7 @@ class BulkActionCreate(Strict):
         "set_owner: `owner` (null clears); add_tags/remove_tags: `tags`; delete: none.",
         examples=[{"status": "contacted"}],
     )
-    selection: BulkSelection
+    selection: BulkSelectionIn
     confirm: int | None = Field(
         None, description="To delete: the number of leads selected, as the user typed it."
     )
