@@ -59,6 +59,7 @@ Params = dict[str, Any]
 # Writes one batch of leads (ids known to be the project's, in the caller's transaction) on
 # behalf of its author (an email, for the history a change records); returns how many changed.
 Apply = Callable[[sa.Connection, Project, Params, list[int], datetime, str], int]
+Check = Callable[[sa.Connection, Project, Params], Params]
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,6 @@ class Action:
     admin_only: bool = False  # deleting leads is for owners and admins, as one at a time is
     # Whether the asker may: checked once, when asked (a batch acts on that permission).
     authorize: Callable[[sa.Connection, Project, Principal, Params], None] | None = None
-
-
-Check = Callable[[sa.Connection, Project, Params], Params]
 
 
 def _check_reference(kind: str, get: Callable[[sa.Connection, Project, int], object]) -> Check:
