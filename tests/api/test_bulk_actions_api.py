@@ -217,7 +217,7 @@ def test_leads_written_after_the_ask_and_leads_deleted_before_their_batch_are_le
 ) -> None:
     monkeypatch.setattr(bulk, "BATCH", 1)
     ids = _people(api, 3, status="new")
-    job = _start(api, action="set_owner", params={"owner": "ann@acme.test"}, selection={})
+    job = _start(api, action="set_owner", params={"owner": "member@acme.test"}, selection={})
     assert job["total"] == 3
     late = _leads(api, {"email": "late@x.test", "status": "new"})[0]
     assert api.delete(f"leads/{ids[2]}").status_code == 204
@@ -235,6 +235,10 @@ def test_leads_written_after_the_ask_and_leads_deleted_before_their_batch_are_le
         ({"action": "set_status", "selection": {}}, "params.status"),
         ({"action": "add_tags", "params": {"tags": []}, "selection": {}}, "params.tags"),
         ({"action": "add_to_list", "params": {"list_id": 999}, "selection": {}}, "params.list_id"),
+        (
+            {"action": "set_owner", "params": {"owner": "stranger@x.test"}, "selection": {}},
+            "params.owner",
+        ),
         ({"action": "delete", "params": {"x": 1}, "selection": {}}, "params"),
         (
             {"action": "set_owner", "params": {"owner": None}, "selection": {"lead_ids": [999]}},

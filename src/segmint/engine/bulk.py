@@ -22,7 +22,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from segmint.auth import Principal
-from segmint.engine import answering, filtering, lists, manual, membership, outbox, scoring
+from segmint.engine import answering, filtering, lists, manual, membership, outbox, owners, scoring
 from segmint.engine import segments as segments_engine
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
@@ -99,14 +99,17 @@ _check_segment = _check_reference("segment", segments_engine.get_segment)
 def _check_field(name: str) -> Check:
     """Params `{name: value}`, the value checked as a lead's field is when written."""
 
-    def check(_conn: sa.Connection, project: Project, params: Params) -> Params:
+    def check(conn: sa.Connection, project: Project, params: Params) -> Params:
         if name not in params:
             raise InvalidInput(f"give the {name} to set", f"params.{name}")
         try:
             lead = prepare_lead(0, {name: params[name]}, project, keep_blank=True)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, f"params.{exc.path or name}") from None
-        return {name: lead.columns.get(name)}
+        value = lead.columns.get(name)
+        if name == owners.OWNER:
+            owners.check(conn, project, value, f"params.{name}")
+        return {name: value}
 
     return check
 

@@ -57,13 +57,20 @@ def validate(
     segment_id: int | None = None,
     *,
     reader: Principal | None,
+    me: str | None = None,
 ) -> Node:
     """A filter from user input, checked against the project's fields, segments and lists:
-    every segment it refers to must be one `reader` may read (403 naming the reference)."""
+    every segment it refers to must be one `reader` may read (403 naming the reference).
+    "Assigned to me" means `me`, by default the reader (a segment's edit passes its creator)."""
     if data is None:
         raise InvalidInput("a segment needs at least one condition", "filter")
     source = source_for(conn, project, reader)
-    return parse_filter(data, project, source, segment_id=segment_id)
+    me = me or reader_email(reader)
+    return parse_filter(data, project, source, segment_id=segment_id, me=me)
+
+
+def reader_email(reader: Principal | None) -> str | None:
+    return reader.email if reader is not None else None
 
 
 def check_stored_readable(
@@ -87,7 +94,8 @@ def check_segments_readable(
 def parse_text(
     conn: sa.Connection, project: Project, text: str, *, reader: Principal | None
 ) -> Node:
-    return _parse_text(text, project, source_for(conn, project, reader))
+    source = source_for(conn, project, reader)
+    return _parse_text(text, project, source, me=reader_email(reader))
 
 
 def load(project: Project, stored: Any) -> Node:

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import outbox, scoring, values
+from segmint.engine import outbox, owners, scoring, values
 from segmint.errors import InvalidInput
 from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
@@ -128,6 +128,7 @@ class Upserted(NamedTuple):
     created: int
     updated: int
     skipped: int
+    unassigned: list[tuple[int, str]]  # (location, owner) of rows written without their owner
 
 
 def upsert(
@@ -139,7 +140,9 @@ def upsert(
 ) -> Upserted:
     """Write one batch of validated records in the caller's transaction: a record whose email
     matches a stored lead updates it (or is skipped, with `on_conflict="skip"`), any other
-    creates a lead; every written lead is queued for membership maintenance."""
+    creates a lead; every written lead is queued for membership maintenance. An owner who is
+    not a user of the organization is left out of its record (reported, the row kept)."""
+    unassigned = _drop_unknown_owners(conn, project, batch)
     stored = _stored_by_email(conn, project, [lead.email for lead in batch if lead.email])
     bands = scoring.levels(conn, project)
     inserts: list[dict[str, Any]] = []
@@ -161,7 +164,19 @@ def upsert(
         conn.execute(update_statement(keys), rows)
         changed = [row["b_id"] for row in rows]
         outbox.leads_written(conn, project.id, changed, now, written_columns(keys))
-    return Upserted(len(inserts), sum(len(rows) for rows in updates.values()), skipped)
+    return Upserted(len(inserts), sum(len(rows) for rows in updates.values()), skipped, unassigned)
+
+
+def _drop_unknown_owners(
+    conn: sa.Connection, project: Project, batch: list[LeadInput]
+) -> list[tuple[int, str]]:
+    named = {owner for lead in batch if isinstance(owner := lead.columns.get(owners.OWNER), str)}
+    strangers = owners.unknown(conn, project, named)
+    dropped = []
+    for lead in batch:
+        if lead.columns.get(owners.OWNER) in strangers:
+            dropped.append((lead.location, lead.columns.pop(owners.OWNER)))
+    return dropped
 
 
 def _stored_by_email(conn: sa.Connection, project: Project, emails: list[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.engine import answering, lists, membership, outbox, scoring
+from segmint.engine import answering, lists, membership, outbox, owners, scoring
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
     insert_values,
@@ -64,6 +64,7 @@ def create_lead(
 ) -> LeadRow:
     lead = prepare_lead(0, record, project)
     _check_account(conn, project, lead.columns.get("account_id"))
+    owners.check(conn, project, lead.columns.get(owners.OWNER))
     if lead.email and _id_by_email(conn, project, lead.email) is not None:
         raise Conflict(f"a lead with email {lead.email} already exists", "email")
     now = clock.now()
@@ -105,6 +106,7 @@ def update_lead(
         raise NotFound(f"no lead {lead_id}")
     lead = prepare_lead(0, record, project, keep_blank=True)
     _check_account(conn, project, lead.columns.get("account_id"))
+    owners.check(conn, project, lead.columns.get(owners.OWNER))
     if lead.email and lead.email != existing.email:
         other = _id_by_email(conn, project, lead.email)
         if other is not None:

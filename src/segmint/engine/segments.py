@@ -291,8 +291,10 @@ def update_segment(
             raise InvalidInput("must be true or false", "active")
         changes["active"] = data["active"]
     if "filter" in data:
+        # "Assigned to me" in a segment means its creator's leads, whoever edits it.
+        creator = row.created_by_email
         tree = filtering.validate(
-            conn, project, data["filter"], segment_id=segment_id, reader=principal
+            conn, project, data["filter"], segment_id=segment_id, reader=principal, me=creator
         )
         new_filter = filtering.to_json(tree)
         if new_filter != row.filter:
@@ -572,7 +574,7 @@ def condition_counts(
     counts: list[dict[str, Any]] = []
     engines: set[str] = set()
     for path, leaf in _conditions(data, "filter")[:MAX_COUNTED_CONDITIONS]:
-        tree = parse_filter(leaf, project, source)
+        tree = parse_filter(leaf, project, source, me=filtering.reader_email(reader))
         total, engine = answering.count(conn, project, Audience((tree,)), now)
         counts.append({"path": path, "count": total})
         engines.add(engine)

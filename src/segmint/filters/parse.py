@@ -40,7 +40,18 @@ MAX_DAYS: Final = 100_000
 MAX_COUNT: Final = 1_000_000_000
 MIN_YEAR: Final = 1000
 MAX_YEAR: Final = 9000
-NODE_KEYS: Final = ("and", "or", "not", "field", "event", "in_segment", "in_list")
+NODE_KEYS: Final = (
+    "and",
+    "or",
+    "not",
+    "field",
+    "event",
+    "in_segment",
+    "in_list",
+    "assigned_to_me",
+)
+# What "assigned to me" reads: the one lead column that names a user.
+OWNER_FIELD: Final = "owner"
 
 
 def _fail(path: str, message: str) -> InvalidInput:
@@ -48,8 +59,9 @@ def _fail(path: str, message: str) -> InvalidInput:
 
 
 class _Parser:
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, me: str | None = None) -> None:
         self.project = project
+        self.me = me
         self.conditions = 0
         self.segment_refs: list[tuple[int, str]] = []
         self.list_refs: list[tuple[int, str]] = []
@@ -63,7 +75,7 @@ class _Parser:
         if len(kinds) != 1:
             raise _fail(path, f"expected exactly one of: {', '.join(NODE_KEYS)}")
         kind = kinds[0]
-        if in_event and kind in ("event", "in_segment", "in_list"):
+        if in_event and kind in ("event", "in_segment", "in_list", "assigned_to_me"):
             raise _fail(path, f"{kind!r} is not allowed inside an event's where")
         if kind in ("and", "or", "not"):
             return self.group(kind, data, path, depth, in_event)
@@ -74,7 +86,19 @@ class _Parser:
             return self.condition(data, path, in_event)
         if kind == "event":
             return self.event(data, path, depth)
+        if kind == "assigned_to_me":
+            return self.assigned_to_me(data, path)
         return self.reference(kind, data, path)
+
+    def assigned_to_me(self, data: dict[str, Any], path: str) -> Condition:
+        """Sugar for `owner eq <me>`, resolved here: a saved segment stores the owner it meant,
+        so its membership never depends on who looks at it."""
+        _only_keys(data, ("assigned_to_me",), path)
+        if data["assigned_to_me"] is not True:
+            raise _fail(f"{path}.assigned_to_me", "expected true (use not for the opposite)")
+        if self.me is None:
+            raise _fail(path, "assigned_to_me needs a signed-in user: name the owner instead")
+        return Condition(OWNER_FIELD, "eq", self.me)
 
     def group(self, kind: str, data: dict[str, Any], path: str, depth: int, in_event: bool) -> Node:
         _only_keys(data, (kind,), path)
@@ -483,14 +507,18 @@ def parse_filter(
     *,
     segment_id: int | None = None,
     path: str = "filter",
+    me: str | None = None,
 ) -> Node:
     """Validate filter JSON and build its tree; raises InvalidInput naming the bad node's path.
+
+    `me`: the email `{"assigned_to_me": true}` stands for (the reader of an ad-hoc filter, the
+    creator of a saved segment); without it that node is refused.
 
     With `segments`, `in_segment` / `in_list` references must exist, every segment they reach
     must be one the caller may read (else Forbidden) and `in_segment` must not form a cycle
     (through the stored filters) back to `segment_id`, the segment being saved.
     """
-    parser = _Parser(project)
+    parser = _Parser(project, me)
     try:
         node = parser.node(data, path, depth=1)
     except RecursionError:

@@ -151,6 +151,9 @@ class _ToJson(Transformer[Token, Any]):
     def list_ref(self, children: list[Any]) -> Any:
         return {"in_list": _number(children[-1])}
 
+    def assigned_to_me(self, _children: list[Any]) -> Any:
+        return {"assigned_to_me": True}
+
     def with_value(self, children: list[Any]) -> Any:
         return {"field": children[0], "op": _operator(_words(children)), "value": children[-1]}
 
@@ -276,9 +279,10 @@ def parse_text(
     segments: SegmentSource | None = None,
     *,
     segment_id: int | None = None,
+    me: str | None = None,
 ) -> Node:
     """Text syntax -> validated tree (see grammar.lark); raises InvalidInput."""
-    return parse_filter(text_to_json(text), project, segments, segment_id=segment_id)
+    return parse_filter(text_to_json(text), project, segments, segment_id=segment_id, me=me)
 
 
 # -- printing ----------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Counts:
     accepted: int = 0
     # Rows the write itself turned down (an unknown lead, say): reported, not counted.
     rejected: list[RowError] = field(default_factory=list)
+    # Rows written without their owner, who is not a user (message: the owner named).
+    unassigned: list[RowError] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
         self.created += other.created
@@ -53,6 +55,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # about the whole file, not one row
+    unassigned: list[RowError] = field(default_factory=list)  # see Counts.unassigned
 
     def record_error(self, error: RowError) -> None:
         self.failed += 1
@@ -141,6 +144,7 @@ class BatchWriter(Generic[T]):
 
     def _count(self, result: Counts) -> None:
         self._report.counts.add(result)
+        self._report.unassigned.extend(result.unassigned)
         for error in result.rejected:
             self.fail(error.location, error.message)
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock
+from segmint.engine import owners
 from segmint.engine.lead_writes import (
     ON_CONFLICT_CHOICES,
     LeadInput,
@@ -23,6 +24,7 @@ from segmint.ingest.batches import (
     Counts,
     ErrorCallback,
     ImportReport,
+    RowError,
 )
 from segmint.projects import Project
 from segmint.store.db import Bind
@@ -43,12 +45,15 @@ class LeadWriter:
         clock: Clock = SYSTEM_CLOCK,
         on_error: ErrorCallback | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        unit: str = "line",
     ) -> None:
         if on_conflict not in ON_CONFLICT_CHOICES:
             raise InvalidInput("must be 'update' or 'skip'", "on_conflict")
         self.project = project
         self.on_conflict = on_conflict
         self.clock = clock
+        self._report = report
+        self._unit = unit  # what a location is, in warnings: a file's line, a request's row
         self._batches: BatchWriter[LeadInput] = BatchWriter(
             engine,
             self._write,
@@ -72,12 +77,18 @@ class LeadWriter:
 
     def close(self) -> None:
         self._batches.flush()
+        dropped = [(row.location, row.message) for row in self._report.unassigned]
+        if dropped:
+            self._report.warnings.append(owners.unassigned_warning(dropped, self._unit))
 
     def _write(self, conn: sa.Connection, batch: list[LeadInput]) -> Counts:
-        created, updated, skipped = upsert(
-            conn, self.project, batch, self.on_conflict, self.clock.now()
+        written = upsert(conn, self.project, batch, self.on_conflict, self.clock.now())
+        return Counts(
+            created=written.created,
+            updated=written.updated,
+            skipped=written.skipped,
+            unassigned=[RowError(location, owner) for location, owner in written.unassigned],
         )
-        return Counts(created=created, updated=updated, skipped=skipped)
 
 
 def upsert_leads(
@@ -89,10 +100,11 @@ def upsert_leads(
     on_error: ErrorCallback | None = None,
     keep_blank: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    unit: str = "line",
 ) -> ImportReport:
     """Upsert `(location, record)` pairs; bad records are reported, good ones always stored."""
     report = ImportReport()
-    writer = LeadWriter(engine, project, report, on_conflict, clock, on_error, batch_size)
+    writer = LeadWriter(engine, project, report, on_conflict, clock, on_error, batch_size, unit)
     for location, record in records:
         writer.add(location, record, keep_blank)
     writer.close()

@@ -163,13 +163,16 @@ def bulk_upsert(
 ) -> LeadBulkResult:
     conn.commit()  # the project's lookup is done: each batch is a transaction of its own
     rows = enumerate(body.leads)
-    report = upsert_leads(conn, project, rows, body.on_conflict, clock, keep_blank=True)
+    report = upsert_leads(
+        conn, project, rows, body.on_conflict, clock, keep_blank=True, unit="index"
+    )
     counts = report.counts
     return LeadBulkResult(
         created=counts.created,
         updated=counts.updated,
         skipped=counts.skipped,
         errors=row_errors(report.errors),
+        warnings=report.warnings,
     )
 
 

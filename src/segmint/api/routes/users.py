@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Response
 
 from segmint import auth
-from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep
+from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
 from segmint.api.schemas.users import (
+    Assignee,
+    AssigneeList,
     TokenCreate,
     TokenIssued,
     TokenList,
@@ -21,6 +23,7 @@ from segmint.api.schemas.users import (
     UserList,
     UserPublic,
 )
+from segmint.engine import owners
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import get_project
@@ -52,6 +55,20 @@ def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
         .order_by(users.c.email)
     )
     return UserList(items=[_user(r) for r in rows])
+
+
+@router.get(
+    "/projects/{project}/assignees",
+    response_model=AssigneeList,
+    summary="Users a lead can be assigned to",
+)
+def list_assignees(
+    conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+) -> AssigneeList:
+    """Any reader of the project may see them: it is whom they can assign leads to."""
+    rows = owners.assignees(conn, project)
+    items = [Assignee.model_validate(row, from_attributes=True) for row in rows]
+    return AssigneeList(items=items, me=principal.email)
 
 
 @router.post(

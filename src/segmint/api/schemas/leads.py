@@ -148,6 +148,10 @@ class LeadBulkResult(BaseModel):
     updated: int
     skipped: int
     errors: list[RowErrorPublic]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="About rows that were written, but not as given (an owner who is not a user).",
+    )
 
 
 class ScorePointPublic(BaseModel):

@@ -23,6 +23,19 @@ class UserList(BaseModel):
     items: list[UserPublic]
 
 
+class Assignee(BaseModel):
+    """A user a lead can be assigned to (its `owner`): what a picker shows."""
+
+    id: int
+    email: str
+    name: str | None
+
+
+class AssigneeList(BaseModel):
+    items: list[Assignee]
+    me: str = Field(description="The caller's email: what `assigned_to_me` stands for.")
+
+
 class UserCreate(Strict):
     email: str = Field(max_length=320, examples=["ada@example.com"])
     role: Role = Role.MEMBER
