@@ -94,7 +94,7 @@ def test_deleting_asks_for_the_count_typed(site: Site, browser: Any) -> None:
     expect(dialog.get_by_role("alert")).to_have_text("Type the number of leads selected, exactly.")
     dialog.get_by_label("Type 1 to confirm").fill("1")
     dialog.get_by_role("button", name="Delete 1 lead").click()
-    expect(page.locator(".toast").last).to_have_text("Delete: done, 1 of 1 leads changed.")
+    expect(page.locator(".toast").last).to_have_text("Delete: done, 1 of 1 lead changed.")
     expect(page.locator("#lead-table")).to_contain_text("Nothing matches the search “lead01@”.")
     assert _statuses(site, ["lead01@example.com"]) == []
     assert page.errors == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from segmint.engine import fit, scoring, seen
+from segmint.engine import fit, owners, scoring, seen
 from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
 from segmint.filters.fields import ENRICHMENT_LABELS
 from segmint.projects import Project
@@ -117,6 +117,7 @@ def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:
         "source": _seen(conn, project, leads.c.source),
         "engagement_level": tuple(name for name, _ in scoring.levels(conn, project)),
         "profile_level": tuple(name for name, _ in fit.levels(conn, project)),
+        "owner": tuple(row.email for row in owners.assignees(conn, project)),
     }
     groups: dict[str, list[dict[str, Any]]] = {
         "Lead": [],

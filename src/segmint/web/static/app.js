@@ -508,3 +508,10 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // A message shown on the next page (after a redirect).
 const flashNext = (message) => sessionStorage.setItem("segmint-flash", message);
+
+// A user a lead can be assigned to, as pickers name them: "Ada Lovelace <ada@x.test>", "(me)"
+// after the reader.
+function assigneeLabel(user, me) {
+  const named = user.name ? `${user.name} <${user.email}>` : user.email;
+  return user.email === me ? `${named} (me)` : named;
+}

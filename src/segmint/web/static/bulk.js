@@ -103,8 +103,10 @@ async function askBulk(action, size) {
     control = el("select", { id: "bulk-value" }, settings.statuses.map((s) => el("option", { value: s }, s)));
     read = () => ({ params: { status: control.value } });
   } else if (action.key === "set_owner") {
-    control = el("input", { id: "bulk-value", type: "email", placeholder: "Leave empty for no owner" });
-    read = () => ({ params: { owner: control.value.trim() || null } });
+    const users = await api("/assignees");
+    control = el("select", { id: "bulk-value" }, el("option", { value: "" }, "No owner (unassigned)"),
+      users.items.map((u) => el("option", { value: u.email }, assigneeLabel(u, users.me))));
+    read = () => ({ params: { owner: control.value || null } });
   } else if (action.key === "add_tags" || action.key === "remove_tags") {
     control = el("input", { id: "bulk-value", required: true, placeholder: "Tags, separated by commas" });
     read = () => (control.value.trim() ? { params: { tags: control.value } } : null);
@@ -157,7 +159,8 @@ async function followBulk(job, action, box) {
   }
   clear(box);
   if (job.state === "done") {
-    toast(`${action.label.replace("…", "")}: done, ${fmtNumber(job.changed)} of ${fmtNumber(job.processed)} leads changed.`);
+    const leads = job.processed === 1 ? "lead" : "leads";
+    toast(`${action.label.replace("…", "")}: done, ${fmtNumber(job.changed)} of ${fmtNumber(job.processed)} ${leads} changed.`);
   } else {
     toast(`${action.label.replace("…", "")}: ${job.state} after ${fmtNumber(job.processed)} leads. ${job.error || ""}`, "error");
   }

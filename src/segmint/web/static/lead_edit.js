@@ -17,7 +17,7 @@ const CONTACT_FIELDS = [
 ];
 const PIPELINE_FIELDS = [
   { key: "status", label: "Status", choices: "statuses" },
-  { key: "owner", label: "Owner (a user's email)", type: "email", autocomplete: "off" },
+  { key: "owner", label: "Owner", choices: "owners" },
   { key: "priority", label: "Priority" },
   { key: "group_name", label: "Group" },
 ];
@@ -27,10 +27,12 @@ const TEXT_MAX = 1000;  // as the API's (model.py TEXT_MAX): the input stops whe
 // What the selects offer, from the project: the builder's vocabulary (statuses, sources seen in
 // the data, phone types) and the declared custom fields.
 async function loadLeadChoices() {
-  const [vocabulary, custom] = await Promise.all([api("/filters/vocabulary"), api("/custom-fields")]);
+  const [vocabulary, custom, users] = await Promise.all([api("/filters/vocabulary"), api("/custom-fields"), api("/assignees")]);
   const fields = vocabulary.groups.flatMap((group) => group.fields);
   const options = (name) => fields.find((f) => f.name === name)?.options || [];
-  return { statuses: options("status"), sources: options("source"), phoneTypes: options("phone_type"), custom: custom.items };
+  const ownerLabels = Object.fromEntries(users.items.map((u) => [u.email, assigneeLabel(u, users.me)]));
+  return { statuses: options("status"), sources: options("source"), phoneTypes: options("phone_type"), custom: custom.items,
+    owners: users.items.map((u) => u.email), labels: { owners: ownerLabels } };
 }
 
 const sameValue = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -56,7 +58,7 @@ function textControl(field, lead, choices) {
   const id = `edit-${field.key}`;
   const current = lead[field.key] ?? null;
   const input = field.choices
-    ? selectOf(id, choices[field.choices], current)
+    ? selectOf(id, choices[field.choices], current, (choices.labels || {})[field.choices])
     : el("input", { id, type: field.type || "text", value: current ?? "", maxlength: TEXT_MAX, autocomplete: field.autocomplete || null });
   const control = fieldBox(field.key, id, field.label, input);
   return { ...control, key: field.key, original: current, value: () => textOrNull(input.value) };

@@ -40,6 +40,12 @@ async function showAddressFilter(filter, box) {
 async function leadsPage() {
   let showSelection = () => {};
   let filter = filterFromAddress();
+  // What the table shows: the builder's (or the address's) filter, and "Assigned to me".
+  const mine = document.getElementById("assigned-to-me");
+  const applied = () => {
+    const parts = [filter, mine.checked ? { assigned_to_me: true } : null].filter(Boolean);
+    return parts.length > 1 ? { and: parts } : parts[0] || null;
+  };
   const addressNote = document.getElementById("address-filter");
   if (filter !== null) { addressNote.hidden = false; showAddressFilter(filter, addressNote); }
   const table = pagedTable({
@@ -54,24 +60,28 @@ async function leadsPage() {
     load: ({ page, perPage, sort, q }) => {
       const params = new URLSearchParams({ page, per_page: perPage, sort });
       if (q) params.set("q", q);
-      if (filter) params.set("filter", JSON.stringify(filter));
+      if (applied()) params.set("filter", JSON.stringify(applied()));
       return api(`/leads?${params}`);
     },
   });
   table.render();
   // "All N matching": what the table shows, the applied filter and the search.
-  const shown = () => ({ ...(filter ? { filter } : {}), ...(table.state.q ? { q: table.state.q } : {}) });
+  const shown = () => ({ ...(applied() ? { filter: applied() } : {}), ...(table.state.q ? { q: table.state.q } : {}) });
   showSelection = bulkBar({ table, mount: document.getElementById("lead-bulk"), everyone: shown, exportFilter: shown });
   const searchBox = document.getElementById("lead-search");
   searchBox.addEventListener("input", debounce((e) => {
     table.search(e.target.value.trim());
-    saveAs.disabled = filter === null && !e.target.value.trim();
+    saveAs.disabled = applied() === null && !e.target.value.trim();
   }, 300));
+  mine.addEventListener("change", () => {
+    saveAs.disabled = applied() === null && !table.state.q;
+    table.search(table.state.q);
+  });
 
   const panel = document.getElementById("lead-filter");
   const toggle = document.getElementById("toggle-filter");
   const saveAs = document.getElementById("save-as-segment");
-  saveAs.disabled = filter === null;
+  saveAs.disabled = applied() === null;
   let builder = null;
   toggle.addEventListener("click", async () => {
     panel.hidden = !panel.hidden;
@@ -89,14 +99,14 @@ async function leadsPage() {
     const group = current.and || current.or;
     filter = group && !group.length ? null : current;
     addressNote.hidden = true;  // the table shows the builder's filter now
-    saveAs.disabled = filter === null && !table.state.q;
+    saveAs.disabled = applied() === null && !table.state.q;
     table.search(table.state.q);
   });
   document.getElementById("clear-filter").addEventListener("click", () => {
     builder.setFilter({ and: [] });
     filter = null;
     addressNote.hidden = true;
-    saveAs.disabled = !table.state.q;
+    saveAs.disabled = applied() === null && !table.state.q;
     table.search(table.state.q);
   });
   // The segment keeps what the table shows: the filter and the search, which becomes the
@@ -104,7 +114,7 @@ async function leadsPage() {
   saveAs.addEventListener("click", async () => {
     const q = table.state.q;
     const search = q ? { or: ["name", "email", "company"].map((field) => ({ field, op: "contains", value: q })) } : null;
-    const parts = [filter, search].filter(Boolean);
+    const parts = [applied(), search].filter(Boolean);
     const name = await promptDialog({ title: "Save as a segment", label: "Segment name", confirmLabel: "Create Segment",
       note: search ? `The search “${q}” is kept as a condition: name, email or company contains “${q}”.` : null });
     if (!name) return;
