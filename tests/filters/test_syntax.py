@@ -183,3 +183,18 @@ _TOKENS = st.sampled_from(
 def test_arbitrary_text_only_raises_invalid_input(text: str) -> None:
     with contextlib.suppress(InvalidInput):
         parse_text(text, P)
+
+
+def test_assigned_to_me_is_the_given_reader_and_needs_one() -> None:
+    tree = parse_text('assigned to me and not status = "lost"', P, me="ada@acme.test")
+    assert to_json(tree)["and"][0] == {"field": "owner", "op": "eq", "value": "ada@acme.test"}
+    assert parse_filter({"assigned_to_me": True}, P, me="ada@acme.test") == parse_text(
+        'owner = "ada@acme.test"', P
+    )
+    with pytest.raises(InvalidInput) as caught:
+        parse_text('status = "new" or assigned to me', P)
+    assert caught.value.path == "filter.or[1]" and "signed-in user" in caught.value.message
+    # The new keywords are quoted where they are names.
+    tree = parse_filter({"event": "x", "where": {"field": "to", "op": "eq", "value": "me"}}, P)
+    assert to_text(tree) == 'performed "x" where (`to` = "me")'
+    assert parse_text(to_text(tree), P) == tree
