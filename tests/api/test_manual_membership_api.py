@@ -258,3 +258,23 @@ def test_deleting_a_lead_removes_its_manual_rows(api: Api, db: Engine) -> None:
     listed = api.get(f"segments/{segment_id}/includes").json()
     assert [i["lead_id"] for i in listed["items"]] == [ids["dan"]]
     assert _member_emails(api, segment_id)[0] == {"ann", "ben", "dan"}
+
+
+def test_a_duplicate_keeps_the_leads_included_and_excluded_by_hand(
+    api: Api, sql_api: Api, db: Engine
+) -> None:
+    ids = _seed(api)
+    segment_id = _segment(api)
+    api.post(f"segments/{segment_id}/includes", json={"lead_ids": [ids["cat"]]})
+    api.post(f"segments/{segment_id}/excludes", json={"lead_ids": [ids["ann"]]})
+    copy = api.post(f"segments/{segment_id}/duplicate")
+    assert copy.status_code == 201, copy.text
+    copy_id = copy.json()["id"]
+    assert copy.json()["member_count"] == 2
+    for client in (api, sql_api):
+        assert _answers(client, copy_id)["members"] == {"ben", "cat"}
+    Worker(db).drain()  # its first sync keeps them too, and the original is unchanged
+    assert _answers(api, copy_id)["members"] == {"ben", "cat"}
+    assert _answers(api, segment_id)["members"] == {"ben", "cat"}
+    listed = api.get(f"segments/{copy_id}/excludes").json()["items"]
+    assert [lead["email"] for lead in listed] == ["ann@x.test"]

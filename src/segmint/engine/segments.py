@@ -33,7 +33,7 @@ from segmint.model import Role
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.rows import SegmentRow, SegmentWithCreator
-from segmint.store.tables import leads, segment_members, segments, users
+from segmint.store.tables import leads, manual_members, segment_members, segments, users
 from segmint.store.tables import segment_tags as tags_table
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -360,7 +360,20 @@ def duplicate_segment(
         "active": row.active,
         "tags": segment_tags.tags_of(conn, project, [row.id])[row.id],
     }
-    return create_segment(conn, project, principal, copy, clock)
+    created = create_segment(conn, project, principal, copy, clock)
+    _copy_manual_members(conn, project, row.id, created.id)
+    return created
+
+
+def _copy_manual_members(conn: sa.Connection, project: Project, source: int, target: int) -> None:
+    """The leads included or excluded by hand are part of what a segment is: a copy keeps them
+    (in the same transaction as the copy, before its first sync reads them)."""
+    c = manual_members.c
+    kept = sa.select(
+        c.project_id, sa.literal(target, sa.BigInteger), c.lead_id, c.kind, c.added_at
+    ).where(c.project_id == project.id, c.segment_id == source)
+    columns = ["project_id", "segment_id", "lead_id", "kind", "added_at"]
+    conn.execute(manual_members.insert().from_select(columns, kept))
 
 
 @dataclass(frozen=True)
