@@ -378,6 +378,13 @@ def update_campaign(
     data: Mapping[str, Any],
     now: datetime,
 ) -> None:
+    # Locked first (PostgreSQL): the merge below reads the stored targeting, and a segment
+    # deleted meanwhile with ?campaigns=detach (which locks the same rows) must not come back.
+    conn.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.project_id == project.id, campaigns.c.id == campaign_id)
+        .with_for_update()
+    )
     current = editable_campaign(conn, project, principal, campaign_id)
     values = _values(conn, project, data, current, principal)
     merged = {**asdict(current), **values}
