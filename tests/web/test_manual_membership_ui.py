@@ -48,6 +48,11 @@ def test_add_selected_leads_to_a_segment_then_exclude_and_remove(site: Site, bro
     page.get_by_role("button", name="Exclude First00 Last00").click()
     expect(page.locator("#excluded").get_by_role("link", name="First00 Last00")).to_be_visible()
     expect(page.locator("#member-count")).to_have_text("31")
+    # The worker records the exclusion a moment later; the history shows it without a reload.
+    latest = page.locator("#history li").first
+    expect(latest).to_contain_text("exited", timeout=15000)
+    expect(latest).to_contain_text("First00 Last00")
+    expect(latest).to_contain_text("manual")
 
     # "Why?" says a member is in by hand.
     page.get_by_label("Search members").fill("First01")

@@ -332,9 +332,7 @@ async function segmentDetail() {
         `${fmtNumber(done.member_count)} members.`);
       await loadHeader();
       members.render();
-      clear(timeline);
-      after = null;
-      loadHistory();
+      reloadHistory();
     } catch (error) {
       toast(error.message, "error");
       status.remove();
@@ -399,7 +397,7 @@ async function segmentDetail() {
   showSelection = bulkBar({ table: members, mount: document.getElementById("member-bulk"),
     everyone: () => ({ segment_id: id, ...searched() }),
     exportFilter: () => ({ filter: { in_segment: id }, ...searched() }),
-    onDone: () => { members.render(); loadHeader(); } });
+    onDone: () => { members.render(); loadHeader(); reloadHistorySoon(); } });
   document.getElementById("member-search").addEventListener("input", debounce((e) => members.search(e.target.value.trim()), 300));
 
   // History: newest first, more on demand.
@@ -424,6 +422,13 @@ async function segmentDetail() {
     } catch (error) { clear(history, el("p", { class: "error" }, error.message)); }
   }
   more.addEventListener("click", loadHistory);
+  function reloadHistory() {
+    clear(timeline);
+    after = null;
+    loadHistory();
+  }
+  // A change by hand or a bulk action is recorded by the worker a moment later: look again then.
+  const reloadHistorySoon = () => [1000, 4000].forEach((ms) => setTimeout(reloadHistory, ms));
   // A history row names its lead (name, else email); a lead deleted since is said to be.
   function historyLead(h) {
     if (h.lead_name === null && h.lead_email === null) return el("span", {}, `Lead ${h.lead_id} (deleted)`);
@@ -540,6 +545,7 @@ async function segmentDetail() {
       manualLists.exclude(true);
       members.render();
       loadHeader();
+      reloadHistorySoon();
     } catch (error) { toast(error.message, "error"); }
   }
 
