@@ -24,6 +24,7 @@ from segmint.errors import SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
 from segmint.index.columns import DictionaryColumn
+from segmint.index.evaluate import Declined
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -62,6 +63,8 @@ def through_index(
             answer = Indexed(work(reader))
         indexes.check_budget(project.id, index)
         return answer
+    except Declined:
+        return None  # a tree the index has no vector form for: SQL answers, the index is fine
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:

@@ -13,9 +13,11 @@ from typing import Any, assert_never
 
 from segmint.filters.operators import get_operator
 from segmint.filters.tree import (
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -87,6 +89,17 @@ def _collect(
             reads.lists.add(list_id)
         case ManualRef(segment_id):
             reads.manual.add(segment_id)
+        case LeadsCondition():
+            _collect(node.where, reads, stored_tree, seen)
+        case AccountSegmentRef(segment_id):
+            # Whether the lead's account is a member: a write of the lead's account or of the
+            # lead's account_id re-evaluates it. A write of another lead of the account (what
+            # an account segment's `leads` node reads) does not: the lead segment's counts and
+            # pages are live and right, its stored membership catches up at its next full sync
+            # (a known gap, docs/decisions.md).
+            reads.segments.add(segment_id)
+            reads.columns.add("account_id")
+            reads.reads_accounts = True
         case _:
             assert_never(node)
 

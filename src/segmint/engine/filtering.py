@@ -188,6 +188,7 @@ def explain_lead(
 ) -> dict[str, Any]:
     """Each node's result and the lead's value: the "why they match" of a member."""
     lead, lead_events = load_lead(conn, project.id, lead_id)
+    with_account_leads(conn, project.id, lead)
     source = StoredSegments(conn, project.id)
     result = explain(node, lead, lead_events, now, project=project, segments=source)
     nodes = list(_explained_nodes(result))  # those of inlined segments too
@@ -304,9 +305,9 @@ class StoredSegments:
         self._project_id = project_id
         self._only_created_by = only_created_by
 
-    def _row(self, segment_id: int) -> sa.Row[Any, int | None] | None:
+    def _row(self, segment_id: int) -> sa.Row[Any, int | None, str] | None:
         return self._conn.execute(
-            sa.select(segments.c.filter, segments.c.created_by).where(
+            sa.select(segments.c.filter, segments.c.created_by, segments.c.audience).where(
                 segments.c.project_id == self._project_id, segments.c.id == segment_id
             )
         ).first()
@@ -314,6 +315,10 @@ class StoredSegments:
     def get_filter(self, segment_id: int) -> Any | None:
         row = self._row(segment_id)
         return None if row is None else row.filter
+
+    def audience(self, segment_id: int) -> str | None:
+        row = self._row(segment_id)
+        return None if row is None else row.audience
 
     def may_read(self, segment_id: int) -> bool:
         if self._only_created_by is None:
@@ -441,3 +446,33 @@ def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> di
         sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id == account_id)
     ).first()
     return None if row is None else dict(row._mapping)
+
+
+def load_accounts(
+    conn: sa.Connection, project_id: int, account_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """Accounts as `evaluate_account` takes them: columns, `metadata`, and under "leads" each
+    of its leads with its events (as `load_leads` gives them, each lead's `account` the same
+    account). Seven queries however many accounts."""
+    ids = sorted(set(account_ids))
+    rows = conn.execute(
+        sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id.in_(ids))
+    )
+    found = {row.id: {**row._mapping, "leads": []} for row in rows}
+    lead_ids = conn.execute(
+        sa.select(leads.c.id).where(
+            leads.c.project_id == project_id, leads.c.account_id.in_(sorted(found))
+        )
+    ).scalars()
+    for lead, lead_events in load_leads(conn, project_id, list(lead_ids)).values():
+        account = found[lead["account_id"]]
+        lead["account"] = account
+        account["leads"].append((lead, lead_events))
+    return found
+
+
+def with_account_leads(conn: sa.Connection, project_id: int, lead: dict[str, Any]) -> None:
+    """Give a loaded lead's account its leads, for `in_account_segment` (whose account
+    segment may count them) in Python."""
+    if lead.get("account") is not None:
+        lead["account"] = load_accounts(conn, project_id, [lead["account_id"]])[lead["account_id"]]

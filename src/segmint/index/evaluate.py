@@ -26,9 +26,11 @@ from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -41,6 +43,11 @@ from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray, micros
 from segmint.projects import Project
+
+class Declined(Exception):
+    """The index has no vector form for this tree (account segments, `in_account_segment`):
+    not a failure of the index, the SQL path answers instead (docs/decisions.md)."""
+
 
 Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
 Positions = np.ndarray[Any, Any] | slice  # events to answer for
@@ -94,6 +101,8 @@ class Walk:
                 return self._picked(self.members(("list", list_id)), rows)
             case ManualRef(segment_id, kind):
                 return self._picked(self.members((kind, segment_id)), rows)
+            case LeadsCondition() | AccountSegmentRef():
+                raise Declined("account segments are answered by SQL")
             case _:
                 assert_never(node)
 
@@ -240,7 +249,14 @@ class Walk:
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
                 return column.gather(self._per_value(column, node, spec), positions)
-            case EventCondition() | SegmentRef() | ListRef() | ManualRef():
+            case (
+                EventCondition()
+                | SegmentRef()
+                | ListRef()
+                | ManualRef()
+                | LeadsCondition()
+                | AccountSegmentRef()
+            ):
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:
                 assert_never(node)
