@@ -43,7 +43,9 @@ SETTINGS = settings(
 )
 
 
-def _prepare(conn: Any, project: Project, companies: list[AccountSpec]) -> tuple[list[int], list[int]]:
+def _prepare(
+    conn: Any, project: Project, companies: list[AccountSpec]
+) -> tuple[list[int], list[int]]:
     ensure_lists(conn, project.id, [1, 2])
     add_segment(conn, project.id, 1, STORED_SEGMENT)
     add_account_segment(conn, project.id, 3, STORED_ACCOUNT_SEGMENT)

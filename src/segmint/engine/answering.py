@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from segmint.engine import filtering
-from segmint.errors import SegmintError
+from segmint.errors import InvalidInput, SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
 from segmint.index.columns import DictionaryColumn
@@ -93,7 +93,15 @@ def segment_audience(
 ) -> Audience:
     """A segment's members as the index reads them: live through its filter and manual
     members when active, its frozen members when not; narrowed by a search. `kinds`: its
-    manual kinds, when read already for several segments (`filtering.manual_kinds_of`)."""
+    manual kinds, when read already for several segments (`filtering.manual_kinds_of`).
+    Every answer about a segment's leads (pages, exports, overlap, campaigns, bulk actions)
+    starts here, so an account segment is refused here once, naming what it is."""
+    if row.audience != "leads":
+        raise InvalidInput(
+            f"segment {row.id} is an account segment: its members are accounts, not leads "
+            "(see /segments/{id}/accounts)",
+            "segment",
+        )
     filters = (
         (filtering.segment_tree(conn, project, row.id, row.filter, kinds),) if row.active else ()
     )

@@ -57,13 +57,15 @@ def validate(
     segment_id: int | None = None,
     *,
     reader: Principal | None,
+    audience: str = "leads",
 ) -> Node:
     """A filter from user input, checked against the project's fields, segments and lists:
-    every segment it refers to must be one `reader` may read (403 naming the reference)."""
+    every segment it refers to must be one `reader` may read (403 naming the reference).
+    `audience` "accounts": an account segment's filter."""
     if data is None:
         raise InvalidInput("a segment needs at least one condition", "filter")
     source = source_for(conn, project, reader)
-    return parse_filter(data, project, source, segment_id=segment_id)
+    return parse_filter(data, project, source, segment_id=segment_id, audience=audience)
 
 
 def check_stored_readable(
@@ -90,9 +92,9 @@ def parse_text(
     return _parse_text(text, project, source_for(conn, project, reader))
 
 
-def load(project: Project, stored: Any) -> Node:
+def load(project: Project, stored: Any, audience: str = "leads") -> Node:
     """A stored filter (validated when saved) back into a tree."""
-    return parse_filter(stored, project)
+    return parse_filter(stored, project, audience=audience)
 
 
 def segment_tree(
@@ -212,7 +214,11 @@ def describe(conn: sa.Connection, project: Project, node: Node) -> dict[str, Any
 
 
 def describe_stored(
-    conn: sa.Connection, project: Project, reader: Principal, stored: Mapping[K, Any]
+    conn: sa.Connection,
+    project: Project,
+    reader: Principal,
+    stored: Mapping[K, Any],
+    audiences: Mapping[K, str] | None = None,
 ) -> dict[K, dict[str, Any] | None]:
     """Several saved filters in words (a segments list, a version history), with two queries
     in all for the names they refer to. None for a filter `reader` may not evaluate (it reaches
@@ -233,11 +239,12 @@ def describe_stored(
         words[key] = None
         if stored_segment_ids(data) & unreadable:
             continue
+        audience = (audiences or {}).get(key, "leads")
         try:
-            tree = load(project, data)
+            tree = load(project, data, audience)
         except InvalidInput:
             continue
-        words[key] = _describe(tree, project, segment_names.get, list_names.get)
+        words[key] = _describe(tree, project, segment_names.get, list_names.get, audience=audience)
     return words
 
 

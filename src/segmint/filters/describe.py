@@ -38,9 +38,7 @@ def describe(
     in_event: bool = False,
     audience: str = LEADS,
 ) -> dict[str, Any]:
-    def again(
-        child: Node, inside_event: bool = in_event, inside: str = audience
-    ) -> dict[str, Any]:
+    def again(child: Node, inside_event: bool = in_event, inside: str = audience) -> dict[str, Any]:
         return describe(child, project, segment_name, list_name, inside_event, inside)
 
     match node:
@@ -71,9 +69,7 @@ def describe(
             assert_never(node)
 
 
-def _condition(
-    node: Condition, project: Project, in_event: bool, audience: str
-) -> dict[str, Any]:
+def _condition(node: Condition, project: Project, in_event: bool, audience: str) -> dict[str, Any]:
     # Inside an event's `where` a field is a path into the event's metadata.
     if in_event:
         spec = resolve_event_field(node.field)

@@ -201,9 +201,7 @@ def _leads_count(node: LeadsCondition, ctx: _Context) -> int:
     account = ctx.lead["account"]
     count = 0
     for lead, lead_events in _account_leads(account):
-        inner = replace(
-            ctx, lead=lead, events=tuple(lead_events), audience=LEADS, in_event=False
-        )
+        inner = replace(ctx, lead=lead, events=tuple(lead_events), audience=LEADS, in_event=False)
         if _evaluate(node.where, inner):
             count += 1
     return count

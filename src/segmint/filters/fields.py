@@ -210,9 +210,13 @@ def account_fields() -> tuple[FieldSpec, ...]:
     ]
     specs.append(
         FieldSpec(
-            "created_at", "Created at", FieldType.DATETIME, Storage.COLUMN, Table.ACCOUNTS,
             "created_at",
-        )  # fmt: skip
+            "Created at",
+            FieldType.DATETIME,
+            Storage.COLUMN,
+            Table.ACCOUNTS,
+            "created_at",
+        )
     )
     return tuple(specs)
 

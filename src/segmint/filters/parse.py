@@ -179,7 +179,7 @@ class _Parser:
 def _kind(data: dict[str, Any], path: str, audience: str) -> str:
     """The one node key of `data`, refused with the reason when the audience has no such node."""
     allowed = _KEYS_OF[audience]
-    kinds = [key for key in LEAD_NODE_KEYS + ("leads",) if key in data]
+    kinds = [key for key in (*LEAD_NODE_KEYS, "leads") if key in data]
     if len(kinds) != 1:
         raise _fail(path, f"expected exactly one of: {', '.join(allowed)}")
     kind = kinds[0]

@@ -44,6 +44,7 @@ from segmint.index.tables import AccountTable, EventTable, LeadTable, Membership
 from segmint.index.vectors import BoolArray, micros
 from segmint.projects import Project
 
+
 class Declined(Exception):
     """The index has no vector form for this tree (account segments, `in_account_segment`):
     not a failure of the index, the SQL path answers instead (docs/decisions.md)."""
