@@ -215,10 +215,10 @@ def versions(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=versions_engine.MAX_LIMIT)] = 20,
 ) -> SegmentVersionPage:
-    engine.visible_segment(conn, project, principal, segment_id)
+    row = engine.visible_segment(conn, project, principal, segment_id)
     found = versions_engine.list_versions(conn, project, segment_id, before, limit)
     current = versions_engine.latest_number(conn, project, segment_id)
-    items = _versions_public(conn, project, principal, found, current)
+    items = _versions_public(conn, project, principal, found, current, row.audience)
     next_before = found[-1].number if len(found) == limit and found[-1].number > 1 else None
     return SegmentVersionPage(items=items, next_before=next_before)
 
@@ -235,10 +235,10 @@ def version(
     project: ProjectDep,
     principal: PrincipalDep,
 ) -> SegmentVersionPublic:
-    engine.visible_segment(conn, project, principal, segment_id)
+    row = engine.visible_segment(conn, project, principal, segment_id)
     found = versions_engine.get_version(conn, project, segment_id, number)
     current = versions_engine.latest_number(conn, project, segment_id)
-    [public] = _versions_public(conn, project, principal, [found], current)
+    [public] = _versions_public(conn, project, principal, [found], current, row.audience)
     return public
 
 
@@ -266,8 +266,15 @@ def _versions_public(
     principal: Principal,
     found: list[versions_engine.Version],
     current: int | None,
+    audience: str,
 ) -> list[SegmentVersionPublic]:
-    words = filtering.describe_stored(conn, project, principal, {v.number: v.filter for v in found})
+    words = filtering.describe_stored(
+        conn,
+        project,
+        principal,
+        {v.number: v.filter for v in found},
+        {v.number: audience for v in found},
+    )
     return [
         SegmentVersionPublic.model_validate(
             {**asdict(v), "words": words[v.number], "current": v.number == current}
