@@ -205,12 +205,14 @@ def explain_lead(
     return {"lead_id": lead_id, **result}
 
 
-def describe(conn: sa.Connection, project: Project, node: Node) -> dict[str, Any]:
+def describe(
+    conn: sa.Connection, project: Project, node: Node, audience: str = "leads"
+) -> dict[str, Any]:
     """The filter in words, naming the segments and lists it refers to (None once deleted)."""
     stored = to_json(node)
     ids = stored_segment_ids(stored), stored_list_ids(stored)
     segment_names, list_names = _names(conn, project, *ids)
-    return _describe(node, project, segment_names.get, list_names.get)
+    return _describe(node, project, segment_names.get, list_names.get, audience=audience)
 
 
 def describe_stored(
