@@ -152,3 +152,29 @@ def test_lead_only_endpoints_refuse_account_segments(api: Api) -> None:
     assert refused.status_code == 422
     added = api.post(f"segments/{segment['id']}/includes", json={"lead_ids": [1]})
     assert added.status_code == 422
+
+
+def test_campaigns_overlap_and_usage(api: Api) -> None:
+    """Campaigns target lead segments only; overlap compares sets of leads; a lead segment
+    reaching an account segment shows in its usage and holds off its deletion."""
+    _seed(api)
+    segment = _account_segment(api, THREE_HOT)
+    body = {
+        "name": "Welcome",
+        "targeting": {"include_segments": [segment["id"]]},
+        "subject": "Hi",
+        "body": "Hello",
+    }
+    refused = api.post("campaigns", json=body)
+    assert refused.status_code == 422
+    assert error_of(refused)["path"] == "targeting.include_segments[0]"
+    assert "lead segment" in error_of(refused)["message"]
+    user = api.post(
+        "segments", json={"name": "Their leads", "filter": {"in_account_segment": segment["id"]}}
+    ).json()
+    overlap = api.post("overlap", json={"segments": [segment["id"], user["id"]]})
+    assert overlap.status_code == 422
+    assert "account segment" in error_of(overlap)["message"]
+    usage = api.get(f"segments/{segment['id']}/usage").json()
+    assert [u["id"] for u in usage["segments"]] == [user["id"]]
+    assert api.delete(f"segments/{segment['id']}").status_code == 409

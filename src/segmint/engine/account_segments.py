@@ -1,9 +1,10 @@
 """Account segments: segments whose members are accounts, answered live by SQL.
 
 An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
-with `leads` nodes counting each account's matching leads. The columnar index declines these
-trees, and the worker does not maintain their membership (no history, no webhooks): every
-answer here is a live query (docs/decisions.md).
+with `leads` nodes counting each account's matching leads. Every answer here is a live SQL
+query: the columnar index answers account trees only inside lead filters (`in_account_segment`),
+and the worker does not maintain an account segment's membership (no history, no webhooks;
+docs/decisions.md).
 """
 
 from __future__ import annotations
