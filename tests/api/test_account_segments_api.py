@@ -178,3 +178,15 @@ def test_campaigns_overlap_and_usage(api: Api) -> None:
     usage = api.get(f"segments/{segment['id']}/usage").json()
     assert [u["id"] for u in usage["segments"]] == [user["id"]]
     assert api.delete(f"segments/{segment['id']}").status_code == 409
+
+
+def test_explain_a_lead_through_its_account(api: Api) -> None:
+    _seed(api)
+    segment = _account_segment(api, THREE_HOT)
+    user = api.post(
+        "segments", json={"name": "Their leads", "filter": {"in_account_segment": segment["id"]}}
+    ).json()
+    lead_id = api.get(f"segments/{user['id']}/members").json()["items"][0]["id"]
+    why = api.get(f"segments/{user['id']}/explain/{lead_id}").json()
+    assert why["type"] == "in_account_segment" and why["result"] is True
+    assert why["child"]["type"] == "leads" and why["child"]["count"] == 3

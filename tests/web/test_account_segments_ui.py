@@ -71,4 +71,9 @@ def test_create_an_account_segment_and_see_its_accounts(site: Site, browser: Any
     expect(page.locator("#conditions")).to_contain_text("At least 3 leads matching")
     expect(page.locator("#history-title")).to_be_hidden()
     screenshot(page, site, "account-segment", "desktop")
+
+    page.get_by_role("link", name="Back to Segments").click()
+    row = page.get_by_role("row").filter(has_text="Accounts with 3 new leads")
+    expect(row).to_contain_text("At least 3 leads matching (Status is new)")
+    expect(row.locator("td").nth(2)).to_have_text("Accounts")
     assert not page.errors

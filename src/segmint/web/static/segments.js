@@ -69,8 +69,11 @@ function segmentsList() {
         rulesSummary(s.words),
         s.tags.length ? el("div", { class: "tag-list" }, s.tags.map((t) => el("button", { type: "button", class: "tag",
           title: `Show segments tagged ${t}`, onclick: () => chooseTag(t) }, t))) : null),
-      el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count)),
-      el("td", { "data-label": "State" }, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
+      el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count),
+        s.audience === "accounts" ? el("div", { class: "muted" }, "accounts") : null),
+      el("td", { "data-label": "State" }, s.audience === "accounts"
+        ? el("span", { class: "pill", title: "An account segment: always current, answered live" }, "Accounts")
+        : el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
       el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
       el("td", { "data-label": "Created" }, fmtDate(s.created_at, false)),
       el("td", { "data-label": "" }, el("button", { type: "button", class: "danger", "aria-label": `Delete ${s.name}`,
