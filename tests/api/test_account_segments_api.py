@@ -190,3 +190,18 @@ def test_explain_a_lead_through_its_account(api: Api) -> None:
     why = api.get(f"segments/{user['id']}/explain/{lead_id}").json()
     assert why["type"] == "in_account_segment" and why["result"] is True
     assert why["child"]["type"] == "leads" and why["child"]["count"] == 3
+
+
+def test_duplicate_versions_and_delete(api: Api) -> None:
+    _seed(api)
+    segment = _account_segment(api, THREE_HOT)
+    copy = api.post(f"segments/{segment['id']}/duplicate")
+    assert copy.status_code == 201
+    assert copy.json()["audience"] == "accounts" and copy.json()["member_count"] == 1
+    api.patch(f"segments/{segment['id']}", json={"filter": {"leads": HOT}})
+    versions = api.get(f"segments/{segment['id']}/versions").json()["items"]
+    assert [v["words"]["type"] for v in versions] == ["leads", "leads"]
+    restored = api.post(f"segments/{segment['id']}/versions/1/restore")
+    assert restored.json()["member_count"] == 1
+    assert api.delete(f"segments/{segment['id']}").status_code == 204
+    assert api.get(f"segments/{segment['id']}").status_code == 404
