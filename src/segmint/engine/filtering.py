@@ -5,9 +5,9 @@ leads loaded as the evaluator takes them. `segmint.filters` itself does no I/O."
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
 
@@ -480,8 +480,36 @@ def load_accounts(
     return found
 
 
+class _AccountLeads(Sequence[tuple[dict[str, Any], list[dict[str, Any]]]]):
+    """An account's leads with their events, read on first use: only a filter reaching an
+    account segment's `leads` node reads them, and an account may have many."""
+
+    def __init__(self, conn: sa.Connection, project_id: int, account_id: int) -> None:
+        self._conn, self._project_id, self._account_id = conn, project_id, account_id
+        self._found: list[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None
+
+    def _all(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        if self._found is None:
+            loaded = load_accounts(self._conn, self._project_id, [self._account_id])
+            self._found = loaded[self._account_id]["leads"] if loaded else []
+        return self._found
+
+    @overload
+    def __getitem__(self, at: int) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> Sequence[tuple[dict[str, Any], list[dict[str, Any]]]]: ...
+
+    def __getitem__(self, at: int | slice) -> Any:
+        return self._all()[at]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def with_account_leads(conn: sa.Connection, project_id: int, lead: dict[str, Any]) -> None:
-    """Give a loaded lead's account its leads, for `in_account_segment` (whose account
-    segment may count them) in Python."""
-    if lead.get("account") is not None:
-        lead["account"] = load_accounts(conn, project_id, [lead["account_id"]])[lead["account_id"]]
+    """Give a loaded lead's account its leads (read when first used), for `in_account_segment`
+    (whose account segment may count them) in Python."""
+    account = lead.get("account")
+    if account is not None:
+        lead["account"] = {**account, "leads": _AccountLeads(conn, project_id, account["id"])}
