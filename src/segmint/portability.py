@@ -309,8 +309,9 @@ def _rewrite(tree: Any, ids: _Ids) -> Any:
     if not isinstance(tree, dict):
         return tree
     node = {key: _rewrite(value, ids) for key, value in tree.items()}
-    if isinstance(node.get("in_segment"), int):
-        node["in_segment"] = ids.of("segments").get(node["in_segment"], node["in_segment"])
+    for key in ("in_segment", "in_account_segment"):
+        if isinstance(node.get(key), int):
+            node[key] = ids.of("segments").get(node[key], node[key])
     if isinstance(node.get("in_list"), int):
         node["in_list"] = ids.of("lists").get(node["in_list"], node["in_list"])
     return node

@@ -49,6 +49,11 @@ def full(api: Api, db: Engine) -> Project:
         base = api.post("segments", json={"name": "Big", "filter": big, "tags": ["q4"]}).json()
         nested = {"and": [{"in_segment": base["id"]}, {"event": "page_view"}]}
         active = api.post("segments", json={"name": "Big and active", "filter": nested}).json()
+        viewed = {"leads": {"event": "page_view"}, "min_count": 2}
+        accounts = {"name": "Viewing accounts", "audience": "accounts", "filter": viewed}
+        company = api.post("segments", json=accounts).json()
+        through = {"in_account_segment": company["id"]}
+        api.post("segments", json={"name": "Their leads", "filter": through})
         api.post(f"segments/{base['id']}/includes", json={"lead_ids": [1]})
         api.post(f"segments/{active['id']}/excludes", json={"lead_ids": [2]})
         listed = api.post("lists", json={"name": "VIP"}).json()

@@ -12,11 +12,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from segmint.filters.fields import FieldType, resolve_field
+from segmint.filters.fields import FieldType, resolve_account_field, resolve_field
 from segmint.filters.operators import Shape, operators_for
 from segmint.filters.timing import PERIODS
 from segmint.projects import CustomField, Project
-from tests.filters.harness import LeadSpec
+from tests.filters.harness import AccountSpec, LeadSpec
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -278,3 +278,64 @@ def json_leads(draw: st.DrawFn) -> LeadSpec:
     ]
     account = {"name": "Account", "metadata": draw(_read_objects)}
     return LeadSpec({"enrichment": draw(_read_objects)}, draw(st.none() | st.just(account)), events)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+ACCOUNT_FIELDS = ["name", "domain", "engagement_level", "profile_level", "created_at",
+                  "metadata.a", "metadata.a.b", "metadata.Null"]  # fmt: skip
+STORED_ACCOUNT_SEGMENT = {"or": [{"field": "domain", "op": "contains", "value": "ceo"},
+                                 {"leads": {"event": "view"}, "min_count": 2}]}  # fmt: skip
+
+
+@st.composite
+def account_conditions(draw: st.DrawFn) -> dict[str, Any]:
+    name = draw(st.sampled_from(ACCOUNT_FIELDS))
+    field_type = resolve_account_field(name).type
+    op = draw(st.sampled_from(operators_for(field_type)))
+    data: dict[str, Any] = {"field": name, "op": op.key}
+    if op.shape is not Shape.NONE:
+        data["value"] = draw(_value(op.shape, field_type, op.ordered))
+    return data
+
+
+@st.composite
+def account_leads_nodes(draw: st.DrawFn) -> dict[str, Any]:
+    """`{"leads": <a random lead filter>, "min_count": .., "max_count": ..}`."""
+    data: dict[str, Any] = {"leads": draw(st.recursive(leaves(True), _groups, max_leaves=3))}
+    low = draw(st.none() | st.integers(0, 3))
+    if low is not None:
+        data["min_count"] = low
+    if draw(st.booleans()):
+        data["max_count"] = draw(st.integers(low if low is not None else 1, 3))
+    return data
+
+
+def account_filters() -> st.SearchStrategy[Any]:
+    leaf = st.one_of(
+        account_conditions(),
+        account_conditions(),
+        account_leads_nodes(),
+        st.just({"in_segment": 3}),
+    )
+    return st.recursive(leaf, _groups, max_leaves=5)
+
+
+@st.composite
+def accounts_with_leads(draw: st.DrawFn) -> AccountSpec:
+    values = {
+        "name": draw(_words),
+        "domain": draw(_texts),
+        "engagement_level": draw(st.one_of(_texts, st.sampled_from(["Hot", "hot", "Cold"]))),
+        "profile_level": draw(_texts),
+        "metadata": draw(_objects),
+        "created_at": draw(_moments),
+    }
+    people = draw(st.lists(leads(), max_size=4))
+    return AccountSpec(values, people)
+
+
+def lead_filters_with_accounts() -> st.SearchStrategy[Any]:
+    """Lead filters that reach account segment 3 through `in_account_segment`."""
+    leaf = st.one_of(conditions(), event_conditions(), st.just({"in_account_segment": 3}))
+    return st.recursive(leaf, _groups, max_leaves=4)

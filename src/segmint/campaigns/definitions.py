@@ -70,7 +70,8 @@ def check_targeting(
     unknown = sorted(set(data) - {*TARGET_LISTS, "filter"})
     if unknown:
         raise InvalidInput(f"unknown key {unknown[0]!r}", f"targeting.{unknown[0]}")
-    known_segments = _ids(conn, segments, project)
+    # A campaign mails leads: an account segment's members are accounts, never targeted.
+    known_segments = _ids(conn, segments, project, segments.c.audience == "leads")
     known_lists = _ids(conn, lists, project)
     picked: dict[str, tuple[int, ...]] = {}
     for name in TARGET_LISTS:
@@ -126,9 +127,13 @@ def _under(prefix: str, path: str | None) -> str:
     return f"{prefix}.{path}" if path else prefix
 
 
-def _ids(conn: sa.Connection, table: sa.Table, project: Project) -> set[int]:
+def _ids(
+    conn: sa.Connection, table: sa.Table, project: Project, *where: sa.ColumnElement[bool]
+) -> set[int]:
     return set(
-        conn.execute(sa.select(table.c.id).where(table.c.project_id == project.id)).scalars()
+        conn.execute(
+            sa.select(table.c.id).where(table.c.project_id == project.id, *where)
+        ).scalars()
     )
 
 
@@ -141,7 +146,9 @@ def _check_ids(value: Any, known: set[int], what: str, path: str) -> tuple[int, 
         if isinstance(item, bool) or not isinstance(item, int):
             raise InvalidInput(f"expected a {what} id", f"{path}[{i}]")
         if item not in known:
-            raise InvalidInput(f"no {what} {item} in this project", f"{path}[{i}]")
+            # Campaigns mail leads: an account segment is not one they can target.
+            kind = "lead segment" if what == "segment" else what
+            raise InvalidInput(f"no {kind} {item} in this project", f"{path}[{i}]")
     return tuple(dict.fromkeys(value))
 
 

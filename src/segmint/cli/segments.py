@@ -25,7 +25,13 @@ from segmint.cli.support import (
     friendly_errors,
 )
 from segmint.clock import SYSTEM_CLOCK
-from segmint.engine import filtering, manual, segment_tags, segment_versions
+from segmint.engine import (
+    account_segments,
+    filtering,
+    manual,
+    segment_tags,
+    segment_versions,
+)
 from segmint.engine import leads as leads_engine
 from segmint.engine import overlap as overlap_engine
 from segmint.engine import segments as engine
@@ -100,13 +106,16 @@ def show_command(
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total, at, _ = engine.count(conn, target, row)
-        typer.echo(
-            f"{row.name} (#{row.id}, version {row.version}, "
-            f"{'active' if row.active else 'inactive'})"
+        state = (
+            "accounts, live"
+            if account_segments.is_accounts(row)
+            else ("active" if row.active else "inactive")
         )
+        typer.echo(f"{row.name} (#{row.id}, version {row.version}, {state})")
         if row.description:
             typer.echo(row.description)
-        typer.echo(f"where: {filtering.to_text(filtering.load(target, row.filter))}")
+        tree = filtering.load(target, row.filter, row.audience)
+        typer.echo(f"where: {filtering.to_text(tree)}")
         typer.echo(f"members: {total} (evaluated {at.isoformat()})")
 
     _run(action)
@@ -138,16 +147,27 @@ def members_command(
     per_page: Annotated[int, typer.Option(min=1, max=500)] = 50,
     sort: Annotated[str, typer.Option(help="A field, - for descending.")] = "-created_at",
     q: Annotated[str | None, typer.Option(help="Search name, email, company.")] = None,
+    after: Annotated[
+        int | None,
+        typer.Option(min=1, help="Account segments: the accounts after this id (keyset)."),
+    ] = None,
     project: ProjectSlug = "default",
     user: UserEmail = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """One page of current members."""
+    """One page of current members (of an account segment: accounts, by id after --after)."""
 
     def action() -> None:
         db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
+            if account_segments.is_accounts(row):
+                tree = account_segments.tree_of(target, row)
+                found = account_segments.page(
+                    conn, target, tree, SYSTEM_CLOCK.now(), after, per_page
+                )
+                _print_accounts(found)
+                return
             result = engine.members(
                 conn, target, row, leads_engine.parse_sort(sort), page, per_page, q
             )
@@ -171,6 +191,19 @@ def members_command(
         out.print(table)
 
     _run(action)
+
+
+def _print_accounts(found: account_segments.AccountPage) -> None:
+    more = f"next: --after {found.next_after}" if found.next_after else "last page"
+    table = Table("id", "name", "domain", "engagement", "profile", "leads", title=more)
+    for account in found.items:
+        table.add_row(
+            *(
+                str(account[k] if account[k] is not None else "")
+                for k in ("id", "name", "domain", "engagement_level", "profile_level", "lead_count")
+            )
+        )
+    out.print(table)
 
 
 @segments_app.command("export")
@@ -200,8 +233,13 @@ def export_command(
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
-            where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
-        chunks = stream_csv(db, leads_engine.in_project(target, where), chosen)
+            if account_segments.is_accounts(row):
+                tree = account_segments.tree_of(target, row)
+                where = account_segments.condition(conn, target, tree, SYSTEM_CLOCK.now())
+                chunks = account_segments.export_csv(db, where, target)
+            else:
+                where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
+                chunks = stream_csv(db, leads_engine.in_project(target, where), chosen)
         if output is None:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)
@@ -217,7 +255,14 @@ def export_command(
 @segments_app.command("create")
 def create_command(
     name: str,
-    where: Annotated[str, typer.Option("--where", help="Filter in the text syntax.")],
+    where: Annotated[str | None, typer.Option("--where", help="Filter in the text syntax.")] = None,
+    filter_json: Annotated[
+        str | None,
+        typer.Option("--filter", help="Filter as JSON (account segments need this form)."),
+    ] = None,
+    audience: Annotated[
+        str, typer.Option(help="leads, or accounts: a segment whose members are accounts.")
+    ] = "leads",
     description: Annotated[str, typer.Option()] = "",
     color: Annotated[str | None, typer.Option(help="#rrggbb")] = None,
     active: Annotated[bool, typer.Option(help="Keep membership history.")] = True,
@@ -229,16 +274,27 @@ def create_command(
     """Create a segment from the text syntax; prints its id and live count."""
 
     def action() -> None:
+        if (where is None) == (filter_json is None):
+            raise InvalidInput("give exactly one of --where and --filter", "filter")
         db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
-            tree = filtering.parse_text(conn, target, where, reader=principal)
+            if filter_json is not None:
+                try:
+                    stored = json.loads(filter_json)
+                except json.JSONDecodeError as exc:
+                    raise InvalidInput(f"not valid JSON ({exc.msg})", "filter") from None
+            else:
+                stored = filtering.to_json(
+                    filtering.parse_text(conn, target, where or "", reader=principal)
+                )
             data = {
                 "name": name,
                 "description": description,
                 "color": color,
-                "filter": filtering.to_json(tree),
+                "filter": stored,
                 "active": active,
                 "tags": tag or [],
+                "audience": audience,
             }
             row = engine.create_segment(conn, target, principal, data)
             total = engine.count(conn, target, row).total
@@ -265,7 +321,7 @@ def versions_command(
     def action() -> None:
         db, target, principal = context(database_url, project, user)
         with db.begin() as conn:
-            engine.visible_segment(conn, target, principal, segment_id)
+            row = engine.visible_segment(conn, target, principal, segment_id)
             found = segment_versions.list_versions(conn, target, segment_id, before, limit)
         # One tab-separated line per version (a filter is too long for a table's column).
         typer.echo("version\tsaved at\tsaved by\tname\twhere\trestores")
@@ -275,7 +331,7 @@ def versions_command(
                 version.saved_at.isoformat(timespec="seconds"),
                 version.saved_by or "",
                 version.name,
-                _where(target, version.filter),
+                _where(target, version.filter, row.audience),
                 str(version.restored_from or ""),
             )
             typer.echo("\t".join(fields))
@@ -283,10 +339,10 @@ def versions_command(
     _run(action)
 
 
-def _where(project: Project, stored: object) -> str:
+def _where(project: Project, stored: object, audience: str) -> str:
     """A saved filter in the text syntax; an old one may no longer load (a field deleted)."""
     try:
-        return filtering.to_text(filtering.load(project, stored))
+        return filtering.to_text(filtering.load(project, stored, audience))
     except InvalidInput as error:
         return f"(no longer valid: {error})"
 

@@ -20,10 +20,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from segmint.engine import filtering
-from segmint.errors import SegmintError
+from segmint.errors import InvalidInput, SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
 from segmint.index.columns import DictionaryColumn
+from segmint.index.evaluate import Declined
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -62,6 +63,8 @@ def through_index(
             answer = Indexed(work(reader))
         indexes.check_budget(project.id, index)
         return answer
+    except Declined:
+        return None  # a tree the index has no vector form for: SQL answers, the index is fine
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
@@ -90,7 +93,15 @@ def segment_audience(
 ) -> Audience:
     """A segment's members as the index reads them: live through its filter and manual
     members when active, its frozen members when not; narrowed by a search. `kinds`: its
-    manual kinds, when read already for several segments (`filtering.manual_kinds_of`)."""
+    manual kinds, when read already for several segments (`filtering.manual_kinds_of`).
+    Every answer about a segment's leads (pages, exports, overlap, campaigns, bulk actions)
+    starts here, so an account segment is refused here once, naming what it is."""
+    if row.audience != "leads":
+        raise InvalidInput(
+            f"segment {row.id} is an account segment: its members are accounts, not leads "
+            "(see /segments/{id}/accounts)",
+            "segment",
+        )
     filters = (
         (filtering.segment_tree(conn, project, row.id, row.filter, kinds),) if row.active else ()
     )

@@ -192,7 +192,12 @@ def _delete(
 def _may_edit_segment(
     conn: sa.Connection, project: Project, principal: Principal, params: Params
 ) -> None:
-    segments_engine.editable_segment(conn, project, principal, params["segment_id"])
+    row = segments_engine.editable_segment(conn, project, principal, params["segment_id"])
+    if row.audience != "leads":
+        raise InvalidInput(
+            f"segment {row.id} is an account segment: leads are added to lead segments only",
+            "params.segment_id",
+        )
 
 
 def _by_hand(kind: str) -> Apply:

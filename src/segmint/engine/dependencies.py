@@ -13,9 +13,11 @@ from typing import Any, assert_never
 
 from segmint.filters.operators import get_operator
 from segmint.filters.tree import (
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -38,10 +40,13 @@ class ReadSet:
     manual: set[int] = field(default_factory=set)  # segments whose manual members it reads
     reads_accounts: bool = False
     time_dependent: bool = False
+    # Reaches an account segment (`in_account_segment`): a lead's answer depends on every lead
+    # of its account, so any write may matter, to the written leads' fellow leads too.
+    account_wide: bool = False
 
     def touched_by(self, columns: set[str] | None, event_types: set[str]) -> bool:
         """Whether a write of these lead columns (None: a new or deleted lead) or events matters."""
-        if columns is None:
+        if columns is None or self.account_wide:
             return True
         return bool(self.columns & columns) or bool(self.event_types & event_types)
 
@@ -87,6 +92,16 @@ def _collect(
             reads.lists.add(list_id)
         case ManualRef(segment_id):
             reads.manual.add(segment_id)
+        case LeadsCondition():
+            _collect(node.where, reads, stored_tree, seen)
+        case AccountSegmentRef(segment_id):
+            # Whether the lead's account is a member: any write of a lead re-evaluates the
+            # leads of its account (maintenance.apply_lead_writes widens them), an account's
+            # write re-evaluates its leads (as a write of their account_id).
+            reads.segments.add(segment_id)
+            reads.columns.add("account_id")
+            reads.reads_accounts = True
+            reads.account_wide = True
         case _:
             assert_never(node)
 

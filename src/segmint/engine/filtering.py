@@ -5,9 +5,9 @@ leads loaded as the evaluator takes them. `segmint.filters` itself does no I/O."
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
 
@@ -58,15 +58,17 @@ def validate(
     *,
     reader: Principal | None,
     me: str | None = None,
+    audience: str = "leads",
 ) -> Node:
     """A filter from user input, checked against the project's fields, segments and lists:
     every segment it refers to must be one `reader` may read (403 naming the reference).
-    "Assigned to me" means `me`, by default the reader (a segment's edit passes its creator)."""
+    "Assigned to me" means `me`, by default the reader (a segment's edit passes its creator).
+    `audience` "accounts": an account segment's filter."""
     if data is None:
         raise InvalidInput("a segment needs at least one condition", "filter")
     source = source_for(conn, project, reader)
     me = me or reader_email(reader)
-    return parse_filter(data, project, source, segment_id=segment_id, me=me)
+    return parse_filter(data, project, source, segment_id=segment_id, me=me, audience=audience)
 
 
 def reader_email(reader: Principal | None) -> str | None:
@@ -98,9 +100,9 @@ def parse_text(
     return _parse_text(text, project, source, me=reader_email(reader))
 
 
-def load(project: Project, stored: Any) -> Node:
+def load(project: Project, stored: Any, audience: str = "leads") -> Node:
     """A stored filter (validated when saved) back into a tree."""
-    return parse_filter(stored, project)
+    return parse_filter(stored, project, audience=audience)
 
 
 def segment_tree(
@@ -196,6 +198,7 @@ def explain_lead(
 ) -> dict[str, Any]:
     """Each node's result and the lead's value: the "why they match" of a member."""
     lead, lead_events = load_lead(conn, project.id, lead_id)
+    with_account_leads(conn, project.id, lead)
     source = StoredSegments(conn, project.id)
     result = explain(node, lead, lead_events, now, project=project, segments=source)
     nodes = list(_explained_nodes(result))  # those of inlined segments too
@@ -210,16 +213,22 @@ def explain_lead(
     return {"lead_id": lead_id, **result}
 
 
-def describe(conn: sa.Connection, project: Project, node: Node) -> dict[str, Any]:
+def describe(
+    conn: sa.Connection, project: Project, node: Node, audience: str = "leads"
+) -> dict[str, Any]:
     """The filter in words, naming the segments and lists it refers to (None once deleted)."""
     stored = to_json(node)
     ids = stored_segment_ids(stored), stored_list_ids(stored)
     segment_names, list_names = _names(conn, project, *ids)
-    return _describe(node, project, segment_names.get, list_names.get)
+    return _describe(node, project, segment_names.get, list_names.get, audience=audience)
 
 
 def describe_stored(
-    conn: sa.Connection, project: Project, reader: Principal, stored: Mapping[K, Any]
+    conn: sa.Connection,
+    project: Project,
+    reader: Principal,
+    stored: Mapping[K, Any],
+    audiences: Mapping[K, str] | None = None,
 ) -> dict[K, dict[str, Any] | None]:
     """Several saved filters in words (a segments list, a version history), with two queries
     in all for the names they refer to. None for a filter `reader` may not evaluate (it reaches
@@ -240,11 +249,12 @@ def describe_stored(
         words[key] = None
         if stored_segment_ids(data) & unreadable:
             continue
+        audience = (audiences or {}).get(key, "leads")
         try:
-            tree = load(project, data)
+            tree = load(project, data, audience)
         except InvalidInput:
             continue
-        words[key] = _describe(tree, project, segment_names.get, list_names.get)
+        words[key] = _describe(tree, project, segment_names.get, list_names.get, audience=audience)
     return words
 
 
@@ -312,9 +322,9 @@ class StoredSegments:
         self._project_id = project_id
         self._only_created_by = only_created_by
 
-    def _row(self, segment_id: int) -> sa.Row[Any, int | None] | None:
+    def _row(self, segment_id: int) -> sa.Row[Any, int | None, str] | None:
         return self._conn.execute(
-            sa.select(segments.c.filter, segments.c.created_by).where(
+            sa.select(segments.c.filter, segments.c.created_by, segments.c.audience).where(
                 segments.c.project_id == self._project_id, segments.c.id == segment_id
             )
         ).first()
@@ -322,6 +332,10 @@ class StoredSegments:
     def get_filter(self, segment_id: int) -> Any | None:
         row = self._row(segment_id)
         return None if row is None else row.filter
+
+    def audience(self, segment_id: int) -> str | None:
+        row = self._row(segment_id)
+        return None if row is None else row.audience
 
     def may_read(self, segment_id: int) -> bool:
         if self._only_created_by is None:
@@ -449,3 +463,61 @@ def _account(conn: sa.Connection, project_id: int, account_id: int | None) -> di
         sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id == account_id)
     ).first()
     return None if row is None else dict(row._mapping)
+
+
+def load_accounts(
+    conn: sa.Connection, project_id: int, account_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """Accounts as `evaluate_account` takes them: columns, `metadata`, and under "leads" each
+    of its leads with its events (as `load_leads` gives them, each lead's `account` the same
+    account). Seven queries however many accounts."""
+    ids = sorted(set(account_ids))
+    rows = conn.execute(
+        sa.select(accounts).where(accounts.c.project_id == project_id, accounts.c.id.in_(ids))
+    )
+    found = {row.id: {**row._mapping, "leads": []} for row in rows}
+    lead_ids = conn.execute(
+        sa.select(leads.c.id).where(
+            leads.c.project_id == project_id, leads.c.account_id.in_(sorted(found))
+        )
+    ).scalars()
+    for lead, lead_events in load_leads(conn, project_id, list(lead_ids)).values():
+        account = found[lead["account_id"]]
+        lead["account"] = account
+        account["leads"].append((lead, lead_events))
+    return found
+
+
+class _AccountLeads(Sequence[tuple[dict[str, Any], list[dict[str, Any]]]]):
+    """An account's leads with their events, read on first use: only a filter reaching an
+    account segment's `leads` node reads them, and an account may have many."""
+
+    def __init__(self, conn: sa.Connection, project_id: int, account_id: int) -> None:
+        self._conn, self._project_id, self._account_id = conn, project_id, account_id
+        self._found: list[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None
+
+    def _all(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        if self._found is None:
+            loaded = load_accounts(self._conn, self._project_id, [self._account_id])
+            self._found = loaded[self._account_id]["leads"] if loaded else []
+        return self._found
+
+    @overload
+    def __getitem__(self, at: int) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> Sequence[tuple[dict[str, Any], list[dict[str, Any]]]]: ...
+
+    def __getitem__(self, at: int | slice) -> Any:
+        return self._all()[at]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def with_account_leads(conn: sa.Connection, project_id: int, lead: dict[str, Any]) -> None:
+    """Give a loaded lead's account its leads (read when first used), for `in_account_segment`
+    (whose account segment may count them) in Python."""
+    account = lead.get("account")
+    if account is not None:
+        lead["account"] = {**account, "leads": _AccountLeads(conn, project_id, account["id"])}

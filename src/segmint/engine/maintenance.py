@@ -17,6 +17,7 @@ from segmint.engine import account_levels, bulk, fit, membership, outbox
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project
+from segmint.store.tables import leads
 
 
 def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: Clock) -> Changes:
@@ -90,6 +91,31 @@ def _apply_manual(
     return changes
 
 
+def _widen_to_accounts(
+    conn: sa.Connection,
+    project: Project,
+    work: dict[tuple[int, str, str | None], set[int]],
+    read_sets: dict[int, ReadSet],
+) -> None:
+    """For segments reaching an account segment, the written leads' fellow leads of the same
+    accounts too (one query per segment and reason): a write of one lead can move its account
+    in or out of the account segment, and with it every lead of the account."""
+    for (segment_id, _reason, _detail), lead_ids in work.items():
+        if not read_sets[segment_id].account_wide or not lead_ids:
+            continue
+        written = sa.select(leads.c.account_id).where(
+            leads.c.project_id == project.id,
+            leads.c.id.in_(sorted(lead_ids)),
+            leads.c.account_id.is_not(None),
+        )
+        fellows = conn.execute(
+            sa.select(leads.c.id).where(
+                leads.c.project_id == project.id, leads.c.account_id.in_(written)
+            )
+        ).scalars()
+        lead_ids.update(fellows)
+
+
 def apply_lead_writes(
     conn: sa.Connection,
     project: Project,
@@ -113,6 +139,7 @@ def apply_lead_writes(
         for segment_id, reads in read_sets.items():
             if segment_id not in superseded and reads.touched_by(columns, event_types):
                 work[(segment_id, reason, detail)].update(payload["lead_ids"])
+    _widen_to_accounts(conn, project, work, read_sets)
     syncs = [
         membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
         for (segment_id, reason, detail), lead_ids in work.items()

@@ -129,7 +129,13 @@ def add(
     """Include (or exclude) these leads in the segment; an exclude of the same lead becomes an
     include (and the other way round). Leads already so are left as they are."""
     check_kind(kind)
-    editable_segment(conn, project, principal, segment_id)
+    row = editable_segment(conn, project, principal, segment_id)
+    if row.audience != "leads":
+        raise InvalidInput(
+            f"segment {segment_id} is an account segment: leads are included or excluded by "
+            "hand in lead segments only",
+            "segment",
+        )
     given = list(lead_ids)
     wanted = _wanted(given)
     _check_leads(conn, project, given, wanted)

@@ -92,7 +92,7 @@ def sync(
     if given), writing one history row per lead that entered or left. Inactive or missing
     segments are left as they are (their membership is frozen)."""
     row = _lock_segment(conn, project, segment_id)
-    if row is None or not row.active:
+    if row is None or not row.maintained:
         return Changes()
     return _sync_row(conn, project, row, now, reason, detail, lead_ids)
 
@@ -105,7 +105,7 @@ def refresh_frozen(
     stamp `last_evaluated_at`; the segment stays inactive. None when the segment is missing
     or active (an active segment's membership is maintained already)."""
     row = _lock_segment(conn, project, segment_id)
-    if row is None or row.active:
+    if row is None or row.active or row.audience != "leads":
         return None
     changes = _sync_row(conn, project, row, now, Reason.REFRESH, None, None)
     conn.execute(
@@ -283,7 +283,7 @@ def sync_leads(
     segments are left as they are."""
     rows = {row.id: row for row in _lock_all(conn, project, {s.segment_id for s in syncs})}
     syncs = sorted(
-        (s for s in syncs if s.lead_ids and s.segment_id in rows and rows[s.segment_id].active),
+        (s for s in syncs if s.lead_ids and s.segment_id in rows and rows[s.segment_id].maintained),
         key=lambda s: s.segment_id,
     )
     if not syncs:
@@ -479,7 +479,7 @@ def active_read_sets(conn: sa.Connection, project: Project) -> dict[int, ReadSet
     """Each active segment's read set (one query for all the project's segments)."""
     rows = conn.execute(
         sa.select(segments.c.id, segments.c.filter, segments.c.active).where(
-            segments.c.project_id == project.id
+            segments.c.project_id == project.id, segments.c.audience == "leads"
         )
     ).all()
     trees: dict[int, Node] = {}

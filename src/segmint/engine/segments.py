@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine import (
+    account_segments,
     answering,
     filtering,
     lists,
@@ -231,7 +232,10 @@ def create_segment(
     data: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
 ) -> SegmentWithCreator:
-    tree = filtering.validate(conn, project, data.get("filter"), reader=principal)
+    audience = account_segments.check_audience(data.get("audience"))
+    tree = filtering.validate(
+        conn, project, data.get("filter"), reader=principal, audience=audience
+    )
     now = clock.now()
     new_id = conn.execute(
         segments.insert()
@@ -246,11 +250,12 @@ def create_segment(
             created_at=now,
             updated_at=now,
             version=1,
+            audience=audience,
         )
         .returning(segments.c.id)
     ).scalar_one()
     segment_tags.replace_tags(conn, project, new_id, segment_tags.check_tags(data.get("tags")))
-    if data.get("active", True):
+    if data.get("active", True) and audience == "leads":  # account segments: live only
         resync_later(conn, project, new_id, Reason.CREATED, now)
     created = get_segment(conn, project, new_id)
     segment_versions.record_version(conn, project, created, principal.user_id, now)
@@ -280,6 +285,12 @@ def update_segment(
     the version it brings back)."""
     row = editable_segment(conn, project, principal, segment_id)
     changes: dict[str, Any] = {}
+    if data.get("audience") is not None and data["audience"] != row.audience:
+        raise InvalidInput(
+            f"is fixed when a segment is created (this one's is {row.audience!r}): "
+            "create a new segment instead",
+            "audience",
+        )
     if "name" in data:
         changes["name"] = check_name(data["name"])
     if "description" in data:
@@ -294,7 +305,13 @@ def update_segment(
         # "Assigned to me" in a segment means its creator's leads, whoever edits it.
         creator = row.created_by_email
         tree = filtering.validate(
-            conn, project, data["filter"], segment_id=segment_id, reader=principal, me=creator
+            conn,
+            project,
+            data["filter"],
+            segment_id=segment_id,
+            reader=principal,
+            audience=row.audience,
+            me=creator,
         )
         new_filter = filtering.to_json(tree)
         if new_filter != row.filter:
@@ -309,7 +326,7 @@ def update_segment(
             .where(segments.c.project_id == project.id, segments.c.id == segment_id)
             .values(**changes, updated_at=now)
         )
-        active = changes.get("active", row.active)
+        active = changes.get("active", row.active) and row.audience == "leads"
         if active and not row.active:
             resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
         elif active and "filter" in changes:
@@ -359,6 +376,7 @@ def duplicate_segment(
         "filter": row.filter,
         "active": row.active,
         "tags": segment_tags.tags_of(conn, project, [row.id])[row.id],
+        "audience": row.audience,
     }
     created = create_segment(conn, project, principal, copy, clock)
     _copy_manual_members(conn, project, row.id, created.id)
@@ -397,6 +415,7 @@ def refresh_segment(
     """Bring an inactive segment's frozen membership to its filter's answer now, once (it stays
     inactive). Who may edit it may refresh it: the history and webhooks it writes are changes."""
     row = editable_segment(conn, project, principal, segment_id)
+    account_segments.only_lead_segment(row, "refreshing a stored membership")
     if row.active:
         raise Conflict(ALWAYS_CURRENT, "segment")
     now = clock.now()
@@ -488,9 +507,13 @@ def count(conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM
     choice is made from the row already loaded, since on SQLite even an UPDATE that matches
     nothing takes the write lock, and a segment's page would otherwise write on every view."""
     now = clock.now()
-    total, engine = answering.count(
-        conn, project, answering.segment_audience(conn, project, row), now
-    )
+    if account_segments.is_accounts(row):
+        tree = account_segments.tree_of(project, row)
+        total, engine = account_segments.count(conn, project, tree, now), answering.SQL
+    else:
+        total, engine = answering.count(
+            conn, project, answering.segment_audience(conn, project, row), now
+        )
     stored = row.last_evaluated_at
     if stored is None or as_utc(stored) + EVALUATION_RECORDED_EVERY <= now:
         conn.execute(
@@ -516,7 +539,13 @@ def member_counts(
     audiences: dict[int, Audience] = {}
     kinds = filtering.manual_kinds_of(conn, project, [row.id for row in rows])
     for row in rows:
-        if readable(conn, project, reader, row):
+        if readable(conn, project, reader, row) and account_segments.is_accounts(row):
+            try:
+                tree = account_segments.tree_of(project, row)
+                counts[row.id] = account_segments.count(conn, project, tree, now)
+            except InvalidInput:
+                pass
+        elif readable(conn, project, reader, row):
             try:
                 audiences[row.id] = answering.segment_audience(
                     conn, project, row, kinds=kinds[row.id]
@@ -625,6 +654,7 @@ def members(
     q: str | None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Page:
+    account_segments.only_lead_segment(row, "a page of leads")
     audience = answering.segment_audience(conn, project, row, q)
     return audience_page(conn, project, audience, sort, page, per_page, clock.now())
 
@@ -637,6 +667,7 @@ def convert_to_list(
     clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """A static list holding the segment's current members, with its filter kept for refresh."""
+    account_segments.only_lead_segment(row, "a static list of leads")
     list_id = lists.create_list(
         conn,
         project,
@@ -673,6 +704,7 @@ def public_segment(
         "updated_at": as_utc(row.updated_at),
         "last_evaluated_at": as_utc(row.last_evaluated_at) if row.last_evaluated_at else None,
         "version": row.version,
+        "audience": row.audience,
         "tags": tags or [],
         "words": words,
     }
@@ -691,5 +723,11 @@ def public_segments(
     """Segments as the API shows them, with their tags and their conditions in words: a fixed
     number of queries however many rows."""
     tags = segment_tags.tags_of(conn, project, [row.id for row in rows])
-    words = filtering.describe_stored(conn, project, reader, {row.id: row.filter for row in rows})
+    words = filtering.describe_stored(
+        conn,
+        project,
+        reader,
+        {row.id: row.filter for row in rows},
+        {row.id: row.audience for row in rows},
+    )
     return [public_segment(row, counts.get(row.id), tags[row.id], words[row.id]) for row in rows]

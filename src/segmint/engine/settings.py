@@ -102,7 +102,11 @@ def update_settings(
 def _resync_active(conn: sa.Connection, project: Project, clock: Clock) -> None:
     active = conn.execute(
         sa.select(segments.c.id)
-        .where(segments.c.project_id == project.id, segments.c.active.is_(True))
+        .where(
+            segments.c.project_id == project.id,
+            segments.c.active.is_(True),
+            segments.c.audience == "leads",
+        )
         .order_by(segments.c.id)
     ).scalars()
     now = clock.now()

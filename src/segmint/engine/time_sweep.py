@@ -51,6 +51,7 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
         sa.select(segments.c.project_id, segments.c.id)
         .where(
             segments.c.active.is_(True),
+            segments.c.audience == "leads",  # account segments are answered live only
             sa.or_(
                 segments.c.time_synced_at.is_(None),
                 segments.c.time_synced_at <= now - SWEEP_EVERY,
@@ -84,7 +85,7 @@ def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: dat
 def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Changes:
     """Apply the time-based entries and exits of one segment since its last sweep."""
     row = _lock(conn, project, segment_id)
-    if row is None or not row.active:
+    if row is None or not row.maintained:
         return Changes()
     start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
     mark_synced(conn, project, segment_id, now)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from segmint.engine import fit, owners, scoring, seen
 from segmint.filters import FieldSpec, FieldType, operators_for, project_fields
-from segmint.filters.fields import ENRICHMENT_LABELS
+from segmint.filters.fields import ENRICHMENT_LABELS, account_fields
 from segmint.projects import Project
 from segmint.store.tables import events, leads, lists, segments
 
@@ -80,6 +80,22 @@ def event_types(conn: sa.Connection, project: Project) -> list[str]:
     return found
 
 
+def _account_fields(
+    found: list[dict[str, Any]], common: dict[str, tuple[str, ...]]
+) -> list[dict[str, Any]]:
+    """The fields of an account segment's filter: the account's columns, then the metadata
+    paths found in the data (named `metadata.x` there, not `account.metadata.x`)."""
+    fixed = [
+        _field(spec.name, spec.label, spec.type, common.get(spec.name, ()))
+        for spec in account_fields()
+    ]
+    paths = [
+        {**field, "name": field["name"][len(ACCOUNT_PREFIX) :]}
+        for field in _found_fields(found, "account.metadata.", set())
+    ]
+    return fixed + paths
+
+
 def _enrichment_fields(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The enrichment paths of the contract's data model, then those found in the data (any
     other path may still be typed in the text syntax)."""
@@ -132,17 +148,23 @@ def vocabulary(conn: sa.Connection, project: Project) -> dict[str, Any]:
     groups["Enrichment"] += _enrichment_fields(seen.json_paths(conn, project, "enrichment"))
     account_paths = seen.json_paths(conn, project, "account.metadata")
     groups["Account"] += _found_fields(account_paths, "account.metadata.", set())
+    by_audience: dict[str, list[dict[str, Any]]] = {"leads": [], "accounts": []}
+    for row in conn.execute(
+        sa.select(segments.c.id, segments.c.name, segments.c.audience)
+        .where(segments.c.project_id == project.id)
+        .order_by(segments.c.name)
+    ):
+        by_audience.setdefault(row.audience, []).append({"id": row.id, "name": row.name})
     return {
         "groups": [{"name": name, "fields": fields} for name, fields in groups.items() if fields],
         "event_types": event_types(conn, project),
         "event_operators": _operators(FieldType.JSON),
-        "segments": [
-            {"id": row.id, "name": row.name}
-            for row in conn.execute(
-                sa.select(segments.c.id, segments.c.name)
-                .where(segments.c.project_id == project.id)
-                .order_by(segments.c.name)
-            )
+        # `in_segment` names a segment of the filter's own audience, `in_account_segment` (and
+        # an account filter's `in_segment`) an account segment.
+        "segments": by_audience["leads"],
+        "account_segments": by_audience["accounts"],
+        "account_groups": [
+            {"name": "Account", "fields": _account_fields(account_paths, common)},
         ],
         "lists": [
             {"id": row.id, "name": row.name}

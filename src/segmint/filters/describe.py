@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, assert_never
 
-from segmint.filters.evaluate import condition_words, event_words
-from segmint.filters.fields import resolve_event_field, resolve_field
+from segmint.filters.evaluate import condition_words, event_words, leads_words
+from segmint.filters.fields import resolve_account_field, resolve_event_field, resolve_field
 from segmint.filters.tree import (
+    ACCOUNTS,
+    LEADS,
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -27,10 +31,15 @@ Names = Callable[[int], str | None]
 
 
 def describe(
-    node: Node, project: Project, segment_name: Names, list_name: Names, in_event: bool = False
+    node: Node,
+    project: Project,
+    segment_name: Names,
+    list_name: Names,
+    in_event: bool = False,
+    audience: str = LEADS,
 ) -> dict[str, Any]:
-    def again(child: Node, inside_event: bool = in_event) -> dict[str, Any]:
-        return describe(child, project, segment_name, list_name, inside_event)
+    def again(child: Node, inside_event: bool = in_event, inside: str = audience) -> dict[str, Any]:
+        return describe(child, project, segment_name, list_name, inside_event, inside)
 
     match node:
         case And(children):
@@ -40,7 +49,7 @@ def describe(
         case Not(child):
             return {"type": "not", "child": again(child)}
         case Condition():
-            return _condition(node, project, in_event)
+            return _condition(node, project, in_event, audience)
         case EventCondition():
             where = again(node.where, True) if node.where is not None else None
             return {**event_words(node), "where": where}
@@ -51,11 +60,21 @@ def describe(
             return {"type": "in_list", "list_id": list_id, "name": list_name(list_id)}
         case ManualRef(segment_id, kind):
             return {"type": "manual", "segment_id": segment_id, "kind": kind}
+        case LeadsCondition():
+            return {**leads_words(node), "where": again(node.where, inside=LEADS)}
+        case AccountSegmentRef(segment_id):
+            name = segment_name(segment_id)
+            return {"type": "in_account_segment", "segment_id": segment_id, "name": name}
         case _:
             assert_never(node)
 
 
-def _condition(node: Condition, project: Project, in_event: bool) -> dict[str, Any]:
+def _condition(node: Condition, project: Project, in_event: bool, audience: str) -> dict[str, Any]:
     # Inside an event's `where` a field is a path into the event's metadata.
-    spec = resolve_event_field(node.field) if in_event else resolve_field(node.field, project)
+    if in_event:
+        spec = resolve_event_field(node.field)
+    elif audience == ACCOUNTS:
+        spec = resolve_account_field(node.field)
+    else:
+        spec = resolve_field(node.field, project)
     return condition_words(node, spec)

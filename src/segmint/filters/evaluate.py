@@ -23,6 +23,7 @@ from segmint.filters.fields import (
     FieldType,
     Storage,
     Table,
+    resolve_account_field,
     resolve_event_field,
     resolve_field,
 )
@@ -30,9 +31,13 @@ from segmint.filters.operators import OPERATORS, PY_PRIMITIVES, View
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
+    ACCOUNTS,
+    LEADS,
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -132,11 +137,15 @@ class _Context:
     inlining: tuple[int, ...] = ()
     metadata: Any = None  # the event being tested by a where clause
     in_event: bool = False
+    # "accounts": an account segment's filter, `lead` is then {"account": <the account>}
+    audience: str = LEADS
 
 
 def _spec(node: Condition, ctx: _Context) -> FieldSpec:
     if ctx.in_event:
         return resolve_event_field(node.field)
+    if ctx.audience == ACCOUNTS:
+        return resolve_account_field(node.field)
     return resolve_field(node.field, ctx.project)
 
 
@@ -175,8 +184,56 @@ def _event(node: EventCondition, ctx: _Context) -> tuple[bool, int]:
 def _stored_tree(node: SegmentRef, ctx: _Context) -> tuple[Node, _Context]:
     from segmint.filters.parse import referenced_tree
 
-    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project)
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project, ctx.audience)
     return tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id))
+
+
+def _account_leads(account: Mapping[str, Any]) -> Sequence[tuple[Mapping[str, Any], Any]]:
+    found = account.get("leads")
+    if found is None:
+        # Answering without them would quietly count none: the loader must supply them.
+        raise ValueError("an account filter's leads node needs the account's leads")
+    return found  # type: ignore[no-any-return]
+
+
+def _leads_count(node: LeadsCondition, ctx: _Context) -> int:
+    """How many of the account's leads (each with its events) match the node's lead filter."""
+    account = ctx.lead["account"]
+    count = 0
+    for lead, lead_events in _account_leads(account):
+        inner = replace(ctx, lead=lead, events=tuple(lead_events), audience=LEADS, in_event=False)
+        if _evaluate(node.where, inner):
+            count += 1
+    return count
+
+
+def _leads(node: LeadsCondition, ctx: _Context) -> tuple[bool, int]:
+    count = _leads_count(node, ctx)
+    within = count >= node.min_count and (node.max_count is None or count <= node.max_count)
+    return within, count
+
+
+def _account_tree(node: AccountSegmentRef, ctx: _Context) -> tuple[Node, _Context] | None:
+    """The account segment's tree and the context of the lead's account, None without one."""
+    from segmint.filters.parse import referenced_tree
+
+    account = ctx.lead.get("account")
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project, ACCOUNTS)
+    if not account:
+        return None
+    inner = replace(
+        ctx,
+        lead={"account": account},
+        events=(),
+        audience=ACCOUNTS,
+        inlining=(*ctx.inlining, node.segment_id),
+    )
+    return tree, inner
+
+
+def _in_account_segment(node: AccountSegmentRef, ctx: _Context) -> bool:
+    found = _account_tree(node, ctx)
+    return found is not None and _evaluate(*found)
 
 
 def _in_list(node: ListRef, ctx: _Context) -> bool:
@@ -205,6 +262,10 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _in_list(node, ctx)
         case ManualRef():
             return _manual(node, ctx)
+        case LeadsCondition():
+            return _leads(node, ctx)[0]
+        case AccountSegmentRef():
+            return _in_account_segment(node, ctx)
         case _:
             assert_never(node)
 
@@ -272,6 +333,11 @@ def event_words(node: EventCondition) -> dict[str, Any]:
     }
 
 
+def leads_words(node: LeadsCondition) -> dict[str, Any]:
+    """A `leads` node's bounds (its lead filter is described or explained beside them)."""
+    return {"type": "leads", "min_count": node.min_count, "max_count": node.max_count}
+
+
 def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
     result, raw = _condition(node, ctx)
     words = condition_words(node, _spec(node, ctx))
@@ -313,6 +379,18 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
         case ManualRef(segment_id, kind):
             result = _manual(node, ctx)
             return {"type": "manual", "segment_id": segment_id, "kind": kind, "result": result}
+        case LeadsCondition():
+            matched, count = _leads(node, ctx)
+            return {**leads_words(node), "count": count, "result": matched}
+        case AccountSegmentRef(segment_id):
+            found = _account_tree(node, ctx)
+            explained = _explain(*found) if found is not None else None
+            return {
+                "type": "in_account_segment",
+                "segment_id": segment_id,
+                "result": explained is not None and explained["result"],
+                "child": explained,
+            }
         case _:
             assert_never(node)
 
@@ -328,3 +406,19 @@ def explain(
 ) -> dict[str, Any]:
     """Each node's result and the lead's value for it, as JSON-serialisable dicts."""
     return _explain(node, _context(lead, events, now, project, segments))
+
+
+def evaluate_account(
+    node: Node,
+    account: Mapping[str, Any],
+    now: datetime | Clock,
+    *,
+    project: Project,
+    segments: SegmentSource | None = None,
+) -> bool:
+    """Does the account match an account segment's filter at `now`? Same answer as the SQL.
+
+    `account`: its columns and `metadata`, and under "leads" each of its leads with its events,
+    as (lead, events) pairs in the shape `evaluate` takes them."""
+    ctx = replace(_context({"account": account}, (), now, project, segments), audience=ACCOUNTS)
+    return _evaluate(node, ctx)

@@ -199,6 +199,46 @@ def resolve_field(name: str, project: Project) -> FieldSpec:
     raise InvalidInput(f"unknown field {name!r}")
 
 
+ACCOUNT_TEXT_FIELDS: Final = ACCOUNT_COLUMNS
+
+
+def account_fields() -> tuple[FieldSpec, ...]:
+    """The fixed fields of an account segment's filter (plus `metadata.<path>`)."""
+    specs = [
+        FieldSpec(column, _label(column), FieldType.TEXT, Storage.COLUMN, Table.ACCOUNTS, column)
+        for column in ACCOUNT_TEXT_FIELDS
+    ]
+    specs.append(
+        FieldSpec(
+            "created_at",
+            "Created at",
+            FieldType.DATETIME,
+            Storage.COLUMN,
+            Table.ACCOUNTS,
+            "created_at",
+        )
+    )
+    return tuple(specs)
+
+
+_ACCOUNT_FIELDS: Final = {spec.name: spec for spec in account_fields()}
+
+
+def resolve_account_field(name: str) -> FieldSpec:
+    """The spec of a field of an account segment's filter; raises InvalidInput (without a JSON
+    path). Lead fields are refused with the way to reach them."""
+    if name in _ACCOUNT_FIELDS:
+        return _ACCOUNT_FIELDS[name]
+    head, _, rest = name.partition(".")
+    if head == "metadata" and rest:
+        return _json_spec(name, Table.ACCOUNTS, "metadata", rest)
+    raise InvalidInput(
+        f"unknown account field {name!r}: an account filter names name, domain, "
+        "engagement_level, profile_level, created_at or metadata.<path>; "
+        "conditions on leads go inside a 'leads' node"
+    )
+
+
 def resolve_event_field(name: str) -> FieldSpec:
     """Inside an event's `where`: a dotted path into the event's metadata."""
     return _json_spec(name, Table.EVENTS, "metadata", name)

@@ -36,9 +36,11 @@ from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext, day_start
 from segmint.filters.to_sql import CompileContext, _operand
 from segmint.filters.tree import (
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -115,6 +117,10 @@ def _collect(
                 _collect(inner, project, source, found, in_event, (*inlining, segment_id))
         case ListRef() | ManualRef():
             pass  # a static list, like manual membership, changes only by writes
+        case LeadsCondition() | AccountSegmentRef():
+            # Account segments are answered live (never maintained, docs/decisions.md), and a
+            # lead segment reaching one is refused as active: nothing here to sweep.
+            pass
         case _:
             assert_never(node)
 

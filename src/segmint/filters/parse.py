@@ -11,14 +11,25 @@ from collections.abc import Callable, Collection
 from typing import Any, Final, assert_never
 
 from segmint.errors import Forbidden, InvalidInput
-from segmint.filters.fields import FieldSpec, FieldType, resolve_event_field, resolve_field
+from segmint.filters.fields import (
+    FieldSpec,
+    FieldType,
+    resolve_account_field,
+    resolve_event_field,
+    resolve_field,
+)
 from segmint.filters.operators import OPERATORS, Operator, Shape, operators_for
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import PERIODS, parse_when
 from segmint.filters.tree import (
+    ACCOUNTS,
+    AUDIENCES,
+    LEADS,
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -52,6 +63,10 @@ NODE_KEYS: Final = (
 )
 # What "assigned to me" reads: the one lead column that names a user.
 OWNER_FIELD: Final = "owner"
+# An account segment's filter: account fields, other account segments, and its leads.
+ACCOUNT_NODE_KEYS: Final = ("and", "or", "not", "field", "in_segment", "leads")
+LEAD_NODE_KEYS: Final = (*NODE_KEYS, "in_account_segment")
+_KEYS_OF: Final = {LEADS: LEAD_NODE_KEYS, ACCOUNTS: ACCOUNT_NODE_KEYS}
 
 
 def _fail(path: str, message: str) -> InvalidInput:
@@ -63,32 +78,40 @@ class _Parser:
         self.project = project
         self.me = me
         self.conditions = 0
-        self.segment_refs: list[tuple[int, str]] = []
+        # (segment id, JSON path, the audience the segment must have)
+        self.segment_refs: list[tuple[int, str, str]] = []
         self.list_refs: list[tuple[int, str]] = []
 
-    def node(self, data: Any, path: str, depth: int, in_event: bool = False) -> Node:
+    def node(
+        self, data: Any, path: str, depth: int, in_event: bool = False, audience: str = LEADS
+    ) -> Node:
         if depth > MAX_DEPTH:
             raise _fail(path, f"too deeply nested: at most {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise _fail(path, "expected an object")
-        kinds = [key for key in NODE_KEYS if key in data]
-        if len(kinds) != 1:
-            raise _fail(path, f"expected exactly one of: {', '.join(NODE_KEYS)}")
-        kind = kinds[0]
-        if in_event and kind in ("event", "in_segment", "in_list", "assigned_to_me"):
+        kind = _kind(data, path, audience)
+        if in_event and kind in (
+            "event",
+            "in_segment",
+            "in_list",
+            "in_account_segment",
+            "assigned_to_me",
+        ):
             raise _fail(path, f"{kind!r} is not allowed inside an event's where")
         if kind in ("and", "or", "not"):
-            return self.group(kind, data, path, depth, in_event)
+            return self.group(kind, data, path, depth, in_event, audience)
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise _fail(path, f"too many conditions: at most {MAX_CONDITIONS}")
         if kind == "field":
-            return self.condition(data, path, in_event)
+            return self.condition(data, path, in_event, audience)
         if kind == "event":
             return self.event(data, path, depth)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
-        return self.reference(kind, data, path)
+        if kind == "leads":
+            return self.account_leads(data, path, depth)
+        return self.reference(kind, data, path, audience)
 
     def assigned_to_me(self, data: dict[str, Any], path: str) -> Condition:
         """Sugar for `owner eq <me>`, resolved here: a saved segment stores the owner it meant,
@@ -100,33 +123,41 @@ class _Parser:
             raise _fail(path, "assigned_to_me needs a signed-in user: name the owner instead")
         return Condition(OWNER_FIELD, "eq", self.me)
 
-    def group(self, kind: str, data: dict[str, Any], path: str, depth: int, in_event: bool) -> Node:
+    def group(
+        self, kind: str, data: dict[str, Any], path: str, depth: int, in_event: bool, audience: str
+    ) -> Node:
         _only_keys(data, (kind,), path)
         if kind == "not":
-            return Not(self.node(data["not"], f"{path}.not", depth + 1, in_event))
+            return Not(self.node(data["not"], f"{path}.not", depth + 1, in_event, audience))
         items = data[kind]
         if not isinstance(items, list):
             raise _fail(f"{path}.{kind}", "expected a list of conditions")
         if not items:
             raise _fail(f"{path}.{kind}", "needs at least one condition")
         children = tuple(
-            self.node(item, f"{path}.{kind}[{i}]", depth + 1, in_event)
+            self.node(item, f"{path}.{kind}[{i}]", depth + 1, in_event, audience)
             for i, item in enumerate(items)
         )
         return And(children) if kind == "and" else Or(children)
 
-    def condition(self, data: dict[str, Any], path: str, in_event: bool) -> Condition:
+    def condition(
+        self, data: dict[str, Any], path: str, in_event: bool, audience: str = LEADS
+    ) -> Condition:
         _only_keys(data, ("field", "op", "value"), path)
-        spec = self.field(data["field"], f"{path}.field", in_event)
+        spec = self.field(data["field"], f"{path}.field", in_event, audience)
         op = _operator(data.get("op"), spec, f"{path}.op")
         value = _value(op, spec, data, f"{path}.value")
         return Condition(spec.name, op.key, value)
 
-    def field(self, name: Any, path: str, in_event: bool) -> FieldSpec:
+    def field(self, name: Any, path: str, in_event: bool, audience: str = LEADS) -> FieldSpec:
         if not isinstance(name, str):
             raise _fail(path, "expected a string")
         try:
-            return resolve_event_field(name) if in_event else resolve_field(name, self.project)
+            if in_event:
+                return resolve_event_field(name)
+            if audience == ACCOUNTS:
+                return resolve_account_field(name)
+            return resolve_field(name, self.project)
         except InvalidInput as error:
             raise _fail(path, error.message) from None
 
@@ -152,16 +183,45 @@ class _Parser:
             where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
         return EventCondition(kind, performed, min_count, max_count, within, where)
 
-    def reference(self, kind: str, data: dict[str, Any], path: str) -> Node:
+    def account_leads(self, data: dict[str, Any], path: str, depth: int) -> LeadsCondition:
+        """`{"leads": <lead filter>, "min_count": N, "max_count": M}` in an account filter."""
+        _only_keys(data, ("leads", "min_count", "max_count"), path)
+        min_count = _count(data, "min_count", path, 0, default=1) or 0
+        max_count = _count(data, "max_count", path, min_count, default=None)
+        where = self.node(data["leads"], f"{path}.leads", depth + 1, audience=LEADS)
+        return LeadsCondition(where, min_count, max_count)
+
+    def reference(self, kind: str, data: dict[str, Any], path: str, audience: str) -> Node:
         _only_keys(data, (kind,), path)
         ref = data[kind]
         if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= 2**62:
             raise _fail(f"{path}.{kind}", "expected a positive integer id")
         if kind == "in_segment":
-            self.segment_refs.append((ref, f"{path}.{kind}"))
+            self.segment_refs.append((ref, f"{path}.{kind}", audience))
             return SegmentRef(ref)
+        if kind == "in_account_segment":
+            self.segment_refs.append((ref, f"{path}.{kind}", ACCOUNTS))
+            return AccountSegmentRef(ref)
         self.list_refs.append((ref, f"{path}.{kind}"))
         return ListRef(ref)
+
+
+def _kind(data: dict[str, Any], path: str, audience: str) -> str:
+    """The one node key of `data`, refused with the reason when the audience has no such node."""
+    allowed = _KEYS_OF[audience]
+    kinds = [key for key in (*LEAD_NODE_KEYS, "leads") if key in data]
+    if len(kinds) != 1:
+        raise _fail(path, f"expected exactly one of: {', '.join(allowed)}")
+    kind = kinds[0]
+    if kind not in allowed:
+        if audience == ACCOUNTS:
+            raise _fail(
+                path,
+                f"{kind!r} is a condition on leads: in an account filter it goes inside a "
+                "'leads' node",
+            )
+        raise _fail(path, f"{kind!r} belongs to an account segment's filter, not a lead filter")
+    return kind
 
 
 def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -334,10 +394,15 @@ def _value(op: Operator, spec: FieldSpec, data: dict[str, Any], path: str) -> Va
 
 
 def referenced_tree(
-    segment_id: int, source: SegmentSource | None, inlining: tuple[int, ...], project: Project
+    segment_id: int,
+    source: SegmentSource | None,
+    inlining: tuple[int, ...],
+    project: Project,
+    audience: str = LEADS,
 ) -> Node:
-    """The tree of a segment an `in_segment` names, for a backend to inline (`inlining`: the
-    segments being inlined already, a cycle among them is an error)."""
+    """The tree of a segment an `in_segment` (or `in_account_segment`: `audience` "accounts")
+    names, for a backend to inline (`inlining`: the segments being inlined already, a cycle
+    among them is an error)."""
     if source is None:
         raise InvalidInput("in_segment needs a segment source to resolve segments")
     if segment_id in inlining:
@@ -345,7 +410,7 @@ def referenced_tree(
     stored = source.get_filter(segment_id)
     if stored is None:
         raise InvalidInput(f"unknown segment {segment_id}")
-    tree = parse_filter(stored, project, path=f"segment[{segment_id}].filter")
+    tree = parse_filter(stored, project, path=f"segment[{segment_id}].filter", audience=audience)
     return membership_tree(segment_id, tree, source.manual_kinds(segment_id))
 
 
@@ -367,8 +432,9 @@ def membership_tree(segment_id: int, tree: Node, manual_kinds: Collection[str]) 
 
 
 def stored_segment_ids(data: Any) -> set[int]:
-    """Segment ids a stored (raw JSON) filter refers to, wherever they are."""
-    return stored_references(data, "in_segment")
+    """Segment ids a stored (raw JSON) filter refers to, wherever they are, by `in_segment`
+    or `in_account_segment` (a cycle may pass through both)."""
+    return stored_references(data, "in_segment") | stored_references(data, "in_account_segment")
 
 
 def stored_list_ids(data: Any) -> set[int]:
@@ -454,43 +520,63 @@ def _stored_refs(data: Any, path: str) -> list[tuple[int, str]]:
     """(segment id, JSON path) of each `in_segment` in a stored filter, paths as the parser
     names them (`in_segment` is not allowed inside an event's where)."""
     return [
-        (leaf["in_segment"], f"{at}.in_segment")
-        for at, leaf in stored_leaves(data, path)
-        if isinstance(leaf.get("in_segment"), int) and not isinstance(leaf["in_segment"], bool)
+        (leaf[key], f"{at}.{key}")
+        for at, leaf in stored_leaves(data, path, into_leads=True)
+        for key in ("in_segment", "in_account_segment")
+        if isinstance(leaf.get(key), int) and not isinstance(leaf[key], bool)
     ]
 
 
-def stored_leaves(data: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
+def stored_leaves(
+    data: Any, path: str, into_leads: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """(JSON path, node) of each condition, event condition and reference of a stored filter,
     through its groups and NOTs (a path keeps its `.not`s: `filter.and[1].not`), not into an
-    event's `where`."""
+    event's `where`; into an account filter's `leads` nodes only when `into_leads`."""
     if not isinstance(data, dict):
         return []
     if isinstance(data.get("not"), dict):
-        return stored_leaves(data["not"], f"{path}.not")
+        return stored_leaves(data["not"], f"{path}.not", into_leads)
+    if into_leads and isinstance(data.get("leads"), dict):
+        return stored_leaves(data["leads"], f"{path}.leads", into_leads)
     for kind in ("and", "or"):
         if isinstance(data.get(kind), list):
             return [
                 found
                 for at, child in enumerate(data[kind])
-                for found in stored_leaves(child, f"{path}.{kind}[{at}]")
+                for found in stored_leaves(child, f"{path}.{kind}[{at}]", into_leads)
             ]
     return [(path, data)]
 
 
+def _audience_mismatch(ref: int, expected: str) -> str:
+    if expected == ACCOUNTS:
+        return (
+            f"segment {ref} is a lead segment: an account segment's members are accounts "
+            "(in an account filter, in_segment names account segments; for its leads use a "
+            "'leads' node)"
+        )
+    return (
+        f"segment {ref} is an account segment: a lead filter reaches it with "
+        "in_account_segment (the lead's account is a member)"
+    )
+
+
 def check_references(
-    refs: list[tuple[int, str]],
+    refs: list[tuple[int, str, str]],
     lists: list[tuple[int, str]],
     source: SegmentSource,
     segment_id: int | None,
 ) -> None:
-    for ref, path in refs:
+    for ref, path, audience in refs:
         if ref == segment_id:
             raise _fail(path, "a segment cannot refer to itself")
         if source.get_filter(ref) is None:
             raise _fail(path, f"unknown segment {ref}")
-    check_readable_refs(refs, source)
-    for ref, path in refs:
+        if source.audience(ref) != audience:
+            raise _fail(path, _audience_mismatch(ref, audience))
+    check_readable_refs([(ref, path) for ref, path, _ in refs], source)
+    for ref, path, _ in refs:
         chain = _reaches(ref, segment_id, source)
         if chain:
             steps = " -> ".join(str(s) for s in chain)
@@ -508,6 +594,7 @@ def parse_filter(
     segment_id: int | None = None,
     path: str = "filter",
     me: str | None = None,
+    audience: str = LEADS,
 ) -> Node:
     """Validate filter JSON and build its tree; raises InvalidInput naming the bad node's path.
 
@@ -517,10 +604,13 @@ def parse_filter(
     With `segments`, `in_segment` / `in_list` references must exist, every segment they reach
     must be one the caller may read (else Forbidden) and `in_segment` must not form a cycle
     (through the stored filters) back to `segment_id`, the segment being saved.
+    `audience` "accounts": the filter of an account segment (account fields, `leads` nodes).
     """
+    if audience not in AUDIENCES:
+        raise _fail("audience", f"expected one of: {', '.join(AUDIENCES)}")
     parser = _Parser(project, me)
     try:
-        node = parser.node(data, path, depth=1)
+        node = parser.node(data, path, depth=1, audience=audience)
     except RecursionError:
         raise _fail(path, "too deeply nested") from None
     if segments is not None:
@@ -572,5 +662,14 @@ def to_json(node: Node) -> dict[str, Any]:
             return {"in_list": list_id}
         case ManualRef():
             raise ValueError("manual membership is not part of a filter and has no JSON")
+        case LeadsCondition():
+            found: dict[str, Any] = {"leads": to_json(node.where)}
+            if node.min_count != 1:
+                found["min_count"] = node.min_count
+            if node.max_count is not None:
+                found["max_count"] = node.max_count
+            return found
+        case AccountSegmentRef(segment_id):
+            return {"in_account_segment": segment_id}
         case _:
             assert_never(node)

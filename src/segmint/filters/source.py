@@ -15,6 +15,10 @@ class SegmentSource(Protocol):
 
     def has_list(self, list_id: int) -> bool: ...
 
+    def audience(self, segment_id: int) -> str | None:
+        """Whose segment it is, "leads" or "accounts" (None: no such segment)."""
+        ...
+
     def manual_kinds(self, segment_id: int) -> frozenset[str]:
         """Which of "include" and "exclude" the segment has leads for (manual membership)."""
         ...
@@ -33,7 +37,9 @@ class MemorySegmentSource:
         filters: Mapping[int, Any] | None = None,
         list_ids: frozenset[int] = frozenset(),
         manual: Mapping[int, frozenset[str]] | None = None,
+        audiences: Mapping[int, str] | None = None,
     ) -> None:
+        self._audiences = dict(audiences or {})
         self._filters = dict(filters or {})
         self._lists = list_ids
         self._manual = dict(manual or {})
@@ -43,6 +49,11 @@ class MemorySegmentSource:
 
     def has_list(self, list_id: int) -> bool:
         return list_id in self._lists
+
+    def audience(self, segment_id: int) -> str | None:
+        if segment_id not in self._filters:
+            return None
+        return self._audiences.get(segment_id, "leads")
 
     def manual_kinds(self, segment_id: int) -> frozenset[str]:
         return self._manual.get(segment_id, frozenset())
@@ -69,6 +80,9 @@ class CachingSegmentSource:
         if list_id not in self._lists:
             self._lists[list_id] = self._inner.has_list(list_id)
         return self._lists[list_id]
+
+    def audience(self, segment_id: int) -> str | None:
+        return self._inner.audience(segment_id)
 
     def manual_kinds(self, segment_id: int) -> frozenset[str]:
         if segment_id not in self._manual:

@@ -22,9 +22,11 @@ from segmint.filters.operators import OPERATORS, Shape
 from segmint.filters.parse import parse_filter
 from segmint.filters.source import SegmentSource
 from segmint.filters.tree import (
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -344,6 +346,16 @@ def _event(node: EventCondition) -> str:
     return " ".join(words)
 
 
+def _leads(node: LeadsCondition) -> str:
+    """For reading only: the text syntax does not parse account filters (docs/filters.md)."""
+    words = [f"leads ({to_text(node.where)})"]
+    if node.min_count != 1:
+        words.append(f"at least {node.min_count}")
+    if node.max_count is not None:
+        words.append(f"at most {node.max_count}")
+    return " ".join(words)
+
+
 def _grouped(node: Node) -> str:
     return f"({to_text(node)})" if isinstance(node, And | Or) else to_text(node)
 
@@ -373,5 +385,9 @@ def to_text(node: Node) -> str:
             return f"in list {list_id}"
         case ManualRef():
             raise ValueError("manual membership is not part of a filter and has no text")
+        case LeadsCondition():
+            return _leads(node)
+        case AccountSegmentRef(segment_id):
+            return f"in account segment {segment_id}"
         case _:
             assert_never(node)

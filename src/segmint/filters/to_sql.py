@@ -24,6 +24,7 @@ from segmint.filters.fields import (
     FieldType,
     Storage,
     Table,
+    resolve_account_field,
     resolve_event_field,
     resolve_field,
 )
@@ -31,9 +32,13 @@ from segmint.filters.operators import OPERATORS, SQL_PRIMITIVES, View
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
+    ACCOUNTS,
+    LEADS,
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -86,6 +91,9 @@ class CompileContext:
     # Only these leads will be asked about (a membership sync after a write): event and list
     # subqueries are limited to them, or every sync would aggregate the project's events.
     lead_ids: tuple[int, ...] | None = None
+    # Whose filter this part of the tree is: over `leads`, or over `accounts` (an account
+    # segment's filter, outside its `leads` nodes).
+    audience: str = LEADS
 
 
 # -- operands ----------------------------------------------------------------------------------
@@ -185,8 +193,12 @@ class JsonOperand:
 
 def _account_scoper(project_id: int) -> Scoper:
     def scope(predicate: Predicate) -> Predicate:
-        matching = sa.select(accounts.c.id).where(
-            accounts.c.project_id == project_id, _two_valued(predicate)
+        # Never correlated: inside an account filter's `leads` node an enclosing query reads
+        # `accounts` too, and this must stay a query of its own over the project's accounts.
+        matching = (
+            sa.select(accounts.c.id)
+            .where(accounts.c.project_id == project_id, _two_valued(predicate))
+            .correlate(None)
         )
         return sa.and_(leads.c.account_id.is_not(None), leads.c.account_id.in_(matching))
 
@@ -201,7 +213,7 @@ def _name_expr() -> Expr:
 
 def _operand(spec: FieldSpec, ctx: CompileContext) -> ScalarOperand | JsonOperand:
     table = {Table.LEADS: leads, Table.ACCOUNTS: accounts, Table.EVENTS: events}[spec.table]
-    if spec.table is Table.ACCOUNTS:
+    if spec.table is Table.ACCOUNTS and ctx.audience == LEADS:
         scoper = _account_scoper(ctx.project.id)
     else:
         scoper = _two_valued if ctx.negated else _as_is
@@ -223,6 +235,8 @@ def _operand(spec: FieldSpec, ctx: CompileContext) -> ScalarOperand | JsonOperan
 def _condition(node: Condition, ctx: CompileContext) -> Predicate:
     if ctx.in_event:
         spec = resolve_event_field(node.field)
+    elif ctx.audience == ACCOUNTS:
+        spec = resolve_account_field(node.field)
     else:
         spec = resolve_field(node.field, ctx.project)
     op = OPERATORS.get(node.op)
@@ -315,8 +329,54 @@ def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
 def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:
     from segmint.filters.parse import referenced_tree
 
-    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project)
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project, ctx.audience)
     return compile_node(tree, replace(ctx, inlining=(*ctx.inlining, node.segment_id)))
+
+
+def _account_leads(node: LeadsCondition, ctx: CompileContext) -> Predicate:
+    """The account's leads matching `where` number min_count..max_count: a subquery over
+    `leads` correlated to the enclosing `accounts` row only (the lead filter inside reads
+    `leads` as its own, and may read `accounts` again through `account.*`)."""
+    # The lead filter is the WHERE of its own subquery: a fresh, positive context, for every
+    # lead of the account (not only those a sync asks about).
+    inner = replace(ctx, audience=LEADS, negated=False, lead_ids=None, in_event=False)
+    matching = sa.and_(
+        leads.c.project_id == ctx.project.id,
+        leads.c.account_id == accounts.c.id,
+        compile_node(node.where, inner),
+    )
+    if node.min_count == 1 and node.max_count is None:
+        return sa.exists(sa.select(sa.literal(1)).where(matching)).correlate(accounts)
+    if node.min_count == 0 and node.max_count is None:
+        return sa.true()  # at least zero leads: every account
+    if node.min_count == 0 and node.max_count == 0:
+        return sa.not_(sa.exists(sa.select(sa.literal(1)).where(matching)).correlate(accounts))
+    count = sa.select(sa.func.count()).where(matching).correlate(accounts).scalar_subquery()
+    bounds = [count >= node.min_count] if node.min_count else []
+    if node.max_count is not None:
+        bounds.append(count <= node.max_count)
+    return sa.and_(*bounds)
+
+
+def _in_account_segment(node: AccountSegmentRef, ctx: CompileContext) -> Predicate:
+    """The lead's account is a member of the account segment: its tree over `accounts`, as a
+    query of its own (never correlated to an enclosing `accounts`)."""
+    from segmint.filters.parse import referenced_tree
+
+    tree = referenced_tree(node.segment_id, ctx.segments, ctx.inlining, ctx.project, ACCOUNTS)
+    inner = replace(
+        ctx,
+        audience=ACCOUNTS,
+        negated=False,
+        lead_ids=None,
+        inlining=(*ctx.inlining, node.segment_id),
+    )
+    members = (
+        sa.select(accounts.c.id)
+        .where(accounts.c.project_id == ctx.project.id, compile_node(tree, inner))
+        .correlate(None)
+    )
+    return sa.and_(leads.c.account_id.is_not(None), leads.c.account_id.in_(members))
 
 
 def _list(node: ListRef, ctx: CompileContext) -> Predicate:
@@ -357,6 +417,10 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _list(node, ctx)
         case ManualRef():
             return _manual(node, ctx)
+        case LeadsCondition():
+            return _account_leads(node, ctx)
+        case AccountSegmentRef():
+            return _in_account_segment(node, ctx)
         case _:
             assert_never(node)
 
@@ -402,3 +466,34 @@ def select_lead_ids(
     """`SELECT leads.id FROM leads WHERE project_id = :p AND <filter>`."""
     expr = compile_filter(node, project, now, dialect_name, segments)
     return sa.select(leads.c.id).where(leads.c.project_id == project.id, expr)
+
+
+def compile_account_filter(
+    node: Node,
+    project: Project,
+    now: datetime,
+    dialect_name: str,
+    segments: SegmentSource | None = None,
+) -> Predicate:
+    """An account segment's filter as a boolean over `accounts` (combine with the project
+    scope, or use `select_account_ids`)."""
+    ctx = CompileContext(
+        project,
+        dialect_for(dialect_name),
+        TimeContext.of(now, project.zone),
+        segments,
+        audience=ACCOUNTS,
+    )
+    return compile_node(node, ctx)
+
+
+def select_account_ids(
+    node: Node,
+    project: Project,
+    now: datetime,
+    dialect_name: str,
+    segments: SegmentSource | None = None,
+) -> sa.Select[tuple[int]]:
+    """`SELECT accounts.id FROM accounts WHERE project_id = :p AND <account filter>`."""
+    expr = compile_account_filter(node, project, now, dialect_name, segments)
+    return sa.select(accounts.c.id).where(accounts.c.project_id == project.id, expr)

@@ -70,6 +70,41 @@ class ManualRef:
     kind: str
 
 
+@dataclass(frozen=True)
+class LeadsCondition:
+    """An account's leads: between min_count and max_count of them match `where` (a lead
+    filter). Only in an account segment's filter, where it is the one way to reach leads."""
+
+    where: Node
+    min_count: int = 1
+    max_count: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountSegmentRef:
+    """A lead condition: the lead's account is a member of account segment `segment_id`."""
+
+    segment_id: int
+
+
+# Whose filter a tree is: the members of a lead segment are leads, of an account segment
+# accounts. A `Condition` names a lead field in the one and an account field in the other.
+LEADS = "leads"
+ACCOUNTS = "accounts"
+AUDIENCES = (LEADS, ACCOUNTS)
+
+
 # A closed union: every walker over a tree is a `match` over these classes ending in
 # `assert_never(node)`, so mypy names each place a new node type must be handled.
-Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef | ManualRef
+Node: TypeAlias = (
+    And
+    | Or
+    | Not
+    | Condition
+    | EventCondition
+    | SegmentRef
+    | ListRef
+    | ManualRef
+    | LeadsCondition
+    | AccountSegmentRef
+)

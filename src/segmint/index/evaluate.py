@@ -18,6 +18,7 @@ from segmint.filters.fields import (
     FieldSpec,
     Storage,
     Table,
+    resolve_account_field,
     resolve_event_field,
     resolve_field,
 )
@@ -26,9 +27,12 @@ from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
+    ACCOUNTS,
+    AccountSegmentRef,
     And,
     Condition,
     EventCondition,
+    LeadsCondition,
     ListRef,
     ManualRef,
     Node,
@@ -41,6 +45,13 @@ from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
 from segmint.index.vectors import BoolArray, micros
 from segmint.projects import Project
+
+
+class Declined(Exception):
+    """The index has no vector form for this tree (an account segment's own answers, an account
+    filter on `created_at`): not a failure of the index, the SQL path answers instead
+    (docs/decisions.md)."""
+
 
 Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
 Positions = np.ndarray[Any, Any] | slice  # events to answer for
@@ -94,6 +105,10 @@ class Walk:
                 return self._picked(self.members(("list", list_id)), rows)
             case ManualRef(segment_id, kind):
                 return self._picked(self.members((kind, segment_id)), rows)
+            case AccountSegmentRef():
+                return self._in_account_segment(node, rows)
+            case LeadsCondition():
+                raise InvalidInput("a 'leads' node belongs to an account segment's filter")
             case _:
                 assert_never(node)
 
@@ -162,6 +177,81 @@ class Walk:
             column = self.accounts.paths.get(spec.path)
             return column if column is not None else self.load.account_path(spec.path)
         return self.accounts.columns[spec.column]
+
+    # -- accounts (`in_account_segment`) --------------------------------------------------
+
+    def _in_account_segment(self, node: AccountSegmentRef, rows: Rows) -> BoolArray:
+        """The account segment's answer per account row, read at each lead's account row (row
+        0, "no account", never a member)."""
+        tree = referenced_tree(
+            node.segment_id, self.segments, self.inlining, self.project, ACCOUNTS
+        )
+        self.inlining = (*self.inlining, node.segment_id)
+        try:
+            members = self.account_mask(tree).copy()
+        finally:
+            self.inlining = self.inlining[:-1]
+        members[0] = False
+        account_rows = self._picked(self.leads.account_rows.live, rows)
+        answer: BoolArray = members[account_rows]
+        return answer
+
+    def account_mask(self, node: Node) -> BoolArray:
+        """One answer per account row of an account filter (mirrors evaluate_account)."""
+        size = len(self.accounts.ids)
+        match node:
+            case And(children):
+                result = np.ones(size, bool)
+                for child in children:
+                    result &= self.account_mask(child)
+                return result
+            case Or(children):
+                result = np.zeros(size, bool)
+                for child in children:
+                    result |= self.account_mask(child)
+                return result
+            case Not(child):
+                return ~self.account_mask(child)
+            case Condition():
+                spec = resolve_account_field(node.field)
+                if spec.storage is not Storage.JSON and spec.column not in self.accounts.columns:
+                    raise Declined(f"the index holds no account {spec.column}")
+                column = self._account_column(spec)
+                return self._account_sized(column.gather(self._per_value(column, node, spec)))
+            case LeadsCondition():
+                return self._account_leads(node)
+            case SegmentRef():
+                tree = referenced_tree(
+                    node.segment_id, self.segments, self.inlining, self.project, ACCOUNTS
+                )
+                self.inlining = (*self.inlining, node.segment_id)
+                try:
+                    return self.account_mask(tree)
+                finally:
+                    self.inlining = self.inlining[:-1]
+            case (
+                EventCondition() | ListRef() | ManualRef() | AccountSegmentRef()
+            ):  # refused by the parser
+                raise InvalidInput("a lead condition outside an account filter's 'leads' node")
+            case _:
+                assert_never(node)
+
+    def _account_sized(self, answer: BoolArray) -> BoolArray:
+        if answer.shape != (len(self.accounts.ids),):
+            raise IndexError(f"an answer for {answer.shape} accounts, not {len(self.accounts.ids)}")
+        return answer
+
+    def _account_leads(self, node: LeadsCondition) -> BoolArray:
+        """Per account row: how many of its live leads match the node's lead filter, within
+        the bounds (the "no account" row counts the leads without one; callers ignore it)."""
+        matching = self.mask(node.where) & self.leads.alive.live
+        counts = np.bincount(
+            self.leads.account_rows.live[matching], minlength=len(self.accounts.ids)
+        )
+        within: BoolArray = counts >= node.min_count
+        if node.max_count is not None:
+            within &= counts <= node.max_count
+        return within
 
     def _segment(self, node: SegmentRef, rows: Rows) -> BoolArray:
         tree = referenced_tree(node.segment_id, self.segments, self.inlining, self.project)
@@ -240,7 +330,14 @@ class Walk:
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
                 return column.gather(self._per_value(column, node, spec), positions)
-            case EventCondition() | SegmentRef() | ListRef() | ManualRef():
+            case (
+                EventCondition()
+                | SegmentRef()
+                | ListRef()
+                | ManualRef()
+                | LeadsCondition()
+                | AccountSegmentRef()
+            ):
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:
                 assert_never(node)

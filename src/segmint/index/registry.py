@@ -222,7 +222,8 @@ class Indexes:
                 project = get_project_by_id(conn, index.project_id)
                 rows = conn.execute(
                     sa.select(segments.c.id, segments.c.filter, segments.c.active).where(
-                        segments.c.project_id == index.project_id
+                        segments.c.project_id == index.project_id,
+                        segments.c.audience == "leads",  # the index declines account segments
                     )
                 ).all()
             source = MemorySegmentSource({row.id: row.filter for row in rows})

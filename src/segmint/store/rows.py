@@ -37,6 +37,13 @@ class SegmentRow(Record):
     last_evaluated_at: datetime | None
     version: int
     time_synced_at: datetime | None
+    audience: str
+
+    @property
+    def maintained(self) -> bool:
+        """Whether the worker keeps its stored membership (history, webhooks): an active lead
+        segment. Account segments are answered live only (docs/decisions.md)."""
+        return self.active and self.audience == "leads"
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,8 @@ segments = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # Membership is known correct at this moment: time-based changes are swept from here on.
     sa.Column("time_synced_at", Timestamp),
+    # Whose segment it is: "leads" or "accounts" (migration 0021), fixed at creation.
+    sa.Column("audience", sa.String(16), nullable=False, server_default="leads"),
     sa.UniqueConstraint("project_id", "id"),
     sa.Index(None, "project_id", "created_by"),
 )

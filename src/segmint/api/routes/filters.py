@@ -68,10 +68,17 @@ def get_paths(
 
 @router.post("/text", response_model=ParsedFilter, summary="Validate a filter; print it as text")
 def filter_to_text(
-    body: FilterIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: FilterIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    audience: Annotated[
+        Literal["leads", "accounts"],
+        Query(description="Whose filter: a lead segment's (default) or an account segment's."),
+    ] = "leads",
 ) -> ParsedFilter:
-    tree = filtering.validate(conn, project, body.filter, reader=principal)
-    return _parsed(conn, project, tree)
+    tree = filtering.validate(conn, project, body.filter, reader=principal, audience=audience)
+    return _parsed(conn, project, tree, audience)
 
 
 @router.post("/parse", response_model=ParsedFilter, summary="Parse the text syntax into a filter")
@@ -82,6 +89,8 @@ def text_to_filter(
     return _parsed(conn, project, tree)
 
 
-def _parsed(conn: Connection, project: Project, tree: Node) -> ParsedFilter:
-    words = filtering.describe(conn, project, tree)
+def _parsed(
+    conn: Connection, project: Project, tree: Node, audience: str = "leads"
+) -> ParsedFilter:
+    words = filtering.describe(conn, project, tree, audience)
     return ParsedFilter(filter=to_json(tree), text=to_text(tree), words=words)

@@ -19,6 +19,8 @@ from segmint.api.schemas.history import HistoryPage, history_page
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import ListPublic
 from segmint.api.schemas.segments import (
+    AccountMemberPage,
+    AccountPreview,
     ConditionCounts,
     CountResult,
     ManualChangePublic,
@@ -36,8 +38,8 @@ from segmint.api.schemas.segments import (
     SegmentVersionPublic,
 )
 from segmint.auth import Principal
+from segmint.engine import account_segments, answering, filtering
 from segmint.engine import analytics as analytics_engine
-from segmint.engine import answering, filtering
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
 from segmint.engine import manual as manual_engine
@@ -134,6 +136,24 @@ def preview(
 
 
 @router.post(
+    "/preview/accounts",
+    response_model=AccountPreview,
+    summary="Count and sample an unsaved account segment's filter (answered by SQL)",
+)
+def preview_accounts(
+    body: FilterIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    response: Response,
+) -> AccountPreview:
+    result = account_segments.preview(conn, project, body.filter, principal, clock.now())
+    response.headers[ENGINE_HEADER] = answering.SQL
+    return AccountPreview.model_validate(result)
+
+
+@router.post(
     "/preview/conditions",
     response_model=ConditionCounts,
     summary="How many leads each condition of an unsaved filter matches on its own",
@@ -195,10 +215,10 @@ def versions(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=versions_engine.MAX_LIMIT)] = 20,
 ) -> SegmentVersionPage:
-    engine.visible_segment(conn, project, principal, segment_id)
+    row = engine.visible_segment(conn, project, principal, segment_id)
     found = versions_engine.list_versions(conn, project, segment_id, before, limit)
     current = versions_engine.latest_number(conn, project, segment_id)
-    items = _versions_public(conn, project, principal, found, current)
+    items = _versions_public(conn, project, principal, found, current, row.audience)
     next_before = found[-1].number if len(found) == limit and found[-1].number > 1 else None
     return SegmentVersionPage(items=items, next_before=next_before)
 
@@ -215,10 +235,10 @@ def version(
     project: ProjectDep,
     principal: PrincipalDep,
 ) -> SegmentVersionPublic:
-    engine.visible_segment(conn, project, principal, segment_id)
+    row = engine.visible_segment(conn, project, principal, segment_id)
     found = versions_engine.get_version(conn, project, segment_id, number)
     current = versions_engine.latest_number(conn, project, segment_id)
-    [public] = _versions_public(conn, project, principal, [found], current)
+    [public] = _versions_public(conn, project, principal, [found], current, row.audience)
     return public
 
 
@@ -246,8 +266,15 @@ def _versions_public(
     principal: Principal,
     found: list[versions_engine.Version],
     current: int | None,
+    audience: str,
 ) -> list[SegmentVersionPublic]:
-    words = filtering.describe_stored(conn, project, principal, {v.number: v.filter for v in found})
+    words = filtering.describe_stored(
+        conn,
+        project,
+        principal,
+        {v.number: v.filter for v in found},
+        {v.number: audience for v in found},
+    )
     return [
         SegmentVersionPublic.model_validate(
             {**asdict(v), "words": words[v.number], "current": v.number == current}
@@ -334,7 +361,53 @@ def count(
     row = engine.visible_segment(conn, project, principal, segment_id)
     counted = engine.count(conn, project, row, clock)
     response.headers[ENGINE_HEADER] = counted.engine
-    return CountResult(count=counted.total, evaluated_at=counted.at, frozen=not row.active)
+    frozen = not row.active and not account_segments.is_accounts(row)  # accounts: always live
+    return CountResult(count=counted.total, evaluated_at=counted.at, frozen=frozen)
+
+
+@router.get(
+    "/{segment_id}/accounts",
+    response_model=AccountMemberPage,
+    summary="An account segment's current members (accounts), keyset-paged by id",
+)
+def account_members(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    response: Response,
+    after: Annotated[int | None, Query(description="`next_after` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=account_segments.MAX_PER_PAGE)] = 50,
+) -> AccountMemberPage:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    account_segments.only_account_segment(row)
+    tree = account_segments.tree_of(project, row)
+    found = account_segments.page(conn, project, tree, clock.now(), after, limit)
+    response.headers[ENGINE_HEADER] = answering.SQL
+    return AccountMemberPage.model_validate({"items": found.items, "next_after": found.next_after})
+
+
+@router.get(
+    "/{segment_id}/accounts/export.csv",
+    response_class=StreamingResponse,
+    summary="Export an account segment's members as CSV (streamed, no row cap)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_accounts(
+    segment_id: int,
+    conn: ConnectionDep,
+    db: EngineDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+) -> StreamingResponse:
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    account_segments.only_account_segment(row)
+    tree = account_segments.tree_of(project, row)
+    where = account_segments.condition(conn, project, tree, clock.now())
+    chunks = account_segments.export_csv(db, where, project)
+    return csv_download(chunks, export_filename(row.name), answering.SQL)
 
 
 @router.get("/{segment_id}/members", response_model=LeadPage, summary="Current members")
@@ -382,7 +455,8 @@ def history(
         Literal["asc", "desc"], Query(description="asc: oldest first (default); desc: newest.")
     ] = "asc",
 ) -> HistoryPage:
-    engine.visible_segment(conn, project, principal, segment_id)
+    row = engine.visible_segment(conn, project, principal, segment_id)
+    account_segments.only_lead_segment(row, "a membership history")
     items = history_engine.segment_history(
         conn, project, segment_id, lead_id, since, after, limit, newest_first=order == "desc"
     )
@@ -410,6 +484,7 @@ def analytics(
     ] = analytics_engine.DEFAULT_DAYS,
 ) -> SegmentAnalytics:
     row = engine.visible_segment(conn, project, principal, segment_id)
+    account_segments.only_lead_segment(row, "analytics of members over time")
     result = analytics_engine.segment_analytics(conn, project, row, clock.now(), days)
     return SegmentAnalytics.model_validate(asdict(result))
 
@@ -485,6 +560,7 @@ def explain(
     clock: ClockDep,
 ) -> dict[str, Any]:
     row = engine.visible_segment(conn, project, principal, segment_id)
+    account_segments.only_lead_segment(row, "explaining a lead's match")
     tree = filtering.segment_tree(conn, project, segment_id, row.filter)
     return filtering.explain_lead(conn, project, tree, lead_id, clock.now())
 

@@ -27,6 +27,11 @@ class SegmentCreate(Strict):
     filter: Any = Field(examples=[FILTER_EXAMPLE], description="A filter tree (JSON).")
     active: bool = True
     tags: list[Any] | None = Field(None, examples=[["Q4", "outreach"]], description=TAGS)
+    audience: Any = Field(
+        None,
+        examples=["accounts"],
+        description="Whose segment: 'leads' (default) or 'accounts'. Fixed at creation.",
+    )
 
 
 class SegmentUpdate(Strict):
@@ -36,6 +41,7 @@ class SegmentUpdate(Strict):
     filter: Any = None
     active: bool | None = None
     tags: list[Any] | None = Field(None, description=TAGS + " Replaces the segment's tags.")
+    audience: Any = Field(None, description="Fixed at creation: any other value is a 422.")
 
 
 class SegmentPublic(BaseModel):
@@ -45,6 +51,7 @@ class SegmentPublic(BaseModel):
     color: str
     filter: Any
     active: bool
+    audience: str = Field(description="'leads' or 'accounts': whose segment it is.")
     created_by: str | None = Field(description="The creator's email.")
     created_at: datetime
     updated_at: datetime
@@ -98,6 +105,28 @@ class Preview(BaseModel):
     count: int
     sample: list[LeadPublic]
     warnings: list[str]
+
+
+class AccountMember(BaseModel):
+    id: int
+    name: str
+    domain: str | None
+    engagement_level: str | None
+    profile_level: str | None
+    lead_count: int = Field(description="The account's leads (all of them, not only matching).")
+    created_at: datetime
+
+
+class AccountMemberPage(BaseModel):
+    items: list[AccountMember] = Field(description="In account id order.")
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+
+
+class AccountPreview(BaseModel):
+    count: int
+    sample: list[AccountMember] = Field(description="The newest few matching accounts.")
 
 
 class ConditionCount(BaseModel):

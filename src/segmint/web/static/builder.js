@@ -25,6 +25,11 @@ function fromJson(data) {
       min_count: data.min_count ?? 1, max_count: data.max_count ?? null, within_days: data.within_days ?? null,
       where: data.where ? asGroup(fromJson(data.where)) : null };
   }
+  if ("leads" in data) {
+    return { kind: "leads", negated: false, min_count: data.min_count ?? 1, max_count: data.max_count ?? null,
+      where: asGroup(fromJson(data.leads)) };
+  }
+  if ("in_account_segment" in data) return { kind: "account_segment", negated: false, id: data.in_account_segment };
   if ("in_segment" in data) return { kind: "segment", negated: false, id: data.in_segment };
   if ("in_list" in data) return { kind: "list", negated: false, id: data.in_list };
   return { kind: "condition", negated: false, field: data.field, op: data.op, value: data.value };
@@ -34,6 +39,8 @@ const newEvent = (type) => ({ kind: "event", negated: false, event: type, perfor
   max_count: null, within_days: 30, where: null });
 const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
 const newGroup = (kind) => ({ kind, negated: false, children: [] });
+// An account segment's row over the account's leads: "at least N leads matching ...".
+const newLeads = () => ({ kind: "leads", negated: false, min_count: 1, max_count: null, where: newGroup("and") });
 
 // JSON of a node; `paths` collects each node's JSON path, so an error path finds its row.
 function toJson(node, path, paths) {
@@ -49,6 +56,12 @@ function toJson(node, path, paths) {
     if (node.max_count !== null && node.max_count !== "") data.max_count = node.max_count;
     if (node.within_days !== null && node.within_days !== "") data.within_days = node.within_days;
     if (node.where && node.where.children.length) data.where = toJson(node.where, `${inner}.where`, paths);
+  } else if (node.kind === "leads") {
+    data = { leads: toJson(node.where, `${inner}.leads`, paths) };
+    if (node.min_count !== 1) data.min_count = node.min_count;
+    if (node.max_count !== null && node.max_count !== "") data.max_count = node.max_count;
+  } else if (node.kind === "account_segment") {
+    data = { in_account_segment: node.id };
   } else if (node.kind === "segment") {
     data = { in_segment: node.id };
   } else if (node.kind === "list") {
@@ -215,9 +228,16 @@ function valueEditor(field, op, node, changed, load) {
 }
 
 // -- the builder ---------------------------------------------------------------------------------
-function createBuilder({ mount, vocabulary, initial, onChange }) {
+// `audience` "accounts": an account segment's filter, over account fields, with rows over the
+// account's leads (whose own conditions are lead conditions again).
+function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads" }) {
   const fields = new Map();
   vocabulary.groups.forEach((g) => g.fields.forEach((f) => fields.set(f.name, f)));
+  const accountGroups = vocabulary.account_groups || [];
+  const accountFields = new Map();
+  accountGroups.forEach((g) => g.fields.forEach((f) => accountFields.set(f.name, f)));
+  const fieldsOf = (scope) => (scope === "accounts" ? accountFields : fields);
+  const groupsOf = (scope) => (scope === "accounts" ? accountGroups : vocabulary.groups);
   let root = asGroup(fromJson(initial));
   const rows = new Map();  // node -> its row element (for errors)
 
@@ -263,12 +283,12 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
 
   // The field picker: searchable, grouped as users look for a field; its Events group turns
   // the row into an event condition on that type.
-  function fieldSelect(node, parent, inEvent) {
+  function fieldSelect(node, parent, inEvent, scope) {
     if (inEvent) return metadataKeyPicker(node, inEvent);
     const select = el("select", { "aria-label": "Field" },
-      vocabulary.groups.map((g) => el("optgroup", { label: g.name },
+      groupsOf(scope).map((g) => el("optgroup", { label: g.name },
         g.fields.map((f) => el("option", { value: f.name, selected: f.name === node.field }, f.label)))),
-      vocabulary.event_types.length ? el("optgroup", { label: "Events" },
+      scope === "leads" && vocabulary.event_types.length ? el("optgroup", { label: "Events" },
         vocabulary.event_types.map((t) => el("option", { value: `${EVENT_PREFIX}${t}` }, `Did ${t}`))) : null);
     select.addEventListener("change", () => {
       if (select.value.startsWith(EVENT_PREFIX)) {
@@ -277,7 +297,7 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
         return;
       }
       node.field = select.value;
-      const field = fields.get(node.field);
+      const field = fieldsOf(scope).get(node.field);
       if (!field.operators.some((o) => o.key === node.op)) node.op = field.operators[0].key;
       node.value = undefined;
       redraw();
@@ -299,7 +319,9 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
 
   // A field's values for its value picker: lead and account fields from the leads, event
   // metadata from the events of the row's type.
-  function valuesOf(node, inEvent) {
+  function valuesOf(node, inEvent, scope) {
+    // An account field's values, as the leads' `account.*` fields see them.
+    if (scope === "accounts") return loaderFor(() => ({ field: `account.${node.field}` }));
     if (!inEvent) return loaderFor(() => ({ field: node.field }));
     return node.field ? loaderFor(() => ({ field: node.field, event: inEvent.event })) : null;
   }
@@ -320,10 +342,10 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
     return el("label", { title: `Match leads that do not meet this ${what}` }, box, " NOT");
   }
 
-  function conditionRow(node, parent, inEvent) {
+  function conditionRow(node, parent, inEvent, scope) {
     const field = inEvent
       ? { name: node.field, label: node.field || "metadata", type: "json", options: [], operators: vocabulary.event_operators }
-      : fields.get(node.field) || { name: node.field, label: node.field, type: "json", options: [], operators: vocabulary.event_operators };
+      : fieldsOf(scope).get(node.field) || { name: node.field, label: node.field, type: "json", options: [], operators: vocabulary.event_operators };
     const op = field.operators.find((o) => o.key === node.op) || field.operators[0];
     node.op = op.key;
     const opSelect = el("select", { "aria-label": "Operator" },
@@ -335,8 +357,8 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
       redraw();
     });
     const row = el("div", { class: "rule", role: "group", "aria-label": "Condition" },
-      notToggle(node, "condition"), fieldSelect(node, parent, inEvent), opSelect,
-      valueEditor(field, op, node, changed, valuesOf(node, inEvent)), inEvent ? null : rowCount(),
+      notToggle(node, "condition"), fieldSelect(node, parent, inEvent, scope), opSelect,
+      valueEditor(field, op, node, changed, valuesOf(node, inEvent, scope)), inEvent || audience === "accounts" ? null : rowCount(),
       removeButton(parent, node, "condition"));
     rows.set(node, row);
     return row;
@@ -374,53 +396,87 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
       number("max_count", "At most how many times (blank: no limit)"),
       "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
       addWhere, rowCount(), removeButton(parent, node, "event condition"),
-      where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, node)) : null);
+      where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, node, "leads")) : null);
     rows.set(node, row);
     return row;
   }
 
-  function referenceRow(node, parent) {
-    const options = node.kind === "segment" ? vocabulary.segments : vocabulary.lists;
-    const select = el("select", { "aria-label": node.kind === "segment" ? "Segment" : "List" },
+  function referenceRow(node, parent, scope) {
+    // An account filter's `in_segment`, like a lead's `in_account_segment`, names an account segment.
+    const ofAccounts = node.kind === "account_segment" || (node.kind === "segment" && scope === "accounts");
+    const options = ofAccounts ? (vocabulary.account_segments || []) : node.kind === "segment" ? vocabulary.segments : vocabulary.lists;
+    const label = node.kind === "account_segment" ? "Account segment" : node.kind === "segment" ? "Segment" : "List";
+    const select = el("select", { "aria-label": label },
       options.map((o) => el("option", { value: o.id, selected: o.id === node.id }, o.name)));
     if (node.id === undefined && options.length) node.id = options[0].id;
     select.addEventListener("change", () => { node.id = Number(select.value); changed(); });
+    const words = node.kind === "account_segment" ? "account is in account segment"
+      : node.kind === "segment" ? "is in segment" : "is in list";
     const row = el("div", { class: "rule", role: "group", "aria-label": "Reference" },
-      notToggle(node, "reference"), node.kind === "segment" ? "is in segment" : "is in list", select,
-      rowCount(), removeButton(parent, node, "reference"));
+      notToggle(node, "reference"), words, select,
+      audience === "accounts" ? null : rowCount(), removeButton(parent, node, "reference"));
     rows.set(node, row);
     return row;
   }
 
-  function groupBox(group, parent, inEvent = false) {
+  // "Account has at least N leads (at most M) matching" a group of lead conditions.
+  function leadsRow(node, parent) {
+    const number = (key, label) => {
+      const input = el("input", { type: "number", min: 0, value: node[key] ?? "", "aria-label": label, style: "width:5rem" });
+      input.addEventListener("input", () => { node[key] = input.value === "" ? (key === "min_count" ? 1 : null) : Number(input.value); changed(); });
+      return input;
+    };
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Leads condition" },
+      notToggle(node, "leads condition"), "Account has at least", number("min_count", "At least how many leads"),
+      "leads, at most", number("max_count", "At most how many leads (blank: no limit)"), "leads, matching",
+      removeButton(parent, node, "leads condition"),
+      el("div", { style: "flex-basis:100%" }, groupBox(node.where, null, false, "leads")));
+    rows.set(node, row);
+    return row;
+  }
+
+  function groupBox(group, parent, inEvent = false, scope = audience) {
     const mode = el("select", { "aria-label": "Match" },
       el("option", { value: "and", selected: group.kind === "and" }, "Match ALL (AND)"),
       el("option", { value: "or", selected: group.kind === "or" }, "Match ANY (OR)"));
     mode.addEventListener("change", () => { group.kind = mode.value; changed(); });
-    const firstField = fields.get("status") || vocabulary.groups[0].fields[0];
+    const firstField = scope === "accounts"
+      ? accountFields.get("name") || accountGroups[0].fields[0]
+      : fields.get("status") || vocabulary.groups[0].fields[0];
     const add = (node) => () => { group.children.push(node()); redraw(); };
+    const accountSegments = vocabulary.account_segments || [];
     const buttons = [
       el("button", { type: "button", onclick: add(() => (inEvent
         ? { kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key }
         : { kind: "condition", negated: false, field: firstField.name, op: firstField.operators[0].key })) }, "+ Condition"),
     ];
-    if (!inEvent) {
+    if (scope === "accounts") {
+      buttons.push(
+        el("button", { type: "button", onclick: add(newLeads) }, "+ Leads matching"),
+        el("button", { type: "button", disabled: !accountSegments.length, onclick: add(() => ({ kind: "segment", negated: false, id: accountSegments[0]?.id })) }, "+ Segment"));
+    } else if (!inEvent) {
       buttons.push(
         el("button", { type: "button", onclick: add(() => newEvent(vocabulary.event_types[0] || "")) }, "+ Event"),
         el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
         el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
+      if (accountSegments.length) {
+        buttons.push(el("button", { type: "button", onclick: add(() => ({ kind: "account_segment", negated: false, id: accountSegments[0].id })) }, "+ Account segment"));
+      }
     }
     buttons.push(el("button", { type: "button", onclick: add(() => newGroup(group.kind === "and" ? "or" : "and")) }, "+ Group"));
     const head = el("div", { class: "group-head" }, notToggle(group, "group"), mode, el("span", { class: "spacer" }), buttons,
       parent ? removeButton(parent, group, "group") : null);
     const children = group.children.map((child) => {
-      if (child.kind === "and" || child.kind === "or") return groupBox(child, group, inEvent);
+      if (child.kind === "and" || child.kind === "or") return groupBox(child, group, inEvent, scope);
       if (child.kind === "event") return eventRow(child, group);
-      if (child.kind === "segment" || child.kind === "list") return referenceRow(child, group);
-      return conditionRow(child, group, inEvent);
+      if (child.kind === "leads") return leadsRow(child, group);
+      if (["segment", "list", "account_segment"].includes(child.kind)) return referenceRow(child, group, scope);
+      return conditionRow(child, group, inEvent, scope);
     });
+    const nothing = inEvent ? "Add a condition on the event's metadata."
+      : `No conditions yet: every ${scope === "accounts" ? "account" : "lead"} matches.`;
     const box = el("div", { class: "group", role: "group", "aria-label": group.kind === "and" ? "All of" : "Any of" }, head,
-      children.length ? children : el("p", { class: "muted" }, inEvent ? "Add a condition on the event's metadata." : "No conditions yet: every lead matches."));
+      children.length ? children : el("p", { class: "muted" }, nothing));
     rows.set(group, box);
     return box;
   }
@@ -471,7 +527,9 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
 
 // The live count: debounced previews of the builder's filter, with five sample leads, the
 // share of all leads it is, and each row's own count.
-function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline, shareBox }) {
+// `audience` "accounts": an account segment's filter, counted and sampled as accounts.
+function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline, shareBox, audience = "leads" }) {
+  if (audience === "accounts") return accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox });
   let controller = null;
   let allLeads = null;  // the whole the share is of, counted once a page
   async function share(count) {
@@ -525,6 +583,47 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
         const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
         showText(printed.text);
       }
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      clear(sampleBox);
+      if (error.path) {
+        countBox.textContent = "Fix the highlighted condition to see the count";
+        builder.showError(error.path, error.message);
+      } else {
+        countBox.textContent = "Cannot count right now";
+        toast(error.message, "error");
+      }
+    }
+  }
+  return debounce(update, 350);
+}
+
+// The live count of an account filter: accounts matching, five of them with their lead counts.
+// (Each row's own count, the share and the text syntax are for lead filters.)
+function accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox }) {
+  let controller = null;
+  async function update(filter) {
+    controller?.abort();
+    controller = new AbortController();
+    if (shareBox) shareBox.textContent = "";
+    clear(warningBox);
+    const group = filter.and || filter.or;
+    if (group && group.length === 0) {
+      builder.clearErrors();
+      countBox.textContent = "Add a condition to see how many accounts match";
+      clear(sampleBox);
+      return;
+    }
+    countBox.textContent = "Counting…";
+    try {
+      const result = await api("/segments/preview/accounts", { method: "POST", body: { filter }, signal: controller.signal });
+      builder.clearErrors();
+      const one = result.count === 1;
+      const matches = `${fmtNumber(result.count)} account${one ? " matches" : "s match"} your filters`;
+      countBox.textContent = baseline === null ? matches : `${fmtNumber(baseline)} → ${fmtNumber(result.count)} members`;
+      countBox.title = matches;
+      clear(sampleBox, result.sample.map((account) => el("li", {}, account.name,
+        el("span", { class: "muted" }, ` · ${[account.domain, `${fmtNumber(account.lead_count)} leads`].filter(Boolean).join(" · ")}`))));
     } catch (error) {
       if (error.name === "AbortError") return;
       clear(sampleBox);

@@ -12,6 +12,9 @@
   const text = document.getElementById("filter-text");
   const textError = document.getElementById("text-error");
   const formError = document.getElementById("form-error");
+  const audienceBox = document.getElementById("segment-audience");
+  const audienceChoices = [...audienceBox.querySelectorAll("input[name=audience]")];
+  const chosenAudience = () => (segment ? segment.audience : audienceChoices.find((c) => c.checked).value);
 
   let segment = null;
   let vocabulary;
@@ -31,24 +34,46 @@
     vocabulary.segments = vocabulary.segments.filter((s) => s.id !== segment.id);
   }
   loadTagOptions();
-  const initial = segment ? segment.filter : { and: [] };
   let preview = () => {};
-  const builder = createBuilder({
-    mount: document.getElementById("builder"),
-    vocabulary,
-    initial,
-    onChange: (filter) => preview(filter),
-  });
-  preview = livePreview({
-    builder,
-    countBox: document.getElementById("live-count"),
-    sampleBox: document.getElementById("preview-sample"),
-    warningBox: document.getElementById("preview-warnings"),
-    textBox: text,
-    baseline: segment ? segment.member_count : null,
-    shareBox: document.getElementById("live-share"),
-  });
-  preview(builder.filter());
+  let builder = null;
+  // The builder for the segment's audience: leads (fields, events, segments, lists) or accounts
+  // (account fields, "leads matching", account segments). Switching audience starts afresh.
+  function build(audience, initial) {
+    builder = createBuilder({
+      mount: document.getElementById("builder"),
+      vocabulary,
+      initial,
+      audience,
+      onChange: (filter) => preview(filter),
+    });
+    preview = livePreview({
+      builder,
+      countBox: document.getElementById("live-count"),
+      sampleBox: document.getElementById("preview-sample"),
+      warningBox: document.getElementById("preview-warnings"),
+      textBox: text,
+      baseline: segment ? segment.member_count : null,
+      shareBox: document.getElementById("live-share"),
+      audience,
+    });
+    // The text syntax reads lead filters; an account filter is built here (or sent as JSON).
+    text.closest("details").hidden = audience === "accounts";
+    if (audience === "accounts") { text.value = ""; text.dataset.printed = ""; }
+    document.getElementById("sample-title").textContent = audience === "accounts" ? "Sample accounts" : "Sample leads";
+    // Account segments are answered live, never maintained: no history to keep.
+    const activeLabel = document.getElementById("segment-active-label");
+    activeLabel.hidden = audience === "accounts";
+    activeLabel.classList.toggle("block", audience !== "accounts");  // .block would show it anyway
+    preview(builder.filter());
+  }
+  if (segment) {
+    // Fixed at creation: said, not offered.
+    clear(audienceBox, el("legend", {}, "Members are"),
+      el("p", { id: "segment-audience-fixed" }, segment.audience === "accounts" ? "Accounts (companies)" : "Leads"));
+  } else {
+    audienceChoices.forEach((choice) => choice.addEventListener("change", () => build(chosenAudience(), { and: [] })));
+  }
+  build(chosenAudience(), segment ? segment.filter : { and: [] });
 
   // Nothing typed is lost: leaving with changes not saved asks first.
   const snapshot = () => JSON.stringify([name.value, description.value, color.value, active.checked,
@@ -142,6 +167,7 @@
       tags: tagList(),
       filter,
     };
+    if (!id) body.audience = chosenAudience();
     try {
       const saved = id
         ? await api(`/segments/${id}`, { method: "PATCH", body })

@@ -69,8 +69,11 @@ function segmentsList() {
         rulesSummary(s.words),
         s.tags.length ? el("div", { class: "tag-list" }, s.tags.map((t) => el("button", { type: "button", class: "tag",
           title: `Show segments tagged ${t}`, onclick: () => chooseTag(t) }, t))) : null),
-      el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count)),
-      el("td", { "data-label": "State" }, el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
+      el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count),
+        s.audience === "accounts" ? el("div", { class: "muted" }, "accounts") : null),
+      el("td", { "data-label": "State" }, s.audience === "accounts"
+        ? el("span", { class: "pill", title: "An account segment: always current, answered live" }, "Accounts")
+        : el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
       el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
       el("td", { "data-label": "Created" }, fmtDate(s.created_at, false)),
       el("td", { "data-label": "" }, el("button", { type: "button", class: "danger", "aria-label": `Delete ${s.name}`,
@@ -108,8 +111,19 @@ function rulesText(node, nested = false) {
     case "condition": return `${node.field_label} ${conditionWords(node)}`;
     case "event": return eventWords(node);
     case "in_segment": return `in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
+    case "in_account_segment": return `account in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
+    case "leads": return `${leadsWords(node)} matching (${rulesText(node.where)})`;
     default: return `in list ${node.name ?? `#${node.list_id} (deleted)`}`;
   }
+}
+
+// An account segment's row over its leads: "At least 3 leads", "No lead", "Between 1 and 2 leads".
+function leadsWords(node) {
+  const leads = (n) => `${fmtNumber(n)} lead${n === 1 ? "" : "s"}`;
+  if (node.max_count === null) return `At least ${leads(node.min_count)}`;
+  if (node.max_count === 0) return "No lead";
+  if (node.min_count === node.max_count) return `Exactly ${leads(node.min_count)}`;
+  return node.min_count === 0 ? `At most ${leads(node.max_count)}` : `Between ${fmtNumber(node.min_count)} and ${leads(node.max_count)}`;
 }
 
 function rulesSummary(words) {
@@ -175,6 +189,10 @@ function whyTree(node) {
         el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
     case "in_segment":
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
+    case "in_account_segment":
+      return el("li", {}, "Account in segment ", referenceLink(node), mark, node.child ? el("ul", {}, whyTree(node.child)) : null);
+    case "leads":
+      return el("li", {}, `${leadsWords(node)} matching: `, el("strong", {}, `${fmtNumber(node.count)} do`), mark);
     case "manual":
       return el("li", {}, node.kind === "include" ? "Included by hand" : "Excluded by hand", mark);
     default:
@@ -184,7 +202,7 @@ function whyTree(node) {
 
 // A referenced segment or list by name, linked; one deleted since is said to be.
 function referenceLink(node) {
-  const [id, path] = node.type === "in_segment" ? [node.segment_id, "segments"] : [node.list_id, "lists"];
+  const [id, path] = node.type === "in_list" ? [node.list_id, "lists"] : [node.segment_id, "segments"];
   if (node.name === null || node.name === undefined) return el("span", {}, `#${id} (deleted)`);
   return el("a", { href: projectUrl(`/${path}/${id}`) }, node.name);
 }
@@ -203,6 +221,10 @@ function describeTree(node) {
     case "event":
       return el("li", {}, eventWords(node),
         node.where ? el("ul", {}, el("li", {}, "each where", el("ul", {}, describeTree(node.where)))) : null);
+    case "leads":
+      return el("li", {}, `${leadsWords(node)} matching`, el("ul", {}, describeTree(node.where)));
+    case "in_account_segment":
+      return el("li", {}, "Account in segment ", referenceLink(node));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
@@ -224,20 +246,22 @@ async function segmentDetail() {
       return;
     }
     document.title = `${segment.name} · Segmint`;
+    const ofAccounts = segment.audience === "accounts";
+    const state = ofAccounts ? "Accounts: always current"
+      : segment.active ? "Active: always current" : "Inactive (members frozen)";
     clear(head,
       el("h1", {}, badge(segment.color), segment.name),
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
       segment.tags.length ? el("p", { class: "tag-list", "aria-label": "Tags" }, segment.tags.map((t) => el("span", { class: "tag" }, t))) : null,
       el("dl", { class: "stats" },
-        el("div", {}, el("dt", {}, "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
-        el("div", {}, el("dt", {}, "Share of all leads"), el("dd", { id: "member-share" }, "…")),
-        el("div", {}, el("dt", {}, "State"), el("dd", { id: "segment-state" },
-          segment.active ? "Active: always current" : "Inactive (members frozen)")),
+        el("div", {}, el("dt", {}, ofAccounts ? "Member accounts" : "Members"), el("dd", { id: "member-count" }, fmtNumber(count))),
+        ofAccounts ? null : el("div", {}, el("dt", {}, "Share of all leads"), el("dd", { id: "member-share" }, "…")),
+        el("div", {}, el("dt", {}, "State"), el("dd", { id: "segment-state" }, state)),
         el("div", {}, el("dt", {}, "Created"), el("dd", {}, fmtDate(segment.created_at))),
         el("div", {}, el("dt", {}, "Created by"), el("dd", {}, segment.created_by || "–")),
         el("div", {}, el("dt", {}, "Last evaluated"), el("dd", {}, fmtDate(segment.last_evaluated_at)))));
     renderActions();
-    loadShare();
+    if (!ofAccounts) loadShare();
     loadConditions();
   }
 
@@ -252,10 +276,10 @@ async function segmentDetail() {
 
   async function loadConditions() {
     const box = document.getElementById("conditions");
-    const frozen = segment.active ? null
+    const frozen = segment.active || segment.audience === "accounts" ? null
       : el("p", { class: "muted" }, "Inactive: its members are frozen as these conditions chose them when it was deactivated.");
     try {
-      const parsed = await api("/filters/text", { method: "POST", body: { filter: segment.filter } });
+      const parsed = await api(`/filters/text?audience=${segment.audience}`, { method: "POST", body: { filter: segment.filter } });
       clear(box, el("ul", { class: "why" }, describeTree(parsed.words)), frozen);
     } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
@@ -276,6 +300,15 @@ async function segmentDetail() {
   }
 
   function renderActions() {
+    if (segment.audience === "accounts") {
+      clear(actions,
+        el("a", { class: "button", href: projectUrl("/segments") }, "Back to Segments"),
+        el("button", { type: "button", disabled: count === 0, id: "export-csv", onclick: exportAccounts }, "Export CSV"),
+        el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
+        el("button", { type: "button", onclick: duplicate }, "Duplicate"),
+        el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
+      return;
+    }
     const exportButton = el("button", { type: "button", disabled: count === 0, id: "export-csv",
       title: count === 0 ? "The segment has no members" : null, onclick: exportMembers },
       el("span", { class: "wide-only" }, "Export CSV"), el("span", { class: "narrow-only" }, "Export"));
@@ -301,6 +334,48 @@ async function segmentDetail() {
     } catch (error) {
       toast(error.message || "Failed to export segment members.", "error");
     }
+  }
+  async function exportAccounts() {
+    try {
+      const rows = await exportCsv(`/segments/${id}/accounts/export.csv`, "segment_export.csv");
+      if (rows !== null) toast(`Exported ${fmtNumber(rows)} accounts to CSV.`);
+    } catch (error) {
+      toast(error.message || "Failed to export the segment's accounts.", "error");
+    }
+  }
+  // An account segment's members: accounts with their lead counts, 50 at a time (a keyset).
+  function accountMembers() {
+    for (const box of ["member-tools", "member-bulk", "why"]) document.getElementById(box).hidden = true;
+    for (const title of ["manual-title", "analytics-title", "history-title"]) {
+      document.getElementById(title).closest("section").hidden = true;
+    }
+    document.getElementById("members-title").textContent = "Member accounts";
+    const box = document.getElementById("members");
+    const rowsBox = el("tbody", { id: "account-members" });
+    const table = el("div", { class: "table-wrap" }, el("table", { class: "stack" },
+      el("thead", {}, el("tr", {}, ["Account", "Domain", "Engagement level", "Profile level", "Leads"]
+        .map((h) => el("th", { scope: "col" }, h)))), rowsBox));
+    const more = el("button", { type: "button" }, "Show more accounts");
+    let next = null;
+    async function load() {
+      const params = new URLSearchParams({ limit: 50 });
+      if (next !== null) params.set("after", next);
+      try {
+        const page = await api(`/segments/${id}/accounts?${params}`);
+        rowsBox.append(...page.items.map((a) => el("tr", {},
+          el("td", { "data-label": "Account" }, a.name),
+          el("td", { "data-label": "Domain" }, a.domain || "–"),
+          el("td", { "data-label": "Engagement level" }, a.engagement_level || "–"),
+          el("td", { "data-label": "Profile level" }, a.profile_level || "–"),
+          el("td", { "data-label": "Leads" }, fmtNumber(a.lead_count)))));
+        next = page.next_after;
+        more.hidden = next === null;
+        if (!rowsBox.children.length) clear(box, el("p", { class: "muted" }, "No account matches this segment right now."));
+        else if (!box.contains(table)) clear(box, table, more);
+      } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+    }
+    more.addEventListener("click", load);
+    load();
   }
   async function duplicate() {
     try {
@@ -551,6 +626,11 @@ async function segmentDetail() {
 
   await loadHeader();
   loadUsage();
+  if (segment && segment.audience === "accounts") {
+    accountMembers();
+    loadVersions();
+    return;
+  }
   members.render();
   manualLists.include(true);
   manualLists.exclude(true);

@@ -1,0 +1,205 @@
+"""Account segments: segments whose members are accounts, answered live by SQL.
+
+An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
+with `leads` nodes counting each account's matching leads. Every answer here is a live SQL
+query: the columnar index answers account trees only inside lead filters (`in_account_segment`),
+and the worker does not maintain an account segment's membership (no history, no webhooks;
+docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from segmint.auth import Principal
+from segmint.clock import as_utc
+from segmint.engine import filtering
+from segmint.engine.export import defuse_text
+from segmint.errors import InvalidInput
+from segmint.filters.to_sql import compile_account_filter
+from segmint.filters.tree import ACCOUNTS, LEADS, Node
+from segmint.projects import Project
+from segmint.store.rows import SegmentRow
+from segmint.store.tables import accounts, leads
+
+MAX_PER_PAGE: Final = 500
+SAMPLE_SIZE: Final = 5
+EXPORT_BATCH: Final = 2000  # accounts per keyset batch of an export
+EXPORT_COLUMNS: Final = (
+    "id", "name", "domain", "engagement_level", "profile_level", "lead_count", "created_at",
+)  # fmt: skip
+
+
+def check_audience(value: Any) -> str:
+    if value is None:
+        return LEADS
+    if value not in (LEADS, ACCOUNTS):
+        raise InvalidInput(f"must be {LEADS!r} or {ACCOUNTS!r}", "audience")
+    return str(value)
+
+
+def is_accounts(row: SegmentRow) -> bool:
+    return row.audience == ACCOUNTS
+
+
+def only_lead_segment(row: SegmentRow, what: str) -> None:
+    """422 for what only a lead segment has (history, manual members, a lead list...)."""
+    if is_accounts(row):
+        raise InvalidInput(
+            f"segment {row.id} is an account segment: {what} is for lead segments; its members "
+            "are listed at /segments/{id}/accounts",
+            "segment",
+        )
+
+
+def only_account_segment(row: SegmentRow) -> None:
+    if not is_accounts(row):
+        raise InvalidInput(
+            f"segment {row.id} is a lead segment: its members are listed at "
+            "/segments/{id}/members",
+            "segment",
+        )
+
+
+def tree_of(project: Project, row: SegmentRow) -> Node:
+    return filtering.load(project, row.filter, ACCOUNTS)
+
+
+def condition(
+    conn: sa.Connection, project: Project, tree: Node, now: datetime
+) -> sa.ColumnElement[bool]:
+    """The account filter as a boolean over `accounts`, scoped to the project."""
+    where = compile_account_filter(
+        tree, project, now, conn.dialect.name, filtering.StoredSegments(conn, project.id)
+    )
+    return sa.and_(accounts.c.project_id == project.id, where)
+
+
+def count(conn: sa.Connection, project: Project, tree: Node, now: datetime) -> int:
+    query = (
+        sa.select(sa.func.count()).select_from(accounts).where(condition(conn, project, tree, now))
+    )
+    return int(conn.execute(query).scalar() or 0)
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    items: list[dict[str, Any]]
+    next_after: int | None  # the `after` of the next page; None on the last one
+
+
+def _lead_counts(
+    conn: sa.Connection, project: Project, account_ids: Collection[int]
+) -> dict[int, int]:
+    """Each account's number of leads, in one grouped query for a page."""
+    if not account_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(leads.c.account_id, sa.func.count())
+        .where(leads.c.project_id == project.id, leads.c.account_id.in_(sorted(account_ids)))
+        .group_by(leads.c.account_id)
+    )
+    return {account_id: int(total) for account_id, total in rows}
+
+
+def _public(row: Any, lead_count: int) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "domain": row.domain,
+        "engagement_level": row.engagement_level,
+        "profile_level": row.profile_level,
+        "lead_count": lead_count,
+        "created_at": as_utc(row.created_at),
+    }
+
+
+def _columns() -> tuple[sa.ColumnElement[Any], ...]:
+    c = accounts.c
+    return (c.id, c.name, c.domain, c.engagement_level, c.profile_level, c.created_at)
+
+
+def page(
+    conn: sa.Connection,
+    project: Project,
+    tree: Node,
+    now: datetime,
+    after: int | None,
+    limit: int,
+) -> AccountPage:
+    """Members by id, keyset-paged: those after id `after`, at most `limit` (two queries)."""
+    query = sa.select(*_columns()).where(condition(conn, project, tree, now))
+    if after is not None:
+        query = query.where(accounts.c.id > after)
+    rows = conn.execute(query.order_by(accounts.c.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    totals = _lead_counts(conn, project, [row.id for row in rows])
+    items = [_public(row, totals.get(row.id, 0)) for row in rows]
+    return AccountPage(items, rows[-1].id if more and rows else None)
+
+
+def sample(
+    conn: sa.Connection, project: Project, tree: Node, now: datetime
+) -> list[dict[str, Any]]:
+    """The newest few members (a preview's sample)."""
+    query = (
+        sa.select(*_columns())
+        .where(condition(conn, project, tree, now))
+        .order_by(accounts.c.created_at.desc(), accounts.c.id.desc())
+        .limit(SAMPLE_SIZE)
+    )
+    rows = conn.execute(query).all()
+    totals = _lead_counts(conn, project, [row.id for row in rows])
+    return [_public(row, totals.get(row.id, 0)) for row in rows]
+
+
+def preview(
+    conn: sa.Connection, project: Project, data: Any, reader: Principal | None, now: datetime
+) -> dict[str, Any]:
+    """Count and sample of an unsaved account filter."""
+    tree = filtering.validate(conn, project, data, reader=reader, audience=ACCOUNTS)
+    return {"count": count(conn, project, tree, now), "sample": sample(conn, project, tree, now)}
+
+
+def _csv_line(row: Any, lead_count: int) -> str:
+    out = io.StringIO()
+    cells = [
+        row.id,
+        defuse_text(row.name),
+        defuse_text(row.domain),
+        defuse_text(row.engagement_level),
+        defuse_text(row.profile_level),
+        lead_count,
+        as_utc(row.created_at).isoformat(),
+    ]
+    csv.writer(out, lineterminator="\n").writerow(["" if c is None else c for c in cells])
+    return out.getvalue()
+
+
+def export_csv(db: Engine, where: sa.ColumnElement[bool], project: Project) -> Iterator[bytes]:
+    """The members as CSV, streamed in keyset batches on a connection of its own (the
+    request's is gone by the time the body is sent); `where` from `condition`."""
+    yield (",".join(EXPORT_COLUMNS) + "\n").encode()
+    after = 0
+    with db.connect() as conn:
+        while True:
+            rows = conn.execute(
+                sa.select(*_columns())
+                .where(where, accounts.c.id > after)
+                .order_by(accounts.c.id)
+                .limit(EXPORT_BATCH)
+            ).all()
+            if not rows:
+                return
+            totals = _lead_counts(conn, project, [row.id for row in rows])
+            yield "".join(_csv_line(row, totals.get(row.id, 0)) for row in rows).encode()
+            after = rows[-1].id
