@@ -24,7 +24,6 @@ from segmint.errors import SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
 from segmint.index.columns import DictionaryColumn
-from segmint.index.evaluate import Declined
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -65,9 +64,6 @@ def through_index(
         return answer
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
-    except Declined as exc:  # no vector form for part of the filter: SQL answers, as designed
-        log.debug("the index of project %s declined: %s", project.id, exc)
-        return None
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
         # No free connection, a statement timed out, the database went away: the index is as
         # it was (a catch-up appends events last, after every read) and SQL answers this once.

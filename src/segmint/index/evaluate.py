@@ -26,6 +26,7 @@ from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext, day_start, local_date
 from segmint.filters.tree import (
+    Aggregate,
     And,
     Condition,
     DistinctEvents,
@@ -49,8 +50,15 @@ FEW_LEFT = 16  # an AND reads only its candidate rows once fewer than 1 in 16 ar
 Bounds = tuple[int | None, int | None]  # [from, before) in microseconds; None: open
 
 
-class Declined(Exception):
-    """A filter the index has no vector form for yet: SQL answers it (not a failure)."""
+Ints = np.ndarray[Any, Any]
+_NONE: Ints = np.zeros(0, np.int64)
+
+
+def _json_number(raw: Any) -> float:
+    """A JSON number as a float, anything else NaN (as the SQL views read numbers)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    return float("nan")
 
 
 @dataclass(frozen=True)
@@ -182,16 +190,17 @@ class Walk:
     # -- events ----------------------------------------------------------------------------
 
     def _event(self, node: EventCondition) -> BoolArray:
-        if node.aggregate is not None:
-            raise Declined("an event aggregate")
-        if node.min_distinct_days is None:
+        if node.min_distinct_days is None and node.aggregate is None:
             counts = self._event_counts(node)
             within = counts >= node.min_count
-        else:  # distinct local days, then the counts as usual
-            rows, at = self._matching(node)
+        else:  # distinct local days or an aggregate, beside the counts as usual
+            rows, at, positions = self._matching(node)
             counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
             within = counts >= node.min_count
-            within &= self._distinct_days(rows, at) >= node.min_distinct_days
+            if node.min_distinct_days is not None:
+                within &= self._distinct_days(rows, at) >= node.min_distinct_days
+            if node.aggregate is not None:
+                within &= self._aggregate(node.aggregate, node.type, rows, positions)
         if node.max_count is not None:
             within &= counts <= node.max_count
         return within if node.performed else ~within
@@ -211,15 +220,11 @@ class Walk:
         searches) and the tail's positions (scanned)."""
         events = self.events
         low, high = events.type_slice(code)
-        at = events.at[low:high]
         start, stop = bounds
         if start is not None:
-            low, at = (
-                low + int(np.searchsorted(at, start, "left")),
-                at[np.searchsorted(at, start) :],
-            )
+            low += int(np.searchsorted(events.at[low:high], start, "left"))
         if stop is not None:
-            high = low + int(np.searchsorted(at, stop, "left"))
+            high = low + int(np.searchsorted(events.at[low:high], stop, "left"))
         in_tail = events.tail_types.live == code
         tail_at = events.tail_at.live
         if start is not None:
@@ -228,21 +233,72 @@ class Walk:
             in_tail &= tail_at < stop
         return slice(low, high), np.flatnonzero(in_tail)
 
-    def _matching(self, node: EventCondition) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """The lead rows and instants of the events an event condition counts."""
+    def _matching(self, node: EventCondition) -> tuple[Ints, Ints, Ints]:
+        """The lead rows, instants and positions (the sorted part's, then the tail's after
+        them) of the events an event condition counts."""
         events = self.events
         code = events.type_code(node.type)
         if code is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return _NONE, _NONE, _NONE
         main, tail = self._in_type(code, self._bounds(node.within_days, node.older_than_days))
         main_rows, main_at = events.lead_rows[main], events.at[main]
+        main_at_positions = np.arange(main.start, main.stop)
         tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
-        if node.where is not None:  # positions: the sorted part's, then the tail's after them
+        tail_positions = len(events.at) + tail
+        if node.where is not None:
             keep = self._where(node.where, node.type, main)
             main_rows, main_at = main_rows[keep], main_at[keep]
-            keep = self._where(node.where, node.type, len(events.at) + tail)
-            tail_rows, tail_at = tail_rows[keep], tail_at[keep]
-        return np.concatenate([main_rows, tail_rows]), np.concatenate([main_at, tail_at])
+            main_at_positions = main_at_positions[keep]
+            keep = self._where(node.where, node.type, tail_positions)
+            tail_rows, tail_at, tail_positions = (
+                tail_rows[keep],
+                tail_at[keep],
+                tail_positions[keep],
+            )
+        return (
+            np.concatenate([main_rows, tail_rows]).astype(np.int64),
+            np.concatenate([main_at, tail_at]),
+            np.concatenate([main_at_positions, tail_positions]),
+        )
+
+    def _aggregate(
+        self, node: Aggregate, event_type: str, rows: Ints, positions: Ints
+    ) -> BoolArray:
+        """fn over the JSON numbers at the path of each lead's matching events, then its test;
+        a lead with no number has null, which only `neq` matches."""
+        size = len(self.leads)
+        code = self.events.type_code(event_type)
+        if code is None:  # no such events: every lead's aggregate is null
+            return np.full(size, node.op == "neq")
+        spec = resolve_event_field(node.path)
+        column = self.events.paths.get((code, spec.path))
+        if column is None:
+            column = self.load.event_path(event_type, spec.path)
+        per_value = np.array([_json_number(v) for v in column.values], np.float64)
+        numbers = per_value[column.codes.live[positions]] if len(per_value) else per_value[:0]
+        known = ~np.isnan(numbers)
+        rows, numbers = rows[known], numbers[known]
+        present = np.bincount(rows, minlength=size)[:size]
+        if node.fn in ("sum", "avg"):
+            totals = np.bincount(rows, weights=numbers, minlength=size)[:size]
+            values = totals if node.fn == "sum" else totals / np.maximum(present, 1)
+        else:
+            values = np.full(size, np.inf if node.fn == "min" else -np.inf)
+            (np.minimum if node.fn == "min" else np.maximum).at(values, rows, numbers)
+        has = present > 0
+        wanted = node.value
+        if isinstance(wanted, tuple):
+            return has & (values >= wanted[0]) & (values <= wanted[1])
+        tests: dict[str, Callable[[Any, Any], Any]] = {
+            "eq": np.equal,
+            "neq": np.not_equal,
+            "gt": np.greater,
+            "gte": np.greater_equal,
+            "lt": np.less,
+            "lte": np.less_equal,
+        }
+        answer: BoolArray = has & tests[node.op](values, wanted)
+        return answer | ~has if node.op == "neq" else answer
 
     def _distinct_days(
         self, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
@@ -293,7 +349,7 @@ class Walk:
             return np.zeros(size, np.int64)
         if node.within_days is None and node.older_than_days is None and node.where is None:
             return self.answers.type_counts(events, code, size)
-        rows, _ = self._matching(node)
+        rows, _, _ = self._matching(node)
         counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
         return counted[:size]
 
