@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from segmint.bench import data, duckdb_side
-from segmint.bench.suite import CASES
+from segmint.bench.suite import CASES, LISTED
 from segmint.cli import app
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
@@ -70,7 +70,7 @@ def test_the_suite_runs_and_reports_every_operation(db_url: str, db: Engine) -> 
         for listing in ("leads page", "leads page, search 'son'")
         for op in LISTING_OPERATIONS
     } | {
-        ("segments list (20 segments)", "counts"),
+        (f"segments list ({len(CASES) + len(LISTED)} segments)", "counts"),
         ("overlap of 4 segments", "regions"),
         ("leads page, a new search each time", "page 1"),
     } | {(page, "page load") for page in PAGES}

@@ -222,6 +222,39 @@ def test_read_sets_skip_unrelated_writes(project: Project) -> None:
     assert reads.touched_by(None, set()) and reads.time_dependent
 
 
+def test_distinct_event_types_read_their_types_or_every_event(project: Project) -> None:
+    listed = read_set(
+        filtering.parse_filter({"distinct_events": 2, "types": ["demo", "webinar"]}, project),
+        lambda _id: None,
+    )
+    assert listed.touched_by(set(), {"demo"}) and not listed.touched_by(set(), {"page_view"})
+    assert not listed.time_dependent
+    every = read_set(
+        filtering.parse_filter({"distinct_events": 2, "within_days": 7}, project),
+        lambda _id: None,
+    )
+    assert every.touched_by(set(), {"anything"}) and not every.touched_by({"phone"}, set())
+    assert every.time_dependent
+    band = {"event": "purchase", "older_than_days": 30}
+    assert read_set(filtering.parse_filter(band, project), lambda _id: None).time_dependent
+
+
+def test_an_event_of_a_new_type_moves_a_lead_into_distinct_event_types(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    segment_id = _segment(db, project, {"distinct_events": 2, "within_days": 7}, clock)
+    ingest_events(db, project, [(0, {"email": "a@x.test", "type": "webinar"})], clock=clock)
+    worker.drain()
+    assert _members(db, project, segment_id) == set()
+    ingest_events(db, project, [(0, {"email": "a@x.test", "type": "demo"})], clock=clock)
+    worker.drain()
+    lead_id = _ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+    assert _history(db, segment_id) == [(lead_id, "entered", "event", 1)]
+
+
 def test_maintained_membership_equals_live_after_random_writes(
     db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:

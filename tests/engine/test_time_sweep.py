@@ -194,6 +194,53 @@ def test_leaving_an_event_window_is_stamped_when_the_third_latest_event_leaves(
     )
 
 
+def test_a_band_in_the_past_is_entered_and_left_at_its_two_edges(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    """ "Did it 30-60 days ago": a purchase enters the band at occurred + 30 days and leaves it
+    at occurred + 60 days, each stamped at that instant."""
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    bought = T0 - timedelta(days=20, hours=5)
+    event = {"email": "a@x.test", "type": "purchase", "occurred_at": bought.isoformat()}
+    ingest_events(db, project, enumerate([event]), clock=clock)
+    tree = {"event": "purchase", "within_days": 60, "older_than_days": 30}
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == set()
+
+    clock.advance(timedelta(days=11))
+    worker.sweep_time()
+    assert _history(db, segment_id)[-1] == (lead_id, "entered", bought + timedelta(days=30), "time")
+    clock.advance(timedelta(days=30))
+    worker.sweep_time()
+    assert _history(db, segment_id)[-1] == (lead_id, "exited", bought + timedelta(days=60), "time")
+    assert _members(db, project, segment_id) == set()
+
+
+def test_distinct_event_types_leave_when_a_type_leaves_the_window(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    webinar, demo = T0 - timedelta(days=3, hours=2), T0 - timedelta(days=1)
+    events = [
+        {"email": "a@x.test", "type": "webinar", "occurred_at": webinar.isoformat()},
+        {"email": "a@x.test", "type": "demo", "occurred_at": demo.isoformat()},
+    ]
+    ingest_events(db, project, enumerate(events), clock=clock)
+    tree = {"distinct_events": 2, "within_days": 7, "types": ["webinar", "demo"]}
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+
+    clock.advance(timedelta(days=5))
+    worker.sweep_time()
+    assert _history(db, segment_id)[-1] == (lead_id, "exited", webinar + timedelta(days=7), "time")
+
+
 def test_calendar_periods_flip_at_local_midnight(db: Engine, clock: FrozenClock) -> None:
     with db.begin() as conn:
         org_id = auth.create_organization(conn, "Zoned")
@@ -274,6 +321,10 @@ TIME_TREES = [
             {"field": "tags", "op": "has_any", "value": ["vip"]},
         ]
     },
+    # conditions over time (contract 3b): a band in the past, distinct days, distinct types
+    {"event": "page_view", "within_days": 2, "older_than_days": 1},
+    {"event": "form_submit", "within_days": 2, "min_distinct_days": 2},
+    {"distinct_events": 2, "within_days": 1},
 ]
 
 

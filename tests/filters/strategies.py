@@ -47,7 +47,7 @@ EVENT_FIELDS = ["a", "a.b", "path", "NULL"]
 # others must never be read as one of those: `a.b` is not `enrichment.a.b`, `a\n` is not `a`.
 KEYS = ["a", "b", "path", "NULL", "null", "Null", "a\n", "a.b", "a b", "a ", 'a"b', "a,b",
         "{a}", "a\\b", "a'b", ""]  # fmt: skip
-EVENT_TYPES = ["view", "signup"]
+EVENT_TYPES = ["view", "signup", "purchase"]
 
 
 def project_like(project: Project, timezone: str = "UTC") -> Project:
@@ -133,8 +133,45 @@ def event_conditions(draw: st.DrawFn) -> dict[str, Any]:
         data["max_count"] = draw(st.integers(max(low if low is not None else 1, 0), 3))
     if draw(st.booleans()):
         data["within_days"] = draw(st.sampled_from([1, 7, 30]))
+    within = data.get("within_days", 45)
+    if within > 1 and draw(st.integers(0, 3)) == 0:  # older than < within: a band in the past
+        data["older_than_days"] = draw(st.integers(1, within - 1))
+    if draw(st.integers(0, 3)) == 0:
+        data["min_distinct_days"] = draw(st.integers(1, 3))
+    if draw(st.integers(0, 2)) == 0:
+        data["aggregate"] = draw(aggregates())
     if draw(st.booleans()):
         data["where"] = draw(where_filters())
+    return data
+
+
+# Numbers whose sums and averages are exact in binary, so every backend's float arithmetic
+# agrees whatever order it adds them in.
+AGGREGATE_NUMBERS = [-1, 0, 1, 2.5, 3, 10, 50]
+
+
+@st.composite
+def aggregates(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(st.sampled_from(["eq", "neq", "gt", "gte", "lt", "lte", "between"]))
+    value: Any = draw(st.sampled_from(AGGREGATE_NUMBERS))
+    if op == "between":
+        value = sorted([value, draw(st.sampled_from(AGGREGATE_NUMBERS))])
+    return {
+        "fn": draw(st.sampled_from(["sum", "avg", "min", "max"])),
+        "path": draw(st.sampled_from(["amount", "a"])),
+        "op": op,
+        "value": value,
+    }
+
+
+@st.composite
+def distinct_events(draw: st.DrawFn) -> dict[str, Any]:
+    types = draw(st.none() | st.lists(st.sampled_from(EVENT_TYPES), min_size=1, unique=True))
+    data: dict[str, Any] = {"distinct_events": draw(st.integers(1, len(types or EVENT_TYPES)))}
+    if draw(st.booleans()):
+        data["within_days"] = draw(st.sampled_from([1, 7, 30]))
+    if types is not None:
+        data["types"] = types
     return data
 
 
@@ -176,8 +213,8 @@ def json_text_filters() -> st.SearchStrategy[Any]:
 
 
 def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
-    options = [conditions(), conditions(), event_conditions(), st.sampled_from([1, 2]).map(
-        lambda i: {"in_list": i})]  # fmt: skip
+    options = [conditions(), conditions(), event_conditions(), distinct_events(),
+               st.sampled_from([1, 2]).map(lambda i: {"in_list": i})]  # fmt: skip
     if with_segments:
         options.append(st.just({"in_segment": 1}))
     return st.one_of(*options)
@@ -229,15 +266,28 @@ def _custom(draw: st.DrawFn) -> dict[str, Any]:
     return {key: draw(pools[key]) for key in keys}
 
 
+# An amount, often a number (which aggregates read), else other JSON or missing.
+_amounts = st.one_of(st.sampled_from(AGGREGATE_NUMBERS), st.sampled_from(AGGREGATE_NUMBERS),
+                     _json_scalars)  # fmt: skip
+
+
+@st.composite
+def _metadata(draw: st.DrawFn) -> dict[str, Any]:
+    data = draw(_objects)
+    if draw(st.booleans()):
+        data["amount"] = draw(_amounts)
+    return data
+
+
 @st.composite
 def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
     return [
         {
             "type": draw(st.sampled_from(EVENT_TYPES)),
             "occurred_at": draw(_moments),
-            "metadata": draw(_objects),
+            "metadata": draw(_metadata()),
         }
-        for _ in range(draw(st.integers(0, 4)))
+        for _ in range(draw(st.integers(0, 5)))
     ]
 
 

@@ -593,8 +593,8 @@ def run_catch_up(sides: Sides, project: Project, writes: int, rounds: int) -> Ca
 
 
 def ensure_segments(engine: Engine, project: Project) -> None:
-    """The suite's cases and the listed extras as active segments (twenty, so the segments
-    list is a working project's, and writes have memberships to maintain)."""
+    """The suite's cases and the listed extras as active segments (twenty or more, so the
+    segments list is a working project's, and writes have memberships to maintain)."""
     now = SYSTEM_CLOCK.now()
     with engine.begin() as conn:
         existing = set(

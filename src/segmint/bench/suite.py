@@ -1,9 +1,11 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
-moderate, slow), its five common patterns, three event conditions, a company search and a tags
-match. Each comes with the statement a developer would write by hand for the same count on
-PostgreSQL, to show what Segmint's generated SQL costs over it, and with the statement an
-analyst would write for DuckDB over the data exported to Parquet (views `leads` and `events` of
-the bench project alone, so no project_id), to show what a columnar engine makes of the question.
+moderate, slow), its five common patterns, three event conditions, four conditions over time
+(a window in the past, distinct days, a sum of a metadata number, distinct event types), a
+company search and a tags match. Each comes with the statement a developer would write by hand
+for the same count on PostgreSQL, to show what Segmint's generated SQL costs over it, and with
+the statement an analyst would write for DuckDB over the data exported to Parquet (views `leads`
+and `events` of the bench project alone, so no project_id), to show what a columnar engine
+makes of the question.
 
 The DuckDB statements answer exactly the filter's question: text compares case-insensitively as
 the filter language does (lower(); Segmint's fold also trims and applies NFKC, which generated
@@ -243,6 +245,65 @@ CASES: tuple[Case, ...] = (
         """SELECT count(*) FROM (SELECT lead_id FROM events WHERE type = 'page_view'
            GROUP BY lead_id HAVING count(*) >= 10)""",
     ),
+    # Conditions over time (contract 3b). The bench project's zone is UTC, so its local days
+    # are UTC dates in both hand-written statements.
+    Case(
+        "event: viewed 30-60 days ago, not since",
+        {
+            "and": [
+                {"event": "page_view", "within_days": 60, "older_than_days": 30},
+                {"event": "page_view", "within_days": 30, "performed": False},
+            ]
+        },
+        """SELECT count(DISTINCT b.lead_id) FROM events b WHERE b.project_id = :project_id
+           AND b.type = 'page_view' AND b.occurred_at >= :now - interval '60 days'
+           AND b.occurred_at < :now - interval '30 days'
+           AND NOT EXISTS (SELECT 1 FROM events r WHERE r.project_id = b.project_id
+               AND r.lead_id = b.lead_id AND r.type = 'page_view'
+               AND r.occurred_at BETWEEN :now - interval '30 days' AND :now)""",
+        """SELECT count(*) FROM (
+           SELECT lead_id FROM events WHERE type = 'page_view'
+               AND occurred_at >= $now - INTERVAL 60 DAY AND occurred_at < $now - INTERVAL 30 DAY
+           EXCEPT
+           SELECT lead_id FROM events WHERE type = 'page_view'
+               AND occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now)""",
+    ),
+    Case(
+        "event: page views on 2+ days in 30 days",
+        {"event": "page_view", "within_days": 30, "min_distinct_days": 2},
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE project_id = :project_id
+           AND type = 'page_view' AND occurred_at BETWEEN :now - interval '30 days' AND :now
+           GROUP BY lead_id
+           HAVING count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date) >= 2) AS regulars""",
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE type = 'page_view'
+           AND occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now
+           GROUP BY lead_id HAVING count(DISTINCT CAST(occurred_at AS DATE)) >= 2)""",
+    ),
+    Case(
+        "event: 30+ minutes on pages in 30 days",
+        {
+            "event": "page_view",
+            "within_days": 30,
+            "aggregate": {"fn": "sum", "path": "duration_s", "op": "gte", "value": 1800},
+        },
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE project_id = :project_id
+           AND type = 'page_view' AND occurred_at BETWEEN :now - interval '30 days' AND :now
+           GROUP BY lead_id
+           HAVING sum((metadata ->> 'duration_s')::numeric) >= 1800) AS readers""",
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE type = 'page_view'
+           AND occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now
+           GROUP BY lead_id HAVING sum((metadata ->> '$.duration_s')::DOUBLE) >= 1800)""",
+    ),
+    Case(
+        "multi-touch: 3+ event types in 30 days",
+        {"distinct_events": 3, "within_days": 30},
+        """SELECT count(*) FROM (SELECT lead_id FROM events WHERE project_id = :project_id
+           AND occurred_at BETWEEN :now - interval '30 days' AND :now
+           GROUP BY lead_id HAVING count(DISTINCT type) >= 3) AS touched""",
+        """SELECT count(*) FROM (SELECT lead_id FROM events
+           WHERE occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now
+           GROUP BY lead_id HAVING count(DISTINCT type) >= 3)""",
+    ),
     Case(
         # Faker's companies are surnames ("Johnson, Wilson and Sons"): "son" matches many.
         "company contains 'son'",
@@ -263,8 +324,8 @@ CASES: tuple[Case, ...] = (
 )
 
 
-# Seven more segments, so the segments list holds twenty as a working project's does: questions a
-# marketer asks daily, over the same data (kept as active segments, like the cases).
+# Seven more segments, so the segments list holds twenty or more as a working project's does:
+# questions a marketer asks daily, over the same data (kept as active segments, like the cases).
 LISTED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("listed: contacted", _field("status", "eq", "contacted")),
     ("listed: referrals", _field("source", "eq", "referral")),

@@ -16,6 +16,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -43,10 +44,13 @@ class ReadSet:
     # Reaches an account segment (`in_account_segment`): a lead's answer depends on every lead
     # of its account, so any write may matter, to the written leads' fellow leads too.
     account_wide: bool = False
+    any_event_type: bool = False  # distinct_events without `types`: every event matters
 
     def touched_by(self, columns: set[str] | None, event_types: set[str]) -> bool:
         """Whether a write of these lead columns (None: a new or deleted lead) or events matters."""
         if columns is None or self.account_wide:
+            return True
+        if self.any_event_type and event_types:
             return True
         return bool(self.columns & columns) or bool(self.event_types & event_types)
 
@@ -83,6 +87,13 @@ def _collect(
         case EventCondition():
             reads.event_types.add(node.type)
             reads.time_dependent |= node.within_days is not None
+            reads.time_dependent |= node.older_than_days is not None
+        case DistinctEvents():
+            if node.types is None:
+                reads.any_event_type = True
+            else:
+                reads.event_types.update(node.types)
+            reads.time_dependent |= node.within_days is not None
         case SegmentRef(segment_id):
             reads.segments.add(segment_id)
             inner = stored_tree(segment_id) if segment_id not in seen else None
@@ -111,6 +122,7 @@ def summary(reads: ReadSet) -> dict[str, Any]:
     return {
         "columns": sorted(reads.columns),
         "event_types": sorted(reads.event_types),
+        "any_event_type": reads.any_event_type,
         "segments": sorted(reads.segments),
         "lists": sorted(reads.lists),
         "time_dependent": reads.time_dependent,

@@ -166,12 +166,15 @@ def _changed_indexed(
     return {**dict.fromkeys(matching - stored, False), **dict.fromkeys(stored - matching, True)}
 
 
-def _event_types(project: Project, tree: Node, source: CachingSegmentSource) -> set[str]:
+def _event_types(project: Project, tree: Node, source: CachingSegmentSource) -> set[str] | None:
+    """The event types the filter reads (None: all of them, as `distinct_events` may)."""
+
     def stored(segment_id: int) -> Node | None:
         data = source.get_filter(segment_id)
         return None if data is None else filtering.load(project, data)
 
-    return read_set(tree, stored).event_types
+    reads = read_set(tree, stored)
+    return None if reads.any_event_type else reads.event_types
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -193,7 +196,7 @@ class _Sweep:
         conn: sa.Connection,
         lead_ids: Sequence[int],
         was_member: dict[int, bool],
-        event_types: set[str],
+        event_types: set[str] | None,
     ) -> Iterator[Flip]:
         loaded = filtering.load_leads(conn, self.project.id, lead_ids, event_types)
         for lead_id, (lead, lead_events) in loaded.items():

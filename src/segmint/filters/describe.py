@@ -7,7 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, assert_never
 
-from segmint.filters.evaluate import condition_words, event_words, leads_words
+from segmint.filters.evaluate import (
+    condition_words,
+    distinct_events_words,
+    event_words,
+    leads_words,
+)
 from segmint.filters.fields import resolve_account_field, resolve_event_field, resolve_field
 from segmint.filters.tree import (
     ACCOUNTS,
@@ -15,6 +20,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -53,6 +59,8 @@ def describe(
         case EventCondition():
             where = again(node.where, True) if node.where is not None else None
             return {**event_words(node), "where": where}
+        case DistinctEvents():
+            return distinct_events_words(node)
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}

@@ -45,6 +45,7 @@ class Dialect:
     ordered_text: Callable[[Expr], Expr]  # text compared by code point (ISO dates)
     # has_any (every=False) / has_all (every=True) over an array's folded string elements
     json_has_elements: Callable[[Dialect, Expr, Path, tuple[str, ...], bool], Expr]
+    local_date: Callable[[Expr, str], Expr]  # a timestamp's calendar date in a zone (by name)
 
 
 def _false() -> Expr:
@@ -87,6 +88,7 @@ DEFAULTS: Final[dict[str, Callable[..., Any]]] = {
     "json_non_empty_object": _unsupported("JSON objects"),
     "ordered_text": lambda expr: expr,
     "json_has_elements": _has_elements_by_subquery,
+    "local_date": _unsupported("local dates"),
 }
 
 # -- SQLite (JSON1) ----------------------------------------------------------------------------
@@ -154,6 +156,8 @@ SQLITE: Final[dict[str, Callable[..., Any]]] = {
     "json_present": _sqlite_present,
     "json_elements": _sqlite_elements,
     "json_non_empty_object": _sqlite_non_empty_object,
+    # SQLite has no time zones: a Python function registered on each connection (store.db).
+    "local_date": lambda col, zone: sa.func.segmint_local_date(col, zone, type_=sa.String),
 }
 
 # -- PostgreSQL (JSONB) ------------------------------------------------------------------------
@@ -266,6 +270,7 @@ POSTGRES: Final[dict[str, Callable[..., Any]]] = {
     "json_non_empty_object": _pg_non_empty_object,
     "ordered_text": lambda expr: expr.collate("C"),
     "json_has_elements": _pg_has_elements,
+    "local_date": lambda col, zone: sa.cast(sa.func.timezone(zone, col), sa.Date),
 }
 
 OVERRIDES: Final = {"sqlite": SQLITE, "postgresql": POSTGRES}

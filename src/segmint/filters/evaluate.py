@@ -29,13 +29,15 @@ from segmint.filters.fields import (
 )
 from segmint.filters.operators import OPERATORS, PY_PRIMITIVES, View
 from segmint.filters.source import SegmentSource
-from segmint.filters.timing import TimeContext
+from segmint.filters.timing import TimeContext, local_date
 from segmint.filters.tree import (
     ACCOUNTS,
     LEADS,
     AccountSegmentRef,
+    Aggregate,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -158,27 +160,94 @@ def _condition(node: Condition, ctx: _Context) -> tuple[bool, Any]:
     return op.python(PyValue(raw), spec, node.value, ctx.time), raw
 
 
-def _event_count(node: EventCondition, ctx: _Context) -> int:
-    since = None
-    if node.within_days is not None:
-        since = ctx.time.now - timedelta(days=node.within_days)
-    count = 0
+def in_window(
+    occurred: datetime, within_days: int | None, older_than_days: int | None, now: datetime
+) -> bool:
+    """`within_days`: now - D <= occurred <= now; `older_than_days`: occurred < now - D2."""
+    if within_days is not None and not now - timedelta(days=within_days) <= occurred <= now:
+        return False
+    return older_than_days is None or occurred < now - timedelta(days=older_than_days)
+
+
+def _matching_events(node: EventCondition, ctx: _Context) -> list[Mapping[str, Any]]:
+    """The lead's events an event condition counts: its type, window and `where`."""
+    found = []
     for event in ctx.events:
         if event.get("type") != node.type:
             continue
         occurred = as_utc(event["occurred_at"])
-        if since is not None and not since <= occurred <= ctx.time.now:
+        if not in_window(occurred, node.within_days, node.older_than_days, ctx.time.now):
             continue
         where_ctx = replace(ctx, metadata=event.get("metadata"), in_event=True)
         if node.where is None or _evaluate(node.where, where_ctx):
-            count += 1
-    return count
+            found.append(event)
+    return found
+
+
+def _event_count(node: EventCondition, ctx: _Context) -> int:
+    return len(_matching_events(node, ctx))
+
+
+def aggregate_value(node: Aggregate, metadatas: Iterable[Any]) -> float | int | None:
+    """fn over the JSON numbers at the aggregate's path (None when there are none)."""
+    spec = resolve_event_field(node.path)
+    numbers = [PyValue(walk(m, spec.path)).view(View.NUMBER) for m in metadatas]
+    values = [n for n in numbers if n is not None]
+    if not values:
+        return None
+    if node.fn == "sum":
+        return sum(float(v) for v in values)
+    if node.fn == "avg":
+        return sum(float(v) for v in values) / len(values)
+    chosen: float | int = min(values) if node.fn == "min" else max(values)
+    return chosen
+
+
+def aggregate_holds(node: Aggregate, value: float | int | None) -> bool:
+    """`value op node.value`, with a null value matching `neq` only."""
+    if value is None:
+        return node.op == "neq"
+    wanted = node.value
+    if isinstance(wanted, tuple):
+        return wanted[0] <= value <= wanted[1]
+    tests = {
+        "eq": value == wanted,
+        "neq": value != wanted,
+        "gt": value > wanted,
+        "gte": value >= wanted,
+        "lt": value < wanted,
+        "lte": value <= wanted,
+    }
+    return tests[node.op]
 
 
 def _event(node: EventCondition, ctx: _Context) -> tuple[bool, int]:
-    count = _event_count(node, ctx)
+    matching = _matching_events(node, ctx)
+    count = len(matching)
     within = count >= node.min_count and (node.max_count is None or count <= node.max_count)
+    if within and node.min_distinct_days is not None:
+        days = {local_date(as_utc(e["occurred_at"]), ctx.time.zone) for e in matching}
+        within = len(days) >= node.min_distinct_days
+    if within and node.aggregate is not None:
+        value = aggregate_value(node.aggregate, (e.get("metadata") for e in matching))
+        within = aggregate_holds(node.aggregate, value)
     return within == node.performed, count
+
+
+def _distinct_types(node: DistinctEvents, ctx: _Context) -> int:
+    kinds = set()
+    for event in ctx.events:
+        kind = event.get("type")
+        if node.types is not None and kind not in node.types:
+            continue
+        if in_window(as_utc(event["occurred_at"]), node.within_days, None, ctx.time.now):
+            kinds.add(kind)
+    return len(kinds)
+
+
+def _distinct_events(node: DistinctEvents, ctx: _Context) -> tuple[bool, int]:
+    found = _distinct_types(node, ctx)
+    return found >= node.count, found
 
 
 def _stored_tree(node: SegmentRef, ctx: _Context) -> tuple[Node, _Context]:
@@ -256,6 +325,8 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _condition(node, ctx)[0]
         case EventCondition():
             return _event(node, ctx)[0]
+        case DistinctEvents():
+            return _distinct_events(node, ctx)[0]
         case SegmentRef():
             return _evaluate(*_stored_tree(node, ctx))
         case ListRef():
@@ -323,13 +394,36 @@ def condition_words(node: Condition, spec: FieldSpec) -> dict[str, Any]:
 
 def event_words(node: EventCondition) -> dict[str, Any]:
     """An event condition's type, direction, counts and window, for the same readers."""
-    return {
+    words: dict[str, Any] = {
         "type": "event",
         "event": node.type,
         "performed": node.performed,
         "min_count": node.min_count,
         "max_count": node.max_count,
         "within_days": node.within_days,
+    }
+    if node.older_than_days is not None:
+        words["older_than_days"] = node.older_than_days
+    if node.min_distinct_days is not None:
+        words["min_distinct_days"] = node.min_distinct_days
+    if node.aggregate is not None:
+        aggregate = node.aggregate
+        words["aggregate"] = {
+            "fn": aggregate.fn,
+            "path": aggregate.path,
+            "op": aggregate.op,
+            "value": to_jsonable(aggregate.value),
+        }
+    return words
+
+
+def distinct_events_words(node: DistinctEvents) -> dict[str, Any]:
+    """A distinct-event-types condition, for the same readers."""
+    return {
+        "type": "distinct_events",
+        "distinct_events": node.count,
+        "within_days": node.within_days,
+        "types": None if node.types is None else list(node.types),
     }
 
 
@@ -365,6 +459,9 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
         case EventCondition():
             matched, count = _event(node, ctx)
             return {**event_words(node), "count": count, "result": matched}
+        case DistinctEvents():
+            matched, types_found = _distinct_events(node, ctx)
+            return {**distinct_events_words(node), "count": types_found, "result": matched}
         case SegmentRef(segment_id):
             tree, inner_ctx = _stored_tree(node, ctx)
             inner = _explain(tree, inner_ctx)

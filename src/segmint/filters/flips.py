@@ -6,7 +6,9 @@ at all. The answer for one lead can only change at a few instants:
 
 - `within_last N` on a timestamp v: at v (a future value becomes "within") and at v + N days;
   `older_than N`: at v + N days;
-- an event window of D days: at each event's occurred_at and occurred_at + D days;
+- an event window of D days: at each event's occurred_at and occurred_at + D days; a far edge
+  of D2 days (`older_than_days`): at occurred_at + D2; `distinct_events`' window likewise, for
+  the events of its types;
 - calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
   project's local midnights.
 
@@ -39,6 +41,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -64,9 +67,11 @@ class _Rolling:
 
 @dataclass(frozen=True)
 class _Window:
-    """An event condition with `within_days`: flips when an event enters or leaves the window."""
+    """An event condition with `within_days` (or `older_than_days`): flips when an event enters
+    or leaves the window, at occurred_at + days (and at occurred_at, harmlessly for an edge
+    that is not `now`). `type` None: events of any type (`distinct_events` with no `types`)."""
 
-    type: str
+    type: str | None
     days: float
 
 
@@ -108,8 +113,15 @@ def _collect(
         case EventCondition():
             if node.within_days is not None:
                 found.append(_Window(node.type, float(node.within_days)))
+            if node.older_than_days is not None:
+                found.append(_Window(node.type, float(node.older_than_days)))
             if node.where is not None:
                 _collect(node.where, project, source, found, True, inlining)
+        case DistinctEvents():
+            if node.within_days is not None:
+                days = float(node.within_days)
+                kinds = (None,) if node.types is None else node.types
+                found.extend(_Window(kind, days) for kind in kinds)
         case SegmentRef(segment_id):
             stored = None if source is None else source.get_filter(segment_id)
             if stored is not None and segment_id not in inlining:
@@ -167,7 +179,7 @@ def flip_instants(
         elif isinstance(trigger, _Window):
             window = timedelta(days=trigger.days)
             for event in lead_events:
-                if event.get("type") == trigger.type:
+                if trigger.type is None or event.get("type") == trigger.type:
                     occurred = as_utc(event["occurred_at"])
                     instants.update((occurred, occurred + window))
         else:
@@ -199,9 +211,10 @@ def candidates(
         elif isinstance(trigger, _Window):
             shift = timedelta(days=trigger.days)
             occurred = events.c.occurred_at
+            of_type = sa.true() if trigger.type is None else events.c.type == trigger.type
             moving = sa.select(events.c.lead_id).where(
                 events.c.project_id == project.id,
-                events.c.type == trigger.type,
+                of_type,
                 sa.or_(
                     _between(occurred, start - shift, end - shift), _between(occurred, start, end)
                 ),

@@ -26,8 +26,10 @@ from segmint.filters.tree import (
     AUDIENCES,
     LEADS,
     AccountSegmentRef,
+    Aggregate,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -49,6 +51,8 @@ MAX_TEXT: Final = 1000
 MAX_NUMBER: Final = 1e15  # beyond this a value cannot be bound as a 64-bit integer everywhere
 MAX_DAYS: Final = 100_000
 MAX_COUNT: Final = 1_000_000_000
+AGGREGATE_FNS: Final = ("sum", "avg", "min", "max")
+AGGREGATE_OPS: Final = ("eq", "neq", "gt", "gte", "lt", "lte", "between")
 MIN_YEAR: Final = 1000
 MAX_YEAR: Final = 9000
 NODE_KEYS: Final = (
@@ -57,6 +61,7 @@ NODE_KEYS: Final = (
     "not",
     "field",
     "event",
+    "distinct_events",
     "in_segment",
     "in_list",
     "assigned_to_me",
@@ -92,6 +97,7 @@ class _Parser:
         kind = _kind(data, path, audience)
         if in_event and kind in (
             "event",
+            "distinct_events",
             "in_segment",
             "in_list",
             "in_account_segment",
@@ -107,6 +113,8 @@ class _Parser:
             return self.condition(data, path, in_event, audience)
         if kind == "event":
             return self.event(data, path, depth)
+        if kind == "distinct_events":
+            return _distinct_events(data, path)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
         if kind == "leads":
@@ -162,16 +170,19 @@ class _Parser:
             raise _fail(path, error.message) from None
 
     def event(self, data: dict[str, Any], path: str, depth: int) -> EventCondition:
-        keys = ("event", "performed", "min_count", "max_count", "within_days", "where")
+        keys = (
+            "event",
+            "performed",
+            "min_count",
+            "max_count",
+            "within_days",
+            "older_than_days",
+            "min_distinct_days",
+            "aggregate",
+            "where",
+        )
         _only_keys(data, keys, path)
-        kind = data["event"]
-        if (
-            not isinstance(kind, str)
-            or not kind.strip()
-            or len(kind) > 100
-            or not is_storable(kind)
-        ):
-            raise _fail(f"{path}.event", "expected an event type (1 to 100 characters)")
+        kind = _event_type(data["event"], f"{path}.event")
         performed = data.get("performed", True)
         if not isinstance(performed, bool):
             raise _fail(f"{path}.performed", "expected true or false")
@@ -181,7 +192,28 @@ class _Parser:
         where = None
         if data.get("where") is not None:
             where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
-        return EventCondition(kind, performed, min_count, max_count, within, where)
+        older = _count(data, "older_than_days", path, 1, default=None, top=MAX_DAYS)
+        if within is not None and older is not None and within <= older:
+            raise _fail(
+                f"{path}.older_than_days",
+                f"must be less than within_days ({within}): the window is within_days to "
+                "older_than_days days ago",
+            )
+        distinct_days = _count(data, "min_distinct_days", path, 1, default=None, top=MAX_DAYS)
+        aggregate = None
+        if data.get("aggregate") is not None:
+            aggregate = _aggregate(data["aggregate"], f"{path}.aggregate")
+        return EventCondition(
+            kind,
+            performed,
+            min_count,
+            max_count,
+            within,
+            where,
+            older_than_days=older,
+            min_distinct_days=distinct_days,
+            aggregate=aggregate,
+        )
 
     def account_leads(self, data: dict[str, Any], path: str, depth: int) -> LeadsCondition:
         """`{"leads": <lead filter>, "min_count": N, "max_count": M}` in an account filter."""
@@ -222,6 +254,69 @@ def _kind(data: dict[str, Any], path: str, audience: str) -> str:
             )
         raise _fail(path, f"{kind!r} belongs to an account segment's filter, not a lead filter")
     return kind
+
+
+def _event_type(value: Any, path: str) -> str:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > 100
+        or not is_storable(value)
+    ):
+        raise _fail(path, "expected an event type (1 to 100 characters)")
+    return value
+
+
+def _aggregate(data: Any, path: str) -> Aggregate:
+    """`{"fn", "path", "op", "value"}`: an aggregate of a metadata number (contract 3b)."""
+    if not isinstance(data, dict):
+        raise _fail(path, "expected an object with fn, path, op and value")
+    _only_keys(data, ("fn", "path", "op", "value"), path)
+    fn = data.get("fn")
+    if fn not in AGGREGATE_FNS:
+        raise _fail(f"{path}.fn", f"expected one of: {', '.join(AGGREGATE_FNS)}")
+    field_path = data.get("path")
+    if not isinstance(field_path, str):
+        raise _fail(f"{path}.path", "expected a dotted path into the event's metadata")
+    try:
+        resolve_event_field(field_path)
+    except InvalidInput as error:
+        raise _fail(f"{path}.path", error.message) from None
+    op = data.get("op")
+    if op not in AGGREGATE_OPS:
+        raise _fail(f"{path}.op", f"expected one of: {', '.join(AGGREGATE_OPS)}")
+    if "value" not in data:
+        raise _fail(f"{path}.value", "required")
+    value = data["value"]
+    if op != "between":
+        return Aggregate(fn, field_path, op, _number(value, f"{path}.value"))
+    if not isinstance(value, list) or len(value) != 2:
+        raise _fail(f"{path}.value", "expected [low, high]")
+    low, high = (_number(v, f"{path}.value[{i}]") for i, v in enumerate(value))
+    return Aggregate(fn, field_path, op, (low, high))
+
+
+def _distinct_events(data: dict[str, Any], path: str) -> DistinctEvents:
+    """`{"distinct_events": N, "within_days": D, "types": [...]}` (contract 3b)."""
+    _only_keys(data, ("distinct_events", "within_days", "types"), path)
+    count = _count(data, "distinct_events", path, 1, default=0, top=MAX_LIST)
+    if not count:  # null
+        raise _fail(f"{path}.distinct_events", f"expected a whole number from 1 to {MAX_LIST}")
+    within = _count(data, "within_days", path, 1, default=None, top=MAX_DAYS)
+    types = None
+    if data.get("types") is not None:
+        given = data["types"]
+        if not isinstance(given, list) or not given or len(given) > MAX_LIST:
+            raise _fail(f"{path}.types", f"expected a list of 1 to {MAX_LIST} event types")
+        types = tuple(_event_type(t, f"{path}.types[{i}]") for i, t in enumerate(given))
+        for i, kind in enumerate(types):
+            if kind in types[:i]:
+                raise _fail(f"{path}.types[{i}]", f"{kind!r} is listed twice")
+        if count > len(types):
+            raise _fail(
+                f"{path}.distinct_events", f"at most the number of types listed ({len(types)})"
+            )
+    return DistinctEvents(count, within, types)
 
 
 def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -635,8 +730,28 @@ def _event_json(node: EventCondition) -> dict[str, Any]:
         data["max_count"] = node.max_count
     if node.within_days is not None:
         data["within_days"] = node.within_days
+    if node.older_than_days is not None:
+        data["older_than_days"] = node.older_than_days
+    if node.min_distinct_days is not None:
+        data["min_distinct_days"] = node.min_distinct_days
+    if node.aggregate is not None:
+        data["aggregate"] = _aggregate_json(node.aggregate)
     if node.where is not None:
         data["where"] = to_json(node.where)
+    return data
+
+
+def _aggregate_json(node: Aggregate) -> dict[str, Any]:
+    value = list(node.value) if isinstance(node.value, tuple) else node.value
+    return {"fn": node.fn, "path": node.path, "op": node.op, "value": value}
+
+
+def _distinct_events_json(node: DistinctEvents) -> dict[str, Any]:
+    data: dict[str, Any] = {"distinct_events": node.count}
+    if node.within_days is not None:
+        data["within_days"] = node.within_days
+    if node.types is not None:
+        data["types"] = list(node.types)
     return data
 
 
@@ -656,6 +771,8 @@ def to_json(node: Node) -> dict[str, Any]:
             return data
         case EventCondition():
             return _event_json(node)
+        case DistinctEvents():
+            return _distinct_events_json(node)
         case SegmentRef(segment_id):
             return {"in_segment": segment_id}
         case ListRef(list_id):

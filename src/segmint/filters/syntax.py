@@ -23,8 +23,10 @@ from segmint.filters.parse import parse_filter
 from segmint.filters.source import SegmentSource
 from segmint.filters.tree import (
     AccountSegmentRef,
+    Aggregate,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -190,6 +192,36 @@ class _ToJson(Transformer[Token, Any]):
     def where(self, children: list[Any]) -> Any:
         return ("where", children[-1])
 
+    def older_than_days(self, children: list[Any]) -> Any:
+        return ("older_than_days", children[-1])
+
+    def min_distinct_days(self, children: list[Any]) -> Any:
+        return ("min_distinct_days", children[-1])
+
+    def aggregate(self, children: list[Any]) -> Any:
+        """`with fn(path) OP number` or `with fn(path) between A and B`: the JSON's checks
+        (parse.py) name a bad fn or operator."""
+        fn, path = str(children[1]), children[2]
+        if children[3].type == "BETWEEN":
+            return ("aggregate", {"fn": fn, "path": path, "op": "between", "value": children[4:]})
+        return (
+            "aggregate",
+            {"fn": fn, "path": path, "op": _operator(str(children[3])), "value": children[4]},
+        )
+
+    def distinct_events(self, children: list[Any]) -> Any:
+        data: dict[str, Any] = {"distinct_events": children[1]}
+        for option in children[2:]:
+            if isinstance(option, tuple):
+                key, value = option
+                if key in data:
+                    raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
+                data[key] = value
+        return data
+
+    def distinct_types(self, children: list[Any]) -> Any:
+        return ("types", children[-1])
+
     def field(self, children: list[Any]) -> Any:
         token = children[0]
         return str(token)[1:-1] if token.type == "QUOTED_NAME" else str(token)
@@ -341,6 +373,12 @@ def _event(node: EventCondition) -> str:
         words.append(f"at most {node.max_count} times")
     if node.within_days is not None:
         words.append(f"within {node.within_days} days")
+    if node.older_than_days is not None:
+        words.append(f"older than {node.older_than_days} days")
+    if node.min_distinct_days is not None:
+        words.append(f"on at least {node.min_distinct_days} days")
+    if node.aggregate is not None:
+        words.append(_aggregate(node.aggregate))
     if node.where is not None:
         words.append(f"where ({to_text(node.where)})")
     return " ".join(words)
@@ -353,6 +391,22 @@ def _leads(node: LeadsCondition) -> str:
         words.append(f"at least {node.min_count}")
     if node.max_count is not None:
         words.append(f"at most {node.max_count}")
+    return " ".join(words)
+
+
+def _aggregate(node: Aggregate) -> str:
+    head = f"with {node.fn}({_field(node.path)})"
+    if isinstance(node.value, tuple):
+        return f"{head} between {_scalar(node.value[0])} and {_scalar(node.value[1])}"
+    return f"{head} {OPERATORS[node.op].text} {_scalar(node.value)}"
+
+
+def _distinct_events(node: DistinctEvents) -> str:
+    words = [f"performed {node.count} distinct event{'' if node.count == 1 else 's'}"]
+    if node.types is not None:
+        words.append(f"of {_values(node.types)}")
+    if node.within_days is not None:
+        words.append(f"within {node.within_days} days")
     return " ".join(words)
 
 
@@ -379,6 +433,8 @@ def to_text(node: Node) -> str:
             return _condition(node)
         case EventCondition():
             return _event(node)
+        case DistinctEvents():
+            return _distinct_events(node)
         case SegmentRef(segment_id):
             return f"in segment {segment_id}"
         case ListRef(list_id):

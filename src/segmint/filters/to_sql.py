@@ -35,8 +35,10 @@ from segmint.filters.tree import (
     ACCOUNTS,
     LEADS,
     AccountSegmentRef,
+    Aggregate,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -245,15 +247,27 @@ def _condition(node: Condition, ctx: CompileContext) -> Predicate:
     return op.sql(_operand(spec, ctx), spec, node.value, ctx.time)
 
 
+def _window(
+    within_days: int | None, older_than_days: int | None, ctx: CompileContext
+) -> list[Predicate]:
+    """`within_days`: now - D <= occurred_at <= now; `older_than_days`: before now - D2."""
+    occurred = events.c.occurred_at
+    conditions: list[Predicate] = []
+    if within_days is not None:
+        since = ctx.time.now - timedelta(days=within_days)
+        conditions += [occurred >= since, occurred <= ctx.time.now]
+    if older_than_days is not None:
+        conditions.append(occurred < ctx.time.now - timedelta(days=older_than_days))
+    return conditions
+
+
 def _event_conditions(node: EventCondition, ctx: CompileContext) -> list[Predicate]:
     """The events an event condition counts: its type, window and `where`."""
     conditions: list[Predicate] = [
         events.c.project_id == ctx.project.id,
         events.c.type == node.type,
     ]
-    if node.within_days is not None:
-        since = ctx.time.now - timedelta(days=node.within_days)
-        conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
+    conditions += _window(node.within_days, node.older_than_days, ctx)
     if node.where is not None:
         # The where clause is the WHERE of its own subquery: a fresh, positive context.
         conditions.append(compile_node(node.where, replace(ctx, in_event=True, negated=False)))
@@ -303,8 +317,63 @@ def _event_from_counters(node: EventCondition, ctx: CompileContext) -> Predicate
     return matched if node.performed else sa.not_(matched)
 
 
+def _aggregate_holds(node: Aggregate, ctx: CompileContext) -> Predicate:
+    """The aggregate's test in a HAVING, two-valued: a null aggregate (no number) matches
+    `neq` only, as a null field matches only the negative operators."""
+    number = _operand(resolve_event_field(node.path), replace(ctx, in_event=True))
+    value = number.view(View.NUMBER)
+    if node.fn == "sum":  # as a float: SQLite's integer sum raises on overflow
+        value = sa.cast(value, sa.Float)
+    total = getattr(sa.func, node.fn)(value, type_=sa.Float)
+    wanted = node.value
+    if isinstance(wanted, tuple):
+        return _two_valued(sa.and_(total >= wanted[0], total <= wanted[1]))
+    if node.op == "neq":
+        return sa.not_(_two_valued(total == wanted))
+    tests = {
+        "eq": total == wanted,
+        "gt": total > wanted,
+        "gte": total >= wanted,
+        "lt": total < wanted,
+        "lte": total <= wanted,
+    }
+    return _two_valued(tests[node.op])
+
+
+def _grouped_tests(node: EventCondition, ctx: CompileContext) -> list[Predicate]:
+    """The HAVING of a lead's matching events: counts, distinct local days, aggregate."""
+    count = sa.func.count()
+    tests: list[Predicate] = [count >= max(node.min_count, 1)]
+    if node.max_count is not None:
+        tests.append(count <= node.max_count)
+    if node.min_distinct_days is not None:
+        day = ctx.dialect.local_date(events.c.occurred_at, ctx.project.zone.key)
+        tests.append(sa.func.count(sa.distinct(day)) >= node.min_distinct_days)
+    if node.aggregate is not None:
+        tests.append(_aggregate_holds(node.aggregate, ctx))
+    return tests
+
+
+def _event_grouped(node: EventCondition, ctx: CompileContext) -> Predicate:
+    """An event condition with `min_distinct_days` or `aggregate`: one group per lead with
+    matching events, tested by HAVING; a lead with none matches when zero events may (min_count
+    0, no distinct days asked for, and an aggregate whose null matches: `neq`)."""
+    lead_ids = _event_lead_ids(node, ctx)
+    matched: Predicate = leads.c.id.in_(lead_ids.having(sa.and_(*_grouped_tests(node, ctx))))
+    none_ok = (
+        node.min_count == 0
+        and node.min_distinct_days is None
+        and (node.aggregate is None or node.aggregate.op == "neq")
+    )
+    if none_ok:
+        matched = sa.or_(matched, sa.not_(leads.c.id.in_(lead_ids)))
+    return matched if node.performed else sa.not_(matched)
+
+
 def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
-    if node.within_days is None and node.where is None:
+    if node.min_distinct_days is not None or node.aggregate is not None:
+        return _event_grouped(node, ctx)
+    if node.within_days is None and node.older_than_days is None and node.where is None:
         return _event_from_counters(node, ctx)
     if node.min_count == 1 and node.max_count is None:
         found = _event_exists(node, ctx)
@@ -324,6 +393,19 @@ def _event(node: EventCondition, ctx: CompileContext) -> Predicate:
     else:  # zero events count too: the complement of "more than max_count"
         matched = sa.not_(leads.c.id.in_(lead_ids.having(count > node.max_count)))
     return matched if node.performed else sa.not_(matched)
+
+
+def _distinct_events(node: DistinctEvents, ctx: CompileContext) -> Predicate:
+    """Leads with events of at least N distinct types (of the listed ones) in the window."""
+    conditions: list[Predicate] = [events.c.project_id == ctx.project.id]
+    if node.types is not None:
+        conditions.append(events.c.type.in_(node.types))
+    conditions += _window(node.within_days, None, ctx)
+    if ctx.lead_ids is not None:
+        conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
+    types = sa.func.count(sa.distinct(events.c.type))
+    lead_ids = sa.select(events.c.lead_id).where(*conditions).group_by(events.c.lead_id)
+    return leads.c.id.in_(lead_ids.having(types >= node.count))
 
 
 def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:
@@ -411,6 +493,8 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _condition(node, ctx)
         case EventCondition():
             return _event(node, ctx)
+        case DistinctEvents():
+            return _distinct_events(node, ctx)
         case SegmentRef():
             return _segment(node, ctx)
         case ListRef():

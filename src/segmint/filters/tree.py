@@ -46,6 +46,31 @@ class EventCondition:
     max_count: int | None = None
     within_days: int | None = None
     where: Node | None = None
+    # Behaviour over time (contract 3b): a window's far edge, a number of distinct local days
+    # and an aggregate of a metadata number; each holds in addition to the count condition.
+    older_than_days: int | None = None
+    min_distinct_days: int | None = None
+    aggregate: Aggregate | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """`fn(metadata.path) op value` over the JSON numbers at `path` of the matching events
+    (others ignored; none at all is null, which only `neq` matches)."""
+
+    fn: str  # sum, avg, min, max
+    path: str
+    op: str  # eq, neq, gt, gte, lt, lte, between
+    value: float | int | tuple[float | int, float | int]
+
+
+@dataclass(frozen=True)
+class DistinctEvents:
+    """Events of at least `count` distinct types (of `types`, when given) in the window."""
+
+    count: int
+    within_days: int | None = None
+    types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,7 @@ Node: TypeAlias = (
     | Not
     | Condition
     | EventCondition
+    | DistinctEvents
     | SegmentRef
     | ListRef
     | ManualRef

@@ -25,12 +25,14 @@ from segmint.filters.fields import (
 from segmint.filters.operators import OPERATORS
 from segmint.filters.parse import referenced_tree
 from segmint.filters.source import SegmentSource
-from segmint.filters.timing import TimeContext
+from segmint.filters.timing import TimeContext, day_start, local_date
 from segmint.filters.tree import (
     ACCOUNTS,
     AccountSegmentRef,
+    Aggregate,
     And,
     Condition,
+    DistinctEvents,
     EventCondition,
     LeadsCondition,
     ListRef,
@@ -43,7 +45,7 @@ from segmint.filters.tree import (
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
-from segmint.index.vectors import BoolArray, micros
+from segmint.index.vectors import BoolArray, micros, micros_to_datetime
 from segmint.projects import Project
 
 
@@ -56,6 +58,18 @@ class Declined(Exception):
 Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
 Positions = np.ndarray[Any, Any] | slice  # events to answer for
 FEW_LEFT = 16  # an AND reads only its candidate rows once fewer than 1 in 16 are left
+Bounds = tuple[int | None, int | None]  # [from, before) in microseconds; None: open
+
+
+Ints = np.ndarray[Any, Any]
+_NONE: Ints = np.zeros(0, np.int64)
+
+
+def _json_number(raw: Any) -> float:
+    """A JSON number as a float, anything else NaN (as the SQL views read numbers)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    return float("nan")
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ class Walk:
                 return self._sized(self._condition(node, rows), rows)
             case EventCondition():
                 return self._sized(self._picked(self._event(node), rows), rows)
+            case DistinctEvents():
+                return self._sized(self._picked(self._distinct_events(node), rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
             case ListRef(list_id):
@@ -230,7 +246,7 @@ class Walk:
                 finally:
                     self.inlining = self.inlining[:-1]
             case (
-                EventCondition() | ListRef() | ManualRef() | AccountSegmentRef()
+                EventCondition() | DistinctEvents() | ListRef() | ManualRef() | AccountSegmentRef()
             ):  # refused by the parser
                 raise InvalidInput("a lead condition outside an account filter's 'leads' node")
             case _:
@@ -264,11 +280,153 @@ class Walk:
     # -- events ----------------------------------------------------------------------------
 
     def _event(self, node: EventCondition) -> BoolArray:
-        counts = self._event_counts(node)
-        within = counts >= node.min_count
+        if node.min_distinct_days is None and node.aggregate is None:
+            counts = self._event_counts(node)
+            within = counts >= node.min_count
+        else:  # distinct local days or an aggregate, beside the counts as usual
+            rows, at, positions = self._matching(node)
+            counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
+            within = counts >= node.min_count
+            if node.min_distinct_days is not None:
+                within &= self._distinct_days(rows, at) >= node.min_distinct_days
+            if node.aggregate is not None:
+                within &= self._aggregate(node.aggregate, node.type, rows, positions)
         if node.max_count is not None:
             within &= counts <= node.max_count
         return within if node.performed else ~within
+
+    def _bounds(self, within_days: int | None, older_than_days: int | None) -> Bounds:
+        """A window as [from, before) microseconds: `within_days` ends at now (inclusive, so
+        just after it), `older_than_days` before now - D2."""
+        now = self.time.now
+        start = None if within_days is None else micros(now - timedelta(days=within_days))
+        stop = None if within_days is None else micros(now) + 1
+        if older_than_days is not None:
+            stop = micros(now - timedelta(days=older_than_days))
+        return start, stop
+
+    def _in_type(self, code: int, bounds: Bounds) -> tuple[slice, np.ndarray[Any, Any]]:
+        """The events of one type in a window: a slice of the sorted part (two binary
+        searches) and the tail's positions (scanned)."""
+        events = self.events
+        low, high = events.type_slice(code)
+        start, stop = bounds
+        if start is not None:
+            low += int(np.searchsorted(events.at[low:high], start, "left"))
+        if stop is not None:
+            high = low + int(np.searchsorted(events.at[low:high], stop, "left"))
+        in_tail = events.tail_types.live == code
+        tail_at = events.tail_at.live
+        if start is not None:
+            in_tail &= tail_at >= start
+        if stop is not None:
+            in_tail &= tail_at < stop
+        return slice(low, high), np.flatnonzero(in_tail)
+
+    def _matching(self, node: EventCondition) -> tuple[Ints, Ints, Ints]:
+        """The lead rows, instants and positions (the sorted part's, then the tail's after
+        them) of the events an event condition counts."""
+        events = self.events
+        code = events.type_code(node.type)
+        if code is None:
+            return _NONE, _NONE, _NONE
+        main, tail = self._in_type(code, self._bounds(node.within_days, node.older_than_days))
+        main_rows, main_at = events.lead_rows[main], events.at[main]
+        main_at_positions = np.arange(main.start, main.stop)
+        tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
+        tail_positions = len(events.at) + tail
+        if node.where is not None:
+            keep = self._where(node.where, node.type, main)
+            main_rows, main_at = main_rows[keep], main_at[keep]
+            main_at_positions = main_at_positions[keep]
+            keep = self._where(node.where, node.type, tail_positions)
+            tail_rows, tail_at, tail_positions = (
+                tail_rows[keep],
+                tail_at[keep],
+                tail_positions[keep],
+            )
+        return (
+            np.concatenate([main_rows, tail_rows]).astype(np.int64),
+            np.concatenate([main_at, tail_at]),
+            np.concatenate([main_at_positions, tail_positions]),
+        )
+
+    def _aggregate(
+        self, node: Aggregate, event_type: str, rows: Ints, positions: Ints
+    ) -> BoolArray:
+        """fn over the JSON numbers at the path of each lead's matching events, then its test;
+        a lead with no number has null, which only `neq` matches."""
+        size = len(self.leads)
+        code = self.events.type_code(event_type)
+        if code is None:  # no such events: every lead's aggregate is null
+            return np.full(size, node.op == "neq")
+        spec = resolve_event_field(node.path)
+        column = self.events.paths.get((code, spec.path))
+        if column is None:
+            column = self.load.event_path(event_type, spec.path)
+        per_value = np.array([_json_number(v) for v in column.values], np.float64)
+        numbers = per_value[column.codes.live[positions]] if len(per_value) else per_value[:0]
+        known = ~np.isnan(numbers)
+        rows, numbers = rows[known], numbers[known]
+        present = np.bincount(rows, minlength=size)[:size]
+        if node.fn in ("sum", "avg"):
+            totals = np.bincount(rows, weights=numbers, minlength=size)[:size]
+            values = totals if node.fn == "sum" else totals / np.maximum(present, 1)
+        else:
+            values = np.full(size, np.inf if node.fn == "min" else -np.inf)
+            (np.minimum if node.fn == "min" else np.maximum).at(values, rows, numbers)
+        has = present > 0
+        wanted = node.value
+        if isinstance(wanted, tuple):
+            return has & (values >= wanted[0]) & (values <= wanted[1])
+        tests: dict[str, Callable[[Any, Any], Any]] = {
+            "eq": np.equal,
+            "neq": np.not_equal,
+            "gt": np.greater,
+            "gte": np.greater_equal,
+            "lt": np.less,
+            "lte": np.less_equal,
+        }
+        answer: BoolArray = has & tests[node.op](values, wanted)
+        return answer | ~has if node.op == "neq" else answer
+
+    def _distinct_days(
+        self, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, Any]:
+        """Each lead's number of distinct local days among the events (rows, instants): a day
+        is the number of local midnights up to the instant, so zones with DST stay exact."""
+        size = len(self.leads)
+        if not len(at):
+            return np.zeros(size, np.int64)
+        zone = self.time.zone
+        first = local_date(micros_to_datetime(int(at.min())), zone)
+        last = local_date(micros_to_datetime(int(at.max())), zone)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 2)]
+        midnights = np.array([micros(day_start(day, zone)) for day in days], np.int64)
+        day = np.searchsorted(midnights, at, "right").astype(np.int64)
+        pairs = np.unique(rows.astype(np.int64) * (len(midnights) + 1) + day)
+        counted: np.ndarray[Any, Any] = np.bincount(pairs // (len(midnights) + 1), minlength=size)
+        return counted[:size]
+
+    def _distinct_events(self, node: DistinctEvents) -> BoolArray:
+        """Leads with events of at least N distinct types: per type, whether each lead has
+        one in the window, summed."""
+        events = self.events
+        size = len(self.leads)
+        names = node.types if node.types is not None else tuple(events.type_codes)
+        bounds = self._bounds(node.within_days, None)
+        kinds = np.zeros(size, np.int64)
+        for name in names:
+            code = events.type_code(name)
+            if code is None:
+                continue
+            main, tail = self._in_type(code, bounds)
+            has = np.zeros(size + 1, bool)
+            has[events.lead_rows[main]] = True
+            has[events.tail_lead_rows.live[tail]] = True
+            kinds += has[:size]
+        answer: BoolArray = kinds >= node.count
+        return answer
 
     def _event_counts(self, node: EventCondition) -> np.ndarray[Any, Any]:
         """Each lead's number of events of the node's type (in its window, matching its where).
@@ -279,33 +437,10 @@ class Walk:
         code = events.type_code(node.type)
         if code is None:
             return np.zeros(size, np.int64)
-        if node.within_days is None and node.where is None:
+        if node.within_days is None and node.older_than_days is None and node.where is None:
             return self.answers.type_counts(events, code, size)
-        low, high = events.type_slice(code)
-        window = None
-        if node.within_days is not None:
-            window = (
-                micros(self.time.now - timedelta(days=node.within_days)),
-                micros(self.time.now),
-            )
-            at = events.at[low:high]
-            low, high = (
-                low + int(np.searchsorted(at, window[0], "left")),
-                low + int(np.searchsorted(at, window[1], "right")),
-            )
-        in_tail = events.tail_types.live == code
-        if window is not None:
-            tail_at = events.tail_at.live
-            in_tail &= (tail_at >= window[0]) & (tail_at <= window[1])
-        tail = np.flatnonzero(in_tail)
-        main_rows = events.lead_rows[low:high]
-        tail_rows = events.tail_lead_rows.live[tail]
-        if node.where is not None:  # positions: the sorted part's, then the tail's after them
-            main_rows = main_rows[self._where(node.where, node.type, slice(low, high))]
-            tail_rows = tail_rows[self._where(node.where, node.type, len(events.at) + tail)]
-        counted: np.ndarray[Any, Any] = np.bincount(main_rows, minlength=size)
-        if len(tail_rows):
-            counted = counted + np.bincount(tail_rows, minlength=size)
+        rows, _, _ = self._matching(node)
+        counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
         return counted[:size]
 
     def _where(self, node: Node, event_type: str, positions: Positions) -> BoolArray:
@@ -332,6 +467,7 @@ class Walk:
                 return column.gather(self._per_value(column, node, spec), positions)
             case (
                 EventCondition()
+                | DistinctEvents()
                 | SegmentRef()
                 | ListRef()
                 | ManualRef()

@@ -37,6 +37,11 @@ def micros(moment: datetime) -> int:
     return (as_utc(moment) - EPOCH) // MICROSECOND
 
 
+def micros_to_datetime(value: int) -> datetime:
+    """The instant `micros` stored."""
+    return EPOCH + value * MICROSECOND
+
+
 _NUMPY_COMPARE: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "eq": operator.eq,
     "gt": operator.gt,

@@ -8,7 +8,9 @@ import os
 import sqlite3
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -34,8 +36,20 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+def local_date(stored: str | None, zone: str) -> str | None:
+    """The calendar date (ISO) in `zone` of a timestamp as SQLite stores it (UTC, no offset):
+    SQLite knows no time zones, and "distinct days" are the project's local days."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
 def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.create_function("segmint_fold", 1, fold, deterministic=True)
+    dbapi_conn.create_function("segmint_local_date", 2, local_date, deterministic=True)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")

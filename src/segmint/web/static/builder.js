@@ -23,6 +23,8 @@ function fromJson(data) {
   if ("event" in data) {
     return { kind: "event", negated: false, event: data.event, performed: data.performed !== false,
       min_count: data.min_count ?? 1, max_count: data.max_count ?? null, within_days: data.within_days ?? null,
+      older_than_days: data.older_than_days ?? null, min_distinct_days: data.min_distinct_days ?? null,
+      aggregate: data.aggregate ? { ...data.aggregate } : null,
       where: data.where ? asGroup(fromJson(data.where)) : null };
   }
   if ("leads" in data) {
@@ -30,6 +32,10 @@ function fromJson(data) {
       where: asGroup(fromJson(data.leads)) };
   }
   if ("in_account_segment" in data) return { kind: "account_segment", negated: false, id: data.in_account_segment };
+  if ("distinct_events" in data) {
+    return { kind: "distinct", negated: false, count: data.distinct_events,
+      within_days: data.within_days ?? null, types: data.types ? [...data.types] : [] };
+  }
   if ("in_segment" in data) return { kind: "segment", negated: false, id: data.in_segment };
   if ("in_list" in data) return { kind: "list", negated: false, id: data.in_list };
   return { kind: "condition", negated: false, field: data.field, op: data.op, value: data.value };
@@ -37,6 +43,8 @@ function fromJson(data) {
 const EVENT_PREFIX = "event:";  // a field picker's Events entries: "event:page_view"
 const newEvent = (type) => ({ kind: "event", negated: false, event: type, performed: true, min_count: 1,
   max_count: null, within_days: 30, where: null });
+const newDistinct = () => ({ kind: "distinct", negated: false, count: 2, within_days: 30, types: [] });
+const blank = (value) => value === null || value === undefined || value === "";
 const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
 const newGroup = (kind) => ({ kind, negated: false, children: [] });
 // An account segment's row over the account's leads: "at least N leads matching ...".
@@ -55,6 +63,9 @@ function toJson(node, path, paths) {
     if (node.min_count !== 1) data.min_count = node.min_count;
     if (node.max_count !== null && node.max_count !== "") data.max_count = node.max_count;
     if (node.within_days !== null && node.within_days !== "") data.within_days = node.within_days;
+    if (!blank(node.older_than_days)) data.older_than_days = node.older_than_days;
+    if (!blank(node.min_distinct_days)) data.min_distinct_days = node.min_distinct_days;
+    if (node.aggregate) data.aggregate = { ...node.aggregate };
     if (node.where && node.where.children.length) data.where = toJson(node.where, `${inner}.where`, paths);
   } else if (node.kind === "leads") {
     data = { leads: toJson(node.where, `${inner}.leads`, paths) };
@@ -62,6 +73,10 @@ function toJson(node, path, paths) {
     if (node.max_count !== null && node.max_count !== "") data.max_count = node.max_count;
   } else if (node.kind === "account_segment") {
     data = { in_account_segment: node.id };
+  } else if (node.kind === "distinct") {
+    data = { distinct_events: node.count };
+    if (!blank(node.within_days)) data.within_days = node.within_days;
+    if (node.types.length) data.types = [...node.types];
   } else if (node.kind === "segment") {
     data = { in_segment: node.id };
   } else if (node.kind === "list") {
@@ -395,8 +410,64 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       "at least", number("min_count", "At least how many times"), "times, at most",
       number("max_count", "At most how many times (blank: no limit)"),
       "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
+      eventOptions(node, number),
       addWhere, rowCount(), removeButton(parent, node, "event condition"),
       where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(where, null, node, "leads")) : null);
+    rows.set(node, row);
+    return row;
+  }
+
+  // The options over time (contract 3b), folded away until used: "but not in the last N
+  // days" (older_than_days), distinct days, and an aggregate of a metadata number.
+  function eventOptions(node, number) {
+    const aggregate = node.aggregate || { fn: "", path: "", op: "gte", value: "" };
+    const fn = el("select", { "aria-label": "Aggregate" },
+      [["", "no total"], ["sum", "sum"], ["avg", "average"], ["min", "minimum"], ["max", "maximum"]]
+        .map(([value, text]) => el("option", { value, selected: value === aggregate.fn }, text)));
+    const path = el("input", { type: "text", value: aggregate.path, placeholder: "amount",
+      "aria-label": "Metadata path to aggregate", style: "width:7rem" });
+    const op = el("select", { "aria-label": "Aggregate comparison" },
+      [["eq", "="], ["neq", "≠"], ["gt", ">"], ["gte", "≥"], ["lt", "<"], ["lte", "≤"], ["between", "between"]]
+        .map(([value, text]) => el("option", { value, selected: value === aggregate.op }, text)));
+    const pair = Array.isArray(aggregate.value) ? aggregate.value : [aggregate.value, ""];
+    const low = el("input", { type: "number", value: pair[0] ?? "", "aria-label": "Aggregate value", style: "width:6rem" });
+    const high = el("input", { type: "number", value: pair[1] ?? "", "aria-label": "Aggregate upper value",
+      style: "width:6rem", hidden: aggregate.op !== "between" });
+    const sync = () => {
+      high.hidden = op.value !== "between";
+      const number = (input) => (input.value === "" ? null : Number(input.value));
+      node.aggregate = fn.value ? { fn: fn.value, path: path.value.trim(), op: op.value,
+        value: op.value === "between" ? [number(low), number(high)] : number(low) } : null;
+      changed();
+    };
+    [fn, op].forEach((input) => input.addEventListener("change", sync));
+    [path, low, high].forEach((input) => input.addEventListener("input", sync));
+    const used = !blank(node.older_than_days) || !blank(node.min_distinct_days) || node.aggregate;
+    return el("details", { class: "event-options", open: Boolean(used) },
+      el("summary", {}, "over time"),
+      el("span", { class: "event-options-body" },
+        // Each run of words is one string: adjacent text nodes would read as one word.
+        "but not in the last", number("older_than_days", "Not in the last days (older than)"),
+        "days, on at least", number("min_distinct_days", "On at least how many distinct days"),
+        "distinct days, with", fn, "of", path, op, low, high));
+  }
+
+  function distinctRow(node, parent) {
+    const types = el("input", { type: "text", value: node.types.join(", "), placeholder: "any type",
+      "aria-label": "Event types (comma separated; blank: any)", style: "width:14rem" });
+    types.addEventListener("input", () => {
+      node.types = types.value.split(",").map((t) => t.trim()).filter(Boolean);
+      changed();
+    });
+    const number = (key, label) => {
+      const input = el("input", { type: "number", min: 1, value: node[key] ?? "", "aria-label": label, style: "width:5rem" });
+      input.addEventListener("input", () => { node[key] = input.value === "" ? null : Number(input.value); changed(); });
+      return input;
+    };
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Distinct event types" },
+      notToggle(node, "distinct event types"), "Lead did at least", number("count", "How many distinct event types"),
+      "distinct event types of", types, "in the last", number("within_days", "Within the last days (blank: ever)"), "days",
+      rowCount(), removeButton(parent, node, "distinct event types"));
     rows.set(node, row);
     return row;
   }
@@ -457,6 +528,7 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
     } else if (!inEvent) {
       buttons.push(
         el("button", { type: "button", onclick: add(() => newEvent(vocabulary.event_types[0] || "")) }, "+ Event"),
+        el("button", { type: "button", onclick: add(newDistinct) }, "+ Event types"),
         el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
         el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
       if (accountSegments.length) {
@@ -470,6 +542,7 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       if (child.kind === "and" || child.kind === "or") return groupBox(child, group, inEvent, scope);
       if (child.kind === "event") return eventRow(child, group);
       if (child.kind === "leads") return leadsRow(child, group);
+      if (child.kind === "distinct") return distinctRow(child, group);
       if (["segment", "list", "account_segment"].includes(child.kind)) return referenceRow(child, group, scope);
       return conditionRow(child, group, inEvent, scope);
     });

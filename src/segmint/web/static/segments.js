@@ -110,6 +110,7 @@ function rulesText(node, nested = false) {
     case "not": return `not ${rulesText(node.child, true)}`;
     case "condition": return `${node.field_label} ${conditionWords(node)}`;
     case "event": return eventWords(node);
+    case "distinct_events": return distinctWords(node);
     case "in_segment": return `in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
     case "in_account_segment": return `account in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
     case "leads": return `${leadsWords(node)} matching (${rulesText(node.where)})`;
@@ -167,8 +168,29 @@ function eventWords(node) {
   let count = node.max_count === null ? `at least ${times(node.min_count)}`
     : node.min_count === node.max_count ? `exactly ${times(node.min_count)}`
     : `between ${fmtNumber(node.min_count)} and ${times(node.max_count)}`;
-  if (node.within_days !== null) count += ` in the last ${fmtNumber(node.within_days)} day${node.within_days === 1 ? "" : "s"}`;
+  const days = (n) => `${fmtNumber(n)} day${n === 1 ? "" : "s"}`;
+  if (node.within_days !== null) count += ` in the last ${days(node.within_days)}`;
+  if (node.older_than_days != null) {
+    count += node.within_days !== null ? ` but not in the last ${days(node.older_than_days)}`
+      : ` more than ${days(node.older_than_days)} ago`;
+  }
+  if (node.min_distinct_days != null) count += `, on at least ${days(node.min_distinct_days)}`;
+  const total = node.aggregate;
+  if (total) {
+    const fn = { sum: "total", avg: "average", min: "lowest", max: "highest" }[total.fn] || total.fn;
+    const op = { eq: "=", neq: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" }[total.op];
+    const value = total.op === "between" ? `between ${readable(total.value[0])} and ${readable(total.value[1])}`
+      : `${op} ${readable(total.value)}`;
+    count += `, ${fn} ${total.path} ${value}`;
+  }
   return `${node.performed ? "Did" : "Did not do"} ${node.event} ${count}`;
+}
+
+function distinctWords(node) {
+  const of = node.types ? ` of ${node.types.join(", ")}` : "";
+  const within = node.within_days !== null
+    ? ` in the last ${fmtNumber(node.within_days)} day${node.within_days === 1 ? "" : "s"}` : "";
+  return `Did at least ${fmtNumber(node.distinct_events)} distinct events${of}${within}`;
 }
 
 function whyTree(node) {
@@ -187,6 +209,9 @@ function whyTree(node) {
     case "event":
       return el("li", {}, `${eventWords(node)}: `,
         el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
+    case "distinct_events":
+      return el("li", {}, `${distinctWords(node)}: `,
+        el("strong", {}, `${fmtNumber(node.count)} types`), mark);
     case "in_segment":
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
     case "in_account_segment":
@@ -225,6 +250,8 @@ function describeTree(node) {
       return el("li", {}, `${leadsWords(node)} matching`, el("ul", {}, describeTree(node.where)));
     case "in_account_segment":
       return el("li", {}, "Account in segment ", referenceLink(node));
+    case "distinct_events":
+      return el("li", {}, distinctWords(node));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
