@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, assert_never
 
-from segmint.filters.evaluate import condition_words, event_words
+from segmint.filters.evaluate import condition_words, event_words, sequence_words
 from segmint.filters.fields import resolve_event_field, resolve_field
 from segmint.filters.tree import (
     And,
     Condition,
     EventCondition,
+    EventSequence,
     ListRef,
     ManualRef,
     Node,
@@ -44,6 +45,11 @@ def describe(
         case EventCondition():
             where = again(node.where, True) if node.where is not None else None
             return {**event_words(node), "where": where}
+        case EventSequence():
+            words = sequence_words(node)
+            for step, described in zip(node.steps, words["steps"], strict=True):
+                described["where"] = again(step.where, True) if step.where is not None else None
+            return words
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}

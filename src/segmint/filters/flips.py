@@ -7,6 +7,8 @@ at all. The answer for one lead can only change at a few instants:
 - `within_last N` on a timestamp v: at v (a future value becomes "within") and at v + N days;
   `older_than N`: at v + N days;
 - an event window of D days: at each event's occurred_at and occurred_at + D days;
+- a sequence's since_days S: at each first-step event's occurred_at and occurred_at + S days
+  (its within_days is measured between the events, so the clock never moves it);
 - calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
   project's local midnights.
 
@@ -39,6 +41,7 @@ from segmint.filters.tree import (
     And,
     Condition,
     EventCondition,
+    EventSequence,
     ListRef,
     ManualRef,
     Node,
@@ -108,6 +111,12 @@ def _collect(
                 found.append(_Window(node.type, float(node.within_days)))
             if node.where is not None:
                 _collect(node.where, project, source, found, True, inlining)
+        case EventSequence():
+            if node.since_days is not None:  # the first step's events enter and leave [now-S, now]
+                found.append(_Window(node.steps[0].type, float(node.since_days)))
+            for step in node.steps:
+                if step.where is not None:
+                    _collect(step.where, project, source, found, True, inlining)
         case SegmentRef(segment_id):
             stored = None if source is None else source.get_filter(segment_id)
             if stored is not None and segment_id not in inlining:

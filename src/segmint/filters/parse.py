@@ -19,6 +19,7 @@ from segmint.filters.tree import (
     And,
     Condition,
     EventCondition,
+    EventSequence,
     ListRef,
     ManualRef,
     Node,
@@ -26,6 +27,7 @@ from segmint.filters.tree import (
     Or,
     Scalar,
     SegmentRef,
+    SequenceStep,
     Value,
 )
 from segmint.projects import Project
@@ -38,6 +40,8 @@ MAX_TEXT: Final = 1000
 MAX_NUMBER: Final = 1e15  # beyond this a value cannot be bound as a 64-bit integer everywhere
 MAX_DAYS: Final = 100_000
 MAX_COUNT: Final = 1_000_000_000
+MIN_STEPS: Final = 2  # a sequence's steps (contract §3b)
+MAX_STEPS: Final = 5
 MIN_YEAR: Final = 1000
 MAX_YEAR: Final = 9000
 NODE_KEYS: Final = (
@@ -46,6 +50,7 @@ NODE_KEYS: Final = (
     "not",
     "field",
     "event",
+    "sequence",
     "in_segment",
     "in_list",
     "assigned_to_me",
@@ -75,7 +80,7 @@ class _Parser:
         if len(kinds) != 1:
             raise _fail(path, f"expected exactly one of: {', '.join(NODE_KEYS)}")
         kind = kinds[0]
-        if in_event and kind in ("event", "in_segment", "in_list", "assigned_to_me"):
+        if in_event and kind in ("event", "sequence", "in_segment", "in_list", "assigned_to_me"):
             raise _fail(path, f"{kind!r} is not allowed inside an event's where")
         if kind in ("and", "or", "not"):
             return self.group(kind, data, path, depth, in_event)
@@ -86,6 +91,8 @@ class _Parser:
             return self.condition(data, path, in_event)
         if kind == "event":
             return self.event(data, path, depth)
+        if kind == "sequence":
+            return self.sequence(data, path, depth)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
         return self.reference(kind, data, path)
@@ -133,14 +140,7 @@ class _Parser:
     def event(self, data: dict[str, Any], path: str, depth: int) -> EventCondition:
         keys = ("event", "performed", "min_count", "max_count", "within_days", "where")
         _only_keys(data, keys, path)
-        kind = data["event"]
-        if (
-            not isinstance(kind, str)
-            or not kind.strip()
-            or len(kind) > 100
-            or not is_storable(kind)
-        ):
-            raise _fail(f"{path}.event", "expected an event type (1 to 100 characters)")
+        kind = _event_type(data["event"], f"{path}.event")
         performed = data.get("performed", True)
         if not isinstance(performed, bool):
             raise _fail(f"{path}.performed", "expected true or false")
@@ -152,6 +152,30 @@ class _Parser:
             where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
         return EventCondition(kind, performed, min_count, max_count, within, where)
 
+    def sequence(self, data: dict[str, Any], path: str, depth: int) -> EventSequence:
+        _only_keys(data, ("sequence", "within_days", "since_days"), path)
+        items = data["sequence"]
+        if not isinstance(items, list) or not MIN_STEPS <= len(items) <= MAX_STEPS:
+            raise _fail(f"{path}.sequence", f"expected a list of {MIN_STEPS} to {MAX_STEPS} steps")
+        steps = tuple(
+            self.step(item, f"{path}.sequence[{i}]", depth) for i, item in enumerate(items)
+        )
+        within = _count(data, "within_days", path, 1, default=None, top=MAX_DAYS)
+        since = _count(data, "since_days", path, 1, default=None, top=MAX_DAYS)
+        return EventSequence(steps, within, since)
+
+    def step(self, data: Any, path: str, depth: int) -> SequenceStep:
+        if not isinstance(data, dict):
+            raise _fail(path, "expected an object")
+        _only_keys(data, ("event", "where"), path)
+        if "event" not in data:
+            raise _fail(f"{path}.event", "required")
+        kind = _event_type(data["event"], f"{path}.event")
+        where = None
+        if data.get("where") is not None:
+            where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
+        return SequenceStep(kind, where)
+
     def reference(self, kind: str, data: dict[str, Any], path: str) -> Node:
         _only_keys(data, (kind,), path)
         ref = data[kind]
@@ -162,6 +186,12 @@ class _Parser:
             return SegmentRef(ref)
         self.list_refs.append((ref, f"{path}.{kind}"))
         return ListRef(ref)
+
+
+def _event_type(kind: Any, path: str) -> str:
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 100 or not is_storable(kind):
+        raise _fail(path, "expected an event type (1 to 100 characters)")
+    return kind
 
 
 def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -550,6 +580,21 @@ def _event_json(node: EventCondition) -> dict[str, Any]:
     return data
 
 
+def _sequence_json(node: EventSequence) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = []
+    for step in node.steps:
+        item: dict[str, Any] = {"event": step.type}
+        if step.where is not None:
+            item["where"] = to_json(step.where)
+        steps.append(item)
+    data: dict[str, Any] = {"sequence": steps}
+    if node.within_days is not None:
+        data["within_days"] = node.within_days
+    if node.since_days is not None:
+        data["since_days"] = node.since_days
+    return data
+
+
 def to_json(node: Node) -> dict[str, Any]:
     """The canonical JSON of a tree (what segments store)."""
     match node:
@@ -566,6 +611,8 @@ def to_json(node: Node) -> dict[str, Any]:
             return data
         case EventCondition():
             return _event_json(node)
+        case EventSequence():
+            return _sequence_json(node)
         case SegmentRef(segment_id):
             return {"in_segment": segment_id}
         case ListRef(list_id):

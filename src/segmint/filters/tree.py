@@ -49,6 +49,24 @@ class EventCondition:
 
 
 @dataclass(frozen=True)
+class SequenceStep:
+    """One step of a sequence: an event of `type` whose metadata matches `where` (if given)."""
+
+    type: str
+    where: Node | None = None
+
+
+@dataclass(frozen=True)
+class EventSequence:
+    """Events e1 < e2 < ... < en (strictly increasing occurred_at), one per step in order;
+    en - e1 <= within_days days if given, e1 in the last since_days days if given."""
+
+    steps: tuple[SequenceStep, ...]
+    within_days: int | None = None
+    since_days: int | None = None
+
+
+@dataclass(frozen=True)
 class SegmentRef:
     segment_id: int
 
@@ -72,4 +90,6 @@ class ManualRef:
 
 # A closed union: every walker over a tree is a `match` over these classes ending in
 # `assert_never(node)`, so mypy names each place a new node type must be handled.
-Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef | ManualRef
+Node: TypeAlias = (
+    And | Or | Not | Condition | EventCondition | EventSequence | SegmentRef | ListRef | ManualRef
+)

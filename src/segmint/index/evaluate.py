@@ -29,12 +29,14 @@ from segmint.filters.tree import (
     And,
     Condition,
     EventCondition,
+    EventSequence,
     ListRef,
     ManualRef,
     Node,
     Not,
     Or,
     SegmentRef,
+    SequenceStep,
 )
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
@@ -88,6 +90,8 @@ class Walk:
                 return self._sized(self._condition(node, rows), rows)
             case EventCondition():
                 return self._sized(self._picked(self._event(node), rows), rows)
+            case EventSequence():
+                return self._sized(self._picked(self._sequence(node), rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
             case ListRef(list_id):
@@ -218,6 +222,51 @@ class Walk:
             counted = counted + np.bincount(tail_rows, minlength=size)
         return counted[:size]
 
+    def _sequence(self, node: EventSequence) -> BoolArray:
+        """Leads with the steps' events at strictly increasing times. Each start (every first
+        event with within_days, else each lead's earliest) is carried through the steps, taking
+        at each the earliest next event after the previous one: the greedy choice, exact as in
+        filters/evaluate.py, done for all starts at once by binary searches."""
+        rows, at = self._step_events(node.steps[0])
+        if node.since_days is not None:
+            since = micros(self.time.now - timedelta(days=node.since_days))
+            inside = (at >= since) & (at <= micros(self.time.now))
+            rows, at = rows[inside], at[inside]
+        if node.within_days is None:
+            rows, at = _earliest_per_lead(rows, at)
+        started = at
+        limit = None if node.within_days is None else node.within_days * MICROS_PER_DAY
+        for step in node.steps[1:]:
+            if not len(rows):
+                break
+            step_rows, step_at = self._step_events(step)
+            found, at = _next_after(rows, at, step_rows, step_at)
+            if limit is not None:
+                found &= at - started <= limit
+            rows, started, at = rows[found], started[found], at[found]
+        result = np.zeros(len(self.leads), bool)
+        result[rows] = True
+        return result
+
+    def _step_events(self, step: SequenceStep) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(lead row, time) of each event of the step's type that matches its where: the sorted
+        part's slice, then the tail's."""
+        events = self.events
+        code = events.type_code(step.type)
+        if code is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        low, high = events.type_slice(code)
+        tail = np.flatnonzero(events.tail_types.live == code)
+        main_rows, main_at = events.lead_rows[low:high], events.at[low:high]
+        tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
+        if step.where is not None:
+            kept = self._where(step.where, step.type, slice(low, high))
+            main_rows, main_at = main_rows[kept], main_at[kept]
+            kept = self._where(step.where, step.type, len(events.at) + tail)
+            tail_rows, tail_at = tail_rows[kept], tail_at[kept]
+        rows = np.concatenate([main_rows, tail_rows]).astype(np.int64)
+        return rows, np.concatenate([main_at, tail_at]).astype(np.int64)
+
     def _where(self, node: Node, event_type: str, positions: Positions) -> BoolArray:
         """One answer per event at `positions` (the sorted part's window: a slice, read in
         place; the tail's: an array)."""
@@ -240,7 +289,7 @@ class Walk:
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
                 return column.gather(self._per_value(column, node, spec), positions)
-            case EventCondition() | SegmentRef() | ListRef() | ManualRef():
+            case EventCondition() | EventSequence() | SegmentRef() | ListRef() | ManualRef():
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:
                 assert_never(node)
@@ -249,6 +298,44 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+MICROS_PER_DAY = 86_400_000_000
+
+
+def _earliest_per_lead(
+    rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each lead's earliest time among (row, time) pairs."""
+    order = np.lexsort((at, rows))
+    rows, at = rows[order], at[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = rows[1:] != rows[:-1]
+    return rows[first], at[first]
+
+
+def _next_after(
+    rows: np.ndarray[Any, Any],
+    at: np.ndarray[Any, Any],
+    event_rows: np.ndarray[Any, Any],
+    event_at: np.ndarray[Any, Any],
+) -> tuple[BoolArray, np.ndarray[Any, Any]]:
+    """For each (row, time): whether the row has an event strictly later, and the earliest such
+    time. Times are replaced by their ranks so that (row, rank) packs into one int64 key that
+    sorts by row then time; one binary search per query then finds the next event."""
+    if not len(event_rows):
+        return np.zeros(len(rows), bool), at
+    times, ranks = np.unique(np.concatenate([at, event_at]), return_inverse=True)
+    width = np.int64(len(times) + 1)
+    query = rows * width + ranks[: len(at)]
+    keys = event_rows * width + ranks[len(at) :]
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    spot = np.searchsorted(keys, query, "right")
+    found = spot < len(keys)
+    spot[~found] = 0
+    found &= keys[spot] // width == rows
+    return found, np.where(found, event_at[order][spot], at)
 
 
 def _count(positions: Positions) -> int:
