@@ -245,6 +245,7 @@ def test_maintained_membership_equals_live_after_random_writes(
             ]
         },
         {"event": "form_submit", "performed": False},
+        {"sequence": [{"event": "page_view"}, {"event": "form_submit"}]},
     ]
     segment_ids = [_segment(db, project, t, clock) for t in trees]
     # One segment reads another (its manual members included) through in_segment.

@@ -194,6 +194,37 @@ def test_leaving_an_event_window_is_stamped_when_the_third_latest_event_leaves(
     )
 
 
+def test_a_sequence_exits_when_its_first_step_leaves_since_days(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    signups = [T0 - timedelta(days=6, hours=2), T0 - timedelta(days=3, hours=5)]
+    call = T0 - timedelta(days=1)
+    rows = [{"email": "a@x.test", "type": "signup", "occurred_at": s.isoformat()} for s in signups]
+    rows.append({"email": "a@x.test", "type": "api_call", "occurred_at": call.isoformat()})
+    ingest_events(db, project, enumerate(rows), clock=clock)
+    tree = {"sequence": [{"event": "signup"}, {"event": "api_call"}], "since_days": 7}
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+
+    clock.advance(timedelta(days=2))  # the first signup has left; the second still starts it
+    worker.sweep_time()
+    assert _members(db, project, segment_id) == {lead_id}
+    clock.advance(timedelta(days=3))
+    worker.sweep_time()
+
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id)[-1] == (
+        lead_id,
+        "exited",
+        signups[1] + timedelta(days=7),
+        "time",
+    )
+
+
 def test_calendar_periods_flip_at_local_midnight(db: Engine, clock: FrozenClock) -> None:
     with db.begin() as conn:
         org_id = auth.create_organization(conn, "Zoned")
@@ -274,6 +305,13 @@ TIME_TREES = [
             {"field": "tags", "op": "has_any", "value": ["vip"]},
         ]
     },
+    # A sequence expires when its first step leaves since_days (within_days never moves).
+    {
+        "sequence": [{"event": "page_view"}, {"event": "form_submit"}],
+        "within_days": 1,
+        "since_days": 1,
+    },
+    {"not": {"sequence": [{"event": "form_submit"}, {"event": "page_view"}], "since_days": 2}},
 ]
 
 

@@ -107,6 +107,7 @@ function rulesText(node, nested = false) {
     case "not": return `not ${rulesText(node.child, true)}`;
     case "condition": return `${node.field_label} ${conditionWords(node)}`;
     case "event": return eventWords(node);
+    case "sequence": return sequenceWords(node);
     case "in_segment": return `in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
     default: return `in list ${node.name ?? `#${node.list_id} (deleted)`}`;
   }
@@ -157,6 +158,16 @@ function eventWords(node) {
   return `${node.performed ? "Did" : "Did not do"} ${node.event} ${count}`;
 }
 
+// "Did signup, then api_call (within 3 days, starting in the last 30 days)".
+function sequenceWords(node) {
+  const days = (n) => `${fmtNumber(n)} day${n === 1 ? "" : "s"}`;
+  const windows = [];
+  if (node.within_days !== null) windows.push(`all within ${days(node.within_days)}`);
+  if (node.since_days !== null) windows.push(`starting in the last ${days(node.since_days)}`);
+  const steps = node.steps.map((step) => step.event).join(", then ");
+  return `Did ${steps}${windows.length ? ` (${windows.join(", ")})` : ""}`;
+}
+
 function whyTree(node) {
   const mark = el("span", { class: node.result ? "yes" : "no", "aria-label": node.result ? "true" : "false" },
     node.result ? " ✓" : " ✗");
@@ -173,6 +184,8 @@ function whyTree(node) {
     case "event":
       return el("li", {}, `${eventWords(node)}: `,
         el("strong", {}, `${fmtNumber(node.count)} matching`), mark);
+    case "sequence":
+      return el("li", {}, sequenceWords(node), mark);
     case "in_segment":
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
     case "manual":
@@ -203,6 +216,9 @@ function describeTree(node) {
     case "event":
       return el("li", {}, eventWords(node),
         node.where ? el("ul", {}, el("li", {}, "each where", el("ul", {}, describeTree(node.where)))) : null);
+    case "sequence":
+      return el("li", {}, sequenceWords(node), el("ul", {}, node.steps.filter((step) => step.where).map((step) =>
+        el("li", {}, `each ${step.event} where`, el("ul", {}, describeTree(step.where))))));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
