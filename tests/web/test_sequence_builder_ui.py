@@ -25,8 +25,8 @@ def test_a_sequence_row_builds_steps_and_windows(site: Site, browser: Any) -> No
     expect(row.get_by_role("group", name="Step 3")).to_have_count(0)
     row.get_by_label("First step within the last days (blank: ever)").fill("30")
     page.get_by_text("Text syntax", exact=True).click()
-    expect(page.locator("#filter-text")).to_have_value(
-        'performed "trial_signup" then "trial_signup" within 7 days starting within 30 days'
+    expect(page.locator("#filter-text")).to_have_value(  # the builder's root is a group
+        'all(performed "trial_signup" then "trial_signup" within 7 days starting within 30 days)'
     )
     # Each lead's one sign-up cannot follow itself: the steps' times strictly increase.
     expect(page.locator("#live-count")).to_have_text("0 leads match your filters")
