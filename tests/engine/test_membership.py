@@ -222,6 +222,18 @@ def test_read_sets_skip_unrelated_writes(project: Project) -> None:
     assert reads.touched_by(None, set()) and reads.time_dependent
 
 
+def test_a_sequence_reads_its_steps_types_and_the_clock_only_with_since_days(
+    project: Project,
+) -> None:
+    steps = [{"event": "signup"}, {"event": "api_call"}]
+    tree = filtering.parse_filter({"sequence": steps, "within_days": 3}, project)
+    reads = read_set(tree, lambda _id: None)
+    assert reads.event_types == {"signup", "api_call"} and not reads.time_dependent
+    assert reads.touched_by(set(), {"api_call"}) and not reads.touched_by({"status"}, {"x"})
+    since = filtering.parse_filter({"sequence": steps, "since_days": 7}, project)
+    assert read_set(since, lambda _id: None).time_dependent
+
+
 def test_maintained_membership_equals_live_after_random_writes(
     db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:

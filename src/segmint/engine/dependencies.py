@@ -82,9 +82,7 @@ def _collect(
         case EventSequence():
             reads.event_types.update(step.type for step in node.steps)
             # Only since_days reads the clock: within_days measures between the events.
-            reads.time_dependent |= node.since_days is not None or any(
-                _reads_clock(step.where) for step in node.steps if step.where is not None
-            )
+            reads.time_dependent |= node.since_days is not None
         case SegmentRef(segment_id):
             reads.segments.add(segment_id)
             inner = stored_tree(segment_id) if segment_id not in seen else None
@@ -96,19 +94,6 @@ def _collect(
             reads.manual.add(segment_id)
         case _:
             assert_never(node)
-
-
-def _reads_clock(where: Node) -> bool:
-    """Whether a where clause (conditions on metadata, in groups) compares with the clock."""
-    match where:
-        case And(children) | Or(children):
-            return any(_reads_clock(child) for child in children)
-        case Not(child):
-            return _reads_clock(child)
-        case Condition():
-            return get_operator(where.op).time_relative
-        case _:
-            return False
 
 
 def summary(reads: ReadSet) -> dict[str, Any]:
