@@ -223,26 +223,50 @@ class Walk:
         return counted[:size]
 
     def _sequence(self, node: EventSequence) -> BoolArray:
-        """Leads with the steps' events at strictly increasing times. Each start (every first
-        event with within_days, else each lead's earliest) is carried through the steps, taking
-        at each the earliest next event after the previous one: the greedy choice, exact as in
-        filters/evaluate.py, done for all starts at once by binary searches."""
+        """Leads with the steps' events at strictly increasing times, by the greedy choice of
+        filters/evaluate.py (the earliest next event after the previous one), for all leads at
+        once."""
         rows, at = self._step_events(node.steps[0])
         if node.since_days is not None:
             since = micros(self.time.now - timedelta(days=node.since_days))
             inside = (at >= since) & (at <= micros(self.time.now))
             rows, at = rows[inside], at[inside]
         if node.within_days is None:
-            rows, at = _earliest_per_lead(rows, at)
+            return self._chain_per_lead(node, rows, at)
+        return self._chain_per_start(node, rows, at)
+
+    def _chain_per_lead(
+        self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+    ) -> BoolArray:
+        """No within_days: one start per lead (its earliest first event), so the chain's end
+        so far is one number per lead, and each step is a gather and a scatter-min."""
+        ended = np.full(len(self.leads), NO_TIME, np.int64)
+        np.minimum.at(ended, rows, at)
+        for step in node.steps[1:]:
+            step_rows, step_at = self._step_events(step)
+            later = step_at > ended[step_rows]  # a lead with no chain has NO_TIME: never later
+            ended = np.full(len(self.leads), NO_TIME, np.int64)
+            np.minimum.at(ended, step_rows[later], step_at[later])
+        result: BoolArray = ended != NO_TIME
+        return result
+
+    def _chain_per_start(
+        self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+    ) -> BoolArray:
+        """With within_days every first event is a start, carried through the steps by binary
+        searches (_next_after), and kept while the chain fits the window."""
         started = at
-        limit = None if node.within_days is None else node.within_days * MICROS_PER_DAY
+        assert node.within_days is not None
+        limit = node.within_days * MICROS_PER_DAY
         for step in node.steps[1:]:
             if not len(rows):
                 break
             step_rows, step_at = self._step_events(step)
-            found, at = _next_after(rows, at, step_rows, step_at)
-            if limit is not None:
-                found &= at - started <= limit
+            wanted = np.zeros(len(self.leads), bool)
+            wanted[rows] = True  # only the events of leads still in a chain are searched
+            kept = wanted[step_rows]
+            found, at = _next_after(rows, at, step_rows[kept], step_at[kept])
+            found &= at - started <= limit
             rows, started, at = rows[found], started[found], at[found]
         result = np.zeros(len(self.leads), bool)
         result[rows] = True
@@ -301,17 +325,7 @@ class Walk:
 
 
 MICROS_PER_DAY = 86_400_000_000
-
-
-def _earliest_per_lead(
-    rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Each lead's earliest time among (row, time) pairs."""
-    order = np.lexsort((at, rows))
-    rows, at = rows[order], at[order]
-    first = np.ones(len(rows), bool)
-    first[1:] = rows[1:] != rows[:-1]
-    return rows[first], at[first]
+NO_TIME = np.iinfo(np.int64).max  # a lead's chain has no end (yet): later than any event
 
 
 def _next_after(
