@@ -255,6 +255,18 @@ def test_an_event_of_a_new_type_moves_a_lead_into_distinct_event_types(
     assert _history(db, segment_id) == [(lead_id, "entered", "event", 1)]
 
 
+def test_a_sequence_reads_its_steps_types_and_the_clock_only_with_since_days(
+    project: Project,
+) -> None:
+    steps = [{"event": "signup"}, {"event": "api_call"}]
+    tree = filtering.parse_filter({"sequence": steps, "within_days": 3}, project)
+    reads = read_set(tree, lambda _id: None)
+    assert reads.event_types == {"signup", "api_call"} and not reads.time_dependent
+    assert reads.touched_by(set(), {"api_call"}) and not reads.touched_by({"status"}, {"x"})
+    since = filtering.parse_filter({"sequence": steps, "since_days": 7}, project)
+    assert read_set(since, lambda _id: None).time_dependent
+
+
 def test_maintained_membership_equals_live_after_random_writes(
     db: Engine, project: Project, clock: FrozenClock, index_mode: str
 ) -> None:
@@ -278,6 +290,7 @@ def test_maintained_membership_equals_live_after_random_writes(
             ]
         },
         {"event": "form_submit", "performed": False},
+        {"sequence": [{"event": "page_view"}, {"event": "form_submit"}]},
     ]
     segment_ids = [_segment(db, project, t, clock) for t in trees]
     # One segment reads another (its manual members included) through in_segment.

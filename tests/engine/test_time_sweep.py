@@ -325,6 +325,13 @@ TIME_TREES = [
     {"event": "page_view", "within_days": 2, "older_than_days": 1},
     {"event": "form_submit", "within_days": 2, "min_distinct_days": 2},
     {"distinct_events": 2, "within_days": 1},
+    # A sequence expires when its first step leaves since_days (within_days never moves).
+    {
+        "sequence": [{"event": "page_view"}, {"event": "form_submit"}],
+        "within_days": 1,
+        "since_days": 1,
+    },
+    {"not": {"sequence": [{"event": "form_submit"}, {"event": "page_view"}], "since_days": 2}},
 ]
 
 
@@ -441,3 +448,34 @@ def test_history_pages_in_the_order_changes_happened(
     assert [p["lead_id"] for p in pages] == [ids["old@x.test"], ids["older@x.test"]]
     assert pages[0]["at"] < pages[1]["at"] and pages[0]["id"] > pages[1]["id"]
     assert [row["id"] for row in newest_first] == [pages[0]["id"]]
+
+
+def test_a_sequence_exits_when_its_first_step_leaves_since_days(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    signups = [T0 - timedelta(days=6, hours=2), T0 - timedelta(days=3, hours=5)]
+    call = T0 - timedelta(days=1)
+    rows = [{"email": "a@x.test", "type": "signup", "occurred_at": s.isoformat()} for s in signups]
+    rows.append({"email": "a@x.test", "type": "api_call", "occurred_at": call.isoformat()})
+    ingest_events(db, project, enumerate(rows), clock=clock)
+    tree = {"sequence": [{"event": "signup"}, {"event": "api_call"}], "since_days": 7}
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+
+    clock.advance(timedelta(days=2))  # the first signup has left; the second still starts it
+    worker.sweep_time()
+    assert _members(db, project, segment_id) == {lead_id}
+    clock.advance(timedelta(days=3))
+    worker.sweep_time()
+
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id)[-1] == (
+        lead_id,
+        "exited",
+        signups[1] + timedelta(days=7),
+        "time",
+    )

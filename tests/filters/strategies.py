@@ -175,6 +175,23 @@ def distinct_events(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+@st.composite
+def sequences(draw: st.DrawFn) -> dict[str, Any]:
+    """A sequence of 2 to 5 steps, each maybe with a where, maybe windowed both ways."""
+    steps = []
+    for _ in range(draw(st.integers(2, 5) | st.just(2))):
+        step: dict[str, Any] = {"event": draw(st.sampled_from(EVENT_TYPES))}
+        if draw(st.integers(0, 2)) == 0:
+            step["where"] = draw(where_filters())
+        steps.append(step)
+    data: dict[str, Any] = {"sequence": steps}
+    if draw(st.booleans()):
+        data["within_days"] = draw(st.sampled_from([1, 2, 7, 30]))
+    if draw(st.booleans()):
+        data["since_days"] = draw(st.sampled_from([1, 7, 30]))
+    return data
+
+
 _JSON = FieldType.JSON
 _TEXT_OPERATORS = [
     op
@@ -213,7 +230,7 @@ def json_text_filters() -> st.SearchStrategy[Any]:
 
 
 def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
-    options = [conditions(), conditions(), event_conditions(), distinct_events(),
+    options = [conditions(), conditions(), event_conditions(), distinct_events(), sequences(),
                st.sampled_from([1, 2]).map(lambda i: {"in_list": i})]  # fmt: skip
     if with_segments:
         options.append(st.just({"in_segment": 1}))
@@ -250,6 +267,11 @@ json_values = st.one_of(
 _objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3)
 _texts = st.one_of(st.none(), _words, st.sampled_from(["", "   "]))
 _moments = st.integers(-3 * 24, 60 * 24).map(lambda hours: NOW - timedelta(hours=hours))
+# Events often share a moment (strictly increasing sequences must not chain them) or lie exactly
+# whole days apart (a sequence's within_days is inclusive).
+_event_moments = st.one_of(
+    _moments, st.sampled_from([0, 24, 48, 24 * 7]).map(lambda hours: NOW - timedelta(hours=hours))
+)
 
 
 @st.composite
@@ -284,10 +306,10 @@ def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
     return [
         {
             "type": draw(st.sampled_from(EVENT_TYPES)),
-            "occurred_at": draw(_moments),
+            "occurred_at": draw(_event_moments),
             "metadata": draw(_metadata()),
         }
-        for _ in range(draw(st.integers(0, 5)))
+        for _ in range(draw(st.integers(0, 6)))
     ]
 
 

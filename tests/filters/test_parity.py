@@ -28,6 +28,7 @@ from tests.filters.strategies import (
     json_text_filters,
     leads,
     project_like,
+    sequences,
 )
 
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata"]
@@ -144,3 +145,27 @@ def test_manual_membership_agrees(
         i for i in ids if (i in plain or kinds.get(i) == INCLUDE) and kinds.get(i) != EXCLUDE
     }
     assert python == expected
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.one_of(sequences(), sequences().map(lambda s: {"not": s})),
+    people=st.lists(leads(), min_size=1, max_size=6),
+)
+def test_sequences_agree(db: Engine, project: Project, data: Any, people: list[LeadSpec]) -> None:
+    """Sequences over random events, many at the same moment or whole days apart: strictly
+    increasing times, an inclusive within_days and since_days agree on the four backends."""
+    configured = project_like(project)
+    with db.connect() as conn:
+        transaction = conn.begin()
+        try:
+            ids = insert_leads(conn, project.id, people)
+            node = parse_filter(data, configured)
+            sql, python = matches(conn, configured, node, NOW, ids)
+        finally:
+            transaction.rollback()
+    assert sql == python, f"{conn.dialect.name} {sorted(sql)} != python {sorted(python)}"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from segmint.errors import InvalidInput
 from segmint.filters import parse_filter, parse_text, text_to_json, to_json, to_text
 from segmint.filters.syntax import keywords
-from tests.filters.strategies import OFFLINE_PROJECT, filters
+from tests.filters.strategies import OFFLINE_PROJECT, filters, sequences
 
 P = OFFLINE_PROJECT
 
@@ -119,6 +119,15 @@ def test_the_contract_example() -> None:
         ("x in [1, 2.5, -3e2,]", {"field": "x", "op": "in", "value": [1, 2.5, -300.0]}),
         ('performed "x" within last 1 day at least 0 times',
          {"event": "x", "within_days": 1, "min_count": 0}),
+        ('performed "a" then "b" within 3 days',
+         {"sequence": [{"event": "a"}, {"event": "b"}], "within_days": 3}),
+        ('performed "a" where (p = 1) then "b" where q = 2 then "c" starting within last 7 days',
+         {"sequence": [{"event": "a", "where": {"field": "p", "op": "eq", "value": 1}},
+                       {"event": "b", "where": {"field": "q", "op": "eq", "value": 2}},
+                       {"event": "c"}], "since_days": 7}),
+        ('performed "a" then "b" starting within 7 days within 2 days and x = 1',
+         {"and": [{"sequence": [{"event": "a"}, {"event": "b"}], "since_days": 7,
+                   "within_days": 2}, {"field": "x", "op": "eq", "value": 1}]}),
         ('performed "x" where a = 1 and b = 2',
          {"and": [{"event": "x", "where": {"field": "a", "op": "eq", "value": 1}},
                   {"field": "b", "op": "eq", "value": 2}]}),
@@ -136,6 +145,9 @@ def test_text_to_json(text: str, expected: Any) -> None:
         ('status = "x"\n)', "line 2, column 1"),
         ("status == 1", "line 1, column 9"),
         ('performed "x" within 3 days within 4 days', "within days is given twice"),
+        ('performed "a" then "b" within 3 days within 4 days', "within days is given twice"),
+        ('performed "a" within 3 days then "b"', "first step takes only a where"),
+        ('performed "a" then', "unexpected end of input"),
         ('x = "\\q"', "line 1, column 5: malformed string"),
         ("x = " + "9" * 5000, "line 1, column 5: number out of range"),
     ],
@@ -170,6 +182,15 @@ def test_print_parse_round_trip(data: Any) -> None:
     text = to_text(tree)
     assert parse_text(text, P) == tree, text
     assert to_text(parse_text(text, P)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequences())
+def test_sequences_print_and_parse_round_trip(data: Any) -> None:
+    tree = parse_filter(data, P)
+    text = to_text(tree)
+    assert text.startswith("performed ") and " then " in text
+    assert parse_text(text, P) == tree, text
 
 
 _TOKENS = st.sampled_from(

@@ -305,6 +305,50 @@ CASES: tuple[Case, ...] = (
            GROUP BY lead_id HAVING count(DISTINCT type) >= 3)""",
     ),
     Case(
+        # With within_days every sign-up is a start of its own; the call strictly after it.
+        "sequence: trial sign-up then api_call within 3 days, starting in 30 days",
+        {
+            "sequence": [{"event": "trial_signup"}, {"event": "api_call"}],
+            "within_days": 3,
+            "since_days": 30,
+        },
+        """SELECT count(DISTINCT t.lead_id) FROM events t WHERE t.project_id = :project_id
+           AND t.type = 'trial_signup' AND t.occurred_at BETWEEN :now - interval '30 days' AND :now
+           AND EXISTS (SELECT 1 FROM events a WHERE a.project_id = t.project_id
+               AND a.lead_id = t.lead_id AND a.type = 'api_call'
+               AND a.occurred_at > t.occurred_at
+               AND a.occurred_at <= t.occurred_at + interval '3 days')""",
+        """SELECT count(DISTINCT t.lead_id) FROM events t WHERE t.type = 'trial_signup'
+           AND t.occurred_at BETWEEN $now - INTERVAL 30 DAY AND $now
+           AND EXISTS (SELECT 1 FROM events a WHERE a.lead_id = t.lead_id
+               AND a.type = 'api_call' AND a.occurred_at > t.occurred_at
+               AND a.occurred_at <= t.occurred_at + INTERVAL 3 DAY)""",
+    ),
+    Case(
+        # No window: from each lead's first page view, a form then a sign-up, in that order.
+        "sequence: page view, then form, then trial sign-up, ever",
+        {
+            "sequence": [
+                {"event": "page_view"},
+                {"event": "form_submit"},
+                {"event": "trial_signup"},
+            ]
+        },
+        """SELECT count(*) FROM (SELECT lead_id, min(occurred_at) AS at FROM events
+               WHERE project_id = :project_id AND type = 'page_view' GROUP BY lead_id) v
+           WHERE EXISTS (SELECT 1 FROM events f WHERE f.project_id = :project_id
+               AND f.lead_id = v.lead_id AND f.type = 'form_submit' AND f.occurred_at > v.at
+               AND EXISTS (SELECT 1 FROM events s WHERE s.project_id = :project_id
+                   AND s.lead_id = f.lead_id AND s.type = 'trial_signup'
+                   AND s.occurred_at > f.occurred_at))""",
+        """SELECT count(*) FROM (SELECT lead_id, min(occurred_at) AS at FROM events
+               WHERE type = 'page_view' GROUP BY lead_id) v
+           WHERE EXISTS (SELECT 1 FROM events f WHERE f.lead_id = v.lead_id
+               AND f.type = 'form_submit' AND f.occurred_at > v.at
+               AND EXISTS (SELECT 1 FROM events s WHERE s.lead_id = f.lead_id
+                   AND s.type = 'trial_signup' AND s.occurred_at > f.occurred_at))""",
+    ),
+    Case(
         # Faker's companies are surnames ("Johnson, Wilson and Sons"): "son" matches many.
         "company contains 'son'",
         _field("company", "contains", "son"),

@@ -18,6 +18,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -94,6 +95,10 @@ def _collect(
             else:
                 reads.event_types.update(node.types)
             reads.time_dependent |= node.within_days is not None
+        case EventSequence():
+            reads.event_types.update(step.type for step in node.steps)
+            # Only since_days reads the clock: within_days measures between the events.
+            reads.time_dependent |= node.since_days is not None
         case SegmentRef(segment_id):
             reads.segments.add(segment_id)
             inner = stored_tree(segment_id) if segment_id not in seen else None

@@ -25,11 +25,13 @@ from segmint.filters.tree import (
     And,
     Condition,
     EventCondition,
+    EventSequence,
     ListRef,
     Node,
     Not,
     Or,
     SegmentRef,
+    SequenceStep,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "And",
     "Condition",
     "EventCondition",
+    "EventSequence",
     "FieldSpec",
     "FieldType",
     "ListRef",
@@ -47,6 +50,7 @@ __all__ = [
     "Or",
     "SegmentRef",
     "SegmentSource",
+    "SequenceStep",
     "compile_filter",
     "evaluate",
     "event_predicates",

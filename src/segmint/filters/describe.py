@@ -12,6 +12,7 @@ from segmint.filters.evaluate import (
     distinct_events_words,
     event_words,
     leads_words,
+    sequence_words,
 )
 from segmint.filters.fields import resolve_account_field, resolve_event_field, resolve_field
 from segmint.filters.tree import (
@@ -22,6 +23,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -61,6 +63,11 @@ def describe(
             return {**event_words(node), "where": where}
         case DistinctEvents():
             return distinct_events_words(node)
+        case EventSequence():
+            words = sequence_words(node)
+            for step, described in zip(node.steps, words["steps"], strict=True):
+                described["where"] = again(step.where, True) if step.where is not None else None
+            return words
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}

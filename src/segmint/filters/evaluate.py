@@ -39,6 +39,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -46,6 +47,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SequenceStep,
 )
 from segmint.folding import fold
 from segmint.projects import Project
@@ -250,6 +252,50 @@ def _distinct_events(node: DistinctEvents, ctx: _Context) -> tuple[bool, int]:
     return found >= node.count, found
 
 
+def _step_times(step: SequenceStep, ctx: _Context) -> list[datetime]:
+    """When the lead did this step's event (of its type, matching its where), in order."""
+    times = []
+    for event in ctx.events:
+        if event.get("type") != step.type:
+            continue
+        where_ctx = replace(ctx, metadata=event.get("metadata"), in_event=True)
+        if step.where is None or _evaluate(step.where, where_ctx):
+            times.append(as_utc(event["occurred_at"]))
+    return sorted(times)
+
+
+def _chain_end(
+    start: datetime, later_steps: list[list[datetime]], last: datetime | None
+) -> datetime | None:
+    """The end of the earliest chain from `start` through the later steps, each event strictly
+    after the one before (and not after `last`, if given); None when there is none."""
+    at = start
+    for times in later_steps:
+        following = next((t for t in times if t > at), None)
+        if following is None or (last is not None and following > last):
+            return None
+        at = following
+    return at
+
+
+def _sequence(node: EventSequence, ctx: _Context) -> bool:
+    """Greedy: from each possible first event, take the earliest event of each next step; it
+    ends the chain soonest, so the window holds for some chain from that start iff for this."""
+    steps = [_step_times(step, ctx) for step in node.steps]
+    starts = steps[0]
+    if node.since_days is not None:
+        since = ctx.time.now - timedelta(days=node.since_days)
+        starts = [t for t in starts if since <= t <= ctx.time.now]
+    if node.within_days is None:
+        starts = starts[:1]  # a chain from any later start also runs from the earliest
+    window = None if node.within_days is None else timedelta(days=node.within_days)
+    for start in starts:
+        last = None if window is None else start + window
+        if _chain_end(start, steps[1:], last) is not None:
+            return True
+    return False
+
+
 def _stored_tree(node: SegmentRef, ctx: _Context) -> tuple[Node, _Context]:
     from segmint.filters.parse import referenced_tree
 
@@ -327,6 +373,8 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _event(node, ctx)[0]
         case DistinctEvents():
             return _distinct_events(node, ctx)[0]
+        case EventSequence():
+            return _sequence(node, ctx)
         case SegmentRef():
             return _evaluate(*_stored_tree(node, ctx))
         case ListRef():
@@ -432,6 +480,16 @@ def leads_words(node: LeadsCondition) -> dict[str, Any]:
     return {"type": "leads", "min_count": node.min_count, "max_count": node.max_count}
 
 
+def sequence_words(node: EventSequence) -> dict[str, Any]:
+    """A sequence's steps (types) and windows, for the same readers."""
+    return {
+        "type": "sequence",
+        "steps": [{"event": step.type} for step in node.steps],
+        "within_days": node.within_days,
+        "since_days": node.since_days,
+    }
+
+
 def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
     result, raw = _condition(node, ctx)
     words = condition_words(node, _spec(node, ctx))
@@ -462,6 +520,8 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
         case DistinctEvents():
             matched, types_found = _distinct_events(node, ctx)
             return {**distinct_events_words(node), "count": types_found, "result": matched}
+        case EventSequence():
+            return {**sequence_words(node), "result": _sequence(node, ctx)}
         case SegmentRef(segment_id):
             tree, inner_ctx = _stored_tree(node, ctx)
             inner = _explain(tree, inner_ctx)

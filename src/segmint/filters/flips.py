@@ -9,6 +9,8 @@ at all. The answer for one lead can only change at a few instants:
 - an event window of D days: at each event's occurred_at and occurred_at + D days; a far edge
   of D2 days (`older_than_days`): at occurred_at + D2; `distinct_events`' window likewise, for
   the events of its types;
+- a sequence's since_days S: at each first-step event's occurred_at and occurred_at + S days
+  (its within_days is measured between the events, so the clock never moves it);
 - calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
   project's local midnights.
 
@@ -43,6 +45,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -122,6 +125,12 @@ def _collect(
                 days = float(node.within_days)
                 kinds = (None,) if node.types is None else node.types
                 found.extend(_Window(kind, days) for kind in kinds)
+        case EventSequence():
+            if node.since_days is not None:  # the first step's events enter and leave [now-S, now]
+                found.append(_Window(node.steps[0].type, float(node.since_days)))
+            for step in node.steps:
+                if step.where is not None:
+                    _collect(step.where, project, source, found, True, inlining)
         case SegmentRef(segment_id):
             stored = None if source is None else source.get_filter(segment_id)
             if stored is not None and segment_id not in inlining:

@@ -31,6 +31,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -39,6 +40,7 @@ from segmint.filters.tree import (
     Or,
     Scalar,
     SegmentRef,
+    SequenceStep,
     Value,
 )
 from segmint.projects import Project
@@ -53,6 +55,8 @@ MAX_DAYS: Final = 100_000
 MAX_COUNT: Final = 1_000_000_000
 AGGREGATE_FNS: Final = ("sum", "avg", "min", "max")
 AGGREGATE_OPS: Final = ("eq", "neq", "gt", "gte", "lt", "lte", "between")
+MIN_STEPS: Final = 2  # a sequence's steps (contract §3b)
+MAX_STEPS: Final = 5
 MIN_YEAR: Final = 1000
 MAX_YEAR: Final = 9000
 NODE_KEYS: Final = (
@@ -62,6 +66,7 @@ NODE_KEYS: Final = (
     "field",
     "event",
     "distinct_events",
+    "sequence",
     "in_segment",
     "in_list",
     "assigned_to_me",
@@ -98,6 +103,7 @@ class _Parser:
         if in_event and kind in (
             "event",
             "distinct_events",
+            "sequence",
             "in_segment",
             "in_list",
             "in_account_segment",
@@ -115,6 +121,8 @@ class _Parser:
             return self.event(data, path, depth)
         if kind == "distinct_events":
             return _distinct_events(data, path)
+        if kind == "sequence":
+            return self.sequence(data, path, depth)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
         if kind == "leads":
@@ -222,6 +230,30 @@ class _Parser:
         max_count = _count(data, "max_count", path, min_count, default=None)
         where = self.node(data["leads"], f"{path}.leads", depth + 1, audience=LEADS)
         return LeadsCondition(where, min_count, max_count)
+
+    def sequence(self, data: dict[str, Any], path: str, depth: int) -> EventSequence:
+        _only_keys(data, ("sequence", "within_days", "since_days"), path)
+        items = data["sequence"]
+        if not isinstance(items, list) or not MIN_STEPS <= len(items) <= MAX_STEPS:
+            raise _fail(f"{path}.sequence", f"expected a list of {MIN_STEPS} to {MAX_STEPS} steps")
+        steps = tuple(
+            self.step(item, f"{path}.sequence[{i}]", depth) for i, item in enumerate(items)
+        )
+        within = _count(data, "within_days", path, 1, default=None, top=MAX_DAYS)
+        since = _count(data, "since_days", path, 1, default=None, top=MAX_DAYS)
+        return EventSequence(steps, within, since)
+
+    def step(self, data: Any, path: str, depth: int) -> SequenceStep:
+        if not isinstance(data, dict):
+            raise _fail(path, "expected an object")
+        _only_keys(data, ("event", "where"), path)
+        if "event" not in data:
+            raise _fail(f"{path}.event", "required")
+        kind = _event_type(data["event"], f"{path}.event")
+        where = None
+        if data.get("where") is not None:
+            where = self.node(data["where"], f"{path}.where", depth + 1, in_event=True)
+        return SequenceStep(kind, where)
 
     def reference(self, kind: str, data: dict[str, Any], path: str, audience: str) -> Node:
         _only_keys(data, (kind,), path)
@@ -755,6 +787,21 @@ def _distinct_events_json(node: DistinctEvents) -> dict[str, Any]:
     return data
 
 
+def _sequence_json(node: EventSequence) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = []
+    for step in node.steps:
+        item: dict[str, Any] = {"event": step.type}
+        if step.where is not None:
+            item["where"] = to_json(step.where)
+        steps.append(item)
+    data: dict[str, Any] = {"sequence": steps}
+    if node.within_days is not None:
+        data["within_days"] = node.within_days
+    if node.since_days is not None:
+        data["since_days"] = node.since_days
+    return data
+
+
 def to_json(node: Node) -> dict[str, Any]:
     """The canonical JSON of a tree (what segments store)."""
     match node:
@@ -773,6 +820,8 @@ def to_json(node: Node) -> dict[str, Any]:
             return _event_json(node)
         case DistinctEvents():
             return _distinct_events_json(node)
+        case EventSequence():
+            return _sequence_json(node)
         case SegmentRef(segment_id):
             return {"in_segment": segment_id}
         case ListRef(list_id):

@@ -28,6 +28,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -180,6 +181,36 @@ class _ToJson(Transformer[Token, Any]):
                 data[key] = value
         return data
 
+    def sequence(self, children: list[Any]) -> Any:
+        first_step = next(i for i, c in enumerate(children) if isinstance(c, _Step))
+        first = _Step(event=next(c for c in children if isinstance(c, _Text)))
+        for key, value in (c for c in children[:first_step] if isinstance(c, tuple)):
+            if key != "where" or "where" in first:
+                words = key.replace("_", " ")
+                raise InvalidInput(
+                    f"a sequence's first step takes only a where, not {words}", "filter"
+                )
+            first["where"] = value
+        steps = [first, *(c for c in children if isinstance(c, _Step))]
+        data: dict[str, Any] = {"sequence": steps}
+        for option in children[first_step:]:
+            if isinstance(option, tuple):
+                key, value = option
+                if key in data:
+                    raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
+                data[key] = value
+        return data
+
+    def step(self, children: list[Any]) -> Any:
+        texts = [c for c in children if isinstance(c, _Text)]
+        step = _Step(event=texts[0])
+        if len(children) > 1:  # string WHERE unary
+            step["where"] = children[-1]
+        return step
+
+    def since_days(self, children: list[Any]) -> Any:
+        return ("since_days", children[-1])
+
     def min_count(self, children: list[Any]) -> Any:
         return ("min_count", children[-1])
 
@@ -245,6 +276,10 @@ class _ToJson(Transformer[Token, Any]):
         return children[0].type == "TRUE"
 
 
+class _Step(dict[str, Any]):
+    """One step of a sequence (distinguished from its options in `sequence`)."""
+
+
 class _Text(str):
     """A string value (distinguished from the field name and keyword tokens in `event`)."""
 
@@ -298,7 +333,7 @@ def text_to_json(text: str) -> Any:
 
 def _plain(data: Any) -> Any:
     """Drop the _Text marker type so the JSON is made of plain built-ins."""
-    if isinstance(data, dict):
+    if isinstance(data, dict):  # also a _Step
         return {k: _plain(v) for k, v in data.items()}
     if isinstance(data, list):
         return [_plain(v) for v in data]
@@ -410,6 +445,21 @@ def _distinct_events(node: DistinctEvents) -> str:
     return " ".join(words)
 
 
+def _sequence(node: EventSequence) -> str:
+    steps = []
+    for step in node.steps:
+        words = _scalar(step.type)
+        if step.where is not None:
+            words += f" where ({to_text(step.where)})"
+        steps.append(words)
+    text = "performed " + " then ".join(steps)
+    if node.within_days is not None:
+        text += f" within {node.within_days} days"
+    if node.since_days is not None:
+        text += f" starting within {node.since_days} days"
+    return text
+
+
 def _grouped(node: Node) -> str:
     return f"({to_text(node)})" if isinstance(node, And | Or) else to_text(node)
 
@@ -435,6 +485,8 @@ def to_text(node: Node) -> str:
             return _event(node)
         case DistinctEvents():
             return _distinct_events(node)
+        case EventSequence():
+            return _sequence(node)
         case SegmentRef(segment_id):
             return f"in segment {segment_id}"
         case ListRef(list_id):

@@ -40,6 +40,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -47,6 +48,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SequenceStep,
 )
 from segmint.projects import Project
 from segmint.store.db import one_of
@@ -408,6 +410,74 @@ def _distinct_events(node: DistinctEvents, ctx: CompileContext) -> Predicate:
     return leads.c.id.in_(lead_ids.having(types >= node.count))
 
 
+def _step_conditions(step: SequenceStep, ctx: CompileContext) -> list[Predicate]:
+    """The events one step of a sequence may use: its type and `where` (over `events`)."""
+    conditions: list[Predicate] = [
+        events.c.project_id == ctx.project.id,
+        events.c.type == step.type,
+    ]
+    if step.where is not None:
+        conditions.append(compile_node(step.where, replace(ctx, in_event=True, negated=False)))
+    return conditions
+
+
+def _plus_days(moment: Expr, days: int, ctx: CompileContext) -> Expr:
+    """`moment` + whole days, exactly to the microsecond on both databases. SQLite holds a
+    moment as 'YYYY-MM-DD HH:MM:SS.ffffff' text; its datetime() keeps only milliseconds (and
+    rounds), so the days are added to the whole seconds and the fraction is put back as it was."""
+    if ctx.dialect.name == "sqlite":
+        seconds = sa.func.datetime(sa.func.substr(moment, 1, 19), f"+{days} days")
+        return sa.type_coerce(seconds.concat(sa.func.substr(moment, 20)), sa.String)
+    return moment + sa.bindparam(None, timedelta(days=days), type_=sa.Interval())
+
+
+def _first_steps(node: EventSequence, ctx: CompileContext) -> sa.Subquery:
+    """(lead_id, started, at) of each first step a sequence may start from. With within_days
+    every distinct e1 is a start of its own (the window is measured from it); without, only each
+    lead's earliest e1 is: any chain from a later e1 also starts from the earliest."""
+    conditions = _step_conditions(node.steps[0], ctx)
+    if node.since_days is not None:
+        since = ctx.time.now - timedelta(days=node.since_days)
+        conditions += [events.c.occurred_at >= since, events.c.occurred_at <= ctx.time.now]
+    if ctx.lead_ids is not None:
+        conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
+    occurred = events.c.occurred_at
+    if node.within_days is None:
+        first = sa.func.min(occurred)
+        chosen = sa.select(events.c.lead_id, first.label("started"), first.label("at"))
+        return chosen.where(*conditions).group_by(events.c.lead_id).subquery()
+    starts = sa.select(events.c.lead_id, occurred.label("started"), occurred.label("at"))
+    return starts.where(*conditions).distinct().subquery()
+
+
+def _next_step(
+    step: SequenceStep, previous: sa.Subquery, node: EventSequence, ctx: CompileContext
+) -> sa.Subquery:
+    """For each start, the earliest event of `step` strictly after the previous step's event.
+    Greedy is exact: the earliest choice at every step leaves the most room for the next ones
+    and ends the chain soonest, so if any chain from a start fits the window this one does."""
+    occurred = events.c.occurred_at
+    conditions = [
+        *_step_conditions(step, ctx),
+        events.c.lead_id == previous.c.lead_id,
+        occurred > previous.c.at,
+    ]
+    if node.within_days is not None:
+        conditions.append(occurred <= _plus_days(previous.c.started, node.within_days, ctx))
+    chosen = sa.select(previous.c.lead_id, previous.c.started, sa.func.min(occurred).label("at"))
+    chosen = chosen.select_from(previous.join(events, sa.and_(*conditions)))
+    return chosen.group_by(previous.c.lead_id, previous.c.started).subquery()
+
+
+def _sequence(node: EventSequence, ctx: CompileContext) -> Predicate:
+    """Leads with a chain of the steps' events at strictly increasing times: set-wise, one
+    grouped join per step over the previous step's choices (no per-lead subquery)."""
+    chain = _first_steps(node, ctx)
+    for step in node.steps[1:]:
+        chain = _next_step(step, chain, node, ctx)
+    return leads.c.id.in_(sa.select(chain.c.lead_id).where(chain.c.lead_id.is_not(None)))
+
+
 def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:
     from segmint.filters.parse import referenced_tree
 
@@ -495,6 +565,8 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _event(node, ctx)
         case DistinctEvents():
             return _distinct_events(node, ctx)
+        case EventSequence():
+            return _sequence(node, ctx)
         case SegmentRef():
             return _segment(node, ctx)
         case ListRef():

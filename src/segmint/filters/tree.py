@@ -74,6 +74,24 @@ class DistinctEvents:
 
 
 @dataclass(frozen=True)
+class SequenceStep:
+    """One step of a sequence: an event of `type` whose metadata matches `where` (if given)."""
+
+    type: str
+    where: Node | None = None
+
+
+@dataclass(frozen=True)
+class EventSequence:
+    """Events e1 < e2 < ... < en (strictly increasing occurred_at), one per step in order;
+    en - e1 <= within_days days if given, e1 in the last since_days days if given."""
+
+    steps: tuple[SequenceStep, ...]
+    within_days: int | None = None
+    since_days: int | None = None
+
+
+@dataclass(frozen=True)
 class SegmentRef:
     segment_id: int
 
@@ -128,6 +146,7 @@ Node: TypeAlias = (
     | Condition
     | EventCondition
     | DistinctEvents
+    | EventSequence
     | SegmentRef
     | ListRef
     | ManualRef

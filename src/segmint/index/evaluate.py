@@ -34,6 +34,7 @@ from segmint.filters.tree import (
     Condition,
     DistinctEvents,
     EventCondition,
+    EventSequence,
     LeadsCondition,
     ListRef,
     ManualRef,
@@ -41,6 +42,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SequenceStep,
 )
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
@@ -115,6 +117,8 @@ class Walk:
                 return self._sized(self._picked(self._event(node), rows), rows)
             case DistinctEvents():
                 return self._sized(self._picked(self._distinct_events(node), rows), rows)
+            case EventSequence():
+                return self._sized(self._picked(self._sequence(node), rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
             case ListRef(list_id):
@@ -246,7 +250,12 @@ class Walk:
                 finally:
                     self.inlining = self.inlining[:-1]
             case (
-                EventCondition() | DistinctEvents() | ListRef() | ManualRef() | AccountSegmentRef()
+                EventCondition()
+                | DistinctEvents()
+                | EventSequence()
+                | ListRef()
+                | ManualRef()
+                | AccountSegmentRef()
             ):  # refused by the parser
                 raise InvalidInput("a lead condition outside an account filter's 'leads' node")
             case _:
@@ -443,6 +452,75 @@ class Walk:
         counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
         return counted[:size]
 
+    def _sequence(self, node: EventSequence) -> BoolArray:
+        """Leads with the steps' events at strictly increasing times, by the greedy choice of
+        filters/evaluate.py (the earliest next event after the previous one), for all leads at
+        once."""
+        rows, at = self._step_events(node.steps[0])
+        if node.since_days is not None:
+            since = micros(self.time.now - timedelta(days=node.since_days))
+            inside = (at >= since) & (at <= micros(self.time.now))
+            rows, at = rows[inside], at[inside]
+        if node.within_days is None:
+            return self._chain_per_lead(node, rows, at)
+        return self._chain_per_start(node, rows, at)
+
+    def _chain_per_lead(
+        self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+    ) -> BoolArray:
+        """No within_days: one start per lead (its earliest first event), so the chain's end
+        so far is one number per lead, and each step is a gather and a scatter-min."""
+        ended = np.full(len(self.leads), NO_TIME, np.int64)
+        np.minimum.at(ended, rows, at)
+        for step in node.steps[1:]:
+            step_rows, step_at = self._step_events(step)
+            later = step_at > ended[step_rows]  # a lead with no chain has NO_TIME: never later
+            ended = np.full(len(self.leads), NO_TIME, np.int64)
+            np.minimum.at(ended, step_rows[later], step_at[later])
+        result: BoolArray = ended != NO_TIME
+        return result
+
+    def _chain_per_start(
+        self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+    ) -> BoolArray:
+        """With within_days every first event is a start, carried through the steps by binary
+        searches (_next_after), and kept while the chain fits the window."""
+        started = at
+        assert node.within_days is not None
+        limit = node.within_days * MICROS_PER_DAY
+        for step in node.steps[1:]:
+            if not len(rows):
+                break
+            step_rows, step_at = self._step_events(step)
+            wanted = np.zeros(len(self.leads), bool)
+            wanted[rows] = True  # only the events of leads still in a chain are searched
+            kept = wanted[step_rows]
+            found, at = _next_after(rows, at, step_rows[kept], step_at[kept])
+            found &= at - started <= limit
+            rows, started, at = rows[found], started[found], at[found]
+        result = np.zeros(len(self.leads), bool)
+        result[rows] = True
+        return result
+
+    def _step_events(self, step: SequenceStep) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(lead row, time) of each event of the step's type that matches its where: the sorted
+        part's slice, then the tail's."""
+        events = self.events
+        code = events.type_code(step.type)
+        if code is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        low, high = events.type_slice(code)
+        tail = np.flatnonzero(events.tail_types.live == code)
+        main_rows, main_at = events.lead_rows[low:high], events.at[low:high]
+        tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
+        if step.where is not None:
+            kept = self._where(step.where, step.type, slice(low, high))
+            main_rows, main_at = main_rows[kept], main_at[kept]
+            kept = self._where(step.where, step.type, len(events.at) + tail)
+            tail_rows, tail_at = tail_rows[kept], tail_at[kept]
+        rows = np.concatenate([main_rows, tail_rows]).astype(np.int64)
+        return rows, np.concatenate([main_at, tail_at]).astype(np.int64)
+
     def _where(self, node: Node, event_type: str, positions: Positions) -> BoolArray:
         """One answer per event at `positions` (the sorted part's window: a slice, read in
         place; the tail's: an array)."""
@@ -468,6 +546,7 @@ class Walk:
             case (
                 EventCondition()
                 | DistinctEvents()
+                | EventSequence()
                 | SegmentRef()
                 | ListRef()
                 | ManualRef()
@@ -482,6 +561,34 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+MICROS_PER_DAY = 86_400_000_000
+NO_TIME = np.iinfo(np.int64).max  # a lead's chain has no end (yet): later than any event
+
+
+def _next_after(
+    rows: np.ndarray[Any, Any],
+    at: np.ndarray[Any, Any],
+    event_rows: np.ndarray[Any, Any],
+    event_at: np.ndarray[Any, Any],
+) -> tuple[BoolArray, np.ndarray[Any, Any]]:
+    """For each (row, time): whether the row has an event strictly later, and the earliest such
+    time. Times are replaced by their ranks so that (row, rank) packs into one int64 key that
+    sorts by row then time; one binary search per query then finds the next event."""
+    if not len(event_rows):
+        return np.zeros(len(rows), bool), at
+    times, ranks = np.unique(np.concatenate([at, event_at]), return_inverse=True)
+    width = np.int64(len(times) + 1)
+    query = rows * width + ranks[: len(at)]
+    keys = event_rows * width + ranks[len(at) :]
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    spot = np.searchsorted(keys, query, "right")
+    found = spot < len(keys)
+    spot[~found] = 0
+    found &= keys[spot] // width == rows
+    return found, np.where(found, event_at[order][spot], at)
 
 
 def _count(positions: Positions) -> int:

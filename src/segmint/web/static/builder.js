@@ -1,5 +1,5 @@
 // The filter builder: nested AND/OR groups with NOT, conditions on every registered field,
-// event conditions, segment and list references. It edits a tree in the API's filter JSON and
+// event conditions, sequences of events, segment and list references. It edits a tree in the API's filter JSON and
 // reports each change; errors from the API (with a JSON path) are shown at the offending row.
 "use strict";
 
@@ -19,6 +19,10 @@ function fromJson(data) {
   if (Array.isArray(data.and) || Array.isArray(data.or)) {
     const kind = data.and ? "and" : "or";
     return { kind, negated: false, children: (data[kind] || []).map(fromJson) };
+  }
+  if (Array.isArray(data.sequence)) {
+    return { kind: "sequence", negated: false, within_days: data.within_days ?? null, since_days: data.since_days ?? null,
+      steps: data.sequence.map((step) => ({ event: step.event, where: step.where ? asGroup(fromJson(step.where)) : newGroup("and") })) };
   }
   if ("event" in data) {
     return { kind: "event", negated: false, event: data.event, performed: data.performed !== false,
@@ -45,6 +49,9 @@ const newEvent = (type) => ({ kind: "event", negated: false, event: type, perfor
   max_count: null, within_days: 30, where: null });
 const newDistinct = () => ({ kind: "distinct", negated: false, count: 2, within_days: 30, types: [] });
 const blank = (value) => value === null || value === undefined || value === "";
+const newSequence = (types) => ({ kind: "sequence", negated: false, within_days: 7, since_days: null,
+  steps: [0, 1].map((i) => ({ event: types[i] || types[0] || "", where: newGroup("and") })) });
+const SEQUENCE_STEPS = { least: 2, most: 5 };  // contract §3b
 const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
 const newGroup = (kind) => ({ kind, negated: false, children: [] });
 // An account segment's row over the account's leads: "at least N leads matching ...".
@@ -77,6 +84,14 @@ function toJson(node, path, paths) {
     data = { distinct_events: node.count };
     if (!blank(node.within_days)) data.within_days = node.within_days;
     if (node.types.length) data.types = [...node.types];
+  } else if (node.kind === "sequence") {
+    data = { sequence: node.steps.map((step, i) => {
+      const item = { event: step.event };
+      if (step.where.children.length) item.where = toJson(step.where, `${inner}.sequence[${i}].where`, paths);
+      return item;
+    }) };
+    if (node.within_days !== null && node.within_days !== "") data.within_days = node.within_days;
+    if (node.since_days !== null && node.since_days !== "") data.since_days = node.since_days;
   } else if (node.kind === "segment") {
     data = { in_segment: node.id };
   } else if (node.kind === "list") {
@@ -472,6 +487,46 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
     return row;
   }
 
+  // A sequence: its steps in order, each an event type with its own where, then the windows.
+  function sequenceRow(node, parent) {
+    const days = (key, label) => {
+      const input = el("input", { type: "number", min: 1, value: node[key] ?? "", "aria-label": label, style: "width:5rem" });
+      input.addEventListener("input", () => { node[key] = input.value === "" ? null : Number(input.value); changed(); });
+      return input;
+    };
+    const stepBox = (step, i) => {
+      const typeInput = el("select", { "aria-label": `Step ${i + 1} event type` },
+        [...new Set([step.event, ...vocabulary.event_types].filter(Boolean))].map((t) =>
+          el("option", { value: t, selected: t === step.event }, t)));
+      typeInput.addEventListener("change", () => { step.event = typeInput.value.trim(); changed(); });
+      enhance(typeInput, { create: true, persist: false, maxItems: 1, preload: "focus", render: pickerTexts,
+        load: (query, callback) => api(`/filters/event-types?${new URLSearchParams({ q: query })}`)
+          .then((r) => callback(r.items.map((item) => ({ value: item.value, text: item.value, count: item.count }))))
+          .catch(() => callback()) });
+      const addWhere = el("button", { type: "button", onclick: () => {
+        step.where.children.push({ kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key });
+        redraw();
+      } }, "+ Where");
+      const removeStep = node.steps.length > SEQUENCE_STEPS.least
+        ? el("button", { type: "button", class: "link", "aria-label": `Remove step ${i + 1}`, onclick: () => { node.steps.splice(i, 1); redraw(); } }, "Remove step")
+        : null;
+      return el("div", { class: "rule", role: "group", "aria-label": `Step ${i + 1}` },
+        i ? "then" : "first", typeInput, addWhere, removeStep,
+        step.where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(step.where, null, step, "leads")) : null);
+    };
+    const addStep = el("button", { type: "button", disabled: node.steps.length >= SEQUENCE_STEPS.most, onclick: () => {
+      node.steps.push({ event: vocabulary.event_types[0] || "", where: newGroup("and") });
+      redraw();
+    } }, "+ Step");
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Sequence" },
+      notToggle(node, "sequence"), "Lead did, in this order:", rowCount(), removeButton(parent, node, "sequence"),
+      el("div", { style: "flex-basis:100%" }, node.steps.map(stepBox)),
+      addStep, "last step at most", days("within_days", "Last step within days of the first (blank: any time)"),
+      "days after the first, first step in the last", days("since_days", "First step within the last days (blank: ever)"), "days");
+    rows.set(node, row);
+    return row;
+  }
+
   function referenceRow(node, parent, scope) {
     // An account filter's `in_segment`, like a lead's `in_account_segment`, names an account segment.
     const ofAccounts = node.kind === "account_segment" || (node.kind === "segment" && scope === "accounts");
@@ -529,6 +584,7 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       buttons.push(
         el("button", { type: "button", onclick: add(() => newEvent(vocabulary.event_types[0] || "")) }, "+ Event"),
         el("button", { type: "button", onclick: add(newDistinct) }, "+ Event types"),
+        el("button", { type: "button", onclick: add(() => newSequence(vocabulary.event_types)) }, "+ Sequence"),
         el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
         el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
       if (accountSegments.length) {
@@ -543,6 +599,7 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       if (child.kind === "event") return eventRow(child, group);
       if (child.kind === "leads") return leadsRow(child, group);
       if (child.kind === "distinct") return distinctRow(child, group);
+      if (child.kind === "sequence") return sequenceRow(child, group);
       if (["segment", "list", "account_segment"].includes(child.kind)) return referenceRow(child, group, scope);
       return conditionRow(child, group, inEvent, scope);
     });

@@ -111,6 +111,7 @@ function rulesText(node, nested = false) {
     case "condition": return `${node.field_label} ${conditionWords(node)}`;
     case "event": return eventWords(node);
     case "distinct_events": return distinctWords(node);
+    case "sequence": return sequenceWords(node);
     case "in_segment": return `in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
     case "in_account_segment": return `account in segment ${node.name ?? `#${node.segment_id} (deleted)`}`;
     case "leads": return `${leadsWords(node)} matching (${rulesText(node.where)})`;
@@ -193,6 +194,16 @@ function distinctWords(node) {
   return `Did at least ${fmtNumber(node.distinct_events)} distinct events${of}${within}`;
 }
 
+// "Did signup, then api_call (within 3 days, starting in the last 30 days)".
+function sequenceWords(node) {
+  const days = (n) => `${fmtNumber(n)} day${n === 1 ? "" : "s"}`;
+  const windows = [];
+  if (node.within_days !== null) windows.push(`all within ${days(node.within_days)}`);
+  if (node.since_days !== null) windows.push(`starting in the last ${days(node.since_days)}`);
+  const steps = node.steps.map((step) => step.event).join(", then ");
+  return `Did ${steps}${windows.length ? ` (${windows.join(", ")})` : ""}`;
+}
+
 function whyTree(node) {
   const mark = el("span", { class: node.result ? "yes" : "no", "aria-label": node.result ? "true" : "false" },
     node.result ? " ✓" : " ✗");
@@ -212,6 +223,8 @@ function whyTree(node) {
     case "distinct_events":
       return el("li", {}, `${distinctWords(node)}: `,
         el("strong", {}, `${fmtNumber(node.count)} types`), mark);
+    case "sequence":
+      return el("li", {}, sequenceWords(node), mark);
     case "in_segment":
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
     case "in_account_segment":
@@ -252,6 +265,9 @@ function describeTree(node) {
       return el("li", {}, "Account in segment ", referenceLink(node));
     case "distinct_events":
       return el("li", {}, distinctWords(node));
+    case "sequence":
+      return el("li", {}, sequenceWords(node), el("ul", {}, node.steps.filter((step) => step.where).map((step) =>
+        el("li", {}, `each ${step.event} where`, el("ul", {}, describeTree(step.where))))));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
