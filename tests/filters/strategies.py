@@ -175,9 +175,22 @@ def json_text_filters() -> st.SearchStrategy[Any]:
     return st.recursive(st.one_of(json_text_conditions(), event), _groups, max_leaves=3)
 
 
+SALTS = ["", "a", "spring test", "École ", 'a"b:1']
+
+
+@st.composite
+def buckets(draw: st.DrawFn) -> dict[str, Any]:
+    """A random split: ranges at the edges (0, 100) as often as inside, salts with spaces,
+    accents and the separator itself."""
+    low = draw(st.one_of(st.just(0), st.integers(0, 99)))
+    high = draw(st.one_of(st.just(100), st.integers(low + 1, 100)))
+    salt = draw(st.sampled_from([None, *SALTS]))
+    return {"bucket": [low, high], **({} if salt is None else {"salt": salt})}
+
+
 def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
     options = [conditions(), conditions(), event_conditions(), st.sampled_from([1, 2]).map(
-        lambda i: {"in_list": i})]  # fmt: skip
+        lambda i: {"in_list": i}), buckets()]  # fmt: skip
     if with_segments:
         options.append(st.just({"in_segment": 1}))
     return st.one_of(*options)

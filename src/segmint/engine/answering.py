@@ -24,6 +24,7 @@ from segmint.errors import SegmintError
 from segmint.filters.tree import Node
 from segmint.index import Audience, Reader, indexes_for
 from segmint.index.columns import DictionaryColumn
+from segmint.index.evaluate import NotIndexed
 from segmint.index.tables import NO_ROW
 from segmint.projects import Project
 from segmint.store.rows import SegmentRow
@@ -64,6 +65,8 @@ def through_index(
         return answer
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
+    except NotIndexed:
+        return None  # a filter the index leaves to SQL (time in segment): nothing is wrong
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:
         # No free connection, a statement timed out, the database went away: the index is as
         # it was (a catch-up appends events last, after every read) and SQL answers this once.

@@ -14,6 +14,7 @@ from typing import Any, assert_never
 from segmint.filters.operators import get_operator
 from segmint.filters.tree import (
     And,
+    Bucket,
     Condition,
     EventCondition,
     ListRef,
@@ -22,6 +23,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 
 # Lead columns behind the derived and nested field names of the filter language.
@@ -36,6 +38,9 @@ class ReadSet:
     segments: set[int] = field(default_factory=set)
     lists: set[int] = field(default_factory=set)
     manual: set[int] = field(default_factory=set)  # segments whose manual members it reads
+    # segments whose maintained membership it reads (time in segment): a sync of those must
+    # come first, see membership.sync_leads
+    tenure: set[int] = field(default_factory=set)
     reads_accounts: bool = False
     time_dependent: bool = False
 
@@ -83,10 +88,21 @@ def _collect(
             inner = stored_tree(segment_id) if segment_id not in seen else None
             if inner is not None:
                 _collect(inner, reads, stored_tree, seen | {segment_id})
+        case SegmentTenure(segment_id):
+            # Whatever can change the segment's members can change this answer, so its reads
+            # are this one's too (a write re-syncs both, the segment first); and time passing.
+            reads.segments.add(segment_id)
+            reads.tenure.add(segment_id)
+            reads.time_dependent = True
+            inner = stored_tree(segment_id) if segment_id not in seen else None
+            if inner is not None:
+                _collect(inner, reads, stored_tree, seen | {segment_id})
         case ListRef(list_id):
             reads.lists.add(list_id)
         case ManualRef(segment_id):
             reads.manual.add(segment_id)
+        case Bucket():
+            pass  # the lead's id alone: set when the lead is created, never changed
         case _:
             assert_never(node)
 

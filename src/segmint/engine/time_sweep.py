@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import answering, filtering, webhooks
+from segmint.engine import answering, filtering, membership, webhooks
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
@@ -104,7 +104,42 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
         for chunk in _chunks(sorted(was_member))
         for flip in sweep.flips(conn, chunk, was_member, event_types)
     ]
-    return _apply(conn, project, segment_id, row.version, found)
+    changes = _apply(conn, project, segment_id, row.version, found)
+    return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+
+
+def _follow(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    found: list[Flip],
+    now: datetime,
+    followed: tuple[int, ...],
+) -> Changes:
+    """Segments that read this one's maintained membership (time in segment) follow its
+    time-based entries and exits at once, each change stamped with the moment of the flip that
+    caused it: their own sweeps only see memberships that exist, not ones that just ended."""
+    if not found:
+        return Changes()
+    reads = membership.active_read_sets(conn, project)
+    dependents = sorted(d for d, r in reads.items() if segment_id in r.tenure and d not in followed)
+    moments = {flip.lead_id: flip.at for flip in sorted(found, key=lambda f: f.at)}
+    lead_ids = sorted(moments)
+    changes = Changes()
+    for dependent in dependents:
+        row = _lock(conn, project, dependent)
+        if row is None or not row.active:
+            continue
+        matching = membership.matching_now(conn, project, row, lead_ids, now)
+        stored = membership.member_ids_among(conn, project, dependent, lead_ids)
+        flipped = [
+            Flip(lead_id, "entered" if lead_id in matching else "exited", moments[lead_id])
+            for lead_id in lead_ids
+            if (lead_id in matching) != (lead_id in stored)
+        ]
+        changes += _apply(conn, project, dependent, row.version, flipped)
+        changes += _follow(conn, project, dependent, flipped, now, (*followed, dependent))
+    return changes
 
 
 def _changed_leads(

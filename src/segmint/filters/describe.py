@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, assert_never
 
-from segmint.filters.evaluate import condition_words, event_words
+from segmint.filters.evaluate import bucket_words, condition_words, event_words, tenure_words
 from segmint.filters.fields import resolve_event_field, resolve_field
 from segmint.filters.tree import (
     And,
+    Bucket,
     Condition,
     EventCondition,
     ListRef,
@@ -19,6 +20,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 from segmint.projects import Project
 
@@ -47,10 +49,14 @@ def describe(
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}
+        case SegmentTenure(segment_id):
+            return {**tenure_words(node), "name": segment_name(segment_id)}
         case ListRef(list_id):
             return {"type": "in_list", "list_id": list_id, "name": list_name(list_id)}
         case ManualRef(segment_id, kind):
             return {"type": "manual", "segment_id": segment_id, "kind": kind}
+        case Bucket():
+            return bucket_words(node)
         case _:
             assert_never(node)
 

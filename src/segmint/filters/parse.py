@@ -7,9 +7,10 @@ stored segments inlined by `in_segment`) goes through it, so every rule is check
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final, assert_never
 
+from segmint.bucketing import BUCKETS
 from segmint.errors import Forbidden, InvalidInput
 from segmint.filters.fields import FieldSpec, FieldType, resolve_event_field, resolve_field
 from segmint.filters.operators import OPERATORS, Operator, Shape, operators_for
@@ -17,6 +18,7 @@ from segmint.filters.source import SegmentSource
 from segmint.filters.timing import PERIODS, parse_when
 from segmint.filters.tree import (
     And,
+    Bucket,
     Condition,
     EventCondition,
     ListRef,
@@ -26,6 +28,7 @@ from segmint.filters.tree import (
     Or,
     Scalar,
     SegmentRef,
+    SegmentTenure,
     Value,
 )
 from segmint.projects import Project
@@ -49,7 +52,10 @@ NODE_KEYS: Final = (
     "in_segment",
     "in_list",
     "assigned_to_me",
+    "bucket",
 )
+# Time in segment: the key of each option of `in_segment`, and whether it means "at least".
+TENURE_KEYS: Final = {"for_at_least_days": True, "entered_within_days": False}
 # What "assigned to me" reads: the one lead column that names a user.
 OWNER_FIELD: Final = "owner"
 
@@ -65,6 +71,7 @@ class _Parser:
         self.conditions = 0
         self.segment_refs: list[tuple[int, str]] = []
         self.list_refs: list[tuple[int, str]] = []
+        self.tenure_refs: list[tuple[int, str]] = []  # segments whose membership is read
 
     def node(self, data: Any, path: str, depth: int, in_event: bool = False) -> Node:
         if depth > MAX_DEPTH:
@@ -75,7 +82,7 @@ class _Parser:
         if len(kinds) != 1:
             raise _fail(path, f"expected exactly one of: {', '.join(NODE_KEYS)}")
         kind = kinds[0]
-        if in_event and kind in ("event", "in_segment", "in_list", "assigned_to_me"):
+        if in_event and kind in ("event", "in_segment", "in_list", "assigned_to_me", "bucket"):
             raise _fail(path, f"{kind!r} is not allowed inside an event's where")
         if kind in ("and", "or", "not"):
             return self.group(kind, data, path, depth, in_event)
@@ -88,6 +95,8 @@ class _Parser:
             return self.event(data, path, depth)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
+        if kind == "bucket":
+            return _bucket(data, path)
         return self.reference(kind, data, path)
 
     def assigned_to_me(self, data: dict[str, Any], path: str) -> Condition:
@@ -153,15 +162,45 @@ class _Parser:
         return EventCondition(kind, performed, min_count, max_count, within, where)
 
     def reference(self, kind: str, data: dict[str, Any], path: str) -> Node:
-        _only_keys(data, (kind,), path)
+        _only_keys(data, (kind, *TENURE_KEYS) if kind == "in_segment" else (kind,), path)
         ref = data[kind]
         if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= 2**62:
             raise _fail(f"{path}.{kind}", "expected a positive integer id")
         if kind == "in_segment":
             self.segment_refs.append((ref, f"{path}.{kind}"))
+            tenure = [key for key in TENURE_KEYS if key in data]
+            if len(tenure) > 1:
+                raise _fail(path, "give for_at_least_days or entered_within_days, not both")
+            if tenure:
+                self.tenure_refs.append((ref, f"{path}.{kind}"))
+                days = _count(data, tenure[0], path, 1, default=None, top=MAX_DAYS)
+                if days is None:
+                    raise _fail(
+                        f"{path}.{tenure[0]}", f"expected a whole number from 1 to {MAX_DAYS}"
+                    )
+                return SegmentTenure(ref, days, TENURE_KEYS[tenure[0]])
             return SegmentRef(ref)
         self.list_refs.append((ref, f"{path}.{kind}"))
         return ListRef(ref)
+
+
+def _bucket(data: dict[str, Any], path: str) -> Bucket:
+    """`{"bucket": [LOW, HIGH], "salt": TEXT}`: 0 <= LOW < HIGH <= 100 (HIGH excluded)."""
+    _only_keys(data, ("bucket", "salt"), path)
+    bounds = data["bucket"]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise _fail(f"{path}.bucket", "expected [low, high]")
+    for i, bound in enumerate(bounds):
+        if isinstance(bound, bool) or not isinstance(bound, int) or not 0 <= bound <= BUCKETS:
+            raise _fail(f"{path}.bucket[{i}]", f"expected a whole number from 0 to {BUCKETS}")
+    low, high = bounds
+    if low >= high:
+        raise _fail(f"{path}.bucket", "expected low < high (the high bucket is not included)")
+    salt = data.get("salt", "")
+    # The salt is hashed exactly as given (spaces and case count): it is not folded like text.
+    if not isinstance(salt, str) or len(salt) > 100 or not is_storable(salt):
+        raise _fail(f"{path}.salt", "expected a string of at most 100 characters")
+    return Bucket(low, high, salt)
 
 
 def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -483,6 +522,7 @@ def check_references(
     lists: list[tuple[int, str]],
     source: SegmentSource,
     segment_id: int | None,
+    tenure: Sequence[tuple[int, str]] = (),
 ) -> None:
     for ref, path in refs:
         if ref == segment_id:
@@ -498,6 +538,12 @@ def check_references(
     for ref, path in lists:
         if not source.has_list(ref):
             raise _fail(path, f"unknown list {ref}")
+    for ref, path in tenure:
+        if not source.is_active(ref):
+            raise _fail(
+                path,
+                f"segment {ref} is not active: time in segment reads a maintained membership",
+            )
 
 
 def parse_filter(
@@ -524,7 +570,9 @@ def parse_filter(
     except RecursionError:
         raise _fail(path, "too deeply nested") from None
     if segments is not None:
-        check_references(parser.segment_refs, parser.list_refs, segments, segment_id)
+        check_references(
+            parser.segment_refs, parser.list_refs, segments, segment_id, parser.tenure_refs
+        )
     return node
 
 
@@ -568,8 +616,13 @@ def to_json(node: Node) -> dict[str, Any]:
             return _event_json(node)
         case SegmentRef(segment_id):
             return {"in_segment": segment_id}
+        case SegmentTenure(segment_id, days, at_least):
+            key = next(k for k, means in TENURE_KEYS.items() if means == at_least)
+            return {"in_segment": segment_id, key: days}
         case ListRef(list_id):
             return {"in_list": list_id}
+        case Bucket(low, high, salt):
+            return {"bucket": [low, high], **({"salt": salt} if salt else {})}
         case ManualRef():
             raise ValueError("manual membership is not part of a filter and has no JSON")
         case _:

@@ -24,6 +24,10 @@ class SegmentSource(Protocol):
         is no such segment: that is reported as unknown, not as forbidden)."""
         ...
 
+    def is_active(self, segment_id: int) -> bool:
+        """Whether the segment keeps a maintained membership (what time in segment reads)."""
+        ...
+
 
 class MemorySegmentSource:
     """Filters and lists held in memory (tests, previews of unsaved segments)."""
@@ -33,10 +37,12 @@ class MemorySegmentSource:
         filters: Mapping[int, Any] | None = None,
         list_ids: frozenset[int] = frozenset(),
         manual: Mapping[int, frozenset[str]] | None = None,
+        inactive: frozenset[int] = frozenset(),
     ) -> None:
         self._filters = dict(filters or {})
         self._lists = list_ids
         self._manual = dict(manual or {})
+        self._inactive = inactive
 
     def get_filter(self, segment_id: int) -> Any | None:
         return self._filters.get(segment_id)
@@ -49,6 +55,9 @@ class MemorySegmentSource:
 
     def may_read(self, segment_id: int) -> bool:
         return True
+
+    def is_active(self, segment_id: int) -> bool:
+        return segment_id not in self._inactive
 
 
 class CachingSegmentSource:
@@ -77,3 +86,6 @@ class CachingSegmentSource:
 
     def may_read(self, segment_id: int) -> bool:
         return self._inner.may_read(segment_id)
+
+    def is_active(self, segment_id: int) -> bool:
+        return self._inner.is_active(segment_id)

@@ -54,8 +54,28 @@ class SegmentRef:
 
 
 @dataclass(frozen=True)
+class SegmentTenure:
+    """Time in segment: a member of segment `segment_id` (its maintained membership, not its
+    filter) whose current membership began at least `days` days ago (`at_least`, JSON
+    "for_at_least_days") or within the last `days` days (JSON "entered_within_days")."""
+
+    segment_id: int
+    days: int
+    at_least: bool
+
+
+@dataclass(frozen=True)
 class ListRef:
     list_id: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A random split: the lead's bucket (0-99, segmint.bucketing) is in [low, high)."""
+
+    low: int
+    high: int
+    salt: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,4 +92,15 @@ class ManualRef:
 
 # A closed union: every walker over a tree is a `match` over these classes ending in
 # `assert_never(node)`, so mypy names each place a new node type must be handled.
-Node: TypeAlias = And | Or | Not | Condition | EventCondition | SegmentRef | ListRef | ManualRef
+Node: TypeAlias = (
+    And
+    | Or
+    | Not
+    | Condition
+    | EventCondition
+    | SegmentRef
+    | SegmentTenure
+    | ListRef
+    | ManualRef
+    | Bucket
+)

@@ -27,6 +27,7 @@ from segmint.filters.source import SegmentSource
 from segmint.filters.timing import TimeContext
 from segmint.filters.tree import (
     And,
+    Bucket,
     Condition,
     EventCondition,
     ListRef,
@@ -35,6 +36,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 from segmint.index.answers import AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
@@ -45,6 +47,13 @@ from segmint.projects import Project
 Rows = np.ndarray[Any, Any] | None  # lead rows to answer for; None: all of them
 Positions = np.ndarray[Any, Any] | slice  # events to answer for
 FEW_LEFT = 16  # an AND reads only its candidate rows once fewer than 1 in 16 are left
+
+
+class NotIndexed(Exception):
+    """A filter the index does not answer (yet): SQL answers it instead, and the index is fine.
+
+    Time in segment reads the maintained membership of another segment (`segment_members` and
+    when each membership began), which the index does not hold or follow."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +99,16 @@ class Walk:
                 return self._sized(self._picked(self._event(node), rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
+            case SegmentTenure():
+                raise NotIndexed("time in segment is answered by SQL")
             case ListRef(list_id):
                 return self._picked(self.members(("list", list_id)), rows)
             case ManualRef(segment_id, kind):
                 return self._picked(self.members((kind, segment_id)), rows)
+            case Bucket(low, high, salt):
+                buckets = self.answers.buckets(salt, self.leads.ids.ids.live)
+                picked = self._picked(buckets, rows)
+                return self._sized((picked >= low) & (picked < high), rows)
             case _:
                 assert_never(node)
 
@@ -240,7 +255,14 @@ class Walk:
                 if column is None:
                     column = self.load.event_path(event_type, spec.path)
                 return column.gather(self._per_value(column, node, spec), positions)
-            case EventCondition() | SegmentRef() | ListRef() | ManualRef():
+            case (
+                EventCondition()
+                | SegmentRef()
+                | SegmentTenure()
+                | ListRef()
+                | ManualRef()
+                | Bucket()
+            ):
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:
                 assert_never(node)

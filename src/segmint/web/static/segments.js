@@ -157,6 +157,18 @@ function eventWords(node) {
   return `${node.performed ? "Did" : "Did not do"} ${node.event} ${count}`;
 }
 
+// A random split's range in words: buckets low..high-1 of 100, and its salt when it has one.
+function bucketWords(node) {
+  const salt = node.salt ? ` (salt “${node.salt}”)` : "";
+  return `In random bucket ${fmtNumber(node.low)}–${fmtNumber(node.high - 1)} of 0–99${salt}`;
+}
+
+// Time in segment: "In segment X for at least 14 days" / "entered within the last 7 days".
+function segmentTimeWords(node) {
+  const days = `${fmtNumber(node.days)} day${node.days === 1 ? "" : "s"}`;
+  return node.timing === "for_at_least_days" ? ` for at least ${days}` : `, entered within the last ${days}`;
+}
+
 function whyTree(node) {
   const mark = el("span", { class: node.result ? "yes" : "no", "aria-label": node.result ? "true" : "false" },
     node.result ? " ✓" : " ✗");
@@ -177,6 +189,11 @@ function whyTree(node) {
       return el("li", {}, "In segment ", referenceLink(node), mark, el("ul", {}, whyTree(node.child)));
     case "manual":
       return el("li", {}, node.kind === "include" ? "Included by hand" : "Excluded by hand", mark);
+    case "bucket":
+      return el("li", {}, `${bucketWords(node)}: `, el("strong", {}, `bucket ${node.lead_value}`), mark);
+    case "segment_time":
+      return el("li", {}, "In segment ", referenceLink(node), segmentTimeWords(node), ": ",
+        el("strong", {}, node.lead_value ? `member since ${readable(node.lead_value)}` : "not a member"), mark);
     default:
       return el("li", {}, "In list ", referenceLink(node), mark);
   }
@@ -184,7 +201,8 @@ function whyTree(node) {
 
 // A referenced segment or list by name, linked; one deleted since is said to be.
 function referenceLink(node) {
-  const [id, path] = node.type === "in_segment" ? [node.segment_id, "segments"] : [node.list_id, "lists"];
+  const isSegment = node.type === "in_segment" || node.type === "segment_time";
+  const [id, path] = isSegment ? [node.segment_id, "segments"] : [node.list_id, "lists"];
   if (node.name === null || node.name === undefined) return el("span", {}, `#${id} (deleted)`);
   return el("a", { href: projectUrl(`/${path}/${id}`) }, node.name);
 }
@@ -203,6 +221,10 @@ function describeTree(node) {
     case "event":
       return el("li", {}, eventWords(node),
         node.where ? el("ul", {}, el("li", {}, "each where", el("ul", {}, describeTree(node.where)))) : null);
+    case "bucket":
+      return el("li", {}, bucketWords(node));
+    case "segment_time":
+      return el("li", {}, "In segment ", referenceLink(node), segmentTimeWords(node));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
