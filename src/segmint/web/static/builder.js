@@ -412,7 +412,11 @@ function createBuilder({ mount, vocabulary, initial, onChange }) {
       el("option", { value: "entered_within_days", selected: node.timing === "entered_within_days" }, "entered within the last"));
     const days = el("input", { type: "number", min: 0, value: node.days ?? "", "aria-label": "Days in segment",
       style: "width:5rem", hidden: !node.timing });
-    timing.addEventListener("change", () => { node.timing = timing.value || null; redraw(); });
+    timing.addEventListener("change", () => {
+      node.timing = timing.value || null;
+      if (node.timing && (node.days === null || node.days === undefined)) node.days = 14;
+      redraw();
+    });
     days.addEventListener("input", () => { node.days = days.value === "" ? null : Number(days.value); changed(); });
     return [timing, days, node.timing ? "days" : null];
   }
