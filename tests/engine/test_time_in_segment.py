@@ -4,6 +4,7 @@ and follows S in and out at the moment S changed, whatever changed it."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +14,19 @@ from sqlalchemy.engine import Engine
 from segmint.clock import FrozenClock
 from segmint.engine import segments
 from segmint.errors import InvalidInput
-from segmint.ingest import upsert_leads
+from segmint.ingest import ingest_events, upsert_leads
 from segmint.projects import Project
 from segmint.worker.loop import Worker
-from tests.engine.test_time_sweep import T0, _history, _lead_ids, _members, _owner, _segment
+from tests.engine.test_time_sweep import (
+    T0,
+    TIME_TREES,
+    _assert_consistent,
+    _history,
+    _lead_ids,
+    _members,
+    _owner,
+    _segment,
+)
 
 NEW = {"field": "status", "op": "eq", "value": "new"}
 
@@ -112,3 +122,81 @@ def test_an_inactive_segment_is_refused_naming_the_path(
         )
     assert caught.value.path == "filter.and[1].in_segment"
     assert "not active" in caught.value.message
+
+
+def test_maintained_membership_equals_live_with_time_in_segment(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    """The invariant, with segments reading others' time in segment: random writes, events,
+    edits of the segments read, (de)activations of the readers and clock moves; after each
+    drain and sweep every maintained membership is its live evaluation and history replays
+    to it."""
+    rng = random.Random(23)
+    worker = Worker(db, clock)
+    statuses = list(project.statuses)
+    read = [_segment(db, project, tree, clock) for tree in TIME_TREES[:3]]
+    readers = [
+        _segment(db, project, {"in_segment": read[0], "for_at_least_days": 1}, clock),
+        _segment(db, project, {"in_segment": read[1], "entered_within_days": 1}, clock),
+        _segment(
+            db,
+            project,
+            {"or": [{"in_segment": read[2], "entered_within_days": 2}, NEW]},
+            clock,
+        ),
+    ]
+    # A reader of a reader: the chain is followed too.
+    readers.append(
+        _segment(db, project, {"in_segment": readers[0], "entered_within_days": 1}, clock)
+    )
+    segment_ids = [*read, *readers]
+    owner = _owner(db, project)
+    worker.drain()
+    emails: list[str] = []
+    for step in range(40):
+        action = rng.randrange(6)
+        if action == 0:
+            new = [f"l{len(emails) + i}@x.test" for i in range(3)]
+            emails += new
+            records = [
+                {
+                    "email": e,
+                    "status": rng.choice(statuses),
+                    "created_at": (clock.now() - timedelta(hours=rng.randrange(80))).isoformat(),
+                }
+                for e in new
+            ]
+            upsert_leads(db, project, enumerate(records), clock=clock)
+        elif action == 1 and emails:
+            events = [
+                {
+                    "email": rng.choice(emails),
+                    "type": "page_view",
+                    "occurred_at": (clock.now() - timedelta(hours=rng.randrange(30))).isoformat(),
+                }
+                for _ in range(4)
+            ]
+            ingest_events(db, project, enumerate(events), clock=clock)
+        elif action == 2 and emails:
+            update = {"email": rng.choice(emails), "status": rng.choice(statuses)}
+            upsert_leads(db, project, enumerate([update]), clock=clock)
+        elif action == 3:
+            with db.begin() as conn:
+                change = {"filter": rng.choice(TIME_TREES)}
+                segments.update_segment(conn, project, owner, rng.choice(read), change, clock)
+        elif action == 4:
+            with db.begin() as conn:
+                change = {"active": rng.random() < 0.7}
+                segments.update_segment(conn, project, owner, rng.choice(readers), change, clock)
+        else:
+            clock.advance(timedelta(hours=rng.randrange(1, 20), seconds=rng.randrange(60)))
+            worker.sweep_time()
+        worker.drain()
+        if step % 4 == 0:
+            worker.sweep_time()
+            _assert_consistent(db, project, segment_ids, clock)
+    worker.drain()
+    worker.sweep_time()
+    _assert_consistent(db, project, segment_ids, clock)
+    reasons = {reason for reader in readers for *_, reason in _history(db, reader)}
+    assert {"time", "dependency"} <= reasons  # not vacuous: readers moved both ways

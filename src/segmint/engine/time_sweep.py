@@ -26,6 +26,7 @@ from segmint.engine.dependencies import read_set
 from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
 from segmint.filters.evaluate import evaluate
+from segmint.filters.parse import stored_references
 from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.projects import Project
@@ -46,9 +47,11 @@ class Flip:
 
 def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
     """(project_id, segment_id) of active segments not swept for SWEEP_EVERY, across projects:
-    the worker serves the whole installation, like its outbox."""
+    the worker serves the whole installation, like its outbox. Segments that read another's
+    maintained membership (time in segment) come last, so the segments they read have applied
+    this round's flips first (what `_follow` hands on then is for leads their own sweep left)."""
     rows = conn.execute(
-        sa.select(segments.c.project_id, segments.c.id)
+        sa.select(segments.c.project_id, segments.c.id, segments.c.filter)
         .where(
             segments.c.active.is_(True),
             sa.or_(
@@ -58,7 +61,15 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
         )
         .order_by(segments.c.time_synced_at.is_not(None), segments.c.time_synced_at)
     )
-    return [(row.project_id, row.id) for row in rows]
+    ordered = sorted(rows, key=lambda row: _reads_membership(row.filter))  # stable: by age
+    return [(row.project_id, row.id) for row in ordered]
+
+
+def _reads_membership(data: Any) -> bool:
+    """Whether a stored filter has time in segment anywhere (a key scan, no parsing)."""
+    return bool(stored_references(data, "for_at_least_days")) or bool(
+        stored_references(data, "entered_within_days")
+    )
 
 
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
