@@ -200,11 +200,12 @@ def explain_lead(
     source = StoredSegments(conn, project.id)
     result = explain(node, lead, lead_events, now, project=project, segments=source)
     nodes = list(_explained_nodes(result))  # those of inlined segments too
-    segment_ids = {n["segment_id"] for n in nodes if n["type"] == "in_segment"}
+    named = ("in_segment", "segment_time")  # both name the segment they read
+    segment_ids = {n["segment_id"] for n in nodes if n["type"] in named}
     list_ids = {n["list_id"] for n in nodes if n["type"] == "in_list"}
     segment_names, list_names = _names(conn, project, segment_ids, list_ids)
     for n in nodes:
-        if n["type"] == "in_segment":
+        if n["type"] in named:
             n["name"] = segment_names.get(n["segment_id"])
         elif n["type"] == "in_list":
             n["name"] = list_names.get(n["list_id"])
