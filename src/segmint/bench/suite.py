@@ -276,14 +276,14 @@ CASES: tuple[Case, ...] = (
 )
 
 
-# Seven more segments, so the segments list holds twenty as a working project's does: questions a
-# marketer asks daily, over the same data (kept as active segments, like the cases).
+# Six more segments (the suite holds fourteen since the random split), so the segments list
+# holds twenty as a working project's does: questions a marketer asks daily, over the same data
+# (kept as active segments, like the cases).
 LISTED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("listed: contacted", _field("status", "eq", "contacted")),
     ("listed: referrals", _field("source", "eq", "referral")),
     ("listed: vip or partner", _field("tags", "has_any", ["vip", "partner"])),
     ("listed: Germany", _field("enrichment.person.location.country", "eq", "Germany")),
     ("listed: companies of 1,000+", _field("enrichment.company.size", "gte", 1000)),
-    ("listed: gmail addresses", _field("email", "ends_with", "@gmail.com")),
     ("listed: opened an email in 30 days", {"event": "email_open", "within_days": 30}),
 )
