@@ -14,7 +14,7 @@ SOURCE = Path(segmint.__file__).parent
 # Lowest first. A module may import its own package and any lower layer; within one layer,
 # two packages (api and worker, say) never import each other.
 LAYERS: list[set[str]] = [
-    {"__init__", "model", "clock", "errors", "folding", "signing"},
+    {"__init__", "model", "clock", "errors", "folding", "bucketing", "signing"},
     {"storable", "passwords", "outbound", "store"},
     {"projects", "auth"},
     {"filters"},

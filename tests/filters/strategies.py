@@ -229,11 +229,32 @@ def json_text_filters() -> st.SearchStrategy[Any]:
     return st.recursive(st.one_of(json_text_conditions(), event), _groups, max_leaves=3)
 
 
+SALTS = ["", "a", "spring test", "École ", 'a"b:1']
+
+
+@st.composite
+def buckets(draw: st.DrawFn) -> dict[str, Any]:
+    """A random split: ranges at the edges (0, 100) as often as inside, salts with spaces,
+    accents and the separator itself."""
+    low = draw(st.one_of(st.just(0), st.integers(0, 99)))
+    high = draw(st.one_of(st.just(100), st.integers(low + 1, 100)))
+    salt = draw(st.sampled_from([None, *SALTS]))
+    return {"bucket": [low, high], **({} if salt is None else {"salt": salt})}
+
+
+@st.composite
+def tenures(draw: st.DrawFn) -> dict[str, Any]:
+    """Time in segment 1 (the parity tests give it a maintained membership)."""
+    key = draw(st.sampled_from(["for_at_least_days", "entered_within_days"]))
+    return {"in_segment": 1, key: draw(st.sampled_from([1, 2, 7, 30]))}
+
+
 def leaves(with_segments: bool) -> st.SearchStrategy[Any]:
     options = [conditions(), conditions(), event_conditions(), distinct_events(), sequences(),
-               st.sampled_from([1, 2]).map(lambda i: {"in_list": i})]  # fmt: skip
+               st.sampled_from([1, 2]).map(lambda i: {"in_list": i}), buckets()]  # fmt: skip
     if with_segments:
         options.append(st.just({"in_segment": 1}))
+        options.append(tenures())
     return st.one_of(*options)
 
 
@@ -328,7 +349,11 @@ def leads(draw: st.DrawFn) -> LeadSpec:
     }
     account = draw(st.none() | st.fixed_dictionaries({"name": _words, "metadata": _objects}))
     list_ids = draw(st.lists(st.sampled_from([1, 2]), unique=True))
-    return LeadSpec(values, account, draw(_events()), list_ids)
+    # A maintained membership of segment 1 (time in segment reads it), begun at an hour that
+    # often lands on a window's edge, or still ahead of NOW (not a member then).
+    entered = draw(st.none() | _moments)
+    segments = {} if entered is None else {1: entered}
+    return LeadSpec(values, account, draw(_events()), list_ids, segments)
 
 
 # The keys json_text_filters() read, each holding mostly arrays of their texts (with other JSON

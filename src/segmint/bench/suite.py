@@ -1,11 +1,11 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
 moderate, slow), its five common patterns, three event conditions, four conditions over time
-(a window in the past, distinct days, a sum of a metadata number, distinct event types), a
-company search and a tags match. Each comes with the statement a developer would write by hand
-for the same count on PostgreSQL, to show what Segmint's generated SQL costs over it, and with
-the statement an analyst would write for DuckDB over the data exported to Parquet (views `leads`
-and `events` of the bench project alone, so no project_id), to show what a columnar engine
-makes of the question.
+(a window in the past, distinct days, a sum of a metadata number, distinct event types), two
+sequences, a company search, a tags match and a random split. Each comes with the statement a
+developer would write by hand for the same count on PostgreSQL, to show what Segmint's generated
+SQL costs over it, and with the statement an analyst would write for DuckDB over the data
+exported to Parquet (views `leads` and `events` of the bench project alone, so no project_id), to
+show what a columnar engine makes of the question.
 
 The DuckDB statements answer exactly the filter's question: text compares case-insensitively as
 the filter language does (lower(); Segmint's fold also trims and applies NFKC, which generated
@@ -365,10 +365,22 @@ CASES: tuple[Case, ...] = (
            WHERE list_has_all(list_transform(json_extract_string(tags, '$[*]'), lambda t: lower(t)),
                               ['vip', 'enterprise'])""",
     ),
+    Case(
+        # Half the leads by a hash of the salt and the id: one SHA-256 a lead, no index serves it.
+        "random split: bucket 0-49",
+        {"bucket": [0, 50], "salt": "bench"},
+        """SELECT count(*) FROM leads, LATERAL (SELECT ('x' || left(encode(
+               sha256(convert_to('bench:' || leads.id, 'UTF8')), 'hex'), 16))::bit(64)::bigint AS h
+           ) AS hashed
+           WHERE project_id = :project_id
+           AND mod(h::numeric + CASE WHEN h < 0 THEN 18446744073709551616 ELSE 0 END, 100) < 50""",
+        """SELECT count(*) FROM leads
+           WHERE ('0x' || substr(sha256('bench:' || id), 1, 16))::UBIGINT % 100 < 50""",
+    ),
 )
 
 
-# Seven more segments, so the segments list holds twenty or more as a working project's does:
+# Six more segments, so the segments list holds twenty or more as a working project's does:
 # questions a marketer asks daily, over the same data (kept as active segments, like the cases).
 LISTED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("listed: contacted", _field("status", "eq", "contacted")),
@@ -376,6 +388,5 @@ LISTED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("listed: vip or partner", _field("tags", "has_any", ["vip", "partner"])),
     ("listed: Germany", _field("enrichment.person.location.country", "eq", "Germany")),
     ("listed: companies of 1,000+", _field("enrichment.company.size", "gte", 1000)),
-    ("listed: gmail addresses", _field("email", "ends_with", "@gmail.com")),
     ("listed: opened an email in 30 days", {"event": "email_open", "within_days": 30}),
 )

@@ -64,7 +64,9 @@ def through_index(
         indexes.check_budget(project.id, index)
         return answer
     except Declined:
-        return None  # a tree the index has no vector form for: SQL answers, the index is fine
+        # A tree the index has no vector form for (time in segment, an account segment's own
+        # answers): SQL answers, the index is fine.
+        return None
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's
     except (sa.exc.TimeoutError, sa.exc.DBAPIError) as exc:

@@ -15,6 +15,7 @@ from segmint.filters.operators import get_operator
 from segmint.filters.tree import (
     AccountSegmentRef,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -26,6 +27,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 
 # Lead columns behind the derived and nested field names of the filter language.
@@ -40,6 +42,9 @@ class ReadSet:
     segments: set[int] = field(default_factory=set)
     lists: set[int] = field(default_factory=set)
     manual: set[int] = field(default_factory=set)  # segments whose manual members it reads
+    # segments whose maintained membership it reads (time in segment): a sync of those must
+    # come first, see membership.sync_leads
+    tenure: set[int] = field(default_factory=set)
     reads_accounts: bool = False
     time_dependent: bool = False
     # Reaches an account segment (`in_account_segment`): a lead's answer depends on every lead
@@ -104,6 +109,15 @@ def _collect(
             inner = stored_tree(segment_id) if segment_id not in seen else None
             if inner is not None:
                 _collect(inner, reads, stored_tree, seen | {segment_id})
+        case SegmentTenure(segment_id):
+            # Whatever can change the segment's members can change this answer, so its reads
+            # are this one's too (a write re-syncs both, the segment first); and time passing.
+            reads.segments.add(segment_id)
+            reads.tenure.add(segment_id)
+            reads.time_dependent = True
+            inner = stored_tree(segment_id) if segment_id not in seen else None
+            if inner is not None:
+                _collect(inner, reads, stored_tree, seen | {segment_id})
         case ListRef(list_id):
             reads.lists.add(list_id)
         case ManualRef(segment_id):
@@ -118,6 +132,8 @@ def _collect(
             reads.columns.add("account_id")
             reads.reads_accounts = True
             reads.account_wide = True
+        case Bucket():
+            pass  # the lead's id alone: set when the lead is created, never changed
         case _:
             assert_never(node)
 

@@ -34,6 +34,7 @@ from segmint.store.tables import (
     list_members,
     lists,
     manual_members,
+    segment_members,
     segments,
 )
 
@@ -202,11 +203,12 @@ def explain_lead(
     source = StoredSegments(conn, project.id)
     result = explain(node, lead, lead_events, now, project=project, segments=source)
     nodes = list(_explained_nodes(result))  # those of inlined segments too
-    segment_ids = {n["segment_id"] for n in nodes if n["type"] == "in_segment"}
+    named = ("in_segment", "segment_time")  # both name the segment they read
+    segment_ids = {n["segment_id"] for n in nodes if n["type"] in named}
     list_ids = {n["list_id"] for n in nodes if n["type"] == "in_list"}
     segment_names, list_names = _names(conn, project, segment_ids, list_ids)
     for n in nodes:
-        if n["type"] == "in_segment":
+        if n["type"] in named:
             n["name"] = segment_names.get(n["segment_id"])
         elif n["type"] == "in_list":
             n["name"] = list_names.get(n["list_id"])
@@ -337,6 +339,14 @@ class StoredSegments:
         row = self._row(segment_id)
         return None if row is None else row.audience
 
+    def is_active(self, segment_id: int) -> bool:
+        active = self._conn.execute(
+            sa.select(segments.c.active).where(
+                segments.c.project_id == self._project_id, segments.c.id == segment_id
+            )
+        ).scalar()
+        return bool(active)
+
     def may_read(self, segment_id: int) -> bool:
         if self._only_created_by is None:
             return True
@@ -390,6 +400,7 @@ def load_lead(
             )
         )
     )
+    lead["segment_entered"] = _entered(conn, project_id, [lead_id]).get(lead_id, {})
     rows = conn.execute(
         sa.select(events.c.type, events.c.occurred_at, events.c.metadata).where(
             events.c.project_id == project_id, events.c.lead_id == lead_id
@@ -440,10 +451,12 @@ def load_leads(
         ).where(manual_members.c.project_id == project_id, manual_members.c.lead_id.in_(ids))
     ):
         manual.setdefault(lead_id, set()).add((segment_id, kind))
+    entered = _entered(conn, project_id, ids)
     for lead_id, (lead, _) in found.items():
         lead["account"] = by_id.get(lead["account_id"])
         lead["list_ids"] = frozenset(memberships.get(lead_id, ()))
         lead["manual"] = frozenset(manual.get(lead_id, ()))
+        lead["segment_entered"] = entered.get(lead_id, {})
     query = sa.select(
         events.c.lead_id, events.c.type, events.c.occurred_at, events.c.metadata
     ).where(events.c.project_id == project_id, events.c.lead_id.in_(ids))
@@ -453,6 +466,20 @@ def load_leads(
         if row.lead_id in found:
             event = {"type": row.type, "occurred_at": row.occurred_at, "metadata": row.metadata}
             found[row.lead_id][1].append(event)
+    return found
+
+
+def _entered(
+    conn: sa.Connection, project_id: int, lead_ids: list[int]
+) -> dict[int, dict[int, datetime]]:
+    """When each lead's current membership of each segment began (time in segment)."""
+    c = segment_members.c
+    found: dict[int, dict[int, datetime]] = {}
+    query = sa.select(c.lead_id, c.segment_id, c.entered_at).where(
+        c.project_id == project_id, c.lead_id.in_(lead_ids)
+    )
+    for lead_id, segment_id, entered_at in conn.execute(query):
+        found.setdefault(lead_id, {})[segment_id] = entered_at
     return found
 
 

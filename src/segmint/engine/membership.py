@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from segmint.engine import answering, filtering, webhooks
 from segmint.engine.dependencies import ReadSet, read_set
+from segmint.errors import SegmintError
+from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.index import Audience
 from segmint.projects import Project
@@ -233,6 +235,13 @@ def apply_frozen(
     )
 
 
+def matching_now(
+    conn: sa.Connection, project: Project, row: SegmentRow, lead_ids: list[int], now: datetime
+) -> set[int]:
+    """Which of these leads the segment's membership tree (filter and manual) matches at `now`."""
+    return _matching_each(conn, project, {row.id: row}, lead_ids, now)[row.id]
+
+
 def member_ids_among(
     conn: sa.Connection, project: Project, segment_id: int, lead_ids: Sequence[int]
 ) -> set[int]:
@@ -288,11 +297,49 @@ def sync_leads(
     )
     if not syncs:
         return Changes()
+    hooks = webhooks.listeners(conn, project.id)
+    changes = Changes()
+    for layer in _layers(conn, project, {s.segment_id: rows[s.segment_id] for s in syncs}):
+        jobs = [s for s in syncs if s.segment_id in layer]
+        changes += _sync_layer(conn, project, rows, jobs, now, hooks)
+    return changes
+
+
+def _layers(conn: sa.Connection, project: Project, rows: dict[int, SegmentRow]) -> list[set[int]]:
+    """The segments of one pass in the order their syncs must run: a segment that reads the
+    maintained membership of another in the pass (time in segment) after that one has been
+    written, so it sees the leads that entered or left it in this same pass. Usually one layer."""
+    source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
+
+    def stored(segment_id: int) -> Node | None:  # the segments `in_segment` inlines too
+        data = rows[segment_id].filter if segment_id in rows else source.get_filter(segment_id)
+        try:
+            return None if data is None else filtering.load(project, data)
+        except SegmintError:
+            return None  # a broken filter is reported by its own sync
+
+    trees = {i: tree for i in rows if (tree := stored(i)) is not None}
+    reads = {i: read_set(tree, stored).tenure for i, tree in trees.items()}
+    pending, layers = set(rows), []
+    while pending:
+        ready = {i for i in pending if not (reads.get(i, set()) & (pending - {i}))}
+        layers.append(ready or set(pending))  # (a cycle cannot be saved: validation refuses it)
+        pending -= layers[-1]
+    return layers
+
+
+def _sync_layer(
+    conn: sa.Connection,
+    project: Project,
+    rows: dict[int, SegmentRow],
+    syncs: list[PartialSync],
+    now: datetime,
+    hooks: webhooks.Listeners,
+) -> Changes:
     ids = sorted(set().union(*(s.lead_ids for s in syncs)))
     segment_ids = sorted({s.segment_id for s in syncs})
     matching = _matching_each(conn, project, {i: rows[i] for i in segment_ids}, ids, now)
     stored = _members_each(conn, project, segment_ids, ids)
-    hooks = webhooks.listeners(conn, project.id)
     dialect = conn.dialect.name
     changes = Changes()
     for job in syncs:

@@ -21,11 +21,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import answering, filtering, webhooks
+from segmint.engine import answering, filtering, membership, webhooks
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
 from segmint.filters.evaluate import evaluate
+from segmint.filters.parse import stored_references
 from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import Node
 from segmint.projects import Project
@@ -46,9 +47,11 @@ class Flip:
 
 def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
     """(project_id, segment_id) of active segments not swept for SWEEP_EVERY, across projects:
-    the worker serves the whole installation, like its outbox."""
+    the worker serves the whole installation, like its outbox. Segments that read another's
+    maintained membership (time in segment) come last, so the segments they read have applied
+    this round's flips first (what `_follow` hands on then is for leads their own sweep left)."""
     rows = conn.execute(
-        sa.select(segments.c.project_id, segments.c.id)
+        sa.select(segments.c.project_id, segments.c.id, segments.c.filter)
         .where(
             segments.c.active.is_(True),
             segments.c.audience == "leads",  # account segments are answered live only
@@ -59,7 +62,15 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
         )
         .order_by(segments.c.time_synced_at.is_not(None), segments.c.time_synced_at)
     )
-    return [(row.project_id, row.id) for row in rows]
+    ordered = sorted(rows, key=lambda row: _reads_membership(row.filter))  # stable: by age
+    return [(row.project_id, row.id) for row in ordered]
+
+
+def _reads_membership(data: Any) -> bool:
+    """Whether a stored filter has time in segment anywhere (a key scan, no parsing)."""
+    return bool(stored_references(data, "for_at_least_days")) or bool(
+        stored_references(data, "entered_within_days")
+    )
 
 
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
@@ -105,7 +116,42 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
         for chunk in _chunks(sorted(was_member))
         for flip in sweep.flips(conn, chunk, was_member, event_types)
     ]
-    return _apply(conn, project, segment_id, row.version, found)
+    changes = _apply(conn, project, segment_id, row.version, found)
+    return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+
+
+def _follow(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    found: list[Flip],
+    now: datetime,
+    followed: tuple[int, ...],
+) -> Changes:
+    """Segments that read this one's maintained membership (time in segment) follow its
+    time-based entries and exits at once, each change stamped with the moment of the flip that
+    caused it: their own sweeps only see memberships that exist, not ones that just ended."""
+    if not found:
+        return Changes()
+    reads = membership.active_read_sets(conn, project)
+    dependents = sorted(d for d, r in reads.items() if segment_id in r.tenure and d not in followed)
+    moments = {flip.lead_id: flip.at for flip in sorted(found, key=lambda f: f.at)}
+    lead_ids = sorted(moments)
+    changes = Changes()
+    for dependent in dependents:
+        row = _lock(conn, project, dependent)
+        if row is None or not row.active:
+            continue
+        matching = membership.matching_now(conn, project, row, lead_ids, now)
+        stored = membership.member_ids_among(conn, project, dependent, lead_ids)
+        flipped = [
+            Flip(lead_id, "entered" if lead_id in matching else "exited", moments[lead_id])
+            for lead_id in lead_ids
+            if (lead_id in matching) != (lead_id in stored)
+        ]
+        changes += _apply(conn, project, dependent, row.version, flipped)
+        changes += _follow(conn, project, dependent, flipped, now, (*followed, dependent))
+    return changes
 
 
 def _changed_leads(

@@ -23,6 +23,7 @@ from segmint.filters.syntax import parse_text, text_to_json, to_text
 from segmint.filters.to_sql import compile_filter, event_predicates, select_lead_ids
 from segmint.filters.tree import (
     And,
+    Bucket,
     Condition,
     EventCondition,
     EventSequence,
@@ -37,6 +38,7 @@ from segmint.filters.tree import (
 __all__ = [
     "OPERATORS",
     "And",
+    "Bucket",
     "Condition",
     "EventCondition",
     "EventSequence",

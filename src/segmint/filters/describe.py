@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 from segmint.filters.evaluate import (
+    bucket_words,
     condition_words,
     distinct_events_words,
     event_words,
     leads_words,
     sequence_words,
+    tenure_words,
 )
 from segmint.filters.fields import resolve_account_field, resolve_event_field, resolve_field
 from segmint.filters.tree import (
@@ -20,6 +22,7 @@ from segmint.filters.tree import (
     LEADS,
     AccountSegmentRef,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -31,6 +34,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 from segmint.projects import Project
 
@@ -71,6 +75,8 @@ def describe(
         case SegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_segment", "segment_id": segment_id, "name": name}
+        case SegmentTenure(segment_id):
+            return {**tenure_words(node), "name": segment_name(segment_id)}
         case ListRef(list_id):
             return {"type": "in_list", "list_id": list_id, "name": list_name(list_id)}
         case ManualRef(segment_id, kind):
@@ -80,6 +86,8 @@ def describe(
         case AccountSegmentRef(segment_id):
             name = segment_name(segment_id)
             return {"type": "in_account_segment", "segment_id": segment_id, "name": name}
+        case Bucket():
+            return bucket_words(node)
         case _:
             assert_never(node)
 

@@ -46,6 +46,7 @@ class Dialect:
     # has_any (every=False) / has_all (every=True) over an array's folded string elements
     json_has_elements: Callable[[Dialect, Expr, Path, tuple[str, ...], bool], Expr]
     local_date: Callable[[Expr, str], Expr]  # a timestamp's calendar date in a zone (by name)
+    bucket: Callable[[str, Expr], Expr]  # the random split's bucket (0-99) of a lead id
 
 
 def _false() -> Expr:
@@ -89,6 +90,7 @@ DEFAULTS: Final[dict[str, Callable[..., Any]]] = {
     "ordered_text": lambda expr: expr,
     "json_has_elements": _has_elements_by_subquery,
     "local_date": _unsupported("local dates"),
+    "bucket": _unsupported("the random split"),
 }
 
 # -- SQLite (JSON1) ----------------------------------------------------------------------------
@@ -158,6 +160,8 @@ SQLITE: Final[dict[str, Callable[..., Any]]] = {
     "json_non_empty_object": _sqlite_non_empty_object,
     # SQLite has no time zones: a Python function registered on each connection (store.db).
     "local_date": lambda col, zone: sa.func.segmint_local_date(col, zone, type_=sa.String),
+    # segmint.bucketing.bucket_of, registered on every connection (store/db.py)
+    "bucket": lambda salt, lead_id: sa.func.segmint_bucket(salt, lead_id, type_=sa.Integer),
 }
 
 # -- PostgreSQL (JSONB) ------------------------------------------------------------------------
@@ -256,6 +260,20 @@ def _pg_has_elements(
     return folded.op("?|", return_type=sa.Boolean)(any_of)
 
 
+def _pg_bucket(salt: str, lead_id: Expr) -> Expr:
+    """segmint.bucketing.bucket_of in SQL: the first 8 bytes of sha256("{salt}:{id}") read as
+    an unsigned 64-bit number, mod 100. bigint is signed, so the number is taken as two 32-bit
+    halves, each exact in bigint: (high * 2^32 + low) mod 100 = (high * 96 + low) mod 100."""
+    text = sa.literal(f"{salt}:", sa.Text) + sa.cast(lead_id, sa.Text)
+    digest = sa.func.sha256(sa.func.convert_to(text, sa.literal_column("'UTF8'")))
+
+    def half(first: int) -> Expr:
+        byte = [sa.cast(sa.func.get_byte(digest, first + i), sa.BigInteger) for i in range(4)]
+        return byte[0] * 16777216 + byte[1] * 65536 + byte[2] * 256 + byte[3]
+
+    return (half(0) % 100 * 96 + half(4) % 100) % 100
+
+
 def _pg_non_empty_object(col: Expr) -> Expr:
     return sa.and_(_pg_type(col) == "object", col != sa.literal_column("'{}'::jsonb"))
 
@@ -271,6 +289,7 @@ POSTGRES: Final[dict[str, Callable[..., Any]]] = {
     "ordered_text": lambda expr: expr.collate("C"),
     "json_has_elements": _pg_has_elements,
     "local_date": lambda col, zone: sa.cast(sa.func.timezone(zone, col), sa.Date),
+    "bucket": _pg_bucket,
 }
 
 OVERRIDES: Final = {"sqlite": SQLITE, "postgresql": POSTGRES}

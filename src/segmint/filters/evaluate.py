@@ -6,8 +6,9 @@ JSON-serialisable dicts (the "why they match" panel).
 
 A lead is a mapping of its column values (as stored: see `segmint.filters.loader.load_lead`),
 plus optional keys `account` (a mapping of the account's columns and `metadata`, or None) and
-`list_ids` (ids of the static lists the lead is a member of) and `manual` ((segment id, kind)
-pairs: the segments that include or exclude the lead by hand).
+`list_ids` (ids of the static lists the lead is a member of), `manual` ((segment id, kind)
+pairs: the segments that include or exclude the lead by hand) and `segment_entered` (segment id
+-> when the lead's current membership of that active segment began: time in segment).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
+from segmint.bucketing import bucket_of
 from segmint.clock import Clock, as_utc
 from segmint.filters.fields import (
     FieldSpec,
@@ -36,6 +38,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     Aggregate,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -47,6 +50,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
     SequenceStep,
 )
 from segmint.folding import fold
@@ -359,6 +363,22 @@ def _manual(node: ManualRef, ctx: _Context) -> bool:
     return (node.segment_id, node.kind) in set(ctx.lead.get("manual") or ())
 
 
+def _bucket(node: Bucket, ctx: _Context) -> tuple[bool, int]:
+    bucket = bucket_of(node.salt, int(ctx.lead["id"]))
+    return node.low <= bucket < node.high, bucket
+
+
+def _tenure(node: SegmentTenure, ctx: _Context) -> tuple[bool, datetime | None]:
+    """(matches, when the lead's current membership of the segment began, if it is a member).
+    A membership that began after `now` did not exist then (a sweep asks about past moments)."""
+    entered = (ctx.lead.get("segment_entered") or {}).get(node.segment_id)
+    if entered is None or as_utc(entered) > ctx.time.now:
+        return False, entered
+    boundary = ctx.time.now - timedelta(days=node.days)
+    began = as_utc(entered)
+    return (began <= boundary if node.at_least else began > boundary), entered
+
+
 def _evaluate(node: Node, ctx: _Context) -> bool:
     match node:
         case And(children):
@@ -377,6 +397,8 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _sequence(node, ctx)
         case SegmentRef():
             return _evaluate(*_stored_tree(node, ctx))
+        case SegmentTenure():
+            return _tenure(node, ctx)[0]
         case ListRef():
             return _in_list(node, ctx)
         case ManualRef():
@@ -385,6 +407,8 @@ def _evaluate(node: Node, ctx: _Context) -> bool:
             return _leads(node, ctx)[0]
         case AccountSegmentRef():
             return _in_account_segment(node, ctx)
+        case Bucket():
+            return _bucket(node, ctx)[0]
         case _:
             assert_never(node)
 
@@ -490,6 +514,18 @@ def sequence_words(node: EventSequence) -> dict[str, Any]:
     }
 
 
+def bucket_words(node: Bucket) -> dict[str, Any]:
+    """A random split's range (low included, high not) and salt."""
+    return {"type": "bucket", "low": node.low, "high": node.high, "salt": node.salt}
+
+
+def tenure_words(node: SegmentTenure) -> dict[str, Any]:
+    """Time in segment: the segment, which option (`timing`, its JSON key) and the days."""
+    timing = "for_at_least_days" if node.at_least else "entered_within_days"
+    return {"type": "segment_time", "segment_id": node.segment_id, "timing": timing,
+            "days": node.days}  # fmt: skip
+
+
 def _explain_condition(node: Condition, ctx: _Context) -> dict[str, Any]:
     result, raw = _condition(node, ctx)
     words = condition_words(node, _spec(node, ctx))
@@ -531,6 +567,9 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
                 "result": inner["result"],
                 "child": inner,
             }
+        case SegmentTenure():
+            result, entered = _tenure(node, ctx)
+            return {**tenure_words(node), "lead_value": to_jsonable(entered), "result": result}
         case ListRef(list_id):
             return {"type": "in_list", "list_id": list_id, "result": _in_list(node, ctx)}
         case ManualRef(segment_id, kind):
@@ -548,6 +587,9 @@ def _explain(node: Node, ctx: _Context) -> dict[str, Any]:
                 "result": explained is not None and explained["result"],
                 "child": explained,
             }
+        case Bucket():
+            result, bucket = _bucket(node, ctx)
+            return {**bucket_words(node), "lead_value": bucket, "result": result}
         case _:
             assert_never(node)
 

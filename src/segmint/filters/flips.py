@@ -11,6 +11,8 @@ at all. The answer for one lead can only change at a few instants:
   the events of its types;
 - a sequence's since_days S: at each first-step event's occurred_at and occurred_at + S days
   (its within_days is measured between the events, so the clock never moves it);
+- time in segment S (D days): at the moment the lead's current membership of S began and that
+  moment + D days (a membership that began after a moment did not exist at it);
 - calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
   project's local midnights.
 
@@ -42,6 +44,7 @@ from segmint.filters.to_sql import CompileContext, _operand
 from segmint.filters.tree import (
     AccountSegmentRef,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -53,9 +56,10 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
 )
 from segmint.projects import Project
-from segmint.store.tables import events, leads
+from segmint.store.tables import events, leads, segment_members
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,19 @@ class _Window:
     days: float
 
 
+@dataclass(frozen=True)
+class _Tenure:
+    """Time in a segment: flips when the membership begins and when it is D days old."""
+
+    segment_id: int
+    days: float
+
+
 class _Midnights:
     """Anything day-granular: flips only at the project's local midnights."""
 
 
-Trigger = _Rolling | _Window | _Midnights
+Trigger = _Rolling | _Window | _Tenure | _Midnights
 MIDNIGHTS = _Midnights()
 
 
@@ -136,8 +148,10 @@ def _collect(
             if stored is not None and segment_id not in inlining:
                 inner = parse_filter(stored, project)
                 _collect(inner, project, source, found, in_event, (*inlining, segment_id))
-        case ListRef() | ManualRef():
-            pass  # a static list, like manual membership, changes only by writes
+        case SegmentTenure(segment_id, days):
+            found.append(_Tenure(segment_id, float(days)))
+        case ListRef() | ManualRef() | Bucket():
+            pass  # a static list, like manual membership, changes only by writes; a bucket never
         case LeadsCondition() | AccountSegmentRef():
             # Account segments are answered live (never maintained, docs/decisions.md), and a
             # lead segment reaching one is refused as active: nothing here to sweep.
@@ -185,6 +199,11 @@ def flip_instants(
             value = PyValue(field_value(trigger.spec, lead)).view(View.INSTANT)
             if value is not None:
                 instants.update(_rolling_instants(trigger, value))
+        elif isinstance(trigger, _Tenure):
+            entered = (lead.get("segment_entered") or {}).get(trigger.segment_id)
+            if entered is not None:
+                began = as_utc(entered)
+                instants.update((began, began + timedelta(days=trigger.days)))
         elif isinstance(trigger, _Window):
             window = timedelta(days=trigger.days)
             for event in lead_events:
@@ -229,9 +248,26 @@ def candidates(
                 ),
             )
             parts.append(leads.c.id.in_(moving))
+        elif isinstance(trigger, _Tenure):
+            parts.append(leads.c.id.in_(_tenure_moving(trigger, project, start, end)))
         elif midnights(start, end, project.zone):
             return sa.true()
     return sa.or_(*parts) if parts else sa.false()
+
+
+def _tenure_moving(
+    trigger: _Tenure, project: Project, start: datetime, end: datetime
+) -> sa.Select[Any]:
+    """Members of the segment whose membership began, or turned D days old, in [start, end]."""
+    shift = timedelta(days=trigger.days)
+    c = segment_members.c
+    return sa.select(c.lead_id).where(
+        c.project_id == project.id,
+        c.segment_id == trigger.segment_id,
+        sa.or_(
+            _between(c.entered_at, start - shift, end - shift), _between(c.entered_at, start, end)
+        ),
+    )
 
 
 def around(instant: datetime, end: datetime) -> tuple[datetime, datetime]:

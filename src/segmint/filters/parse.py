@@ -7,9 +7,10 @@ stored segments inlined by `in_segment`) goes through it, so every rule is check
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final, assert_never
 
+from segmint.bucketing import BUCKETS
 from segmint.errors import Forbidden, InvalidInput
 from segmint.filters.fields import (
     FieldSpec,
@@ -28,6 +29,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     Aggregate,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -40,6 +42,7 @@ from segmint.filters.tree import (
     Or,
     Scalar,
     SegmentRef,
+    SegmentTenure,
     SequenceStep,
     Value,
 )
@@ -70,7 +73,10 @@ NODE_KEYS: Final = (
     "in_segment",
     "in_list",
     "assigned_to_me",
+    "bucket",
 )
+# Time in segment: the key of each option of `in_segment`, and whether it means "at least".
+TENURE_KEYS: Final = {"for_at_least_days": True, "entered_within_days": False}
 # What "assigned to me" reads: the one lead column that names a user.
 OWNER_FIELD: Final = "owner"
 # An account segment's filter: account fields, other account segments, and its leads.
@@ -91,6 +97,7 @@ class _Parser:
         # (segment id, JSON path, the audience the segment must have)
         self.segment_refs: list[tuple[int, str, str]] = []
         self.list_refs: list[tuple[int, str]] = []
+        self.tenure_refs: list[tuple[int, str]] = []  # segments whose membership is read
 
     def node(
         self, data: Any, path: str, depth: int, in_event: bool = False, audience: str = LEADS
@@ -108,6 +115,7 @@ class _Parser:
             "in_list",
             "in_account_segment",
             "assigned_to_me",
+            "bucket",
         ):
             raise _fail(path, f"{kind!r} is not allowed inside an event's where")
         if kind in ("and", "or", "not"):
@@ -125,6 +133,8 @@ class _Parser:
             return self.sequence(data, path, depth)
         if kind == "assigned_to_me":
             return self.assigned_to_me(data, path)
+        if kind == "bucket":
+            return _bucket(data, path)
         if kind == "leads":
             return self.account_leads(data, path, depth)
         return self.reference(kind, data, path, audience)
@@ -256,12 +266,25 @@ class _Parser:
         return SequenceStep(kind, where)
 
     def reference(self, kind: str, data: dict[str, Any], path: str, audience: str) -> Node:
-        _only_keys(data, (kind,), path)
+        # Time in segment reads a lead segment's maintained membership: lead filters only.
+        timed = TENURE_KEYS if kind == "in_segment" and audience == LEADS else ()
+        _only_keys(data, (kind, *timed), path)
         ref = data[kind]
         if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= 2**62:
             raise _fail(f"{path}.{kind}", "expected a positive integer id")
         if kind == "in_segment":
             self.segment_refs.append((ref, f"{path}.{kind}", audience))
+            tenure = [key for key in TENURE_KEYS if key in data]
+            if len(tenure) > 1:
+                raise _fail(path, "give for_at_least_days or entered_within_days, not both")
+            if tenure:
+                self.tenure_refs.append((ref, f"{path}.{kind}"))
+                days = _count(data, tenure[0], path, 1, default=None, top=MAX_DAYS)
+                if days is None:
+                    raise _fail(
+                        f"{path}.{tenure[0]}", f"expected a whole number from 1 to {MAX_DAYS}"
+                    )
+                return SegmentTenure(ref, days, TENURE_KEYS[tenure[0]])
             return SegmentRef(ref)
         if kind == "in_account_segment":
             self.segment_refs.append((ref, f"{path}.{kind}", ACCOUNTS))
@@ -349,6 +372,25 @@ def _distinct_events(data: dict[str, Any], path: str) -> DistinctEvents:
                 f"{path}.distinct_events", f"at most the number of types listed ({len(types)})"
             )
     return DistinctEvents(count, within, types)
+
+
+def _bucket(data: dict[str, Any], path: str) -> Bucket:
+    """`{"bucket": [LOW, HIGH], "salt": TEXT}`: 0 <= LOW < HIGH <= 100 (HIGH excluded)."""
+    _only_keys(data, ("bucket", "salt"), path)
+    bounds = data["bucket"]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise _fail(f"{path}.bucket", "expected [low, high]")
+    for i, bound in enumerate(bounds):
+        if isinstance(bound, bool) or not isinstance(bound, int) or not 0 <= bound <= BUCKETS:
+            raise _fail(f"{path}.bucket[{i}]", f"expected a whole number from 0 to {BUCKETS}")
+    low, high = bounds
+    if low >= high:
+        raise _fail(f"{path}.bucket", "expected low < high (the high bucket is not included)")
+    salt = data.get("salt", "")
+    # The salt is hashed exactly as given (spaces and case count): it is not folded like text.
+    if not isinstance(salt, str) or len(salt) > 100 or not is_storable(salt):
+        raise _fail(f"{path}.salt", "expected a string of at most 100 characters")
+    return Bucket(low, high, salt)
 
 
 def _only_keys(data: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -694,6 +736,7 @@ def check_references(
     lists: list[tuple[int, str]],
     source: SegmentSource,
     segment_id: int | None,
+    tenure: Sequence[tuple[int, str]] = (),
 ) -> None:
     for ref, path, audience in refs:
         if ref == segment_id:
@@ -711,6 +754,12 @@ def check_references(
     for ref, path in lists:
         if not source.has_list(ref):
             raise _fail(path, f"unknown list {ref}")
+    for ref, path in tenure:
+        if not source.is_active(ref):
+            raise _fail(
+                path,
+                f"segment {ref} is not active: time in segment reads a maintained membership",
+            )
 
 
 def parse_filter(
@@ -741,7 +790,9 @@ def parse_filter(
     except RecursionError:
         raise _fail(path, "too deeply nested") from None
     if segments is not None:
-        check_references(parser.segment_refs, parser.list_refs, segments, segment_id)
+        check_references(
+            parser.segment_refs, parser.list_refs, segments, segment_id, parser.tenure_refs
+        )
     return node
 
 
@@ -824,8 +875,13 @@ def to_json(node: Node) -> dict[str, Any]:
             return _sequence_json(node)
         case SegmentRef(segment_id):
             return {"in_segment": segment_id}
+        case SegmentTenure(segment_id, days, at_least):
+            key = next(k for k, means in TENURE_KEYS.items() if means == at_least)
+            return {"in_segment": segment_id, key: days}
         case ListRef(list_id):
             return {"in_list": list_id}
+        case Bucket(low, high, salt):
+            return {"bucket": [low, high], **({"salt": salt} if salt else {})}
         case ManualRef():
             raise ValueError("manual membership is not part of a filter and has no JSON")
         case LeadsCondition():

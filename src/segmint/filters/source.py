@@ -28,6 +28,10 @@ class SegmentSource(Protocol):
         is no such segment: that is reported as unknown, not as forbidden)."""
         ...
 
+    def is_active(self, segment_id: int) -> bool:
+        """Whether the segment keeps a maintained membership (what time in segment reads)."""
+        ...
+
 
 class MemorySegmentSource:
     """Filters and lists held in memory (tests, previews of unsaved segments)."""
@@ -38,11 +42,13 @@ class MemorySegmentSource:
         list_ids: frozenset[int] = frozenset(),
         manual: Mapping[int, frozenset[str]] | None = None,
         audiences: Mapping[int, str] | None = None,
+        inactive: frozenset[int] = frozenset(),
     ) -> None:
         self._audiences = dict(audiences or {})
         self._filters = dict(filters or {})
         self._lists = list_ids
         self._manual = dict(manual or {})
+        self._inactive = inactive
 
     def get_filter(self, segment_id: int) -> Any | None:
         return self._filters.get(segment_id)
@@ -60,6 +66,9 @@ class MemorySegmentSource:
 
     def may_read(self, segment_id: int) -> bool:
         return True
+
+    def is_active(self, segment_id: int) -> bool:
+        return segment_id not in self._inactive
 
 
 class CachingSegmentSource:
@@ -91,3 +100,6 @@ class CachingSegmentSource:
 
     def may_read(self, segment_id: int) -> bool:
         return self._inner.may_read(segment_id)
+
+    def is_active(self, segment_id: int) -> bool:
+        return self._inner.is_active(segment_id)

@@ -25,6 +25,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     Aggregate,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -37,6 +38,7 @@ from segmint.filters.tree import (
     Or,
     Scalar,
     SegmentRef,
+    SegmentTenure,
     Value,
 )
 from segmint.projects import Project
@@ -151,13 +153,23 @@ class _ToJson(Transformer[Token, Any]):
         return {"or": [children[-1]]}
 
     def segment_ref(self, children: list[Any]) -> Any:
-        return {"in_segment": _number(children[-1])}
+        return {"in_segment": _number(children[2])}
+
+    def segment_for(self, children: list[Any]) -> Any:
+        return {"in_segment": _number(children[2]), "for_at_least_days": children[-1]}
+
+    def segment_entered(self, children: list[Any]) -> Any:
+        return {"in_segment": _number(children[2]), "entered_within_days": children[-1]}
 
     def list_ref(self, children: list[Any]) -> Any:
         return {"in_list": _number(children[-1])}
 
     def assigned_to_me(self, _children: list[Any]) -> Any:
         return {"assigned_to_me": True}
+
+    def bucket(self, children: list[Any]) -> Any:
+        low, high, *salt = (c for c in children if not isinstance(c, Token))
+        return {"bucket": [low, high], **({"salt": salt[0]} if salt else {})}
 
     def with_value(self, children: list[Any]) -> Any:
         return {"field": children[0], "op": _operator(_words(children)), "value": children[-1]}
@@ -489,8 +501,13 @@ def to_text(node: Node) -> str:
             return _sequence(node)
         case SegmentRef(segment_id):
             return f"in segment {segment_id}"
+        case SegmentTenure(segment_id, days, at_least):
+            timing = "for at least" if at_least else "entered within"
+            return f"in segment {segment_id} {timing} {days} days"
         case ListRef(list_id):
             return f"in list {list_id}"
+        case Bucket(low, high, salt):
+            return f"bucket {low} to {high}" + (f" salt {_scalar(salt)}" if salt else "")
         case ManualRef():
             raise ValueError("manual membership is not part of a filter and has no text")
         case LeadsCondition():

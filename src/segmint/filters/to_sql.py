@@ -18,6 +18,7 @@ from typing import Any, assert_never
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from segmint.bucketing import BUCKETS
 from segmint.filters.dialects import Dialect, dialect_for
 from segmint.filters.fields import (
     FieldSpec,
@@ -37,6 +38,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     Aggregate,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -48,6 +50,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
     SequenceStep,
 )
 from segmint.projects import Project
@@ -59,6 +62,7 @@ from segmint.store.tables import (
     leads,
     list_members,
     manual_members,
+    segment_members,
 )
 
 Expr = ColumnElement[Any]
@@ -531,6 +535,21 @@ def _in_account_segment(node: AccountSegmentRef, ctx: CompileContext) -> Predica
     return sa.and_(leads.c.account_id.is_not(None), leads.c.account_id.in_(members))
 
 
+def _tenure(node: SegmentTenure, ctx: CompileContext) -> Predicate:
+    """Members of the segment's maintained membership whose current membership began at least /
+    within `days` days before now (and not after now: see evaluate._tenure)."""
+    c = segment_members.c
+    now = ctx.time.now
+    boundary = now - timedelta(days=node.days)
+    began = [c.entered_at <= boundary] if node.at_least else [c.entered_at > boundary]
+    members = sa.select(c.lead_id).where(
+        c.project_id == ctx.project.id, c.segment_id == node.segment_id, c.entered_at <= now, *began
+    )
+    if ctx.lead_ids is not None:
+        members = members.where(one_of(c.lead_id, ctx.lead_ids, ctx.dialect.name))
+    return leads.c.id.in_(members)
+
+
 def _list(node: ListRef, ctx: CompileContext) -> Predicate:
     members = sa.select(list_members.c.lead_id).where(
         list_members.c.project_id == ctx.project.id, list_members.c.list_id == node.list_id
@@ -548,6 +567,14 @@ def _manual(node: ManualRef, ctx: CompileContext) -> Predicate:
     if ctx.lead_ids is not None:
         chosen = chosen.where(one_of(c.lead_id, ctx.lead_ids, ctx.dialect.name))
     return leads.c.id.in_(chosen)
+
+
+def _bucket(node: Bucket, ctx: CompileContext) -> Predicate:
+    """low <= bucket < high with the bucket written once (a second copy would hash every lead
+    twice): the distance from low around the circle of 100 buckets is below high - low. Never
+    null (an id is not), so two-valued under a NOT as it is."""
+    bucket = ctx.dialect.bucket(node.salt, leads.c.id)
+    return (bucket + (BUCKETS - node.low)) % BUCKETS < node.high - node.low
 
 
 def compile_node(node: Node, ctx: CompileContext) -> Predicate:
@@ -569,6 +596,8 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _sequence(node, ctx)
         case SegmentRef():
             return _segment(node, ctx)
+        case SegmentTenure():
+            return _tenure(node, ctx)
         case ListRef():
             return _list(node, ctx)
         case ManualRef():
@@ -577,6 +606,8 @@ def compile_node(node: Node, ctx: CompileContext) -> Predicate:
             return _account_leads(node, ctx)
         case AccountSegmentRef():
             return _in_account_segment(node, ctx)
+        case Bucket():
+            return _bucket(node, ctx)
         case _:
             assert_never(node)
 

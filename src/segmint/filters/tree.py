@@ -97,8 +97,28 @@ class SegmentRef:
 
 
 @dataclass(frozen=True)
+class SegmentTenure:
+    """Time in segment: a member of segment `segment_id` (its maintained membership, not its
+    filter) whose current membership began at least `days` days ago (`at_least`, JSON
+    "for_at_least_days") or within the last `days` days (JSON "entered_within_days")."""
+
+    segment_id: int
+    days: int
+    at_least: bool
+
+
+@dataclass(frozen=True)
 class ListRef:
     list_id: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A random split: the lead's bucket (0-99, segmint.bucketing) is in [low, high)."""
+
+    low: int
+    high: int
+    salt: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,8 +168,10 @@ Node: TypeAlias = (
     | DistinctEvents
     | EventSequence
     | SegmentRef
+    | SegmentTenure
     | ListRef
     | ManualRef
     | LeadsCondition
     | AccountSegmentRef
+    | Bucket
 )

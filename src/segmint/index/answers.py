@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from segmint.bucketing import buckets_of
 from segmint.filters.fields import FieldSpec
 from segmint.filters.operators import Operator
 from segmint.filters.timing import TimeContext
@@ -31,6 +32,7 @@ from segmint.index.vectors import BoolArray, DictionaryOperand
 
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
 MAX_BYTES: Final = 8 * 1024 * 1024
+MAX_SALTS: Final = 8  # random splits' buckets kept: a byte per lead each
 
 
 @dataclass
@@ -46,6 +48,7 @@ class AnswerCache:
         self._max_bytes = max_bytes
         self._min_values = min_values
         self._counts: dict[int, _Counts] = {}
+        self._buckets: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._bytes = 0
 
     def per_value(
@@ -103,8 +106,23 @@ class AnswerCache:
         self._counts[code] = kept
         return _padded(kept.counts, leads)[:leads]
 
+    def buckets(self, salt: str, lead_ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Each lead row's random-split bucket for a salt (`lead_ids`: the id of every row).
+        A row's id never changes and rows are only appended, so the buckets are hashed once
+        per salt and extended with the rows added since; the last few salts are kept."""
+        kept = self._buckets.pop(salt, None)
+        if kept is None or len(kept) > len(lead_ids):
+            kept = buckets_of(salt, lead_ids)
+        elif len(kept) < len(lead_ids):
+            kept = np.concatenate((kept, buckets_of(salt, lead_ids[len(kept) :])))
+        self._buckets[salt] = kept
+        while len(self._buckets) > MAX_SALTS:
+            self._buckets.popitem(last=False)
+        return kept
+
     def nbytes(self) -> int:
-        return self._bytes + sum(kept.counts.nbytes for kept in self._counts.values())
+        counts = sum(kept.counts.nbytes for kept in self._counts.values())
+        return self._bytes + counts + sum(kept.nbytes for kept in self._buckets.values())
 
 
 @dataclass

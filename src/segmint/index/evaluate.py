@@ -31,6 +31,7 @@ from segmint.filters.tree import (
     AccountSegmentRef,
     Aggregate,
     And,
+    Bucket,
     Condition,
     DistinctEvents,
     EventCondition,
@@ -42,6 +43,7 @@ from segmint.filters.tree import (
     Not,
     Or,
     SegmentRef,
+    SegmentTenure,
     SequenceStep,
 )
 from segmint.index.answers import AnswerCache
@@ -72,6 +74,13 @@ def _json_number(raw: Any) -> float:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return float(raw)
     return float("nan")
+
+
+class NotIndexed(Declined):
+    """A filter the index does not answer (yet): SQL answers it instead, and the index is fine.
+
+    Time in segment reads the maintained membership of another segment (`segment_members` and
+    when each membership began), which the index does not hold or follow."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,8 @@ class Walk:
                 return self._sized(self._picked(self._sequence(node), rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
+            case SegmentTenure():
+                raise NotIndexed("time in segment is answered by SQL")
             case ListRef(list_id):
                 return self._picked(self.members(("list", list_id)), rows)
             case ManualRef(segment_id, kind):
@@ -129,6 +140,10 @@ class Walk:
                 return self._in_account_segment(node, rows)
             case LeadsCondition():
                 raise InvalidInput("a 'leads' node belongs to an account segment's filter")
+            case Bucket(low, high, salt):
+                buckets = self.answers.buckets(salt, self.leads.ids.ids.live)
+                picked = self._picked(buckets, rows)
+                return self._sized((picked >= low) & (picked < high), rows)
             case _:
                 assert_never(node)
 
@@ -253,6 +268,8 @@ class Walk:
                 EventCondition()
                 | DistinctEvents()
                 | EventSequence()
+                | SegmentTenure()
+                | Bucket()
                 | ListRef()
                 | ManualRef()
                 | AccountSegmentRef()
@@ -548,10 +565,12 @@ class Walk:
                 | DistinctEvents()
                 | EventSequence()
                 | SegmentRef()
+                | SegmentTenure()
                 | ListRef()
                 | ManualRef()
                 | LeadsCondition()
                 | AccountSegmentRef()
+                | Bucket()
             ):
                 raise InvalidInput("an event's where holds conditions on its metadata only")
             case _:

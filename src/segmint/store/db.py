@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine, make_url
 
+from segmint.bucketing import bucket_of
 from segmint.folding import fold
 
 DEFAULT_DATABASE_URL = "sqlite:///./segmint.db"
@@ -50,6 +51,8 @@ def local_date(stored: str | None, zone: str) -> str | None:
 def _tune_sqlite(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.create_function("segmint_fold", 1, fold, deterministic=True)
     dbapi_conn.create_function("segmint_local_date", 2, local_date, deterministic=True)
+    # SQLite has no SHA-256: the random split's bucket is Python's, registered like the fold.
+    dbapi_conn.create_function("segmint_bucket", 2, bucket_of, deterministic=True)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")

@@ -40,10 +40,18 @@ function fromJson(data) {
     return { kind: "distinct", negated: false, count: data.distinct_events,
       within_days: data.within_days ?? null, types: data.types ? [...data.types] : [] };
   }
-  if ("in_segment" in data) return { kind: "segment", negated: false, id: data.in_segment };
+  if ("in_segment" in data) {
+    // time in segment: at most one of the two options (the API refuses both)
+    const timing = SEGMENT_TIMINGS.find((key) => key in data) || null;
+    return { kind: "segment", negated: false, id: data.in_segment, timing, days: timing ? data[timing] : 14 };
+  }
+  if ("bucket" in data) {
+    return { kind: "bucket", negated: false, low: data.bucket[0], high: data.bucket[1], salt: data.salt ?? "" };
+  }
   if ("in_list" in data) return { kind: "list", negated: false, id: data.in_list };
   return { kind: "condition", negated: false, field: data.field, op: data.op, value: data.value };
 }
+const SEGMENT_TIMINGS = ["for_at_least_days", "entered_within_days"];
 const EVENT_PREFIX = "event:";  // a field picker's Events entries: "event:page_view"
 const newEvent = (type) => ({ kind: "event", negated: false, event: type, performed: true, min_count: 1,
   max_count: null, within_days: 30, where: null });
@@ -94,6 +102,10 @@ function toJson(node, path, paths) {
     if (node.since_days !== null && node.since_days !== "") data.since_days = node.since_days;
   } else if (node.kind === "segment") {
     data = { in_segment: node.id };
+    if (node.timing) data[node.timing] = node.days;
+  } else if (node.kind === "bucket") {
+    data = { bucket: [node.low, node.high] };
+    if (node.salt) data.salt = node.salt;
   } else if (node.kind === "list") {
     data = { in_list: node.id };
   } else {
@@ -540,7 +552,42 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       : node.kind === "segment" ? "is in segment" : "is in list";
     const row = el("div", { class: "rule", role: "group", "aria-label": "Reference" },
       notToggle(node, "reference"), words, select,
+      node.kind === "segment" && scope !== "accounts" ? segmentTiming(node) : null,
       audience === "accounts" ? null : rowCount(), removeButton(parent, node, "reference"));
+    rows.set(node, row);
+    return row;
+  }
+
+  // Time in segment: "(now)", "for at least N days", "entered within N days".
+  function segmentTiming(node) {
+    const timing = el("select", { "aria-label": "Time in segment" },
+      el("option", { value: "", selected: !node.timing }, "now"),
+      el("option", { value: "for_at_least_days", selected: node.timing === "for_at_least_days" }, "for at least"),
+      el("option", { value: "entered_within_days", selected: node.timing === "entered_within_days" }, "entered within the last"));
+    const days = el("input", { type: "number", min: 0, value: node.days ?? "", "aria-label": "Days in segment",
+      style: "width:5rem", hidden: !node.timing });
+    timing.addEventListener("change", () => {
+      node.timing = timing.value || null;
+      if (node.timing && (node.days === null || node.days === undefined)) node.days = 14;
+      redraw();
+    });
+    days.addEventListener("input", () => { node.days = days.value === "" ? null : Number(days.value); changed(); });
+    return [timing, days, node.timing ? "days" : null];
+  }
+
+  // A random split: the lead's bucket (0-99, a hash of the salt and its id) in [from, to).
+  function bucketRow(node, parent) {
+    const number = (key, label) => {
+      const input = el("input", { type: "number", min: 0, max: 100, step: 1, value: node[key], "aria-label": label, style: "width:4.5rem" });
+      input.addEventListener("input", () => { node[key] = input.value === "" ? null : Number(input.value); changed(); });
+      return input;
+    };
+    const salt = el("input", { type: "text", value: node.salt, placeholder: "(none)", "aria-label": "Split salt", style: "width:9rem" });
+    salt.addEventListener("input", () => { node.salt = salt.value; changed(); });
+    const row = el("div", { class: "rule", role: "group", "aria-label": "Random split" },
+      notToggle(node, "random split"), "random bucket from", number("low", "Bucket from (included)"),
+      "to", number("high", "Bucket to (not included)"), "of 100, salt", salt,
+      rowCount(), removeButton(parent, node, "random split"));
     rows.set(node, row);
     return row;
   }
@@ -586,7 +633,9 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
         el("button", { type: "button", onclick: add(newDistinct) }, "+ Event types"),
         el("button", { type: "button", onclick: add(() => newSequence(vocabulary.event_types)) }, "+ Sequence"),
         el("button", { type: "button", disabled: !vocabulary.segments.length, onclick: add(() => ({ kind: "segment", negated: false, id: vocabulary.segments[0]?.id })) }, "+ Segment"),
-        el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"));
+        el("button", { type: "button", disabled: !vocabulary.lists.length, onclick: add(() => ({ kind: "list", negated: false, id: vocabulary.lists[0]?.id })) }, "+ List"),
+        el("button", { type: "button", title: "A random split: each lead's bucket 0-99 is fixed by its id and the salt",
+          onclick: add(() => ({ kind: "bucket", negated: false, low: 0, high: 50, salt: "" })) }, "+ Split"));
       if (accountSegments.length) {
         buttons.push(el("button", { type: "button", onclick: add(() => ({ kind: "account_segment", negated: false, id: accountSegments[0].id })) }, "+ Account segment"));
       }
@@ -600,6 +649,7 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       if (child.kind === "leads") return leadsRow(child, group);
       if (child.kind === "distinct") return distinctRow(child, group);
       if (child.kind === "sequence") return sequenceRow(child, group);
+      if (child.kind === "bucket") return bucketRow(child, group);
       if (["segment", "list", "account_segment"].includes(child.kind)) return referenceRow(child, group, scope);
       return conditionRow(child, group, inEvent, scope);
     });

@@ -204,6 +204,18 @@ function sequenceWords(node) {
   return `Did ${steps}${windows.length ? ` (${windows.join(", ")})` : ""}`;
 }
 
+// A random split's range in words: buckets low..high-1 of 100, and its salt when it has one.
+function bucketWords(node) {
+  const salt = node.salt ? ` (salt “${node.salt}”)` : "";
+  return `In random bucket ${fmtNumber(node.low)}–${fmtNumber(node.high - 1)} of 0–99${salt}`;
+}
+
+// Time in segment: "In segment X for at least 14 days" / "entered within the last 7 days".
+function segmentTimeWords(node) {
+  const days = `${fmtNumber(node.days)} day${node.days === 1 ? "" : "s"}`;
+  return node.timing === "for_at_least_days" ? ` for at least ${days}` : `, entered within the last ${days}`;
+}
+
 function whyTree(node) {
   const mark = el("span", { class: node.result ? "yes" : "no", "aria-label": node.result ? "true" : "false" },
     node.result ? " ✓" : " ✗");
@@ -233,6 +245,11 @@ function whyTree(node) {
       return el("li", {}, `${leadsWords(node)} matching: `, el("strong", {}, `${fmtNumber(node.count)} do`), mark);
     case "manual":
       return el("li", {}, node.kind === "include" ? "Included by hand" : "Excluded by hand", mark);
+    case "bucket":
+      return el("li", {}, `${bucketWords(node)}: `, el("strong", {}, `bucket ${node.lead_value}`), mark);
+    case "segment_time":
+      return el("li", {}, "In segment ", referenceLink(node), segmentTimeWords(node), ": ",
+        el("strong", {}, node.lead_value ? `member since ${readable(node.lead_value)}` : "not a member"), mark);
     default:
       return el("li", {}, "In list ", referenceLink(node), mark);
   }
@@ -268,6 +285,10 @@ function describeTree(node) {
     case "sequence":
       return el("li", {}, sequenceWords(node), el("ul", {}, node.steps.filter((step) => step.where).map((step) =>
         el("li", {}, `each ${step.event} where`, el("ul", {}, describeTree(step.where))))));
+    case "bucket":
+      return el("li", {}, bucketWords(node));
+    case "segment_time":
+      return el("li", {}, "In segment ", referenceLink(node), segmentTimeWords(node));
     default:
       return el("li", {}, node.type === "in_segment" ? "In segment " : "In list ", referenceLink(node));
   }
