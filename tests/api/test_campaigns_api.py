@@ -293,6 +293,9 @@ def test_a_triggered_campaign_over_http(
     bad = api.patch(f"campaigns/{campaign}", json={"trigger": {**trigger, "cap": {"max": 0}}})
     assert bad.status_code == 422 and error_of(bad)["path"].startswith("trigger.cap")
     api.patch(f"segments/{segment}", json={"active": False})
+    shown = api.get(f"campaigns/{campaign}").json()
+    assert shown["status"] == "error"
+    assert "trigger.segment_id" in [p["path"] for p in shown["problems"]]
     bad = api.patch(f"campaigns/{campaign}", json={"trigger": trigger})
     assert bad.status_code == 422 and error_of(bad)["path"] == "trigger.segment_id"
     removed = api.patch(f"campaigns/{campaign}", json={"trigger": None})

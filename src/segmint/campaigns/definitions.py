@@ -364,8 +364,9 @@ def _values(
         values["trigger"] = check_trigger(conn, project, data.get("trigger"), reader)
     if current is None or "targeting" in data:
         given = data.get("targeting")
-        if given is None and values.get("trigger"):  # a triggered campaign's own segment
-            given = {"include_segments": [values["trigger"]["segment_id"]]}
+        trigger = values.get("trigger") or (current.trigger if current else None)
+        if trigger and _includes_nothing(given):  # a triggered campaign's own segment
+            given = {**(given or {}), "include_segments": [trigger["segment_id"]]}
         targeting = check_targeting(conn, project, given, reader)
         values.update(targeting.public())
     if current is None or "channel" in data:
@@ -397,6 +398,15 @@ def _values(
             raise InvalidInput(f"expected one of {', '.join(SETTABLE_STATES)}", "state")
         values["state"] = state
     return values
+
+
+def _includes_nothing(targeting: Any) -> bool:
+    """Targeting absent, or including no segment and no list (a form left empty)."""
+    if targeting is None:
+        return True
+    if not isinstance(targeting, Mapping):
+        return False
+    return not targeting.get("include_segments") and not targeting.get("include_lists")
 
 
 def _check_trigger_schedule(row: Mapping[str, Any]) -> None:

@@ -50,6 +50,7 @@ def _public(
 ) -> dict[str, Any]:
     targeting = Targeting.of(row)
     found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
+    found += audience.trigger_problems(catalog, row.trigger)
     return {
         **{name: getattr(row, name) for name in _PLAIN},
         "status": audience.status(row.state, found),
