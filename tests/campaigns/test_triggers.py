@@ -244,6 +244,17 @@ def test_a_paused_campaign_keeps_its_sends_until_resumed(
         )
     deliver(db, clock)
     assert mails_to(smtp, "ann") == 1
+    # Back to draft, or the trigger removed: sends still waiting are dropped.
+    with db.begin() as conn:
+        definitions.update_campaign(
+            conn, project, owner, campaign, {"trigger": {"on": "enter", "segment_id": segment,
+            "delay_minutes": 5}}, clock.now()
+        )  # fmt: skip
+    set_status(db, project, clock, ["bob"], "new")
+    assert sends(db, campaign)[-1] == ("pending", None)
+    with db.begin() as conn:
+        definitions.update_campaign(conn, project, owner, campaign, {"state": "draft"}, clock.now())
+    assert ("pending", None) not in sends(db, campaign)
 
 
 def test_two_workers_send_each_entry_exactly_once(

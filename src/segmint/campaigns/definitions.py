@@ -26,7 +26,7 @@ from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
 from segmint.store.rows import CampaignWithCreator
-from segmint.store.tables import campaigns, lists, segments, users
+from segmint.store.tables import campaign_trigger_sends, campaigns, lists, segments, users
 
 STATES = ("draft", "scheduled", "paused", "finished")
 SETTABLE_STATES = ("draft", "scheduled", "paused")
@@ -497,6 +497,19 @@ def update_campaign(
         campaigns.update()
         .where(campaigns.c.project_id == project.id, campaigns.c.id == campaign_id)
         .values(updated_at=now, **values)
+    )
+    if not merged.get("trigger") or merged["state"] == "draft":
+        _drop_pending_sends(conn, project, campaign_id)
+
+
+def _drop_pending_sends(conn: sa.Connection, project: Project, campaign_id: int) -> None:
+    """A trigger removed, or its campaign back to draft: the sends still waiting are dropped
+    (a paused campaign keeps them for when it resumes)."""
+    s = campaign_trigger_sends.c
+    conn.execute(
+        campaign_trigger_sends.delete().where(
+            s.project_id == project.id, s.campaign_id == campaign_id, s.state == "pending"
+        )
     )
 
 

@@ -83,7 +83,9 @@ def decide_batch(conn: sa.Connection, project: Project, campaign_id: int, now: d
     campaign = conn.execute(
         sa.select(campaigns)
         .where(campaigns.c.project_id == project.id, campaigns.c.id == campaign_id)
-        .with_for_update()  # serialises this campaign's triggered runs (and their moments)
+        # Serialises this campaign's triggered runs (and their moments). NO KEY UPDATE: the
+        # membership writers queueing sends (a foreign key to this row) need not wait for it.
+        .with_for_update(key_share=True)
     ).first()
     if campaign is None or campaign.state != "scheduled" or not campaign.trigger:
         return 0
