@@ -33,6 +33,7 @@ ALLOWED = {
     ("delivery", "_claim"): "webhook delivery leases webhooks with changes waiting",
     ("sender", "_claim_run"): "campaign senders lease runs that are due",
     ("runs", "schedule_due"): "the scheduler finds campaigns whose moment has come",
+    ("triggers", "_due_campaigns"): "the worker finds campaigns with triggered sends due",
     ("sender", "_claim"): "a claim names recipient rows by id within one project's run",
     ("loading", "_pg_event_arrays"): "the index's build asks the events table's size in "
     "blocks (no rows), then reads each slice of it for one project",

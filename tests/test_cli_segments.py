@@ -288,3 +288,28 @@ def test_overlap_prints_each_region(db: Engine, db_url: str, project: Project) -
     assert code == 1 and "audiences[1]: 'team:4' is not a segment id" in err
     code, _, err = _run(db_url, "segments", "overlap", new, "list:999999")
     assert code == 1 and "no list 999999" in err
+
+
+def test_scores_prints_the_trend_and_a_before_after_comparison(
+    db: Engine, db_url: str, project: Project
+) -> None:
+    import json
+
+    from segmint.worker.loop import Worker
+
+    _seed(db, project)
+    code, out, err = _run(db_url, "segments", "create", "New", "--where", 'status = "new"')
+    assert code == 0, err
+    segment_id = out.splitlines()[-1]
+    Worker(db).drain()
+    code, out, err = _run(db_url, "segments", "scores", segment_id, "--days", "2")
+    assert code == 0, err
+    trend = json.loads(out)
+    assert len(trend) == 2 and trend[-1]["member_count"] == 2
+    code, out, err = _run(
+        db_url, "segments", "scores", segment_id, "--at", "2020-01-01", "--after-days", "7"
+    )
+    assert code == 0, err
+    assert json.loads(out)["members"] == 2
+    code, out, err = _run(db_url, "segments", "scores", segment_id, "--at", "soon")
+    assert code != 0 and "--at" in err

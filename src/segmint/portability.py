@@ -5,11 +5,13 @@ the order rows depend on each other: accounts before leads, leads before events,
 before lists and campaigns, runs before recipients. Rows keep every column but their ids:
 importing gives them new ids (the target database has its own sequences) and rewrites every
 reference, in columns (`lead_id`, `segment_id`, ...) and inside stored JSON (`in_segment` and
-`in_list` in filters, a campaign's targeting). Users are referred to by email and matched in the
-target organization. Derived state is copied as it is (scores, levels, maintained membership,
-history), so the imported project is the same project, not a recomputation of it.
+`in_list` in filters, a campaign's targeting and trigger). Users are referred to by email and
+matched in the target organization. Derived state is copied as it is (scores, levels,
+maintained membership, history), so the imported project is the same project, not a
+recomputation of it.
 
-Left out: delivery queues and logs (webhook_queue, webhook_attempts) and the outbox, which
+Left out: delivery queues and logs (webhook_queue, webhook_attempts, campaign_trigger_sends:
+an imported triggered campaign sends on the entries that follow) and the outbox, which
 describe work in flight rather than the project; event counters, which the events' own
 triggers rebuild.
 """
@@ -299,6 +301,10 @@ def _imported(
             ("exclude_lists", "lists"),
         ):
             values[name] = [ids.of(target).get(i, i) for i in values[name]]
+        trigger = values.get("trigger")
+        if isinstance(trigger, dict) and isinstance(trigger.get("segment_id"), int):
+            segment_id = ids.of("segments").get(trigger["segment_id"], trigger["segment_id"])
+            values["trigger"] = {**trigger, "segment_id": segment_id}
     return values
 
 

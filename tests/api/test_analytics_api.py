@@ -205,3 +205,45 @@ def test_openapi_documents_the_response_with_an_example(timed: Api) -> None:
     assert {p["name"] for p in operation["parameters"]} >= {"days", "segment_id", "project"}
     schema = spec["components"]["schemas"]["SegmentAnalytics"]
     assert schema["examples"][0]["daily"][0]["day"] == "2026-11-21"
+
+
+def test_score_trend_and_before_after_from_the_score_history(
+    timed: Api, db: Engine, clock: FrozenClock
+) -> None:
+    from segmint.store.tables import score_history
+
+    ann = _lead(timed, "ann@x.test", "new", 0)
+    segment = timed.post("segments", json={"name": "Open", "filter": NEW_OR_QUALIFIED}).json()
+    Worker(db, clock).drain()
+    with db.begin() as conn:  # Ann's score as scoring records it: 10, then 40 two days later
+        for at, score in ((START + timedelta(hours=1), 10.0), (START + timedelta(days=2), 40.0)):
+            conn.execute(
+                score_history.insert().values(
+                    project_id=timed.project.id, lead_id=ann, at=at, score=score
+                )
+            )
+    clock.advance(timedelta(days=3))
+    trend = timed.get(f"segments/{segment['id']}/analytics/scores", params={"days": 4})
+    assert trend.status_code == 200, trend.text
+    assert trend.json()["timezone"] == "Asia/Tokyo"
+    # Tokyo days: Ann entered on 1 Nov 21:00 local; 10 from 22:00; 40 from 3 Nov 21:00.
+    assert [(d["day"], d["member_count"], d["avg_score"]) for d in trend.json()["days"]] == [
+        ("2026-11-01", 1, 10.0),
+        ("2026-11-02", 1, 10.0),
+        ("2026-11-03", 1, 40.0),
+        ("2026-11-04", 1, 40.0),
+    ]
+    url = f"segments/{segment['id']}/analytics/before-after"
+    found = timed.get(url, params={"at": "2026-11-02", "after_days": 2})
+    assert found.status_code == 200, found.text
+    assert {k: found.json()[k] for k in ("members", "avg_before", "avg_after", "change")} == {
+        "members": 1,
+        "avg_before": 10.0,
+        "avg_after": 40.0,
+        "change": 30.0,
+    }
+    assert found.json()["at"].startswith("2026-11-01T15:00:00")  # Tokyo midnight, in UTC
+    bad = timed.get(url, params={"at": "yesterday"})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "at"
+    bad = timed.get(url, params={"at": "2026-11-02", "after_days": 30})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "at"

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import Engine
 
-from segmint.campaigns.sender import Sender
+from segmint.campaigns.sender import Sender, run_campaigns_due
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 from tests.smtp import SmtpServer
 
@@ -261,3 +262,41 @@ def test_deleting_a_targeted_segment_needs_force(api: Api, ready: dict[str, int]
     assert broken["status"] == "error"
     assert broken["problems"][0]["path"] == "targeting.include_segments[0]"
     assert "target audience missing" in broken["problems"][0]["message"]
+
+
+def test_a_triggered_campaign_over_http(
+    db: Engine, api: Api, ready: dict[str, int], smtp: SmtpServer
+) -> None:
+    Worker(db).drain()  # the segment's first members: before the trigger, so not sent
+    segment = ready["segment"]
+    trigger = {"on": "enter", "segment_id": segment, "delay_minutes": 0, "cap": None}
+    created = api.post(
+        "campaigns",
+        json={"name": "On entry", "subject": "Hi", "body": "Hello", "trigger": trigger},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["trigger"] == {**trigger, "only_if_still_member": True}
+    assert body["targeting"]["include_segments"] == [segment]  # the trigger's own segment
+    assert body["pending_sends"] == 0
+    campaign = body["id"]
+    assert api.patch(f"campaigns/{campaign}", json={"state": "scheduled"}).status_code == 200
+    lead = {"email": "dee@d.test", "first_name": "Dee", "status": "new"}
+    assert api.post("leads/bulk", json={"leads": [lead]}).status_code == 200
+    Worker(db).drain()  # the entry is recorded, and its send queued
+    assert api.get(f"campaigns/{campaign}").json()["pending_sends"] == 1
+    run_campaigns_due(db)
+    listed = api.get(f"campaigns/{campaign}/runs").json()["items"]
+    assert [(r["kind"], r["sent"], r["skipped_capped"]) for r in listed] == [("trigger", 1, 0)]
+    assert smtp.inbox.addresses() == ["dee@d.test"]
+    # A trigger on an inactive segment, or with a bad cap, is a 422 naming the path.
+    bad = api.patch(f"campaigns/{campaign}", json={"trigger": {**trigger, "cap": {"max": 0}}})
+    assert bad.status_code == 422 and error_of(bad)["path"].startswith("trigger.cap")
+    api.patch(f"segments/{segment}", json={"active": False})
+    shown = api.get(f"campaigns/{campaign}").json()
+    assert shown["status"] == "error"
+    assert "trigger.segment_id" in [p["path"] for p in shown["problems"]]
+    bad = api.patch(f"campaigns/{campaign}", json={"trigger": trigger})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "trigger.segment_id"
+    removed = api.patch(f"campaigns/{campaign}", json={"trigger": None})
+    assert removed.status_code == 200 and removed.json()["trigger"] is None

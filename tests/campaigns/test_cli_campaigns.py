@@ -60,3 +60,26 @@ def test_list_run_and_runs(
 
     code, out = _run(db_url, "campaigns", "run", "999")
     assert code != 0 and "no campaign 999" in out
+
+
+def test_trigger_sets_and_removes_a_campaigns_trigger(
+    db: Engine,
+    db_url: str,
+    project: Project,
+    owner: Principal,
+    clock: FrozenClock,
+) -> None:
+    segment = add_segment(
+        db, project, owner, "New", {"field": "status", "op": "eq", "value": "new"}, clock
+    )
+    campaign = add_campaign(db, project, owner, clock, targeting={"include_segments": [segment]})
+    args = ["campaigns", "trigger", str(campaign), "--segment", str(segment)]
+    code, out = _run(db_url, *args, "--delay-minutes", "30", "--cap-max", "1", "--cap-days", "7")
+    assert code == 0, out
+    assert f"on enter of segment {segment}, after 30 min, at most 1 per 7 days" in out
+    code, out = _run(db_url, "campaigns", "list")
+    assert code == 0 and "on enter" in out  # the table wraps the rest
+    code, out = _run(db_url, *args, "--cap-max", "0", "--cap-days", "7")
+    assert code != 0 and "trigger.cap.max" in out
+    code, out = _run(db_url, "campaigns", "trigger", str(campaign), "--off")
+    assert code == 0 and "no trigger" in out, out

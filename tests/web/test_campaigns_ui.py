@@ -5,6 +5,7 @@ its recipients paged; and a campaign whose segment went inactive, which cannot r
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -238,4 +239,52 @@ def test_a_campaign_whose_segment_is_inactive_cannot_run(site: Site, browser: An
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.wait_for_url("**/p/default/campaigns")
     expect(page.locator("#campaign-rows")).to_contain_text("No campaigns yet")
+    assert page.errors == []
+
+
+def test_a_triggered_campaign_sends_on_entry_and_shows_its_runs(
+    site: Site, browser: Any, smtp: SmtpServer
+) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    settings = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    call(page, site, "PUT", "settings/mail", {**settings, "from_email": "news@acme.test"})
+    segment = call(
+        page,
+        site,
+        "POST",
+        "segments",
+        {"name": "Demo asked", "filter": {"field": "tags", "op": "has_any", "value": ["demo"]}},
+    )
+    page.goto(f"{site.url}/p/default/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Demo follow-up")
+    page.get_by_label("Send when").select_option("enter")
+    page.get_by_label("Segment (active segments only)").select_option(str(segment["id"]))
+    page.get_by_label("At most this many sends per lead (empty: no cap)").fill("0")
+    page.get_by_label("Subject").fill("Your demo")
+    page.get_by_label("Body").fill("Hello {{ lead.first_name }}")
+    page.get_by_label("State").select_option("scheduled")
+    page.get_by_role("button", name="Create campaign").click()
+    cap_error = page.locator('[data-path="trigger.cap.max"] > .field-error')
+    expect(cap_error).to_contain_text("expected a whole number from 1 to 1000")
+    page.get_by_label("At most this many sends per lead (empty: no cap)").fill("1")
+    page.get_by_role("button", name="Create campaign").click()
+    page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
+    expect(page.locator("#campaign-trigger")).to_contain_text(
+        f"When a lead enters segment #{segment['id']}, at most 1 per 7 days"
+    )
+    lead = {"email": "dee@example.com", "first_name": "Dee", "tags": ["demo"]}
+    call(page, site, "POST", "leads/bulk", {"leads": [lead]})
+    deadline = time.monotonic() + SENT_TIMEOUT / 1000
+    while smtp.inbox.addresses() != ["dee@example.com"]:
+        assert time.monotonic() < deadline, smtp.inbox.addresses()
+        time.sleep(0.1)
+    page.reload()
+    run = page.locator("#run-rows tr").first
+    expect(run).to_contain_text("Triggered")
+    expect(run.locator(".run-state .pill")).to_have_text("done", timeout=SENT_TIMEOUT)
+    expect(run.locator(".run-sent")).to_have_text("1")
+    page.get_by_role("link", name="Back to Campaigns").click()
+    row = page.locator("#campaign-rows tr", has_text="Demo follow-up")
+    expect(row).to_contain_text(f"On entry into segment #{segment['id']}")
     assert page.errors == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playwright.sync_api import expect
@@ -83,6 +84,17 @@ def test_build_save_page_export_convert_delete(site: Site, browser: Any) -> None
     expect(named).to_have_text(re.compile(r"^First\d\d Last\d\d$"))
     expect(page.locator("#history")).not_to_contain_text("Lead ")
     expect(page.locator("#analytics")).to_contain_text(str(len(members)))
+    # The members' average score at a date and 7 days later, from the score history.
+    page.get_by_label("Date", exact=True).fill(
+        (datetime.now(UTC) - timedelta(days=10)).date().isoformat()
+    )
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#before-after-result")).to_contain_text(
+        f"{len(members)} current members: average score"
+    )
+    page.get_by_label("Days after").fill("30")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#before-after-result")).to_contain_text("still to come")
 
     # Sort by email, descending on a second click.
     emails = sorted(lead["email"] for lead in members)

@@ -91,6 +91,21 @@ def targeting_problems(catalog: Catalog, targeting: Targeting) -> list[Problem]:
     return found
 
 
+def trigger_problems(catalog: Catalog, trigger: dict[str, Any] | None) -> list[Problem]:
+    """A trigger on a segment since deleted or made inactive: it fires no more."""
+    if not trigger:
+        return []
+    segment_id = trigger["segment_id"]
+    if segment_id not in catalog.segments:
+        message = f"segment {segment_id} was deleted: the trigger fires no more"
+        return [Problem("trigger.segment_id", message)]
+    if not catalog.segments[segment_id][1]:
+        name = catalog.segments[segment_id][0]
+        message = f"segment {name!r} is inactive: it records no entries or exits; activate it"
+        return [Problem("trigger.segment_id", message)]
+    return []
+
+
 def delivery_problems(
     channel: str, settings: MailSettings, webhook_url: str | None
 ) -> list[Problem]:
@@ -109,7 +124,7 @@ def status(state: str, found: list[Problem]) -> str:
     install) is not an error: nothing is due to send, and its problems still say what to do. A
     draft whose audience broke (a targeted segment deleted or made inactive) is one."""
     if state == "draft":
-        found = [p for p in found if p.path.startswith("targeting.")]
+        found = [p for p in found if p.path.startswith(("targeting.", "trigger."))]
     return "error" if found else state
 
 

@@ -26,7 +26,7 @@ from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
 from segmint.store.rows import CampaignWithCreator
-from segmint.store.tables import campaigns, lists, segments, users
+from segmint.store.tables import campaign_trigger_sends, campaigns, lists, segments, users
 
 STATES = ("draft", "scheduled", "paused", "finished")
 SETTABLE_STATES = ("draft", "scheduled", "paused")
@@ -242,6 +242,89 @@ def check_resend(data: Any) -> Resend:
     return Resend(policy, days)
 
 
+TRIGGER_ON = ("enter", "exit")
+TRIGGER_KEYS = ("on", "segment_id", "delay_minutes", "only_if_still_member", "cap")
+MAX_DELAY_MINUTES = 365 * 24 * 60
+MAX_CAP = 1000
+
+
+def check_trigger(
+    conn: sa.Connection, project: Project, data: Any, reader: Principal | None
+) -> dict[str, Any] | None:
+    """A campaign's trigger: entries into (or exits from) an active segment of this project
+    that `reader` may read, an optional delay, whether the lead must still be in (or still be
+    out) when it is due, and an optional cap of sends per lead per days. None: no trigger."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidInput("expected an object", "trigger")
+    unknown = sorted(set(data) - set(TRIGGER_KEYS))
+    if unknown:
+        raise InvalidInput(f"unknown key {unknown[0]!r}", f"trigger.{unknown[0]}")
+    on = data.get("on")
+    if on not in TRIGGER_ON:
+        raise InvalidInput(f"expected one of {', '.join(TRIGGER_ON)}", "trigger.on")
+    segment_id = _check_trigger_segment(conn, project, data.get("segment_id"), reader)
+    delay = _whole(data.get("delay_minutes", 0), 0, MAX_DELAY_MINUTES, "trigger.delay_minutes")
+    still = data.get("only_if_still_member", True)
+    if not isinstance(still, bool):
+        raise InvalidInput("expected true or false", "trigger.only_if_still_member")
+    return {
+        "on": on,
+        "segment_id": segment_id,
+        "delay_minutes": delay,
+        "only_if_still_member": still,
+        "cap": _check_cap(data.get("cap")),
+    }
+
+
+def _check_trigger_segment(
+    conn: sa.Connection, project: Project, value: Any, reader: Principal | None
+) -> int:
+    path = "trigger.segment_id"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("expected a segment id", path)
+    found = conn.execute(
+        sa.select(segments.c.active, segments.c.audience).where(
+            segments.c.project_id == project.id, segments.c.id == value
+        )
+    ).first()
+    if found is None:
+        raise InvalidInput(f"no segment {value} in this project", path)
+    active, audience = found
+    if audience != "leads":
+        raise InvalidInput(
+            f"segment {value} is an account segment: a campaign triggers on a lead segment", path
+        )
+    if not active:
+        raise InvalidInput(
+            f"segment {value} is inactive: only an active segment records entries and exits", path
+        )
+    if reader is not None:
+        filtering.check_segments_readable(conn, project, reader, [(value, path)])
+    return value
+
+
+def _check_cap(data: Any) -> dict[str, int] | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidInput('expected an object such as {"max": 1, "per_days": 7}', "trigger.cap")
+    unknown = sorted(set(data) - {"max", "per_days"})
+    if unknown:
+        raise InvalidInput(f"unknown key {unknown[0]!r}", f"trigger.cap.{unknown[0]}")
+    return {
+        "max": _whole(data.get("max"), 1, MAX_CAP, "trigger.cap.max"),
+        "per_days": _whole(data.get("per_days"), 1, 3650, "trigger.cap.per_days"),
+    }
+
+
+def _whole(value: Any, low: int, high: int, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"expected a whole number from {low} to {high}", path)
+    return value
+
+
 # -- rows -----------------------------------------------------------------------------------------
 
 
@@ -289,8 +372,14 @@ def _values(
         values["name"] = check_name(data.get("name"))
     if "description" in data:
         values["description"] = check_description(data.get("description"))
+    if current is None or "trigger" in data:
+        values["trigger"] = check_trigger(conn, project, data.get("trigger"), reader)
     if current is None or "targeting" in data:
-        targeting = check_targeting(conn, project, data.get("targeting"), reader)
+        given = data.get("targeting")
+        trigger = values.get("trigger") or (current.trigger if current else None)
+        if trigger and _includes_nothing(given):  # a triggered campaign's own segment
+            given = {**(given or {}), "include_segments": [trigger["segment_id"]]}
+        targeting = check_targeting(conn, project, given, reader)
         values.update(targeting.public())
     if current is None or "channel" in data:
         channel = data.get("channel", "email")
@@ -321,6 +410,25 @@ def _values(
             raise InvalidInput(f"expected one of {', '.join(SETTABLE_STATES)}", "state")
         values["state"] = state
     return values
+
+
+def _includes_nothing(targeting: Any) -> bool:
+    """Targeting absent, or including no segment and no list (a form left empty)."""
+    if targeting is None:
+        return True
+    if not isinstance(targeting, Mapping):
+        return False
+    return not targeting.get("include_segments") and not targeting.get("include_lists")
+
+
+def _check_trigger_schedule(row: Mapping[str, Any]) -> None:
+    """A trigger is a campaign's schedule: it takes no other."""
+    if row.get("trigger") and row["schedule"] != "manual":
+        raise InvalidInput(
+            "a triggered campaign sends on its segment's entries or exits: its schedule must be "
+            "manual",
+            "schedule.kind",
+        )
 
 
 def _check_complete(row: Mapping[str, Any]) -> None:
@@ -364,6 +472,7 @@ def create_campaign(
     values = _values(conn, project, data, None, reader)
     values["webhook_url"] = values.get("webhook_url")
     values["webhook_secret"] = "whsec_" + secrets.token_urlsafe(32)
+    _check_trigger_schedule(values)
     if values["state"] == "scheduled":
         _check_complete(values)
     values["next_run_at"] = _next_run(values, now)
@@ -395,6 +504,7 @@ def update_campaign(
     current = editable_campaign(conn, project, principal, campaign_id)
     values = _values(conn, project, data, current, principal)
     merged = {**asdict(current), **values}
+    _check_trigger_schedule(merged)
     if merged["state"] == "scheduled":
         _check_complete(merged)
     schedule_changed = any(
@@ -406,6 +516,19 @@ def update_campaign(
         campaigns.update()
         .where(campaigns.c.project_id == project.id, campaigns.c.id == campaign_id)
         .values(updated_at=now, **values)
+    )
+    if not merged.get("trigger") or merged["state"] == "draft":
+        _drop_pending_sends(conn, project, campaign_id)
+
+
+def _drop_pending_sends(conn: sa.Connection, project: Project, campaign_id: int) -> None:
+    """A trigger removed, or its campaign back to draft: the sends still waiting are dropped
+    (a paused campaign keeps them for when it resumes)."""
+    s = campaign_trigger_sends.c
+    conn.execute(
+        campaign_trigger_sends.delete().where(
+            s.project_id == project.id, s.campaign_id == campaign_id, s.state == "pending"
+        )
     )
 
 

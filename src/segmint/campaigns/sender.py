@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint import __version__, outbound
-from segmint.campaigns import mail_settings, messages, runs, tracking
+from segmint.campaigns import mail_settings, messages, runs, tracking, triggers
 from segmint.campaigns.definitions import get_campaign
 from segmint.campaigns.mail_settings import MailSettings
 from segmint.campaigns.templates import Message, RenderError
@@ -126,10 +126,11 @@ class Sender:
         return total
 
     def step(self) -> int:
-        """What the worker's campaign loop does each turn: create the runs that are due, then
-        one step of one run."""
+        """What the worker's campaign loop does each turn: create the runs that are due, decide
+        the triggered sends that are due, then one step of one run."""
         runs.schedule_due(self.engine, self.clock.now())
-        return self.run_once()
+        decided = triggers.release_due(self.engine, self.clock.now())
+        return self.run_once() + decided
 
     def close(self) -> None:
         if self._http is not None:
@@ -579,8 +580,10 @@ class Sender:
 
 
 def run_campaigns_due(engine: Engine, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Create the runs that are due and deliver what can be delivered now (`worker --once`)."""
+    """Create the runs that are due, decide the triggered sends that are due, and deliver what
+    can be delivered now (`worker --once`)."""
     runs.schedule_due(engine, clock.now())
+    triggers.release_due(engine, clock.now())
     sender = Sender(engine, clock)
     try:
         return sender.drain()

@@ -16,7 +16,15 @@ from segmint.campaigns import definitions, mail_settings, runs
 from segmint.campaigns.audience import Catalog, problems, status
 from segmint.campaigns.definitions import Targeting
 from segmint.campaigns.sender import Sender
-from segmint.cli.support import DatabaseUrl, ProjectSlug, err, friendly_errors, one_shot_engine
+from segmint.cli.support import (
+    DatabaseUrl,
+    ProjectSlug,
+    UserEmail,
+    context,
+    err,
+    friendly_errors,
+    one_shot_engine,
+)
 from segmint.clock import SYSTEM_CLOCK, as_utc
 
 campaigns_app = typer.Typer(help="Campaigns: list, run now, runs.", no_args_is_help=True)
@@ -100,6 +108,50 @@ def _waiting(summary: dict[str, Any]) -> bool:
     return False
 
 
+@campaigns_app.command("trigger")
+def trigger_command(
+    campaign_id: CampaignId,
+    segment: Annotated[
+        int | None, typer.Option(help="The active segment whose entries (or exits) send.")
+    ] = None,
+    on: Annotated[str, typer.Option(help="enter or exit")] = "enter",
+    delay_minutes: Annotated[int, typer.Option(help="Wait this long after the change.")] = 0,
+    only_if_still_member: Annotated[
+        bool, typer.Option(help="When due, send only if the lead is still in (or still out).")
+    ] = True,
+    cap_max: Annotated[
+        int | None, typer.Option(help="At most this many sends per lead ...")
+    ] = None,
+    cap_days: Annotated[int | None, typer.Option(help="... in this many days.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Remove the trigger.")] = False,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Send a campaign to each lead entering (or leaving) a segment; the campaign must be
+    scheduled for the trigger to fire."""
+    trigger: dict[str, Any] | None = None
+    if not off:
+        trigger = {
+            "on": on,
+            "segment_id": segment,
+            "delay_minutes": delay_minutes,
+            "only_if_still_member": only_if_still_member,
+        }
+        if cap_max is not None or cap_days is not None:
+            trigger["cap"] = {"max": cap_max, "per_days": cap_days}
+    with friendly_errors():
+        engine, target, principal = context(database_url, project, user)
+        with engine.begin() as conn:
+            definitions.update_campaign(
+                conn, target, principal, campaign_id, {"trigger": trigger}, SYSTEM_CLOCK.now()
+            )
+            row = definitions.get_campaign(conn, target, campaign_id)
+    out.print(
+        f"campaign {campaign_id}: " + (_trigger(row.trigger) if row.trigger else "no trigger")
+    )
+
+
 @campaigns_app.command("runs")
 def runs_command(
     campaign_id: CampaignId,
@@ -113,39 +165,28 @@ def runs_command(
         target = cli_project(conn, project)
         definitions.get_campaign(conn, target, campaign_id)
         items = runs.runs_of(conn, target, campaign_id, None, limit)
-    table = Table(
-        "run",
-        "kind",
-        "scheduled for",
-        "state",
-        "audience",
-        "sent",
-        "already sent",
-        "unsubscribed",
-        "no email",
-        "failed",
-        "unconfirmed",
-        "queued",
-    )
+    # A triggered run's own skips get columns only where there are triggered runs: the table
+    # must stay readable in 80 columns.
+    triggered = any(item["kind"] == "trigger" for item in items)
+    counted = [
+        ("audience", "audience"),
+        ("sent", "sent"),
+        ("already sent", "skipped_already_sent"),
+        ("unsubscribed", "skipped_unsubscribed"),
+        ("no email", "skipped_no_email"),
+        *([("capped", "skipped_capped"), ("left", "skipped_membership")] if triggered else []),
+        ("failed", "failed"),
+        ("unconfirmed", "unconfirmed"),
+        ("queued", "queued"),
+    ]
+    table = Table("run", "kind", "scheduled for", "state", *(title for title, _ in counted))
     for item in items:
         table.add_row(
             str(item["id"]),
             item["kind"],
             _when(item["scheduled_for"]),
             item["state"] + (f" ({item['error']})" if item["error"] else ""),
-            *(
-                _n(item[name])
-                for name in (
-                    "audience",
-                    "sent",
-                    "skipped_already_sent",
-                    "skipped_unsubscribed",
-                    "skipped_no_email",
-                    "failed",
-                    "unconfirmed",
-                    "queued",
-                )
-            ),
+            *(_n(item[name]) for _, name in counted),
         )
     out.print(table)
 
@@ -163,11 +204,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _schedule(row: Any) -> str:
+    if row.trigger:
+        return _trigger(row.trigger)
     if row.schedule == "cron":
         return f"cron {row.cron} ({row.timezone})"
     if row.schedule == "once":
         return f"once at {_when(row.send_at)}"
     return "manual"
+
+
+def _trigger(trigger: dict[str, Any]) -> str:
+    text = f"on {trigger['on']} of segment {trigger['segment_id']}"
+    if trigger.get("delay_minutes"):
+        text += f", after {trigger['delay_minutes']} min"
+    if trigger.get("cap"):
+        text += f", at most {trigger['cap']['max']} per {trigger['cap']['per_days']} days"
+    return text
 
 
 def _when(moment: datetime | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,7 @@ from segmint.engine import (
     account_segments,
     filtering,
     manual,
+    score_trend,
     segment_tags,
     segment_versions,
 )
@@ -136,6 +138,44 @@ def count_command(
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
         typer.echo(str(total))
+
+    _run(action)
+
+
+@segments_app.command("scores")
+def scores_command(
+    segment_id: int,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare the current members' average score at this date (or date-time, in the "
+            "project's zone) with --after-days later; without it, the daily trend."
+        ),
+    ] = None,
+    after_days: Annotated[int, typer.Option(help="Days after --at.")] = 7,
+    days: Annotated[int, typer.Option(help="Days of the trend, today last.")] = 30,
+    project: ProjectSlug = "default",
+    user: UserEmail = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Scores from the score history as JSON: the members' daily average as it was then, or
+    the average before and after a date (`--at 2026-11-01 --after-days 7`)."""
+
+    def action() -> None:
+        db, target, principal = context(database_url, project, user)
+        now = SYSTEM_CLOCK.now()
+        with db.connect() as conn:
+            engine.visible_segment(conn, target, principal, segment_id)
+            if at is None:
+                found: object = [
+                    asdict(d) for d in score_trend.score_trend(conn, target, segment_id, now, days)
+                ]
+            else:
+                moment = score_trend.parse_moment(at, target.zone, "--at")
+                found = asdict(
+                    score_trend.before_after(conn, target, segment_id, moment, after_days, now)
+                )
+        typer.echo(json.dumps(found, default=str, indent=2))
 
     _run(action)
 

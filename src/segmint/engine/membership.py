@@ -480,8 +480,9 @@ def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds
         sa.literal(stamp.detail, sa.String),
     )
     insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
-    listening = stamp.hooks.of(stamp.segment_id, change)
-    if listening:  # the webhooks need the new rows' ids: queue them in this same transaction
+    if stamp.hooks.wants(
+        stamp.segment_id, change
+    ):  # the webhooks need the new rows' ids: queue them in this same transaction
         new_ids = list(conn.execute(insert.returning(membership_history.c.id)).scalars())
         webhooks.queue(
             conn,

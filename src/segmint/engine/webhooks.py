@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from segmint import outbound
+from segmint.engine import triggered
 from segmint.errors import InvalidInput, NotFound
 from segmint.projects import Project
 from segmint.store import bulk
@@ -204,6 +205,8 @@ class Listeners:
     """A project's active webhooks, as needed to route changes: (id, segment or None, changes)."""
 
     hooks: tuple[tuple[int, int | None, frozenset[str]], ...] = field(default=())
+    # Live campaigns' triggers: they too need the ids of the history rows they listen to.
+    triggers: tuple[triggered.Trigger, ...] = field(default=())
 
     def of(self, segment_id: int, change: str) -> list[int]:
         return [
@@ -212,8 +215,14 @@ class Listeners:
             if change in changes and hook_segment in (None, segment_id)
         ]
 
+    def wants(self, segment_id: int, change: str) -> bool:
+        """Whether a webhook or a campaign's trigger listens to this segment's change."""
+        return bool(self.of(segment_id, change)) or any(
+            t.segment_id == segment_id and t.change == change for t in self.triggers
+        )
+
     def __bool__(self) -> bool:
-        return bool(self.hooks)
+        return bool(self.hooks) or bool(self.triggers)
 
 
 def listeners(conn: sa.Connection, project_id: int) -> Listeners:
@@ -226,7 +235,8 @@ def listeners(conn: sa.Connection, project_id: int) -> Listeners:
         tuple(
             (row.id, row.segment_id, frozenset(EVENTS[e] for e in row.events if e in EVENTS))
             for row in rows
-        )
+        ),
+        triggered.live_triggers(conn, project_id),
     )
 
 
@@ -237,7 +247,10 @@ def queue(
     changes: Iterable[tuple[int, int, str]],
     now: datetime,
 ) -> None:
-    """Queue each (history_id, segment_id, change) for every webhook listening to it."""
+    """Queue each (history_id, segment_id, change) for every webhook listening to it, and a
+    pending send for every campaign trigger listening to it."""
+    changes = list(changes)
+    triggered.queue_sends(conn, project_id, hooks.triggers, changes)
     rows = [
         {
             "project_id": project_id,

@@ -157,6 +157,7 @@ class CampaignRow(Record):
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+    trigger: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ class CampaignRunRow(Record):
     skipped_already_sent: int | None
     skipped_unsubscribed: int | None
     skipped_no_email: int | None
+    skipped_capped: int | None
+    skipped_membership: int | None
     consecutive_failures: int
     next_attempt_at: datetime | None
     leased_by: str | None

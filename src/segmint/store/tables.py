@@ -659,6 +659,8 @@ campaigns = sa.Table(
     sa.Column("next_run_at", Timestamp),  # the next scheduled run, while scheduled
     sa.Column("resend", sa.String(16), nullable=False),  # never | every_run | after_days
     sa.Column("resend_after_days", sa.Integer),
+    # Entries or exits of a segment that send this campaign (campaigns/triggers.py), or NULL.
+    sa.Column("trigger", Json),
     sa.Column("created_by", BigId, sa.ForeignKey("users.id", ondelete="SET NULL")),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
@@ -685,6 +687,8 @@ campaign_runs = sa.Table(
     sa.Column("skipped_already_sent", sa.Integer),
     sa.Column("skipped_unsubscribed", sa.Integer),
     sa.Column("skipped_no_email", sa.Integer),
+    sa.Column("skipped_capped", sa.Integer),  # a triggered run's: over the frequency cap
+    sa.Column("skipped_membership", sa.Integer),  # a triggered run's: no longer (or still) in
     sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", Timestamp),  # the channel is down: backing off until then
     sa.Column("leased_by", sa.String(64)),
@@ -760,6 +764,39 @@ bulk_actions = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# One pending send per membership change a campaign's trigger listens to, queued in the
+# transaction that records the change: exactly one per entry or exit, decided once due.
+campaign_trigger_sends = sa.Table(
+    "campaign_trigger_sends",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("campaign_id", BigId, nullable=False),
+    sa.Column("history_id", BigId, nullable=False),  # the membership_history row
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("lead_id", BigId, nullable=False),
+    sa.Column("change", sa.String(8), nullable=False),  # entered | exited
+    sa.Column("happened_at", Timestamp, nullable=False),
+    sa.Column("due_at", Timestamp, nullable=False),  # happened_at + the trigger's delay
+    sa.Column("state", sa.String(16), nullable=False),  # pending | queued | skipped
+    sa.Column("skip_reason", sa.String(32)),
+    sa.Column("run_id", BigId),  # the triggered run that decided it
+    sa.Column("decided_at", Timestamp),
+    sa.ForeignKeyConstraint(
+        ["project_id", "campaign_id"],
+        ["campaigns.project_id", "campaigns.id"],
+        name="fk_campaign_trigger_sends_campaign",
+        ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("project_id", "campaign_id", "history_id"),
+    sa.CheckConstraint(
+        "state in ('pending', 'queued', 'skipped')", name="ck_campaign_trigger_sends_state"
+    ),
+    sa.Index(None, "project_id", "state", "due_at"),
+    sa.Index(None, "project_id", "campaign_id", "lead_id"),
+    sqlite_autoincrement=True,
+)
+
 TENANT_TABLES = (
     accounts,
     leads,
@@ -785,6 +822,7 @@ TENANT_TABLES = (
     campaigns,
     campaign_runs,
     campaign_recipients,
+    campaign_trigger_sends,
     bulk_actions,
 )
 # work_items is the installation's queue, claimed across projects by workers: not a tenant table,

@@ -23,7 +23,15 @@ from segmint.api.schemas.campaigns import (
     RunPage,
     RunPublic,
 )
-from segmint.campaigns import audience, definitions, mail_settings, messages, runs, templates
+from segmint.campaigns import (
+    audience,
+    definitions,
+    mail_settings,
+    messages,
+    runs,
+    templates,
+    triggers,
+)
 from segmint.campaigns.definitions import Resend, Targeting
 from segmint.campaigns.tracking import Links
 from segmint.errors import InvalidInput
@@ -38,9 +46,11 @@ def _public(
     last_run: dict[str, Any] | None,
     catalog: audience.Catalog,
     settings: mail_settings.MailSettings,
+    pending_sends: int = 0,
 ) -> dict[str, Any]:
     targeting = Targeting.of(row)
     found = audience.problems(catalog, targeting, row.channel, settings, row.webhook_url)
+    found += audience.trigger_problems(catalog, row.trigger)
     return {
         **{name: getattr(row, name) for name in _PLAIN},
         "status": audience.status(row.state, found),
@@ -49,6 +59,8 @@ def _public(
         "webhook_secret_hint": row.webhook_secret[:10] + "..." if row.webhook_url else None,
         "schedule": definitions.schedule_of(row).public(),
         "resend": Resend(row.resend, row.resend_after_days).public(),
+        "trigger": row.trigger or None,
+        "pending_sends": pending_sends,
         "last_run": last_run,
     }
 
@@ -74,7 +86,8 @@ def _one(conn: sa.Connection, project: Project, campaign_id: int) -> dict[str, A
     row = definitions.get_campaign(conn, project, campaign_id)
     last = runs.last_runs(conn, project, [campaign_id]).get(campaign_id)
     catalog = audience.Catalog.load(conn, project)
-    return _public(row, last, catalog, mail_settings.load(conn, project))
+    pending = triggers.pending_counts(conn, project, [campaign_id]).get(campaign_id, 0)
+    return _public(row, last, catalog, mail_settings.load(conn, project), pending)
 
 
 @router.get(
@@ -85,9 +98,12 @@ def all_campaigns(conn: ConnectionDep, project: ProjectDep) -> CampaignList:
     last = runs.last_runs(conn, project, [r.id for r in rows])
     settings = mail_settings.load(conn, project)
     catalog = audience.Catalog.load(conn, project)
+    pending = triggers.pending_counts(conn, project, [r.id for r in rows])
     return CampaignList(
         items=[
-            CampaignPublic.model_validate(_public(r, last.get(r.id), catalog, settings))
+            CampaignPublic.model_validate(
+                _public(r, last.get(r.id), catalog, settings, pending.get(r.id, 0))
+            )
             for r in rows
         ]
     )

@@ -28,6 +28,9 @@ from segmint.api.schemas.segments import (
     ManualMemberPage,
     Preview,
     RefreshResult,
+    ScoreBeforeAfter,
+    ScoreDayPublic,
+    ScoreTrend,
     SegmentAnalytics,
     SegmentCreate,
     SegmentFacets,
@@ -43,6 +46,7 @@ from segmint.engine import analytics as analytics_engine
 from segmint.engine import history as history_engine
 from segmint.engine import leads as leads_engine
 from segmint.engine import manual as manual_engine
+from segmint.engine import score_trend as score_trend_engine
 from segmint.engine import segment_versions as versions_engine
 from segmint.engine import segments as engine
 from segmint.engine import usage as usage_engine
@@ -487,6 +491,59 @@ def analytics(
     account_segments.only_lead_segment(row, "analytics of members over time")
     result = analytics_engine.segment_analytics(conn, project, row, clock.now(), days)
     return SegmentAnalytics.model_validate(asdict(result))
+
+
+@router.get(
+    "/{segment_id}/analytics/scores",
+    response_model=ScoreTrend,
+    summary="The members' average score at the end of each day, from the score history",
+)
+def score_trend(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    days: Annotated[
+        int, Query(ge=1, le=analytics_engine.MAX_DAYS, description="Local days, today last.")
+    ] = analytics_engine.DEFAULT_DAYS,
+) -> ScoreTrend:
+    engine.visible_segment(conn, project, principal, segment_id)
+    found = score_trend_engine.score_trend(conn, project, segment_id, clock.now(), days)
+    return ScoreTrend(
+        segment_id=segment_id,
+        timezone=project.timezone,
+        days=[ScoreDayPublic.model_validate(asdict(d)) for d in found],
+    )
+
+
+@router.get(
+    "/{segment_id}/analytics/before-after",
+    response_model=ScoreBeforeAfter,
+    summary="The current members' average score at a date and some days after it",
+)
+def score_before_after(
+    segment_id: int,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    at: Annotated[
+        str,
+        Query(
+            description="A date (its start, in the project's zone) or an ISO date-time (without "
+            "an offset: in the project's zone).",
+            examples=["2026-11-01"],
+        ),
+    ],
+    after_days: Annotated[int, Query(description="Days after `at`, 1 to 365.")] = 7,
+) -> ScoreBeforeAfter:
+    engine.visible_segment(conn, project, principal, segment_id)
+    moment = score_trend_engine.parse_moment(at, project.zone, "at")
+    found = score_trend_engine.before_after(
+        conn, project, segment_id, moment, after_days, clock.now()
+    )
+    return ScoreBeforeAfter.model_validate(asdict(found))
 
 
 @router.get(

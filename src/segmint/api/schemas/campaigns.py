@@ -35,6 +35,25 @@ class ResendIn(Strict):
     after_days: int | None = None
 
 
+class CapIn(Strict):
+    max: int = Field(description="At most this many sends of the campaign per lead ...")
+    per_days: int = Field(description="... in this many days (runs of any kind count).")
+
+
+class TriggerIn(Strict):
+    """Send the campaign to each lead that enters (or exits) a segment, once per entry."""
+
+    on: Literal["enter", "exit"]
+    segment_id: int = Field(description="An active segment of this project.")
+    delay_minutes: int = Field(0, description="Wait this long after the entry or exit.")
+    only_if_still_member: bool = Field(
+        True,
+        description="When due, send only if the lead is still in the segment (for `exit`: "
+        "still out of it).",
+    )
+    cap: CapIn | None = None
+
+
 CampaignState = Literal["draft", "scheduled", "paused"]
 Channel = Literal["email", "webhook"]
 
@@ -42,7 +61,10 @@ Channel = Literal["email", "webhook"]
 class CampaignCreate(Strict):
     name: str = Field(max_length=255, examples=["Welcome new enriched leads"])
     description: str = Field("", max_length=500)
-    targeting: TargetingIn
+    targeting: TargetingIn | None = Field(
+        None, description="Required, except with a trigger: then its segment by default."
+    )
+    trigger: TriggerIn | None = None
     channel: Channel = "email"
     subject: str = Field("", examples=["Welcome, {{ lead.first_name | default('there') }}"])
     body: str = Field("", examples=["Hi {{ lead.first_name }},\n\nThanks for signing up."])
@@ -62,6 +84,7 @@ class CampaignUpdate(Strict):
     webhook_url: str | None = Field(None, max_length=2000)
     schedule: ScheduleIn | None = None
     resend: ResendIn | None = None
+    trigger: TriggerIn | None = Field(None, description="`null` removes the trigger.")
     state: CampaignState | None = None
 
 
@@ -85,6 +108,19 @@ class ResendPublic(BaseModel):
     after_days: int | None
 
 
+class CapPublic(BaseModel):
+    max: int
+    per_days: int
+
+
+class TriggerPublic(BaseModel):
+    on: str
+    segment_id: int
+    delay_minutes: int
+    only_if_still_member: bool
+    cap: CapPublic | None
+
+
 class Problem(BaseModel):
     path: str
     message: str
@@ -93,7 +129,7 @@ class Problem(BaseModel):
 class RunPublic(BaseModel):
     id: int
     campaign_id: int
-    kind: str = Field(description="`schedule` or `manual`.")
+    kind: str = Field(description="`schedule`, `manual` or `trigger` (sends due together).")
     scheduled_for: datetime
     created_at: datetime
     state: str = Field(description="pending, sending, done or error.")
@@ -104,6 +140,10 @@ class RunPublic(BaseModel):
     skipped_already_sent: int | None
     skipped_unsubscribed: int | None
     skipped_no_email: int | None
+    skipped_capped: int | None = Field(description="Triggered: over the frequency cap.")
+    skipped_membership: int | None = Field(
+        description="Triggered: no longer in the segment (still in it, for an exit), or deleted."
+    )
     recipients: int
     sent: int
     failed: int
@@ -128,6 +168,8 @@ class CampaignPublic(BaseModel):
     webhook_secret_hint: str | None
     schedule: SchedulePublic
     resend: ResendPublic
+    trigger: TriggerPublic | None
+    pending_sends: int = Field(description="Triggered sends waiting for their moment.")
     next_run_at: datetime | None
     created_by: int | None
     created_by_email: str | None

@@ -234,6 +234,31 @@ class SegmentAnalytics(BaseModel):
     )
 
 
+class ScoreDayPublic(BaseModel):
+    day: date = Field(description="A local day in the project's time zone.")
+    member_count: int = Field(description="Members at the end of the day (now, for today).")
+    avg_score: float | None = Field(
+        description="Their average score as it was then (score history); null with no members."
+    )
+
+
+class ScoreTrend(BaseModel):
+    segment_id: int
+    timezone: str
+    days: list[ScoreDayPublic] = Field(description="Oldest first; today last.")
+
+
+class ScoreBeforeAfter(BaseModel):
+    segment_id: int
+    at: datetime = Field(description="The moment compared from.")
+    later_at: datetime = Field(description="`after_days` days later.")
+    after_days: int
+    members: int = Field(description="Current members, whose scores are compared.")
+    avg_before: float | None = Field(description="Their average score at `at`.")
+    avg_after: float | None = Field(description="Their average score at `later_at`.")
+    change: float | None = Field(description="avg_after - avg_before.")
+
+
 class ManualLeadsIn(Strict):
     lead_ids: list[int] = Field(
         min_length=1,

@@ -7,6 +7,17 @@ const RECIPIENTS_PAGE = 25;
 const RUNS_PAGE = 20;
 const isActive = (run) => run.state === "pending" || run.state === "sending";
 
+function triggerText(trigger, pending) {
+  const when = trigger.on === "enter" ? "enters" : "leaves";
+  const bits = [`When a lead ${when} segment #${trigger.segment_id}`];
+  if (trigger.delay_minutes) bits.push(`after ${fmtNumber(trigger.delay_minutes)} min`);
+  if (trigger.delay_minutes && trigger.only_if_still_member) bits.push(trigger.on === "enter" ? "if still in it" : "if still out of it");
+  if (trigger.cap) bits.push(`at most ${fmtNumber(trigger.cap.max)} per ${fmtNumber(trigger.cap.per_days)} days`);
+  return `${bits.join(", ")} · ${fmtNumber(pending)} waiting`;
+}
+
+const RUN_KINDS = { manual: "Run now", schedule: "Scheduled", trigger: "Triggered" };
+
 function resendText(resend) {
   if (resend.policy === "every_run") return "On every run";
   if (resend.policy === "after_days") return `After ${fmtNumber(resend.after_days)} days`;
@@ -34,6 +45,8 @@ function resendText(resend) {
       el("dl", { class: "stats" },
         el("div", {}, el("dt", {}, "Channel"), el("dd", {}, campaign.channel === "email" ? "Email" : `Webhook · ${campaign.webhook_url || "no URL"}`)),
         el("div", {}, el("dt", {}, "Schedule"), el("dd", { id: "campaign-schedule" }, scheduleText(campaign.schedule))),
+        campaign.trigger ? el("div", {}, el("dt", {}, "Trigger"), el("dd", { id: "campaign-trigger" },
+          el("a", { href: projectUrl(`/segments/${campaign.trigger.segment_id}`) }, triggerText(campaign.trigger, campaign.pending_sends)))) : null,
         el("div", {}, el("dt", {}, "Next run"), el("dd", {}, campaign.next_run_at ? fmtInZone(campaign.next_run_at, campaign.schedule.timezone) : "–")),
         el("div", {}, el("dt", {}, "Sends a lead again"), el("dd", {}, resendText(campaign.resend))),
         el("div", {}, el("dt", {}, "Created by"), el("dd", {}, campaign.created_by_email || "–"))));
@@ -180,7 +193,7 @@ function resendText(resend) {
     const retry = run.consecutive_failures && run.next_attempt_at
       ? el("div", { class: "warn wrap" }, `Retrying at ${fmtDate(run.next_attempt_at)} (${run.consecutive_failures} failed attempts)`) : null;
     return el("tr", { dataset: { run: run.id }, class: selected === run.id ? "selected" : null },
-      cell("", { class: "title" }, `#${run.id} `, el("span", { class: "muted" }, run.kind === "manual" ? "Run now" : "Scheduled")),
+      cell("", { class: "title" }, `#${run.id} `, el("span", { class: "muted" }, RUN_KINDS[run.kind] || run.kind)),
       cell("When", {}, fmtDate(run.scheduled_for)),
       cell("State", { class: "run-state" }, runStatePill(run), run.error ? el("div", { class: "error wrap" }, run.error) : null, retry),
       count("Audience", run.audience),
@@ -188,6 +201,7 @@ function resendText(resend) {
       count("Already sent", run.skipped_already_sent),
       count("Unsubscribed", run.skipped_unsubscribed),
       count("No email", run.skipped_no_email),
+      count("Capped or left", run.skipped_capped === null ? null : run.skipped_capped + run.skipped_membership),
       count("Failed", run.failed),
       count("Unconfirmed", run.unconfirmed),
       count("Queued", run.queued),
@@ -201,8 +215,8 @@ function resendText(resend) {
       clear(box, el("p", { class: "muted card" }, "No runs yet."));
       return;
     }
-    const heads = ["Run", "When", "State", "Audience", "Sent", "Already sent", "Unsubscribed", "No email", "Failed", "Unconfirmed", "Queued", ""];
-    const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
+    const heads = ["Run", "When", "State", "Audience", "Sent", "Already sent", "Unsubscribed", "No email", "Capped or left", "Failed", "Unconfirmed", "Queued", ""];
+    const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]);
     clear(box,
       el("div", { class: "table-wrap" }, el("table", { class: "runs stack" },
         el("thead", {}, el("tr", {}, heads.map((h, i) => el("th", { scope: "col", class: numeric.has(i) ? "num" : null }, h)))),

@@ -340,6 +340,40 @@ function timeZones() {
     return data;
   }
 
+  // -- trigger ------------------------------------------------------------------------------------
+  const triggerOn = $("trigger-on");
+  const triggerSegment = $("trigger-segment");
+  const trigger = campaign?.trigger;
+  const triggerable = segments.filter((s) => s.active || s.id === trigger?.segment_id);
+  triggerSegment.append(...triggerable.map((s) => el("option", { value: String(s.id) }, s.name)));
+  if (trigger) {
+    triggerOn.value = trigger.on;
+    triggerSegment.value = String(trigger.segment_id);
+    $("trigger-delay").value = trigger.delay_minutes;
+    $("trigger-still").checked = trigger.only_if_still_member;
+    if (trigger.cap) {
+      $("trigger-cap-max").value = trigger.cap.max;
+      $("trigger-cap-days").value = trigger.cap.per_days;
+    }
+  }
+  function showTrigger() {
+    form.querySelectorAll(".trigger-field").forEach((box) => { box.hidden = !triggerOn.value; });
+  }
+  triggerOn.addEventListener("change", showTrigger);
+  showTrigger();
+
+  function triggerBody() {
+    if (!triggerOn.value) return null;
+    const capMax = $("trigger-cap-max").value;
+    return {
+      on: triggerOn.value,
+      segment_id: Number(triggerSegment.value),
+      delay_minutes: Number($("trigger-delay").value || 0),
+      only_if_still_member: $("trigger-still").checked,
+      cap: capMax ? { max: Number(capMax), per_days: Number($("trigger-cap-days").value) } : null,
+    };
+  }
+
   // -- saving -------------------------------------------------------------------------------------
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -361,6 +395,7 @@ function timeZones() {
       webhook_url: webhook.value.trim() || null,
       schedule: scheduleBody(),
       resend: resendBody(),
+      trigger: triggerBody(),
     };
     if (state.value !== "finished") data.state = state.value;
     const save = $("save-campaign");

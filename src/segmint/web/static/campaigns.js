@@ -55,6 +55,12 @@ function scheduleText(schedule) {
   return "Manual";
 }
 
+function triggerShort(trigger) {
+  const when = trigger.on === "enter" ? "entry into" : "exit from";
+  const delay = trigger.delay_minutes ? ` + ${fmtNumber(trigger.delay_minutes)} min` : "";
+  return `On ${when} segment #${trigger.segment_id}${delay}`;
+}
+
 // "28 / 30 sent" (sent / audience) and the state; a run not frozen yet has no audience.
 function lastRunText(run) {
   if (!run) return el("span", { class: "muted" }, "Never run");
@@ -103,7 +109,7 @@ async function campaignsList() {
       c.problems.length ? el("div", { class: `${c.status === "error" ? "error" : "muted"} wrap problem` }, c.problems[0].message,
         c.problems.length > 1 ? ` (+${c.problems.length - 1} more)` : "") : null),
     cell("Channel", {}, c.channel === "email" ? "Email" : "Webhook"),
-    cell("Schedule", {}, scheduleText(c.schedule)),
+    cell("Schedule", {}, c.trigger ? triggerShort(c.trigger) : scheduleText(c.schedule)),
     cell("Next run", {}, c.next_run_at ? fmtInZone(c.next_run_at, c.schedule.timezone) : "–"),
     cell("Last run", {}, lastRunText(c.last_run)),
     cell("", {}, el("button", { type: "button", class: "danger", "aria-label": `Delete ${c.name}`, onclick: async () => {

@@ -643,8 +643,15 @@ async function segmentDetail() {
   async function loadAnalytics() {
     const box = document.getElementById("analytics");
     try {
-      const a = await api(`/segments/${id}/analytics?days=30`);
+      const [a, scores] = await Promise.all([
+        api(`/segments/${id}/analytics?days=30`),
+        api(`/segments/${id}/analytics/scores?days=30`),
+      ]);
+      // The chart's score line is each day's members with the scores they had then.
+      const then = new Map(scores.days.map((d) => [d.day, d.avg_score]));
+      a.daily = a.daily.map((d) => ({ ...d, avg_score_then: then.has(d.day) ? then.get(d.day) : null }));
       renderAnalytics(box, a);
+      box.append(beforeAfterForm(id));
     } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
 
@@ -703,6 +710,34 @@ async function segmentDetail() {
   loadAnalytics();
 }
 
+// The current members' average score at a date and some days later (a webinar's effect, say).
+function beforeAfterForm(segmentId) {
+  const at = el("input", { id: "before-after-at", type: "date", required: true });
+  const days = el("input", { id: "before-after-days", type: "number", min: "1", max: "365", value: "7" });
+  const result = el("p", { id: "before-after-result", "aria-live": "polite" });
+  const fmt = (v) => (v === null ? "–" : v.toFixed(1));
+  async function compare(event) {
+    event.preventDefault();
+    const params = new URLSearchParams({ at: at.value, after_days: days.value || "7" });
+    try {
+      const r = await api(`/segments/${segmentId}/analytics/before-after?${params}`);
+      const change = r.change === null ? "" : ` (${r.change >= 0 ? "+" : ""}${r.change.toFixed(1)})`;
+      result.className = "";
+      result.textContent = `${fmtNumber(r.members)} current members: average score ${fmt(r.avg_before)} then, ${fmt(r.avg_after)} ${r.after_days} days later${change}`;
+    } catch (error) {
+      result.className = "error";
+      result.textContent = error.message;
+    }
+  }
+  return el("form", { class: "card", id: "before-after", onsubmit: compare },
+    el("h3", {}, "Score before and after a date"),
+    el("div", { class: "grid two" },
+      el("div", { class: "stacked" }, el("label", { for: "before-after-at" }, "Date"), at),
+      el("div", { class: "stacked" }, el("label", { for: "before-after-days" }, "Days after"), days)),
+    el("button", { type: "submit" }, "Compare"),
+    result);
+}
+
 function renderAnalytics(box, a) {
   const pct = a.conversion_rate === null ? "–" : `${(a.conversion_rate * 100).toFixed(1)}%`;
   const score = a.avg_engagement_score === null ? "–" : a.avg_engagement_score.toFixed(1);
@@ -713,7 +748,7 @@ function renderAnalytics(box, a) {
       el("div", {}, el("dt", {}, `Converted (${a.converted_status})`), el("dd", {}, `${fmtNumber(a.converted_count)} · ${pct}`))),
     el("div", { class: "grid two" },
       el("figure", { class: "card" }, el("figcaption", {}, "Members and average score"),
-        lineChart(a.daily, [{ key: "member_count", label: "Members" }, { key: "avg_engagement_score", label: "Average score", second: true }])),
+        lineChart(a.daily, [{ key: "member_count", label: "Members" }, { key: "avg_score_then", label: "Average score (as it was then)", second: true }])),
       el("figure", { class: "card" }, el("figcaption", {}, "Entered and exited per day"),
         barChart(a.daily))),
     el("h3", {}, "Top events among members"),
