@@ -15,7 +15,7 @@ def test_an_event_condition_reads_as_a_sentence(site: Site, browser: Any) -> Non
     page = open_page(browser, "desktop")
     log_in(page, site)
     page.goto(f"{site.url}/p/default/segments/new")
-    page.get_by_role("button", name="+ Event").click()
+    page.get_by_role("button", name="+ Event", exact=True).click()
     row = page.get_by_role("group", name="Event condition")
     expect(row).to_be_visible()
     text = " ".join(row.inner_text().split())

@@ -230,9 +230,13 @@ def test_columns_are_chosen_by_keyboard_remembered_and_scroll_in_their_table(
         box = heads.filter(has_text=label).bounding_box()
         assert box["x"] + box["width"] <= window, (label, box)
 
-    # Tab from the search box reaches "Columns"; Enter opens it on its first checkbox.
+    # Tab from the search box, past Filter and "Assigned to me", reaches "Columns"; Enter opens
+    # it on its first checkbox.
     page.get_by_label("Search leads").focus()
     page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Filter", exact=True)).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Assigned to me")).to_be_focused()
     page.keyboard.press("Tab")
     columns = page.get_by_role("button", name="Columns")
     expect(columns).to_be_focused()

@@ -87,7 +87,7 @@ def test_event_types_and_metadata_keys_are_offered(site: Site, browser: Any) -> 
     page = open_page(browser, "desktop")
     log_in(page, site)
     page.goto(f"{site.url}/p/default/segments/new")
-    page.get_by_role("button", name="+ Event").click()
+    page.get_by_role("button", name="+ Event", exact=True).click()
     event = page.get_by_role("group", name="Event condition")
     types = _open(event, "Event type")
     expect(types.locator(".option", has_text="page_view")).to_contain_text("1")

@@ -223,7 +223,7 @@ def test_every_main_page_at_both_widths(site: Site, browser: Any) -> None:
         page.get_by_role("button", name="+ Condition").click()
         screenshot(page, site, "segment-new", width)
         page.get_by_label("Name", exact=True).fill("Trial sign-ups")
-        page.get_by_role("button", name="+ Event").click()
+        page.get_by_role("button", name="+ Event", exact=True).click()
         event = page.get_by_role("group", name="Event condition")
         pick(event, "Event type", "trial_signup")
         page.get_by_role("button", name="Remove condition", exact=True).click()
