@@ -163,6 +163,8 @@ def test_sequences_agree(db: Engine, project: Project, data: Any, people: list[L
     with db.connect() as conn:
         transaction = conn.begin()
         try:
+            # Leads may hold a maintained membership of segment 1 (time in segment reads it).
+            add_segment(conn, project.id, 1, STORED_SEGMENT)
             ids = insert_leads(conn, project.id, people)
             node = parse_filter(data, configured)
             sql, python = matches(conn, configured, node, NOW, ids)

@@ -154,10 +154,10 @@ class CampaignRow(Record):
     next_run_at: datetime | None
     resend: str
     resend_after_days: int | None
+    trigger: dict[str, Any] | None
     created_by: int | None
     created_at: datetime
     updated_at: datetime
-    trigger: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
