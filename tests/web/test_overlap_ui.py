@@ -74,7 +74,9 @@ def test_compare_a_segment_and_a_list_then_open_a_region(site: Site, browser: An
     page.get_by_role("button", name="Filter", exact=True).click()
     references = page.get_by_role("group", name="Reference")
     expect(references).to_have_count(2)
-    expect(references.first.get_by_role("combobox", name="Segment")).to_have_value(str(hot))
+    expect(references.first.get_by_role("combobox", name="Segment", exact=True)).to_have_value(
+        str(hot)
+    )
     expect(references.last.get_by_role("combobox", name="List")).to_have_value(str(webinar))
     expect(page.get_by_role("button", name="Save filter as segment")).to_be_enabled()
 
