@@ -185,13 +185,7 @@ class _ToJson(Transformer[Token, Any]):
         data: dict[str, Any] = {"event": next(c for c in children if isinstance(c, _Text))}
         if isinstance(children[0], Token) and children[0].type == "DID":
             data["performed"] = False
-        for option in children:
-            if isinstance(option, tuple):
-                key, value = option
-                if key in data:
-                    raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
-                data[key] = value
-        return data
+        return _with_options(data, children)
 
     def sequence(self, children: list[Any]) -> Any:
         first_step = next(i for i, c in enumerate(children) if isinstance(c, _Step))
@@ -205,13 +199,7 @@ class _ToJson(Transformer[Token, Any]):
             first["where"] = value
         steps = [first, *(c for c in children if isinstance(c, _Step))]
         data: dict[str, Any] = {"sequence": steps}
-        for option in children[first_step:]:
-            if isinstance(option, tuple):
-                key, value = option
-                if key in data:
-                    raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
-                data[key] = value
-        return data
+        return _with_options(data, children[first_step:])
 
     def step(self, children: list[Any]) -> Any:
         texts = [c for c in children if isinstance(c, _Text)]
@@ -325,6 +313,18 @@ def _syntax_error(text: str, error: UnexpectedInput) -> InvalidInput:
     hint = f"; expected one of: {', '.join(expected[:12])}" if expected else ""
     message = f"line {error.line}, column {error.column}: unexpected {str(found)!r}{hint}"
     return InvalidInput(message, "filter")
+
+
+def _with_options(data: dict[str, Any], children: list[Any]) -> dict[str, Any]:
+    """An event's or a sequence's options (`(key, value)` children) added to its JSON, each at
+    most once."""
+    for option in children:
+        if isinstance(option, tuple):
+            key, value = option
+            if key in data:
+                raise InvalidInput(f"{key.replace('_', ' ')} is given twice", "filter")
+            data[key] = value
+    return data
 
 
 def text_to_json(text: str) -> Any:
