@@ -54,6 +54,62 @@ CASES = [
 ]  # fmt: skip
 
 
+# "... and not X in between" (not_between): no excluded event strictly between e1 and en.
+EXCLUDED_LEADS = [
+    # 0: signup, cancel, api_call: the cancel is between
+    LeadSpec(events=[_event("signup", 10), _event("cancel", 9), _event("api_call", 8)]),
+    # 1: cancel at the very moments of the signup and the call: not strictly between
+    LeadSpec(events=[_event("signup", 10), _event("cancel", 10), _event("cancel", 8),
+                     _event("api_call", 8)]),
+    # 2: signup, cancel, signup, api_call: the later start's span is clean (even with no window,
+    # the earliest start alone would not do)
+    LeadSpec(events=[_event("signup", 20), _event("cancel", 15), _event("signup", 10),
+                     _event("api_call", 9)]),
+    # 3: signup, api_call, cancel, api_call: the earliest call ends the chain before the cancel
+    LeadSpec(events=[_event("signup", 10), _event("api_call", 9), _event("cancel", 8),
+                     _event("api_call", 7)]),
+    # 4: a cancel between, but of another reason (the where excludes only "price")
+    LeadSpec(events=[_event("signup", 10), _event("cancel", 9, reason="bug"),
+                     _event("api_call", 8)]),
+    # 5: a priced cancel between
+    LeadSpec(events=[_event("signup", 10), _event("cancel", 9, reason="price"),
+                     _event("api_call", 8)]),
+    # 6: three steps, the cancel between the second and the third
+    LeadSpec(events=[_event("signup", 10), _event("api_call", 9), _event("cancel", 8),
+                     _event("upgrade", 7)]),
+]  # fmt: skip
+
+NO_CANCEL = {"event": "cancel"}
+PRICED = {"field": "reason", "op": "eq", "value": "price"}
+
+EXCLUDED_CASES = [
+    ({"sequence": SIGNUP_THEN_CALL}, [0, 1, 2, 3, 4, 5, 6]),
+    ({"sequence": SIGNUP_THEN_CALL, "not_between": NO_CANCEL}, [1, 2, 3, 6]),
+    ({"sequence": SIGNUP_THEN_CALL, "not_between": NO_CANCEL, "within_days": 1}, [2, 3, 6]),
+    ({"sequence": SIGNUP_THEN_CALL, "not_between": NO_CANCEL, "since_days": 19}, [1, 2, 3, 6]),
+    ({"sequence": [{"event": "signup"}, {"event": "cancel"}], "not_between": NO_CANCEL},
+     [0, 1, 2, 3, 4, 5, 6]),
+    ({"sequence": SIGNUP_THEN_CALL, "not_between": {"event": "cancel", "where": PRICED}},
+     [0, 1, 2, 3, 4, 6]),
+    ({"sequence": [*SIGNUP_THEN_CALL, {"event": "upgrade"}], "not_between": NO_CANCEL}, []),
+    ({"sequence": [*SIGNUP_THEN_CALL, {"event": "upgrade"}]}, [6]),
+    # the excluded type may be a step's: a signup between two signups
+    ({"sequence": [{"event": "signup"}, {"event": "api_call"}],
+      "not_between": {"event": "signup"}}, [0, 1, 2, 3, 4, 5, 6]),
+    ({"sequence": [{"event": "signup"}, {"event": "api_call"}], "since_days": 19,
+      "not_between": {"event": "signup"}}, [0, 1, 2, 3, 4, 5, 6]),
+    ({"not": {"sequence": SIGNUP_THEN_CALL, "not_between": NO_CANCEL}}, [0, 4, 5]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "expected"), EXCLUDED_CASES)
+def test_without_an_event_in_between(
+    db: Engine, project: Project, data: Any, expected: list[int]
+) -> None:
+    """On SQL, Python (evaluate and explain) and the columnar index (`check`)."""
+    check(db, project, data, EXCLUDED_LEADS, expected, NOW)
+
+
 @pytest.mark.parametrize(("data", "expected"), CASES)
 def test_sequences(db: Engine, project: Project, data: Any, expected: list[int]) -> None:
     check(db, project, data, LEADS, expected, NOW)
@@ -67,6 +123,7 @@ def test_canonical_json_round_trips() -> None:
         ],
         "within_days": 3,
         "since_days": 30,
+        "not_between": {"event": "cancel", "where": {"field": "reason", "op": "eq", "value": "x"}},
     }
     assert to_json(parse_filter(data, OFFLINE_PROJECT)) == data
 
@@ -91,8 +148,15 @@ def test_canonical_json_round_trips() -> None:
          "filter.and[1].within_days", "whole number"),
         ({"sequence": [{"event": "a"}, {"event": "b"}], "since_days": 1.5},
          "filter.and[1].since_days", "whole number"),
-        ({"sequence": [{"event": "a"}, {"event": "b"}], "not_between": {"event": "c"}},
-         "filter.and[1].not_between", "unexpected key"),
+        ({"sequence": [{"event": "a"}, {"event": "b"}], "not_between": "c"},
+         "filter.and[1].not_between", "expected an object"),
+        ({"sequence": [{"event": "a"}, {"event": "b"}], "not_between": {}},
+         "filter.and[1].not_between.event", "required"),
+        ({"sequence": [{"event": "a"}, {"event": "b"}], "not_between": {"event": "c", "n": 1}},
+         "filter.and[1].not_between.n", "unexpected key"),
+        ({"sequence": [{"event": "a"}, {"event": "b"}],
+          "not_between": {"event": "c", "where": {"in_segment": 1}}},
+         "filter.and[1].not_between.where", "not allowed"),
     ],
 )  # fmt: skip
 def test_bad_sequences_name_their_path(data: Any, path: str, message: str) -> None:

@@ -102,6 +102,8 @@ def _collect(
             reads.time_dependent |= node.within_days is not None
         case EventSequence():
             reads.event_types.update(step.type for step in node.steps)
+            if node.not_between is not None:  # an excluded event arriving can end a match
+                reads.event_types.add(node.not_between.type)
             # Only since_days reads the clock: within_days measures between the events.
             reads.time_dependent |= node.since_days is not None
         case SegmentRef(segment_id):

@@ -71,6 +71,10 @@ def describe(
             words = sequence_words(node)
             for step, described in zip(node.steps, words["steps"], strict=True):
                 described["where"] = again(step.where, True) if step.where is not None else None
+            excluded = node.not_between
+            if excluded is not None:
+                where = again(excluded.where, True) if excluded.where is not None else None
+                words["not_between"]["where"] = where
             return words
         case SegmentRef(segment_id):
             name = segment_name(segment_id)

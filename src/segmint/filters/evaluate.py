@@ -284,18 +284,21 @@ def _chain_end(
 
 def _sequence(node: EventSequence, ctx: _Context) -> bool:
     """Greedy: from each possible first event, take the earliest event of each next step; it
-    ends the chain soonest, so the window holds for some chain from that start iff for this."""
+    ends the chain soonest, so the window holds, and the span (e1, en) holds no excluded event,
+    for some chain from that start iff for this one."""
     steps = [_step_times(step, ctx) for step in node.steps]
     starts = steps[0]
     if node.since_days is not None:
         since = ctx.time.now - timedelta(days=node.since_days)
         starts = [t for t in starts if since <= t <= ctx.time.now]
-    if node.within_days is None:
+    if node.within_days is None and node.not_between is None:
         starts = starts[:1]  # a chain from any later start also runs from the earliest
+    excluded = [] if node.not_between is None else _step_times(node.not_between, ctx)
     window = None if node.within_days is None else timedelta(days=node.within_days)
     for start in starts:
         last = None if window is None else start + window
-        if _chain_end(start, steps[1:], last) is not None:
+        end = _chain_end(start, steps[1:], last)
+        if end is not None and not any(start < t < end for t in excluded):
             return True
     return False
 
@@ -511,6 +514,7 @@ def sequence_words(node: EventSequence) -> dict[str, Any]:
         "steps": [{"event": step.type} for step in node.steps],
         "within_days": node.within_days,
         "since_days": node.since_days,
+        "not_between": None if node.not_between is None else {"event": node.not_between.type},
     }
 
 

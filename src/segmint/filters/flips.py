@@ -10,7 +10,8 @@ at all. The answer for one lead can only change at a few instants:
   of D2 days (`older_than_days`): at occurred_at + D2; `distinct_events`' window likewise, for
   the events of its types;
 - a sequence's since_days S: at each first-step event's occurred_at and occurred_at + S days
-  (its within_days is measured between the events, so the clock never moves it);
+  (its within_days and not_between compare the events with each other, so the clock never
+  moves them);
 - time in segment S (D days): at the moment the lead's current membership of S began and that
   moment + D days (a membership that began after a moment did not exist at it);
 - calendar periods and day-granular comparisons (date fields, JSON values, in_period): at the
@@ -140,7 +141,10 @@ def _collect(
         case EventSequence():
             if node.since_days is not None:  # the first step's events enter and leave [now-S, now]
                 found.append(_Window(node.steps[0].type, float(node.since_days)))
-            for step in node.steps:
+            # not_between adds no instant: it compares event times with each other only, and the
+            # starts it looks at are the first-step events since_days already covers.
+            excluded = () if node.not_between is None else (node.not_between,)
+            for step in (*node.steps, *excluded):
                 if step.where is not None:
                     _collect(step.where, project, source, found, True, inlining)
         case SegmentRef(segment_id):

@@ -242,7 +242,7 @@ class _Parser:
         return LeadsCondition(where, min_count, max_count)
 
     def sequence(self, data: dict[str, Any], path: str, depth: int) -> EventSequence:
-        _only_keys(data, ("sequence", "within_days", "since_days"), path)
+        _only_keys(data, ("sequence", "within_days", "since_days", "not_between"), path)
         items = data["sequence"]
         if not isinstance(items, list) or not MIN_STEPS <= len(items) <= MAX_STEPS:
             raise _fail(f"{path}.sequence", f"expected a list of {MIN_STEPS} to {MAX_STEPS} steps")
@@ -251,7 +251,10 @@ class _Parser:
         )
         within = _count(data, "within_days", path, 1, default=None, top=MAX_DAYS)
         since = _count(data, "since_days", path, 1, default=None, top=MAX_DAYS)
-        return EventSequence(steps, within, since)
+        excluded = None
+        if data.get("not_between") is not None:  # same shape as a step: a type and a where
+            excluded = self.step(data["not_between"], f"{path}.not_between", depth)
+        return EventSequence(steps, within, since, excluded)
 
     def step(self, data: Any, path: str, depth: int) -> SequenceStep:
         if not isinstance(data, dict):
@@ -838,18 +841,21 @@ def _distinct_events_json(node: DistinctEvents) -> dict[str, Any]:
     return data
 
 
+def _step_json(step: SequenceStep) -> dict[str, Any]:
+    item: dict[str, Any] = {"event": step.type}
+    if step.where is not None:
+        item["where"] = to_json(step.where)
+    return item
+
+
 def _sequence_json(node: EventSequence) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = []
-    for step in node.steps:
-        item: dict[str, Any] = {"event": step.type}
-        if step.where is not None:
-            item["where"] = to_json(step.where)
-        steps.append(item)
-    data: dict[str, Any] = {"sequence": steps}
+    data: dict[str, Any] = {"sequence": [_step_json(step) for step in node.steps]}
     if node.within_days is not None:
         data["within_days"] = node.within_days
     if node.since_days is not None:
         data["since_days"] = node.since_days
+    if node.not_between is not None:
+        data["not_between"] = _step_json(node.not_between)
     return data
 
 

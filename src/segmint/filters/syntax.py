@@ -39,6 +39,7 @@ from segmint.filters.tree import (
     Scalar,
     SegmentRef,
     SegmentTenure,
+    SequenceStep,
     Value,
 )
 from segmint.projects import Project
@@ -210,6 +211,14 @@ class _ToJson(Transformer[Token, Any]):
 
     def since_days(self, children: list[Any]) -> Any:
         return ("since_days", children[-1])
+
+    def not_between(self, children: list[Any]) -> Any:
+        """`without STRING (where unary)? in between`: the where, when given, is the child after
+        the WHERE token."""
+        excluded: dict[str, Any] = {"event": children[1]}
+        if isinstance(children[2], Token) and children[2].type == "WHERE":
+            excluded["where"] = children[3]
+        return ("not_between", excluded)
 
     def min_count(self, children: list[Any]) -> Any:
         return ("min_count", children[-1])
@@ -457,18 +466,22 @@ def _distinct_events(node: DistinctEvents) -> str:
     return " ".join(words)
 
 
+def _step(step: SequenceStep) -> str:
+    """A sequence's step, or its not_between: the type and the where, if given."""
+    words = _scalar(step.type)
+    if step.where is not None:
+        words += f" where ({to_text(step.where)})"
+    return words
+
+
 def _sequence(node: EventSequence) -> str:
-    steps = []
-    for step in node.steps:
-        words = _scalar(step.type)
-        if step.where is not None:
-            words += f" where ({to_text(step.where)})"
-        steps.append(words)
-    text = "performed " + " then ".join(steps)
+    text = "performed " + " then ".join(_step(step) for step in node.steps)
     if node.within_days is not None:
         text += f" within {node.within_days} days"
     if node.since_days is not None:
         text += f" starting within {node.since_days} days"
+    if node.not_between is not None:
+        text += f" without {_step(node.not_between)} in between"
     return text
 
 

@@ -436,9 +436,10 @@ def _plus_days(moment: Expr, days: int, ctx: CompileContext) -> Expr:
 
 
 def _first_steps(node: EventSequence, ctx: CompileContext) -> sa.Subquery:
-    """(lead_id, started, at) of each first step a sequence may start from. With within_days
-    every distinct e1 is a start of its own (the window is measured from it); without, only each
-    lead's earliest e1 is: any chain from a later e1 also starts from the earliest."""
+    """(lead_id, started, at) of each first step a sequence may start from. With within_days or
+    not_between every distinct e1 is a start of its own (the window, and the span that must hold
+    no excluded event, are measured from it); without, only each lead's earliest e1 is: any
+    chain from a later e1 also starts from the earliest."""
     conditions = _step_conditions(node.steps[0], ctx)
     if node.since_days is not None:
         since = ctx.time.now - timedelta(days=node.since_days)
@@ -446,7 +447,7 @@ def _first_steps(node: EventSequence, ctx: CompileContext) -> sa.Subquery:
     if ctx.lead_ids is not None:
         conditions.append(one_of(events.c.lead_id, ctx.lead_ids, ctx.dialect.name))
     occurred = events.c.occurred_at
-    if node.within_days is None:
+    if node.within_days is None and node.not_between is None:
         first = sa.func.min(occurred)
         chosen = sa.select(events.c.lead_id, first.label("started"), first.label("at"))
         return chosen.where(*conditions).group_by(events.c.lead_id).subquery()
@@ -479,7 +480,24 @@ def _sequence(node: EventSequence, ctx: CompileContext) -> Predicate:
     chain = _first_steps(node, ctx)
     for step in node.steps[1:]:
         chain = _next_step(step, chain, node, ctx)
-    return leads.c.id.in_(sa.select(chain.c.lead_id).where(chain.c.lead_id.is_not(None)))
+    conditions: list[Predicate] = [chain.c.lead_id.is_not(None)]
+    if node.not_between is not None:
+        conditions.append(sa.not_(_excluded_between(node.not_between, chain, ctx)))
+    return leads.c.id.in_(sa.select(chain.c.lead_id).where(*conditions))
+
+
+def _excluded_between(step: SequenceStep, chain: sa.Subquery, ctx: CompileContext) -> Predicate:
+    """An event of not_between's type and where strictly between a chain's first and last
+    events. The greedy chain ends soonest, so when its span holds one, every chain's from that
+    start does."""
+    occurred = events.c.occurred_at
+    inside = sa.select(events.c.id).where(
+        *_step_conditions(step, ctx),
+        events.c.lead_id == chain.c.lead_id,
+        occurred > chain.c.started,
+        occurred < chain.c.at,
+    )
+    return inside.exists()
 
 
 def _segment(node: SegmentRef, ctx: CompileContext) -> Predicate:

@@ -84,11 +84,13 @@ class SequenceStep:
 @dataclass(frozen=True)
 class EventSequence:
     """Events e1 < e2 < ... < en (strictly increasing occurred_at), one per step in order;
-    en - e1 <= within_days days if given, e1 in the last since_days days if given."""
+    en - e1 <= within_days days if given, e1 in the last since_days days if given, and no event
+    of `not_between` (its type and where) strictly between e1 and en if given."""
 
     steps: tuple[SequenceStep, ...]
     within_days: int | None = None
     since_days: int | None = None
+    not_between: SequenceStep | None = None
 
 
 @dataclass(frozen=True)

@@ -478,7 +478,7 @@ class Walk:
             since = micros(self.time.now - timedelta(days=node.since_days))
             inside = (at >= since) & (at <= micros(self.time.now))
             rows, at = rows[inside], at[inside]
-        if node.within_days is None:
+        if node.within_days is None and node.not_between is None:
             return self._chain_per_lead(node, rows, at)
         return self._chain_per_start(node, rows, at)
 
@@ -500,11 +500,11 @@ class Walk:
     def _chain_per_start(
         self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
     ) -> BoolArray:
-        """With within_days every first event is a start, carried through the steps by binary
-        searches (_next_after), and kept while the chain fits the window."""
+        """With within_days or not_between every first event is a start, carried through the
+        steps by binary searches (_next_after), and kept while the chain fits the window and,
+        at the end, while its span holds no excluded event."""
         started = at
-        assert node.within_days is not None
-        limit = node.within_days * MICROS_PER_DAY
+        limit = None if node.within_days is None else node.within_days * MICROS_PER_DAY
         for step in node.steps[1:]:
             if not len(rows):
                 break
@@ -513,8 +513,16 @@ class Walk:
             wanted[rows] = True  # only the events of leads still in a chain are searched
             kept = wanted[step_rows]
             found, at = _next_after(rows, at, step_rows[kept], step_at[kept])
-            found &= at - started <= limit
+            if limit is not None:
+                found &= at - started <= limit
             rows, started, at = rows[found], started[found], at[found]
+        if node.not_between is not None and len(rows):
+            excluded_rows, excluded_at = self._step_events(node.not_between)
+            # The first excluded event after the start: the span is clean iff it is not before
+            # the chain's end (or there is none).
+            found, first_after = _next_after(rows, started, excluded_rows, excluded_at)
+            clean = ~(found & (first_after < at))
+            rows = rows[clean]
         result = np.zeros(len(self.leads), bool)
         result[rows] = True
         return result
