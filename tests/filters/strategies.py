@@ -177,7 +177,8 @@ def distinct_events(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def sequences(draw: st.DrawFn) -> dict[str, Any]:
-    """A sequence of 2 to 5 steps, each maybe with a where, maybe windowed both ways."""
+    """A sequence of 2 to 5 steps, each maybe with a where, maybe windowed both ways, maybe
+    with an excluded event (not_between, of any type: often a step's own)."""
     steps = []
     for _ in range(draw(st.integers(2, 5) | st.just(2))):
         step: dict[str, Any] = {"event": draw(st.sampled_from(EVENT_TYPES))}
@@ -189,6 +190,11 @@ def sequences(draw: st.DrawFn) -> dict[str, Any]:
         data["within_days"] = draw(st.sampled_from([1, 2, 7, 30]))
     if draw(st.booleans()):
         data["since_days"] = draw(st.sampled_from([1, 7, 30]))
+    if draw(st.booleans()):
+        excluded: dict[str, Any] = {"event": draw(st.sampled_from(EVENT_TYPES))}
+        if draw(st.integers(0, 2)) == 0:
+            excluded["where"] = draw(where_filters())
+        data["not_between"] = excluded
     return data
 
 

@@ -158,7 +158,8 @@ def test_manual_membership_agrees(
 )
 def test_sequences_agree(db: Engine, project: Project, data: Any, people: list[LeadSpec]) -> None:
     """Sequences over random events, many at the same moment or whole days apart: strictly
-    increasing times, an inclusive within_days and since_days agree on the four backends."""
+    increasing times, an inclusive within_days, since_days and a strictly-between not_between
+    agree on the four backends."""
     configured = project_like(project)
     with db.connect() as conn:
         transaction = conn.begin()
