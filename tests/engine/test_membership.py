@@ -265,6 +265,9 @@ def test_a_sequence_reads_its_steps_types_and_the_clock_only_with_since_days(
     assert reads.touched_by(set(), {"api_call"}) and not reads.touched_by({"status"}, {"x"})
     since = filtering.parse_filter({"sequence": steps, "since_days": 7}, project)
     assert read_set(since, lambda _id: None).time_dependent
+    excluding = {"sequence": steps, "within_days": 3, "not_between": {"event": "cancel"}}
+    reads = read_set(filtering.parse_filter(excluding, project), lambda _id: None)
+    assert reads.event_types == {"signup", "api_call", "cancel"} and not reads.time_dependent
 
 
 def test_maintained_membership_equals_live_after_random_writes(
@@ -291,6 +294,11 @@ def test_maintained_membership_equals_live_after_random_writes(
         },
         {"event": "form_submit", "performed": False},
         {"sequence": [{"event": "page_view"}, {"event": "form_submit"}]},
+        # an arriving form_submit can end this match: the excluded type is read too
+        {
+            "sequence": [{"event": "page_view"}, {"event": "page_view"}],
+            "not_between": {"event": "form_submit"},
+        },
     ]
     segment_ids = [_segment(db, project, t, clock) for t in trees]
     # One segment reads another (its manual members included) through in_segment.

@@ -332,6 +332,12 @@ TIME_TREES = [
         "since_days": 1,
     },
     {"not": {"sequence": [{"event": "form_submit"}, {"event": "page_view"}], "since_days": 2}},
+    # not_between adds no instant of its own: its starts are since_days' first-step events.
+    {
+        "sequence": [{"event": "page_view"}, {"event": "page_view"}],
+        "since_days": 1,
+        "not_between": {"event": "form_submit"},
+    },
 ]
 
 
@@ -479,3 +485,35 @@ def test_a_sequence_exits_when_its_first_step_leaves_since_days(
         signups[1] + timedelta(days=7),
         "time",
     )
+
+
+def test_a_sequence_without_an_event_between_exits_when_its_clean_start_leaves_since_days(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    """signup, api_call, signup, cancel, api_call: only the first start's span is clean, so the
+    lead leaves when the first signup leaves since_days (not when the second does, as it would
+    without not_between); the sweep stamps that instant."""
+    worker = Worker(db, clock)
+    upsert_leads(db, project, enumerate([{"email": "a@x.test"}]), clock=clock)
+    day = timedelta(days=1)
+    timeline = [
+        ("signup", T0 - 6 * day), ("api_call", T0 - 5 * day), ("signup", T0 - 4 * day),
+        ("cancel", T0 - 3 * day), ("api_call", T0 - 2 * day),
+    ]  # fmt: skip
+    rows = [{"email": "a@x.test", "type": t, "occurred_at": at.isoformat()} for t, at in timeline]
+    ingest_events(db, project, enumerate(rows), clock=clock)
+    tree = {
+        "sequence": [{"event": "signup"}, {"event": "api_call"}],
+        "since_days": 7,
+        "not_between": {"event": "cancel"},
+    }
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    assert _members(db, project, segment_id) == {lead_id}
+
+    clock.advance(2 * day)
+    worker.sweep_time()
+
+    assert _members(db, project, segment_id) == set()
+    assert _history(db, segment_id)[-1] == (lead_id, "exited", T0 + day, "time")
