@@ -21,8 +21,9 @@ function fromJson(data) {
     return { kind, negated: false, children: (data[kind] || []).map(fromJson) };
   }
   if (Array.isArray(data.sequence)) {
+    const asStep = (step) => ({ event: step.event, where: step.where ? asGroup(fromJson(step.where)) : newGroup("and") });
     return { kind: "sequence", negated: false, within_days: data.within_days ?? null, since_days: data.since_days ?? null,
-      steps: data.sequence.map((step) => ({ event: step.event, where: step.where ? asGroup(fromJson(step.where)) : newGroup("and") })) };
+      steps: data.sequence.map(asStep), not_between: data.not_between ? asStep(data.not_between) : null };
   }
   if ("event" in data) {
     return { kind: "event", negated: false, event: data.event, performed: data.performed !== false,
@@ -57,7 +58,7 @@ const newEvent = (type) => ({ kind: "event", negated: false, event: type, perfor
   max_count: null, within_days: 30, where: null });
 const newDistinct = () => ({ kind: "distinct", negated: false, count: 2, within_days: 30, types: [] });
 const blank = (value) => value === null || value === undefined || value === "";
-const newSequence = (types) => ({ kind: "sequence", negated: false, within_days: 7, since_days: null,
+const newSequence = (types) => ({ kind: "sequence", negated: false, within_days: 7, since_days: null, not_between: null,
   steps: [0, 1].map((i) => ({ event: types[i] || types[0] || "", where: newGroup("and") })) });
 const SEQUENCE_STEPS = { least: 2, most: 5 };  // contract §3b
 const asGroup = (node) => (node.kind === "and" || node.kind === "or" ? node : { kind: "and", negated: false, children: [node] });
@@ -100,6 +101,11 @@ function toJson(node, path, paths) {
     }) };
     if (node.within_days !== null && node.within_days !== "") data.within_days = node.within_days;
     if (node.since_days !== null && node.since_days !== "") data.since_days = node.since_days;
+    if (node.not_between) {  // "... without X in between": a step's shape
+      const excluded = node.not_between;
+      data.not_between = { event: excluded.event };
+      if (excluded.where.children.length) data.not_between.where = toJson(excluded.where, `${inner}.not_between.where`, paths);
+    }
   } else if (node.kind === "segment") {
     data = { in_segment: node.id };
     if (node.timing) data[node.timing] = node.days;
@@ -506,8 +512,9 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       input.addEventListener("input", () => { node[key] = input.value === "" ? null : Number(input.value); changed(); });
       return input;
     };
-    const stepBox = (step, i) => {
-      const typeInput = el("select", { "aria-label": `Step ${i + 1} event type` },
+    // A step's (or the excluded event's) type picker, its "+ Where" and its where.
+    const typePicker = (step, label) => {
+      const typeInput = el("select", { "aria-label": label },
         [...new Set([step.event, ...vocabulary.event_types].filter(Boolean))].map((t) =>
           el("option", { value: t, selected: t === step.event }, t)));
       typeInput.addEventListener("change", () => { step.event = typeInput.value.trim(); changed(); });
@@ -515,16 +522,38 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
         load: (query, callback) => api(`/filters/event-types?${new URLSearchParams({ q: query })}`)
           .then((r) => callback(r.items.map((item) => ({ value: item.value, text: item.value, count: item.count }))))
           .catch(() => callback()) });
-      const addWhere = el("button", { type: "button", onclick: () => {
-        step.where.children.push({ kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key });
-        redraw();
-      } }, "+ Where");
+      return typeInput;
+    };
+    const whereButton = (step) => el("button", { type: "button", onclick: () => {
+      step.where.children.push({ kind: "condition", negated: false, field: "", op: vocabulary.event_operators[0].key });
+      redraw();
+    } }, "+ Where");
+    const whereBox = (step) => (step.where.children.length
+      ? el("div", { style: "flex-basis:100%" }, groupBox(step.where, null, step, "leads")) : null);
+    const stepBox = (step, i) => {
+      const typeInput = typePicker(step, `Step ${i + 1} event type`);
+      const addWhere = whereButton(step);
       const removeStep = node.steps.length > SEQUENCE_STEPS.least
         ? el("button", { type: "button", class: "link", "aria-label": `Remove step ${i + 1}`, onclick: () => { node.steps.splice(i, 1); redraw(); } }, "Remove step")
         : null;
       return el("div", { class: "rule", role: "group", "aria-label": `Step ${i + 1}` },
-        i ? "then" : "first", typeInput, addWhere, removeStep,
-        step.where.children.length ? el("div", { style: "flex-basis:100%" }, groupBox(step.where, null, step, "leads")) : null);
+        i ? "then" : "first", typeInput, addWhere, removeStep, whereBox(step));
+    };
+    // "... without X in between": no event of that type (and where) after the first step and
+    // before the last (JSON not_between).
+    const excludedBox = () => {
+      const excluded = node.not_between;
+      if (!excluded) {
+        return el("button", { type: "button", onclick: () => {
+          node.not_between = { event: vocabulary.event_types[0] || "", where: newGroup("and") };
+          redraw();
+        } }, "+ Without an event in between");
+      }
+      const remove = el("button", { type: "button", class: "link", "aria-label": "Remove the event not in between",
+        onclick: () => { node.not_between = null; redraw(); } }, "Remove");
+      return el("div", { class: "rule", role: "group", "aria-label": "Not in between", style: "flex-basis:100%" },
+        "without", typePicker(excluded, "Event type not in between"), whereButton(excluded),
+        "in between (after the first step, before the last)", remove, whereBox(excluded));
     };
     const addStep = el("button", { type: "button", disabled: node.steps.length >= SEQUENCE_STEPS.most, onclick: () => {
       node.steps.push({ event: vocabulary.event_types[0] || "", where: newGroup("and") });
@@ -534,7 +563,8 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
       notToggle(node, "sequence"), "Lead did, in this order:", rowCount(), removeButton(parent, node, "sequence"),
       el("div", { style: "flex-basis:100%" }, node.steps.map(stepBox)),
       addStep, "last step at most", days("within_days", "Last step within days of the first (blank: any time)"),
-      "days after the first, first step in the last", days("since_days", "First step within the last days (blank: ever)"), "days");
+      "days after the first, first step in the last", days("since_days", "First step within the last days (blank: ever)"), "days",
+      excludedBox());
     rows.set(node, row);
     return row;
   }

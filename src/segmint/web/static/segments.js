@@ -200,6 +200,7 @@ function sequenceWords(node) {
   const windows = [];
   if (node.within_days !== null) windows.push(`all within ${days(node.within_days)}`);
   if (node.since_days !== null) windows.push(`starting in the last ${days(node.since_days)}`);
+  if (node.not_between) windows.push(`without ${node.not_between.event} in between`);
   const steps = node.steps.map((step) => step.event).join(", then ");
   return `Did ${steps}${windows.length ? ` (${windows.join(", ")})` : ""}`;
 }
@@ -284,7 +285,9 @@ function describeTree(node) {
       return el("li", {}, distinctWords(node));
     case "sequence":
       return el("li", {}, sequenceWords(node), el("ul", {}, node.steps.filter((step) => step.where).map((step) =>
-        el("li", {}, `each ${step.event} where`, el("ul", {}, describeTree(step.where))))));
+        el("li", {}, `each ${step.event} where`, el("ul", {}, describeTree(step.where)))),
+        node.not_between?.where ? el("li", {}, `no ${node.not_between.event} in between where`,
+          el("ul", {}, describeTree(node.not_between.where))) : null));
     case "bucket":
       return el("li", {}, bucketWords(node));
     case "segment_time":
