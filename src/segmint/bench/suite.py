@@ -1,7 +1,8 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
 moderate, slow), its five common patterns, three event conditions, four conditions over time
-(a window in the past, distinct days, a sum of a metadata number, distinct event types), two
-sequences, a company search, a tags match and a random split. Each comes with the statement a
+(a window in the past, distinct days, a sum of a metadata number, distinct event types), three
+sequences (one without an event in between), a company search, a tags match and a random split.
+Each comes with the statement a
 developer would write by hand for the same count on PostgreSQL, to show what Segmint's generated
 SQL costs over it, and with the statement an analyst would write for DuckDB over the data
 exported to Parquet (views `leads` and `events` of the bench project alone, so no project_id), to
@@ -323,6 +324,37 @@ CASES: tuple[Case, ...] = (
            AND EXISTS (SELECT 1 FROM events a WHERE a.lead_id = t.lead_id
                AND a.type = 'api_call' AND a.occurred_at > t.occurred_at
                AND a.occurred_at <= t.occurred_at + INTERVAL 3 DAY)""",
+    ),
+    Case(
+        # not_between: every sign-up is a start; its earliest call in the window ends the chain
+        # soonest, so the span to check for a click is (sign-up, that call).
+        "sequence: trial sign-up then api_call within 14 days, no email click in between",
+        {
+            "sequence": [{"event": "trial_signup"}, {"event": "api_call"}],
+            "within_days": 14,
+            "since_days": 60,
+            "not_between": {"event": "email_click"},
+        },
+        """SELECT count(DISTINCT c.lead_id) FROM (SELECT t.lead_id, t.occurred_at AS started,
+               (SELECT min(a.occurred_at) FROM events a WHERE a.project_id = t.project_id
+                   AND a.lead_id = t.lead_id AND a.type = 'api_call'
+                   AND a.occurred_at > t.occurred_at
+                   AND a.occurred_at <= t.occurred_at + interval '14 days') AS ended
+               FROM events t WHERE t.project_id = :project_id AND t.type = 'trial_signup'
+               AND t.occurred_at BETWEEN :now - interval '60 days' AND :now) c
+           WHERE c.ended IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events x
+               WHERE x.project_id = :project_id AND x.lead_id = c.lead_id
+               AND x.type = 'email_click' AND x.occurred_at > c.started
+               AND x.occurred_at < c.ended)""",
+        """SELECT count(DISTINCT c.lead_id) FROM (SELECT t.lead_id, t.occurred_at AS started,
+               (SELECT min(a.occurred_at) FROM events a WHERE a.lead_id = t.lead_id
+                   AND a.type = 'api_call' AND a.occurred_at > t.occurred_at
+                   AND a.occurred_at <= t.occurred_at + INTERVAL 14 DAY) AS ended
+               FROM events t WHERE t.type = 'trial_signup'
+               AND t.occurred_at BETWEEN $now - INTERVAL 60 DAY AND $now) c
+           WHERE c.ended IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events x
+               WHERE x.lead_id = c.lead_id AND x.type = 'email_click'
+               AND x.occurred_at > c.started AND x.occurred_at < c.ended)""",
     ),
     Case(
         # No window: from each lead's first page view, a form then a sign-up, in that order.
