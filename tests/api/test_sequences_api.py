@@ -47,3 +47,36 @@ def test_preview_counts_leads_whose_events_come_in_order(api: Api) -> None:
     preview = api.post("segments/preview", json={"filter": ordered}).json()
     assert preview["count"] == 1
     assert [lead["email"] for lead in preview["sample"]] == ["s0@x.test"]
+
+
+def test_without_an_event_in_between_through_the_api(api: Api) -> None:
+    """not_between: its text, its words (with its where), a 422 at its path, and a preview
+    that drops the lead whose only chain has a cancel strictly inside it."""
+    excluding = {
+        **SEQUENCE,
+        "not_between": {"event": "cancel", "where": {"field": "reason", "op": "eq", "value": "x"}},
+    }
+    body = api.post("filters/text", json={"filter": excluding}).json()
+    assert body["filter"] == excluding
+    assert body["text"].endswith('within 3 days without "cancel" where (reason = "x") in between')
+    excluded = body["words"]["not_between"]
+    assert excluded["event"] == "cancel" and excluded["where"]["field_label"]
+    bad = {**SEQUENCE, "not_between": {"event": "cancel", "where": {"in_list": 1}}}
+    response = api.post("segments/preview", json={"filter": bad})
+    assert response.status_code == 422
+    assert error_of(response)["path"] == "filter.not_between.where"
+
+    leads = [{"email": f"n{i}@x.test"} for i in range(2)]
+    assert api.post("leads/bulk", json={"leads": leads}).status_code == 200
+    events = [
+        {"email": f"n{i}@x.test", "type": kind, "occurred_at": f"2026-01-0{day}T00:00:00Z"}
+        for i in range(2)
+        for kind, day in (("signup", 1), ("api_call", 3))
+    ]
+    events.append({"email": "n1@x.test", "type": "cancel", "occurred_at": "2026-01-02T00:00:00Z"})
+    assert api.post("events", json={"events": events}).json()["accepted"] == len(events)
+    ordered = {"sequence": [{"event": "signup"}, {"event": "api_call"}]}
+    preview = api.post(
+        "segments/preview", json={"filter": {**ordered, "not_between": {"event": "cancel"}}}
+    ).json()
+    assert [lead["email"] for lead in preview["sample"]] == ["n0@x.test"]
