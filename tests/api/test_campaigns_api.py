@@ -276,7 +276,8 @@ def test_a_triggered_campaign_over_http(
     )
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["trigger"] == {**trigger, "only_if_still_member": True}
+    name = api.get(f"segments/{segment}").json()["name"]  # shown by name, not by id alone
+    assert body["trigger"] == {**trigger, "only_if_still_member": True, "segment_name": name}
     assert body["targeting"]["include_segments"] == [segment]  # the trigger's own segment
     assert body["pending_sends"] == 0
     campaign = body["id"]

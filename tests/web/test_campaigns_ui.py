@@ -271,7 +271,7 @@ def test_a_triggered_campaign_sends_on_entry_and_shows_its_runs(
     page.get_by_role("button", name="Create campaign").click()
     page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
     expect(page.locator("#campaign-trigger")).to_contain_text(
-        f"When a lead enters segment #{segment['id']}, at most 1 per 7 days"
+        "When a lead enters segment “Demo asked”, at most 1 per 7 days"
     )
     lead = {"email": "dee@example.com", "first_name": "Dee", "tags": ["demo"]}
     call(page, site, "POST", "leads/bulk", {"leads": [lead]})
@@ -286,5 +286,5 @@ def test_a_triggered_campaign_sends_on_entry_and_shows_its_runs(
     expect(run.locator(".run-sent")).to_have_text("1")
     page.get_by_role("link", name="Back to Campaigns").click()
     row = page.locator("#campaign-rows tr", has_text="Demo follow-up")
-    expect(row).to_contain_text(f"On entry into segment #{segment['id']}")
+    expect(row).to_contain_text("On entry into segment “Demo asked”")
     assert page.errors == []

@@ -59,10 +59,19 @@ def _public(
         "webhook_secret_hint": row.webhook_secret[:10] + "..." if row.webhook_url else None,
         "schedule": definitions.schedule_of(row).public(),
         "resend": Resend(row.resend, row.resend_after_days).public(),
-        "trigger": row.trigger or None,
+        "trigger": _trigger(row.trigger, catalog),
         "pending_sends": pending_sends,
         "last_run": last_run,
     }
+
+
+def _trigger(trigger: dict[str, Any] | None, catalog: audience.Catalog) -> dict[str, Any] | None:
+    """The stored trigger and its segment's name (from the catalog the problems read: no query
+    per campaign), so pages show the segment by name; null once the segment is deleted."""
+    if not trigger:
+        return None
+    named = catalog.segments.get(trigger["segment_id"])
+    return {**trigger, "segment_name": None if named is None else named[0]}
 
 
 _PLAIN = (

@@ -116,6 +116,7 @@ class CapPublic(BaseModel):
 class TriggerPublic(BaseModel):
     on: str
     segment_id: int
+    segment_name: str | None = Field(description="The segment's name; null once it is deleted.")
     delay_minutes: int
     only_if_still_member: bool
     cap: CapPublic | None

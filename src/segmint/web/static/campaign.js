@@ -9,7 +9,7 @@ const isActive = (run) => run.state === "pending" || run.state === "sending";
 
 function triggerText(trigger, pending) {
   const when = trigger.on === "enter" ? "enters" : "leaves";
-  const bits = [`When a lead ${when} segment #${trigger.segment_id}`];
+  const bits = [`When a lead ${when} ${segmentLabel(trigger)}`];
   if (trigger.delay_minutes) bits.push(`after ${fmtNumber(trigger.delay_minutes)} min`);
   if (trigger.delay_minutes && trigger.only_if_still_member) bits.push(trigger.on === "enter" ? "if still in it" : "if still out of it");
   if (trigger.cap) bits.push(`at most ${fmtNumber(trigger.cap.max)} per ${fmtNumber(trigger.cap.per_days)} days`);

@@ -58,7 +58,13 @@ function scheduleText(schedule) {
 function triggerShort(trigger) {
   const when = trigger.on === "enter" ? "entry into" : "exit from";
   const delay = trigger.delay_minutes ? ` + ${fmtNumber(trigger.delay_minutes)} min` : "";
-  return `On ${when} segment #${trigger.segment_id}${delay}`;
+  return `On ${when} ${segmentLabel(trigger)}${delay}`;
+}
+
+// A trigger's segment by name ("segment “Trials”"); by id only once the segment is deleted.
+function segmentLabel(trigger) {
+  return trigger.segment_name === null || trigger.segment_name === undefined
+    ? `segment #${trigger.segment_id} (deleted)` : `segment “${trigger.segment_name}”`;
 }
 
 // "28 / 30 sent" (sent / audience) and the state; a run not frozen yet has no audience.
