@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import Clock
-from segmint.engine import account_levels, bulk, fit, membership, outbox
+from segmint.engine import account_levels, account_membership, bulk, fit, membership, outbox
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project
@@ -35,6 +35,8 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
         # syncs take them in: two workers never wait on each other's locks in a cycle.
         membership.lock_segments(conn, project, [segment_id, *dependents])
         changes = membership.sync(conn, project, segment_id, now, payload["reason"])
+        # An account segment's own full sync (a lead segment's is the line above).
+        changes += account_membership.sync(conn, project, segment_id, now, payload["reason"])
         for dependent in dependents:
             changes += membership.sync(
                 conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
@@ -42,6 +44,17 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
         return changes
     if item.kind == outbox.Kind.LEADS:
         return apply_lead_writes(conn, project, [item], now, read_sets)
+    if item.kind == outbox.Kind.ACCOUNTS:
+        superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
+        return account_membership.sync_accounts(
+            conn,
+            project,
+            payload["account_ids"],
+            now,
+            payload["reason"],
+            payload.get("detail"),
+            skip=superseded,
+        )
     if item.kind == outbox.Kind.MANUAL:
         return _apply_manual(conn, project, item, now, read_sets)
     if item.kind != outbox.Kind.LIST:
@@ -116,6 +129,21 @@ def _widen_to_accounts(
         lead_ids.update(fellows)
 
 
+def _account_work(items: list[outbox.WorkItem]) -> list[account_membership.LeadWork]:
+    """The written leads by reason, as lead segments' syncs group them: their accounts are
+    re-evaluated in the account segments (any lead write may move an account's `leads`
+    counts; account trees have no read sets to narrow this by)."""
+    grouped: dict[tuple[str, str | None], set[int]] = defaultdict(set)
+    for item in items:
+        event_types = sorted(set(item.payload["event_types"]))
+        reason = Reason.EVENT if event_types else Reason.LEAD_WRITE
+        grouped[(reason, ", ".join(event_types) or None)].update(item.payload["lead_ids"])
+    return [
+        account_membership.LeadWork(reason, detail, frozenset(ids))
+        for (reason, detail), ids in grouped.items()
+    ]
+
+
 def apply_lead_writes(
     conn: sa.Connection,
     project: Project,
@@ -145,6 +173,9 @@ def apply_lead_writes(
         for (segment_id, reason, detail), lead_ids in work.items()
     ]
     changes = membership.sync_leads(conn, project, syncs, now)
+    changes += account_membership.follow_lead_writes(
+        conn, project, _account_work(items), now, skip=superseded
+    )
     # Profile fit follows what was written (not its own writes of profile_level: no loop).
     written = {
         lead_id
