@@ -192,6 +192,14 @@ def test_history_of_an_account_segment(api: Api) -> None:
     refused = api.get(path, params={"lead_id": 1})
     assert error_of(refused)["path"] == "lead_id"
 
+    analytics = api.get(f"segments/{segment['id']}/analytics", params={"days": 2}).json()
+    assert analytics["audience"] == "accounts"
+    assert analytics["member_count"] == 1
+    assert analytics["lead_count"] == 4  # Acme's
+    today = analytics["daily"][-1]
+    assert (today["member_count"], today["entered"], today["exited"]) == (1, 2, 1)
+    assert analytics["daily"][0]["member_count"] == 0  # yesterday: before it was created
+
 
 def test_campaigns_overlap_and_usage(api: Api) -> None:
     """Campaigns target lead segments only; overlap compares sets of leads; a lead segment

@@ -26,6 +26,7 @@ from segmint.api.schemas.lists import ListPublic
 from segmint.api.schemas.segments import (
     AccountMemberPage,
     AccountPreview,
+    AccountSegmentAnalytics,
     ConditionCounts,
     CountResult,
     ManualChangePublic,
@@ -488,8 +489,10 @@ def history(
 
 @router.get(
     "/{segment_id}/analytics",
-    response_model=SegmentAnalytics,
+    response_model=SegmentAnalytics | AccountSegmentAnalytics,
     summary="Members, score and conversion now; a daily trend, entries and exits; top events",
+    description="An account segment answers its member accounts, their leads and the daily "
+    "trend of accounts (`audience: accounts`), from its maintained membership and history.",
 )
 def analytics(
     segment_id: int,
@@ -505,9 +508,11 @@ def analytics(
             description="Local days (the project's zone) of the daily series and top events.",
         ),
     ] = analytics_engine.DEFAULT_DAYS,
-) -> SegmentAnalytics:
+) -> SegmentAnalytics | AccountSegmentAnalytics:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    account_segments.only_lead_segment(row, "analytics of members over time")
+    if account_segments.is_accounts(row):
+        found = analytics_engine.account_segment_analytics(conn, project, row, clock.now(), days)
+        return AccountSegmentAnalytics.model_validate(asdict(found))
     result = analytics_engine.segment_analytics(conn, project, row, clock.now(), days)
     return SegmentAnalytics.model_validate(asdict(result))
 
