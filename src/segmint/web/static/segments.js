@@ -311,8 +311,9 @@ async function segmentDetail() {
     }
     document.title = `${segment.name} · Segmint`;
     const ofAccounts = segment.audience === "accounts";
-    const state = ofAccounts ? "Accounts: always current"
-      : segment.active ? "Active: always current" : "Inactive (members frozen)";
+    // An account segment's members are listed live; an inactive one's history is paused.
+    const state = segment.active ? "Active: always current"
+      : ofAccounts ? "Inactive (history paused)" : "Inactive (members frozen)";
     clear(head,
       el("h1", {}, badge(segment.color), segment.name),
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
@@ -370,6 +371,7 @@ async function segmentDetail() {
         el("button", { type: "button", disabled: count === 0, id: "export-csv", onclick: exportAccounts }, "Export CSV"),
         el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
         el("button", { type: "button", onclick: duplicate }, "Duplicate"),
+        el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
         el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
       return;
     }
@@ -410,7 +412,7 @@ async function segmentDetail() {
   // An account segment's members: accounts with their lead counts, 50 at a time (a keyset).
   function accountMembers() {
     for (const box of ["member-tools", "member-bulk", "why"]) document.getElementById(box).hidden = true;
-    for (const title of ["manual-title", "analytics-title", "history-title"]) {
+    for (const title of ["manual-title", "analytics-title"]) {
       document.getElementById(title).closest("section").hidden = true;
     }
     document.getElementById("members-title").textContent = "Member accounts";
@@ -570,8 +572,15 @@ async function segmentDetail() {
   const reloadHistorySoon = () => [1000, 4000].forEach((ms) => setTimeout(reloadHistory, ms));
   // A history row names its lead (name, else email); a lead deleted since is said to be.
   function historyLead(h) {
+    if (h.account_id !== undefined) return historyAccount(h);
     if (h.lead_name === null && h.lead_email === null) return el("span", {}, `Lead ${h.lead_id} (deleted)`);
     return el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, h.lead_name || h.lead_email);
+  }
+
+  // An account segment's row names its account (and domain); one deleted since is said to be.
+  function historyAccount(h) {
+    if (h.account_name === null) return el("span", {}, `Account ${h.account_id} (deleted)`);
+    return el("span", { class: "history-account" }, h.account_name, h.account_domain ? el("span", { class: "muted" }, ` (${h.account_domain})`) : null);
   }
 
   // Saved versions, newest first, 10 at a time: who saved each, when, its conditions on one
@@ -699,6 +708,7 @@ async function segmentDetail() {
   loadUsage();
   if (segment && segment.audience === "accounts") {
     accountMembers();
+    loadHistory();
     loadVersions();
     return;
   }
