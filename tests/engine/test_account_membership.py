@@ -11,11 +11,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import FrozenClock
-from segmint.engine import account_membership, account_segments, accounts, bulk, leads, segments
+from segmint.engine import (
+    account_membership,
+    account_segments,
+    accounts,
+    bulk,
+    filtering,
+    leads,
+    membership,
+    segments,
+)
 from segmint.engine.events import NewEvent, record_events
 from segmint.engine.lead_writes import prepare_lead, upsert
+from segmint.engine.membership import Reason
 from segmint.projects import Project
-from segmint.store.tables import account_membership_history
+from segmint.store.tables import account_membership_history, membership_history
+from segmint.store.tables import leads as lead_table
 from segmint.worker.loop import Worker
 from tests.engine.test_membership import _ids, _owner
 
@@ -199,3 +210,81 @@ def test_bulk_delete_and_import_moves_reach_account_segments(
         delete.apply(conn, project, {}, [ids["a@acme.test"]], clock.now(), "test")
     worker.drain()
     assert _check(db, project, segment_id, clock) == {other}
+
+
+def _lead_members(db: Engine, project: Project, segment_id: int) -> set[int]:
+    with db.connect() as conn:
+        return membership.member_ids(conn, project, segment_id)
+
+
+def _lead_segment_live(db: Engine, project: Project, segment_id: int, now: datetime) -> set[int]:
+    with db.connect() as conn:
+        row = segments.get_segment(conn, project, segment_id)
+        tree = filtering.segment_tree(conn, project, segment_id, row.filter)
+        found = conn.execute(
+            sa.select(lead_table.c.id).where(
+                lead_table.c.project_id == project.id,
+                filtering.condition(conn, project, tree, now),
+            )
+        )
+        return set(found.scalars())
+
+
+def test_lead_segments_follow_the_account_segments_maintained_changes(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    """A lead segment reaching an account segment follows the accounts that enter or leave it
+    where no write of its own leads says so: a fellow lead moving out of the account, a fellow
+    lead deleted, and time passing inside the account segment."""
+    worker = Worker(db, clock)
+    acme = _account(db, project, "Acme", clock)
+    globex = _account(db, project, "Globex", clock)
+    a = _lead(db, project, "a@acme.test", acme, clock)
+    b = _lead(db, project, "b@acme.test", acme, clock)
+    c = _lead(db, project, "c@acme.test", acme, clock)
+    with db.begin() as conn:
+        for lead_id in (a, b, c):
+            leads.update_lead(conn, project, lead_id, {"engagement_level": "Hot"}, clock)
+    three_hot = _account_segment(db, project, {"leads": HOT, "min_count": 3}, clock)
+    with db.begin() as conn:
+        data = {"name": "Their leads", "filter": {"in_account_segment": three_hot}}
+        theirs = segments.create_segment(conn, project, _owner(db, project), data, clock).id
+    worker.drain()
+    assert _lead_members(db, project, theirs) == {a, b, c}
+
+    with db.begin() as conn:  # c moves to Globex: Acme has two hot leads left, and leaves
+        leads.update_lead(conn, project, c, {"account_id": globex}, clock)
+    worker.drain()
+    assert _check(db, project, three_hot, clock) == set()
+    assert _lead_members(db, project, theirs) == set()
+    assert _lead_segment_live(db, project, theirs, clock.now()) == set()
+    with db.begin() as conn:  # back, then deleted: the same again
+        leads.update_lead(conn, project, c, {"account_id": acme}, clock)
+    worker.drain()
+    assert _lead_members(db, project, theirs) == {a, b, c}
+    with db.begin() as conn:
+        leads.delete_lead(conn, project, c, clock)
+    worker.drain()
+    assert _lead_members(db, project, theirs) == set()
+    with db.connect() as conn:
+        reasons = conn.execute(
+            sa.select(membership_history.c.reason, membership_history.c.detail).where(
+                membership_history.c.segment_id == theirs,
+                membership_history.c.lead_id == a,
+                membership_history.c.change == "exited",
+            )
+        ).all()
+    assert (Reason.DEPENDENCY, f"account segment {three_hot}") in reasons
+
+    # Time: Acme visited within 7 days; 8 days on, the sweep takes Acme and its leads out.
+    with db.begin() as conn:
+        edit = {"filter": {"leads": {"event": "page_view", "within_days": 7}}}
+        segments.update_segment(conn, project, _owner(db, project), three_hot, edit, clock)
+        record_events(conn, project, [NewEvent(a, "page_view", clock.now(), {})], clock.now())
+    worker.drain()
+    assert _lead_members(db, project, theirs) == {a, b}
+    clock.advance(timedelta(days=8))
+    worker.sweep_time()
+    assert _check(db, project, three_hot, clock) == set()
+    assert _lead_members(db, project, theirs) == set()
+    assert _lead_segment_live(db, project, theirs, clock.now()) == set()

@@ -18,7 +18,7 @@ The columnar index answers lead trees only, so every evaluation here is SQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,25 @@ from segmint.store.tables import (
 )
 
 AccountIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of account ids, one column
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What syncs of account segments changed: the counts, and per segment the accounts that
+    entered or left it (lead segments reaching it through `in_account_segment` follow them)."""
+
+    changes: Changes = field(default_factory=Changes)
+    accounts: tuple[tuple[int, frozenset[int]], ...] = ()
+
+    def __add__(self, other: Moved) -> Moved:
+        return Moved(self.changes + other.changes, self.accounts + other.accounts)
+
+    def by_segment(self) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = {}
+        for segment_id, account_ids in self.accounts:
+            found.setdefault(segment_id, set()).update(account_ids)
+        return found
+
 
 HISTORY_COLUMNS = [
     "project_id",
@@ -85,16 +104,16 @@ def sync(
     reason: str,
     detail: str | None = None,
     account_ids: Iterable[int] | None = None,
-) -> Changes:
+) -> Moved:
     """Bring an active account segment's stored members in line with its filter at `now` (for
     `account_ids` only, if given). Lead segments, inactive (frozen) and missing segments are
     left as they are."""
     row = _lock(conn, project, segment_id)
     if row is None or not row.active or row.audience != ACCOUNTS:
-        return Changes()
+        return Moved()
     ids = None if account_ids is None else sorted(set(account_ids))
     if ids == []:
-        return Changes()
+        return Moved()
     dialect = conn.dialect.name
     tree = account_segments.tree_of(project, row)
     matching = sa.select(accounts.c.id).where(account_segments.condition(conn, project, tree, now))
@@ -121,14 +140,14 @@ def sync(
         entering, leaving = differences(conn, matching, members)
         entered_ids = _id_list(project.id, entering, dialect)
         exited_ids = _id_list(project.id, leaving, dialect)
-    changes = _write(conn, stamp, entered_ids, exited_ids)
+    moved = _write(conn, stamp, entered_ids, exited_ids)
     if ids is None:  # every account is right as of `now`: the next sweep goes on from here
         conn.execute(
             segments.update()
             .where(segments.c.project_id == project.id, segments.c.id == segment_id)
             .values(time_synced_at=now)
         )
-    return changes
+    return moved
 
 
 def sync_accounts(
@@ -139,18 +158,18 @@ def sync_accounts(
     reason: str,
     detail: str | None = None,
     skip: Iterable[int] = (),
-) -> Changes:
+) -> Moved:
     """These accounts re-evaluated in every active account segment (but those in `skip`,
     whose full sync is queued already)."""
     ids = sorted(set(account_ids))
     if not ids:
-        return Changes()
+        return Moved()
     skipped = set(skip)
-    changes = Changes()
+    moved = Moved()
     for segment_id in active_segment_ids(conn, project):
         if segment_id not in skipped:
-            changes += sync(conn, project, segment_id, now, reason, detail, ids)
-    return changes
+            moved += sync(conn, project, segment_id, now, reason, detail, ids)
+    return moved
 
 
 def accounts_of(conn: sa.Connection, project: Project, lead_ids: Sequence[int]) -> list[int]:
@@ -185,16 +204,16 @@ def follow_lead_writes(
     work: Sequence[LeadWork],
     now: datetime,
     skip: Iterable[int] = (),
-) -> Changes:
+) -> Moved:
     """Leads were written or given events: their accounts' `leads` counts, and so their
     membership, may have moved. Without an active account segment this is one query."""
     if not work or not active_segment_ids(conn, project):
-        return Changes()
-    changes = Changes()
+        return Moved()
+    moved = Moved()
     for job in work:
         account_ids = accounts_of(conn, project, sorted(job.lead_ids))
-        changes += sync_accounts(conn, project, account_ids, now, job.reason, job.detail, skip)
-    return changes
+        moved += sync_accounts(conn, project, account_ids, now, job.reason, job.detail, skip)
+    return moved
 
 
 def member_ids(conn: sa.Connection, project: Project, segment_id: int) -> set[int]:
@@ -231,7 +250,7 @@ def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Selec
 
 def _write(
     conn: sa.Connection, stamp: _Stamp, entered_ids: AccountIds, exited_ids: AccountIds
-) -> Changes:
+) -> Moved:
     """History rows, then the stored members, for the accounts that entered and those that left."""
     entered = _record(conn, stamp, "entered", entered_ids)
     if entered:
@@ -239,10 +258,14 @@ def _write(
     exited = _record(conn, stamp, "exited", exited_ids)
     if exited:
         _remove_members(conn, stamp, exited_ids)
-    return Changes(entered, exited)
+    changes = Changes(len(entered), len(exited))
+    accounts_moved = frozenset(entered) | frozenset(exited)
+    return Moved(changes, ((stamp.segment_id, accounts_moved),) if accounts_moved else ())
 
 
-def _record(conn: sa.Connection, stamp: _Stamp, change: str, ids: AccountIds) -> int:
+def _record(conn: sa.Connection, stamp: _Stamp, change: str, ids: AccountIds) -> list[int]:
+    """The history rows of one direction; returns the accounts recorded (RETURNING: accounts
+    are few, and lead segments reaching this one follow exactly these)."""
     source = ids.subquery()
     rows = sa.select(
         sa.literal(stamp.project_id, sa.BigInteger),
@@ -254,19 +277,18 @@ def _record(conn: sa.Connection, stamp: _Stamp, change: str, ids: AccountIds) ->
         sa.literal(stamp.reason, sa.String),
         sa.literal(stamp.detail, sa.String),
     )
+    h = account_membership_history.c
     insert = account_membership_history.insert().from_select(HISTORY_COLUMNS, rows)
-    if stamp.hooks.of(stamp.segment_id, change):  # webhooks need the rows' ids: same transaction
-        new_ids = list(conn.execute(insert.returning(account_membership_history.c.id)).scalars())
+    recorded = conn.execute(insert.returning(h.id, h.account_id)).all()
+    if stamp.hooks.of(stamp.segment_id, change):  # queued in the history's own transaction
         webhooks.queue_accounts(
             conn,
             stamp.project_id,
             stamp.hooks,
-            ((history_id, stamp.segment_id, change) for history_id in new_ids),
+            ((history_id, stamp.segment_id, change) for history_id, _ in recorded),
             stamp.at,
         )
-        return len(new_ids)
-    result = conn.execute(insert, execution_options={"preserve_rowcount": True})
-    return max(int(result.rowcount or 0), 0)
+    return [account_id for _, account_id in recorded]
 
 
 def _add_members(conn: sa.Connection, stamp: _Stamp, ids: AccountIds) -> None:

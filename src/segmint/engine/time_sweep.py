@@ -21,7 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import account_membership, answering, filtering, membership, webhooks
+from segmint.engine import (
+    account_membership,
+    answering,
+    filtering,
+    maintenance,
+    membership,
+    webhooks,
+)
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
@@ -98,7 +105,8 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     if row is not None and row.active and row.audience == ACCOUNTS:
         # An account tree has no flip instants to narrow a window by: a full sync, stamped
         # with the sweep's `now` (accounts are few beside leads; docs/decisions.md).
-        return account_membership.sync(conn, project, segment_id, now, Reason.TIME)
+        moved = account_membership.sync(conn, project, segment_id, now, Reason.TIME)
+        return moved.changes + _follow_accounts(conn, project, moved, now)
     if row is None or not row.maintained:
         return Changes()
     start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
@@ -121,6 +129,16 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     ]
     changes = _apply(conn, project, segment_id, row.version, found)
     return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+
+
+def _follow_accounts(
+    conn: sa.Connection, project: Project, moved: account_membership.Moved, now: datetime
+) -> Changes:
+    """Lead segments reaching the swept account segment follow the accounts time moved."""
+    if not moved.accounts:
+        return Changes()
+    read_sets = membership.active_read_sets(conn, project)
+    return maintenance.follow_accounts(conn, project, moved, now, read_sets)
 
 
 def _follow(
