@@ -22,6 +22,7 @@ from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.bulk import insert_returning_ids
+from segmint.store.db import one_of
 from segmint.store.tables import leads
 
 OnConflict = Literal["update", "skip"]
@@ -247,7 +248,7 @@ def record_accounts_of_deleted(
         sa.select(leads.c.account_id)
         .where(
             leads.c.project_id == project.id,
-            leads.c.id.in_(lead_ids),
+            one_of(leads.c.id, lead_ids, conn.dialect.name),
             leads.c.account_id.is_not(None),
         )
         .distinct()

@@ -231,6 +231,9 @@ def apply_lead_writes(
         membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
         for (segment_id, reason, detail), lead_ids in work.items()
     ]
+    account_segments = account_membership.active_segment_ids(conn, project)
+    if account_segments:  # the lead and account segments' locks in one id order, as elsewhere
+        membership.lock_segments(conn, project, [*(s.segment_id for s in syncs), *account_segments])
     changes = membership.sync_leads(conn, project, syncs, now)
     # (Lead segments reaching these account segments were widened to the accounts' leads
     # above already: `_widen_to_accounts`.)
