@@ -72,7 +72,8 @@ function segmentsList() {
       el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count),
         s.audience === "accounts" ? el("div", { class: "muted" }, "accounts") : null),
       el("td", { "data-label": "State" }, s.audience === "accounts"
-        ? el("span", { class: "pill", title: "An account segment: always current, answered live" }, "Accounts")
+        ? el("span", { class: s.active ? "pill" : "pill off",
+          title: s.active ? "An account segment: members listed live, history kept" : "An inactive account segment: history paused" }, "Accounts")
         : el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
       el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
       el("td", { "data-label": "Created" }, fmtDate(s.created_at, false)),
