@@ -2,9 +2,9 @@
 
 An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
 with `leads` nodes counting each account's matching leads. Every answer here is a live SQL
-query: the columnar index answers account trees only inside lead filters (`in_account_segment`),
-and the worker does not maintain an account segment's membership (no history, no webhooks;
-docs/decisions.md).
+query: the columnar index answers account trees only inside lead filters (`in_account_segment`).
+An active account segment's maintained membership (history, webhooks, analytics) is kept
+beside these by engine/account_membership.py (docs/decisions.md).
 """
 
 from __future__ import annotations
