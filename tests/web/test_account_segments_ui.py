@@ -90,6 +90,8 @@ def test_create_an_account_segment_and_see_its_accounts(site: Site, browser: Any
     expect(entry.first).to_contain_text("entered")
     expect(entry.first).to_contain_text("Acme (acme.com)")
     expect(entry.first).to_contain_text("created · v1")
+    expect(page.locator("#analytics-accounts")).to_have_text("1")
+    expect(page.locator("#analytics-account-leads")).to_have_text("4")
     screenshot(page, site, "account-segment", "desktop")
 
     page.get_by_role("link", name="Back to Segments").click()

@@ -51,7 +51,7 @@ def is_accounts(row: SegmentRow) -> bool:
 
 
 def only_lead_segment(row: SegmentRow, what: str) -> None:
-    """422 for what only a lead segment has (history, manual members, a lead list...)."""
+    """422 for what only a lead segment has (manual members, a lead list, lead pages...)."""
     if is_accounts(row):
         raise InvalidInput(
             f"segment {row.id} is an account segment: {what} is for lead segments; its members "

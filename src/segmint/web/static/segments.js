@@ -413,9 +413,7 @@ async function segmentDetail() {
   // An account segment's members: accounts with their lead counts, 50 at a time (a keyset).
   function accountMembers() {
     for (const box of ["member-tools", "member-bulk", "why"]) document.getElementById(box).hidden = true;
-    for (const title of ["manual-title", "analytics-title"]) {
-      document.getElementById(title).closest("section").hidden = true;
-    }
+    document.getElementById("manual-title").closest("section").hidden = true;
     document.getElementById("members-title").textContent = "Member accounts";
     const box = document.getElementById("members");
     const rowsBox = el("tbody", { id: "account-members" });
@@ -665,6 +663,24 @@ async function segmentDetail() {
     } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
 
+  // An account segment's analytics: its member accounts and their leads now, and the daily
+  // trend of accounts rebuilt from its history (accounts carry bands, not scores).
+  async function loadAccountAnalytics() {
+    const box = document.getElementById("analytics");
+    try {
+      const a = await api(`/segments/${id}/analytics?days=30`);
+      clear(box,
+        el("dl", { class: "stats" },
+          el("div", {}, el("dt", {}, "Member accounts"), el("dd", { id: "analytics-accounts" }, fmtNumber(a.member_count))),
+          el("div", {}, el("dt", {}, "Their leads"), el("dd", { id: "analytics-account-leads" }, fmtNumber(a.lead_count)))),
+        el("div", { class: "grid two" },
+          el("figure", { class: "card" }, el("figcaption", {}, "Member accounts"),
+            lineChart(a.daily, [{ key: "member_count", label: "Member accounts" }])),
+          el("figure", { class: "card" }, el("figcaption", {}, "Entered and exited per day"),
+            barChart(a.daily, "Accounts"))));
+    } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+  }
+
   // Leads included or excluded by hand: 20 at a time, each removable.
   function manualList(kind) {
     const box = document.getElementById(`${kind}d`);
@@ -709,6 +725,7 @@ async function segmentDetail() {
   loadUsage();
   if (segment && segment.audience === "accounts") {
     accountMembers();
+    loadAccountAnalytics();
     loadHistory();
     loadVersions();
     return;
