@@ -29,6 +29,7 @@ from segmint.ingest import ImportReport, ingest_events, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
 from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import (
+    account_membership_history,
     accounts,
     campaigns,
     events,
@@ -466,6 +467,7 @@ def clear(engine: Engine, project: Project) -> None:
         campaigns,
         work_items,
         membership_history,
+        account_membership_history,
         lead_event_counts,
         events,
         leads,

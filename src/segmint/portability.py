@@ -32,6 +32,8 @@ from segmint.projects import Project, create_project
 from segmint.store.db import refresh_statistics
 from segmint.store.tables import (
     Timestamp,
+    account_membership_history,
+    account_segment_members,
     accounts,
     campaign_recipients,
     campaign_runs,
@@ -84,6 +86,8 @@ PARTS = (
     Part(segment_members, {"segment_id": "segments", "lead_id": "leads"}),
     Part(manual_members, {"segment_id": "segments", "lead_id": "leads"}),
     Part(membership_history, {"segment_id": "segments", "lead_id": "leads"}),
+    Part(account_segment_members, {"segment_id": "segments", "account_id": "accounts"}),
+    Part(account_membership_history, {"segment_id": "segments", "account_id": "accounts"}),
     Part(scoring_settings),
     Part(scoring_rules, filters=("where",)),
     Part(fit_rules, filters=("filter",)),

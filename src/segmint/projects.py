@@ -14,6 +14,7 @@ from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.model import CUSTOM_FIELD_TYPES, DEFAULT_CONVERTED_STATUS, DEFAULT_STATUSES
 from segmint.storable import check_storable
 from segmint.store.tables import (
+    account_membership_history,
     accounts,
     campaigns,
     custom_fields,
@@ -200,7 +201,7 @@ def delete_project(conn: sa.Connection, project: Project) -> None:
     if not others:
         raise Conflict(f"project {project.slug!r} is the organization's only project", "project")
     # Logs without a foreign key to the project (their rows outlive what they record).
-    for table in (membership_history, work_items, index_changes):
+    for table in (membership_history, account_membership_history, work_items, index_changes):
         conn.execute(table.delete().where(table.c.project_id == project.id))
     conn.execute(
         projects.delete().where(

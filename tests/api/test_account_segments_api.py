@@ -143,7 +143,7 @@ def test_in_account_segment(api: Api) -> None:
 def test_lead_only_endpoints_refuse_account_segments(api: Api) -> None:
     _seed(api)
     segment = _account_segment(api, THREE_HOT)
-    for path in ("members", "export.csv", "analytics", "history"):
+    for path in ("members", "export.csv"):
         response = api.get(f"segments/{segment['id']}/{path}")
         assert response.status_code == 422, path
         assert "account segment" in error_of(response)["message"]
@@ -152,6 +152,53 @@ def test_lead_only_endpoints_refuse_account_segments(api: Api) -> None:
     assert refused.status_code == 422
     added = api.post(f"segments/{segment['id']}/includes", json={"lead_ids": [1]})
     assert added.status_code == 422
+
+
+def _drain(api: Api) -> None:
+    from segmint.worker.loop import Worker
+
+    Worker(api.client.app.state.engine).drain()  # type: ignore[attr-defined]
+
+
+def test_history_of_an_account_segment(api: Api) -> None:
+    """An active account segment's maintained membership has a history of accounts: who
+    entered on creation, who left on a write, by version; paged and filtered like a lead
+    segment's, and `lead_id` refused by name."""
+    ids = _seed(api)
+    segment = _account_segment(api, {"leads": HOT, "min_count": 1})
+    _drain(api)
+    path = f"segments/{segment['id']}/history"
+    first = api.get(path).json()
+    entered = sorted((i["account_id"], i["change"], i["reason"]) for i in first["items"])
+    assert entered == [
+        (ids["Acme"], "entered", "created"),
+        (ids["Globex"], "entered", "created"),
+    ]
+    assert first["items"][0]["segment_version"] == 1
+    assert {i["account_name"] for i in first["items"]} == {"Acme", "Globex"}
+    assert "lead_id" not in first["items"][0]
+    globex_lead = api.get("leads", params={"q": "globex"}).json()["items"][0]["id"]
+    assert api.patch(f"leads/{globex_lead}", json={"engagement_level": "Cold"}).status_code == 200
+    _drain(api)
+    newest = api.get(path, params={"order": "desc", "limit": 1}).json()
+    assert [(i["account_id"], i["change"], i["reason"]) for i in newest["items"]] == [
+        (ids["Globex"], "exited", "lead_write")
+    ]
+    assert newest["next_after"] is not None
+    rest = api.get(path, params={"order": "desc", "after": newest["next_after"]}).json()
+    assert len(rest["items"]) == 2
+    only = api.get(path, params={"account_id": ids["Acme"]}).json()
+    assert [i["account_id"] for i in only["items"]] == [ids["Acme"]]
+    refused = api.get(path, params={"lead_id": 1})
+    assert error_of(refused)["path"] == "lead_id"
+
+    analytics = api.get(f"segments/{segment['id']}/analytics", params={"days": 2}).json()
+    assert analytics["audience"] == "accounts"
+    assert analytics["member_count"] == 1
+    assert analytics["lead_count"] == 4  # Acme's
+    today = analytics["daily"][-1]
+    assert (today["member_count"], today["entered"], today["exited"]) == (1, 2, 1)
+    assert analytics["daily"][0]["member_count"] == 0  # yesterday: before it was created
 
 
 def test_campaigns_overlap_and_usage(api: Api) -> None:

@@ -1,6 +1,7 @@
 """Lead segments reaching an account segment (`in_account_segment`) keep their maintained
 membership as the account's leads and the account change; account segments themselves are
-answered live and never maintained. On both databases, with and without the index."""
+maintained in tables of their own (tests/engine/test_account_membership.py). On both databases,
+with and without the index."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_in_account_segment_follows_fellow_leads_and_the_account(
     worker.drain()
     assert _members(db, project, lead_segment.id) == set()
 
-    # The account segment has no stored membership: it is answered live.
+    # The account segment's stored membership is of accounts, never in segment_members.
     with db.connect() as conn:
         stored = conn.execute(
             sa.select(sa.func.count()).where(segment_members.c.segment_id == account_segment.id)

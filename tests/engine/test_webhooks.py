@@ -14,13 +14,19 @@ from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
 from segmint.clock import FrozenClock
-from segmint.engine import leads, segments, webhooks
+from segmint.engine import accounts, leads, segments, webhooks
 from segmint.ingest import upsert_leads
 from segmint.model import Role
 from segmint.outbound import ALLOW_PRIVATE_ENV
 from segmint.projects import Project
 from segmint.signing import SIGNATURE_HEADER, verify
-from segmint.store.tables import membership_history, users, webhook_attempts, webhook_queue
+from segmint.store.tables import (
+    account_membership_history,
+    membership_history,
+    users,
+    webhook_attempts,
+    webhook_queue,
+)
 from segmint.store.tables import webhooks as webhooks_table
 from segmint.worker.delivery import Deliverer
 from segmint.worker.loop import Worker
@@ -392,3 +398,53 @@ def test_a_failed_delivery_records_the_status_and_never_the_body(
 
     assert _deliverer(db, clock).drain() == 0
     assert _errors_by_hook(db, project)[hook_id] == ["HTTP 500"]
+
+
+def test_account_segment_changes_reach_webhooks_with_an_account(
+    db: Engine, project: Project, clock: FrozenClock, receiver: Receiver
+) -> None:
+    """An account segment's entries and exits are POSTed as a lead segment's are, the member
+    an `account` object, in queue order with lead segments' changes, each once."""
+    lead_segment = _segment(db, project, NEW, clock)
+    with db.begin() as conn:
+        data = {
+            "name": "Gold",
+            "audience": "accounts",
+            "filter": {"field": "metadata.tier", "op": "eq", "value": "gold"},
+        }
+        account_segment = segments.create_segment(conn, project, _owner(db, project), data, clock)
+    _webhook(db, project, clock, receiver.url)
+    worker = Worker(db, clock)
+    worker.drain()
+    with db.begin() as conn:
+        fields = {"name": "Acme", "domain": "acme.com", "metadata": {"tier": "gold"}}
+        acme = accounts.create_account(conn, project, fields, clock).id
+    worker.drain()
+    _add_leads(db, project, clock, 1, "new")
+    worker.drain()
+    with db.begin() as conn:
+        accounts.update_account(conn, project, acme, {"metadata": {"tier": "silver"}}, clock)
+    worker.drain()
+
+    assert _deliverer(db, clock).drain() == 3
+    changes = receiver.changes()
+    assert [(c["event"], c["segment"]["id"]) for c in changes] == [
+        ("segment.entered", account_segment.id),
+        ("segment.entered", lead_segment),
+        ("segment.exited", account_segment.id),
+    ]
+    entered = changes[0]
+    with db.connect() as conn:
+        history_ids = list(
+            conn.execute(
+                sa.select(account_membership_history.c.id).order_by(account_membership_history.c.id)
+            ).scalars()
+        )
+    assert [entered["id"], changes[2]["id"]] == history_ids
+    assert entered["idempotency_key"] == f"achg_{entered['id']}"
+    assert entered["account"] == {"id": acme, "name": "Acme", "domain": "acme.com"}
+    assert "lead" not in entered
+    assert entered["reason"] == "account_write"
+    assert entered["segment"] == {"id": account_segment.id, "name": "Gold", "version": 1}
+    assert "lead" in changes[1] and "account" not in changes[1]
+    assert _deliverer(db, clock).drain() == 0

@@ -156,3 +156,38 @@ def test_upgrading_gives_leads_without_a_level_one_through_a_sweep(db_url: str, 
         assert levels == {"cold@x.test": "Cold", "hot@x.test": "Cold"}
         assert scoring.due_projects(conn, now) == []
     engine.dispose()
+
+
+def test_upgrading_starts_the_history_of_active_account_segments(db_url: str, project) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0023: each account segment active at the upgrade gets a full sync queued
+    (reason `activation`), so the worker records who is in it then; an inactive one none."""
+    from datetime import UTC, datetime
+
+    from segmint.worker.loop import Worker
+
+    engine = create_engine(db_url, poolclass=sa.NullPool)
+    migrate.downgrade(engine, "0022")
+    now = datetime.now(UTC)
+    named_ac = {"field": "name", "op": "contains", "value": "Ac"}
+    with engine.begin() as conn:
+        account = conn.execute(
+            tables.accounts.insert()
+            .values(project_id=project.id, name="Acme", metadata={})
+            .values(created_at=now, updated_at=now)
+            .returning(tables.accounts.c.id)
+        ).scalar_one()
+        segment_ids = {}
+        for name, active in (("on", True), ("off", False)):
+            segment_ids[name] = _segment(conn, project.id, name)
+            conn.execute(
+                tables.segments.update()
+                .where(tables.segments.c.id == segment_ids[name])
+                .values(audience="accounts", filter=named_ac, active=active)
+            )
+    migrate.upgrade(engine)
+    Worker(engine).drain()
+    h = tables.account_membership_history.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(h.segment_id, h.account_id, h.change, h.reason)).all()
+    assert [tuple(r) for r in rows] == [(segment_ids["on"], account, "entered", "activation")]
+    engine.dispose()

@@ -1,14 +1,16 @@
 """An account segment in a real browser: choose "Accounts", add a "leads matching ... at least
-N" row, watch the live count of accounts, save, and see the member accounts on its page."""
+N" row, watch the live count of accounts, save, and see the member accounts and their history
+on its page."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from segmint.store.tables import accounts, leads
+from segmint.store.tables import account_membership_history, accounts, leads
 from tests.filters.harness import T0
 from tests.web.conftest import Site, log_in, open_page, pick, screenshot
 
@@ -38,6 +40,17 @@ def _accounts(site: Site) -> None:
             )
 
 
+def _wait_for_history(site: Site) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with site.engine.connect() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(account_membership_history))
+            if rows.scalar():
+                return
+        time.sleep(0.1)
+    raise AssertionError("the worker recorded no account history")
+
+
 def test_create_an_account_segment_and_see_its_accounts(site: Site, browser: Any) -> None:
     _accounts(site)
     page = open_page(browser, "desktop")
@@ -56,20 +69,29 @@ def test_create_an_account_segment_and_see_its_accounts(site: Site, browser: Any
     expect(count).to_have_text("2 accounts match your filters")  # Acme (0, 2, 4), Globex (6)
     row.get_by_label("At least how many leads").fill("3")
     expect(count).to_have_text("1 account matches your filters")
-    expect(page.locator("#segment-active-label")).to_be_hidden()
+    expect(page.locator("#segment-active-label")).to_be_visible()  # maintained, as leads' are
     expect(page.locator("#preview-sample li")).to_have_text(["Acme · acme.com · 4 leads"])
     screenshot(page, site, "account-segment-form", "desktop")
 
     page.get_by_role("button", name="Create Segment").click()
     expect(page.locator("#member-count")).to_have_text("1")
-    expect(page.locator("#segment-state")).to_have_text("Accounts: always current")
+    expect(page.locator("#segment-state")).to_have_text("Active: always current")
     members = page.locator("#account-members tr")
     expect(members).to_have_count(1)
     expect(members.first).to_contain_text("Acme")
     expect(members.first).to_contain_text("acme.com")
     expect(members.first.locator("td").last).to_have_text("4")
     expect(page.locator("#conditions")).to_contain_text("At least 3 leads matching")
-    expect(page.locator("#history-title")).to_be_hidden()
+    _wait_for_history(site)  # the worker beside the server records Acme's entry
+    page.reload()
+    expect(page.locator("#history-title")).to_be_visible()
+    entry = page.locator("#history li")
+    expect(entry).to_have_count(1)
+    expect(entry.first).to_contain_text("entered")
+    expect(entry.first).to_contain_text("Acme (acme.com)")
+    expect(entry.first).to_contain_text("created · v1")
+    expect(page.locator("#analytics-accounts")).to_have_text("1")
+    expect(page.locator("#analytics-account-leads")).to_have_text("4")
     screenshot(page, site, "account-segment", "desktop")
 
     page.get_by_role("link", name="Back to Segments").click()

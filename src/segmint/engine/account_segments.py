@@ -2,9 +2,9 @@
 
 An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
 with `leads` nodes counting each account's matching leads. Every answer here is a live SQL
-query: the columnar index answers account trees only inside lead filters (`in_account_segment`),
-and the worker does not maintain an account segment's membership (no history, no webhooks;
-docs/decisions.md).
+query: the columnar index answers account trees only inside lead filters (`in_account_segment`).
+An active account segment's maintained membership (history, webhooks, analytics) is kept
+beside these by engine/account_membership.py (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def is_accounts(row: SegmentRow) -> bool:
 
 
 def only_lead_segment(row: SegmentRow, what: str) -> None:
-    """422 for what only a lead segment has (history, manual members, a lead list...)."""
+    """422 for what only a lead segment has (manual members, a lead list, lead pages...)."""
     if is_accounts(row):
         raise InvalidInput(
             f"segment {row.id} is an account segment: {what} is for lead segments; its members "

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import outbox
+from segmint.engine.membership import Reason
 from segmint.errors import NotFound
 from segmint.projects import Project
 from segmint.store.rows import AccountRow
@@ -33,6 +34,7 @@ def create_account(
         .values(**fields, project_id=project.id, created_at=now, updated_at=now)
         .returning(accounts.c.id)
     ).scalar_one()
+    outbox.accounts_written(conn, project.id, [new_id], now, Reason.ACCOUNT_WRITE, "created")
     return get_account(conn, project, new_id)
 
 
@@ -49,6 +51,16 @@ def update_account(
             accounts.update()
             .where(accounts.c.project_id == project.id, accounts.c.id == account_id)
             .values(**fields, updated_at=clock.now())
+        )
+        # The account segments first (reason account_write), then the lead segments reading
+        # `account.*`, whose item re-evaluates the account again and finds it right already.
+        outbox.accounts_written(
+            conn,
+            project.id,
+            [account_id],
+            clock.now(),
+            Reason.ACCOUNT_WRITE,
+            ", ".join(sorted(fields)),
         )
         _account_leads_changed(conn, project, account_id, clock)
     return get_account(conn, project, account_id)

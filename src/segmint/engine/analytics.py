@@ -25,7 +25,14 @@ from segmint.filters.timing import day_start, local_date
 from segmint.folding import fold
 from segmint.index import Audience
 from segmint.projects import Project
-from segmint.store.tables import events, leads, membership_history, segment_members
+from segmint.store.tables import (
+    account_membership_history,
+    account_segment_members,
+    events,
+    leads,
+    membership_history,
+    segment_members,
+)
 
 DEFAULT_DAYS: Final = 30
 MAX_DAYS: Final = 365
@@ -287,4 +294,101 @@ def segment_analytics(
         conversion_rate=stats.converted / stats.count if stats.count else None,
         daily=daily,
         top_events=top_events(conn, project, row.id, win.start, now),
+    )
+
+
+# -- account segments ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountDayPoint:
+    day: date
+    member_count: int
+    entered: int
+    exited: int
+
+
+@dataclass(frozen=True)
+class AccountAnalytics:
+    """An account segment's analytics: its stored accounts now, the leads they hold, and the
+    daily trend rebuilt from its history as a lead segment's is (no scores: accounts carry
+    bands, not numbers)."""
+
+    segment_id: int
+    audience: str
+    frozen: bool
+    evaluated_at: datetime
+    timezone: str
+    days: int
+    member_count: int
+    lead_count: int
+    daily: list[AccountDayPoint]
+
+
+def _account_current(conn: sa.Connection, project: Project, segment_id: int) -> tuple[int, int]:
+    """(stored member accounts, their leads): one grouped query."""
+    m, lead = account_segment_members.c, leads.c
+    per_account = (
+        sa.select(m.account_id, sa.func.count(lead.id).label("leads"))
+        .select_from(
+            account_segment_members.outerjoin(
+                leads, sa.and_(lead.project_id == m.project_id, lead.account_id == m.account_id)
+            )
+        )
+        .where(m.project_id == project.id, m.segment_id == segment_id)
+        .group_by(m.account_id)
+        .subquery()
+    )
+    count, total = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(per_account.c.leads), 0))
+    ).one()
+    return int(count), int(total)
+
+
+def account_changes_by_day(
+    conn: sa.Connection, project: Project, segment_id: int, win: Window
+) -> list[DayChanges]:
+    """`changes_by_day` over an account segment's history (entries and exits only)."""
+    h = account_membership_history.c
+    entered = h.change == "entered"
+    rows = (
+        sa.select(
+            day_index(h.at, win.ends).label("day"),
+            sa.case((entered, 1), else_=0).label("entered"),
+            sa.case((entered, 0), else_=1).label("exited"),
+        )
+        .where(h.project_id == project.id, h.segment_id == segment_id, h.at >= win.start)
+        .subquery()
+    )
+    found = {
+        int(day): DayChanges(int(entered_count), int(exited_count))
+        for day, entered_count, exited_count in conn.execute(
+            sa.select(rows.c.day, sa.func.sum(rows.c.entered), sa.func.sum(rows.c.exited)).group_by(
+                rows.c.day
+            )
+        )
+    }
+    return [found.get(i, DayChanges()) for i in range(len(win.ends) + 1)]
+
+
+def account_segment_analytics(
+    conn: sa.Connection, project: Project, row: Any, now: datetime, days: int = DEFAULT_DAYS
+) -> AccountAnalytics:
+    """Analytics of an account segment (`row`, already checked visible) as of `now`."""
+    now = as_utc(now)
+    win = window(now, project.zone, days)
+    count, lead_count = _account_current(conn, project, row.id)
+    points = trend(
+        Current(count, 0.0, 0), account_changes_by_day(conn, project, row.id, win), win.dates
+    )
+    return AccountAnalytics(
+        segment_id=row.id,
+        audience="accounts",
+        frozen=not row.active,
+        evaluated_at=now,
+        timezone=project.timezone,
+        days=days,
+        member_count=count,
+        lead_count=lead_count,
+        daily=[AccountDayPoint(p.day, p.member_count, p.entered, p.exited) for p in points],
     )

@@ -26,8 +26,11 @@ from segmint.engine import answering, filtering, lists, manual, membership, outb
 from segmint.engine import segments as segments_engine
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
+    account_left,
     lock_for_merge,
     prepare_lead,
+    record_accounts_left,
+    record_accounts_of_deleted,
     update_statement,
     update_values,
     written_columns,
@@ -183,6 +186,7 @@ def _delete(
     conn: sa.Connection, project: Project, _params: Params, ids: list[int], now: datetime, _by: str
 ) -> int:
     membership.record_deletion(conn, project, ids, now)
+    record_accounts_of_deleted(conn, project, ids, now)
     result = conn.execute(
         leads.delete().where(leads.c.project_id == project.id, leads.c.id.in_(ids))
     )
@@ -258,16 +262,19 @@ def _rewrite(
     )
     bands = scoring.levels(conn, project)
     shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    left: list[int | None] = []
     for row in conn.execute(lock_for_merge(conn, query)):
         record = record_of(row._mapping)
         if record is not None:
             lead = prepare_lead(0, record, project, keep_blank=True)
             values = update_values(lead, row, project.id, now, bands)
             shapes.setdefault(frozenset(values), []).append(values)
+            left.append(account_left(row, values))
     for keys, rows in shapes.items():
         conn.execute(update_statement(keys), rows)
         changed = [values["b_id"] for values in rows]
         outbox.leads_written(conn, project.id, changed, now, written_columns(keys))
+    record_accounts_left(conn, project.id, left, now)
     return sum(len(rows) for rows in shapes.values())
 
 

@@ -11,7 +11,13 @@ from segmint.clock import as_utc
 from segmint.engine.leads import full_name
 from segmint.errors import InvalidInput
 from segmint.projects import Project
-from segmint.store.tables import leads, membership_history, segments
+from segmint.store.tables import (
+    account_membership_history,
+    accounts,
+    leads,
+    membership_history,
+    segments,
+)
 
 MAX_LIMIT = 1000
 
@@ -80,12 +86,16 @@ def segment_history(
 
 
 def _after_row(
-    conn: sa.Connection, project: Project, after: int, newest_first: bool = False
+    conn: sa.Connection,
+    project: Project,
+    after: int,
+    newest_first: bool = False,
+    table: sa.Table = membership_history,
 ) -> sa.ColumnElement[bool]:
     """Rows after row `after` in (at, id) order (or its reverse): ids alone are not in `at`
     order, since a time sweep stamps its rows with the (earlier) instant each condition
     flipped."""
-    h = membership_history.c
+    h = table.c
     at = conn.execute(
         sa.select(h.at).where(h.project_id == project.id, h.id == after)
     ).scalar_one_or_none()
@@ -115,3 +125,56 @@ def lead_history(
         query = query.where(sa.not_(_after_row(conn, project, after)), h.id != after)
     rows = conn.execute(query.order_by(h.at.desc(), h.id.desc()).limit(limit))
     return [_item(r) for r in rows]
+
+
+def _account_item(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "segment_id": row.segment_id,
+        "account_id": row.account_id,
+        "change": row.change,
+        "at": as_utc(row.at),
+        "segment_version": row.segment_version,
+        "reason": row.reason,
+        "detail": row.detail,
+        "account_name": row.account_name,
+        "account_domain": row.account_domain,
+    }
+
+
+def account_segment_history(
+    conn: sa.Connection,
+    project: Project,
+    segment_id: int,
+    account_id: int | None = None,
+    since: datetime | None = None,
+    after: int | None = None,
+    limit: int = 100,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """An account segment's history, as `segment_history` reads a lead segment's: each row
+    with its account's name and domain now (None once the account is gone), one query."""
+    _check_limit(limit)
+    h = account_membership_history.c
+    query = (
+        sa.select(
+            account_membership_history,
+            accounts.c.name.label("account_name"),
+            accounts.c.domain.label("account_domain"),
+        )
+        .join(
+            accounts,
+            sa.and_(accounts.c.project_id == h.project_id, accounts.c.id == h.account_id),
+            isouter=True,
+        )
+        .where(h.project_id == project.id, h.segment_id == segment_id)
+    )
+    if account_id is not None:
+        query = query.where(h.account_id == account_id)
+    if since is not None:
+        query = query.where(h.at >= as_utc(since))
+    if after is not None:
+        table = account_membership_history
+        query = query.where(_after_row(conn, project, after, newest_first, table))
+    order = (h.at.desc(), h.id.desc()) if newest_first else (h.at, h.id)
+    return [_account_item(r) for r in conn.execute(query.order_by(*order).limit(limit))]

@@ -22,6 +22,7 @@ from segmint.model import LEAD_WRITABLE
 from segmint.projects import Project
 from segmint.storable import check_storable
 from segmint.store.bulk import insert_returning_ids
+from segmint.store.db import one_of
 from segmint.store.tables import leads
 
 OnConflict = Literal["update", "skip"]
@@ -33,6 +34,7 @@ MERGE_COLUMNS = (
     leads.c.enrichment,
     leads.c.max_score,
     leads.c.last_activity_at,
+    leads.c.account_id,  # the account a lead leaves: re-evaluated in account segments
 )
 ON_CONFLICT_CHOICES: tuple[OnConflict, ...] = ("update", "skip")
 
@@ -148,6 +150,7 @@ def upsert(
     inserts: list[dict[str, Any]] = []
     updates: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     skipped = 0
+    left: list[int | None] = []
     for lead in batch:
         existing = stored.get(lead.email) if lead.email else None
         if existing is None:
@@ -157,6 +160,7 @@ def upsert(
         else:
             row = update_values(lead, existing, project.id, now, bands)
             updates[frozenset(row)].append(row)
+            left.append(account_left(existing, row))
     if inserts:
         new_ids = insert_returning_ids(conn, leads, inserts)
         outbox.leads_written(conn, project.id, new_ids, now)
@@ -164,6 +168,7 @@ def upsert(
         conn.execute(update_statement(keys), rows)
         changed = [row["b_id"] for row in rows]
         outbox.leads_written(conn, project.id, changed, now, written_columns(keys))
+    record_accounts_left(conn, project.id, left, now)
     return Upserted(len(inserts), sum(len(rows) for rows in updates.values()), skipped, unassigned)
 
 
@@ -217,6 +222,38 @@ def insert_values(
         updated_at=now,
     )
     return row
+
+
+def account_left(existing: Any, row: dict[str, Any]) -> int | None:
+    """The account a stored lead leaves with this update (`update_values`' row), if any."""
+    if "account_id" not in row or existing.account_id in (None, row["account_id"]):
+        return None
+    return int(existing.account_id)
+
+
+def record_accounts_left(
+    conn: sa.Connection, project_id: int, left: list[int | None], now: datetime
+) -> None:
+    """The accounts leads moved out of, for the account segments: the leads' own items see
+    only the accounts they are in by then."""
+    outbox.accounts_written(conn, project_id, left, now, "lead_write", "lead moved account")
+
+
+def record_accounts_of_deleted(
+    conn: sa.Connection, project: Project, lead_ids: list[int], now: datetime
+) -> None:
+    """Before leads are deleted: their accounts lose a lead, which may move them in or out
+    of account segments (the lead's row, and with it its account, is gone by then)."""
+    left = conn.execute(
+        sa.select(leads.c.account_id)
+        .where(
+            leads.c.project_id == project.id,
+            one_of(leads.c.id, lead_ids, conn.dialect.name),
+            leads.c.account_id.is_not(None),
+        )
+        .distinct()
+    ).scalars()
+    outbox.accounts_written(conn, project.id, left, now, "lead_write", "lead deleted")
 
 
 def update_values(

@@ -13,9 +13,12 @@ from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine import answering, lists, membership, outbox, owners, scoring
 from segmint.engine.lead_writes import (
     MERGE_COLUMNS,
+    account_left,
     insert_values,
     lock_for_merge,
     prepare_lead,
+    record_accounts_left,
+    record_accounts_of_deleted,
     update_statement,
     update_values,
     written_columns,
@@ -115,6 +118,7 @@ def update_lead(
     row = update_values(lead, existing, project.id, now, scoring.levels(conn, project))
     conn.execute(update_statement(frozenset(row)), [row])
     outbox.leads_written(conn, project.id, [lead_id], now, written_columns(frozenset(row)))
+    record_accounts_left(conn, project.id, [account_left(existing, row)], now)
     return get_lead(conn, project, lead_id)
 
 
@@ -123,6 +127,7 @@ def delete_lead(
 ) -> None:
     get_lead(conn, project, lead_id)
     membership.record_deletion(conn, project, [lead_id], clock.now())
+    record_accounts_of_deleted(conn, project, [lead_id], clock.now())
     result = conn.execute(
         leads.delete().where(leads.c.project_id == project.id, leads.c.id == lead_id)
     )

@@ -7,16 +7,18 @@ what changes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import Clock
-from segmint.engine import account_levels, bulk, fit, membership, outbox
+from segmint.engine import account_levels, account_membership, bulk, fit, membership, outbox
 from segmint.engine.dependencies import ReadSet
 from segmint.engine.membership import Changes, Reason
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.tables import leads
 
 
@@ -35,6 +37,9 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
         # syncs take them in: two workers never wait on each other's locks in a cycle.
         membership.lock_segments(conn, project, [segment_id, *dependents])
         changes = membership.sync(conn, project, segment_id, now, payload["reason"])
+        # An account segment's own full sync (a lead segment's is the line above).
+        account_sync = account_membership.sync(conn, project, segment_id, now, payload["reason"])
+        changes += account_sync.changes
         for dependent in dependents:
             changes += membership.sync(
                 conn, project, dependent, now, Reason.DEPENDENCY, f"segment {segment_id}"
@@ -42,6 +47,8 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
         return changes
     if item.kind == outbox.Kind.LEADS:
         return apply_lead_writes(conn, project, [item], now, read_sets)
+    if item.kind == outbox.Kind.ACCOUNTS:
+        return _apply_accounts(conn, project, item, now, read_sets)
     if item.kind == outbox.Kind.MANUAL:
         return _apply_manual(conn, project, item, now, read_sets)
     if item.kind != outbox.Kind.LIST:
@@ -60,6 +67,71 @@ def apply(conn: sa.Connection, project: Project, item: outbox.WorkItem, clock: C
             payload.get("lead_ids"),
         )
     return changes
+
+
+def _apply_accounts(
+    conn: sa.Connection,
+    project: Project,
+    item: outbox.WorkItem,
+    now: datetime,
+    read_sets: dict[int, ReadSet],
+) -> Changes:
+    """Accounts written, or left by a lead (moved, deleted): re-evaluated in every active
+    account segment (the item's reason), then the lead segments reaching those segments follow
+    the accounts that entered or left (`follow_accounts`)."""
+    payload = item.payload
+    superseded = outbox.segments_awaiting_sync(conn, project.id, item.id)
+    account_wide = [d for d, reads in read_sets.items() if reads.account_wide]
+    # Every segment this may sync, locked up front in id order, as other kinds of work do.
+    membership.lock_segments(
+        conn, project, [*account_membership.active_segment_ids(conn, project), *account_wide]
+    )
+    moved = account_membership.sync_accounts(
+        conn,
+        project,
+        payload["account_ids"],
+        now,
+        payload["reason"],
+        payload.get("detail"),
+        skip=superseded,
+    )
+    return moved.changes + follow_accounts(conn, project, moved, now, read_sets, superseded)
+
+
+def follow_accounts(
+    conn: sa.Connection,
+    project: Project,
+    moved: account_membership.Moved,
+    now: datetime,
+    read_sets: dict[int, ReadSet],
+    skip: Collection[int] = (),
+) -> Changes:
+    """Lead segments reaching an account segment (`in_account_segment`) follow its maintained
+    changes: the leads of each account that entered or left it are re-evaluated there (reason
+    `dependency`), the gap a lead's own item cannot close (a lead that left the account, a
+    deleted lead, time passing)."""
+    syncs: list[membership.PartialSync] = []
+    for account_segment_id, account_ids in sorted(moved.by_segment().items()):
+        dependents = sorted(
+            d for d, reads in read_sets.items() if account_segment_id in reads.segments
+        )
+        dependents = [d for d in dependents if d not in skip]
+        if not dependents:
+            continue
+        lead_ids = frozenset(_leads_of(conn, project, account_ids))
+        detail = f"account segment {account_segment_id}"
+        syncs += [
+            membership.PartialSync(d, Reason.DEPENDENCY, detail, lead_ids) for d in dependents
+        ]
+    return membership.sync_leads(conn, project, syncs, now) if syncs else Changes()
+
+
+def _leads_of(conn: sa.Connection, project: Project, account_ids: Collection[int]) -> list[int]:
+    query = sa.select(leads.c.id).where(
+        leads.c.project_id == project.id,
+        one_of(leads.c.account_id, sorted(account_ids), conn.dialect.name),
+    )
+    return list(conn.execute(query).scalars())
 
 
 def _apply_manual(
@@ -116,6 +188,21 @@ def _widen_to_accounts(
         lead_ids.update(fellows)
 
 
+def _account_work(items: list[outbox.WorkItem]) -> list[account_membership.LeadWork]:
+    """The written leads by reason, as lead segments' syncs group them: their accounts are
+    re-evaluated in the account segments (any lead write may move an account's `leads`
+    counts; account trees have no read sets to narrow this by)."""
+    grouped: dict[tuple[str, str | None], set[int]] = defaultdict(set)
+    for item in items:
+        event_types = sorted(set(item.payload["event_types"]))
+        reason = Reason.EVENT if event_types else Reason.LEAD_WRITE
+        grouped[(reason, ", ".join(event_types) or None)].update(item.payload["lead_ids"])
+    return [
+        account_membership.LeadWork(reason, detail, frozenset(ids))
+        for (reason, detail), ids in grouped.items()
+    ]
+
+
 def apply_lead_writes(
     conn: sa.Connection,
     project: Project,
@@ -144,7 +231,15 @@ def apply_lead_writes(
         membership.PartialSync(segment_id, reason, detail, frozenset(lead_ids))
         for (segment_id, reason, detail), lead_ids in work.items()
     ]
+    account_segments = account_membership.active_segment_ids(conn, project)
+    if account_segments:  # the lead and account segments' locks in one id order, as elsewhere
+        membership.lock_segments(conn, project, [*(s.segment_id for s in syncs), *account_segments])
     changes = membership.sync_leads(conn, project, syncs, now)
+    # (Lead segments reaching these account segments were widened to the accounts' leads
+    # above already: `_widen_to_accounts`.)
+    changes += account_membership.follow_lead_writes(
+        conn, project, _account_work(items), now, skip=superseded
+    ).changes
     # Profile fit follows what was written (not its own writes of profile_level: no loop).
     written = {
         lead_id

@@ -44,6 +44,7 @@ class Reason:
     SETTINGS = "settings"  # the project's time zone moved its calendar periods
     REFRESH = "refresh"  # someone refreshed an inactive segment by hand
     MANUAL = "manual"  # a lead was included in or excluded from the segment by hand
+    ACCOUNT_WRITE = "account_write"  # an account was created or its fields changed (accounts)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _sync_row(
     entered_ids: LeadIds = sa.except_(matching, members)
     exited_ids: LeadIds = sa.except_(members, matching)
     if ids is not None or indexed is not None:  # evaluate once, then write from the id lists
-        entering, leaving = _differences(conn, matching, members)
+        entering, leaving = differences(conn, matching, members)
         entered_ids = _id_list(project.id, entering, conn.dialect.name)
         exited_ids = _id_list(project.id, leaving, conn.dialect.name)
     changes = _write(conn, stamp, entered_ids, exited_ids)
@@ -421,7 +422,7 @@ def _members_each(
     return found
 
 
-def _differences(
+def differences(
     conn: sa.Connection, matching: sa.Select[Any], members: sa.Select[Any]
 ) -> tuple[list[int], list[int]]:
     """(entering, leaving) in one statement, so the filter is evaluated once, not twice."""

@@ -23,6 +23,9 @@ class Kind:
     LIST = "list"  # list members changed; payload: list_id, lead_ids
     BULK = "bulk"  # a bulk action's next batch of leads; payload: bulk_action_id
     MANUAL = "manual"  # a segment's manual includes/excludes changed; segment_id, lead_ids, detail
+    ACCOUNTS = (
+        "accounts"  # accounts to re-evaluate in account segments; account_ids, reason, detail
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,24 @@ def leads_written(
         "event_types": sorted(set(event_types)),
     }
     enqueue(conn, project_id, Kind.LEADS, payload, now)
+
+
+def accounts_written(
+    conn: sa.Connection,
+    project_id: int,
+    account_ids: Iterable[int | None],
+    now: datetime,
+    reason: str,
+    detail: str | None = None,
+) -> None:
+    """Record that these accounts may have entered or left account segments: the account was
+    written, or a lead left it (moved to another account, deleted), which the lead's own item
+    can no longer tell once the lead row has changed."""
+    ids = sorted({int(i) for i in account_ids if i is not None})
+    if not ids:
+        return
+    payload = {"account_ids": ids, "reason": reason, "detail": detail}
+    enqueue(conn, project_id, Kind.ACCOUNTS, payload, now)
 
 
 def segments_awaiting_sync(conn: sa.Connection, project_id: int, after_id: int) -> set[int]:

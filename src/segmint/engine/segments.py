@@ -255,7 +255,7 @@ def create_segment(
         .returning(segments.c.id)
     ).scalar_one()
     segment_tags.replace_tags(conn, project, new_id, segment_tags.check_tags(data.get("tags")))
-    if data.get("active", True) and audience == "leads":  # account segments: live only
+    if data.get("active", True):  # lead and account segments alike (their syncs differ)
         resync_later(conn, project, new_id, Reason.CREATED, now)
     created = get_segment(conn, project, new_id)
     segment_versions.record_version(conn, project, created, principal.user_id, now)
@@ -326,7 +326,7 @@ def update_segment(
             .where(segments.c.project_id == project.id, segments.c.id == segment_id)
             .values(**changes, updated_at=now)
         )
-        active = changes.get("active", row.active) and row.audience == "leads"
+        active = changes.get("active", row.active)
         if active and not row.active:
             resync_later(conn, project, segment_id, Reason.ACTIVATION, now)
         elif active and "filter" in changes:

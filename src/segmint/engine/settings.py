@@ -104,8 +104,7 @@ def _resync_active(conn: sa.Connection, project: Project, clock: Clock) -> None:
         sa.select(segments.c.id)
         .where(
             segments.c.project_id == project.id,
-            segments.c.active.is_(True),
-            segments.c.audience == "leads",
+            segments.c.active.is_(True),  # lead and account segments: both read the zone
         )
         .order_by(segments.c.id)
     ).scalars()

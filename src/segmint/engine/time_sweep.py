@@ -21,14 +21,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.clock import as_utc
-from segmint.engine import answering, filtering, membership, webhooks
+from segmint.engine import (
+    account_membership,
+    answering,
+    filtering,
+    maintenance,
+    membership,
+    webhooks,
+)
 from segmint.engine.dependencies import read_set
 from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
 from segmint.filters import flips
 from segmint.filters.evaluate import evaluate
 from segmint.filters.parse import stored_references
 from segmint.filters.source import CachingSegmentSource
-from segmint.filters.tree import Node
+from segmint.filters.tree import ACCOUNTS, Node
 from segmint.projects import Project
 from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
@@ -54,7 +61,6 @@ def due_segments(conn: sa.Connection, now: datetime) -> list[tuple[int, int]]:
         sa.select(segments.c.project_id, segments.c.id, segments.c.filter)
         .where(
             segments.c.active.is_(True),
-            segments.c.audience == "leads",  # account segments are answered live only
             sa.or_(
                 segments.c.time_synced_at.is_(None),
                 segments.c.time_synced_at <= now - SWEEP_EVERY,
@@ -96,6 +102,11 @@ def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: dat
 def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Changes:
     """Apply the time-based entries and exits of one segment since its last sweep."""
     row = _lock(conn, project, segment_id)
+    if row is not None and row.active and row.audience == ACCOUNTS:
+        # An account tree has no flip instants to narrow a window by: a full sync, stamped
+        # with the sweep's `now` (accounts are few beside leads; docs/decisions.md).
+        moved = account_membership.sync(conn, project, segment_id, now, Reason.TIME)
+        return moved.changes + _follow_accounts(conn, project, moved, now)
     if row is None or not row.maintained:
         return Changes()
     start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
@@ -118,6 +129,16 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     ]
     changes = _apply(conn, project, segment_id, row.version, found)
     return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+
+
+def _follow_accounts(
+    conn: sa.Connection, project: Project, moved: account_membership.Moved, now: datetime
+) -> Changes:
+    """Lead segments reaching the swept account segment follow the accounts time moved."""
+    if not moved.accounts:
+        return Changes()
+    read_sets = membership.active_read_sets(conn, project)
+    return maintenance.follow_accounts(conn, project, moved, now, read_sets)
 
 
 def _follow(

@@ -262,3 +262,26 @@ def queue(
         for hook_id in hooks.of(segment_id, change)
     ]
     bulk.insert_rows(conn, webhook_queue, rows)
+
+
+def queue_accounts(
+    conn: sa.Connection,
+    project_id: int,
+    hooks: Listeners,
+    changes: Iterable[tuple[int, int, str]],
+    now: datetime,
+) -> None:
+    """Queue each (account history id, segment_id, change) of an account segment for every
+    webhook listening to it (campaign triggers listen to lead segments only)."""
+    rows = [
+        {
+            "project_id": project_id,
+            "webhook_id": hook_id,
+            "history_id": history_id,
+            "audience": "accounts",
+            "created_at": now,
+        }
+        for history_id, segment_id, change in changes
+        for hook_id in hooks.of(segment_id, change)
+    ]
+    bulk.insert_rows(conn, webhook_queue, rows)

@@ -41,8 +41,9 @@ class SegmentRow(Record):
 
     @property
     def maintained(self) -> bool:
-        """Whether the worker keeps its stored membership (history, webhooks): an active lead
-        segment. Account segments are answered live only (docs/decisions.md)."""
+        """Whether the lead machinery (engine/membership.py) keeps its stored membership: an
+        active lead segment. An active account segment's is kept by
+        engine/account_membership.py, in tables of its own (docs/decisions.md)."""
         return self.active and self.audience == "leads"
 
 

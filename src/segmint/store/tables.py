@@ -431,6 +431,52 @@ membership_history = sa.Table(
     sa.Index(None, "project_id", "lead_id", "at"),
 )
 
+# Account segments' maintained membership and its history (migration 0023): the same shape as
+# segment_members / membership_history, keyed by account. Separate tables, not a nullable
+# lead_id beside an account_id: every key and index stays (project_id, segment_id, member) and
+# each table's foreign key names what its member is.
+account_segment_members = sa.Table(
+    "account_segment_members",
+    metadata,
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("account_id", BigId, nullable=False),
+    sa.Column("entered_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "segment_id", "account_id"),
+    sa.ForeignKeyConstraint(
+        ["project_id", "segment_id"],
+        ["segments.project_id", "segments.id"],
+        name="fk_account_segment_members_segment",
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["project_id", "account_id"],
+        ["accounts.project_id", "accounts.id"],
+        name="fk_account_segment_members_account",
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "project_id", "account_id"),
+)
+
+account_membership_history = sa.Table(
+    "account_membership_history",
+    metadata,
+    _id(),
+    sa.Column("project_id", BigId, nullable=False),
+    sa.Column("segment_id", BigId, nullable=False),
+    sa.Column("account_id", BigId, nullable=False),
+    sa.Column("change", sa.String(8), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("segment_version", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(255)),
+    sa.CheckConstraint(
+        "change in ('entered', 'exited')", name="ck_account_membership_history_change"
+    ),
+    sa.Index(None, "project_id", "segment_id", "at", "id"),
+    sa.Index(None, "project_id", "account_id", "at"),
+)
+
 # The outbox: what a write causes, recorded in the write's own transaction, done by workers.
 work_items = sa.Table(
     "work_items",
@@ -508,6 +554,9 @@ webhook_queue = sa.Table(
     sa.Column("webhook_id", BigId, nullable=False),
     sa.Column("history_id", BigId, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Which history `history_id` is a row of: membership_history ('leads') or
+    # account_membership_history ('accounts'); the two number their rows independently.
+    sa.Column("audience", sa.String(16), nullable=False, server_default="leads"),
     sa.ForeignKeyConstraint(
         ["project_id", "webhook_id"],
         ["webhooks.project_id", "webhooks.id"],

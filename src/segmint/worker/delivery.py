@@ -31,6 +31,8 @@ from segmint.engine.webhooks import EVENT_OF_CHANGE
 from segmint.signing import SIGNATURE_HEADER, sign
 from segmint.store.claims import holder_name
 from segmint.store.tables import (
+    account_membership_history,
+    accounts,
     leads,
     membership_history,
     segments,
@@ -241,7 +243,18 @@ class Deliverer:
 
 
 def _pending(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
-    """The oldest queued changes of a webhook, with what a receiver needs to act on them."""
+    """The oldest queued changes of a webhook, lead and account segments' alike, in queue
+    order, with what a receiver needs to act on them (two queries, one per history)."""
+    found = [*_pending_leads(conn, hook, limit), *_pending_accounts(conn, hook, limit)]
+    return sorted(found, key=lambda change: change.queue_id)[:limit]
+
+
+def _queued(hook: Any, audience: str) -> sa.ColumnElement[bool]:
+    q = webhook_queue.c
+    return sa.and_(q.project_id == hook.project_id, q.webhook_id == hook.id, q.audience == audience)
+
+
+def _pending_leads(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
     history = membership_history
     joined = (
         webhook_queue.join(
@@ -266,6 +279,7 @@ def _pending(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
     query = (
         sa.select(
             webhook_queue.c.id.label("queue_id"),
+            webhook_queue.c.audience,
             history.c.id.label("history_id"),
             history.c.segment_id,
             history.c.lead_id,
@@ -281,11 +295,101 @@ def _pending(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
             leads.c.company,
         )
         .select_from(joined)
-        .where(webhook_queue.c.project_id == hook.project_id, webhook_queue.c.webhook_id == hook.id)
+        .where(_queued(hook, "leads"))
         .order_by(webhook_queue.c.id)
         .limit(limit)
     )
     return list(conn.execute(query))
+
+
+def _pending_accounts(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
+    history = account_membership_history
+    joined = (
+        webhook_queue.join(
+            history,
+            sa.and_(
+                history.c.project_id == webhook_queue.c.project_id,
+                history.c.id == webhook_queue.c.history_id,
+            ),
+        )
+        .outerjoin(
+            segments,
+            sa.and_(
+                segments.c.project_id == history.c.project_id,
+                segments.c.id == history.c.segment_id,
+            ),
+        )
+        .outerjoin(
+            accounts,
+            sa.and_(
+                accounts.c.project_id == history.c.project_id,
+                accounts.c.id == history.c.account_id,
+            ),
+        )
+    )
+    query = (
+        sa.select(
+            webhook_queue.c.id.label("queue_id"),
+            webhook_queue.c.audience,
+            history.c.id.label("history_id"),
+            history.c.segment_id,
+            history.c.account_id,
+            history.c.change,
+            history.c.at,
+            history.c.segment_version,
+            history.c.reason,
+            history.c.detail,
+            segments.c.name.label("segment_name"),
+            accounts.c.name.label("account_name"),
+            accounts.c.domain.label("account_domain"),
+        )
+        .select_from(joined)
+        .where(_queued(hook, "accounts"))
+        .order_by(webhook_queue.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def _member(change: Any) -> tuple[str, dict[str, Any]]:
+    """The member a change is about: a lead, or an account (an account segment's change)."""
+    if change.audience == "accounts":
+        return "account", {
+            "id": change.account_id,
+            "name": change.account_name,
+            "domain": change.account_domain,
+        }
+    return "lead", {
+        "id": change.lead_id,
+        "email": change.email,
+        "first_name": change.first_name,
+        "last_name": change.last_name,
+        "company": change.company,
+    }
+
+
+def _idempotency_key(change: Any) -> str:
+    # The two histories number their rows independently: an account change's key says so.
+    prefix = "achg" if change.audience == "accounts" else "chg"
+    return f"{prefix}_{change.history_id}"
+
+
+def _change(change: Any) -> dict[str, Any]:
+    kind, member = _member(change)
+    return {
+        "id": change.history_id,
+        "idempotency_key": _idempotency_key(change),
+        "event": EVENT_OF_CHANGE[change.change],
+        "at": _iso(change.at),
+        "reason": change.reason,
+        "detail": change.detail,
+        "segment": {
+            "id": change.segment_id,
+            "name": change.segment_name,
+            "version": change.segment_version,
+        },
+        kind: member,
+    }
 
 
 def _body(hook: Any, changes: list[Any], now: datetime) -> bytes:
@@ -293,29 +397,7 @@ def _body(hook: Any, changes: list[Any], now: datetime) -> bytes:
         "webhook_id": hook.id,
         "project_id": hook.project_id,
         "sent_at": _iso(now),
-        "changes": [
-            {
-                "id": change.history_id,
-                "idempotency_key": f"chg_{change.history_id}",
-                "event": EVENT_OF_CHANGE[change.change],
-                "at": _iso(change.at),
-                "reason": change.reason,
-                "detail": change.detail,
-                "segment": {
-                    "id": change.segment_id,
-                    "name": change.segment_name,
-                    "version": change.segment_version,
-                },
-                "lead": {
-                    "id": change.lead_id,
-                    "email": change.email,
-                    "first_name": change.first_name,
-                    "last_name": change.last_name,
-                    "company": change.company,
-                },
-            }
-            for change in changes
-        ],
+        "changes": [_change(change) for change in changes],
     }
     return json.dumps(payload, separators=(",", ":")).encode()
 

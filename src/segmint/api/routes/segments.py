@@ -15,12 +15,18 @@ from segmint.api.routes.exports import ColumnsQuery, csv_download
 from segmint.api.routes.lists import list_public
 from segmint.api.schemas.common import UsagePublic
 from segmint.api.schemas.filters import FilterIn
-from segmint.api.schemas.history import HistoryPage, history_page
+from segmint.api.schemas.history import (
+    AccountHistoryPage,
+    HistoryPage,
+    account_history_page,
+    history_page,
+)
 from segmint.api.schemas.leads import LeadPage, LeadPublic
 from segmint.api.schemas.lists import ListPublic
 from segmint.api.schemas.segments import (
     AccountMemberPage,
     AccountPreview,
+    AccountSegmentAnalytics,
     ConditionCounts,
     CountResult,
     ManualChangePublic,
@@ -53,6 +59,7 @@ from segmint.engine import usage as usage_engine
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.export import chosen_columns, export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
+from segmint.errors import InvalidInput
 from segmint.projects import Project
 from segmint.store.rows import SegmentWithCreator
 
@@ -443,8 +450,9 @@ def members(
 
 @router.get(
     "/{segment_id}/history",
-    response_model=HistoryPage,
+    response_model=HistoryPage | AccountHistoryPage,
     summary="Who entered and left, when, under which version, and why",
+    description="A lead segment's rows name a `lead_id`; an account segment's an `account_id`.",
 )
 def history(
     segment_id: int,
@@ -452,25 +460,39 @@ def history(
     project: ProjectDep,
     principal: PrincipalDep,
     lead_id: Annotated[int | None, Query(description="Only this lead.")] = None,
+    account_id: Annotated[
+        int | None, Query(description="Only this account (account segments).")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Only changes at or after.")] = None,
     after: Annotated[int | None, Query(description="`next_after` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=history_engine.MAX_LIMIT)] = 100,
     order: Annotated[
         Literal["asc", "desc"], Query(description="asc: oldest first (default); desc: newest.")
     ] = "asc",
-) -> HistoryPage:
+) -> HistoryPage | AccountHistoryPage:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    account_segments.only_lead_segment(row, "a membership history")
+    newest_first = order == "desc"
+    if account_segments.is_accounts(row):
+        if lead_id is not None:
+            raise InvalidInput("an account segment's history is of accounts", "lead_id")
+        found = history_engine.account_segment_history(
+            conn, project, segment_id, account_id, since, after, limit, newest_first
+        )
+        return account_history_page(found, limit)
+    if account_id is not None:
+        raise InvalidInput("a lead segment's history is of leads: use lead_id", "account_id")
     items = history_engine.segment_history(
-        conn, project, segment_id, lead_id, since, after, limit, newest_first=order == "desc"
+        conn, project, segment_id, lead_id, since, after, limit, newest_first=newest_first
     )
     return history_page(items, limit)
 
 
 @router.get(
     "/{segment_id}/analytics",
-    response_model=SegmentAnalytics,
+    response_model=SegmentAnalytics | AccountSegmentAnalytics,
     summary="Members, score and conversion now; a daily trend, entries and exits; top events",
+    description="An account segment answers its member accounts, their leads and the daily "
+    "trend of accounts (`audience: accounts`), from its maintained membership and history.",
 )
 def analytics(
     segment_id: int,
@@ -486,9 +508,11 @@ def analytics(
             description="Local days (the project's zone) of the daily series and top events.",
         ),
     ] = analytics_engine.DEFAULT_DAYS,
-) -> SegmentAnalytics:
+) -> SegmentAnalytics | AccountSegmentAnalytics:
     row = engine.visible_segment(conn, project, principal, segment_id)
-    account_segments.only_lead_segment(row, "analytics of members over time")
+    if account_segments.is_accounts(row):
+        found = analytics_engine.account_segment_analytics(conn, project, row, clock.now(), days)
+        return AccountSegmentAnalytics.model_validate(asdict(found))
     result = analytics_engine.segment_analytics(conn, project, row, clock.now(), days)
     return SegmentAnalytics.model_validate(asdict(result))
 

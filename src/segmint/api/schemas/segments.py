@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -231,6 +231,29 @@ class SegmentAnalytics(BaseModel):
     daily: list[AnalyticsDay] = Field(description="One entry per day, oldest first; today last.")
     top_events: list[EventTypeCount] = Field(
         description="Up to 10 event types, most events first, then by type."
+    )
+
+
+class AccountAnalyticsDay(BaseModel):
+    day: date = Field(description="A local day in the project's time zone.")
+    member_count: int = Field(description="Member accounts at the end of the day (now, today).")
+    entered: int
+    exited: int
+
+
+class AccountSegmentAnalytics(BaseModel):
+    """An account segment's analytics: its maintained accounts and their trend, from history."""
+
+    segment_id: int
+    audience: Literal["accounts"]
+    frozen: bool = Field(description="True for an inactive segment: its kept, unchanging members.")
+    evaluated_at: datetime
+    timezone: str = Field(description="The project's zone, which draws the day boundaries.")
+    days: int
+    member_count: int = Field(description="Current (stored) member accounts.")
+    lead_count: int = Field(description="The leads of those accounts now.")
+    daily: list[AccountAnalyticsDay] = Field(
+        description="One entry per day, oldest first; today last."
     )
 
 

@@ -45,8 +45,8 @@ function lineChart(days, series) {
 }
 
 // Entered (up, green) and exited (down, red) per day.
-function barChart(days) {
-  const root = frame(days, "Leads entered and exited per day");
+function barChart(days, what = "Leads") {
+  const root = frame(days, `${what} entered and exited per day`);
   const max = Math.max(1, ...days.map((d) => Math.max(d.entered, d.exited)));
   const mid = (H - PAD + PAD) / 2;
   const width = Math.max(2, (W - 2 * PAD) / Math.max(1, days.length) - 2);

@@ -60,10 +60,6 @@
     text.closest("details").hidden = audience === "accounts";
     if (audience === "accounts") { text.value = ""; text.dataset.printed = ""; }
     document.getElementById("sample-title").textContent = audience === "accounts" ? "Sample accounts" : "Sample leads";
-    // Account segments are answered live, never maintained: no history to keep.
-    const activeLabel = document.getElementById("segment-active-label");
-    activeLabel.hidden = audience === "accounts";
-    activeLabel.classList.toggle("block", audience !== "accounts");  // .block would show it anyway
     preview(builder.filter());
   }
   if (segment) {

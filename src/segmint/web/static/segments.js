@@ -72,7 +72,8 @@ function segmentsList() {
       el("td", { class: "num", "data-label": "Members" }, fmtNumber(s.member_count),
         s.audience === "accounts" ? el("div", { class: "muted" }, "accounts") : null),
       el("td", { "data-label": "State" }, s.audience === "accounts"
-        ? el("span", { class: "pill", title: "An account segment: always current, answered live" }, "Accounts")
+        ? el("span", { class: s.active ? "pill" : "pill off",
+          title: s.active ? "An account segment: members listed live, history kept" : "An inactive account segment: history paused" }, "Accounts")
         : el("span", { class: s.active ? "pill" : "pill off" }, s.active ? "Active" : "Inactive")),
       el("td", { class: "clip", "data-label": "Owner", title: s.created_by }, s.created_by || "–"),
       el("td", { "data-label": "Created" }, fmtDate(s.created_at, false)),
@@ -314,8 +315,9 @@ async function segmentDetail() {
     }
     document.title = `${segment.name} · Segmint`;
     const ofAccounts = segment.audience === "accounts";
-    const state = ofAccounts ? "Accounts: always current"
-      : segment.active ? "Active: always current" : "Inactive (members frozen)";
+    // An account segment's members are listed live; an inactive one's history is paused.
+    const state = segment.active ? "Active: always current"
+      : ofAccounts ? "Inactive (history paused)" : "Inactive (members frozen)";
     clear(head,
       el("h1", {}, badge(segment.color), segment.name),
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
@@ -373,6 +375,7 @@ async function segmentDetail() {
         el("button", { type: "button", disabled: count === 0, id: "export-csv", onclick: exportAccounts }, "Export CSV"),
         el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
         el("button", { type: "button", onclick: duplicate }, "Duplicate"),
+        el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
         el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
       return;
     }
@@ -413,9 +416,7 @@ async function segmentDetail() {
   // An account segment's members: accounts with their lead counts, 50 at a time (a keyset).
   function accountMembers() {
     for (const box of ["member-tools", "member-bulk", "why"]) document.getElementById(box).hidden = true;
-    for (const title of ["manual-title", "analytics-title", "history-title"]) {
-      document.getElementById(title).closest("section").hidden = true;
-    }
+    document.getElementById("manual-title").closest("section").hidden = true;
     document.getElementById("members-title").textContent = "Member accounts";
     const box = document.getElementById("members");
     const rowsBox = el("tbody", { id: "account-members" });
@@ -573,8 +574,15 @@ async function segmentDetail() {
   const reloadHistorySoon = () => [1000, 4000].forEach((ms) => setTimeout(reloadHistory, ms));
   // A history row names its lead (name, else email); a lead deleted since is said to be.
   function historyLead(h) {
+    if (h.account_id !== undefined) return historyAccount(h);
     if (h.lead_name === null && h.lead_email === null) return el("span", {}, `Lead ${h.lead_id} (deleted)`);
     return el("a", { href: projectUrl(`/leads/${h.lead_id}`) }, h.lead_name || h.lead_email);
+  }
+
+  // An account segment's row names its account (and domain); one deleted since is said to be.
+  function historyAccount(h) {
+    if (h.account_name === null) return el("span", {}, `Account ${h.account_id} (deleted)`);
+    return el("span", { class: "history-account" }, h.account_name, h.account_domain ? el("span", { class: "muted" }, ` (${h.account_domain})`) : null);
   }
 
   // Saved versions, newest first, 10 at a time: who saved each, when, its conditions on one
@@ -658,6 +666,24 @@ async function segmentDetail() {
     } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
   }
 
+  // An account segment's analytics: its member accounts and their leads now, and the daily
+  // trend of accounts rebuilt from its history (accounts carry bands, not scores).
+  async function loadAccountAnalytics() {
+    const box = document.getElementById("analytics");
+    try {
+      const a = await api(`/segments/${id}/analytics?days=30`);
+      clear(box,
+        el("dl", { class: "stats" },
+          el("div", {}, el("dt", {}, "Member accounts"), el("dd", { id: "analytics-accounts" }, fmtNumber(a.member_count))),
+          el("div", {}, el("dt", {}, "Their leads"), el("dd", { id: "analytics-account-leads" }, fmtNumber(a.lead_count)))),
+        el("div", { class: "grid two" },
+          el("figure", { class: "card" }, el("figcaption", {}, "Member accounts"),
+            lineChart(a.daily, [{ key: "member_count", label: "Member accounts" }])),
+          el("figure", { class: "card" }, el("figcaption", {}, "Entered and exited per day"),
+            barChart(a.daily, "Accounts"))));
+    } catch (error) { clear(box, el("p", { class: "error" }, error.message)); }
+  }
+
   // Leads included or excluded by hand: 20 at a time, each removable.
   function manualList(kind) {
     const box = document.getElementById(`${kind}d`);
@@ -702,6 +728,8 @@ async function segmentDetail() {
   loadUsage();
   if (segment && segment.audience === "accounts") {
     accountMembers();
+    loadAccountAnalytics();
+    loadHistory();
     loadVersions();
     return;
   }
