@@ -35,12 +35,31 @@ os.environ.setdefault("SEGMINT_ALLOW_PRIVATE_WEBHOOKS", "1")
 sql_scope.install()
 
 
+_worker_problems: list[str] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if Segmint sent any unscoped statement to a tenant table (sql_scope.py)."""
+    """Fail the run if Segmint sent any unscoped statement to a tenant table (sql_scope.py).
+
+    Under pytest-xdist each worker process watches its own statements: a worker hands what it
+    found to the controller (`workeroutput`), which fails the run for all of them."""
     problem = sql_scope.report()
-    if problem is not None:
-        print("\n" + problem, file=sys.stderr)
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["sql_scope"] = problem
+        return
+    problems = [p for p in [problem, *_worker_problems] if p is not None]
+    if problems:
+        print("\n" + "\n".join(problems), file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist: a worker has finished; keep its unscoped statements for the verdict."""
+    problem = getattr(node, "workeroutput", {}).get("sql_scope")
+    if problem:
+        _worker_problems.append(problem)
 
 
 _counter = itertools.count()

@@ -93,8 +93,10 @@ def test_a_segment_that_exists_still_opens_and_one_deleted_does_not(
 def test_the_api_keeps_its_json_errors(site: Site) -> None:
     html = {"Accept": "text/html"}
     for path in ("/api/v1/nothing-here", "/api/v1/projects/default/nothing-here"):
-        answer = httpx.get(f"{site.url}{path}", headers=html)
+        answer = httpx.get(f"{site.url}{path}", headers=html, timeout=30)
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "not_found"
-    answer = httpx.get(f"{site.url}/nothing-here", headers={"Accept": "application/json"})
+    answer = httpx.get(
+        f"{site.url}/nothing-here", headers={"Accept": "application/json"}, timeout=30
+    )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
