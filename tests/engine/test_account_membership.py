@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -24,6 +25,8 @@ from segmint.engine import (
 from segmint.engine.events import NewEvent, record_events
 from segmint.engine.lead_writes import prepare_lead, upsert
 from segmint.engine.membership import Reason
+from segmint.filters import flips
+from segmint.filters.source import CachingSegmentSource
 from segmint.projects import Project
 from segmint.store.tables import account_membership_history, membership_history
 from segmint.store.tables import leads as lead_table
@@ -288,3 +291,40 @@ def test_lead_segments_follow_the_account_segments_maintained_changes(
     assert _check(db, project, three_hot, clock) == set()
     assert _lead_members(db, project, theirs) == set()
     assert _lead_segment_live(db, project, theirs, clock.now()) == set()
+
+
+MOVES_WITH_TIME = [
+    ({"field": "name", "op": "contains", "value": "Ini"}, False),
+    (TWO_HOT, False),
+    ({"not": {"leads": {"field": "status", "op": "eq", "value": "new"}}}, False),
+    ({"leads": {"event": "page_view", "within_days": 7}}, True),
+    ({"leads": {"field": "created_at", "op": "within_last", "value": 3}}, True),
+    (
+        {"or": [TWO_HOT, {"leads": {"field": "created_at", "op": "in_period", "value": "today"}}]},
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("tree", "moves"), MOVES_WITH_TIME)
+def test_only_filters_time_can_move_are_swept_in_full(
+    db: Engine, project: Project, clock: FrozenClock, tree: Any, moves: bool
+) -> None:
+    """The sweep re-evaluates an account segment only when time can change its answer; a static
+    one is marked swept and keeps its members (writes maintain them)."""
+    worker = Worker(db, clock)
+    acme = _account(db, project, "Acme Inc", clock)
+    _lead(db, project, "a@acme.test", acme, clock)
+    segment_id = _account_segment(db, project, tree, clock)
+    worker.drain()
+    with db.connect() as conn:
+        parsed = filtering.load(project, tree, "accounts")
+        source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
+        assert flips.account_tree_moves_with_time(parsed, project, source) is moves
+    before = _members(db, project, segment_id)
+    clock.advance(timedelta(days=1))
+    worker.sweep_time()
+    after = _members(db, project, segment_id)
+    assert after == _live(db, project, segment_id, clock.now())
+    if not moves:
+        assert after == before

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from segmint.clock import as_utc
 from segmint.engine import (
     account_membership,
+    account_segments,
     answering,
     filtering,
     maintenance,
@@ -103,10 +104,7 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     """Apply the time-based entries and exits of one segment since its last sweep."""
     row = _lock(conn, project, segment_id)
     if row is not None and row.active and row.audience == ACCOUNTS:
-        # An account tree has no flip instants to narrow a window by: a full sync, stamped
-        # with the sweep's `now` (accounts are few beside leads; docs/decisions.md).
-        moved = account_membership.sync(conn, project, segment_id, now, Reason.TIME)
-        return moved.changes + _follow_accounts(conn, project, moved, now)
+        return _sweep_accounts(conn, project, row, now)
     if row is None or not row.maintained:
         return Changes()
     start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
@@ -129,6 +127,21 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
     ]
     changes = _apply(conn, project, segment_id, row.version, found)
     return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+
+
+def _sweep_accounts(
+    conn: sa.Connection, project: Project, row: SegmentRow, now: datetime
+) -> Changes:
+    """An account tree has no flip instants to narrow a window by: a full sync, stamped with the
+    sweep's `now` (accounts are few beside leads; docs/decisions.md), but only for a filter
+    that time can move; any other is right as of `now` already, as writes keep it."""
+    tree = account_segments.tree_of(project, row)
+    source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
+    if not flips.account_tree_moves_with_time(tree, project, source):
+        mark_synced(conn, project, row.id, now)
+        return Changes()
+    moved = account_membership.sync(conn, project, row.id, now, Reason.TIME)
+    return moved.changes + _follow_accounts(conn, project, moved, now)
 
 
 def _follow_accounts(

@@ -157,11 +157,29 @@ def _collect(
         case ListRef() | ManualRef() | Bucket():
             pass  # a static list, like manual membership, changes only by writes; a bucket never
         case LeadsCondition() | AccountSegmentRef():
-            # Account segments are answered live (never maintained, docs/decisions.md), and a
-            # lead segment reaching one is refused as active: nothing here to sweep.
+            # An account segment's own sweep moves accounts (`account_tree_moves_with_time`); a
+            # lead segment reaching one follows the accounts that sweep moved, lead by lead.
             pass
         case _:
             assert_never(node)
+
+
+def account_tree_moves_with_time(node: Node, project: Project, source: SegmentSource) -> bool:
+    """Whether time alone can change an account filter's answer: a time-relative operator on an
+    account field, or a time-dependent lead filter inside `leads`. Another account segment
+    reached through `in_segment` counts as moving (its filter is not read here). A filter for
+    which this is False needs no time sweep: only writes move its members."""
+    match node:
+        case And(children) | Or(children):
+            return any(account_tree_moves_with_time(c, project, source) for c in children)
+        case Not(child):
+            return account_tree_moves_with_time(child, project, source)
+        case Condition():
+            return get_operator(node.op).time_relative
+        case LeadsCondition():
+            return bool(triggers(node.where, project, source))
+        case _:
+            return True
 
 
 def _condition(node: Condition, project: Project, found: list[Trigger], in_event: bool) -> None:
