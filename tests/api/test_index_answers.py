@@ -20,7 +20,8 @@ from segmint.engine import export
 from segmint.engine.answering import ENGINE_HEADER
 from segmint.index import Settings, indexes_for
 from segmint.store.db import create_engine
-from segmint.store.tables import leads
+from segmint.store.tables import leads, segment_members
+from segmint.worker.loop import Worker
 from tests.api.conftest import BASE, Api
 from tests.csv_formulas import HOSTILE_NAMES, HOSTILE_TEXTS
 
@@ -393,3 +394,44 @@ def test_an_index_that_grows_past_the_budget_is_let_go(
     assert state["state"] == "over_budget"
     assert "grew past the memory budget" in caplog.text
     engine.dispose()
+
+
+def test_time_in_segment_is_answered_by_the_index_and_follows_membership_writes(
+    api: Api, sql_only: Api, db: Engine
+) -> None:
+    """Time in segment reads the referenced segment's maintained members and when each
+    entered: the index answers it as SQL does, and a membership change committed before a
+    request (a sync after a write, entered_at moved back) shows in that request's answer."""
+    _seed(api)
+    worker = Worker(db)
+    source = api.post("segments", json={"name": "New", "filter": FILTERS[0]}).json()
+    worker.drain()  # its maintained membership, begun now
+    recent = {"filter": {"in_segment": source["id"], "entered_within_days": 7}}
+    veteran = {"filter": {"in_segment": source["id"], "for_at_least_days": 7}}
+
+    def counts() -> tuple[int, int]:
+        answers = [api.post("segments/preview", json=tree) for tree in (recent, veteran)]
+        assert all(answer.headers[ENGINE_HEADER] == "index" for answer in answers)
+        by_sql = [sql_only.post("segments/preview", json=tree).json() for tree in (recent, veteran)]
+        assert [answer.json() for answer in answers] == by_sql
+        return answers[0].json()["count"], answers[1].json()["count"]
+
+    assert counts() == (5, 0)
+    created = api.post("leads", json={"email": "new@x.test", "status": "new"}).json()
+    worker.drain()  # the sync enters it
+    assert counts() == (6, 0)
+    with db.begin() as conn:  # ada has been in New for 8 days
+        m = segment_members.c
+        conn.execute(
+            segment_members.update()
+            .where(m.segment_id == source["id"], m.lead_id == _id_of(api, "ada@x.test"))
+            .values(entered_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    assert counts() == (5, 1)
+    api.patch(f"leads/{created['id']}", json={"status": "lost"})
+    worker.drain()  # the sync takes it out
+    assert counts() == (4, 1)
+    saved = api.post("segments", json={"name": "Veterans", **veteran}).json()
+    members = _get(api, f"segments/{saved['id']}/members")
+    assert members.headers[ENGINE_HEADER] == "index"
+    assert [lead["email"] for lead in members.json()["items"]] == ["ada@x.test"]

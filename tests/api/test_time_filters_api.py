@@ -1,5 +1,5 @@
-"""Random split and time in segment over HTTP: counts (the index declines time in segment and
-SQL answers, the index answers splits), explain and the tree in words, 422 with a path."""
+"""Random split and time in segment over HTTP: counts (the index answers both), explain and
+the tree in words, 422 with a path."""
 
 from __future__ import annotations
 

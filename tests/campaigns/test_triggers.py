@@ -5,6 +5,7 @@ time, exits, the frequency cap, unsubscribes, and the triggered runs beside the 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +17,17 @@ from segmint.auth import Principal
 from segmint.campaigns import definitions, runs, triggers
 from segmint.campaigns.sender import run_campaigns_due
 from segmint.clock import FrozenClock
+from segmint.engine import manual
 from segmint.engine import segments as segments_engine
 from segmint.errors import InvalidInput
 from segmint.ingest.leads import upsert_leads
 from segmint.projects import Project
-from segmint.store.tables import campaign_recipients, campaign_trigger_sends
+from segmint.store.tables import (
+    campaign_recipients,
+    campaign_trigger_sends,
+    leads,
+    membership_history,
+)
 from segmint.worker.loop import Worker
 from tests.campaigns.conftest import (
     add_campaign,
@@ -34,240 +41,187 @@ from tests.smtp import SmtpServer
 NEW = {"field": "status", "op": "eq", "value": "new"}
 
 
-@pytest.fixture
-def segment(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
-) -> int:
-    configure_mail(db, project, smtp.port, clock)
-    set_status(db, project, clock, ["ann", "bob", "cy"], "lost")
-    return add_segment(db, project, owner, "New", NEW, clock)
+@dataclass
+class Bed:
+    """What every trigger test starts from: mail going to the real SMTP server, leads Ann, Bob
+    and Cy (status lost), the active segment New (status new), and the steps the tests take."""
 
+    db: Engine
+    project: Project
+    owner: Principal
+    clock: FrozenClock
+    smtp: SmtpServer
+    segment: int = 0
 
-def set_status(
-    db: Engine, project: Project, clock: FrozenClock, names: list[str], status: str
-) -> dict[str, int]:
-    """Write the leads' status and let the worker maintain memberships (entries, exits)."""
-    rows = [{"email": f"{n}@x.test", "first_name": n.title(), "status": status} for n in names]
-    report = upsert_leads(db, project, list(enumerate(rows, start=1)), clock=clock)
-    assert not report.errors
-    Worker(db, clock).drain()
-    return {}
-
-
-def triggered(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, segment: int, **trigger: Any
-) -> int:
-    spec = {"on": "enter", "segment_id": segment, **trigger}
-    return add_campaign(db, project, owner, clock, trigger=spec, state="scheduled")
-
-
-def deliver(db: Engine, clock: FrozenClock) -> None:
-    run_campaigns_due(db, clock)
-
-
-def sends(db: Engine, campaign: int) -> list[tuple[str, str | None]]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            sa.select(campaign_trigger_sends.c.state, campaign_trigger_sends.c.skip_reason)
-            .where(campaign_trigger_sends.c.campaign_id == campaign)
-            .order_by(campaign_trigger_sends.c.id)
+    def trigger(self, segment: int | None = None, **trigger: Any) -> int:
+        """A scheduled campaign triggered by the segment (New unless given)."""
+        spec = {"on": "enter", "segment_id": segment or self.segment, **trigger}
+        return add_campaign(
+            self.db, self.project, self.owner, self.clock, trigger=spec, state="scheduled"
         )
-        return [(r.state, r.skip_reason) for r in rows]
+
+    def set_status(self, names: list[str], status: str) -> None:
+        """Write the leads' status and let the worker maintain memberships (entries, exits)."""
+        rows = [{"email": f"{n}@x.test", "first_name": n.title(), "status": status} for n in names]
+        records = list(enumerate(rows, start=1))
+        report = upsert_leads(self.db, self.project, records, clock=self.clock)
+        assert not report.errors
+        Worker(self.db, self.clock).drain()
+
+    def lead_id(self, name: str) -> int:
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(leads.c.id).where(
+                        leads.c.project_id == self.project.id, leads.c.email == f"{name}@x.test"
+                    )
+                ).scalar_one()
+            )
+
+    def deliver(self) -> None:
+        run_campaigns_due(self.db, self.clock)
+
+    def sends(self, campaign: int) -> list[tuple[str, str | None]]:
+        c = campaign_trigger_sends.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.state, c.skip_reason).where(c.campaign_id == campaign).order_by(c.id)
+            )
+            return [(r.state, r.skip_reason) for r in rows]
+
+    def mails_to(self, name: str) -> int:
+        return len(self.smtp.inbox.to(f"{name}@x.test"))
+
+    def update(self, campaign: int, changes: dict[str, Any]) -> None:
+        with self.db.begin() as conn:
+            definitions.update_campaign(
+                conn, self.project, self.owner, campaign, changes, self.clock.now()
+            )
 
 
-def mails_to(smtp: SmtpServer, name: str) -> int:
-    return len(smtp.inbox.to(f"{name}@x.test"))
+@pytest.fixture
+def bed(
+    db: Engine, project: Project, owner: Principal, clock: FrozenClock, smtp: SmtpServer
+) -> Bed:
+    configure_mail(db, project, smtp.port, clock)
+    made = Bed(db, project, owner, clock, smtp)
+    made.set_status(["ann", "bob", "cy"], "lost")
+    made.segment = add_segment(db, project, owner, "New", NEW, clock)
+    Worker(db, clock).drain()  # its first membership, built before any test step
+    return made
 
 
-def test_an_entry_sends_once_and_shows_as_a_triggered_run(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment)
-    set_status(db, project, clock, ["ann"], "new")
-    deliver(db, clock)
-    deliver(db, clock)  # nothing is sent twice
-    assert mails_to(smtp, "ann") == 1 and mails_to(smtp, "bob") == 0
-    assert smtp.inbox.to("ann@x.test")[0]["Subject"] == "Hi Ann"
-    with db.connect() as conn:
-        listed = runs.runs_of(conn, project, campaign, None, 10)
+def test_an_entry_sends_once_and_shows_as_a_triggered_run(bed: Bed) -> None:
+    campaign = bed.trigger()
+    bed.set_status(["ann"], "new")
+    bed.deliver()
+    bed.deliver()  # nothing is sent twice
+    assert bed.mails_to("ann") == 1 and bed.mails_to("bob") == 0
+    assert bed.smtp.inbox.to("ann@x.test")[0]["Subject"] == "Hi Ann"
+    with bed.db.connect() as conn:
+        listed = runs.runs_of(conn, bed.project, campaign, None, 10)
     assert [(r["kind"], r["state"], r["sent"], r["audience"]) for r in listed] == [
         ("trigger", "done", 1, 1)
     ]
     # Leaving and entering again is a new entry: a second message.
-    set_status(db, project, clock, ["ann"], "lost")
-    clock.advance(timedelta(minutes=1))
-    set_status(db, project, clock, ["ann"], "new")
-    deliver(db, clock)
-    assert mails_to(smtp, "ann") == 2
-    assert sends(db, campaign) == [("queued", None), ("queued", None)]
+    bed.set_status(["ann"], "lost")
+    bed.clock.advance(timedelta(minutes=1))
+    bed.set_status(["ann"], "new")
+    bed.deliver()
+    assert bed.mails_to("ann") == 2
+    assert bed.sends(campaign) == [("queued", None), ("queued", None)]
 
 
-def test_members_before_the_trigger_existed_are_not_sent(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    set_status(db, project, clock, ["ann"], "new")
-    triggered(db, project, owner, clock, segment)
-    deliver(db, clock)
-    assert smtp.inbox.addresses() == []
+def test_members_before_the_trigger_existed_are_not_sent(bed: Bed) -> None:
+    bed.set_status(["ann"], "new")
+    bed.trigger()
+    bed.deliver()
+    assert bed.smtp.inbox.addresses() == []
 
 
-def test_a_delayed_send_goes_only_to_leads_still_in_the_segment(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment, delay_minutes=60)
-    set_status(db, project, clock, ["ann", "bob"], "new")
-    deliver(db, clock)
-    assert smtp.inbox.addresses() == []  # not yet due
-    clock.advance(timedelta(minutes=30))
-    set_status(db, project, clock, ["bob"], "lost")
-    clock.advance(timedelta(minutes=31))
-    deliver(db, clock)
-    assert (mails_to(smtp, "ann"), mails_to(smtp, "bob")) == (1, 0)
-    assert sorted(sends(db, campaign)) == [("queued", None), ("skipped", "membership")]
-    with db.connect() as conn:
-        run = runs.runs_of(conn, project, campaign, None, 10)[0]
+def test_a_delayed_send_goes_only_to_leads_still_in_the_segment(bed: Bed) -> None:
+    campaign = bed.trigger(delay_minutes=60)
+    bed.set_status(["ann", "bob"], "new")
+    bed.deliver()
+    assert bed.smtp.inbox.addresses() == []  # not yet due
+    bed.clock.advance(timedelta(minutes=30))
+    bed.set_status(["bob"], "lost")
+    bed.clock.advance(timedelta(minutes=31))
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob")) == (1, 0)
+    assert sorted(bed.sends(campaign)) == [("queued", None), ("skipped", "membership")]
+    with bed.db.connect() as conn:
+        run = runs.runs_of(conn, bed.project, campaign, None, 10)[0]
     assert (run["audience"], run["sent"], run["skipped_membership"]) == (2, 1, 1)
 
 
-def test_without_the_membership_check_a_lead_that_left_is_sent_too(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    triggered(db, project, owner, clock, segment, delay_minutes=10, only_if_still_member=False)
-    set_status(db, project, clock, ["bob"], "new")
-    set_status(db, project, clock, ["bob"], "lost")
-    clock.advance(timedelta(minutes=11))
-    deliver(db, clock)
-    assert mails_to(smtp, "bob") == 1
+def test_without_the_membership_check_a_lead_that_left_is_sent_too(bed: Bed) -> None:
+    bed.trigger(delay_minutes=10, only_if_still_member=False)
+    bed.set_status(["bob"], "new")
+    bed.set_status(["bob"], "lost")
+    bed.clock.advance(timedelta(minutes=11))
+    bed.deliver()
+    assert bed.mails_to("bob") == 1
 
 
-def test_an_exit_trigger_sends_when_a_lead_leaves(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    set_status(db, project, clock, ["ann", "bob"], "new")
-    campaign = triggered(db, project, owner, clock, segment, on="exit")
-    set_status(db, project, clock, ["cy"], "new")  # an entry: not listened to
-    set_status(db, project, clock, ["ann"], "lost")
-    deliver(db, clock)
-    assert (mails_to(smtp, "ann"), mails_to(smtp, "bob"), mails_to(smtp, "cy")) == (1, 0, 0)
-    assert sends(db, campaign) == [("queued", None)]
+def test_an_exit_trigger_sends_when_a_lead_leaves(bed: Bed) -> None:
+    bed.set_status(["ann", "bob"], "new")
+    campaign = bed.trigger(on="exit")
+    bed.set_status(["cy"], "new")  # an entry: not listened to
+    bed.set_status(["ann"], "lost")
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob"), bed.mails_to("cy")) == (1, 0, 0)
+    assert bed.sends(campaign) == [("queued", None)]
 
 
-def test_the_cap_limits_sends_per_lead_per_days(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment, cap={"max": 1, "per_days": 7})
+def test_the_cap_limits_sends_per_lead_per_days(bed: Bed) -> None:
+    campaign = bed.trigger(cap={"max": 1, "per_days": 7})
     for _ in range(2):  # two entries in a day: the second is over the cap
-        set_status(db, project, clock, ["ann"], "new")
-        deliver(db, clock)
-        set_status(db, project, clock, ["ann"], "lost")
-        clock.advance(timedelta(hours=1))
-    assert mails_to(smtp, "ann") == 1
-    assert sends(db, campaign) == [("queued", None), ("skipped", "capped")]
-    clock.advance(timedelta(days=7))
-    set_status(db, project, clock, ["ann"], "new")
-    deliver(db, clock)
-    assert mails_to(smtp, "ann") == 2
+        bed.set_status(["ann"], "new")
+        bed.deliver()
+        bed.set_status(["ann"], "lost")
+        bed.clock.advance(timedelta(hours=1))
+    assert bed.mails_to("ann") == 1
+    assert bed.sends(campaign) == [("queued", None), ("skipped", "capped")]
+    bed.clock.advance(timedelta(days=7))
+    bed.set_status(["ann"], "new")
+    bed.deliver()
+    assert bed.mails_to("ann") == 2
 
 
-def test_unsubscribed_leads_are_skipped(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment, delay_minutes=5)
-    set_status(db, project, clock, ["ann", "bob"], "new")
-    with db.connect() as conn:
-        ids = dict(
-            conn.execute(
-                sa.text("select email, id from leads where project_id = :p"), {"p": project.id}
-            ).all()
-        )
-    unsubscribe_lead(db, project, ids["ann@x.test"], clock)
-    clock.advance(timedelta(minutes=6))
-    deliver(db, clock)
-    assert (mails_to(smtp, "ann"), mails_to(smtp, "bob")) == (0, 1)
-    assert sorted(sends(db, campaign)) == [("queued", None), ("skipped", "unsubscribed")]
+def test_unsubscribed_leads_are_skipped(bed: Bed) -> None:
+    campaign = bed.trigger(delay_minutes=5)
+    bed.set_status(["ann", "bob"], "new")
+    unsubscribe_lead(bed.db, bed.project, bed.lead_id("ann"), bed.clock)
+    bed.clock.advance(timedelta(minutes=6))
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob")) == (0, 1)
+    assert sorted(bed.sends(campaign)) == [("queued", None), ("skipped", "unsubscribed")]
 
 
-def test_a_paused_campaign_keeps_its_sends_until_resumed(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment)
-    with db.begin() as conn:
-        definitions.update_campaign(
-            conn, project, owner, campaign, {"state": "paused"}, clock.now()
-        )
-    set_status(db, project, clock, ["ann"], "new")
-    deliver(db, clock)
-    assert smtp.inbox.addresses() == [] and sends(db, campaign) == [("pending", None)]
-    with db.begin() as conn:
-        definitions.update_campaign(
-            conn, project, owner, campaign, {"state": "scheduled"}, clock.now()
-        )
-    deliver(db, clock)
-    assert mails_to(smtp, "ann") == 1
+def test_a_paused_campaign_keeps_its_sends_until_resumed(bed: Bed) -> None:
+    campaign = bed.trigger()
+    bed.update(campaign, {"state": "paused"})
+    bed.set_status(["ann"], "new")
+    bed.deliver()
+    assert bed.smtp.inbox.addresses() == [] and bed.sends(campaign) == [("pending", None)]
+    bed.update(campaign, {"state": "scheduled"})
+    bed.deliver()
+    assert bed.mails_to("ann") == 1
     # Back to draft, or the trigger removed: sends still waiting are dropped.
-    with db.begin() as conn:
-        definitions.update_campaign(
-            conn, project, owner, campaign, {"trigger": {"on": "enter", "segment_id": segment,
-            "delay_minutes": 5}}, clock.now()
-        )  # fmt: skip
-    set_status(db, project, clock, ["bob"], "new")
-    assert sends(db, campaign)[-1] == ("pending", None)
-    with db.begin() as conn:
-        definitions.update_campaign(conn, project, owner, campaign, {"state": "draft"}, clock.now())
-    assert ("pending", None) not in sends(db, campaign)
+    bed.update(
+        campaign, {"trigger": {"on": "enter", "segment_id": bed.segment, "delay_minutes": 5}}
+    )
+    bed.set_status(["bob"], "new")
+    assert bed.sends(campaign)[-1] == ("pending", None)
+    bed.update(campaign, {"state": "draft"})
+    assert ("pending", None) not in bed.sends(campaign)
 
 
-def test_two_workers_send_each_entry_exactly_once(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment)
+def test_two_workers_send_each_entry_exactly_once(bed: Bed) -> None:
+    campaign = bed.trigger()
     names = [f"lead{i}" for i in range(40)]
-    set_status(db, project, clock, names, "new")
+    bed.set_status(names, "new")
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
@@ -275,8 +229,8 @@ def test_two_workers_send_each_entry_exactly_once(
         try:
             start.wait()
             for _ in range(5):
-                triggers.release_due(db, clock.now())
-                sender(db, clock, name=name).drain()
+                triggers.release_due(bed.db, bed.clock.now())
+                sender(bed.db, bed.clock, name=name).drain()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -286,39 +240,32 @@ def test_two_workers_send_each_entry_exactly_once(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(smtp.inbox.addresses()) == sorted(f"{n}@x.test" for n in names)
-    assert sends(db, campaign) == [("queued", None)] * 40
-    with db.connect() as conn:
+    assert sorted(bed.smtp.inbox.addresses()) == sorted(f"{n}@x.test" for n in names)
+    assert bed.sends(campaign) == [("queued", None)] * 40
+    with bed.db.connect() as conn:
         recipients = conn.execute(
             sa.select(sa.func.count()).where(campaign_recipients.c.campaign_id == campaign)
         ).scalar()
     assert recipients == 40
 
 
-def test_a_worker_killed_while_deciding_leaves_the_sends_for_the_next(
-    db: Engine,
-    project: Project,
-    owner: Principal,
-    clock: FrozenClock,
-    smtp: SmtpServer,
-    segment: int,
-) -> None:
-    campaign = triggered(db, project, owner, clock, segment)
-    set_status(db, project, clock, ["ann", "bob"], "new")
-    conn = db.connect()
+def test_a_worker_killed_while_deciding_leaves_the_sends_for_the_next(bed: Bed) -> None:
+    campaign = bed.trigger()
+    bed.set_status(["ann", "bob"], "new")
+    conn = bed.db.connect()
     transaction = conn.begin()
-    assert triggers.decide_batch(conn, project, campaign, clock.now()) == 2
+    assert triggers.decide_batch(conn, bed.project, campaign, bed.clock.now()) == 2
     transaction.rollback()  # the worker died before its commit
     conn.close()
-    assert sends(db, campaign) == [("pending", None)] * 2
-    deliver(db, clock)  # a restarted worker
-    deliver(db, clock)
-    assert (mails_to(smtp, "ann"), mails_to(smtp, "bob")) == (1, 1)
+    assert bed.sends(campaign) == [("pending", None)] * 2
+    bed.deliver()  # a restarted worker
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob")) == (1, 1)
 
 
-def test_a_trigger_is_checked_with_json_paths(
-    db: Engine, project: Project, owner: Principal, clock: FrozenClock, segment: int
-) -> None:
+def test_a_trigger_is_checked_with_json_paths(bed: Bed) -> None:
+    db, project, owner, clock, segment = bed.db, bed.project, bed.owner, bed.clock, bed.segment
+
     def refused(trigger: Any, **fields: Any) -> tuple[str | None, str]:
         with pytest.raises(InvalidInput) as caught, db.begin() as conn:
             data = {"name": "T", "trigger": trigger, **fields}
@@ -349,3 +296,65 @@ def test_a_trigger_is_checked_with_json_paths(
         made = segments_engine.create_segment(conn, project, owner, accounts_only, clock)
     path, message = refused({"on": "enter", "segment_id": made.id})
     assert path == "trigger.segment_id" and "account segment" in message
+
+
+def _history_reasons(bed: Bed, segment: int, lead: int) -> list[tuple[str, str]]:
+    h = membership_history.c
+    with bed.db.connect() as conn:
+        rows = conn.execute(
+            sa.select(h.change, h.reason)
+            .where(h.project_id == bed.project.id, h.segment_id == segment, h.lead_id == lead)
+            .order_by(h.at, h.id)
+        )
+        return [(r.change, r.reason) for r in rows]
+
+
+@pytest.mark.parametrize("reads", ["a lead's date", "time in segment"])
+def test_an_entry_by_the_time_sweep_sends(bed: Bed, reads: str) -> None:
+    """No write makes the lead enter: the clock does, and the worker's time sweep records the
+    entry (reason `time`) at the instant it happened; the trigger sends for it like any other.
+    Both kinds of time-based entry: a lead's own date, and time in another segment."""
+    bed.set_status(["ann"], "new")  # Ann is in New from now on; Bob and Cy are not
+    if reads == "a lead's date":
+        ripe = {"and": [NEW, {"field": "updated_at", "op": "older_than", "value": 3}]}
+    else:
+        ripe = {"in_segment": bed.segment, "for_at_least_days": 3}
+    segment = add_segment(bed.db, bed.project, bed.owner, "Ripe", ripe, bed.clock)
+    Worker(bed.db, bed.clock).drain()
+    campaign = bed.trigger(segment)
+    bed.deliver()
+    assert bed.smtp.inbox.addresses() == []  # not ripe yet
+
+    bed.clock.advance(timedelta(days=3, minutes=5))
+    Worker(bed.db, bed.clock).sweep_time()
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob")) == (1, 0)
+    assert bed.smtp.inbox.to("ann@x.test")[0]["Subject"] == "Hi Ann"
+    assert _history_reasons(bed, segment, bed.lead_id("ann")) == [("entered", "time")]
+    assert bed.sends(campaign) == [("queued", None)]
+    Worker(bed.db, bed.clock).sweep_time()  # nothing more to sweep: nothing sent twice
+    bed.deliver()
+    assert bed.mails_to("ann") == 1
+
+
+def test_a_manual_include_sends(bed: Bed) -> None:
+    """Including a lead by hand makes it enter the segment (reason `manual`): the trigger
+    sends for it; an exclude then makes it leave, which an exit trigger answers."""
+    entered = bed.trigger()
+    left = bed.trigger(on="exit")
+    ann = bed.lead_id("ann")  # status lost: not in New by its filter
+    with bed.db.begin() as conn:
+        manual.add(conn, bed.project, bed.owner, bed.segment, "include", [ann], bed.clock)
+    Worker(bed.db, bed.clock).drain()  # the segment follows its manual members
+    bed.deliver()
+    assert (bed.mails_to("ann"), bed.mails_to("bob")) == (1, 0)
+    assert bed.sends(entered) == [("queued", None)] and bed.sends(left) == []
+    assert _history_reasons(bed, bed.segment, ann) == [("entered", "manual")]
+
+    bed.clock.advance(timedelta(minutes=1))
+    with bed.db.begin() as conn:
+        manual.add(conn, bed.project, bed.owner, bed.segment, "exclude", [ann], bed.clock)
+    Worker(bed.db, bed.clock).drain()
+    bed.deliver()
+    assert bed.mails_to("ann") == 2  # the exit campaign's message
+    assert bed.sends(entered) == [("queued", None)] and bed.sends(left) == [("queued", None)]

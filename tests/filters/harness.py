@@ -18,7 +18,7 @@ from segmint.filters.evaluate import evaluate_account
 from segmint.filters.to_sql import select_account_ids
 from segmint.filters.tree import Node
 from segmint.index import Audience, ProjectIndex
-from segmint.index.evaluate import Declined, NotIndexed
+from segmint.index.evaluate import Declined
 from segmint.projects import Project
 from segmint.store.tables import (
     accounts,
@@ -170,10 +170,7 @@ def matches(
         assert report["result"] == matched, report
         if matched:
             python.add(lead_id)
-    try:
-        indexed = index_matches(conn, project, node, now, index) & set(lead_ids)
-    except NotIndexed:  # time in segment: the index declines, SQL answers (engine/answering.py)
-        return sql, python
+    indexed = index_matches(conn, project, node, now, index) & set(lead_ids)
     assert indexed == python, f"index {sorted(indexed)} != python {sorted(python)} for {node}"
     return sql, python
 

@@ -4,7 +4,7 @@ reads leads as a build does (columns, not rows) and must not drift from it."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from segmint.index import ProjectIndex, loading
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.feed import snapshot
-from segmint.index.tables import NO_ROW, IdMap, _event_order
-from segmint.index.vectors import MICROSECOND
+from segmint.index.tables import NO_ROW, NOT_A_MEMBER, IdMap, _event_order
+from segmint.index.vectors import MICROSECOND, micros
 from segmint.projects import Project
-from segmint.store.tables import leads, manual_members, segments
+from segmint.store.tables import leads, manual_members, segment_members, segments
 from tests.filters.harness import LeadSpec, add_segment, insert_leads
 
 PATHS = (("custom", ("plan",)), ("enrichment", ("company", "size")), ("enrichment", ("tech",)))
@@ -249,3 +249,64 @@ def test_manual_members_caught_up_hold_what_a_build_holds(db: Engine, project: P
         ("exclude", 2): set(),
     }
     assert caught_up == _manual(_with_manual(db, project))
+
+
+def _with_entered(db: Engine, project: Project, index: ProjectIndex | None = None) -> ProjectIndex:
+    """`index` caught up (or a new one built), with segments 1 and 2's entered_at loaded."""
+    index = _loaded(db, project, index)
+    with snapshot(db) as conn:
+        for segment_id in (1, 2):
+            if not index.memberships.has_entered(segment_id):
+                loading.load_entered(conn, project.id, index.memberships, segment_id)
+    return index
+
+
+def _entered(index: ProjectIndex) -> dict[int, dict[int, int]]:
+    """Per segment, each member's entered_at (microseconds) as the index holds it."""
+    ids = index.leads.ids.ids.live
+    held: dict[int, dict[int, int]] = {}
+    for segment_id in (1, 2):
+        at = index.memberships.entered_at(segment_id)
+        alive = index.leads.alive.live
+        members = np.flatnonzero((at != NOT_A_MEMBER) & alive[: len(at)])
+        held[segment_id] = {int(ids[row]): int(at[row]) for row in members}
+    return held
+
+
+def test_entered_at_caught_up_holds_what_a_build_holds(db: Engine, project: Project) -> None:
+    """Time in segment: memberships entered, left, re-entered later (a new entered_at), and
+    gone with their lead or segment, and a lead added since: the feed's segment_member changes
+    bring a built index to what a new build reads, to the microsecond."""
+    m = segment_members.c
+    with db.begin() as conn:
+        a, b, c = insert_leads(conn, project.id, [LeadSpec({"first_name": n}) for n in "abc"])
+        add_segment(conn, project.id, 1, {"field": "status", "op": "is_null"})
+        add_segment(conn, project.id, 2, {"field": "status", "op": "is_null"})
+        conn.execute(
+            segment_members.insert(),
+            [
+                {"project_id": project.id, "segment_id": s, "lead_id": lead, "entered_at": at}
+                for s, lead, at in ((1, a, LATER), (1, b, LATER), (2, c, LATER))
+            ],
+        )
+    index = _with_entered(db, project)
+    assert _entered(index)[1] == {a: micros(LATER), b: micros(LATER)}
+    again = LATER + timedelta(days=3, microseconds=7)
+    with db.begin() as conn:
+        conn.execute(segment_members.delete().where(m.segment_id == 1, m.lead_id == a))
+        conn.execute(segment_members.update().where(m.lead_id == b).values(entered_at=again))
+        (d,) = insert_leads(conn, project.id, [LeadSpec({"first_name": "d"})])
+        conn.execute(
+            segment_members.insert(),
+            [
+                {"project_id": project.id, "segment_id": 1, "lead_id": d, "entered_at": again},
+                {"project_id": project.id, "segment_id": 2, "lead_id": a, "entered_at": again},
+            ],
+        )
+        conn.execute(leads.delete().where(leads.c.id == c))
+    caught_up = _entered(_with_entered(db, project, index))
+    assert caught_up == {1: {b: micros(again), d: micros(again)}, 2: {a: micros(again)}}
+    assert caught_up == _entered(_with_entered(db, project))
+    with db.begin() as conn:
+        conn.execute(segments.delete().where(segments.c.id == 2))
+    assert _entered(_with_entered(db, project, index))[2] == {}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from segmint.bench.runner import segment_ids
 from segmint.bench.suite import CASES
 from segmint.clock import SYSTEM_CLOCK
 from segmint.engine import filtering
@@ -40,12 +41,13 @@ def plans(engine: Engine, project: Project) -> Iterator[tuple[str, str, str]]:
     """(case, Segmint's plan, the hand-written statement's plan) for each case."""
     now = SYSTEM_CLOCK.now()
     with engine.connect() as conn:
+        ids = segment_ids(conn, project)
         for case in CASES:
-            tree = filtering.validate(conn, project, case.filter, reader=None)
+            tree = filtering.validate(conn, project, case.filter_in(ids), reader=None)
             query = sa.select(sa.func.count()).where(
                 leads.c.project_id == project.id, filtering.condition(conn, project, tree, now)
             )
-            params = {"project_id": project.id, "now": now}
+            params = case.params(project.id, now, ids)
             with explaining(conn):
                 ours = "\n".join(str(row[0]) for row in conn.execute(query))
                 rows = conn.execute(sa.text(case.postgres_sql), params)

@@ -52,6 +52,7 @@ class Workload:
     token: str
     segment_ids: list[int]
     lead_ids: list[int]
+    filters: list[dict[str, Any]]  # the suite's, with the segments they name resolved
 
 
 @dataclass
@@ -128,7 +129,9 @@ def prepare(engine: Engine, size: data.BenchSize) -> Workload:
             .order_by(leads.c.id)
             .limit(SAMPLE_LEADS)
         ).scalars()
-        return Workload(project.slug, token, list(segment_ids), list(lead_ids))
+        ids = runner.segment_ids(conn, project)
+        filters = [case.filter_in(ids) for case in CASES]
+        return Workload(project.slug, token, list(segment_ids), list(lead_ids), filters)
 
 
 def _load_user(conn: sa.Connection, project: Project) -> int:
@@ -198,7 +201,7 @@ def requests_of(workload: Workload) -> dict[str, Request]:
     """One function per kind of request; each picks its segment, lead or filter at random.
     Paths are relative to the client's base URL."""
     api = f"/api/v1/projects/{workload.project_slug}"
-    filters = [case.filter for case in CASES]
+    filters = workload.filters
 
     def count(client: httpx.Client, rng: random.Random) -> httpx.Response:
         return client.get(f"{api}/segments/{rng.choice(workload.segment_ids)}/count")

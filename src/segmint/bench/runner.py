@@ -197,31 +197,41 @@ def _audience(conn: sa.Connection, project: Project, data: Any) -> Audience:
     return Audience((filtering.validate(conn, project, data, reader=None),))
 
 
+def segment_ids(conn: sa.Connection, project: Project) -> dict[str, int]:
+    """The project's segments by name: what a case's named segments resolve to."""
+    query = sa.select(segments.c.name, segments.c.id).where(segments.c.project_id == project.id)
+    return {str(name): int(segment_id) for name, segment_id in conn.execute(query)}
+
+
 def _run_case(
     sides: Sides, project: Project, case: Case, repeat: int, duckdb: DuckDbSide | None
 ) -> Iterator[Timing]:
     now = SYSTEM_CLOCK.now()
+    with sides.plain.connect() as conn:
+        ids = segment_ids(conn, project)
+    data = case.filter_in(ids)
 
     def count(conn: sa.Connection) -> tuple[int, str]:
-        return answering.count(conn, project, _audience(conn, project, case.filter), now)
+        return answering.count(conn, project, _audience(conn, project, data), now)
 
     counted = _measure(sides, case.name, "count", count, repeat)
     total = counted.sql_path_rows or 0
     with sides.plain.connect() as conn:
         if conn.dialect.name == "postgresql":
-            params = {"project_id": project.id, "now": now}
+            params = case.params(project.id, now, ids)
             statement = sa.text(case.postgres_sql)
             counted.reference_ms, counted.reference_rows = _timed(
                 lambda: int(conn.execute(statement, params).scalar_one()), repeat
             )
-    if duckdb is not None:
+    if duckdb is not None and case.duckdb_sql is not None:
+        duckdb_sql = case.duckdb_sql
         counted.duckdb_ms, counted.duckdb_rows = _timed(
-            lambda: duckdb.count(case.duckdb_sql, now), repeat
+            lambda: duckdb.count(duckdb_sql, now), repeat
         )
     yield counted
 
     def preview(conn: sa.Connection) -> tuple[int, str]:
-        found = segments_engine.preview(conn, project, case.filter, None, FrozenClock(now))
+        found = segments_engine.preview(conn, project, data, None, FrozenClock(now))
         return int(found["count"]), str(found["engine"])
 
     yield _measure(sides, case.name, "preview", preview, repeat)
@@ -234,12 +244,12 @@ def _run_case(
             sides,
             case.name,
             f"page {page}",
-            _page_operation(project, lambda c: _audience(c, project, case.filter), sort, page, now),
+            _page_operation(project, lambda c: _audience(c, project, data), sort, page, now),
             repeat,
         )
 
     def export(conn: sa.Connection) -> tuple[int, str]:
-        audience = _audience(conn, project, case.filter)
+        audience = _audience(conn, project, data)
         chunks, engine_name = export_engine.export_audience(
             conn, conn.engine, project, audience, now, export_engine.DEFAULT_COLUMNS
         )
@@ -597,27 +607,23 @@ def ensure_segments(engine: Engine, project: Project) -> None:
     segments list is a working project's, and writes have memberships to maintain)."""
     now = SYSTEM_CLOCK.now()
     with engine.begin() as conn:
-        existing = set(
-            conn.execute(
-                sa.select(segments.c.name).where(segments.c.project_id == project.id)
-            ).scalars()
-        )
-        for name, filter_tree in [*((case.name, case.filter) for case in CASES), *LISTED]:
-            if name in existing:
-                continue
-            segment_id = conn.execute(
+        ids = segment_ids(conn, project)
+
+        def keep(name: str, tree: dict[str, Any]) -> None:
+            if name in ids:
+                return
+            values = {"project_id": project.id, "name": name, "filter": tree, "active": True}
+            ids[name] = conn.execute(
                 segments.insert()
-                .values(
-                    project_id=project.id,
-                    name=name,
-                    filter=filter_tree,
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                )
+                .values(**values, created_at=now, updated_at=now)
                 .returning(segments.c.id)
             ).scalar_one()
-            segments_engine.resync_later(conn, project, segment_id, Reason.CREATED, now)
+            segments_engine.resync_later(conn, project, ids[name], Reason.CREATED, now)
+
+        for case in CASES:  # in order: a case naming another case's segment comes after it
+            keep(case.name, case.filter_in(ids))
+        for name, tree in LISTED:
+            keep(name, tree)
 
 
 def drain(engine: Engine) -> int:

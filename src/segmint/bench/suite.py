@@ -1,9 +1,9 @@
 """The fixed suite: the segments of the "Segment Performance Optimization" help page (fast,
 moderate, slow), its five common patterns, three event conditions, four conditions over time
 (a window in the past, distinct days, a sum of a metadata number, distinct event types), three
-sequences (one without an event in between), a company search, a tags match and a random split.
-Each comes with the statement a
-developer would write by hand for the same count on PostgreSQL, to show what Segmint's generated
+sequences (one without an event in between), a company search, a tags match, a random split and
+time in segment (which names another case's segment, resolved at run time). Each comes with the
+statement a developer would write by hand for the same count on PostgreSQL, to show what Segmint's generated
 SQL costs over it, and with the statement an analyst would write for DuckDB over the data
 exported to Parquet (views `leads` and `events` of the bench project alone, so no project_id), to
 show what a columnar engine makes of the question.
@@ -17,8 +17,10 @@ lead has a non-empty enrichment object, and `$now` is bound to the same instant 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 ENRICHED = {"field": "enrichment_status", "op": "eq", "value": "enriched"}
 NEW = {"field": "status", "op": "eq", "value": "new"}
@@ -29,12 +31,64 @@ def _field(name: str, op: str, value: Any) -> dict[str, Any]:
     return {"field": name, "op": op, "value": value}
 
 
+# In a case's filter, where a segment id goes: {"$segment": NAME} stands for the id of the
+# suite's segment NAME. A case is written before any segment exists, and ensure_segments keeps
+# every case as an active segment, so a case may refer to an earlier one by name; the id is
+# put in at run time (`Case.filter_in`).
+SEGMENT_NAMED: Final = "$segment"
+
+
+def segment_named(name: str) -> dict[str, str]:
+    return {SEGMENT_NAMED: name}
+
+
+def _named_in(data: Any) -> Iterator[str]:
+    if isinstance(data, dict):
+        if set(data) == {SEGMENT_NAMED}:
+            yield data[SEGMENT_NAMED]
+            return
+        for value in data.values():
+            yield from _named_in(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _named_in(value)
+
+
+def _resolved(data: Any, ids: Mapping[str, int]) -> Any:
+    if isinstance(data, dict):
+        if set(data) == {SEGMENT_NAMED}:
+            return ids[data[SEGMENT_NAMED]]
+        return {key: _resolved(value, ids) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_resolved(value, ids) for value in data]
+    return data
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
-    filter: dict[str, Any]
-    postgres_sql: str  # the hand-written count; binds :project_id and :now
-    duckdb_sql: str  # the same count in DuckDB over the Parquet views; binds $now
+    filter: dict[str, Any]  # may name the suite's segments (segment_named): see filter_in
+    postgres_sql: str  # the hand-written count; binds :project_id and :now (and :segment_id)
+    # The same count in DuckDB over the Parquet views; binds $now. None: the question reads
+    # Segmint's own state (maintained memberships), which an analyst's export does not hold.
+    duckdb_sql: str | None
+
+    @property
+    def segments_named(self) -> tuple[str, ...]:
+        """The suite's segments the filter refers to, in order (their ids come at run time)."""
+        return tuple(_named_in(self.filter))
+
+    def filter_in(self, ids: Mapping[str, int]) -> dict[str, Any]:
+        """The filter with each named segment's id (`ids`: the project's segments by name)."""
+        resolved: dict[str, Any] = _resolved(self.filter, ids)
+        return resolved
+
+    def params(self, project_id: int, now: datetime, ids: Mapping[str, int]) -> dict[str, Any]:
+        """The hand-written statement's parameters: `:segment_id` is the first named segment."""
+        named = self.segments_named
+        return {"project_id": project_id, "now": now} | (
+            {"segment_id": ids[named[0]]} if named else {}
+        )
 
 
 CASES: tuple[Case, ...] = (
@@ -408,6 +462,19 @@ CASES: tuple[Case, ...] = (
            AND mod(h::numeric + CASE WHEN h < 0 THEN 18446744073709551616 ELSE 0 END, 100) < 50""",
         """SELECT count(*) FROM leads
            WHERE ('0x' || substr(sha256('bench:' || id), 1, 16))::UBIGINT % 100 < 50""",
+    ),
+    Case(
+        # Time in segment: reads pattern 1's maintained members and when each entered, not
+        # its filter (the bench made them all within the day, so they all match).
+        "time in segment: entered pattern 1 within 30 days",
+        {
+            "in_segment": segment_named("pattern 1: new enriched, ready for outreach"),
+            "entered_within_days": 30,
+        },
+        """SELECT count(*) FROM segment_members
+           WHERE project_id = :project_id AND segment_id = :segment_id
+           AND entered_at > :now - interval '30 days' AND entered_at <= :now""",
+        None,
     ),
 )
 

@@ -105,6 +105,8 @@ def _print_plans(engine: Engine, size: data.BenchSize) -> None:
         raise InvalidInput("--explain reads PostgreSQL's plans", "--database-url")
     migrate.upgrade(engine)
     project, _ = data.prepare(engine, size, SYSTEM_CLOCK.now())
+    runner.ensure_segments(engine, project)  # a case may read another's maintained members
+    runner.drain(engine)
     for name, ours, theirs in bench_explain.plans(engine, project):
         typer.echo(f"== {name}\n-- Segmint\n{ours}\n-- hand-written\n{theirs}\n")
 

@@ -64,8 +64,9 @@ def through_index(
         indexes.check_budget(project.id, index)
         return answer
     except Declined:
-        # A tree the index has no vector form for (time in segment, an account segment's own
-        # answers): SQL answers, the index is fine.
+        # A tree the index has no vector form for (an account segment's own answers), or time
+        # in segment of a segment whose members this transaction changed: SQL answers, the
+        # index is fine.
         return None
     except SegmintError:
         raise  # the request's own fault (an unknown segment, a forbidden one): not the index's

@@ -181,9 +181,11 @@ def _sync_row(
 # under that lock (syncs, sweeps) or by a lead's deletion; the comparison reads them in the
 # sync's transaction, and every id list written is re-read through `leads`, so a lead deleted
 # meanwhile is neither entered nor left twice. What the transaction itself wrote before the
-# sync (a dependent segment's sync after its referenced segment's) the index does not see, but
-# nothing the filters read is written there: an active segment referenced by `in_segment` is
-# evaluated through its filter, not its stored members, on both paths.
+# sync (a dependent segment's sync after its referenced segment's) the index does not see: an
+# active segment referenced by `in_segment` is evaluated through its filter, not its stored
+# members, on both paths; time in segment does read the stored members, so the index declines
+# it for a segment whose members this transaction changed (index/loading.wrote_members) and
+# SQL, which sees the pass's own writes, answers.
 INDEX_FULL_SYNC_IDS = answering.MAX_IDS_TO_SQL  # a full sync hands at most this many to SQL
 INDEX_LEAD_BATCH = 20_000  # a partial sync of at most this many leads asks the index
 

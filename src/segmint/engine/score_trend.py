@@ -9,9 +9,11 @@ only after that moment had the score every lead starts with, 0; a lead with no p
 Members at a moment come from the membership history, which replays to the stored membership:
 the last entry or exit at or before the moment decides.
 
-Cost: the trend reads one row per (day, member) and looks each score up through the index on
-(project_id, lead_id, at), so it grows with days x members (30 days of a 10,000-member segment:
-300,000 index lookups); the before/after comparison is two lookups per current member.
+Cost: the trend is one statement, set-based: the membership spans (an entry until the lead's
+next change) and the score spans (a point until the lead's next point, only those reaching into
+the window) are each read once and joined with the days by range, grouped per day; no lookup
+per (day, member), which grew with days x members (30 days of a 10,000-member segment were
+300,000 index lookups). The before/after comparison is still two lookups per current member.
 """
 
 from __future__ import annotations
@@ -99,28 +101,29 @@ def score_trend(
             for i, end in enumerate(ends)
         )
     ).subquery("moments")
-    h = membership_history.c
-    spans = (
-        sa.select(
-            h.lead_id,
-            h.change,
-            h.at,
-            sa.func.lead(h.at).over(partition_by=h.lead_id, order_by=(h.at, h.id)).label("until"),
-        )
-        .where(h.project_id == project.id, h.segment_id == segment_id)
-        .subquery("spans")
-    )
+    members = _member_spans(project, segment_id)
     inside = sa.and_(
-        spans.c.change == "entered",
-        spans.c.at <= moments.c.at,
-        sa.or_(spans.c.until.is_(None), spans.c.until > moments.c.at),
+        members.c.change == "entered",
+        members.c.at <= moments.c.at,
+        sa.or_(members.c.until.is_(None), members.c.until > moments.c.at),
     )
+    scores = _score_spans(project, segment_id, min(ends), max(ends))
+    in_effect = sa.and_(
+        scores.c.lead_id == members.c.lead_id,
+        scores.c.at <= moments.c.at,
+        sa.or_(scores.c.until.is_(None), scores.c.until > moments.c.at),
+    )
+    scored_leads = _scored_leads(project, segment_id)
+    # No point at or before the moment: 0 for a lead with points (later ones), else its
+    # current score (no history at all), as score_at says.
+    unscored = sa.case((scored_leads.c.lead_id.is_not(None), 0.0), else_=leads.c.engagement_score)
     scored = (
-        sa.select(moments.c.i, score_at(project, leads.c.id, moments.c.at).label("score"))
+        sa.select(moments.c.i, sa.func.coalesce(scores.c.score, unscored).label("score"))
         .select_from(
-            moments.join(spans, inside).join(
-                leads, sa.and_(leads.c.project_id == project.id, leads.c.id == spans.c.lead_id)
-            )
+            moments.join(members, inside)
+            .join(leads, sa.and_(leads.c.project_id == project.id, leads.c.id == members.c.lead_id))
+            .outerjoin(scores, in_effect)
+            .outerjoin(scored_leads, scored_leads.c.lead_id == members.c.lead_id)
         )
         .subquery("scored")
     )
@@ -133,6 +136,65 @@ def score_trend(
         ScoreDay(day, counts.get(i, 0), _average(totals.get(i), counts.get(i, 0)))
         for i, day in enumerate(win.dates)
     ]
+
+
+def _member_spans(project: Project, segment_id: int) -> sa.Subquery:
+    """Each entry or exit of the segment with the moment the lead's next one came (`until`,
+    null for its last): a lead is a member at t when an entry's span holds t."""
+    h = membership_history.c
+    return (
+        sa.select(
+            h.lead_id,
+            h.change,
+            h.at,
+            sa.func.lead(h.at).over(partition_by=h.lead_id, order_by=(h.at, h.id)).label("until"),
+        )
+        .where(h.project_id == project.id, h.segment_id == segment_id)
+        .subquery("spans")
+    )
+
+
+def _segment_leads(project: Project, segment_id: int) -> sa.Select[Any]:
+    """Every lead that was ever in the segment (the only ones whose scores the trend reads)."""
+    h = membership_history.c
+    return sa.select(h.lead_id).where(h.project_id == project.id, h.segment_id == segment_id)
+
+
+def _score_spans(project: Project, segment_id: int, first: datetime, last: datetime) -> sa.Subquery:
+    """The score points of the segment's leads, each with when the lead's next point came: the
+    point in effect at t is the one whose span [at, until) holds t, which is score_at's last
+    point at or before t (of several at one instant the highest id: the others' spans are
+    empty). Only spans that reach into [first, last] are kept, so a long history costs the
+    points inside the window and one before it per lead, not one lookup per member and day."""
+    p = score_history.c
+    spans = (
+        sa.select(
+            p.lead_id,
+            p.score,
+            p.at,
+            sa.func.lead(p.at).over(partition_by=p.lead_id, order_by=(p.at, p.id)).label("until"),
+        )
+        .where(p.project_id == project.id, p.lead_id.in_(_segment_leads(project, segment_id)))
+        .subquery("points")
+    )
+    reaching = sa.or_(spans.c.until.is_(None), spans.c.until > first)
+    return (
+        sa.select(spans.c.lead_id, spans.c.score, spans.c.at, spans.c.until)
+        .where(spans.c.at <= last, reaching)
+        .subquery("score_spans")
+    )
+
+
+def _scored_leads(project: Project, segment_id: int) -> sa.Subquery:
+    """The segment's leads that have any score point (the others count with their current
+    score)."""
+    p = score_history.c
+    return (
+        sa.select(p.lead_id)
+        .where(p.project_id == project.id, p.lead_id.in_(_segment_leads(project, segment_id)))
+        .group_by(p.lead_id)
+        .subquery("scored_leads")
+    )
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,10 @@ def _json_number(raw: Any) -> float:
 
 
 class NotIndexed(Declined):
-    """A filter the index does not answer (yet): SQL answers it instead, and the index is fine.
+    """A filter the index does not answer here: SQL answers it instead, and the index is fine.
 
-    Time in segment reads the maintained membership of another segment (`segment_members` and
-    when each membership began), which the index does not hold or follow."""
+    Time in segment while the asking transaction has itself changed the referenced segment's
+    members (a sync pass): the index holds committed memberships only."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ class Loaders:
     account_path: Callable[[Path], DictionaryColumn]
     event_path: Callable[[str, Path], DictionaryColumn]
     members: Callable[[tuple[str, int]], None]
+    entered: Callable[[int], None]  # an active segment's members and their entered_at
+    # whether the asking transaction has changed the segment's members, uncommitted
+    members_written: Callable[[int], bool] = lambda segment_id: False
 
 
 @dataclass
@@ -131,7 +134,7 @@ class Walk:
             case SegmentRef():
                 return self._segment(node, rows)
             case SegmentTenure():
-                raise NotIndexed("time in segment is answered by SQL")
+                return self._picked(self._tenure(node), rows)
             case ListRef(list_id):
                 return self._picked(self.members(("list", list_id)), rows)
             case ManualRef(segment_id, kind):
@@ -180,6 +183,20 @@ class Walk:
         if not self.memberships.has(key):
             self.load.members(key)
         return self.memberships.mask(key, self.leads)
+
+    def _tenure(self, node: SegmentTenure) -> BoolArray:
+        """Members of the segment's maintained membership whose current membership began at
+        least / within `days` days before now, and not after now (as filters/evaluate.py)."""
+        if self.load.members_written(node.segment_id):
+            raise NotIndexed(f"this transaction changed segment {node.segment_id}'s members")
+        if not self.memberships.has_entered(node.segment_id):
+            self.load.entered(node.segment_id)
+        entered = self.memberships.entered_at(node.segment_id)
+        now = micros(self.time.now)
+        boundary = micros(self.time.now - timedelta(days=node.days))
+        began = entered <= boundary if node.at_least else entered > boundary
+        answer: BoolArray = began & (entered <= now)  # a non-member's NOT_A_MEMBER never is
+        return answer
 
     def _condition(self, node: Condition, rows: Rows) -> BoolArray:
         spec = resolve_field(node.field, self.project)

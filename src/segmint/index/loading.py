@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from segmint.filters.dialects import dialect_for
 from segmint.filters.evaluate import walk
 from segmint.filters.parse import MANUAL_KINDS
-from segmint.index.feed import Changes
+from segmint.index.feed import Changes, Position
 from segmint.index.tables import (
     NO_ROW,
     AccountTable,
@@ -37,8 +37,10 @@ from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
 from segmint.store.db import one_of
 from segmint.store.tables import (
+    Timestamp,
     accounts,
     events,
+    index_changes,
     leads,
     list_members,
     manual_members,
@@ -388,6 +390,60 @@ def load_members(
     memberships.load(key, conn.execute(query).scalars())
 
 
+def load_entered(
+    conn: sa.Connection, project_id: int, memberships: Memberships, segment_id: int
+) -> None:
+    """An active segment's maintained members and when each entered (time in segment)."""
+    c = segment_members.c
+    query = sa.select(c.lead_id, _entered_micros(conn)).where(
+        c.project_id == project_id, c.segment_id == segment_id
+    )
+    rows = conn.execute(query).all()
+    memberships.load_entered(segment_id, (row[0] for row in rows), (row[1] for row in rows))
+
+
+def _entered_micros(conn: sa.Connection) -> sa.ColumnElement[Any]:
+    """segment_members.entered_at as the index stores instants, microseconds since 1970:
+    computed by PostgreSQL (exact: extract gives a numeric), on SQLite read back as a
+    datetime and converted (`_Micros`)."""
+    if conn.dialect.name == "postgresql":
+        epoch = sa.func.extract("epoch", segment_members.c.entered_at) * 1_000_000
+        return sa.cast(epoch, sa.BigInteger)
+    return sa.type_coerce(segment_members.c.entered_at, _Micros())
+
+
+class _Micros(sa.types.TypeDecorator[int]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> int | None:
+        moment = Timestamp().process_result_value(value, dialect)
+        return None if moment is None else micros(moment)
+
+
+def wrote_members(
+    caller: sa.Connection, project_id: int, segment_id: int, position: Position
+) -> bool:
+    """Whether `caller`'s own (uncommitted) transaction has changed the segment's maintained
+    members: the index, caught up to committed state only, must not answer time in segment
+    for it then (a sync pass writes a segment, then syncs one that reads it). The feed rows
+    of that transaction are visible to it alone: on PostgreSQL they carry its xid; on SQLite,
+    whose writer holds the only write lock, they are those past what the index has applied."""
+    c = index_changes.c
+    if caller.dialect.name == "postgresql":
+        own = sa.cast(sa.cast(sa.func.pg_current_xact_id_if_assigned(), sa.Text), sa.BigInteger)
+        mine = c.xid == own
+    else:
+        mine = c.id > position.last_id
+    query = sa.select(c.id).where(
+        c.project_id == project_id,
+        mine,
+        c.kind == "segment_member",
+        c.container_id == segment_id,
+    )
+    return caller.execute(query.limit(1)).first() is not None
+
+
 # -- a catch-up --------------------------------------------------------------------------------
 
 
@@ -417,6 +473,7 @@ def apply_changes(
     ):
         pairs = changes.pairs.get(kind, set())
         _apply_memberships(conn, project_id, kind, pairs, table, container, tables)
+    _apply_entered(conn, project_id, changes.pairs.get("segment_member", set()), tables[3])
     _apply_manual(conn, project_id, changes.pairs.get("manual_member", set()), tables[3])
     _apply_events(conn, project_id, changes.of("event"), tables)
 
@@ -544,6 +601,28 @@ def _apply_memberships(
     present = {(row[0], row[1]) for row in rows}
     for container_id, lead_id in pairs:
         memberships.set_lead((prefix, container_id), lead_id, (container_id, lead_id) in present)
+
+
+def _apply_entered(
+    conn: sa.Connection, project_id: int, changed: set[tuple[int, int]], memberships: Memberships
+) -> None:
+    """Maintained memberships entered, left or re-entered, for the segments whose entered_at
+    the index holds (time in segment): each (segment, lead) changed is read as it stands now,
+    so a lead that left and came back in the same catch-up has its new entered_at."""
+    pairs = {pair for pair in changed if memberships.has_entered(pair[0])}
+    if not pairs:
+        return
+    c = segment_members.c
+    rows = conn.execute(
+        sa.select(c.segment_id, c.lead_id, _entered_micros(conn)).where(
+            c.project_id == project_id,
+            one_of(c.segment_id, sorted({segment for segment, _ in pairs}), conn.dialect.name),
+            one_of(c.lead_id, sorted({lead for _, lead in pairs}), conn.dialect.name),
+        )
+    )
+    now_entered = {(row[0], row[1]): row[2] for row in rows}
+    for segment_id, lead_id in pairs:
+        memberships.set_entered(segment_id, lead_id, now_entered.get((segment_id, lead_id)))
 
 
 def _apply_manual(

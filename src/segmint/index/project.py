@@ -143,6 +143,7 @@ class ProjectIndex:
         """Through `conn` when it has written nothing, else through a snapshot of its own."""
         if has_written(conn):
             with self.reading(conn.engine) as reader:
+                reader.caller = conn
                 yield reader
         else:
             with self.read_in(conn) as reader:
@@ -214,9 +215,14 @@ SORTED_ALONE: Final = 1 / 16
 class Reader:
     """The index of one project caught up to one snapshot, for the length of one answer."""
 
-    def __init__(self, index: ProjectIndex, conn: sa.Connection) -> None:
+    def __init__(
+        self, index: ProjectIndex, conn: sa.Connection, caller: sa.Connection | None = None
+    ) -> None:
         self.index = index
         self.conn = conn
+        # The asker's connection when it had written and the index reads in a snapshot of its
+        # own: what that transaction changed is not in the index (time in segment asks).
+        self.caller = caller
 
     def _loaders(self) -> Loaders:
         index, conn, pid = self.index, self.conn, self.index.project_id
@@ -238,7 +244,16 @@ class Reader:
         def members(key: Members) -> None:
             loading.load_members(conn, pid, index.memberships, key)
 
-        return Loaders(lead_path, account_path, event_path, members)
+        def entered(segment_id: int) -> None:
+            loading.load_entered(conn, pid, index.memberships, segment_id)
+
+        def members_written(segment_id: int) -> bool:
+            caller = self.caller
+            if caller is None:
+                return False
+            return loading.wrote_members(caller, pid, segment_id, index.position)
+
+        return Loaders(lead_path, account_path, event_path, members, entered, members_written)
 
     def select(
         self,

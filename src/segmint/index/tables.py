@@ -24,6 +24,9 @@ Path = tuple[str, ...]
 PathValues = tuple[Sequence[str], np.ndarray[Any, Any], np.ndarray[Any, Any]]
 K = TypeVar("K")
 NO_ROW: Final = -1
+# A lead row's entered_at when it is not a member: later than any instant, so it is never
+# "entered at least / within D days before now".
+NOT_A_MEMBER: Final = np.iinfo(np.int64).max
 
 
 def _column_for(kind: FieldKind) -> Column:
@@ -464,12 +467,14 @@ def _path_column(
 
 class Memberships:
     """Members of static lists and of inactive (frozen) segments, and segments' manual includes
-    and excludes: one boolean per lead row for each (a byte a lead), loaded on first use and
-    kept current from the change feed."""
+    and excludes: one boolean per lead row for each (a byte a lead); and for time in segment,
+    an active segment's maintained members with when each entered (8 bytes a lead). All loaded
+    on first use and kept current from the change feed."""
 
     def __init__(self, leads: LeadTable) -> None:
         self.leads = leads
         self.members: dict[tuple[str, int], Growing] = {}
+        self.entered: dict[int, Growing] = {}  # segment id -> entered_at per lead row
 
     def has(self, key: tuple[str, int]) -> bool:
         return key in self.members
@@ -499,5 +504,43 @@ class Memberships:
         flags: BoolArray = self._flags(key).live
         return flags
 
+    # -- when each member of an active segment entered it (time in segment) -----------------
+
+    def has_entered(self, segment_id: int) -> bool:
+        return segment_id in self.entered
+
+    def load_entered(self, segment_id: int, lead_ids: Iterable[int], at: Iterable[int]) -> None:
+        """An active segment's maintained members and when each current membership began
+        (microseconds); every other lead row holds NOT_A_MEMBER."""
+        instants = Growing(np.int64, NOT_A_MEMBER)
+        instants.extend(np.full(len(self.leads), NOT_A_MEMBER, np.int64))
+        rows = self.leads.ids.rows_of(list(lead_ids))
+        at_array = np.asarray(list(at), np.int64)
+        known = rows != NO_ROW
+        instants.live[rows[known]] = at_array[known]
+        self.entered[segment_id] = instants
+
+    def set_entered(self, segment_id: int, lead_id: int, at: int | None) -> None:
+        """A lead's membership of the segment as it stands now (None: not a member)."""
+        if segment_id in self.entered:
+            row = self.leads.ids.row_of(lead_id)
+            if row != NO_ROW:
+                self._entered(segment_id).live[row] = NOT_A_MEMBER if at is None else at
+
+    def _entered(self, segment_id: int) -> Growing:
+        instants = self.entered[segment_id]
+        if len(instants) < len(self.leads):  # leads appended since: not members until told
+            missing = len(self.leads) - len(instants)
+            instants.extend(np.full(missing, NOT_A_MEMBER, np.int64))
+        return instants
+
+    def entered_at(self, segment_id: int) -> np.ndarray[Any, Any]:
+        """Per lead row, when its current membership of the segment began (NOT_A_MEMBER)."""
+        if segment_id not in self.entered:
+            return np.full(len(self.leads), NOT_A_MEMBER, np.int64)
+        return self._entered(segment_id).live
+
     def nbytes(self) -> int:
-        return sum(flags.nbytes() for flags in self.members.values())
+        return sum(flags.nbytes() for flags in self.members.values()) + sum(
+            instants.nbytes() for instants in self.entered.values()
+        )
