@@ -3,10 +3,10 @@ moderate, slow), its five common patterns, three event conditions, four conditio
 (a window in the past, distinct days, a sum of a metadata number, distinct event types), three
 sequences (one without an event in between), a company search, a tags match, a random split and
 time in segment (which names another case's segment, resolved at run time). Each comes with the
-statement a developer would write by hand for the same count on PostgreSQL, to show what Segmint's generated
-SQL costs over it, and with the statement an analyst would write for DuckDB over the data
-exported to Parquet (views `leads` and `events` of the bench project alone, so no project_id), to
-show what a columnar engine makes of the question.
+statement a developer would write by hand for the same count on PostgreSQL, to show what
+Segmint's generated SQL costs over it, and with the statement an analyst would write for DuckDB
+over the data exported to Parquet (views `leads` and `events` of the bench project alone, so no
+project_id), to show what a columnar engine makes of the question.
 
 The DuckDB statements answer exactly the filter's question: text compares case-insensitively as
 the filter language does (lower(); Segmint's fold also trims and applies NFKC, which generated
