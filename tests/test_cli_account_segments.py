@@ -66,3 +66,21 @@ def test_a_lead_field_is_refused_with_its_path(db: Engine, db_url: str, project:
     assert "filter.and[0].field" in err
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(segments)).scalar() == 0
+
+
+def test_an_account_segment_from_the_text_syntax(db: Engine, db_url: str, project: Project) -> None:
+    _seed(db, project)
+    where = 'leads (engagement_level = "Hot") at least 2 or name = "Initech"'
+    code, out, err = _run(
+        db_url, "segments", "create", "Hot accounts", "--audience", "accounts", "--where", where
+    )
+    assert code == 0, err
+    assert "with 2 members" in out  # Acme (3 Hot) and Initech (by name); Globex has 1
+    segment_id = out.strip().splitlines()[-1]
+    code, out, err = _run(db_url, "segments", "show", segment_id)
+    assert code == 0, err
+    assert where in out  # printed back as written
+    code, _out, err = _run(
+        db_url, "segments", "create", "Bad", "--audience", "accounts", "--where", "job_title = 1"
+    )
+    assert code != 0 and "filter.field" in err  # a lead field outside `leads`, by its path

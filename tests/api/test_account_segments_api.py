@@ -252,3 +252,16 @@ def test_duplicate_versions_and_delete(api: Api) -> None:
     assert restored.json()["member_count"] == 1
     assert api.delete(f"segments/{segment['id']}").status_code == 204
     assert api.get(f"segments/{segment['id']}").status_code == 404
+
+
+def test_the_text_syntax_of_an_account_filter(api: Api) -> None:
+    text = 'leads (engagement_level = "Hot") at least 3 and domain = "acme.com"'
+    parsed = api.post("filters/parse?audience=accounts", json={"text": text})
+    assert parsed.status_code == 200, parsed.text
+    assert parsed.json()["filter"] == {
+        "and": [THREE_HOT, {"field": "domain", "op": "eq", "value": "acme.com"}]
+    }
+    assert parsed.json()["text"] == text
+    as_leads = api.post("filters/parse", json={"text": text})  # a lead filter has no `leads`
+    assert as_leads.status_code == 422
+    assert error_of(as_leads)["path"].startswith("filter.")

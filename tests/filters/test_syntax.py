@@ -11,8 +11,16 @@ from hypothesis import strategies as st
 
 from segmint.errors import InvalidInput
 from segmint.filters import parse_filter, parse_text, text_to_json, to_json, to_text
+from segmint.filters.source import MemorySegmentSource
 from segmint.filters.syntax import keywords
-from tests.filters.strategies import OFFLINE_PROJECT, filters, sequences
+from tests.filters.strategies import (
+    OFFLINE_PROJECT,
+    STORED_ACCOUNT_SEGMENT,
+    STORED_SEGMENT,
+    account_filters,
+    filters,
+    sequences,
+)
 
 P = OFFLINE_PROJECT
 
@@ -202,6 +210,44 @@ def test_sequences_print_and_parse_round_trip(data: Any) -> None:
     text = to_text(tree)
     assert text.startswith("performed ") and " then " in text
     assert parse_text(text, P) == tree, text
+
+
+# As in tests/filters/test_account_parity.py: lists 1 and 2, lead segment 1, account segment 3.
+_ACCOUNT_SEGMENTS = MemorySegmentSource(
+    {1: STORED_SEGMENT, 3: STORED_ACCOUNT_SEGMENT},
+    list_ids=frozenset({1, 2}),
+    audiences={3: "accounts"},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(account_filters())
+def test_account_filters_print_and_parse_round_trip(data: Any) -> None:
+    tree = parse_filter(data, P, _ACCOUNT_SEGMENTS, audience="accounts")
+    text = to_text(tree)
+    assert parse_text(text, P, _ACCOUNT_SEGMENTS, audience="accounts") == tree, text
+
+
+def test_account_nodes_in_the_text_syntax() -> None:
+    text = 'leads (engagement_level = "Hot") at least 3 and not (leads (status = "lost"))'
+    assert text_to_json(text) == {
+        "and": [
+            {"leads": {"field": "engagement_level", "op": "eq", "value": "Hot"}, "min_count": 3},
+            {"not": {"leads": {"field": "status", "op": "eq", "value": "lost"}}},
+        ]
+    }
+    assert text_to_json("leads (status = 1) at least 0 at most 0") == {
+        "leads": {"field": "status", "op": "eq", "value": 1},
+        "min_count": 0,
+        "max_count": 0,
+    }
+    lead_filter = parse_text('in account segment 3 and status = "new"', P, _ACCOUNT_SEGMENTS)
+    assert to_text(lead_filter) == 'in account segment 3 and status = "new"'
+    with pytest.raises(InvalidInput, match="min count is given twice"):
+        text_to_json("leads (status = 1) at least 1 at least 2")
+    with pytest.raises(InvalidInput) as lead_field:  # a lead field outside `leads`, by its path
+        parse_text('job_title = "x"', P, _ACCOUNT_SEGMENTS, audience="accounts")
+    assert lead_field.value.path == "filter.field"
 
 
 _TOKENS = st.sampled_from(

@@ -298,7 +298,7 @@ def create_command(
     where: Annotated[str | None, typer.Option("--where", help="Filter in the text syntax.")] = None,
     filter_json: Annotated[
         str | None,
-        typer.Option("--filter", help="Filter as JSON (account segments need this form)."),
+        typer.Option("--filter", help="Filter as JSON."),
     ] = None,
     audience: Annotated[
         str, typer.Option(help="leads, or accounts: a segment whose members are accounts.")
@@ -324,9 +324,10 @@ def create_command(
                 except json.JSONDecodeError as exc:
                     raise InvalidInput(f"not valid JSON ({exc.msg})", "filter") from None
             else:
-                stored = filtering.to_json(
-                    filtering.parse_text(conn, target, where or "", reader=principal)
+                tree = filtering.parse_text(
+                    conn, target, where or "", reader=principal, audience=audience
                 )
+                stored = filtering.to_json(tree)
             data = {
                 "name": name,
                 "description": description,

@@ -25,7 +25,7 @@ from segmint.filters.parse import (
 )
 from segmint.filters.syntax import parse_text as _parse_text
 from segmint.filters.syntax import to_text
-from segmint.filters.tree import Node
+from segmint.filters.tree import LEADS, Node
 from segmint.projects import Project
 from segmint.store.tables import (
     accounts,
@@ -95,10 +95,15 @@ def check_segments_readable(
 
 
 def parse_text(
-    conn: sa.Connection, project: Project, text: str, *, reader: Principal | None
+    conn: sa.Connection,
+    project: Project,
+    text: str,
+    *,
+    reader: Principal | None,
+    audience: str = LEADS,
 ) -> Node:
     source = source_for(conn, project, reader)
-    return _parse_text(text, project, source, me=reader_email(reader))
+    return _parse_text(text, project, source, me=reader_email(reader), audience=audience)
 
 
 def load(project: Project, stored: Any, audience: str = "leads") -> Node:

@@ -22,6 +22,7 @@ from segmint.filters.operators import OPERATORS, Shape
 from segmint.filters.parse import parse_filter
 from segmint.filters.source import SegmentSource
 from segmint.filters.tree import (
+    LEADS,
     AccountSegmentRef,
     Aggregate,
     And,
@@ -161,6 +162,14 @@ class _ToJson(Transformer[Token, Any]):
 
     def segment_entered(self, children: list[Any]) -> Any:
         return {"in_segment": _number(children[2]), "entered_within_days": children[-1]}
+
+    def account_segment_ref(self, children: list[Any]) -> Any:
+        return {"in_account_segment": _number(children[3])}
+
+    def leads(self, children: list[Any]) -> Any:
+        """`leads (expr) (at least N)? (at most N)?`: an account filter's condition over its
+        leads; the where is the expression after the LEADS token."""
+        return _with_options({"leads": children[1]}, children[2:])
 
     def list_ref(self, children: list[Any]) -> Any:
         return {"in_list": _number(children[-1])}
@@ -370,9 +379,12 @@ def parse_text(
     *,
     segment_id: int | None = None,
     me: str | None = None,
+    audience: str = LEADS,
 ) -> Node:
-    """Text syntax -> validated tree (see grammar.lark); raises InvalidInput."""
-    return parse_filter(text_to_json(text), project, segments, segment_id=segment_id, me=me)
+    """Text syntax -> validated tree (see grammar.lark): a lead filter, or an account segment's
+    filter with `audience` "accounts"; raises InvalidInput."""
+    data = text_to_json(text)
+    return parse_filter(data, project, segments, segment_id=segment_id, me=me, audience=audience)
 
 
 # -- printing ----------------------------------------------------------------------------------
@@ -441,7 +453,6 @@ def _event(node: EventCondition) -> str:
 
 
 def _leads(node: LeadsCondition) -> str:
-    """For reading only: the text syntax does not parse account filters (docs/filters.md)."""
     words = [f"leads ({to_text(node.where)})"]
     if node.min_count != 1:
         words.append(f"at least {node.min_count}")

@@ -83,10 +83,17 @@ def filter_to_text(
 
 @router.post("/parse", response_model=ParsedFilter, summary="Parse the text syntax into a filter")
 def text_to_filter(
-    body: TextIn, conn: ConnectionDep, project: ProjectDep, principal: PrincipalDep
+    body: TextIn,
+    conn: ConnectionDep,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    audience: Annotated[
+        Literal["leads", "accounts"],
+        Query(description="Whose filter: a lead segment's (default) or an account segment's."),
+    ] = "leads",
 ) -> ParsedFilter:
-    tree = filtering.parse_text(conn, project, body.text, reader=principal)
-    return _parsed(conn, project, tree)
+    tree = filtering.parse_text(conn, project, body.text, reader=principal, audience=audience)
+    return _parsed(conn, project, tree, audience)
 
 
 def _parsed(
