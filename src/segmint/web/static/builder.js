@@ -739,7 +739,8 @@ function createBuilder({ mount, vocabulary, initial, onChange, audience = "leads
 // share of all leads it is, and each row's own count.
 // `audience` "accounts": an account segment's filter, counted and sampled as accounts.
 function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseline, shareBox, audience = "leads" }) {
-  if (audience === "accounts") return accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox });
+  const showText = textBox ? textShower(textBox, audience) : null;
+  if (audience === "accounts") return accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox, showText });
   let controller = null;
   let allLeads = null;  // the whole the share is of, counted once a page
   async function share(count) {
@@ -747,13 +748,6 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
     allLeads = allLeads ?? api("/leads/count").then((r) => r.count);
     const all = await allLeads;
     shareBox.textContent = all ? `${fmtShare(count / all)} of all ${fmtNumber(all)} leads` : "";
-  }
-  // The builder's filter as text, in the box, unless the box holds text the user typed and
-  // has not applied (it differs from what was last printed): that is kept, and Save applies it.
-  function showText(text) {
-    const typed = textBox.value.trim() !== (textBox.dataset.printed ?? "").trim();
-    textBox.dataset.printed = text;
-    if (!typed) textBox.value = text;
   }
   async function rowCounts(filter, signal) {
     try {
@@ -771,7 +765,7 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       if (shareBox) shareBox.textContent = "";
       clear(sampleBox);
       clear(warningBox);
-      if (textBox) showText("");
+      showText?.(null);
       return;
     }
     countBox.textContent = "Counting…";
@@ -789,10 +783,7 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
       const hint = result.count < 10 ? "Few matches: loosen the filters (remove conditions, use OR)."
         : result.count > 1000 ? "Many matches: tighten the filters (add conditions, narrow values)." : null;
       clear(warningBox, result.warnings.map((w) => el("p", { class: "warn" }, w)), hint ? el("p", { class: "muted" }, hint) : null);
-      if (textBox) {
-        const printed = await api("/filters/text", { method: "POST", body: { filter }, signal: controller.signal });
-        showText(printed.text);
-      }
+      await showText?.(filter, controller.signal);
     } catch (error) {
       if (error.name === "AbortError") return;
       clear(sampleBox);
@@ -808,9 +799,22 @@ function livePreview({ builder, countBox, sampleBox, warningBox, textBox, baseli
   return debounce(update, 350);
 }
 
+// The builder's filter as text (an account filter's with audience "accounts"), in the box,
+// unless the box holds text the user typed and has not applied (it differs from what was last
+// printed): that is kept, and Save applies it. A null filter empties the box.
+function textShower(textBox, audience) {
+  return async (filter, signal) => {
+    const text = filter === null ? ""
+      : (await api(`/filters/text?audience=${audience}`, { method: "POST", body: { filter }, signal })).text;
+    const typed = textBox.value.trim() !== (textBox.dataset.printed ?? "").trim();
+    textBox.dataset.printed = text;
+    if (!typed) textBox.value = text;
+  };
+}
+
 // The live count of an account filter: accounts matching, five of them with their lead counts.
-// (Each row's own count, the share and the text syntax are for lead filters.)
-function accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox }) {
+// (Each row's own count and the share are for lead filters.)
+function accountPreview({ builder, countBox, sampleBox, warningBox, baseline, shareBox, showText }) {
   let controller = null;
   async function update(filter) {
     controller?.abort();
@@ -822,6 +826,7 @@ function accountPreview({ builder, countBox, sampleBox, warningBox, baseline, sh
       builder.clearErrors();
       countBox.textContent = "Add a condition to see how many accounts match";
       clear(sampleBox);
+      showText?.(null);
       return;
     }
     countBox.textContent = "Counting…";
@@ -834,6 +839,7 @@ function accountPreview({ builder, countBox, sampleBox, warningBox, baseline, sh
       countBox.title = matches;
       clear(sampleBox, result.sample.map((account) => el("li", {}, account.name,
         el("span", { class: "muted" }, ` · ${[account.domain, `${fmtNumber(account.lead_count)} leads`].filter(Boolean).join(" · ")}`))));
+      await showText?.(filter, controller.signal);
     } catch (error) {
       if (error.name === "AbortError") return;
       clear(sampleBox);

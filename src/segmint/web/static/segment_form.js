@@ -56,9 +56,7 @@
       shareBox: document.getElementById("live-share"),
       audience,
     });
-    // The text syntax reads lead filters; an account filter is built here (or sent as JSON).
-    text.closest("details").hidden = audience === "accounts";
-    if (audience === "accounts") { text.value = ""; text.dataset.printed = ""; }
+    text.value = ""; text.dataset.printed = "";  // a new builder prints its own filter
     document.getElementById("sample-title").textContent = audience === "accounts" ? "Sample accounts" : "Sample leads";
     preview(builder.filter());
   }
@@ -89,7 +87,7 @@
     const typed = unappliedText();
     if (!typed) return true;
     try {
-      const parsed = await api("/filters/parse", { method: "POST", body: { text: typed } });
+      const parsed = await api(`/filters/parse?audience=${chosenAudience()}`, { method: "POST", body: { text: typed } });
       builder.setFilter(parsed.filter);
       text.value = parsed.text;
       text.dataset.printed = parsed.text;
@@ -127,7 +125,7 @@
   document.getElementById("apply-text").addEventListener("click", async () => {
     textError.textContent = "";
     try {
-      const parsed = await api("/filters/parse", { method: "POST", body: { text: text.value } });
+      const parsed = await api(`/filters/parse?audience=${chosenAudience()}`, { method: "POST", body: { text: text.value } });
       builder.setFilter(parsed.filter);
       text.value = parsed.text;
       text.dataset.printed = parsed.text;
