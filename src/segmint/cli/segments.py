@@ -275,8 +275,8 @@ def export_command(
             total = engine.count(conn, target, row).total
             if account_segments.is_accounts(row):
                 tree = account_segments.tree_of(target, row)
-                where = account_segments.condition(conn, target, tree, SYSTEM_CLOCK.now())
-                chunks = account_segments.export_csv(db, where, target)
+                found = account_segments.matching(conn, target, tree, SYSTEM_CLOCK.now())
+                chunks = account_segments.export_csv(db, found, target)
             else:
                 where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())
                 chunks = stream_csv(db, leads_engine.in_project(target, where), chosen)

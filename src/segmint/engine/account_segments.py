@@ -1,10 +1,11 @@
-"""Account segments: segments whose members are accounts, answered live by SQL.
+"""Account segments: segments whose members are accounts, answered live.
 
 An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
-with `leads` nodes counting each account's matching leads. Every answer here is a live SQL
-query: the columnar index answers account trees only inside lead filters (`in_account_segment`).
-An active account segment's maintained membership (history, webhooks, analytics) is kept
-beside these by engine/account_membership.py (docs/decisions.md).
+with `leads` nodes counting each account's matching leads. Counts, pages, samples and exports
+ask the columnar index first for every matching account id (`matching`), then read the page's
+accounts by id; without a ready index, SQL evaluates the filter. An active account segment's
+maintained membership (history, webhooks, analytics) is kept beside these by
+engine/account_membership.py, set-wise in SQL (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.auth import Principal
 from segmint.clock import as_utc
-from segmint.engine import filtering
+from segmint.engine import answering, filtering
 from segmint.engine.export import defuse_text
 from segmint.errors import InvalidInput
 from segmint.filters.to_sql import compile_account_filter
 from segmint.filters.tree import ACCOUNTS, LEADS, Node
 from segmint.projects import Project
+from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import accounts, leads
 
@@ -83,17 +86,56 @@ def condition(
     return sa.and_(accounts.c.project_id == project.id, where)
 
 
-def count(conn: sa.Connection, project: Project, tree: Node, now: datetime) -> int:
+@dataclass(frozen=True)
+class Matching:
+    """Who an account filter matches: every id, ascending, from the index (`ids`), or the
+    condition SQL reads them by (`where`); `engine` says which."""
+
+    engine: str
+    ids: np.ndarray[Any, Any] | None = None
+    where: sa.ColumnElement[bool] | None = None
+
+    def condition(self, project: Project, ids: Any, dialect: str) -> sa.ColumnElement[bool]:
+        """These ids' accounts (some of `ids`, read by id), or the filter's SQL condition."""
+        if self.where is not None:
+            return self.where
+        return sa.and_(accounts.c.project_id == project.id, one_of(accounts.c.id, ids, dialect))
+
+
+def _indexed_ids(
+    conn: sa.Connection, project: Project, tree: Node, now: datetime
+) -> np.ndarray[Any, Any] | None:
+    source = filtering.StoredSegments(conn, project.id)
+    found = answering.through_index(
+        conn, project, lambda reader: reader.account_ids(tree, project, now, source)
+    )
+    return None if found is None else found.value
+
+
+def matching(conn: sa.Connection, project: Project, tree: Node, now: datetime) -> Matching:
+    """The index's ids when it is ready and they are few enough to hand to SQL by id."""
+    ids = _indexed_ids(conn, project, tree, now)
+    if ids is not None and len(ids) <= answering.MAX_IDS_TO_SQL:
+        return Matching(answering.INDEX, ids=ids)
+    return Matching(answering.SQL, where=condition(conn, project, tree, now))
+
+
+def count(conn: sa.Connection, project: Project, tree: Node, now: datetime) -> tuple[int, str]:
+    """How many accounts match, and who answered."""
+    ids = _indexed_ids(conn, project, tree, now)
+    if ids is not None:
+        return len(ids), answering.INDEX
     query = (
         sa.select(sa.func.count()).select_from(accounts).where(condition(conn, project, tree, now))
     )
-    return int(conn.execute(query).scalar() or 0)
+    return int(conn.execute(query).scalar() or 0), answering.SQL
 
 
 @dataclass(frozen=True)
 class AccountPage:
     items: list[dict[str, Any]]
     next_after: int | None  # the `after` of the next page; None on the last one
+    engine: str = answering.SQL
 
 
 def _lead_counts(
@@ -136,7 +178,12 @@ def page(
     limit: int,
 ) -> AccountPage:
     """Members by id, keyset-paged: those after id `after`, at most `limit` (two queries)."""
-    query = sa.select(*_columns()).where(condition(conn, project, tree, now))
+    found = matching(conn, project, tree, now)
+    page_ids = None
+    if found.ids is not None:  # the index's ids past `after`: the page's own, and one more
+        start = 0 if after is None else int(np.searchsorted(found.ids, after, side="right"))
+        page_ids = [int(i) for i in found.ids[start : start + limit + 1]]
+    query = sa.select(*_columns()).where(found.condition(project, page_ids, conn.dialect.name))
     if after is not None:
         query = query.where(accounts.c.id > after)
     rows = conn.execute(query.order_by(accounts.c.id).limit(limit + 1)).all()
@@ -144,16 +191,18 @@ def page(
     rows = rows[:limit]
     totals = _lead_counts(conn, project, [row.id for row in rows])
     items = [_public(row, totals.get(row.id, 0)) for row in rows]
-    return AccountPage(items, rows[-1].id if more and rows else None)
+    return AccountPage(items, rows[-1].id if more and rows else None, found.engine)
 
 
 def sample(
     conn: sa.Connection, project: Project, tree: Node, now: datetime
 ) -> list[dict[str, Any]]:
     """The newest few members (a preview's sample)."""
+    found = matching(conn, project, tree, now)
+    ids = None if found.ids is None else [int(i) for i in found.ids]
     query = (
         sa.select(*_columns())
-        .where(condition(conn, project, tree, now))
+        .where(found.condition(project, ids, conn.dialect.name))
         .order_by(accounts.c.created_at.desc(), accounts.c.id.desc())
         .limit(SAMPLE_SIZE)
     )
@@ -167,7 +216,8 @@ def preview(
 ) -> dict[str, Any]:
     """Count and sample of an unsaved account filter."""
     tree = filtering.validate(conn, project, data, reader=reader, audience=ACCOUNTS)
-    return {"count": count(conn, project, tree, now), "sample": sample(conn, project, tree, now)}
+    total, engine = count(conn, project, tree, now)
+    return {"count": total, "sample": sample(conn, project, tree, now), "engine": engine}
 
 
 def _csv_line(row: Any, lead_count: int) -> str:
@@ -185,16 +235,21 @@ def _csv_line(row: Any, lead_count: int) -> str:
     return out.getvalue()
 
 
-def export_csv(db: Engine, where: sa.ColumnElement[bool], project: Project) -> Iterator[bytes]:
+def export_csv(db: Engine, found: Matching, project: Project) -> Iterator[bytes]:
     """The members as CSV, streamed in keyset batches on a connection of its own (the
-    request's is gone by the time the body is sent); `where` from `condition`."""
+    request's is gone by the time the body is sent); `found` from `matching`, evaluated
+    in the request: the index's ids are read EXPORT_BATCH at a time, by id."""
     yield (",".join(EXPORT_COLUMNS) + "\n").encode()
     after = 0
     with db.connect() as conn:
         while True:
+            batch = None
+            if found.ids is not None:
+                start = int(np.searchsorted(found.ids, after, side="right"))
+                batch = [int(i) for i in found.ids[start : start + EXPORT_BATCH]]
             rows = conn.execute(
                 sa.select(*_columns())
-                .where(where, accounts.c.id > after)
+                .where(found.condition(project, batch, conn.dialect.name), accounts.c.id > after)
                 .order_by(accounts.c.id)
                 .limit(EXPORT_BATCH)
             ).all()

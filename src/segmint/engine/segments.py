@@ -509,7 +509,7 @@ def count(conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM
     now = clock.now()
     if account_segments.is_accounts(row):
         tree = account_segments.tree_of(project, row)
-        total, engine = account_segments.count(conn, project, tree, now), answering.SQL
+        total, engine = account_segments.count(conn, project, tree, now)
     else:
         total, engine = answering.count(
             conn, project, answering.segment_audience(conn, project, row), now
@@ -542,7 +542,7 @@ def member_counts(
         if readable(conn, project, reader, row) and account_segments.is_accounts(row):
             try:
                 tree = account_segments.tree_of(project, row)
-                counts[row.id] = account_segments.count(conn, project, tree, now)
+                counts[row.id] = account_segments.count(conn, project, tree, now)[0]
             except InvalidInput:
                 pass
         elif readable(conn, project, reader, row):

@@ -266,7 +266,19 @@ class Reader:
         """One boolean per lead row (or per row of `rows`, when given: a few leads are
         answered for at the cost of a few): alive and in the audience at `now`."""
         index = self.index
-        walk = Walk(
+        walk = self._walk(project, now, segments)
+        alive = index.leads.alive.live
+        mask = alive.copy() if rows is None else alive[rows]
+        for key in audience.members:
+            members = walk.members(key)
+            mask &= members if rows is None else members[rows]
+        if audience.filters:  # one AND: its candidates narrow as it goes
+            mask &= walk.mask(And(audience.filters), rows)
+        return mask
+
+    def _walk(self, project: Project, now: datetime, segments: SegmentSource | None) -> Walk:
+        index = self.index
+        return Walk(
             project,
             TimeContext.of(now, project.zone),
             index.leads,
@@ -277,14 +289,14 @@ class Reader:
             self._loaders(),
             index.answers,
         )
-        alive = index.leads.alive.live
-        mask = alive.copy() if rows is None else alive[rows]
-        for key in audience.members:
-            members = walk.members(key)
-            mask &= members if rows is None else members[rows]
-        if audience.filters:  # one AND: its candidates narrow as it goes
-            mask &= walk.mask(And(audience.filters), rows)
-        return mask
+
+    def account_ids(
+        self, tree: Node, project: Project, now: datetime, segments: SegmentSource | None
+    ) -> np.ndarray[Any, Any]:
+        """The ids of the accounts an account segment's filter matches at `now`, ascending."""
+        accounts = self.index.accounts
+        mask = self._walk(project, now, segments).account_mask(tree) & accounts.alive.live
+        return np.sort(accounts.ids.ids.live[mask])
 
     def ordered(self, mask: BoolArray, key: str, descending: bool) -> np.ndarray[Any, Any]:
         """The rows of `mask`, in a sort's order."""

@@ -115,6 +115,8 @@ class AccountTable:
         self.columns: dict[str, DictionaryColumn] = {c: DictionaryColumn() for c in ACCOUNT_COLUMNS}
         self.paths: dict[Path, DictionaryColumn] = {}
         self.ids.append([0])  # account ids start at 1: 0 is the "no account" row
+        self.alive = Growing(np.bool_, False)  # an account segment's answers: held accounts only
+        self.alive.extend([False])
         for column in self.columns.values():
             column.append([None])
 
@@ -124,12 +126,14 @@ class AccountTable:
         added = [row for at, row in zip(known, rows, strict=True) if at == NO_ROW]
         if added:
             self.ids.append([row["id"] for row in added])
+            self.alive.extend([True] * len(added))
             for name, column in self.columns.items():
                 column.append([row[name] for row in added])
             for path, column in self.paths.items():
                 column.append([walk(row["metadata"], path) for row in added])
         if updates:
             at = [row for row, _ in updates]
+            self.alive.live[at] = True
             for name, column in self.columns.items():
                 column.assign(at, (row[name] for _, row in updates))
             for path, column in self.paths.items():
@@ -138,6 +142,7 @@ class AccountTable:
     def remove(self, account_ids: Iterable[int]) -> None:
         """Deleted accounts read as "no account" (their leads were re-pointed by the database)."""
         rows = [int(r) for r in self.ids.rows_of(list(account_ids)) if r != NO_ROW]
+        self.alive.live[rows] = False
         for column in [*self.columns.values(), *self.paths.values()]:
             column.assign(rows, [None] * len(rows))
 
@@ -150,7 +155,7 @@ class AccountTable:
 
     def nbytes(self) -> int:
         columns = [*self.columns.values(), *self.paths.values()]
-        return self.ids.nbytes() + sum(c.nbytes() for c in columns)
+        return self.ids.nbytes() + self.alive.nbytes() + sum(c.nbytes() for c in columns)
 
 
 class LeadTable:

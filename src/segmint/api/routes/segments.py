@@ -149,7 +149,7 @@ def preview(
 @router.post(
     "/preview/accounts",
     response_model=AccountPreview,
-    summary="Count and sample an unsaved account segment's filter (answered by SQL)",
+    summary="Count and sample an unsaved account segment's filter",
 )
 def preview_accounts(
     body: FilterIn,
@@ -160,7 +160,7 @@ def preview_accounts(
     response: Response,
 ) -> AccountPreview:
     result = account_segments.preview(conn, project, body.filter, principal, clock.now())
-    response.headers[ENGINE_HEADER] = answering.SQL
+    response.headers[ENGINE_HEADER] = result.pop("engine")
     return AccountPreview.model_validate(result)
 
 
@@ -395,7 +395,7 @@ def account_members(
     account_segments.only_account_segment(row)
     tree = account_segments.tree_of(project, row)
     found = account_segments.page(conn, project, tree, clock.now(), after, limit)
-    response.headers[ENGINE_HEADER] = answering.SQL
+    response.headers[ENGINE_HEADER] = found.engine
     return AccountMemberPage.model_validate({"items": found.items, "next_after": found.next_after})
 
 
@@ -416,9 +416,9 @@ def export_accounts(
     row = engine.visible_segment(conn, project, principal, segment_id)
     account_segments.only_account_segment(row)
     tree = account_segments.tree_of(project, row)
-    where = account_segments.condition(conn, project, tree, clock.now())
-    chunks = account_segments.export_csv(db, where, project)
-    return csv_download(chunks, export_filename(row.name), answering.SQL)
+    found = account_segments.matching(conn, project, tree, clock.now())
+    chunks = account_segments.export_csv(db, found, project)
+    return csv_download(chunks, export_filename(row.name), found.engine)
 
 
 @router.get("/{segment_id}/members", response_model=LeadPage, summary="Current members")
