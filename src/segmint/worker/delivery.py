@@ -254,8 +254,18 @@ def _queued(hook: Any, audience: str) -> sa.ColumnElement[bool]:
     return sa.and_(q.project_id == hook.project_id, q.webhook_id == hook.id, q.audience == audience)
 
 
-def _pending_leads(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
-    history = membership_history
+def _pending_of(
+    conn: sa.Connection,
+    hook: Any,
+    limit: int,
+    audience: str,
+    history: sa.Table,
+    member: sa.Table,
+    member_id: str,
+    member_columns: tuple[sa.ColumnElement[Any], ...],
+) -> list[Any]:
+    """The hook's queued changes of one audience, oldest first: each queue row with its history
+    row, the segment's name and the member's columns (outer joins: either may be gone)."""
     joined = (
         webhook_queue.join(
             history,
@@ -272,8 +282,11 @@ def _pending_leads(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
             ),
         )
         .outerjoin(
-            leads,
-            sa.and_(leads.c.project_id == history.c.project_id, leads.c.id == history.c.lead_id),
+            member,
+            sa.and_(
+                member.c.project_id == history.c.project_id,
+                member.c.id == history.c[member_id],
+            ),
         )
     )
     query = (
@@ -282,73 +295,32 @@ def _pending_leads(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
             webhook_queue.c.audience,
             history.c.id.label("history_id"),
             history.c.segment_id,
-            history.c.lead_id,
+            history.c[member_id],
             history.c.change,
             history.c.at,
             history.c.segment_version,
             history.c.reason,
             history.c.detail,
             segments.c.name.label("segment_name"),
-            leads.c.email,
-            leads.c.first_name,
-            leads.c.last_name,
-            leads.c.company,
+            *member_columns,
         )
         .select_from(joined)
-        .where(_queued(hook, "leads"))
+        .where(_queued(hook, audience))
         .order_by(webhook_queue.c.id)
         .limit(limit)
     )
     return list(conn.execute(query))
+
+
+def _pending_leads(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
+    person = (leads.c.email, leads.c.first_name, leads.c.last_name, leads.c.company)
+    return _pending_of(conn, hook, limit, "leads", membership_history, leads, "lead_id", person)
 
 
 def _pending_accounts(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:
+    company = (accounts.c.name.label("account_name"), accounts.c.domain.label("account_domain"))
     history = account_membership_history
-    joined = (
-        webhook_queue.join(
-            history,
-            sa.and_(
-                history.c.project_id == webhook_queue.c.project_id,
-                history.c.id == webhook_queue.c.history_id,
-            ),
-        )
-        .outerjoin(
-            segments,
-            sa.and_(
-                segments.c.project_id == history.c.project_id,
-                segments.c.id == history.c.segment_id,
-            ),
-        )
-        .outerjoin(
-            accounts,
-            sa.and_(
-                accounts.c.project_id == history.c.project_id,
-                accounts.c.id == history.c.account_id,
-            ),
-        )
-    )
-    query = (
-        sa.select(
-            webhook_queue.c.id.label("queue_id"),
-            webhook_queue.c.audience,
-            history.c.id.label("history_id"),
-            history.c.segment_id,
-            history.c.account_id,
-            history.c.change,
-            history.c.at,
-            history.c.segment_version,
-            history.c.reason,
-            history.c.detail,
-            segments.c.name.label("segment_name"),
-            accounts.c.name.label("account_name"),
-            accounts.c.domain.label("account_domain"),
-        )
-        .select_from(joined)
-        .where(_queued(hook, "accounts"))
-        .order_by(webhook_queue.c.id)
-        .limit(limit)
-    )
-    return list(conn.execute(query))
+    return _pending_of(conn, hook, limit, "accounts", history, accounts, "account_id", company)
 
 
 def _member(change: Any) -> tuple[str, dict[str, Any]]:
