@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,13 +77,29 @@ def segment_history(
     )
     if lead_id is not None:
         query = query.where(h.lead_id == lead_id)
-    if since is not None:
-        query = query.where(h.at >= as_utc(since))
-    if after is not None:
-        query = query.where(_after_row(conn, project, after, newest_first))
-    order = (h.at.desc(), h.id.desc()) if newest_first else (h.at, h.id)
-    rows = conn.execute(query.order_by(*order).limit(limit))
-    return [_item(r) for r in rows]
+    page = _Page(since, after, limit, newest_first)
+    return [_item(r) for r in page.rows(conn, project, query, membership_history)]
+
+
+@dataclass(frozen=True)
+class _Page:
+    """Which rows of a history to read: since a moment, after a row, how many, which way."""
+
+    since: datetime | None
+    after: int | None
+    limit: int
+    newest_first: bool
+
+    def rows(
+        self, conn: sa.Connection, project: Project, query: sa.Select[Any], table: sa.Table
+    ) -> sa.CursorResult[Any]:
+        h = table.c
+        if self.since is not None:
+            query = query.where(h.at >= as_utc(self.since))
+        if self.after is not None:
+            query = query.where(_after_row(conn, project, self.after, self.newest_first, table))
+        order = (h.at.desc(), h.id.desc()) if self.newest_first else (h.at, h.id)
+        return conn.execute(query.order_by(*order).limit(self.limit))
 
 
 def _after_row(
@@ -171,10 +188,5 @@ def account_segment_history(
     )
     if account_id is not None:
         query = query.where(h.account_id == account_id)
-    if since is not None:
-        query = query.where(h.at >= as_utc(since))
-    if after is not None:
-        table = account_membership_history
-        query = query.where(_after_row(conn, project, after, newest_first, table))
-    order = (h.at.desc(), h.id.desc()) if newest_first else (h.at, h.id)
-    return [_account_item(r) for r in conn.execute(query.order_by(*order).limit(limit))]
+    page = _Page(since, after, limit, newest_first)
+    return [_account_item(r) for r in page.rows(conn, project, query, account_membership_history)]
