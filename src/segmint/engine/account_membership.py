@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.engine import account_segments, webhooks
-from segmint.engine.membership import Changes, differences
+from segmint.engine.membership import Changes, HistoryStamp, MemberTables, differences
 from segmint.filters.tree import ACCOUNTS
 from segmint.projects import Project
 from segmint.store.db import one_of
@@ -59,16 +59,7 @@ class Moved:
         return found
 
 
-HISTORY_COLUMNS = [
-    "project_id",
-    "segment_id",
-    "account_id",
-    "change",
-    "at",
-    "segment_version",
-    "reason",
-    "detail",
-]
+TABLES = MemberTables(account_segment_members, account_membership_history, "account_id")
 
 
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
@@ -124,7 +115,7 @@ def sync(
     if ids is not None:
         matching = matching.where(one_of(accounts.c.id, ids, dialect))
         members = members.where(one_of(account_segment_members.c.account_id, ids, dialect))
-    stamp = _Stamp(
+    stamp = HistoryStamp(
         project.id,
         segment_id,
         row.version,
@@ -230,17 +221,6 @@ def member_ids(conn: sa.Connection, project: Project, segment_id: int) -> set[in
 # -- writing -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Stamp:
-    project_id: int
-    segment_id: int
-    version: int
-    at: datetime
-    reason: str
-    detail: str | None
-    hooks: webhooks.Listeners
-
-
 def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
     """Ids re-read through `accounts`, so an account gone meanwhile is neither entered nor left."""
     return sa.select(accounts.c.id).where(
@@ -249,36 +229,25 @@ def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Selec
 
 
 def _write(
-    conn: sa.Connection, stamp: _Stamp, entered_ids: AccountIds, exited_ids: AccountIds
+    conn: sa.Connection, stamp: HistoryStamp, entered_ids: AccountIds, exited_ids: AccountIds
 ) -> Moved:
     """History rows, then the stored members, for the accounts that entered and those that left."""
     entered = _record(conn, stamp, "entered", entered_ids)
     if entered:
-        _add_members(conn, stamp, entered_ids)
+        TABLES.add(conn, stamp, entered_ids)
     exited = _record(conn, stamp, "exited", exited_ids)
     if exited:
-        _remove_members(conn, stamp, exited_ids)
+        TABLES.remove(conn, stamp, exited_ids)
     changes = Changes(len(entered), len(exited))
     accounts_moved = frozenset(entered) | frozenset(exited)
     return Moved(changes, ((stamp.segment_id, accounts_moved),) if accounts_moved else ())
 
 
-def _record(conn: sa.Connection, stamp: _Stamp, change: str, ids: AccountIds) -> list[int]:
+def _record(conn: sa.Connection, stamp: HistoryStamp, change: str, ids: AccountIds) -> list[int]:
     """The history rows of one direction; returns the accounts recorded (RETURNING: accounts
     are few, and lead segments reaching this one follow exactly these)."""
-    source = ids.subquery()
-    rows = sa.select(
-        sa.literal(stamp.project_id, sa.BigInteger),
-        sa.literal(stamp.segment_id, sa.BigInteger),
-        source.c[0],
-        sa.literal(change, sa.String),
-        sa.literal(stamp.at, sa.DateTime(timezone=True)),
-        sa.literal(stamp.version, sa.Integer),
-        sa.literal(stamp.reason, sa.String),
-        sa.literal(stamp.detail, sa.String),
-    )
     h = account_membership_history.c
-    insert = account_membership_history.insert().from_select(HISTORY_COLUMNS, rows)
+    insert = TABLES.history_insert(stamp, change, ids)
     recorded = conn.execute(insert.returning(h.id, h.account_id)).all()
     if stamp.hooks.of(stamp.segment_id, change):  # queued in the history's own transaction
         webhooks.queue_accounts(
@@ -289,29 +258,3 @@ def _record(conn: sa.Connection, stamp: _Stamp, change: str, ids: AccountIds) ->
             stamp.at,
         )
     return [account_id for _, account_id in recorded]
-
-
-def _add_members(conn: sa.Connection, stamp: _Stamp, ids: AccountIds) -> None:
-    source = ids.subquery()
-    rows = sa.select(
-        sa.literal(stamp.project_id, sa.BigInteger),
-        sa.literal(stamp.segment_id, sa.BigInteger),
-        source.c[0],
-        sa.literal(stamp.at, sa.DateTime(timezone=True)),
-    )
-    conn.execute(
-        account_segment_members.insert().from_select(
-            ["project_id", "segment_id", "account_id", "entered_at"], rows
-        )
-    )
-
-
-def _remove_members(conn: sa.Connection, stamp: _Stamp, ids: AccountIds) -> None:
-    gone = sa.select(ids.subquery().c[0])
-    conn.execute(
-        account_segment_members.delete().where(
-            account_segment_members.c.project_id == stamp.project_id,
-            account_segment_members.c.segment_id == stamp.segment_id,
-            account_segment_members.c.account_id.in_(gone),
-        )
-    )

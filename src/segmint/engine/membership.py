@@ -28,7 +28,8 @@ from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, membership_history, segment_members, segments
 
-LeadIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of lead ids, one column
+MemberIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of lead (or account) ids, one column
+LeadIds = MemberIds
 
 
 class Reason:
@@ -150,7 +151,7 @@ def _sync_row(
         if ids is not None:
             matching = matching.where(one_of(leads.c.id, ids, dialect))
     hooks = webhooks.listeners(conn, project.id)
-    stamp = _HistoryStamp(project.id, segment_id, row.version, now, reason, detail, hooks)
+    stamp = HistoryStamp(project.id, segment_id, row.version, now, reason, detail, hooks)
     # EXCEPT rather than NOT IN: PostgreSQL cannot turn NOT IN (subquery) into an anti-join.
     entered_ids: LeadIds = sa.except_(matching, members)
     exited_ids: LeadIds = sa.except_(members, matching)
@@ -229,7 +230,7 @@ def apply_frozen(
     lock (`lock_segments`)."""
     stored = member_ids_among(conn, project, row.id, [*entering, *leaving])
     hooks = webhooks.listeners(conn, project.id)
-    stamp = _HistoryStamp(project.id, row.id, row.version, now, Reason.MANUAL, detail, hooks)
+    stamp = HistoryStamp(project.id, row.id, row.version, now, Reason.MANUAL, detail, hooks)
     dialect = conn.dialect.name
     entered = sorted(set(entering) - stored)
     left = sorted(set(leaving) & stored)
@@ -263,15 +264,15 @@ def member_ids_among(
 
 
 def _write(
-    conn: sa.Connection, stamp: _HistoryStamp, entered_ids: LeadIds, exited_ids: LeadIds
+    conn: sa.Connection, stamp: HistoryStamp, entered_ids: LeadIds, exited_ids: LeadIds
 ) -> Changes:
     """History rows, then the stored members, for the leads that entered and those that left."""
     entered = _record(conn, stamp, "entered", entered_ids)
     if entered:
-        _add_members(conn, stamp, entered_ids)
+        LEAD_TABLES.add(conn, stamp, entered_ids)
     exited = _record(conn, stamp, "exited", exited_ids)
     if exited:
-        _remove_members(conn, stamp.project_id, stamp.segment_id, exited_ids)
+        LEAD_TABLES.remove(conn, stamp, exited_ids)
     return Changes(entered, exited)
 
 
@@ -354,7 +355,7 @@ def _sync_layer(
         was_in.update(entering)  # a second job on this segment sees what this one wrote
         was_in.difference_update(leaving)
         version = rows[job.segment_id].version
-        stamp = _HistoryStamp(
+        stamp = HistoryStamp(
             project.id, job.segment_id, version, now, job.reason, job.detail, hooks
         )
         changes += _write(
@@ -448,7 +449,9 @@ def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Selec
 
 
 @dataclass(frozen=True)
-class _HistoryStamp:
+class HistoryStamp:
+    """What every history row of one sync says besides its member and direction."""
+
     project_id: int
     segment_id: int
     version: int
@@ -458,31 +461,70 @@ class _HistoryStamp:
     hooks: webhooks.Listeners  # the webhooks each change is queued for
 
 
-HISTORY_COLUMNS = [
-    "project_id",
-    "segment_id",
-    "lead_id",
-    "change",
-    "at",
-    "segment_version",
-    "reason",
-    "detail",
-]
+@dataclass(frozen=True)
+class MemberTables:
+    """Where a segment's maintained members and their history are kept: leads' (here) or
+    accounts' (engine/account_membership.py), told apart by the member column's name."""
+
+    members: sa.Table
+    history: sa.Table
+    member: str  # "lead_id" | "account_id"
+
+    def history_columns(self) -> list[str]:
+        return [
+            "project_id",
+            "segment_id",
+            self.member,
+            "change",
+            "at",
+            "segment_version",
+            "reason",
+            "detail",
+        ]
+
+    def history_insert(self, stamp: HistoryStamp, change: str, ids: MemberIds) -> sa.Insert:
+        """One history row per id of `ids` (a one-column query), stamped, set-wise."""
+        source = ids.subquery()
+        rows = sa.select(
+            sa.literal(stamp.project_id, sa.BigInteger),
+            sa.literal(stamp.segment_id, sa.BigInteger),
+            source.c[0],
+            sa.literal(change, sa.String),
+            sa.literal(stamp.at, sa.DateTime(timezone=True)),
+            sa.literal(stamp.version, sa.Integer),
+            sa.literal(stamp.reason, sa.String),
+            sa.literal(stamp.detail, sa.String),
+        )
+        return self.history.insert().from_select(self.history_columns(), rows)
+
+    def add(self, conn: sa.Connection, stamp: HistoryStamp, ids: MemberIds) -> None:
+        source = ids.subquery()
+        rows = sa.select(
+            sa.literal(stamp.project_id, sa.BigInteger),
+            sa.literal(stamp.segment_id, sa.BigInteger),
+            source.c[0],
+            sa.literal(stamp.at, sa.DateTime(timezone=True)),
+        )
+        columns = ["project_id", "segment_id", self.member, "entered_at"]
+        conn.execute(self.members.insert().from_select(columns, rows))
+
+    def remove(self, conn: sa.Connection, stamp: HistoryStamp, ids: MemberIds) -> None:
+        gone = sa.select(ids.subquery().c[0])
+        conn.execute(
+            self.members.delete().where(
+                self.members.c.project_id == stamp.project_id,
+                self.members.c.segment_id == stamp.segment_id,
+                self.members.c[self.member].in_(gone),
+            )
+        )
 
 
-def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds) -> int:
-    source = ids.subquery()
-    rows = sa.select(
-        sa.literal(stamp.project_id, sa.BigInteger),
-        sa.literal(stamp.segment_id, sa.BigInteger),
-        source.c[0],
-        sa.literal(change, sa.String),
-        sa.literal(stamp.at, sa.DateTime(timezone=True)),
-        sa.literal(stamp.version, sa.Integer),
-        sa.literal(stamp.reason, sa.String),
-        sa.literal(stamp.detail, sa.String),
-    )
-    insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
+LEAD_TABLES = MemberTables(segment_members, membership_history, "lead_id")
+HISTORY_COLUMNS = LEAD_TABLES.history_columns()
+
+
+def _record(conn: sa.Connection, stamp: HistoryStamp, change: str, ids: LeadIds) -> int:
+    insert = LEAD_TABLES.history_insert(stamp, change, ids)
     if stamp.hooks.wants(
         stamp.segment_id, change
     ):  # the webhooks need the new rows' ids: queue them in this same transaction
@@ -498,32 +540,6 @@ def _record(conn: sa.Connection, stamp: _HistoryStamp, change: str, ids: LeadIds
     # SQLAlchemy reports an INSERT's row count only when asked to preserve it.
     result = conn.execute(insert, execution_options={"preserve_rowcount": True})
     return max(int(result.rowcount or 0), 0)
-
-
-def _add_members(conn: sa.Connection, stamp: _HistoryStamp, ids: LeadIds) -> None:
-    source = ids.subquery()
-    rows = sa.select(
-        sa.literal(stamp.project_id, sa.BigInteger),
-        sa.literal(stamp.segment_id, sa.BigInteger),
-        source.c[0],
-        sa.literal(stamp.at, sa.DateTime(timezone=True)),
-    )
-    conn.execute(
-        segment_members.insert().from_select(
-            ["project_id", "segment_id", "lead_id", "entered_at"], rows
-        )
-    )
-
-
-def _remove_members(conn: sa.Connection, project_id: int, segment_id: int, ids: LeadIds) -> None:
-    gone = sa.select(ids.subquery().c[0])
-    conn.execute(
-        segment_members.delete().where(
-            segment_members.c.project_id == project_id,
-            segment_members.c.segment_id == segment_id,
-            segment_members.c.lead_id.in_(gone),
-        )
-    )
 
 
 def active_read_sets(conn: sa.Connection, project: Project) -> dict[int, ReadSet]:
