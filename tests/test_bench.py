@@ -166,14 +166,14 @@ def test_with_the_index_off_every_answer_is_sql(
     with db.connect() as conn:  # the catch-up's leads are gone again
         assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar() == 400
     args = ["bench", "--leads", "400", "--events", "3000", "--repeat", "1", "--ingest-seconds", "0"]
-    table = runner.invoke(app, [*args, "--database-url", db_url])
+    table = runner.invoke(app, [*args, "--case", "fast", "--database-url", db_url])
     assert table.exit_code == 0, table.output
     assert "index: off" in table.stdout
 
 
 def test_the_same_sizes_and_seed_reuse_the_data(db_url: str) -> None:
-    first = _bench(db_url, "--ingest-seconds", "0")
-    again = _bench(db_url, "--ingest-seconds", "0")
+    first = _bench(db_url, "--ingest-seconds", "0", "--case", "fast", "--case", "tags")
+    again = _bench(db_url, "--ingest-seconds", "0", "--case", "fast", "--case", "tags")
 
     assert (first["data_generated"], again["data_generated"]) == (True, False)
     counts = [
@@ -185,9 +185,20 @@ def test_the_same_sizes_and_seed_reuse_the_data(db_url: str) -> None:
     assert again["duckdb"]["parquet_exported"] is False  # the same data's Parquet files too
 
 
+def test_case_picks_suite_cases_by_name(db_url: str) -> None:
+    report = _bench(db_url, "--ingest-seconds", "0", "--catch-up-writes", "0", "--case", "SEQUENCE")
+    picked = {r["case"] for r in report["results"]}
+    assert picked == {case.name for case in CASES if "sequence" in case.name}
+    assert {r["operation"] for r in report["results"]} == set(OPERATIONS)  # no listings
+    args = ["bench", "--leads", "400", "--events", "3000", "--case", "nothing like it"]
+    refused = runner.invoke(app, [*args, "--database-url", db_url])
+    assert refused.exit_code != 0
+    assert "no suite case is named like 'nothing like it'" in refused.output
+
+
 def test_the_parquet_files_are_kept_where_asked(db_url: str, tmp_path: Path) -> None:
     where = tmp_path / "parquet"
-    report = _bench(db_url, "--ingest-seconds", "0", "--parquet-dir", str(where))
+    report = _bench(db_url, "--ingest-seconds", "0", "--parquet-dir", str(where), "--case", "fast")
 
     assert Path(report["duckdb"]["parquet_leads"]).parent == where
     assert sorted(p.name.split(".", 1)[1] for p in where.iterdir()) == [
@@ -201,11 +212,11 @@ def test_without_duckdb_the_bench_says_so_and_skips_its_column(
 ) -> None:
     monkeypatch.setitem(sys.modules, "duckdb", None)  # `import duckdb` raises ImportError
 
-    report = _bench(db_url, "--ingest-seconds", "0")
+    report = _bench(db_url, "--ingest-seconds", "0", "--case", "fast")
     assert report["duckdb"] == {"available": False, "note": duckdb_side.NOT_INSTALLED}
     assert not any("duckdb_rows" in r for r in report["results"])
     args = ["bench", "--leads", "400", "--events", "3000", "--repeat", "1", "--ingest-seconds", "0"]
-    table = runner.invoke(app, [*args, "--database-url", db_url])
+    table = runner.invoke(app, [*args, "--case", "fast", "--database-url", db_url])
     assert table.exit_code == 0, table.output
     assert "DuckDB is not installed" in table.stdout
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -177,12 +177,17 @@ def run_suite(
     repeat: int,
     on_case: Callable[[str], None] | None = None,
     duckdb: DuckDbSide | None = None,
+    cases: Sequence[Case] = CASES,
 ) -> list[Timing]:
+    """Every case's operations, then the leads pages, the segments list, the overlap and the
+    UI's page loads; with some `cases` only (`--case`), those cases' operations alone."""
     results: list[Timing] = []
-    for case in CASES:
+    for case in cases:
         if on_case:
             on_case(case.name)
         results += _run_case(sides, project, case, repeat, duckdb)
+    if tuple(cases) != CASES:
+        return results
     if on_case:
         on_case(LEADS_PAGE)
     results += _run_listing(sides, project, repeat)

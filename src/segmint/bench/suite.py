@@ -17,10 +17,12 @@ lead has a non-empty enrichment object, and `$now` is bound to the same instant 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+from segmint.errors import InvalidInput
 
 ENRICHED = {"field": "enrichment_status", "op": "eq", "value": "enriched"}
 NEW = {"field": "status", "op": "eq", "value": "new"}
@@ -477,6 +479,19 @@ CASES: tuple[Case, ...] = (
         None,
     ),
 )
+
+
+def cases_named(texts: Sequence[str]) -> tuple[Case, ...]:
+    """The cases whose name contains one of `texts` (any case), in the suite's order; all of
+    them when `texts` is empty. A text that names no case is refused with the names."""
+    wanted = [text.strip().lower() for text in texts]
+    for text in wanted:
+        if not any(text in case.name.lower() for case in CASES):
+            names = "; ".join(case.name for case in CASES)
+            raise InvalidInput(f"no suite case is named like {text!r} (cases: {names})", "--case")
+    if not wanted:
+        return CASES
+    return tuple(case for case in CASES if any(text in case.name.lower() for text in wanted))
 
 
 # Six more segments, so the segments list holds twenty or more as a working project's does:

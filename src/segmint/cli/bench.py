@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.bench import data, duckdb_side, runner
 from segmint.bench import explain as bench_explain
-from segmint.bench.suite import CASES
+from segmint.bench.suite import CASES, Case, cases_named
 from segmint.cli.support import DatabaseUrl, err, friendly_errors
 from segmint.clock import SYSTEM_CLOCK
 from segmint.errors import InvalidInput
@@ -61,6 +61,15 @@ def bench(
             "hand-written one, instead of timing (PostgreSQL).",
         ),
     ] = False,
+    case: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case",
+            help="Only the suite cases whose name contains this (repeatable; e.g. --case fast "
+            "--case sequence): their counts, previews, pages and exports, without the leads "
+            "pages, segments list, overlap and page loads.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Measure counts, previews, pages, exports and maintained membership on generated data."""
@@ -76,7 +85,10 @@ def bench(
     directory = parquet_dir or duckdb_side.default_directory()
     try:
         with friendly_errors():
-            report = _run(engine, size, repeat, ingest_seconds, rate, catch_up_writes, directory)
+            cases = cases_named(case or [])  # a name that matches nothing, before any data
+            report = _run(
+                engine, size, repeat, ingest_seconds, rate, catch_up_writes, directory, cases
+            )
     finally:
         engine.dispose()
     if as_json:
@@ -119,6 +131,7 @@ def _run(
     rate: int,
     catch_up_writes: int,
     parquet_dir: Path,
+    cases: tuple[Case, ...] = CASES,
 ) -> dict[str, Any]:
     migrate.upgrade(engine)
     started = time.monotonic()
@@ -153,10 +166,11 @@ def _run(
         index_report = runner.build_index(sides, project)
         err.print(_index_line(index_report))
         try:
-            with _bar(len(CASES) + 1) as bar:
-                task = bar.add_task("queries", total=len(CASES) + 1)
+            steps = len(cases) + (1 if cases == CASES else 0)  # and the listings after them
+            with _bar(steps) as bar:
+                task = bar.add_task("queries", total=steps)
                 timings = runner.run_suite(
-                    sides, project, repeat, lambda _: bar.advance(task), duckdb
+                    sides, project, repeat, lambda _: bar.advance(task), duckdb, cases
                 )
         finally:
             if duckdb is not None:
