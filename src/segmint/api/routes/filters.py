@@ -66,16 +66,19 @@ def get_paths(
     return {"items": seen.json_paths(conn, project, root, event)}
 
 
+AudienceQuery = Annotated[
+    Literal["leads", "accounts"],
+    Query(description="Whose filter: a lead segment's (default) or an account segment's."),
+]
+
+
 @router.post("/text", response_model=ParsedFilter, summary="Validate a filter; print it as text")
 def filter_to_text(
     body: FilterIn,
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
-    audience: Annotated[
-        Literal["leads", "accounts"],
-        Query(description="Whose filter: a lead segment's (default) or an account segment's."),
-    ] = "leads",
+    audience: AudienceQuery = "leads",
 ) -> ParsedFilter:
     tree = filtering.validate(conn, project, body.filter, reader=principal, audience=audience)
     return _parsed(conn, project, tree, audience)
@@ -87,10 +90,7 @@ def text_to_filter(
     conn: ConnectionDep,
     project: ProjectDep,
     principal: PrincipalDep,
-    audience: Annotated[
-        Literal["leads", "accounts"],
-        Query(description="Whose filter: a lead segment's (default) or an account segment's."),
-    ] = "leads",
+    audience: AudienceQuery = "leads",
 ) -> ParsedFilter:
     tree = filtering.parse_text(conn, project, body.text, reader=principal, audience=audience)
     return _parsed(conn, project, tree, audience)
