@@ -284,3 +284,39 @@ def test_the_text_syntax_of_an_account_filter(api: Api) -> None:
     as_leads = api.post("filters/parse", json={"text": text})  # a lead filter has no `leads`
     assert as_leads.status_code == 422
     assert error_of(as_leads)["path"].startswith("filter.")
+
+
+def test_an_inactive_account_segment_is_frozen_until_refreshed(api: Api) -> None:
+    """As a lead segment's: deactivated, its count, members and export are the accounts it
+    had; a refresh recomputes them once (history reason `refresh`) and it stays inactive."""
+    ids = _seed(api)
+    segment = _account_segment(api, {"leads": HOT, "min_count": 1})
+    _drain(api)
+    path = f"segments/{segment['id']}"
+    assert api.patch(path, json={"active": False}).status_code == 200
+    globex_lead = api.get("leads", params={"q": "globex"}).json()["items"][0]["id"]
+    assert api.patch(f"leads/{globex_lead}", json={"engagement_level": "Cold"}).status_code == 200
+    _drain(api)
+
+    counted = api.get(f"{path}/count")
+    assert (counted.json()["count"], counted.json()["frozen"]) == (2, True)  # live: only Acme
+    members = api.get(f"{path}/accounts").json()["items"]
+    assert [m["id"] for m in members] == sorted([ids["Acme"], ids["Globex"]])
+    exported = list(csv.reader(io.StringIO(api.get(f"{path}/accounts/export.csv").text)))
+    assert sorted(row[1] for row in exported[1:]) == ["Acme", "Globex"]
+
+    done = api.post(f"{path}/refresh")
+    assert done.status_code == 200, done.text
+    assert (done.json()["entered"], done.json()["exited"], done.json()["member_count"]) == (
+        0,
+        1,
+        1,
+    )
+    assert api.get(f"{path}/count").json()["count"] == 1
+    assert api.get(path).json()["active"] is False
+    newest = api.get(f"{path}/history", params={"order": "desc", "limit": 1}).json()["items"]
+    assert [(i["account_id"], i["change"], i["reason"]) for i in newest] == [
+        (ids["Globex"], "exited", "refresh")
+    ]
+    assert api.patch(path, json={"active": True}).status_code == 200
+    assert api.post(f"{path}/refresh").status_code == 409  # active: always current

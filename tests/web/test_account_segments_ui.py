@@ -106,6 +106,13 @@ def test_create_an_account_segment_and_see_its_accounts(site: Site, browser: Any
     expect(page.locator("#analytics-account-leads")).to_have_text("4")
     screenshot(page, site, "account-segment", "desktop")
 
+    # Deactivated, its members are frozen; Refresh recomputes them once (here: no change).
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.locator("#segment-state")).to_have_text("Inactive (members frozen)")
+    page.get_by_role("button", name="Refresh", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("0 entered, 0 left, 1 members")
+    expect(page.locator("#account-members tr")).to_have_count(1)
+
     page.get_by_role("link", name="Back to Segments").click()
     row = page.get_by_role("row").filter(has_text="Accounts with 3 new leads")
     expect(row).to_contain_text("At least 3 leads matching (Status is new)")

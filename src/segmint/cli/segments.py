@@ -202,10 +202,8 @@ def members_command(
         with db.begin() as conn:
             row = engine.visible_segment(conn, target, principal, segment_id)
             if account_segments.is_accounts(row):
-                tree = account_segments.tree_of(target, row)
-                found = account_segments.page(
-                    conn, target, tree, SYSTEM_CLOCK.now(), after, per_page
-                )
+                members = account_segments.of_segment(conn, target, row, SYSTEM_CLOCK.now())
+                found = account_segments.page(conn, target, members, after, per_page)
                 _print_accounts(found)
                 return
             result = engine.members(
@@ -274,8 +272,7 @@ def export_command(
             row = engine.visible_segment(conn, target, principal, segment_id)
             total = engine.count(conn, target, row).total
             if account_segments.is_accounts(row):
-                tree = account_segments.tree_of(target, row)
-                found = account_segments.matching(conn, target, tree, SYSTEM_CLOCK.now())
+                found = account_segments.of_segment(conn, target, row, SYSTEM_CLOCK.now())
                 chunks = account_segments.export_csv(db, found, target)
             else:
                 where = engine.segment_condition(conn, target, row, SYSTEM_CLOCK.now())

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.engine import account_segments, webhooks
-from segmint.engine.membership import Changes, HistoryStamp, MemberTables, differences
+from segmint.engine.membership import Changes, HistoryStamp, MemberTables, Reason, differences
 from segmint.filters.tree import ACCOUNTS
 from segmint.projects import Project
 from segmint.store.db import one_of
@@ -102,6 +102,38 @@ def sync(
     row = _lock(conn, project, segment_id)
     if row is None or not row.active or row.audience != ACCOUNTS:
         return Moved()
+    return _sync_row(conn, project, row, now, reason, detail, account_ids)
+
+
+def refresh_frozen(
+    conn: sa.Connection, project: Project, segment_id: int, now: datetime
+) -> Changes | None:
+    """Recompute an inactive account segment's stored members once, from its filter at `now`
+    (history rows, webhooks), and stamp `last_evaluated_at`; it stays inactive. None when the
+    segment is missing, active or a lead segment (membership.refresh_frozen's twin)."""
+    row = _lock(conn, project, segment_id)
+    if row is None or row.active or row.audience != ACCOUNTS:
+        return None
+    moved = _sync_row(conn, project, row, now, Reason.REFRESH, None, None)
+    conn.execute(
+        segments.update()
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .values(last_evaluated_at=now)
+    )
+    return moved.changes
+
+
+def _sync_row(
+    conn: sa.Connection,
+    project: Project,
+    row: SegmentRow,
+    now: datetime,
+    reason: str,
+    detail: str | None,
+    account_ids: Iterable[int] | None,
+) -> Moved:
+    """The sync itself, for an account segment row already locked (whatever its state)."""
+    segment_id = row.id
     ids = None if account_ids is None else sorted(set(account_ids))
     if ids == []:
         return Moved()

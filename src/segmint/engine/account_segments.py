@@ -31,7 +31,7 @@ from segmint.filters.tree import ACCOUNTS, LEADS, Node
 from segmint.projects import Project
 from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
-from segmint.store.tables import accounts, leads
+from segmint.store.tables import account_segment_members, accounts, leads
 
 MAX_PER_PAGE: Final = 500
 SAMPLE_SIZE: Final = 5
@@ -120,6 +120,36 @@ def matching(conn: sa.Connection, project: Project, tree: Node, now: datetime) -
     return Matching(answering.SQL, where=condition(conn, project, tree, now))
 
 
+def of_segment(conn: sa.Connection, project: Project, row: SegmentRow, now: datetime) -> Matching:
+    """Who is in a saved account segment: live for an active one, its frozen (stored) members
+    for an inactive one, as for lead segments (inactive segments stop updating)."""
+    if row.active:
+        return matching(conn, project, tree_of(project, row), now)
+    stored = sa.select(account_segment_members.c.account_id).where(
+        account_segment_members.c.project_id == project.id,
+        account_segment_members.c.segment_id == row.id,
+    )
+    where = sa.and_(accounts.c.project_id == project.id, accounts.c.id.in_(stored))
+    return Matching(answering.SQL, where=where)
+
+
+def segment_count(
+    conn: sa.Connection, project: Project, row: SegmentRow, now: datetime
+) -> tuple[int, str]:
+    """A saved account segment's member count (its stored members when inactive)."""
+    if row.active:
+        return count(conn, project, tree_of(project, row), now)
+    return stored_count(conn, project, row.id), answering.SQL
+
+
+def stored_count(conn: sa.Connection, project: Project, segment_id: int) -> int:
+    query = sa.select(sa.func.count()).where(
+        account_segment_members.c.project_id == project.id,
+        account_segment_members.c.segment_id == segment_id,
+    )
+    return int(conn.execute(query).scalar() or 0)
+
+
 def count(conn: sa.Connection, project: Project, tree: Node, now: datetime) -> tuple[int, str]:
     """How many accounts match, and who answered."""
     ids = _indexed_ids(conn, project, tree, now)
@@ -170,15 +200,10 @@ def _columns() -> tuple[sa.ColumnElement[Any], ...]:
 
 
 def page(
-    conn: sa.Connection,
-    project: Project,
-    tree: Node,
-    now: datetime,
-    after: int | None,
-    limit: int,
+    conn: sa.Connection, project: Project, found: Matching, after: int | None, limit: int
 ) -> AccountPage:
-    """Members by id, keyset-paged: those after id `after`, at most `limit` (two queries)."""
-    found = matching(conn, project, tree, now)
+    """Members by id, keyset-paged: those after id `after`, at most `limit` (two queries);
+    `found` from `matching` or `of_segment`."""
     page_ids = None
     if found.ids is not None:  # the index's ids past `after`: the page's own, and one more
         start = 0 if after is None else int(np.searchsorted(found.ids, after, side="right"))
@@ -194,11 +219,8 @@ def page(
     return AccountPage(items, rows[-1].id if more and rows else None, found.engine)
 
 
-def sample(
-    conn: sa.Connection, project: Project, tree: Node, now: datetime
-) -> list[dict[str, Any]]:
+def sample(conn: sa.Connection, project: Project, found: Matching) -> list[dict[str, Any]]:
     """The newest few members (a preview's sample)."""
-    found = matching(conn, project, tree, now)
     ids = None if found.ids is None else [int(i) for i in found.ids]
     query = (
         sa.select(*_columns())
@@ -217,7 +239,8 @@ def preview(
     """Count and sample of an unsaved account filter."""
     tree = filtering.validate(conn, project, data, reader=reader, audience=ACCOUNTS)
     total, engine = count(conn, project, tree, now)
-    return {"count": total, "sample": sample(conn, project, tree, now), "engine": engine}
+    newest = sample(conn, project, matching(conn, project, tree, now))
+    return {"count": total, "sample": newest, "engine": engine}
 
 
 def _csv_line(row: Any, lead_count: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from segmint.auth import Principal
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
 from segmint.engine import (
+    account_membership,
     account_segments,
     answering,
     filtering,
@@ -415,14 +417,20 @@ def refresh_segment(
     """Bring an inactive segment's frozen membership to its filter's answer now, once (it stays
     inactive). Who may edit it may refresh it: the history and webhooks it writes are changes."""
     row = editable_segment(conn, project, principal, segment_id)
-    account_segments.only_lead_segment(row, "refreshing a stored membership")
     if row.active:
         raise Conflict(ALWAYS_CURRENT, "segment")
     now = clock.now()
-    changes = membership.refresh_frozen(conn, project, segment_id, now)
+    accounts = account_segments.is_accounts(row)
+    refresh = account_membership.refresh_frozen if accounts else membership.refresh_frozen
+    changes = refresh(conn, project, segment_id, now)
     if changes is None:  # activated (or deleted) meanwhile, between the read and the lock
         raise Conflict(ALWAYS_CURRENT, "segment")
-    return Refreshed(changes.entered, changes.exited, stored_member_count(conn, project, row), now)
+    stored = (
+        account_segments.stored_count(conn, project, row.id)
+        if accounts
+        else stored_member_count(conn, project, row)
+    )
+    return Refreshed(changes.entered, changes.exited, stored, now)
 
 
 def stored_member_count(conn: sa.Connection, project: Project, row: SegmentRow) -> int:
@@ -508,8 +516,7 @@ def count(conn: sa.Connection, project: Project, row: Any, clock: Clock = SYSTEM
     nothing takes the write lock, and a segment's page would otherwise write on every view."""
     now = clock.now()
     if account_segments.is_accounts(row):
-        tree = account_segments.tree_of(project, row)
-        total, engine = account_segments.count(conn, project, tree, now)
+        total, engine = account_segments.segment_count(conn, project, row, now)
     else:
         total, engine = answering.count(
             conn, project, answering.segment_audience(conn, project, row), now
@@ -540,11 +547,8 @@ def member_counts(
     kinds = filtering.manual_kinds_of(conn, project, [row.id for row in rows])
     for row in rows:
         if readable(conn, project, reader, row) and account_segments.is_accounts(row):
-            try:
-                tree = account_segments.tree_of(project, row)
-                counts[row.id] = account_segments.count(conn, project, tree, now)[0]
-            except InvalidInput:
-                pass
+            with contextlib.suppress(InvalidInput):  # a deleted reference: shown uncounted
+                counts[row.id] = account_segments.segment_count(conn, project, row, now)[0]
         elif readable(conn, project, reader, row):
             try:
                 audiences[row.id] = answering.segment_audience(

@@ -372,7 +372,7 @@ def count(
     row = engine.visible_segment(conn, project, principal, segment_id)
     counted = engine.count(conn, project, row, clock)
     response.headers[ENGINE_HEADER] = counted.engine
-    frozen = not row.active and not account_segments.is_accounts(row)  # accounts: always live
+    frozen = not row.active
     return CountResult(count=counted.total, evaluated_at=counted.at, frozen=frozen)
 
 
@@ -393,8 +393,8 @@ def account_members(
 ) -> AccountMemberPage:
     row = engine.visible_segment(conn, project, principal, segment_id)
     account_segments.only_account_segment(row)
-    tree = account_segments.tree_of(project, row)
-    found = account_segments.page(conn, project, tree, clock.now(), after, limit)
+    members = account_segments.of_segment(conn, project, row, clock.now())
+    found = account_segments.page(conn, project, members, after, limit)
     response.headers[ENGINE_HEADER] = found.engine
     return AccountMemberPage.model_validate({"items": found.items, "next_after": found.next_after})
 
@@ -415,8 +415,7 @@ def export_accounts(
 ) -> StreamingResponse:
     row = engine.visible_segment(conn, project, principal, segment_id)
     account_segments.only_account_segment(row)
-    tree = account_segments.tree_of(project, row)
-    found = account_segments.matching(conn, project, tree, clock.now())
+    found = account_segments.of_segment(conn, project, row, clock.now())
     chunks = account_segments.export_csv(db, found, project)
     return csv_download(chunks, export_filename(row.name), found.engine)
 

@@ -316,8 +316,7 @@ async function segmentDetail() {
     document.title = `${segment.name} · Segmint`;
     const ofAccounts = segment.audience === "accounts";
     // An account segment's members are listed live; an inactive one's history is paused.
-    const state = segment.active ? "Active: always current"
-      : ofAccounts ? "Inactive (history paused)" : "Inactive (members frozen)";
+    const state = segment.active ? "Active: always current" : "Inactive (members frozen)";
     clear(head,
       el("h1", {}, badge(segment.color), segment.name),
       segment.description ? el("p", { class: "muted" }, segment.description) : null,
@@ -345,7 +344,7 @@ async function segmentDetail() {
 
   async function loadConditions() {
     const box = document.getElementById("conditions");
-    const frozen = segment.active || segment.audience === "accounts" ? null
+    const frozen = segment.active ? null
       : el("p", { class: "muted" }, "Inactive: its members are frozen as these conditions chose them when it was deactivated.");
     try {
       const parsed = await api(`/filters/text?audience=${segment.audience}`, { method: "POST", body: { filter: segment.filter } });
@@ -375,6 +374,7 @@ async function segmentDetail() {
         el("button", { type: "button", disabled: count === 0, id: "export-csv", onclick: exportAccounts }, "Export CSV"),
         el("a", { class: "button", href: projectUrl(`/segments/${id}/edit`) }, "Edit"),
         el("button", { type: "button", onclick: duplicate }, "Duplicate"),
+        segment.active ? null : refreshButton(),
         el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
         el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
       return;
@@ -391,10 +391,14 @@ async function segmentDetail() {
       el("button", { type: "button", onclick: convert }, "Convert to list"),
       // An active segment's members are maintained as leads change; a frozen one's are
       // recomputed only when asked.
-      segment.active ? null : el("button", { type: "button", id: "refresh-segment", onclick: refresh,
-        title: "Recompute its frozen members from its conditions now, once (it stays inactive)" }, "Refresh"),
+      segment.active ? null : refreshButton(),
       el("button", { type: "button", onclick: toggleActive }, segment.active ? "Deactivate" : "Activate"),
       el("button", { type: "button", class: "danger", onclick: remove }, "Delete"));
+  }
+
+  function refreshButton() {
+    return el("button", { type: "button", id: "refresh-segment", onclick: refresh,
+      title: "Recompute its frozen members from its conditions now, once (it stays inactive)" }, "Refresh");
   }
 
   async function exportMembers() {
@@ -474,7 +478,7 @@ async function segmentDetail() {
       toast(`Segment refreshed: ${fmtNumber(done.entered)} entered, ${fmtNumber(done.exited)} left, ` +
         `${fmtNumber(done.member_count)} members.`);
       await loadHeader();
-      members.render();
+      if (segment.audience === "accounts") accountMembers(); else members.render();
       reloadHistory();
     } catch (error) {
       toast(error.message, "error");
