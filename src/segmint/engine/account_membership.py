@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from segmint.engine import account_segments, webhooks
+from segmint.engine import account_segments, membership, webhooks
 from segmint.engine.membership import Changes, HistoryStamp, MemberTables, Reason, differences
 from segmint.filters.tree import ACCOUNTS
 from segmint.projects import Project
@@ -62,16 +62,6 @@ class Moved:
 TABLES = MemberTables(account_segment_members, account_membership_history, "account_id")
 
 
-def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
-    query = (
-        sa.select(segments)
-        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
-        .with_for_update()
-    )
-    row = conn.execute(query).first()
-    return None if row is None else SegmentRow.of(row)
-
-
 def active_segment_ids(conn: sa.Connection, project: Project) -> list[int]:
     """The project's active account segments, in id order (the order syncs lock them in)."""
     return list(
@@ -99,7 +89,7 @@ def sync(
     """Bring an active account segment's stored members in line with its filter at `now` (for
     `account_ids` only, if given). Lead segments, inactive (frozen) and missing segments are
     left as they are."""
-    row = _lock(conn, project, segment_id)
+    row = membership.lock_segment(conn, project, segment_id)
     if row is None or not row.active or row.audience != ACCOUNTS:
         return Moved()
     return _sync_row(conn, project, row, now, reason, detail, account_ids)
@@ -111,15 +101,11 @@ def refresh_frozen(
     """Recompute an inactive account segment's stored members once, from its filter at `now`
     (history rows, webhooks), and stamp `last_evaluated_at`; it stays inactive. None when the
     segment is missing, active or a lead segment (membership.refresh_frozen's twin)."""
-    row = _lock(conn, project, segment_id)
+    row = membership.lock_segment(conn, project, segment_id)
     if row is None or row.active or row.audience != ACCOUNTS:
         return None
     moved = _sync_row(conn, project, row, now, Reason.REFRESH, None, None)
-    conn.execute(
-        segments.update()
-        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
-        .values(last_evaluated_at=now)
-    )
+    membership.mark_evaluated(conn, project, segment_id, now)
     return moved.changes
 
 

@@ -112,12 +112,17 @@ def refresh_frozen(
     if row is None or row.active or row.audience != "leads":
         return None
     changes = _sync_row(conn, project, row, now, Reason.REFRESH, None, None)
+    mark_evaluated(conn, project, segment_id, now)
+    return changes
+
+
+def mark_evaluated(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> None:
+    """A frozen membership was recomputed at `now` (a refresh, of leads or of accounts)."""
     conn.execute(
         segments.update()
         .where(segments.c.project_id == project.id, segments.c.id == segment_id)
         .values(last_evaluated_at=now)
     )
-    return changes
 
 
 def _sync_row(
