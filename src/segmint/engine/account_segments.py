@@ -3,8 +3,9 @@
 An account segment's filter is over `accounts` (filters/to_sql.py `compile_account_filter`),
 with `leads` nodes counting each account's matching leads. Counts, pages, samples and exports
 ask the columnar index first for every matching account id (`matching`), then read the page's
-accounts by id; without a ready index, SQL evaluates the filter. An active account segment's
-maintained membership (history, webhooks, analytics) is kept beside these by
+accounts by id; without a ready index, SQL evaluates the filter. An inactive one answers from
+its stored (frozen) accounts (`of_segment`), as an inactive lead segment does. An active
+account segment's maintained membership (history, webhooks, analytics) is kept beside these by
 engine/account_membership.py, set-wise in SQL (docs/decisions.md).
 """
 
