@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segmint.engine import account_segments, membership, webhooks
-from segmint.engine.membership import Changes, HistoryStamp, MemberTables, Reason, differences
+from segmint.engine.membership import Changes, HistoryStamp, MemberTables, Reason
 from segmint.filters.tree import ACCOUNTS
 from segmint.projects import Project
 from segmint.store.db import one_of
@@ -59,7 +59,7 @@ class Moved:
         return found
 
 
-TABLES = MemberTables(account_segment_members, account_membership_history, "account_id")
+TABLES = MemberTables(account_segment_members, account_membership_history, "account_id", accounts)
 
 
 def active_segment_ids(conn: sa.Connection, project: Project) -> list[int]:
@@ -142,20 +142,10 @@ def _sync_row(
         detail,
         webhooks.listeners(conn, project.id),
     )
-    # EXCEPT rather than NOT IN, as for lead segments: an anti-join on PostgreSQL.
-    entered_ids: AccountIds = sa.except_(matching, members)
-    exited_ids: AccountIds = sa.except_(members, matching)
-    if ids is not None:  # evaluate once, then write from the id lists
-        entering, leaving = differences(conn, matching, members)
-        entered_ids = _id_list(project.id, entering, dialect)
-        exited_ids = _id_list(project.id, leaving, dialect)
+    entered_ids, exited_ids = TABLES.moves(conn, project, matching, members, ids is not None)
     moved = _write(conn, stamp, entered_ids, exited_ids)
     if ids is None:  # every account is right as of `now`: the next sweep goes on from here
-        conn.execute(
-            segments.update()
-            .where(segments.c.project_id == project.id, segments.c.id == segment_id)
-            .values(time_synced_at=now)
-        )
+        membership.mark_synced(conn, project, segment_id, now)
     return moved
 
 
@@ -237,13 +227,6 @@ def member_ids(conn: sa.Connection, project: Project, segment_id: int) -> set[in
 
 
 # -- writing -------------------------------------------------------------------------------------
-
-
-def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
-    """Ids re-read through `accounts`, so an account gone meanwhile is neither entered nor left."""
-    return sa.select(accounts.c.id).where(
-        accounts.c.project_id == project_id, one_of(accounts.c.id, ids, dialect_name)
-    )
 
 
 def _write(

@@ -125,6 +125,16 @@ def mark_evaluated(conn: sa.Connection, project: Project, segment_id: int, now: 
     )
 
 
+def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> None:
+    """Membership is known right at `now` (a full sync or a time sweep up to `now` just ran),
+    of a lead or an account segment: the next time sweep goes on from here."""
+    conn.execute(
+        segments.update()
+        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
+        .values(time_synced_at=now)
+    )
+
+
 def _sync_row(
     conn: sa.Connection,
     project: Project,
@@ -157,20 +167,11 @@ def _sync_row(
             matching = matching.where(one_of(leads.c.id, ids, dialect))
     hooks = webhooks.listeners(conn, project.id)
     stamp = HistoryStamp(project.id, segment_id, row.version, now, reason, detail, hooks)
-    # EXCEPT rather than NOT IN: PostgreSQL cannot turn NOT IN (subquery) into an anti-join.
-    entered_ids: LeadIds = sa.except_(matching, members)
-    exited_ids: LeadIds = sa.except_(members, matching)
-    if ids is not None or indexed is not None:  # evaluate once, then write from the id lists
-        entering, leaving = differences(conn, matching, members)
-        entered_ids = _id_list(project.id, entering, conn.dialect.name)
-        exited_ids = _id_list(project.id, leaving, conn.dialect.name)
+    by_lists = ids is not None or indexed is not None
+    entered_ids, exited_ids = LEAD_TABLES.moves(conn, project, matching, members, by_lists)
     changes = _write(conn, stamp, entered_ids, exited_ids)
     if ids is None:  # every lead is now right as of `now`: time sweeps go on from here
-        conn.execute(
-            segments.update()
-            .where(segments.c.project_id == project.id, segments.c.id == segment_id)
-            .values(time_synced_at=now)
-        )
+        mark_synced(conn, project, segment_id, now)
     return changes
 
 
@@ -448,9 +449,7 @@ def differences(
 
 
 def _id_list(project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
-    return sa.select(leads.c.id).where(
-        leads.c.project_id == project_id, one_of(leads.c.id, ids, dialect_name)
-    )
+    return LEAD_TABLES.id_list(project_id, ids, dialect_name)
 
 
 @dataclass(frozen=True)
@@ -474,6 +473,36 @@ class MemberTables:
     members: sa.Table
     history: sa.Table
     member: str  # "lead_id" | "account_id"
+    subjects: sa.Table  # leads | accounts: where a member's id is re-read before it is written
+
+    def id_list(self, project_id: int, ids: Sequence[int], dialect_name: str) -> sa.Select[Any]:
+        """Ids re-read through the subjects' table, so one deleted meanwhile is neither entered
+        nor left."""
+        subjects = self.subjects
+        return sa.select(subjects.c.id).where(
+            subjects.c.project_id == project_id, one_of(subjects.c.id, ids, dialect_name)
+        )
+
+    def moves(
+        self,
+        conn: sa.Connection,
+        project: Project,
+        matching: sa.Select[Any],
+        members: sa.Select[Any],
+        by_lists: bool,
+    ) -> tuple[MemberIds, MemberIds]:
+        """The ids that enter (matching, not members) and those that leave, as two queries:
+        set-wise (EXCEPT rather than NOT IN, which PostgreSQL cannot turn into an anti-join),
+        or, `by_lists`, evaluated once here and handed on as id lists (a partial sync, or
+        `matching` already a list: it would otherwise be read twice)."""
+        if not by_lists:
+            return sa.except_(matching, members), sa.except_(members, matching)
+        entering, leaving = differences(conn, matching, members)
+        dialect = conn.dialect.name
+        return (
+            self.id_list(project.id, entering, dialect),
+            self.id_list(project.id, leaving, dialect),
+        )
 
     def history_columns(self) -> list[str]:
         return [
@@ -524,7 +553,7 @@ class MemberTables:
         )
 
 
-LEAD_TABLES = MemberTables(segment_members, membership_history, "lead_id")
+LEAD_TABLES = MemberTables(segment_members, membership_history, "lead_id", leads)
 HISTORY_COLUMNS = LEAD_TABLES.history_columns()
 
 

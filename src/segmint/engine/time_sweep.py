@@ -31,7 +31,7 @@ from segmint.engine import (
     webhooks,
 )
 from segmint.engine.dependencies import read_set
-from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason
+from segmint.engine.membership import INDEX_LEAD_BATCH, Changes, Reason, mark_synced
 from segmint.filters import flips
 from segmint.filters.evaluate import evaluate
 from segmint.filters.parse import stored_references
@@ -89,15 +89,6 @@ def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow 
     )
     row = conn.execute(query).first()
     return None if row is None else SegmentRow.of(row)
-
-
-def mark_synced(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> None:
-    """Membership is known right at `now` (a full sync or a sweep up to `now` just ran)."""
-    conn.execute(
-        segments.update()
-        .where(segments.c.project_id == project.id, segments.c.id == segment_id)
-        .values(time_synced_at=now)
-    )
 
 
 def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Changes:
