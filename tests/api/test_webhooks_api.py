@@ -130,6 +130,7 @@ def test_delivery_log_after_a_real_delivery(api: Api, receiver: Receiver) -> Non
     page = api.get(f"webhooks/{hook['id']}/attempts", params={"limit": 2}).json()
     assert [(a["succeeded"], a["status_code"]) for a in page["items"]] == [(True, 200), (True, 200)]
     assert [len(a["history_ids"]) for a in page["items"]] == [1, 2]  # newest first
+    assert [a["account_history_ids"] for a in page["items"]] == [[], []]  # lead segments' only
     older = api.get(
         f"webhooks/{hook['id']}/attempts", params={"limit": 2, "before": page["next_before"]}
     ).json()

@@ -448,3 +448,8 @@ def test_account_segment_changes_reach_webhooks_with_an_account(
     assert entered["segment"] == {"id": account_segment.id, "name": "Gold", "version": 1}
     assert "lead" in changes[1] and "account" not in changes[1]
     assert _deliverer(db, clock).drain() == 0
+    with db.connect() as conn:  # the log lists the two histories' ids apart
+        log = conn.execute(sa.select(webhook_attempts).order_by(webhook_attempts.c.id)).all()
+    assert [(a.history_ids, a.account_history_ids) for a in log] == [
+        ([changes[1]["id"]], [entered["id"], changes[2]["id"]])
+    ]

@@ -578,7 +578,10 @@ webhook_attempts = sa.Table(
     sa.Column("succeeded", sa.Boolean, nullable=False),
     sa.Column("status_code", sa.Integer),
     sa.Column("error", sa.String(1000)),
-    sa.Column("history_ids", Json, nullable=False),  # the changes the batch carried
+    # The changes the batch carried: rows of membership_history, and of
+    # account_membership_history (the two number their rows apart)
+    sa.Column("history_ids", Json, nullable=False),
+    sa.Column("account_history_ids", Json, nullable=False, server_default=sa.text("'[]'")),
     sa.ForeignKeyConstraint(
         ["project_id", "webhook_id"],
         ["webhooks.project_id", "webhooks.id"],

@@ -188,7 +188,8 @@ class Deliverer:
                     succeeded=outcome.ok,
                     status_code=outcome.status_code,
                     error=outcome.error[:1000] if outcome.error else None,
-                    history_ids=[change.history_id for change in changes],
+                    history_ids=_history_ids(changes, "leads"),
+                    account_history_ids=_history_ids(changes, "accounts"),
                 )
             )
             this_hook = sa.and_(webhooks.c.project_id == hook.project_id, webhooks.c.id == hook.id)
@@ -240,6 +241,11 @@ class Deliverer:
                 )
                 .values(leased_by=None, leased_until=None)
             )
+
+
+def _history_ids(changes: list[Any], audience: str) -> list[int]:
+    """The history rows of one audience's changes in a batch (each history numbers its own)."""
+    return [change.history_id for change in changes if change.audience == audience]
 
 
 def _pending(conn: sa.Connection, hook: Any, limit: int) -> list[Any]:

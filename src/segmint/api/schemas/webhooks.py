@@ -69,7 +69,13 @@ class WebhookAttemptPublic(BaseModel):
     succeeded: bool
     status_code: int | None
     error: str | None
-    history_ids: list[int] = Field(description="The membership changes the batch carried.")
+    history_ids: list[int] = Field(
+        description="The lead segments' membership changes the batch carried."
+    )
+    account_history_ids: list[int] = Field(
+        description="The account segments' membership changes the batch carried (their "
+        "history numbers its rows apart from the lead segments')."
+    )
 
 
 class WebhookAttemptPage(BaseModel):
