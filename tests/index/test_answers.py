@@ -10,9 +10,10 @@ import numpy as np
 from segmint.filters.fields import FieldSpec, FieldType, Storage
 from segmint.filters.operators import OPERATORS
 from segmint.filters.timing import TimeContext
-from segmint.index.answers import AnswerCache
+from segmint.index.answers import NO_TIME, AnswerCache
 from segmint.index.columns import DictionaryColumn
 from segmint.index.tables import EventTable
+from segmint.index.vectors import micros, micros_to_datetime
 
 SPEC = FieldSpec("email", "Email", FieldType.TEXT, Storage.COLUMN, column="email")
 TIME = TimeContext.of(datetime(2026, 1, 1, tzinfo=UTC))
@@ -104,3 +105,34 @@ def test_counts_of_a_type_follow_appends_merges_and_new_leads() -> None:
     _append(table, [(4, "page_view")])
     assert cache.type_counts(table, 0, 5).tolist() == [2, 2, 2, 1, 1]
     assert cache.nbytes() > 0
+
+
+def _append_at(table: EventTable, rows: list[tuple[int, int]]) -> None:
+    """Page views of (lead row, instant in microseconds) appended to the tail."""
+    start = len(table) + 1
+    table.append(
+        [
+            {
+                "id": start + i,
+                "type": "page_view",
+                "occurred_at": micros_to_datetime(at),
+                "metadata": {},
+            }
+            for i, (_, at) in enumerate(rows)
+        ],
+        [row for row, _ in rows],
+    )
+
+
+def test_first_times_of_a_type_follow_appends_merges_and_new_leads() -> None:
+    cache = AnswerCache()
+    table = _events([0, 0, 1, 2, 2, 2], [0, 0, 0, 1, 0, 0])  # instants 0..5
+    assert cache.first_times(table, 0, 3).tolist() == [0, 2, 4]
+    assert cache.first_times(table, 1, 4).tolist() == [NO_TIME, NO_TIME, 3, NO_TIME]
+    later = micros(TIME.now)
+    _append_at(table, [(1, later), (3, later), (2, -5)])  # an earlier one for row 2, a new row
+    assert cache.first_times(table, 0, 4).tolist() == [0, 2, -5, later]
+    table.merge()
+    _append_at(table, [(4, later + 1)])
+    assert cache.first_times(table, 0, 5).tolist() == [0, 2, -5, later, later + 1]
+    assert cache.first_times(table, 1, 5).tolist() == [NO_TIME, NO_TIME, 3, NO_TIME, NO_TIME]

@@ -33,6 +33,7 @@ from segmint.index.vectors import BoolArray, DictionaryOperand
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
 MAX_BYTES: Final = 8 * 1024 * 1024
 MAX_SALTS: Final = 8  # random splits' buckets kept: a byte per lead each
+NO_TIME: Final = np.iinfo(np.int64).max  # no such event: later than any event's instant
 
 
 @dataclass
@@ -48,6 +49,7 @@ class AnswerCache:
         self._max_bytes = max_bytes
         self._min_values = min_values
         self._counts: dict[int, _Counts] = {}
+        self._firsts: dict[int, _Counts] = {}
         self._buckets: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._bytes = 0
 
@@ -106,6 +108,30 @@ class AnswerCache:
         self._counts[code] = kept
         return _padded(kept.counts, leads)[:leads]
 
+    def first_times(self, events: EventTable, code: int, leads: int) -> np.ndarray[Any, Any]:
+        """Each lead row's earliest event of type `code` (NO_TIME for none), over all time: the
+        first step of a sequence with no window and no `where`. Kept per type as type_counts
+        is, lowered by the events appended to the tail since (never raised: events are only
+        added, and a deleted lead's row is masked out by the caller); taken anew after a merge
+        of the tail. The answer handed out must not be written to."""
+        kept = self._firsts.get(code)
+        tail_types = events.tail_types.live
+        if kept is None or kept.main_size != len(events.ids):
+            low, high = events.type_slice(code)
+            firsts = np.full(leads, NO_TIME, np.int64)
+            np.minimum.at(firsts, events.lead_rows[low:high], events.at[low:high])
+            kept = _Counts(len(events.ids), 0, firsts)
+        if kept.tail_seen < len(tail_types):
+            new = slice(kept.tail_seen, len(tail_types))
+            of_type = tail_types[new] == code
+            firsts = _padded(kept.counts, max(leads, len(kept.counts)), NO_TIME).copy()
+            rows = events.tail_lead_rows.live[new][of_type]
+            np.minimum.at(firsts, rows, events.tail_at.live[new][of_type])
+            kept.counts = firsts  # a new array: an answer handed out may be read
+            kept.tail_seen = len(tail_types)
+        self._firsts[code] = kept
+        return _padded(kept.counts, leads, NO_TIME)[:leads]
+
     def buckets(self, salt: str, lead_ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Each lead row's random-split bucket for a salt (`lead_ids`: the id of every row).
         A row's id never changes and rows are only appended, so the buckets are hashed once
@@ -121,19 +147,22 @@ class AnswerCache:
         return kept
 
     def nbytes(self) -> int:
-        counts = sum(kept.counts.nbytes for kept in self._counts.values())
+        kept_per_type = (*self._counts.values(), *self._firsts.values())
+        counts = sum(kept.counts.nbytes for kept in kept_per_type)
         return self._bytes + counts + sum(kept.nbytes for kept in self._buckets.values())
 
 
 @dataclass
 class _Counts:
+    """One number per lead row for one event type (a count, or the earliest instant)."""
+
     main_size: int  # the sorted part's size when counted: it changes only when the tail merges
     tail_seen: int  # tail events counted
     counts: np.ndarray[Any, Any]
 
 
-def _padded(counts: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
-    """Counts for `size` lead rows: leads added since have none yet."""
+def _padded(counts: np.ndarray[Any, Any], size: int, none: int = 0) -> np.ndarray[Any, Any]:
+    """Numbers for `size` lead rows: leads added since have no events yet (`none`)."""
     if len(counts) >= size:
         return counts
-    return np.concatenate((counts, np.zeros(size - len(counts), counts.dtype)))
+    return np.concatenate((counts, np.full(size - len(counts), none, counts.dtype)))
