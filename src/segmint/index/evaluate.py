@@ -126,11 +126,13 @@ class Walk:
             case Condition():
                 return self._sized(self._condition(node, rows), rows)
             case EventCondition():
-                return self._sized(self._picked(self._event(node), rows), rows)
+                answer = self._event(node, self._interest(rows))
+                return self._sized(self._picked(answer, rows), rows)
             case DistinctEvents():
                 return self._sized(self._picked(self._distinct_events(node), rows), rows)
             case EventSequence():
-                return self._sized(self._picked(self._sequence(node), rows), rows)
+                answer = self._sequence(node, self._interest(rows))
+                return self._sized(self._picked(answer, rows), rows)
             case SegmentRef():
                 return self._segment(node, rows)
             case SegmentTenure():
@@ -164,6 +166,15 @@ class Walk:
             else:
                 result &= self.mask(child, rows)
         return result
+
+    def _interest(self, rows: Rows) -> BoolArray | None:
+        """The lead rows an answer will be read at, as a mask, when they are few (a worker's
+        sync of the leads just written, an AND's last candidates): the event conditions that
+        sort their events (distinct days, sequences) then sort only those rows' events, and
+        answer anything at the other rows. None: every row is read."""
+        if rows is None or len(rows) * FEW_LEFT >= len(self.leads):
+            return None
+        return _of_rows(rows, len(self.leads))
 
     def _size(self, rows: Rows) -> int:
         return len(self.leads) if rows is None else len(rows)
@@ -322,12 +333,16 @@ class Walk:
 
     # -- events ----------------------------------------------------------------------------
 
-    def _event(self, node: EventCondition) -> BoolArray:
+    def _event(self, node: EventCondition, interest: BoolArray | None = None) -> BoolArray:
+        """Leads whose events match; right at least where `interest` is set (_interest)."""
         if node.min_distinct_days is None and node.aggregate is None:
             counts = self._event_counts(node)
             within = counts >= node.min_count
         else:  # distinct local days or an aggregate, beside the counts as usual
             rows, at, positions = self._matching(node)
+            if interest is not None:
+                kept = interest[rows]
+                rows, at, positions = rows[kept], at[kept], positions[kept]
             counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
             within = counts >= node.min_count
             if node.min_distinct_days is not None:
@@ -491,13 +506,17 @@ class Walk:
         counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
         return counted[:size]
 
-    def _sequence(self, node: EventSequence) -> BoolArray:
+    def _sequence(self, node: EventSequence, interest: BoolArray | None = None) -> BoolArray:
         """Leads with the steps' events at strictly increasing times, by the greedy choice of
         filters/evaluate.py (the earliest next event after the previous one), for all leads at
-        once."""
+        once; right at least where `interest` is set (_interest): only those leads' chains are
+        followed."""
         if node.within_days is None and node.not_between is None:
-            return self._chain_per_lead(node)
+            return self._chain_per_lead(node, interest)
         rows, at = self._starts(node)
+        if interest is not None:
+            kept = interest[rows]
+            rows, at = rows[kept], at[kept]
         return self._chain_per_start(node, rows, at)
 
     def _starts(self, node: EventSequence) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -520,13 +539,15 @@ class Walk:
         np.minimum.at(ended, rows, at)
         return ended
 
-    def _chain_per_lead(self, node: EventSequence) -> BoolArray:
+    def _chain_per_lead(self, node: EventSequence, interest: BoolArray | None) -> BoolArray:
         """No within_days: one start per lead (its earliest first event), so the chain's end
         so far is one number per lead, and each step is a gather and a scatter-min."""
         ended = self._first_ends(node)
         for step in node.steps[1:]:
             step_rows, step_at = self._step_events(step)
             later = step_at > ended[step_rows]  # a lead with no chain has NO_TIME: never later
+            if interest is not None:
+                later &= interest[step_rows]
             ended = np.full(len(self.leads), NO_TIME, np.int64)  # new: `ended` may be kept
             np.minimum.at(ended, step_rows[later], step_at[later])
         result: BoolArray = ended != NO_TIME
