@@ -135,6 +135,23 @@ def test_settings_tokens_and_custom_fields(site: Site, browser: Any) -> None:
     assert page.errors == []
 
 
+def test_a_rule_is_added_before_the_event_type_suggestions_arrive(site: Site, browser: Any) -> None:
+    """The suggestions are a nicety: while they are on their way (held here for good) the
+    rules show and the form adds a rule, rather than submitting natively and losing it."""
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    held: list[Any] = []
+    page.route("**/filters/vocabulary", lambda route: held.append(route))  # never answered
+    page.get_by_role("link", name="Scoring").click()
+    expect(page.locator("#rules tbody")).to_contain_text("No rules yet")
+    page.get_by_label("Event type").fill("trial_signup")
+    page.get_by_label("Points per event").fill("30")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rules tbody")).to_contain_text("trial_signup")
+    assert held  # the suggestions were asked for, and are still on their way
+    page.unroute_all(behavior="ignoreErrors")
+
+
 def test_scoring_rules_levels_and_a_leads_score(site: Site, browser: Any) -> None:
     page = open_page(browser, "desktop")
     log_in(page, site)

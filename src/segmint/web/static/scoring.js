@@ -141,8 +141,11 @@
         load();
       } catch (e) { error.textContent = e.message; }
     });
-    const vocabulary = await api("/filters/vocabulary");
-    document.getElementById("event-types").append(...vocabulary.event_types.map((t) => el("option", { value: t })));
+    // The event types' suggestions come when they come: awaited here, they held back the
+    // submit handler (a quick "Add rule" then reloaded the page and lost the rule) and load().
+    api("/filters/vocabulary").then((vocabulary) => {
+      document.getElementById("event-types").append(...vocabulary.event_types.map((t) => el("option", { value: t })));
+    }, () => {});
     document.getElementById("rule-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const error = document.getElementById("rule-error");
