@@ -15,11 +15,12 @@ from sqlalchemy.engine import Engine
 from segmint import auth
 from segmint.auth import Principal
 from segmint.clock import FrozenClock
-from segmint.engine import membership, segments
+from segmint.engine import membership, segments, time_sweep
 from segmint.ingest import ingest_events, upsert_leads
 from segmint.model import Role
 from segmint.projects import Project, create_project
 from segmint.store.tables import leads, membership_history, users
+from segmint.store.timeouts import WorkerLimits
 from segmint.worker.loop import Worker
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -290,6 +291,73 @@ def test_a_change_time_does_not_explain_is_left_to_the_write_that_caused_it(
     worker.drain()
     assert _history(db, segment_id)[-1][1:2] == ("exited",)
     assert _history(db, segment_id)[-1][3] == "lead_write"
+
+
+def test_a_lead_written_between_a_sweeps_plan_and_its_settle_is_left_to_the_write(
+    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+) -> None:
+    """A sweep is worked out without the segment's lock (`plan`), then applied under it
+    (`settle`). A write moving the lead in between wins: the planned exit would contradict its
+    data."""
+    worker = Worker(db, clock)
+    created = {"email": "a@x.test", "created_at": (T0 - timedelta(days=6)).isoformat()}
+    upsert_leads(db, project, enumerate([created]), clock=clock)
+    tree = {
+        "or": [
+            {"field": "created_at", "op": "within_last", "value": 7},
+            {"field": "status", "op": "eq", "value": "qualified"},
+        ]
+    }
+    segment_id = _segment(db, project, tree, clock)
+    worker.drain()
+    lead_id = _lead_ids(db, project)["a@x.test"]
+    clock.advance(timedelta(days=2))
+    with db.connect() as conn:
+        planned = time_sweep.plan(conn, project, segment_id, clock.now())
+    assert planned is not None and [f.change for f in planned.found] == ["exited"]
+
+    won = {"email": "a@x.test", "status": "qualified"}
+    upsert_leads(db, project, enumerate([won]), clock=clock)
+    worker.drain()  # the write's sync: still a member, nothing to record
+    with db.begin() as conn:
+        assert time_sweep.settle(conn, project, planned, clock.now()) == membership.Changes()
+
+    assert _members(db, project, segment_id) == {lead_id} == _live(db, project, segment_id, clock)
+    assert [change for _, change, _, _ in _history(db, segment_id)] == ["entered"]
+
+
+def test_a_writes_sync_does_not_wait_for_a_sweep_being_worked_out(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    """Working out a sweep takes no lock: at a million leads it takes up to seconds, and the
+    write-driven syncs of the segment (the one-second promise) must not queue behind it."""
+    worker = Worker(db, clock, limits=WorkerLimits(lock_timeout=1.0))
+    segment_id = _created_within_a_week(db, project, clock, T0 - timedelta(days=6))
+    worker.drain()
+    clock.advance(timedelta(days=2))
+    with db.connect() as conn, conn.begin():  # the sweep's transaction, still open
+        planned = time_sweep.plan(conn, project, segment_id, clock.now())
+        upsert_leads(db, project, enumerate([{"email": "b@x.test"}]), clock=clock)
+        assert worker.drain() == 1
+        assert _lead_ids(db, project)["b@x.test"] in _members(db, project, segment_id)
+    with db.begin() as conn:
+        assert time_sweep.settle(conn, project, planned, clock.now()).exited == 1
+    assert _members(db, project, segment_id) == _live(db, project, segment_id, clock)
+
+
+def test_a_plan_overtaken_by_another_sweep_is_dropped(
+    db: Engine, project: Project, clock: FrozenClock
+) -> None:
+    worker = Worker(db, clock)
+    segment_id = _created_within_a_week(db, project, clock, T0 - timedelta(days=6))
+    worker.drain()
+    clock.advance(timedelta(days=2))
+    with db.connect() as conn:
+        planned = time_sweep.plan(conn, project, segment_id, clock.now())
+    assert worker.sweep_time().exited == 1
+    with db.begin() as conn:  # its window was swept meanwhile: applying it again would repeat
+        assert time_sweep.settle(conn, project, planned, clock.now()) == membership.Changes()
+    assert [change for _, change, _, _ in _history(db, segment_id)] == ["entered", "exited"]
 
 
 def test_unrelated_segments_are_swept_without_changes(

@@ -9,6 +9,9 @@ instant its condition flipped (created_at + 7 days, the moment the third-latest 
 A difference that time does not explain (a write whose outbox item is still queued) is left to
 that item. Two flips of one lead inside one window (in and out again within seconds) are not
 recorded: membership is right either way, and windows are seconds long while the worker runs.
+
+A sweep is worked out without the segment's lock (`plan`) and applied under it (`settle`), so
+the writes' syncs of the segment wait for its writes only, never for its search.
 """
 
 from __future__ import annotations
@@ -80,6 +83,14 @@ def _reads_membership(data: Any) -> bool:
     )
 
 
+def _read(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
+    query = sa.select(segments).where(
+        segments.c.project_id == project.id, segments.c.id == segment_id
+    )
+    row = conn.execute(query).first()
+    return None if row is None else SegmentRow.of(row)
+
+
 def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow | None:
     """The segment row, locked on PostgreSQL; None when another worker is sweeping it."""
     query = (
@@ -91,23 +102,42 @@ def _lock(conn: sa.Connection, project: Project, segment_id: int) -> SegmentRow 
     return None if row is None else SegmentRow.of(row)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A segment's sweep worked out without its lock: the window it covers (from the
+    `time_synced_at` read) and the flips found in it, with each flipped lead's stored
+    membership then."""
+
+    segment_id: int
+    start: datetime | None
+    version: int
+    found: list[Flip]
+    was_member: dict[int, bool]
+
+
 def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Changes:
     """Apply the time-based entries and exits of one segment since its last sweep."""
-    row = _lock(conn, project, segment_id)
-    if row is not None and row.active and row.audience == ACCOUNTS:
-        return _sweep_accounts(conn, project, row, now)
-    if row is None or not row.maintained:
-        return Changes()
+    planned = plan(conn, project, segment_id, now)
+    return Changes() if planned is None else settle(conn, project, planned, now)
+
+
+def plan(conn: sa.Connection, project: Project, segment_id: int, now: datetime) -> Plan | None:
+    """The flips of one segment since its last sweep, found without locking it: at a million
+    leads this takes up to a second (seconds through SQL while the index builds), and a lock
+    held so long would hold up every write's sync of the segment. `settle` applies what still
+    holds under the lock. None: nothing to sweep."""
+    row = _read(conn, project, segment_id)
+    if row is None or not row.active:
+        return None
     start = None if row.time_synced_at is None else as_utc(row.time_synced_at)
-    mark_synced(conn, project, segment_id, now)
-    if start is None or start >= now:
-        return Changes()
+    if row.audience == ACCOUNTS or not row.maintained or start is None or start >= now:
+        return Plan(segment_id, start, row.version, [], {})
     tree = filtering.segment_tree(conn, project, segment_id, row.filter)
     source = CachingSegmentSource(filtering.StoredSegments(conn, project.id))
     triggers = flips.triggers(tree, project, source)
     narrow = flips.candidates(triggers, project, conn.dialect.name, start, now)
     if narrow is None:
-        return Changes()
+        return Plan(segment_id, start, row.version, [], {})
     was_member = _changed_leads(conn, project, segment_id, tree, narrow, now)
     sweep = _Sweep(project, tree, source, triggers, start, now)
     event_types = _event_types(project, tree, source)
@@ -116,8 +146,48 @@ def sweep_segment(conn: sa.Connection, project: Project, segment_id: int, now: d
         for chunk in _chunks(sorted(was_member))
         for flip in sweep.flips(conn, chunk, was_member, event_types)
     ]
-    changes = _apply(conn, project, segment_id, row.version, found)
-    return changes + _follow(conn, project, segment_id, found, now, (segment_id,))
+    flipped = {flip.lead_id: was_member[flip.lead_id] for flip in found}
+    return Plan(segment_id, start, row.version, found, flipped)
+
+
+def settle(conn: sa.Connection, project: Project, planned: Plan, now: datetime) -> Changes:
+    """Apply a plan under the segment's lock, unless another sweep or an edit moved the segment
+    on meanwhile (the next sweep starts from where it stands). Of the flips, only those of
+    leads whose stored membership and current answer are still what the plan implies are
+    applied: a lead that a write moved meanwhile is left to that write's sync."""
+    row = _lock(conn, project, planned.segment_id)
+    if row is None or not row.active or row.version != planned.version:
+        return Changes()
+    synced = None if row.time_synced_at is None else as_utc(row.time_synced_at)
+    if synced != planned.start:
+        return Changes()
+    if row.audience == ACCOUNTS:
+        return _sweep_accounts(conn, project, row, now)
+    if not row.maintained:
+        return Changes()
+    mark_synced(conn, project, row.id, now)
+    found = _still_true(conn, project, row, planned, now)
+    changes = _apply(conn, project, row.id, row.version, found)
+    return changes + _follow(conn, project, row.id, found, now, (row.id,))
+
+
+def _still_true(
+    conn: sa.Connection, project: Project, row: SegmentRow, planned: Plan, now: datetime
+) -> list[Flip]:
+    """The plan's flips of the leads whose stored membership is still the one the plan started
+    from and whose answer at `now` is still the one its last flip leads to."""
+    if not planned.found:
+        return []
+    lead_ids = sorted(planned.was_member)
+    stored = membership.member_ids_among(conn, project, row.id, lead_ids)
+    matching = membership.matching_now(conn, project, row, lead_ids, now)
+    final = {flip.lead_id: flip.change == "entered" for flip in planned.found}
+    holding = {
+        lead_id
+        for lead_id, was in planned.was_member.items()
+        if (lead_id in stored) == was and (lead_id in matching) == final[lead_id]
+    }
+    return [flip for flip in planned.found if flip.lead_id in holding]
 
 
 def _sweep_accounts(

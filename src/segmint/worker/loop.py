@@ -99,9 +99,14 @@ class Worker:
             if project_id in failed_projects or not self._sweep_due(segment_id, now):
                 continue
             try:
+                # Worked out first, then applied in a short transaction of its own under
+                # the segment's lock: writes' syncs of the segment wait for that one only.
                 with self._transaction() as conn:
                     project = get_project_by_id(conn, project_id)
-                    changes += time_sweep.sweep_segment(conn, project, segment_id, now)
+                    planned = time_sweep.plan(conn, project, segment_id, now)
+                if planned is not None:
+                    with self._transaction() as conn:
+                        changes += time_sweep.settle(conn, project, planned, now)
                 self._sweep_retries.pop(segment_id, None)
             except Exception:  # one broken segment must not stop the others' sweeps
                 log.exception("time sweep of segment %s failed", segment_id)
