@@ -465,3 +465,29 @@ def test_keys_postgresql_arrays_read_specially_agree_everywhere(
                 if filtering.explain_lead(conn, project, node, i, clock.now())["result"]
             }
         assert why == {holder}, name
+
+
+def test_one_pass_writes_many_segments_moves_in_chunks(
+    db: Engine, project: Project, clock: FrozenClock, monkeypatch: Any
+) -> None:
+    """A pass unites its segments' moves in statements of UNION_PARTS selects (SQLite allows
+    500): with two a statement, five moves take three rounds, and each lands once."""
+    monkeypatch.setattr(membership, "UNION_PARTS", 2)
+    records = [{"email": f"l{i}@x.test", "status": "new"} for i in range(3)]
+    upsert_leads(db, project, enumerate(records), clock=clock)
+    new_ones = [_segment(db, project, NEW, clock) for _ in range(3)]
+    lost = _segment(db, project, {"field": "status", "op": "eq", "value": "lost"}, clock)
+    worker = Worker(db, clock)
+    worker.drain()
+    ids = _ids(db, project)
+    moved = [{"email": "l0@x.test", "status": "lost"}, {"email": "l9@x.test", "status": "new"}]
+    upsert_leads(db, project, enumerate(moved), clock=clock)
+    worker.drain()
+
+    ids = _ids(db, project)
+    for segment_id in [*new_ones, lost]:
+        assert _members(db, project, segment_id) == _live(db, project, segment_id, clock)
+    for segment_id in new_ones:
+        changes = [(lead_id, change) for lead_id, change, _, _ in _history(db, segment_id)]
+        assert changes[-2:] == [(ids["l9@x.test"], "entered"), (ids["l0@x.test"], "exited")]
+    assert [change for _, change, _, _ in _history(db, lost)] == ["entered"]

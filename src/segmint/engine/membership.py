@@ -10,10 +10,10 @@ full sync stays set-wise in SQL, nothing pulled into Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -30,6 +30,7 @@ from segmint.store.tables import leads, membership_history, segment_members, seg
 
 MemberIds = sa.Select[Any] | sa.CompoundSelect[Any]  # a query of lead (or account) ids, one column
 LeadIds = MemberIds
+T = TypeVar("T")
 
 
 class Reason:
@@ -373,74 +374,73 @@ def _write_moves(
     """The moves of a whole sync pass in a few statements rather than four a segment: a batch
     of new leads moves a dozen segments or more, and their statements were a third of the
     pass at a million leads. The ids are re-read once, so a lead deleted meanwhile is neither
-    entered nor left; then one history insert (returning the ids the webhooks and campaign
-    triggers need), one members insert and a delete per segment with leavers."""
+    entered nor left; each statement is the segments' id lists united (UNION ALL), its rows
+    made by the database as before."""
     moved = sorted({i for _, entering, leaving in moves for i in (*entering, *leaving)})
     if not moved:
         return Changes()
-    alive = set(conn.execute(_id_list(project.id, moved, conn.dialect.name)).scalars())
-    changed = [
-        (stamp, change, lead_id)
+    dialect = conn.dialect.name
+    alive = set(conn.execute(_id_list(project.id, moved, dialect)).scalars())
+    parts = [
+        (stamp, change, kept)
         for stamp, entering, leaving in moves
         for change, ids in (("entered", entering), ("exited", leaving))
-        for lead_id in ids
-        if lead_id in alive
+        if (kept := [lead_id for lead_id in ids if lead_id in alive])
     ]
-    if not changed:
-        return Changes()
-    _insert_history(conn, project, changed)
-    joined = [(stamp, lead_id) for stamp, change, lead_id in changed if change == "entered"]
-    if joined:
-        conn.execute(
-            segment_members.insert(),
-            [
-                {
-                    "project_id": project.id,
-                    "segment_id": stamp.segment_id,
-                    "lead_id": lead_id,
-                    "entered_at": stamp.at,
-                }
-                for stamp, lead_id in joined
-            ],
-        )
-    for stamp, _, leaving in moves:
-        gone = [lead_id for lead_id in leaving if lead_id in alive]
-        if gone:
-            LEAD_TABLES.remove(conn, stamp, _id_list(project.id, gone, conn.dialect.name))
-    return Changes(len(joined), len(changed) - len(joined))
+    for chunk in _chunks_of(parts, UNION_PARTS):
+        _insert_history(conn, project, chunk)
+        joined = [
+            LEAD_TABLES.member_rows(stamp, _id_list(project.id, ids, dialect))
+            for stamp, change, ids in chunk
+            if change == "entered"
+        ]
+        if joined:
+            conn.execute(segment_members.insert().from_select(MEMBER_COLUMNS, _united(joined)))
+        for stamp, change, ids in chunk:
+            if change == "exited":
+                LEAD_TABLES.remove(conn, stamp, _id_list(project.id, ids, dialect))
+    entered = sum(len(ids) for _, change, ids in parts if change == "entered")
+    exited = sum(len(ids) for _, change, ids in parts if change == "exited")
+    return Changes(entered, exited)
+
+
+UNION_PARTS = 200  # selects united in one statement: SQLite allows 500 by default
+
+
+def _chunks_of(parts: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(parts), size):
+        yield parts[start : start + size]
+
+
+def _united(selects: list[sa.Select[Any]]) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    return selects[0] if len(selects) == 1 else sa.union_all(*selects)
 
 
 def _insert_history(
-    conn: sa.Connection, project: Project, changed: list[tuple[HistoryStamp, str, int]]
+    conn: sa.Connection, project: Project, parts: list[tuple[HistoryStamp, str, list[int]]]
 ) -> None:
-    rows = [
-        {
-            "project_id": project.id,
-            "segment_id": stamp.segment_id,
-            "lead_id": lead_id,
-            "change": change,
-            "at": stamp.at,
-            "segment_version": stamp.version,
-            "reason": stamp.reason,
-            "detail": stamp.detail,
-        }
-        for stamp, change, lead_id in changed
-    ]
-    heard = [stamp.hooks.wants(stamp.segment_id, change) for stamp, change, _ in changed]
-    if not any(heard):
-        conn.execute(membership_history.insert(), rows)
-        return
-    insert = membership_history.insert().returning(
-        membership_history.c.id, sort_by_parameter_order=True
+    """The history rows of these (stamp, change, ids), and the webhook and campaign-trigger
+    queue rows of those listened to (the new rows' ids, in the same transaction)."""
+    dialect = conn.dialect.name
+    rows = _united(
+        [
+            LEAD_TABLES.history_rows(stamp, change, _id_list(project.id, ids, dialect))
+            for stamp, change, ids in parts
+        ]
     )
-    ids = conn.execute(insert, rows).scalars()
-    queued = [
-        (history_id, stamp.segment_id, change)
-        for history_id, (stamp, change, _), wanted in zip(ids, changed, heard, strict=True)
-        if wanted
+    insert = membership_history.insert().from_select(HISTORY_COLUMNS, rows)
+    heard = [
+        (stamp, change) for stamp, change, _ in parts if stamp.hooks.wants(stamp.segment_id, change)
     ]
-    first = changed[0][0]  # one pass: every stamp has its moment and listeners
-    webhooks.queue(conn, project.id, first.hooks, queued, first.at)
+    if not heard:
+        conn.execute(insert)
+        return
+    h = membership_history.c
+    new = conn.execute(insert.returning(h.id, h.segment_id, h.change)).all()
+    wanted = {(stamp.segment_id, change) for stamp, change in heard}
+    queued = [(r.id, r.segment_id, r.change) for r in new if (r.segment_id, r.change) in wanted]
+    stamp = heard[0][0]  # one pass: every stamp has the same moment and listeners
+    webhooks.queue(conn, project.id, stamp.hooks, queued, stamp.at)
 
 
 def _lock_all(conn: sa.Connection, project: Project, segment_ids: set[int]) -> list[SegmentRow]:
@@ -586,10 +586,10 @@ class MemberTables:
             "detail",
         ]
 
-    def history_insert(self, stamp: HistoryStamp, change: str, ids: MemberIds) -> sa.Insert:
-        """One history row per id of `ids` (a one-column query), stamped, set-wise."""
+    def history_rows(self, stamp: HistoryStamp, change: str, ids: MemberIds) -> sa.Select[Any]:
+        """One history row per id of `ids` (a one-column query), stamped."""
         source = ids.subquery()
-        rows = sa.select(
+        return sa.select(
             sa.literal(stamp.project_id, sa.BigInteger),
             sa.literal(stamp.segment_id, sa.BigInteger),
             source.c[0],
@@ -599,18 +599,27 @@ class MemberTables:
             sa.literal(stamp.reason, sa.String),
             sa.literal(stamp.detail, sa.String),
         )
+
+    def history_insert(self, stamp: HistoryStamp, change: str, ids: MemberIds) -> sa.Insert:
+        """One history row per id of `ids`, set-wise."""
+        rows = self.history_rows(stamp, change, ids)
         return self.history.insert().from_select(self.history_columns(), rows)
 
-    def add(self, conn: sa.Connection, stamp: HistoryStamp, ids: MemberIds) -> None:
+    def member_rows(self, stamp: HistoryStamp, ids: MemberIds) -> sa.Select[Any]:
         source = ids.subquery()
-        rows = sa.select(
+        return sa.select(
             sa.literal(stamp.project_id, sa.BigInteger),
             sa.literal(stamp.segment_id, sa.BigInteger),
             source.c[0],
             sa.literal(stamp.at, sa.DateTime(timezone=True)),
         )
-        columns = ["project_id", "segment_id", self.member, "entered_at"]
-        conn.execute(self.members.insert().from_select(columns, rows))
+
+    def member_columns(self) -> list[str]:
+        return ["project_id", "segment_id", self.member, "entered_at"]
+
+    def add(self, conn: sa.Connection, stamp: HistoryStamp, ids: MemberIds) -> None:
+        rows = self.member_rows(stamp, ids)
+        conn.execute(self.members.insert().from_select(self.member_columns(), rows))
 
     def remove(self, conn: sa.Connection, stamp: HistoryStamp, ids: MemberIds) -> None:
         gone = sa.select(ids.subquery().c[0])
@@ -625,6 +634,7 @@ class MemberTables:
 
 LEAD_TABLES = MemberTables(segment_members, membership_history, "lead_id", leads)
 HISTORY_COLUMNS = LEAD_TABLES.history_columns()
+MEMBER_COLUMNS = LEAD_TABLES.member_columns()
 
 
 def _record(conn: sa.Connection, stamp: HistoryStamp, change: str, ids: LeadIds) -> int:
