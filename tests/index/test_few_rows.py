@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy.engine import Engine
 
 from segmint.engine import filtering
 from segmint.engine.filtering import StoredSegments
 from segmint.index import Audience, ProjectIndex
 from segmint.index.feed import snapshot
+from segmint.ingest import ingest_events
 from segmint.projects import Project
 from tests.filters.harness import LeadSpec, insert_leads
 
@@ -27,32 +30,49 @@ CONDITIONS = [
     {"sequence": [{"event": "signup"}, {"event": "call"}], "within_days": 3, "since_days": 20},
     {"sequence": [{"event": "signup"}, {"event": "call"}], "within_days": 10,
      "not_between": {"event": "click"}},
+    {"event": "call", "within_days": 20, "min_count": 2},
+    {"event": "call", "within_days": 30, "where": {"field": "n", "op": "gte", "value": 2}},
+    {"event": "click", "older_than_days": 5, "performed": False},
+    {"distinct_events": 2, "within_days": 15},
+    {"distinct_events": 2, "within_days": 30, "types": ["signup", "click"]},
 ]  # fmt: skip
+
+
+def _events(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": rng.choice(TYPES),
+            "occurred_at": NOW - timedelta(days=rng.uniform(0, 25)),
+            "metadata": {"n": rng.randint(0, 4)},
+        }
+        for _ in range(count)
+    ]
 
 
 def _leads(count: int) -> list[LeadSpec]:
     rng = random.Random(7)
-    specs = []
-    for _ in range(count):
-        events = [
-            {
-                "type": rng.choice(TYPES),
-                "occurred_at": NOW - timedelta(days=rng.uniform(0, 25)),
-                "metadata": {"n": rng.randint(0, 4)},
-            }
-            for _ in range(rng.randint(0, 9))
-        ]
-        specs.append(LeadSpec({}, events=events))
-    return specs
+    return [
+        LeadSpec({"email": f"l{n}@x.test"}, events=_events(rng, rng.randint(0, 9)))
+        for n in range(count)
+    ]
 
 
-def test_a_few_rows_get_the_whole_tables_answer(db: Engine, project: Project) -> None:
+@pytest.mark.parametrize("tail", [False, True], ids=["built", "with_a_tail"])
+def test_a_few_rows_get_the_whole_tables_answer(db: Engine, project: Project, tail: bool) -> None:
+    """Some leads' events in the sorted part, with `tail` more appended since the build (read
+    from the change feed), some leads with none."""
     with db.begin() as conn:
         insert_leads(conn, project.id, _leads(96))
     index = ProjectIndex(project.id)
     with snapshot(db) as conn:
         index.load(conn)
+    if tail:
+        rng = random.Random(11)
+        later = [{**e, "email": f"l{rng.randrange(96)}@x.test"} for e in _events(rng, 120)]
+        later = [{**e, "occurred_at": e["occurred_at"].isoformat()} for e in later]
+        assert ingest_events(db, project, enumerate(later)).failed == 0
     with db.connect() as conn, index.read_for(conn) as reader:
+        assert len(index.events.tail_ids) == (120 if tail else 0)
         source = StoredSegments(conn, project.id)
         for condition in CONDITIONS:
             audience = Audience((filtering.load(project, condition),))

@@ -129,7 +129,8 @@ class Walk:
                 answer = self._event(node, self._interest(rows))
                 return self._sized(self._picked(answer, rows), rows)
             case DistinctEvents():
-                return self._sized(self._picked(self._distinct_events(node), rows), rows)
+                answer = self._distinct_events(node, self._interest(rows))
+                return self._sized(self._picked(answer, rows), rows)
             case EventSequence():
                 answer = self._sequence(node, self._interest(rows))
                 return self._sized(self._picked(answer, rows), rows)
@@ -336,13 +337,10 @@ class Walk:
     def _event(self, node: EventCondition, interest: BoolArray | None = None) -> BoolArray:
         """Leads whose events match; right at least where `interest` is set (_interest)."""
         if node.min_distinct_days is None and node.aggregate is None:
-            counts = self._event_counts(node)
+            counts = self._event_counts(node, interest)
             within = counts >= node.min_count
         else:  # distinct local days or an aggregate, beside the counts as usual
-            rows, at, positions = self._matching(node)
-            if interest is not None:
-                kept = interest[rows]
-                rows, at, positions = rows[kept], at[kept], positions[kept]
+            rows, at, positions = self._matching(node, interest)
             counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
             within = counts >= node.min_count
             if node.min_distinct_days is not None:
@@ -363,34 +361,56 @@ class Walk:
             stop = micros(now - timedelta(days=older_than_days))
         return start, stop
 
-    def _in_type(self, code: int, bounds: Bounds) -> tuple[slice, np.ndarray[Any, Any]]:
+    def _in_type(
+        self, code: int, bounds: Bounds, interest: BoolArray | None = None
+    ) -> tuple[Positions, np.ndarray[Any, Any]]:
         """The events of one type in a window: a slice of the sorted part (two binary
-        searches) and the tail's positions (scanned)."""
+        searches) and the tail's positions (scanned). With `interest`, those of its leads
+        only: the sorted part's positions of their events, sifted."""
         events = self.events
-        low, high = events.type_slice(code)
         start, stop = bounds
-        if start is not None:
-            low += int(np.searchsorted(events.at[low:high], start, "left"))
-        if stop is not None:
-            high = low + int(np.searchsorted(events.at[low:high], stop, "left"))
         in_tail = events.tail_types.live == code
         tail_at = events.tail_at.live
         if start is not None:
             in_tail &= tail_at >= start
         if stop is not None:
             in_tail &= tail_at < stop
+        if interest is not None:
+            in_tail &= interest[events.tail_lead_rows.live]
+            return self._sifted(code, bounds, interest), np.flatnonzero(in_tail)
+        low, high = events.type_slice(code)
+        if start is not None:
+            low += int(np.searchsorted(events.at[low:high], start, "left"))
+        if stop is not None:
+            high = low + int(np.searchsorted(events.at[low:high], stop, "left"))
         return slice(low, high), np.flatnonzero(in_tail)
 
-    def _matching(self, node: EventCondition) -> tuple[Ints, Ints, Ints]:
+    def _sifted(self, code: int, bounds: Bounds, interest: BoolArray) -> np.ndarray[Any, Any]:
+        """The sorted part's positions of the interesting leads' events of one type in a
+        window, ascending (so in time order, as a slice of the type is)."""
+        events = self.events
+        positions = events.positions_of(np.flatnonzero(interest))
+        kept = events.types[positions] == code
+        start, stop = bounds
+        if start is not None:
+            kept &= events.at[positions] >= start
+        if stop is not None:
+            kept &= events.at[positions] < stop
+        return np.sort(positions[kept])
+
+    def _matching(
+        self, node: EventCondition, interest: BoolArray | None = None
+    ) -> tuple[Ints, Ints, Ints]:
         """The lead rows, instants and positions (the sorted part's, then the tail's after
-        them) of the events an event condition counts."""
+        them) of the events an event condition counts (of `interest`'s leads when given)."""
         events = self.events
         code = events.type_code(node.type)
         if code is None:
             return _NONE, _NONE, _NONE
-        main, tail = self._in_type(code, self._bounds(node.within_days, node.older_than_days))
+        bounds = self._bounds(node.within_days, node.older_than_days)
+        main, tail = self._in_type(code, bounds, interest)
         main_rows, main_at = events.lead_rows[main], events.at[main]
-        main_at_positions = np.arange(main.start, main.stop)
+        main_at_positions = np.arange(main.start, main.stop) if isinstance(main, slice) else main
         tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
         tail_positions = len(events.at) + tail
         if node.where is not None:
@@ -471,9 +491,11 @@ class Walk:
         counted: np.ndarray[Any, Any] = np.bincount(pairs >> shift, minlength=size)
         return counted[:size]
 
-    def _distinct_events(self, node: DistinctEvents) -> BoolArray:
+    def _distinct_events(
+        self, node: DistinctEvents, interest: BoolArray | None = None
+    ) -> BoolArray:
         """Leads with events of at least N distinct types: per type, whether each lead has
-        one in the window, summed."""
+        one in the window, summed (right at least where `interest` is set)."""
         events = self.events
         size = len(self.leads)
         names = node.types if node.types is not None else tuple(events.type_codes)
@@ -483,7 +505,7 @@ class Walk:
             code = events.type_code(name)
             if code is None:
                 continue
-            main, tail = self._in_type(code, bounds)
+            main, tail = self._in_type(code, bounds, interest)
             has = np.zeros(size + 1, bool)
             has[events.lead_rows[main]] = True
             has[events.tail_lead_rows.live[tail]] = True
@@ -491,7 +513,9 @@ class Walk:
         answer: BoolArray = kinds >= node.count
         return answer
 
-    def _event_counts(self, node: EventCondition) -> np.ndarray[Any, Any]:
+    def _event_counts(
+        self, node: EventCondition, interest: BoolArray | None = None
+    ) -> np.ndarray[Any, Any]:
         """Each lead's number of events of the node's type (in its window, matching its where).
         The sorted part holds each type's events together, by time: a type is a slice and a
         window two binary searches in it; the tail is scanned whole."""
@@ -502,7 +526,7 @@ class Walk:
             return np.zeros(size, np.int64)
         if node.within_days is None and node.older_than_days is None and node.where is None:
             return self.answers.type_counts(events, code, size)
-        rows, _, _ = self._matching(node)
+        rows, _, _ = self._matching(node, interest)
         counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
         return counted[:size]
 
@@ -513,18 +537,17 @@ class Walk:
         followed."""
         if node.within_days is None and node.not_between is None:
             return self._chain_per_lead(node, interest)
-        rows, at = self._starts(node)
-        if interest is not None:
-            kept = interest[rows]
-            rows, at = rows[kept], at[kept]
-        return self._chain_per_start(node, rows, at)
+        rows, at = self._starts(node, interest)
+        return self._chain_per_start(node, rows, at, interest)
 
-    def _starts(self, node: EventSequence) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    def _starts(
+        self, node: EventSequence, interest: BoolArray | None = None
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(lead row, time) of each first-step event, within `since_days` when it is set."""
         if node.since_days is None:
-            return self._step_events(node.steps[0])
+            return self._step_events(node.steps[0], interest=interest)
         since = micros(self.time.now - timedelta(days=node.since_days))
-        return self._step_events(node.steps[0], (since, micros(self.time.now) + 1))
+        return self._step_events(node.steps[0], (since, micros(self.time.now) + 1), interest)
 
     def _first_ends(self, node: EventSequence) -> np.ndarray[Any, Any]:
         """Each lead row's earliest first-step event (NO_TIME for none). With no window and no
@@ -544,17 +567,19 @@ class Walk:
         so far is one number per lead, and each step is a gather and a scatter-min."""
         ended = self._first_ends(node)
         for step in node.steps[1:]:
-            step_rows, step_at = self._step_events(step)
+            step_rows, step_at = self._step_events(step, interest=interest)
             later = step_at > ended[step_rows]  # a lead with no chain has NO_TIME: never later
-            if interest is not None:
-                later &= interest[step_rows]
             ended = np.full(len(self.leads), NO_TIME, np.int64)  # new: `ended` may be kept
             np.minimum.at(ended, step_rows[later], step_at[later])
         result: BoolArray = ended != NO_TIME
         return result
 
     def _chain_per_start(
-        self, node: EventSequence, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+        self,
+        node: EventSequence,
+        rows: np.ndarray[Any, Any],
+        at: np.ndarray[Any, Any],
+        interest: BoolArray | None = None,
     ) -> BoolArray:
         """With within_days or not_between every first event is a start, carried through the
         steps by binary searches (_next_after), and kept while the chain fits the window and,
@@ -567,7 +592,7 @@ class Walk:
             if not len(rows):
                 break
             last = None if limit is None else int(started.max()) + limit + 1
-            step_rows, step_at = self._step_events(step, (int(at.min()) + 1, last))
+            step_rows, step_at = self._step_events(step, (int(at.min()) + 1, last), interest)
             kept = _of_rows(rows, len(self.leads))[step_rows]
             found, at = _next_after(rows, at, step_rows[kept], step_at[kept])
             if limit is not None:
@@ -575,7 +600,7 @@ class Walk:
             rows, started, at = rows[found], started[found], at[found]
         if node.not_between is not None and len(rows):
             span = (int(started.min()) + 1, int(at.max()))
-            excluded_rows, excluded_at = self._step_events(node.not_between, span)
+            excluded_rows, excluded_at = self._step_events(node.not_between, span, interest)
             kept = _of_rows(rows, len(self.leads))[excluded_rows]
             # The first excluded event after the start: the span is clean iff it is not before
             # the chain's end (or there is none).
@@ -587,7 +612,10 @@ class Walk:
         return result
 
     def _step_events(
-        self, step: SequenceStep, bounds: Bounds = (None, None)
+        self,
+        step: SequenceStep,
+        bounds: Bounds = (None, None),
+        interest: BoolArray | None = None,
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(lead row, time) of each event of the step's type within `bounds` ([from, before)
         microseconds) that matches its where: the sorted part's slice, narrowed by two binary
@@ -596,7 +624,7 @@ class Walk:
         code = events.type_code(step.type)
         if code is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        main, tail = self._in_type(code, bounds)
+        main, tail = self._in_type(code, bounds, interest)
         main_rows, main_at = events.lead_rows[main], events.at[main]
         tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
         if step.where is not None:

@@ -345,9 +345,35 @@ class EventTable:
         self.tail_at = Growing(np.int64)
         # (type code, metadata path) -> one code per event, main positions then tail positions
         self.paths: dict[tuple[int, Path], DictionaryColumn] = {}
+        # The sorted part's positions grouped by lead row, and where each row's begin: a few
+        # leads' events (the worker's sync of the leads just written) without reading a
+        # type's whole window. Built with the sorted part, by a stable sort: each lead's
+        # positions stay in type-then-time order.
+        self.by_lead = np.zeros(0, np.int32)
+        self.lead_starts = np.zeros(1, np.int64)
 
     def __len__(self) -> int:
         return len(self.ids) + len(self.tail_ids)
+
+    def _group_by_lead(self) -> None:
+        rows = self.lead_rows
+        self.by_lead = np.argsort(rows, kind="stable").astype(np.int32)
+        counts = np.bincount(rows) if len(rows) else np.zeros(0, np.int64)
+        self.lead_starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+
+    def positions_of(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The sorted part's positions of the events of lead `rows`, lead by lead."""
+        rows = rows[rows < len(self.lead_starts) - 1]  # newer rows: no events in the sorted part
+        starts = self.lead_starts[rows]
+        lengths = self.lead_starts[rows + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(0, np.int64)
+        # Each row's run start..start+length, all at once: a running index shifted per run.
+        shift = starts - (np.cumsum(lengths) - lengths)
+        places = np.arange(total, dtype=np.int64) + np.repeat(shift, lengths)
+        positions: np.ndarray[Any, Any] = self.by_lead[places].astype(np.int64)
+        return positions
 
     def type_code(self, event_type: str, add: bool = False) -> int | None:
         code = self.type_codes.get(event_type)
@@ -376,6 +402,7 @@ class EventTable:
         order = _event_order(ids, types, at)
         self.ids, self.lead_rows = ids[order], lead_rows[order].astype(np.int32)
         self.types, self.at = types[order].astype(np.int32), at[order]
+        self._group_by_lead()
 
     def append(self, rows: Sequence[Mapping[str, Any]], lead_rows: Sequence[int]) -> None:
         """New events (id, type, occurred_at, metadata) of leads at `lead_rows`."""
@@ -404,6 +431,7 @@ class EventTable:
         self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
         for column in self.paths.values():
             column.reorder(order)
+        self._group_by_lead()
         self.tail_ids, self.tail_lead_rows = Growing(np.int64), Growing(np.int32)
         self.tail_types, self.tail_at = Growing(np.int32), Growing(np.int64)
 
@@ -425,7 +453,7 @@ class EventTable:
         return column
 
     def nbytes(self) -> int:
-        arrays = (self.ids, self.lead_rows, self.types, self.at)
+        arrays = (self.ids, self.lead_rows, self.types, self.at, self.by_lead, self.lead_starts)
         tails = (self.tail_ids, self.tail_lead_rows, self.tail_types, self.tail_at)
         return (
             sum(a.nbytes for a in arrays)
