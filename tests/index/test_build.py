@@ -26,7 +26,7 @@ def _events(index: ProjectIndex) -> list[tuple[int, int, int, int]]:
         zip(
             table.ids.tolist(),
             lead_ids.tolist(),
-            table.types.tolist(),
+            table.sorted_types().tolist(),
             table.at.tolist(),
             strict=True,
         )

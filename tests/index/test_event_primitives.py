@@ -1,5 +1,5 @@
 """The index's event primitives against the obvious loops: the next event after each (row,
-instant), with ties and unsorted tails, and distinct keys."""
+instant), with ties and unsorted tails; distinct days; the events grouped by lead."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmint.index.evaluate import _distinct, _next_after
+from segmint.index.evaluate import _days_per_row, _next_after
 from segmint.index.tables import EventTable
+from segmint.index.vectors import micros_to_datetime
 
 _ROWS = st.integers(0, 5)
 _AT = st.integers(-3, 12)  # few instants: ties between queries and events are common
@@ -35,11 +36,6 @@ def test_next_after_finds_each_rows_earliest_strictly_later_event(
         assert int(next_at[i]) == (min(later) if later else instant)
 
 
-@given(st.lists(st.integers(-(2**40), 2**40), max_size=30))
-def test_distinct_is_the_sorted_set(values: list[int]) -> None:
-    assert _distinct(np.array(values, np.int64)).tolist() == sorted(set(values))
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     events=st.lists(st.tuples(_ROWS, st.integers(0, 2), _AT), max_size=25),
@@ -63,3 +59,66 @@ def test_a_leads_events_are_its_positions_in_the_sorted_part(
 
     expected = [p for row in rows for p in range(len(events)) if table.lead_rows[p] == row]
     assert positions == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    built=st.lists(st.tuples(_ROWS, st.integers(0, 2), _AT), max_size=15),
+    appended=st.lists(st.tuples(_ROWS, st.integers(0, 4), _AT), max_size=15),
+)
+def test_a_merge_keeps_each_types_slice_and_each_leads_events(
+    built: list[tuple[int, int, int]], appended: list[tuple[int, int, int]]
+) -> None:
+    """After the tail (types new to it included) is merged in, each type's slice holds exactly
+    its events in time order, and each lead's positions are its events."""
+    table = EventTable()
+    for code in range(5):
+        table.type_code(f"t{code}", add=True)
+    table.load_sorted(
+        np.arange(len(built), dtype=np.int64),
+        np.array([r for r, _, _ in built], np.int64),
+        np.array([t for _, t, _ in built], np.int64),
+        np.array([a for _, _, a in built], np.int64),
+    )
+    tail = [
+        {
+            "id": len(built) + n,
+            "type": f"t{t}",
+            "occurred_at": micros_to_datetime(a),
+            "metadata": {},
+        }
+        for n, (_, t, a) in enumerate(appended)
+    ]
+    table.append(tail, [r for r, _, _ in appended])
+    table.merge()
+
+    everything = [*built, *appended]
+    for code in range(5):
+        low, high = table.type_slice(code)
+        expected = sorted(a for _, t, a in everything if t == code)
+        assert table.at[low:high].tolist() == expected
+        assert set(table.sorted_types()[low:high].tolist()) <= {code}
+    for row in range(6):
+        positions = table.positions_of(np.array([row], np.int64)).tolist()
+        assert sorted(table.ids[positions].tolist()) == [
+            n for n, (r, _, _) in enumerate(everything) if r == row
+        ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(st.tuples(_ROWS, st.integers(0, 6)), max_size=30),
+    sorted_part=st.integers(0, 30),
+)
+def test_days_per_row_counts_each_rows_distinct_days(
+    events: list[tuple[int, int]], sorted_part: int
+) -> None:
+    """Events in day order but for an unsorted suffix (the tail), repeated days included."""
+    head = sorted(events[:sorted_part], key=lambda e: e[1])
+    ordered = [*head, *events[sorted_part:]]
+    rows = np.array([r for r, _ in ordered], np.int64)
+    day = np.array([d for _, d in ordered], np.int64)
+
+    counted = _days_per_row(rows, day, 7, 6).tolist()
+
+    assert counted == [len({d for r, d in ordered if r == row}) for row in range(6)]

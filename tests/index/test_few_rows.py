@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.engine import filtering
 from segmint.engine.filtering import StoredSegments
-from segmint.index import Audience, ProjectIndex
+from segmint.index import Audience, ProjectIndex, evaluate
 from segmint.index.feed import snapshot
 from segmint.ingest import ingest_events
 from segmint.projects import Project
@@ -58,9 +58,14 @@ def _leads(count: int) -> list[LeadSpec]:
 
 
 @pytest.mark.parametrize("tail", [False, True], ids=["built", "with_a_tail"])
-def test_a_few_rows_get_the_whole_tables_answer(db: Engine, project: Project, tail: bool) -> None:
+@pytest.mark.parametrize("scattered", [0, 10**9], ids=["by_lead", "by_window"])
+def test_a_few_rows_get_the_whole_tables_answer(
+    db: Engine, project: Project, tail: bool, scattered: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Some leads' events in the sorted part, with `tail` more appended since the build (read
-    from the change feed), some leads with none."""
+    from the change feed), some leads with none; their events read through the grouping by
+    lead, or by a pass over the window (`SCATTERED_READ` decides which)."""
+    monkeypatch.setattr(evaluate, "SCATTERED_READ", scattered)
     with db.begin() as conn:
         insert_leads(conn, project.id, _leads(96))
     index = ProjectIndex(project.id)

@@ -337,7 +337,9 @@ class EventTable:
         self.type_codes: dict[str, int] = {}
         self.ids = np.zeros(0, np.int64)
         self.lead_rows = np.zeros(0, np.int32)
-        self.types = np.zeros(0, np.int32)
+        # Where each type code's events begin in the sorted part (sorted by type, so a type's
+        # code per event would be 4 bytes an event telling what this tells), then its size.
+        self.type_starts = np.zeros(1, np.int64)
         self.at = np.zeros(0, np.int64)  # microseconds since 1970, ascending within a type
         self.tail_ids = Growing(np.int64)
         self.tail_lead_rows = Growing(np.int32)
@@ -359,12 +361,20 @@ class EventTable:
         rows = self.lead_rows
         self.by_lead = np.argsort(rows, kind="stable").astype(np.int32)
         counts = np.bincount(rows) if len(rows) else np.zeros(0, np.int64)
-        self.lead_starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+        wide = len(rows) >= 2**31  # offsets in int32 while they fit: 4 bytes a lead, not 8
+        starts = np.cumsum(counts, dtype=np.int64 if wide else np.int32)
+        self.lead_starts = np.concatenate((np.zeros(1, starts.dtype), starts))
+
+    def events_of(self, rows: np.ndarray[Any, Any]) -> int:
+        """How many events of the sorted part lead `rows` have."""
+        rows = rows[rows < len(self.lead_starts) - 1]
+        starts = self.lead_starts
+        return int((starts[rows + 1].astype(np.int64) - starts[rows]).sum())
 
     def positions_of(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The sorted part's positions of the events of lead `rows`, lead by lead."""
         rows = rows[rows < len(self.lead_starts) - 1]  # newer rows: no events in the sorted part
-        starts = self.lead_starts[rows]
+        starts = self.lead_starts[rows].astype(np.int64)
         lengths = self.lead_starts[rows + 1] - starts
         total = int(lengths.sum())
         if not total:
@@ -382,14 +392,20 @@ class EventTable:
         return code
 
     def type_slice(self, code: int) -> tuple[int, int]:
-        """Where a type's events lie in the sorted part."""
-        # Searched as the array's own type: numpy would otherwise copy all the types to
-        # int64 first, at every call.
-        key = np.int32(code)
-        return (
-            int(np.searchsorted(self.types, key, "left")),
-            int(np.searchsorted(self.types, key, "right")),
-        )
+        """Where a type's events lie in the sorted part (a type first seen in the tail: none)."""
+        if code + 1 >= len(self.type_starts):
+            return len(self.ids), len(self.ids)
+        return int(self.type_starts[code]), int(self.type_starts[code + 1])
+
+    def sorted_types(self) -> np.ndarray[Any, Any]:
+        """The type code of each event of the sorted part."""
+        codes = np.arange(len(self.type_starts) - 1, dtype=np.int32)
+        return np.repeat(codes, np.diff(self.type_starts))
+
+    def _keep_types(self, sorted_types: np.ndarray[Any, Any]) -> None:
+        count = int(sorted_types.max()) + 1 if len(sorted_types) else 0
+        starts = np.searchsorted(sorted_types, np.arange(count + 1), "left")
+        self.type_starts = starts.astype(np.int64)
 
     def load_sorted(
         self,
@@ -401,7 +417,8 @@ class EventTable:
         """The bulk of a build: arrays already aligned; sorted here by (type, time, id)."""
         order = _event_order(ids, types, at)
         self.ids, self.lead_rows = ids[order], lead_rows[order].astype(np.int32)
-        self.types, self.at = types[order].astype(np.int32), at[order]
+        self.at = at[order]
+        self._keep_types(types[order])
         self._group_by_lead()
 
     def append(self, rows: Sequence[Mapping[str, Any]], lead_rows: Sequence[int]) -> None:
@@ -425,9 +442,10 @@ class EventTable:
     def merge(self) -> None:
         ids = np.concatenate((self.ids, self.tail_ids.live))
         at = np.concatenate((self.at, self.tail_at.live))
-        types = np.concatenate((self.types, self.tail_types.live))
+        types = np.concatenate((self.sorted_types(), self.tail_types.live))
         order = _event_order(ids, types, at)
-        self.ids, self.at, self.types = ids[order], at[order], types[order]
+        self.ids, self.at = ids[order], at[order]
+        self._keep_types(types[order])
         self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
         for column in self.paths.values():
             column.reorder(order)
@@ -453,7 +471,14 @@ class EventTable:
         return column
 
     def nbytes(self) -> int:
-        arrays = (self.ids, self.lead_rows, self.types, self.at, self.by_lead, self.lead_starts)
+        arrays = (
+            self.ids,
+            self.lead_rows,
+            self.at,
+            self.type_starts,
+            self.by_lead,
+            self.lead_starts,
+        )
         tails = (self.tail_ids, self.tail_lead_rows, self.tail_types, self.tail_at)
         return (
             sum(a.nbytes for a in arrays)
