@@ -349,8 +349,8 @@ class EventTable:
         self.paths: dict[tuple[int, Path], DictionaryColumn] = {}
         # The sorted part's positions grouped by lead row, and where each row's begin: a few
         # leads' events (the worker's sync of the leads just written) without reading a
-        # type's whole window. Built with the sorted part, by a stable sort: each lead's
-        # positions stay in type-then-time order.
+        # type's whole window. Built with the sorted part; a merge regroups without sorting,
+        # so a lead's positions are not in order (their readers sort what they keep).
         self.by_lead = np.zeros(0, np.int32)
         self.lead_starts = np.zeros(1, np.int64)
 
@@ -360,10 +360,42 @@ class EventTable:
     def _group_by_lead(self) -> None:
         rows = self.lead_rows
         self.by_lead = np.argsort(rows, kind="stable").astype(np.int32)
-        counts = np.bincount(rows) if len(rows) else np.zeros(0, np.int64)
-        wide = len(rows) >= 2**31  # offsets in int32 while they fit: 4 bytes a lead, not 8
+        self._keep_starts(np.bincount(rows) if len(rows) else np.zeros(0, np.int64))
+
+    def _keep_starts(self, counts: np.ndarray[Any, Any]) -> None:
+        wide = int(counts.sum()) >= 2**31  # offsets in int32 while they fit: 4 bytes a lead
         starts = np.cumsum(counts, dtype=np.int64 if wide else np.int32)
         self.lead_starts = np.concatenate((np.zeros(1, starts.dtype), starts))
+
+    def _regroup_by_lead(
+        self, order: np.ndarray[Any, Any], tail_rows: np.ndarray[Any, Any]
+    ) -> None:
+        """The grouping after a merge (`order`: the merged part's order of the old part then
+        the tail), without sorting the whole table again (1.3 s at 10M events): each lead's
+        old positions, renumbered, then its tail events' (a lead's positions need not be in
+        order: their readers sort what they keep)."""
+        renumbered = np.empty(len(order), np.int64)
+        renumbered[order] = np.arange(len(order))
+        old_starts = self.lead_starts.astype(np.int64)
+        leads = max(len(old_starts) - 1, int(tail_rows.max()) + 1 if len(tail_rows) else 0)
+        old_counts = np.zeros(leads, np.int64)
+        old_counts[: len(old_starts) - 1] = np.diff(old_starts)
+        tail_counts = np.bincount(tail_rows, minlength=leads).astype(np.int64)
+        starts = np.concatenate(([0], np.cumsum(old_counts + tail_counts)))
+        by_lead = np.empty(len(order), np.int32)
+        # Old entry k of lead r goes to starts[r] + (k - old_starts[r]); the tail's, sorted by
+        # lead, after them: a running index shifted per lead, as in positions_of.
+        old_total = len(self.by_lead)
+        shift = starts[: len(old_starts) - 1] - old_starts[:-1]
+        slots = np.arange(old_total) + np.repeat(shift, old_counts[: len(shift)])
+        by_lead[slots] = renumbered[self.by_lead]
+        tail_order = np.argsort(tail_rows, kind="stable")
+        tail_starts = np.concatenate(([0], np.cumsum(tail_counts)))
+        shift = starts[:-1] + old_counts - tail_starts[:-1]
+        slots = np.arange(len(tail_rows)) + np.repeat(shift, tail_counts)
+        by_lead[slots] = renumbered[old_total + tail_order]
+        self.by_lead = by_lead
+        self._keep_starts(old_counts + tail_counts)
 
     def events_of(self, rows: np.ndarray[Any, Any]) -> int:
         """How many events of the sorted part lead `rows` have."""
@@ -446,10 +478,11 @@ class EventTable:
         order = _event_order(ids, types, at)
         self.ids, self.at = ids[order], at[order]
         self._keep_types(types[order])
-        self.lead_rows = np.concatenate((self.lead_rows, self.tail_lead_rows.live))[order]
+        tail_rows = self.tail_lead_rows.live
+        self.lead_rows = np.concatenate((self.lead_rows, tail_rows))[order]
         for column in self.paths.values():
             column.reorder(order)
-        self._group_by_lead()
+        self._regroup_by_lead(order, tail_rows)
         self.tail_ids, self.tail_lead_rows = Growing(np.int64), Growing(np.int32)
         self.tail_types, self.tail_at = Growing(np.int32), Growing(np.int64)
 
