@@ -383,39 +383,31 @@ class EventTable:
         tail_counts = np.bincount(tail_rows, minlength=leads).astype(np.int64)
         starts = np.concatenate(([0], np.cumsum(old_counts + tail_counts)))
         by_lead = np.empty(len(order), np.int32)
-        # Old entry k of lead r goes to starts[r] + (k - old_starts[r]); the tail's, sorted by
-        # lead, after them: a running index shifted per lead, as in positions_of.
-        old_total = len(self.by_lead)
-        shift = starts[: len(old_starts) - 1] - old_starts[:-1]
-        slots = np.arange(old_total) + np.repeat(shift, old_counts[: len(shift)])
-        by_lead[slots] = renumbered[self.by_lead]
+        # Each lead's old entries go first in its new run, its tail events (sorted by lead)
+        # after them.
+        by_lead[_runs(starts[:-1], old_counts)] = renumbered[self.by_lead]
         tail_order = np.argsort(tail_rows, kind="stable")
-        tail_starts = np.concatenate(([0], np.cumsum(tail_counts)))
-        shift = starts[:-1] + old_counts - tail_starts[:-1]
-        slots = np.arange(len(tail_rows)) + np.repeat(shift, tail_counts)
-        by_lead[slots] = renumbered[old_total + tail_order]
+        tail_slots = _runs(starts[:-1] + old_counts, tail_counts)
+        by_lead[tail_slots] = renumbered[len(self.by_lead) + tail_order]
         self.by_lead = by_lead
         self._keep_starts(old_counts + tail_counts)
 
+    def _lead_runs(
+        self, rows: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Where each of lead `rows`' runs of `by_lead` begins, and its length."""
+        rows = rows[rows < len(self.lead_starts) - 1]  # newer rows: no events in the sorted part
+        starts = self.lead_starts[rows].astype(np.int64)
+        return starts, self.lead_starts[rows + 1] - starts
+
     def events_of(self, rows: np.ndarray[Any, Any]) -> int:
         """How many events of the sorted part lead `rows` have."""
-        rows = rows[rows < len(self.lead_starts) - 1]
-        starts = self.lead_starts
-        return int((starts[rows + 1].astype(np.int64) - starts[rows]).sum())
+        return int(self._lead_runs(rows)[1].sum())
 
     def positions_of(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The sorted part's positions of the events of lead `rows`, lead by lead."""
-        rows = rows[rows < len(self.lead_starts) - 1]  # newer rows: no events in the sorted part
-        starts = self.lead_starts[rows].astype(np.int64)
-        lengths = self.lead_starts[rows + 1] - starts
-        total = int(lengths.sum())
-        if not total:
-            return np.zeros(0, np.int64)
-        # Each row's run start..start+length, all at once: a running index shifted per run.
-        shift = starts - (np.cumsum(lengths) - lengths)
-        places = np.arange(total, dtype=np.int64) + np.repeat(shift, lengths)
-        positions: np.ndarray[Any, Any] = self.by_lead[places].astype(np.int64)
-        return positions
+        positions: np.ndarray[Any, Any] = self.by_lead[_runs(*self._lead_runs(rows))]
+        return positions.astype(np.int64)
 
     def type_code(self, event_type: str, add: bool = False) -> int | None:
         code = self.type_codes.get(event_type)
@@ -518,6 +510,15 @@ class EventTable:
             + sum(t.nbytes() for t in tails)
             + sum(c.nbytes() for c in self.paths.values())
         )
+
+
+def _runs(starts: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """start, start + 1, ... for each (start, length), one after another, at once: a running
+    index shifted per run."""
+    total = int(lengths.sum())
+    shift = starts.astype(np.int64) - (np.cumsum(lengths, dtype=np.int64) - lengths)
+    runs: np.ndarray[Any, Any] = np.arange(total, dtype=np.int64) + np.repeat(shift, lengths)
+    return runs
 
 
 def _event_order(
