@@ -3,6 +3,8 @@ instant), with ties and unsorted tails; distinct days; the events grouped by lea
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,24 +67,30 @@ def test_a_leads_events_are_its_positions_in_the_sorted_part(
 @given(
     built=st.lists(st.tuples(_ROWS, st.integers(0, 2), _AT), max_size=15),
     appended=st.lists(st.tuples(_ROWS, st.integers(0, 4), _AT), max_size=15),
+    shuffle=st.randoms(use_true_random=False),
 )
 def test_a_merge_keeps_each_types_slice_and_each_leads_events(
-    built: list[tuple[int, int, int]], appended: list[tuple[int, int, int]]
+    built: list[tuple[int, int, int]],
+    appended: list[tuple[int, int, int]],
+    shuffle: random.Random,
 ) -> None:
-    """After the tail (types new to it included) is merged in, each type's slice holds exactly
-    its events in time order, and each lead's positions are its events."""
+    """After the tail (types new to it included) is merged in, the sorted part is in (type,
+    time, id) order, as a build would sort it, though the tail's ids interleave the built
+    ones (commits out of order); each lead's positions are its events."""
     table = EventTable()
     for code in range(5):
         table.type_code(f"t{code}", add=True)
+    ids = list(range(len(built) + len(appended)))
+    shuffle.shuffle(ids)
     table.load_sorted(
-        np.arange(len(built), dtype=np.int64),
+        np.array(ids[: len(built)], np.int64),
         np.array([r for r, _, _ in built], np.int64),
         np.array([t for _, t, _ in built], np.int64),
         np.array([a for _, _, a in built], np.int64),
     )
     tail = [
         {
-            "id": len(built) + n,
+            "id": ids[len(built) + n],
             "type": f"t{t}",
             "occurred_at": micros_to_datetime(a),
             "metadata": {},
@@ -93,16 +101,18 @@ def test_a_merge_keeps_each_types_slice_and_each_leads_events(
     table.merge()
 
     everything = [*built, *appended]
+    expected = sorted((t, a, ids[n]) for n, (_, t, a) in enumerate(everything))
+    merged = zip(table.sorted_types().tolist(), table.at.tolist(), table.ids.tolist(), strict=True)
+    assert list(merged) == expected
     for code in range(5):
         low, high = table.type_slice(code)
-        expected = sorted(a for _, t, a in everything if t == code)
-        assert table.at[low:high].tolist() == expected
-        assert set(table.sorted_types()[low:high].tolist()) <= {code}
+        assert table.at[low:high].tolist() == [a for t, a, _ in expected if t == code]
     for row in range(6):
         positions = table.positions_of(np.array([row], np.int64)).tolist()
-        assert sorted(table.ids[positions].tolist()) == [
-            n for n, (r, _, _) in enumerate(everything) if r == row
-        ]
+        assert sorted(table.ids[positions].tolist()) == sorted(
+            ids[n] for n, (r, _, _) in enumerate(everything) if r == row
+        )
+        assert table.lead_rows[positions].tolist() == [row] * len(positions)
 
 
 @settings(max_examples=300, deadline=None)
