@@ -414,35 +414,51 @@ class Walk:
             kept = self._kept_interest = (interest, positions)
         return kept[1]
 
+    def _selected(
+        self, event_type: str, bounds: Bounds, where: Node | None, interest: BoolArray | None
+    ) -> tuple[Positions, np.ndarray[Any, Any]] | None:
+        """The positions of the events of a type in a window that match `where` (of
+        `interest`'s leads when given): the sorted part's (a slice when there is no `where`:
+        read in place, not copied) and the tail's, numbered after the sorted part. None when
+        no event has the type."""
+        events = self.events
+        code = events.type_code(event_type)
+        if code is None:
+            return None
+        main, tail = self._in_type(code, bounds, interest)
+        tail_positions = len(events.at) + tail
+        if where is None:
+            return main, tail_positions
+        if isinstance(main, slice):
+            main = np.arange(main.start, main.stop)[self._where(where, event_type, main)]
+        else:
+            main = main[self._where(where, event_type, main)]
+        return main, tail_positions[self._where(where, event_type, tail_positions)]
+
+    def _rows_at(self, main: Positions, tail_positions: Ints) -> tuple[Ints, Ints]:
+        """The lead rows of events at positions (sorted part's, then the tail's)."""
+        events = self.events
+        tail = tail_positions - len(events.at)
+        return events.lead_rows[main], events.tail_lead_rows.live[tail]
+
     def _matching(
         self, node: EventCondition, interest: BoolArray | None = None
     ) -> tuple[Ints, Ints, Ints]:
         """The lead rows, instants and positions (the sorted part's, then the tail's after
         them) of the events an event condition counts (of `interest`'s leads when given)."""
-        events = self.events
-        code = events.type_code(node.type)
-        if code is None:
-            return _NONE, _NONE, _NONE
         bounds = self._bounds(node.within_days, node.older_than_days)
-        main, tail = self._in_type(code, bounds, interest)
-        main_rows, main_at = events.lead_rows[main], events.at[main]
-        main_at_positions = np.arange(main.start, main.stop) if isinstance(main, slice) else main
-        tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
-        tail_positions = len(events.at) + tail
-        if node.where is not None:
-            keep = self._where(node.where, node.type, main)
-            main_rows, main_at = main_rows[keep], main_at[keep]
-            main_at_positions = main_at_positions[keep]
-            keep = self._where(node.where, node.type, tail_positions)
-            tail_rows, tail_at, tail_positions = (
-                tail_rows[keep],
-                tail_at[keep],
-                tail_positions[keep],
-            )
+        selected = self._selected(node.type, bounds, node.where, interest)
+        if selected is None:
+            return _NONE, _NONE, _NONE
+        main, tail_positions = selected
+        events = self.events
+        main_rows, tail_rows = self._rows_at(main, tail_positions)
+        tail_at = events.tail_at.live[tail_positions - len(events.at)]
+        main_positions = np.arange(main.start, main.stop) if isinstance(main, slice) else main
         return (
             np.concatenate([main_rows, tail_rows], dtype=np.int64),
-            np.concatenate([main_at, tail_at]),
-            np.concatenate([main_at_positions, tail_positions]),
+            np.concatenate([events.at[main], tail_at]),
+            np.concatenate([main_positions, tail_positions]),
         )
 
     def _aggregate(
@@ -535,9 +551,14 @@ class Walk:
             return np.zeros(size, np.int64)
         if node.within_days is None and node.older_than_days is None and node.where is None:
             return self.answers.type_counts(events, code, size)
-        rows, _, _ = self._matching(node, interest)
-        counted: np.ndarray[Any, Any] = np.bincount(rows, minlength=size)
-        return counted[:size]
+        bounds = self._bounds(node.within_days, node.older_than_days)
+        selected = self._selected(node.type, bounds, node.where, interest)
+        assert selected is not None
+        main_rows, tail_rows = self._rows_at(*selected)  # counted apart: no copy of the two
+        counted: np.ndarray[Any, Any] = np.bincount(main_rows, minlength=size)[:size]
+        if len(tail_rows):
+            counted += np.bincount(tail_rows, minlength=size)[:size]
+        return counted
 
     def _sequence(self, node: EventSequence, interest: BoolArray | None = None) -> BoolArray:
         """Leads with the steps' events at strictly increasing times, by the greedy choice of
@@ -627,22 +648,16 @@ class Walk:
         interest: BoolArray | None = None,
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(lead row, time) of each event of the step's type within `bounds` ([from, before)
-        microseconds) that matches its where: the sorted part's slice, narrowed by two binary
-        searches, then the tail's."""
-        events = self.events
-        code = events.type_code(step.type)
-        if code is None:
+        microseconds) that matches its where: the sorted part's, then the tail's."""
+        selected = self._selected(step.type, bounds, step.where, interest)
+        if selected is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        main, tail = self._in_type(code, bounds, interest)
-        main_rows, main_at = events.lead_rows[main], events.at[main]
-        tail_rows, tail_at = events.tail_lead_rows.live[tail], events.tail_at.live[tail]
-        if step.where is not None:
-            kept = self._where(step.where, step.type, main)
-            main_rows, main_at = main_rows[kept], main_at[kept]
-            kept = self._where(step.where, step.type, len(events.at) + tail)
-            tail_rows, tail_at = tail_rows[kept], tail_at[kept]
+        main, tail_positions = selected
+        events = self.events
+        main_rows, tail_rows = self._rows_at(main, tail_positions)
+        tail_at = events.tail_at.live[tail_positions - len(events.at)]
         rows = np.concatenate([main_rows, tail_rows], dtype=np.int64)
-        return rows, np.concatenate([main_at, tail_at], dtype=np.int64)
+        return rows, np.concatenate([events.at[main], tail_at], dtype=np.int64)
 
     def _where(self, node: Node, event_type: str, positions: Positions) -> BoolArray:
         """One answer per event at `positions` (the sorted part's window: a slice, read in
