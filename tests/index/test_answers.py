@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmint.filters.fields import FieldSpec, FieldType, Storage
 from segmint.filters.operators import OPERATORS
@@ -136,3 +138,47 @@ def test_first_times_of_a_type_follow_appends_merges_and_new_leads() -> None:
     _append_at(table, [(4, later + 1)])
     assert cache.first_times(table, 0, 5).tolist() == [0, 2, -5, later, later + 1]
     assert cache.first_times(table, 1, 5).tolist() == [NO_TIME, NO_TIME, 3, NO_TIME, NO_TIME]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.integers(0, 7), st.booleans()), max_size=40),
+    windows=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=8),
+    leads=st.lists(st.integers(8, 12), min_size=8, max_size=8),
+)
+def test_a_windows_counts_move_with_it_exactly(
+    events: list[tuple[int, bool]], windows: list[tuple[int, int]], leads: list[int]
+) -> None:
+    """Each ask (a window moved either way, grown, shrunk or jumped; more lead rows since)
+    gets exactly the counts of its window's events that match, as counting it anew would."""
+    table = _events([row for row, _ in events], [0] * len(events))
+    matches = np.array([kept for _, kept in events], bool)
+    cache = AnswerCache()
+
+    def rows_in(part: slice) -> np.ndarray:
+        rows: np.ndarray = table.lead_rows[part][matches[part]]
+        return rows
+
+    for (a, b), size in zip(windows, leads, strict=False):
+        window = slice(min(a, b, len(events)), min(max(a, b), len(events)))
+        counts = cache.window_counts(table, "key", window, size, rows_in)
+        expected = np.bincount(rows_in(window), minlength=size)[:size]
+        assert counts.tolist() == expected.tolist()
+        counts += 1  # the caller's to change: the kept counts are not
+    assert cache.nbytes() > 0
+
+
+def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() -> None:
+    table = _events([0, 1, 1, 2], [0, 0, 0, 0])
+    cache = AnswerCache(window_bytes=3)  # a byte a count, 3 lead rows: one window fits
+
+    def rows_in(part: slice) -> np.ndarray:
+        rows: np.ndarray = table.lead_rows[part]
+        return rows
+
+    assert cache.window_counts(table, "a", slice(1, 4), 3, rows_in).tolist() == [0, 2, 1]
+    assert cache.window_counts(table, "b", slice(0, 2), 3, rows_in).tolist() == [1, 1, 0]
+    assert len(cache._windows) == 1  # "a" made way for "b"
+    _append_at(table, [(2, -1)])  # earlier than all: after the merge, at position 0
+    table.merge()  # the sorted part's positions moved: counted anew, not kept
+    assert cache.window_counts(table, "b", slice(0, 2), 3, rows_in).tolist() == [1, 0, 1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from segmint.index.vectors import BoolArray, DictionaryOperand
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
 MAX_BYTES: Final = 8 * 1024 * 1024
 MAX_SALTS: Final = 8  # random splits' buckets kept: a byte per lead each
+WINDOW_BYTES: Final = 16 * 1024 * 1024  # windows' counts kept: a byte a lead each, mostly
 NO_TIME: Final = np.iinfo(np.int64).max  # no such event: later than any event's instant
 
 
@@ -44,13 +46,20 @@ class _Kept:
 
 
 class AnswerCache:
-    def __init__(self, max_bytes: int = MAX_BYTES, min_values: int = MIN_VALUES) -> None:
+    def __init__(
+        self,
+        max_bytes: int = MAX_BYTES,
+        min_values: int = MIN_VALUES,
+        window_bytes: int = WINDOW_BYTES,
+    ) -> None:
         self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
         self._max_bytes = max_bytes
         self._min_values = min_values
         self._counts: dict[int, _Counts] = {}
         self._firsts: dict[int, _Counts] = {}
         self._buckets: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
+        self._windows: OrderedDict[Hashable, _Window] = OrderedDict()
+        self._window_bytes = window_bytes
         self._bytes = 0
 
     def per_value(
@@ -132,6 +141,41 @@ class AnswerCache:
         self._firsts[code] = kept
         return _padded(kept.counts, leads, NO_TIME)[:leads]
 
+    def window_counts(
+        self,
+        events: EventTable,
+        key: Hashable,
+        window: slice,
+        leads: int,
+        rows_in: Callable[[slice], np.ndarray[Any, Any]],
+    ) -> np.ndarray[Any, Any]:
+        """How many of the sorted part's events in `window` (a slice of one type's) each lead
+        row has, counting those `rows_in(part)` gives the lead rows of. A condition's window
+        ("in the last 30 days") slides with now, so its counts are kept under `key` and moved
+        to the new window by the events that left it and came into it since: a few, where
+        counting the window anew reads it all (a million page views). Counted anew after a
+        merge of the tail, or when the window moved further than its own length. The caller
+        must give the same `rows_in` for a key (the same type and `where`, one that does not
+        move with now); the answer is a new array, the caller's to change."""
+        kept = self._windows.pop(key, None)
+        start, stop = window.start, window.stop
+        if kept is None or kept.main_size != len(events.ids) or not kept.near(start, stop):
+            counts = np.bincount(rows_in(window), minlength=leads).astype(np.int64)
+        else:
+            counts = _padded(kept.counts, leads).astype(np.int64)
+            for part, sign in kept.moves(start, stop):
+                moved = np.bincount(rows_in(part), minlength=len(counts))
+                counts += moved if sign > 0 else -moved
+        self._keep_window(key, _Window(len(events.ids), start, stop, _smallest(counts)))
+        return counts[:leads]
+
+    def _keep_window(self, key: Hashable, window: _Window) -> None:
+        self._windows[key] = window
+        while sum(w.counts.nbytes for w in self._windows.values()) > self._window_bytes:
+            if len(self._windows) == 1:
+                break
+            self._windows.popitem(last=False)
+
     def buckets(self, salt: str, lead_ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Each lead row's random-split bucket for a salt (`lead_ids`: the id of every row).
         A row's id never changes and rows are only appended, so the buckets are hashed once
@@ -149,6 +193,7 @@ class AnswerCache:
     def nbytes(self) -> int:
         kept_per_type = (*self._counts.values(), *self._firsts.values())
         counts = sum(kept.counts.nbytes for kept in kept_per_type)
+        counts += sum(kept.counts.nbytes for kept in self._windows.values())
         return self._bytes + counts + sum(kept.nbytes for kept in self._buckets.values())
 
 
@@ -159,6 +204,41 @@ class _Counts:
     main_size: int  # the sorted part's size when counted: it changes only when the tail merges
     tail_seen: int  # tail events counted
     counts: np.ndarray[Any, Any]
+
+
+@dataclass
+class _Window:
+    """Counts per lead row of the events in [start, stop) of the sorted part."""
+
+    main_size: int
+    start: int
+    stop: int
+    counts: np.ndarray[Any, Any]
+
+    def near(self, start: int, stop: int) -> bool:
+        """Whether [start, stop) overlaps this window and moving costs less than counting it."""
+        overlap = min(self.stop, stop) - max(self.start, start)
+        moved = abs(start - self.start) + abs(stop - self.stop)
+        return overlap > 0 and moved < stop - start
+
+    def moves(self, start: int, stop: int) -> list[tuple[slice, int]]:
+        """The parts to add (+1) and take away (-1) to go from this window to [start, stop),
+        which overlaps it."""
+        parts = [
+            (slice(start, self.start), 1),
+            (slice(self.start, start), -1),
+            (slice(self.stop, stop), 1),
+            (slice(stop, self.stop), -1),
+        ]
+        return [(part, sign) for part, sign in parts if part.stop > part.start]
+
+
+def _smallest(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Counts (none negative) in the narrowest type that holds them: a lead rarely has 256
+    events of a type in a window, so most are kept in a byte a lead."""
+    most = int(counts.max()) if len(counts) else 0
+    narrow = np.uint8 if most < 2**8 else np.uint16 if most < 2**16 else np.int64
+    return counts.astype(narrow)
 
 
 def _padded(counts: np.ndarray[Any, Any], size: int, none: int = 0) -> np.ndarray[Any, Any]:

@@ -396,14 +396,20 @@ class Walk:
         than the window's (a gather from all over the table costs several times a sequential
         read: 60,000 leads' events took 36 ms where the window's pass takes a few), else by a
         pass over the window."""
-        positions = self._positions_of_interest(interest)
-        if len(positions) * SCATTERED_READ < window.stop - window.start:
+        if self._by_lead(interest, window):
+            positions = self._positions_of_interest(interest)
             low, high = np.searchsorted(positions, (window.start, window.stop), "left")
             return positions[low:high]
         events = self.events
         found: np.ndarray[Any, Any] = np.flatnonzero(interest[events.lead_rows[window]])
         found += window.start
         return found
+
+    def _by_lead(self, interest: BoolArray, window: slice) -> bool:
+        """Whether the interesting leads' events are read cheaper through the grouping by
+        lead than by a pass over the window: when they are far fewer."""
+        events = len(self._positions_of_interest(interest))
+        return bool(events * SCATTERED_READ < window.stop - window.start)
 
     def _positions_of_interest(self, interest: BoolArray) -> np.ndarray[Any, Any]:
         """The sorted part's positions of the interesting leads' events, ascending: worked
@@ -426,7 +432,12 @@ class Walk:
         if code is None:
             return None
         main, tail = self._in_type(code, bounds, interest)
-        tail_positions = len(events.at) + tail
+        return self._filtered(event_type, where, main, len(events.at) + tail)
+
+    def _filtered(
+        self, event_type: str, where: Node | None, main: Positions, tail_positions: Ints
+    ) -> tuple[Positions, Ints]:
+        """The positions (the sorted part's, the tail's) of those events that match `where`."""
         if where is None:
             return main, tail_positions
         if isinstance(main, slice):
@@ -530,9 +541,18 @@ class Walk:
             code = events.type_code(name)
             if code is None:
                 continue
-            main, tail = self._in_type(code, bounds, interest)
+            main, tail = self._in_type(code, bounds)
+            assert isinstance(main, slice)  # no interest given: the window's slice
             has = np.zeros(size + 1, bool)
-            has[events.lead_rows[main]] = True
+            if interest is not None and self._by_lead(interest, main):
+                main, tail = self._in_type(code, bounds, interest)
+                has[events.lead_rows[main]] = True
+            else:  # the window's counts of the type, kept and moved (as _event_counts does)
+                key = ("count", code, node.within_days, None, repr(None))
+                counts = self.answers.window_counts(
+                    events, key, main, size, events.lead_rows.__getitem__
+                )
+                has[:size] = counts > 0
             has[events.tail_lead_rows.live[tail]] = True
             kinds += has[:size]
         answer: BoolArray = kinds >= node.count
@@ -552,10 +572,26 @@ class Walk:
         if node.within_days is None and node.older_than_days is None and node.where is None:
             return self.answers.type_counts(events, code, size)
         bounds = self._bounds(node.within_days, node.older_than_days)
-        selected = self._selected(node.type, bounds, node.where, interest)
-        assert selected is not None
-        main_rows, tail_rows = self._rows_at(*selected)  # counted apart: no copy of the two
-        counted: np.ndarray[Any, Any] = np.bincount(main_rows, minlength=size)[:size]
+        main, tail = self._in_type(code, bounds)
+        assert isinstance(main, slice)  # no interest given: the window's slice
+        if (interest is not None and self._by_lead(interest, main)) or _moves_with_time(node.where):
+            found = self._selected(node.type, bounds, node.where, interest)
+            assert found is not None
+            main_rows, tail_rows = self._rows_at(*found)  # counted apart: no copy of the two
+            counted = np.bincount(main_rows, minlength=size)[:size]
+        else:
+            # Every lead, or so many that their events are a pass over the window: the sorted
+            # part's window is counted by moving the counts kept from the last ask
+            # (AnswerCache.window_counts), the tail anew.
+            counted = self.answers.window_counts(
+                events,
+                ("count", code, node.within_days, node.older_than_days, repr(node.where)),
+                main,
+                size,
+                lambda part: self._rows_at(*self._filtered(node.type, node.where, part, _NONE))[0],
+            )
+            in_tail: tuple[Positions, Ints] = (slice(0, 0), len(events.at) + tail)
+            _, tail_rows = self._rows_at(*self._filtered(node.type, node.where, *in_tail))
         if len(tail_rows):
             counted += np.bincount(tail_rows, minlength=size)[:size]
         return counted
@@ -705,6 +741,22 @@ class Walk:
 
 MICROS_PER_DAY = 86_400_000_000
 SCATTERED_READ = 8  # a position gathered by lead costs about this many read in a pass
+
+
+def _moves_with_time(where: Node | None) -> bool:
+    """Whether an event's `where` holds a condition whose answer moves with now (a metadata
+    date in the last N days): counts by it cannot be kept between asks."""
+    match where:
+        case None:
+            return False
+        case And(children) | Or(children):
+            return any(_moves_with_time(child) for child in children)
+        case Not(child):
+            return _moves_with_time(child)
+        case Condition():
+            return OPERATORS[where.op].time_relative
+        case _:
+            return True
 
 
 def _of_rows(rows: np.ndarray[Any, Any], size: int) -> BoolArray:
