@@ -156,17 +156,22 @@ class AnswerCache:
         counting the window anew reads it all (a million page views). Counted anew after a
         merge of the tail, or when the window moved further than its own length. The caller
         must give the same `rows_in` for a key (the same type and `where`, one that does not
-        move with now); the answer is a new array, the caller's to change."""
+        move with now). The answer is read-only (it may be the kept counts themselves), in
+        the narrowest integer type that holds it."""
         kept = self._windows.pop(key, None)
         start, stop = window.start, window.stop
         if kept is None or kept.main_size != len(events.ids) or not kept.near(start, stop):
-            counts = np.bincount(rows_in(window), minlength=leads).astype(np.int64)
-        else:
-            counts = _padded(kept.counts, leads).astype(np.int64)
+            counts = _smallest(np.bincount(rows_in(window), minlength=leads))
+        elif kept.moves(start, stop) or len(kept.counts) < leads:
+            moving = _padded(kept.counts, leads).astype(np.int64)
             for part, sign in kept.moves(start, stop):
-                moved = np.bincount(rows_in(part), minlength=len(counts))
-                counts += moved if sign > 0 else -moved
-        self._keep_window(key, _Window(len(events.ids), start, stop, _smallest(counts)))
+                moved = np.bincount(rows_in(part), minlength=len(moving))
+                moving += moved if sign > 0 else -moved
+            counts = _smallest(moving)
+        else:  # the same window: no event left or came in since the last ask
+            counts = kept.counts
+        counts.flags.writeable = False
+        self._keep_window(key, _Window(len(events.ids), start, stop, counts))
         return counts[:leads]
 
     def _keep_window(self, key: Hashable, window: _Window) -> None:

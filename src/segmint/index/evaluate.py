@@ -108,11 +108,9 @@ class Walk:
     load: Loaders
     answers: AnswerCache
     inlining: tuple[int, ...] = field(default=())
-    # The last interest mask asked about and its leads' positions in the sorted part,
-    # ascending: the event conditions of a walk (one per type for distinct events) share it.
-    _kept_interest: tuple[BoolArray, np.ndarray[Any, Any]] | None = field(
-        default=None, init=False, repr=False
-    )
+    # The last interest mask asked about, with its leads' events in the sorted part: the
+    # event conditions of a walk (one per type for distinct events) share it.
+    _kept_interest: _Interest | None = field(default=None, init=False, repr=False)
 
     # -- leads ---------------------------------------------------------------------------
 
@@ -408,17 +406,23 @@ class Walk:
     def _by_lead(self, interest: BoolArray, window: slice) -> bool:
         """Whether the interesting leads' events are read cheaper through the grouping by
         lead than by a pass over the window: when they are far fewer."""
-        events = len(self._positions_of_interest(interest))
+        events = self._interest_of(interest).events
         return bool(events * SCATTERED_READ < window.stop - window.start)
 
     def _positions_of_interest(self, interest: BoolArray) -> np.ndarray[Any, Any]:
         """The sorted part's positions of the interesting leads' events, ascending: worked
         out once for the mask (every type of a distinct-events condition asks again)."""
+        kept = self._interest_of(interest)
+        if kept.positions is None:
+            kept.positions = np.sort(self.events.positions_of(kept.rows))
+        return kept.positions
+
+    def _interest_of(self, interest: BoolArray) -> _Interest:
         kept = self._kept_interest
-        if kept is None or kept[0] is not interest:
-            positions = np.sort(self.events.positions_of(np.flatnonzero(interest)))
-            kept = self._kept_interest = (interest, positions)
-        return kept[1]
+        if kept is None or kept.mask is not interest:
+            rows = np.flatnonzero(interest)
+            kept = self._kept_interest = _Interest(interest, rows, self.events.events_of(rows))
+        return kept
 
     def _selected(
         self, event_type: str, bounds: Bounds, where: Node | None, interest: BoolArray | None
@@ -592,8 +596,8 @@ class Walk:
             )
             in_tail: tuple[Positions, Ints] = (slice(0, 0), len(events.at) + tail)
             _, tail_rows = self._rows_at(*self._filtered(node.type, node.where, *in_tail))
-        if len(tail_rows):
-            counted += np.bincount(tail_rows, minlength=size)[:size]
+        if len(tail_rows):  # a new array: the kept counts are read-only
+            counted = counted + np.bincount(tail_rows, minlength=size)[:size]
         return counted
 
     def _sequence(self, node: EventSequence, interest: BoolArray | None = None) -> BoolArray:
@@ -737,6 +741,16 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+@dataclass
+class _Interest:
+    """The lead rows an answer will be read at (Walk._interest), and their events."""
+
+    mask: BoolArray
+    rows: np.ndarray[Any, Any]
+    events: int  # how many the sorted part holds
+    positions: np.ndarray[Any, Any] | None = None  # where, ascending (when asked)
 
 
 MICROS_PER_DAY = 86_400_000_000
