@@ -150,29 +150,44 @@ class AnswerCache:
         rows_in: Callable[[slice], np.ndarray[Any, Any]],
     ) -> np.ndarray[Any, Any]:
         """How many of the sorted part's events in `window` (a slice of one type's) each lead
-        row has, counting those `rows_in(part)` gives the lead rows of. A condition's window
-        ("in the last 30 days") slides with now, so its counts are kept under `key` and moved
-        to the new window by the events that left it and came into it since: a few, where
-        counting the window anew reads it all (a million page views). Counted anew after a
-        merge of the tail, or when the window moved further than its own length. The caller
-        must give the same `rows_in` for a key (the same type and `where`, one that does not
-        move with now). The answer is read-only (it may be the kept counts themselves), in
-        the narrowest integer type that holds it."""
+        row has, counting those `rows_in(part)` gives the lead rows of (window_totals)."""
+        return self.window_totals(
+            events, key, window, leads, lambda part: np.bincount(rows_in(part), minlength=leads)
+        )
+
+    def window_totals(
+        self,
+        events: EventTable,
+        key: Hashable,
+        window: slice,
+        leads: int,
+        tally: Callable[[slice], np.ndarray[Any, Any]],
+    ) -> np.ndarray[Any, Any]:
+        """Each lead row's total of integers over the sorted part's events in `window` (a
+        slice of one type's), `tally(part)` giving the totals of a part (at least `leads` of
+        them; a count, or a sum of integers). A condition's window ("in the last 30 days")
+        slides with now, so its totals are kept under `key` and moved to the new window by
+        the events that left it and came into it since: a few, where tallying the window anew
+        reads it all (a million page views). Tallied anew after a merge of the tail, or when
+        the window moved further than its own length. The caller must give the same `tally`
+        for a key (the same type, `where` and path, none moving with now). The answer is
+        read-only (it may be the kept totals themselves), in the narrowest integer type that
+        holds it."""
         kept = self._windows.pop(key, None)
         start, stop = window.start, window.stop
         if kept is None or kept.main_size != len(events.ids) or not kept.near(start, stop):
-            counts = _smallest(np.bincount(rows_in(window), minlength=leads))
+            totals = _smallest(tally(window)[:leads])
         elif kept.moves(start, stop) or len(kept.counts) < leads:
-            moving = _padded(kept.counts, leads).astype(np.int64)
+            moving = _padded(kept.counts, leads)[:leads].astype(np.int64)
             for part, sign in kept.moves(start, stop):
-                moved = np.bincount(rows_in(part), minlength=len(moving))
+                moved = tally(part)[: len(moving)]
                 moving += moved if sign > 0 else -moved
-            counts = _smallest(moving)
+            totals = _smallest(moving)
         else:  # the same window: no event left or came in since the last ask
-            counts = kept.counts
-        counts.flags.writeable = False
-        self._keep_window(key, _Window(len(events.ids), start, stop, counts))
-        return counts[:leads]
+            totals = kept.counts
+        totals.flags.writeable = False
+        self._keep_window(key, _Window(len(events.ids), start, stop, totals))
+        return totals[:leads]
 
     def _keep_window(self, key: Hashable, window: _Window) -> None:
         self._windows[key] = window
@@ -238,12 +253,11 @@ class _Window:
         return [(part, sign) for part, sign in parts if part.stop > part.start]
 
 
-def _smallest(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Counts (none negative) in the narrowest type that holds them: a lead rarely has 256
-    events of a type in a window, so most are kept in a byte a lead."""
-    most = int(counts.max()) if len(counts) else 0
-    narrow = np.uint8 if most < 2**8 else np.uint16 if most < 2**16 else np.int64
-    return counts.astype(narrow)
+def _smallest(totals: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Integers in the narrowest type that holds them: a lead rarely has 256 events of a type
+    in a window, so most counts are kept in a byte a lead."""
+    low, high = (int(totals.min()), int(totals.max())) if len(totals) else (0, 0)
+    return totals.astype(np.promote_types(np.min_scalar_type(low), np.min_scalar_type(high)))
 
 
 def _padded(counts: np.ndarray[Any, Any], size: int, none: int = 0) -> np.ndarray[Any, Any]:

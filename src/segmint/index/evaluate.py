@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, assert_never
+from typing import Any, Final, assert_never
 
 import numpy as np
 
@@ -342,6 +342,11 @@ class Walk:
         if node.min_distinct_days is None and node.aggregate is None:
             counts = self._event_counts(node, interest)
             within = counts >= node.min_count
+        elif (
+            node.min_distinct_days is None and (summed := self._summed(node, interest)) is not None
+        ):
+            counts = self._event_counts(node, interest)
+            within = (counts >= node.min_count) & summed
         else:  # distinct local days or an aggregate, beside the counts as usual
             rows, at, positions = self._matching(node, interest)
             counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
@@ -482,14 +487,9 @@ class Walk:
         """fn over the JSON numbers at the path of each lead's matching events, then its test;
         a lead with no number has null, which only `neq` matches."""
         size = len(self.leads)
-        code = self.events.type_code(event_type)
-        if code is None:  # no such events: every lead's aggregate is null
+        if self.events.type_code(event_type) is None:  # every lead's aggregate is null
             return np.full(size, node.op == "neq")
-        spec = resolve_event_field(node.path)
-        column = self.events.paths.get((code, spec.path))
-        if column is None:
-            column = self.load.event_path(event_type, spec.path)
-        per_value = np.array([_json_number(v) for v in column.values], np.float64)
+        column, per_value = self._numbers(event_type, node.path)
         numbers = per_value[column.codes.live[positions]] if len(per_value) else per_value[:0]
         known = ~np.isnan(numbers)
         rows, numbers = rows[known], numbers[known]
@@ -500,20 +500,68 @@ class Walk:
         else:
             values = np.full(size, np.inf if node.fn == "min" else -np.inf)
             (np.minimum if node.fn == "min" else np.maximum).at(values, rows, numbers)
-        has = present > 0
-        wanted = node.value
-        if isinstance(wanted, tuple):
-            return has & (values >= wanted[0]) & (values <= wanted[1])
-        tests: dict[str, Callable[[Any, Any], Any]] = {
-            "eq": np.equal,
-            "neq": np.not_equal,
-            "gt": np.greater,
-            "gte": np.greater_equal,
-            "lt": np.less,
-            "lte": np.less_equal,
-        }
-        answer: BoolArray = has & tests[node.op](values, wanted)
-        return answer | ~has if node.op == "neq" else answer
+        return _aggregate_test(node, values, present > 0)
+
+    def _numbers(self, event_type: str, path: str) -> tuple[DictionaryColumn, np.ndarray[Any, Any]]:
+        """The column of the events' values at a metadata path, and each distinct value as a
+        number (NaN: not a JSON number)."""
+        spec = resolve_event_field(path)
+        column = self.events.paths.get((self._code(event_type), spec.path))
+        if column is None:
+            column = self.load.event_path(event_type, spec.path)
+        per_value = np.array([_json_number(v) for v in column.values], np.float64)
+        return column, per_value
+
+    def _summed(self, node: EventCondition, interest: BoolArray | None) -> BoolArray | None:
+        """A sum or average over the window, from totals and counts of numbers kept and moved
+        with it (AnswerCache.window_totals), the tail's added anew: when every value at the
+        path is a whole number (a sum of floats taken apart and put together again would
+        not be exactly a sum taken anew) and not so many leads are asked about that reading
+        theirs by lead is cheaper. None where it does not apply: _aggregate answers."""
+        aggregate, events, size = node.aggregate, self.events, len(self.leads)
+        code = events.type_code(node.type)
+        if aggregate is None or aggregate.fn not in ("sum", "avg") or code is None:
+            return None
+        column, per_value = self._numbers(node.type, aggregate.path)
+        known = per_value[~np.isnan(per_value)]
+        if not len(per_value) or not np.all((known == np.round(known)) & (abs(known) < WHOLE)):
+            return None
+        bounds = self._bounds(node.within_days, node.older_than_days)
+        main, tail = self._in_type(code, bounds)
+        assert isinstance(main, slice)  # no interest given: the window's slice
+        if (interest is not None and self._by_lead(interest, main)) or _moves_with_time(node.where):
+            return None
+        codes = column.codes.live
+
+        def tallies(rows: Ints, positions: Positions) -> tuple[Ints, Ints]:
+            """The sum and the count of the numbers of events (lead rows, positions)."""
+            numbers = per_value[codes[positions]]
+            known = ~np.isnan(numbers)
+            rows = rows[known]
+            totals = np.bincount(rows, weights=numbers[known], minlength=size).astype(np.int64)
+            return totals, np.bincount(rows, minlength=size)
+
+        tallied: dict[tuple[int, int], tuple[Ints, Ints]] = {}  # each part read once for both
+
+        def in_part(part: slice) -> tuple[Ints, Ints]:
+            if (part.start, part.stop) not in tallied:
+                positions = self._filtered(node.type, node.where, part, _NONE)[0]
+                tallied[part.start, part.stop] = tallies(events.lead_rows[positions], positions)
+            return tallied[part.start, part.stop]
+
+        key = (code, node.within_days, node.older_than_days, repr(node.where), aggregate.path)
+        totals = self.answers.window_totals(
+            events, ("sum", *key), main, size, lambda part: in_part(part)[0]
+        )
+        present = self.answers.window_totals(
+            events, ("numbers", *key), main, size, lambda part: in_part(part)[1]
+        )
+        in_tail = self._filtered(node.type, node.where, slice(0, 0), len(events.at) + tail)[1]
+        if len(in_tail):
+            tail_totals, tail_present = tallies(self._rows_at(_NONE, in_tail)[1], in_tail)
+            totals, present = totals + tail_totals[:size], present + tail_present[:size]
+        values = totals if aggregate.fn == "sum" else totals / np.maximum(present, 1)
+        return _aggregate_test(aggregate, values, present > 0)
 
     def _distinct_days(
         self, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
@@ -741,6 +789,28 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+def _aggregate_test(node: Aggregate, values: np.ndarray[Any, Any], has: BoolArray) -> BoolArray:
+    """An aggregate's test of each lead's value; a lead with no number (not `has`) has null,
+    which only `neq` matches."""
+    wanted = node.value
+    if isinstance(wanted, tuple):
+        between: BoolArray = has & (values >= wanted[0]) & (values <= wanted[1])
+        return between
+    tests: dict[str, Callable[[Any, Any], Any]] = {
+        "eq": np.equal,
+        "neq": np.not_equal,
+        "gt": np.greater,
+        "gte": np.greater_equal,
+        "lt": np.less,
+        "lte": np.less_equal,
+    }
+    answer: BoolArray = has & tests[node.op](values, wanted)
+    return answer | ~has if node.op == "neq" else answer
+
+
+WHOLE: Final = 2**31  # whole numbers below this sum exactly as integers and as floats
 
 
 @dataclass
