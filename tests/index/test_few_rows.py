@@ -100,8 +100,9 @@ def test_counts_kept_between_asks_follow_now_either_way(
     db: Engine, project: Project, tail: bool
 ) -> None:
     """A window's totals are kept and moved to the next ask's window (AnswerCache.
-    window_totals), for counts, sums, averages and distinct event types: asked at instants
-    later, a little later, earlier and far later, each answer is Python's, lead by lead."""
+    window_totals), for counts, sums, averages, distinct days and event types: asked at
+    instants later, a little later, earlier and far later, each answer is Python's, lead by
+    lead."""
     with db.begin() as conn:
         insert_leads(conn, project.id, _leads(96))
     index = ProjectIndex(project.id)
@@ -113,10 +114,11 @@ def test_counts_kept_between_asks_follow_now_either_way(
         later = [{**e, "occurred_at": e["occurred_at"].isoformat()} for e in later]
         assert ingest_events(db, project, enumerate(later)).failed == 0
     counted = [c for c in CONDITIONS if "event" in c and len(c) > 1]
-    counted = [c for c in counted if "min_distinct_days" not in c]
     counted += [c for c in CONDITIONS if "distinct_events" in c]
     averaged = {"fn": "avg", "path": "n", "op": "gt", "value": 2}
     counted.append({"event": "call", "within_days": 20, "aggregate": averaged})
+    some = {"field": "n", "op": "gte", "value": 1}
+    counted.append({"event": "call", "within_days": 20, "min_distinct_days": 3, "where": some})
     asks = [NOW, NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1),
             NOW - timedelta(days=2), NOW + timedelta(days=12)]  # fmt: skip
     with db.connect() as conn:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final, assert_never
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -342,11 +343,9 @@ class Walk:
         if node.min_distinct_days is None and node.aggregate is None:
             counts = self._event_counts(node, interest)
             within = counts >= node.min_count
-        elif (
-            node.min_distinct_days is None and (summed := self._summed(node, interest)) is not None
-        ):
+        elif (kept := self._kept_test(node, interest)) is not None:
             counts = self._event_counts(node, interest)
-            within = (counts >= node.min_count) & summed
+            within = (counts >= node.min_count) & kept
         else:  # distinct local days or an aggregate, beside the counts as usual
             rows, at, positions = self._matching(node, interest)
             counts = np.bincount(rows, minlength=len(self.leads))[: len(self.leads)]
@@ -358,6 +357,16 @@ class Walk:
         if node.max_count is not None:
             within &= counts <= node.max_count
         return within if node.performed else ~within
+
+    def _kept_test(self, node: EventCondition, interest: BoolArray | None) -> BoolArray | None:
+        """The distinct-days or aggregate test of a condition that has one of the two, from
+        totals kept with its window when they apply (None: they do not)."""
+        if node.aggregate is not None and node.min_distinct_days is None:
+            return self._summed(node, interest)
+        if node.min_distinct_days is not None and node.aggregate is None:
+            days = self._kept_days(node, interest)
+            return None if days is None else days >= node.min_distinct_days
+        return None
 
     def _bounds(self, within_days: int | None, older_than_days: int | None) -> Bounds:
         """A window as [from, before) microseconds: `within_days` ends at now (inclusive, so
@@ -562,6 +571,48 @@ class Walk:
             totals, present = totals + tail_totals[:size], present + tail_present[:size]
         values = totals if aggregate.fn == "sum" else totals / np.maximum(present, 1)
         return _aggregate_test(aggregate, values, present > 0)
+
+    def _kept_days(self, node: EventCondition, interest: BoolArray | None) -> Ints | None:
+        """Each lead's distinct local days with events in the window, from the whole days
+        inside it (their per-lead count kept and moved a day at a time: window_totals) and
+        the two part days at its ends, read anew. Leads with events in the tail are counted
+        anew (a tail event may fall on a day the lead already has). None where it does not
+        apply (a window of a day or less, few leads asked about, a `where` moving with now):
+        _distinct_days answers."""
+        events, size, zone = self.events, len(self.leads), self.time.zone
+        code = events.type_code(node.type)
+        start, stop = bounds = self._bounds(node.within_days, node.older_than_days)
+        if code is None or start is None or stop is None or _moves_with_time(node.where):
+            return None
+        main, tail = self._in_type(code, bounds)
+        assert isinstance(main, slice)  # no interest given: the window's slice
+        if interest is not None and self._by_lead(interest, main):
+            return None
+        midnights = _midnights_within(start, stop, zone)
+        if len(midnights) < 2:
+            return None
+        low, high = events.type_slice(code)
+        first, last = low + np.searchsorted(events.at[low:high], midnights[[0, -1]], "left")
+        whole_days = slice(int(first), int(last))
+
+        def events_in(part: slice) -> tuple[Ints, Ints]:
+            positions = self._filtered(node.type, node.where, part, _NONE)[0]
+            return events.lead_rows[positions], events.at[positions]
+
+        key = ("days", code, node.within_days, node.older_than_days, repr(node.where))
+        days = self.answers.window_totals(
+            events, key, whole_days, size, lambda part: self._distinct_days(*events_in(part))
+        )
+        for part_day in (slice(main.start, whole_days.start), slice(whole_days.stop, main.stop)):
+            has = np.zeros(size, bool)
+            has[events_in(part_day)[0]] = True
+            days = days + has
+        in_tail = self._filtered(node.type, node.where, slice(0, 0), len(events.at) + tail)[1]
+        if len(in_tail):  # those leads' days counted anew from all their events in the window
+            touched = _of_rows(self._rows_at(_NONE, in_tail)[1], size)
+            rows, at, _ = self._matching(node, touched)
+            days = np.where(touched, self._distinct_days(rows, at), days)
+        return days
 
     def _distinct_days(
         self, rows: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
@@ -789,6 +840,17 @@ class Walk:
         code = self.events.type_code(event_type)
         assert code is not None
         return code
+
+
+def _midnights_within(start: int, stop: int, zone: ZoneInfo) -> np.ndarray[Any, Any]:
+    """The local midnights in (start, stop), as microseconds: where whole days begin."""
+    day = local_date(micros_to_datetime(start), zone) + timedelta(days=1)
+    found = []
+    while (midnight := micros(day_start(day, zone))) < stop:
+        if midnight > start:
+            found.append(midnight)
+        day += timedelta(days=1)
+    return np.asarray(found, np.int64)
 
 
 def _aggregate_test(node: Aggregate, values: np.ndarray[Any, Any], has: BoolArray) -> BoolArray:
