@@ -60,6 +60,13 @@ def _leads(count: int) -> list[LeadSpec]:
     ]
 
 
+def _append_events(db: Engine, project: Project, seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    later = [{**e, "email": f"l{rng.randrange(96)}@x.test"} for e in _events(rng, count)]
+    later = [{**e, "occurred_at": e["occurred_at"].isoformat()} for e in later]
+    assert ingest_events(db, project, enumerate(later)).failed == 0
+
+
 @pytest.mark.parametrize("tail", [False, True], ids=["built", "with_a_tail"])
 @pytest.mark.parametrize("scattered", [0, 10**9], ids=["by_lead", "by_window"])
 def test_a_few_rows_get_the_whole_tables_answer(
@@ -75,10 +82,7 @@ def test_a_few_rows_get_the_whole_tables_answer(
     with snapshot(db) as conn:
         index.load(conn)
     if tail:
-        rng = random.Random(11)
-        later = [{**e, "email": f"l{rng.randrange(96)}@x.test"} for e in _events(rng, 120)]
-        later = [{**e, "occurred_at": e["occurred_at"].isoformat()} for e in later]
-        assert ingest_events(db, project, enumerate(later)).failed == 0
+        _append_events(db, project, 11, 120)
     with db.connect() as conn, index.read_for(conn) as reader:
         assert len(index.events.tail_ids) == (120 if tail else 0)
         source = StoredSegments(conn, project.id)
@@ -96,38 +100,39 @@ def _array(rows: list[int]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("tail", [False, True], ids=["built", "with_a_tail"])
-def test_counts_kept_between_asks_follow_now_either_way(
+def test_answers_kept_between_asks_follow_now_and_new_events(
     db: Engine, project: Project, tail: bool
 ) -> None:
     """A window's totals are kept and moved to the next ask's window (AnswerCache.
-    window_totals), for counts, sums, averages, distinct days and event types: asked at
-    instants later, a little later, earlier and far later, each answer is Python's, lead by
-    lead."""
+    window_totals), for counts, sums, averages, distinct days and event types; a sequence
+    with no `since_days` is kept and followed again for the leads with new events
+    (AnswerCache.lasting). Asked at instants later, a little later, earlier and far later,
+    then again after more events came, each answer is Python's, lead by lead."""
     with db.begin() as conn:
         insert_leads(conn, project.id, _leads(96))
     index = ProjectIndex(project.id)
     with snapshot(db) as conn:
         index.load(conn)
     if tail:
-        rng = random.Random(11)
-        later = [{**e, "email": f"l{rng.randrange(96)}@x.test"} for e in _events(rng, 120)]
-        later = [{**e, "occurred_at": e["occurred_at"].isoformat()} for e in later]
-        assert ingest_events(db, project, enumerate(later)).failed == 0
-    counted = [c for c in CONDITIONS if "event" in c and len(c) > 1]
-    counted += [c for c in CONDITIONS if "distinct_events" in c]
+        _append_events(db, project, 11, 120)
+    kept = [c for c in CONDITIONS if "event" in c and len(c) > 1]
+    kept += [c for c in CONDITIONS if "distinct_events" in c or "sequence" in c]
     averaged = {"fn": "avg", "path": "n", "op": "gt", "value": 2}
-    counted.append({"event": "call", "within_days": 20, "aggregate": averaged})
+    kept.append({"event": "call", "within_days": 20, "aggregate": averaged})
     some = {"field": "n", "op": "gte", "value": 1}
-    counted.append({"event": "call", "within_days": 20, "min_distinct_days": 3, "where": some})
+    kept.append({"event": "call", "within_days": 20, "min_distinct_days": 3, "where": some})
     asks = [NOW, NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1),
             NOW - timedelta(days=2), NOW + timedelta(days=12)]  # fmt: skip
-    with db.connect() as conn:
-        ids = [int(i) for i in conn.execute(sa.select(leads.c.id)).scalars()]
-        for condition in counted:
-            node = filtering.load(project, condition)
-            for now in asks:  # the index kept between asks; Python evaluates each lead anew
-                sql, python = matches(conn, project, node, now, ids, index)
-                assert sql == python, (condition, now)
+    for round_ in range(2):
+        if round_:
+            _append_events(db, project, 13, 30)  # to the tail, between asks
+        with db.connect() as conn:
+            ids = [int(i) for i in conn.execute(sa.select(leads.c.id)).scalars()]
+            for condition in kept:
+                node = filtering.load(project, condition)
+                for now in asks:  # the index kept between asks; Python evaluates each anew
+                    sql, python = matches(conn, project, node, now, ids, index)
+                    assert sql == python, (condition, now)
     assert index.answers.nbytes() > 0
 
 

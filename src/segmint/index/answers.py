@@ -34,6 +34,7 @@ from segmint.index.vectors import BoolArray, DictionaryOperand
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
 MAX_BYTES: Final = 8 * 1024 * 1024
 MAX_SALTS: Final = 8  # random splits' buckets kept: a byte per lead each
+MAX_LASTING: Final = 32  # answers kept that move with the events only: an eighth of a byte a lead
 WINDOW_BYTES: Final = 16 * 1024 * 1024  # windows' counts kept: a byte a lead each, mostly
 NO_TIME: Final = np.iinfo(np.int64).max  # no such event: later than any event's instant
 
@@ -60,6 +61,7 @@ class AnswerCache:
         self._buckets: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._windows: OrderedDict[Hashable, _Window] = OrderedDict()
         self._window_bytes = window_bytes
+        self._lasting: OrderedDict[Hashable, _Lasting] = OrderedDict()
         self._bytes = 0
 
     def per_value(
@@ -189,6 +191,40 @@ class AnswerCache:
         self._keep_window(key, _Window(len(events.ids), start, stop, totals))
         return totals[:leads]
 
+    def lasting(
+        self,
+        events: EventTable,
+        key: Hashable,
+        codes: set[int],
+        leads: int,
+        answer: Callable[[BoolArray | None], BoolArray],
+    ) -> BoolArray:
+        """An answer that moves with the events alone, never with now (a sequence with no
+        `since_days`): `answer(rows)` gives it right at least at `rows` (a mask; None: all).
+        Kept under `key` and brought up to date by answering again only for the leads with
+        events of `codes` appended to the tail since (a lead's answer reads its own events
+        only); answered anew after a merge of the tail. Held as packed bits; read-only."""
+        kept = self._lasting.pop(key, None)
+        tail_types = events.tail_types.live
+        if kept is None or kept.main_size != len(events.ids):
+            found = answer(None)
+        else:
+            found = _padded(np.unpackbits(kept.bits, count=kept.size).view(np.bool_), leads)
+            new = slice(kept.tail_seen, len(tail_types))
+            of_codes = np.isin(tail_types[new], list(codes))
+            if of_codes.any():
+                touched = np.zeros(leads, bool)
+                touched[events.tail_lead_rows.live[new][of_codes]] = True
+                found = np.where(touched, answer(touched), found)
+        found = found[:leads]
+        self._lasting[key] = _Lasting(
+            len(events.ids), len(tail_types), len(found), np.packbits(found)
+        )
+        while len(self._lasting) > MAX_LASTING:
+            self._lasting.popitem(last=False)
+        found.flags.writeable = False
+        return found
+
     def _keep_window(self, key: Hashable, window: _Window) -> None:
         self._windows[key] = window
         while sum(w.counts.nbytes for w in self._windows.values()) > self._window_bytes:
@@ -214,6 +250,7 @@ class AnswerCache:
         kept_per_type = (*self._counts.values(), *self._firsts.values())
         counts = sum(kept.counts.nbytes for kept in kept_per_type)
         counts += sum(kept.counts.nbytes for kept in self._windows.values())
+        counts += sum(kept.bits.nbytes for kept in self._lasting.values())
         return self._bytes + counts + sum(kept.nbytes for kept in self._buckets.values())
 
 
@@ -224,6 +261,16 @@ class _Counts:
     main_size: int  # the sorted part's size when counted: it changes only when the tail merges
     tail_seen: int  # tail events counted
     counts: np.ndarray[Any, Any]
+
+
+@dataclass
+class _Lasting:
+    """An answer per lead row that moves with the events alone (AnswerCache.lasting)."""
+
+    main_size: int
+    tail_seen: int
+    size: int
+    bits: np.ndarray[Any, np.dtype[np.uint8]]
 
 
 @dataclass

@@ -704,6 +704,19 @@ class Walk:
         filters/evaluate.py (the earliest next event after the previous one), for all leads at
         once; right at least where `interest` is set (_interest): only those leads' chains are
         followed."""
+        if interest is None and node.since_days is None:  # now plays no part: kept
+            steps = (*node.steps, *((node.not_between,) if node.not_between else ()))
+            codes = {self.events.type_code(step.type) for step in steps}
+            return self.answers.lasting(
+                self.events,
+                ("sequence", repr(node)),
+                {code for code in codes if code is not None},
+                len(self.leads),
+                lambda rows: self._followed(node, rows),
+            )
+        return self._followed(node, interest)
+
+    def _followed(self, node: EventSequence, interest: BoolArray | None) -> BoolArray:
         if node.within_days is None and node.not_between is None:
             return self._chain_per_lead(node, interest)
         rows, at = self._starts(node, interest)
