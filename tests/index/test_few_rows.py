@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.engine import filtering
-from segmint.engine.filtering import StoredSegments
+from segmint.engine.filtering import StoredSegments, load_leads
+from segmint.filters import evaluate as evaluate_lead
 from segmint.filters.tree import Condition, Not, Or
 from segmint.index import Audience, ProjectIndex, evaluate
 from segmint.index.feed import snapshot
 from segmint.ingest import ingest_events
 from segmint.projects import Project
 from segmint.store.tables import leads
-from tests.filters.harness import LeadSpec, insert_leads, matches
+from tests.filters.harness import LeadSpec, index_matches, insert_leads
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 TYPES = ("signup", "call", "click")
@@ -106,7 +107,8 @@ def test_answers_kept_between_asks_follow_now_and_new_events(
     """A window's totals are kept and moved to the next ask's window (AnswerCache.
     window_totals), for counts, sums, averages, distinct days and event types; a sequence
     with no `since_days` is kept and followed again for the leads with new events
-    (AnswerCache.lasting). Asked at instants later, a little later, earlier and far later,
+    (AnswerCache.lasting); one with `since_days` keeps whether each start completes a chain
+    (AnswerCache.window_flags). Asked at instants later, a little later, earlier and far later,
     then again after more events came, each answer is Python's, lead by lead."""
     with db.begin() as conn:
         insert_leads(conn, project.id, _leads(96))
@@ -121,18 +123,32 @@ def test_answers_kept_between_asks_follow_now_and_new_events(
     kept.append({"event": "call", "within_days": 20, "aggregate": averaged})
     some = {"field": "n", "op": "gte", "value": 1}
     kept.append({"event": "call", "within_days": 20, "min_distinct_days": 3, "where": some})
-    asks = [NOW, NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1),
-            NOW - timedelta(days=2), NOW + timedelta(days=12)]  # fmt: skip
+    kept.append(
+        {"sequence": [{"event": "signup", "where": some}, {"event": "call"}], "since_days": 10}
+    )
+    kept.append({"sequence": [{"event": "signup"}, {"event": "call"}], "within_days": 4,
+                 "since_days": 15, "not_between": {"event": "click"}})  # fmt: skip
+    # Forward inside the data's 25 days (starts come into windows), back, then far on.
+    asks = [NOW - timedelta(days=d) for d in (10, 7, 6.9, 9, 0, -3, -12)]
     for round_ in range(2):
         if round_:
             _append_events(db, project, 13, 30)  # to the tail, between asks
         with db.connect() as conn:
             ids = [int(i) for i in conn.execute(sa.select(leads.c.id)).scalars()]
+            loaded = load_leads(conn, project.id, ids)
+            source = StoredSegments(conn, project.id)
             for condition in kept:
                 node = filtering.load(project, condition)
                 for now in asks:  # the index kept between asks; Python evaluates each anew
-                    sql, python = matches(conn, project, node, now, ids, index)
-                    assert sql == python, (condition, now)
+                    python = {
+                        lead_id
+                        for lead_id, (lead, events) in loaded.items()
+                        if evaluate_lead(node, lead, events, now, project=project, segments=source)
+                    }
+                    assert index_matches(conn, project, node, now, index) == python, (
+                        condition,
+                        now,
+                    )
     assert index.answers.nbytes() > 0
 
 

@@ -225,6 +225,34 @@ class AnswerCache:
         found.flags.writeable = False
         return found
 
+    def window_flags(
+        self,
+        events: EventTable,
+        key: Hashable,
+        window: slice,
+        flags_of: Callable[[slice], BoolArray],
+    ) -> BoolArray:
+        """One flag per position of `window` (a slice of one type's events in the sorted
+        part), `flags_of(part)` giving a part's: each position's flag depends on the events
+        alone, so the flags are kept under `key` and, as the window moves, worked out only
+        for the positions that came into it. Worked out anew after a merge of the tail, or
+        when the window moved further than its own length. Read-only."""
+        kept = self._windows.pop(key, None)
+        start, stop = window.start, window.stop
+        if kept is None or kept.main_size != len(events.ids) or not kept.near(start, stop):
+            flags = flags_of(window)
+        else:
+            before = flags_of(slice(start, kept.start)) if start < kept.start else None
+            after = flags_of(slice(kept.stop, stop)) if stop > kept.stop else None
+            inside = kept.counts[
+                max(start, kept.start) - kept.start : min(stop, kept.stop) - kept.start
+            ]
+            parts = [part for part in (before, inside, after) if part is not None]
+            flags = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        flags.flags.writeable = False
+        self._keep_window(key, _Window(len(events.ids), start, stop, flags))
+        return flags
+
     def _keep_window(self, key: Hashable, window: _Window) -> None:
         self._windows[key] = window
         while sum(w.counts.nbytes for w in self._windows.values()) > self._window_bytes:
@@ -275,7 +303,8 @@ class _Lasting:
 
 @dataclass
 class _Window:
-    """Counts per lead row of the events in [start, stop) of the sorted part."""
+    """Totals per lead row of the events in [start, stop) of the sorted part (window_totals),
+    or one flag per position of it (window_flags)."""
 
     main_size: int
     start: int

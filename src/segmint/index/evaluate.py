@@ -704,17 +704,57 @@ class Walk:
         filters/evaluate.py (the earliest next event after the previous one), for all leads at
         once; right at least where `interest` is set (_interest): only those leads' chains are
         followed."""
-        if interest is None and node.since_days is None:  # now plays no part: kept
-            steps = (*node.steps, *((node.not_between,) if node.not_between else ()))
-            codes = {self.events.type_code(step.type) for step in steps}
-            return self.answers.lasting(
-                self.events,
-                ("sequence", repr(node)),
-                {code for code in codes if code is not None},
-                len(self.leads),
-                lambda rows: self._followed(node, rows),
-            )
-        return self._followed(node, interest)
+        if interest is not None:
+            return self._followed(node, interest)
+        steps = (*node.steps, *((node.not_between,) if node.not_between else ()))
+        found = (self.events.type_code(step.type) for step in steps)
+        codes = {code for code in found if code is not None}
+        if node.since_days is not None:
+            return self._kept_starts(node, codes)
+        # now plays no part: the whole answer is kept
+        return self.answers.lasting(
+            self.events,
+            ("sequence", repr(node)),
+            codes,
+            len(self.leads),
+            lambda rows: self._followed(node, rows),
+        )
+
+    def _kept_starts(self, node: EventSequence, codes: set[int]) -> BoolArray:
+        """A sequence whose starts must fall within `since_days`: whether a chain completes
+        from a start depends on the events alone, not on now, so it is kept for each start
+        of the sorted part in the window (AnswerCache.window_flags) and worked out only for
+        the starts that came into the window since; a lead matches when one of its starts in
+        the window does. Leads with events of the sequence's types in the tail are followed
+        anew (their chains may have changed, and their tail starts are not kept)."""
+        events, size, first = self.events, len(self.leads), node.steps[0]
+        code = events.type_code(first.type)
+        if code is None:
+            return np.zeros(size, bool)
+        main, _ = self._in_type(code, self._since_bounds(node))
+        assert isinstance(main, slice)  # no interest given: the window's slice
+
+        def flags_of(part: slice) -> BoolArray:
+            """Whether a chain completes from each position of `part` (False where the first
+            step's where is not met)."""
+            positions = np.arange(part.start, part.stop)
+            keep = np.ones(len(positions), bool)
+            if first.where is not None:
+                keep = self._where(first.where, first.type, part)
+            rows = events.lead_rows[positions[keep]].astype(np.int64)
+            flags = np.zeros(len(positions), bool)
+            flags[keep] = self._chains(node, rows, events.at[positions[keep]], None)
+            return flags
+
+        flags = self.answers.window_flags(events, ("starts", repr(node)), main, flags_of)
+        answer = np.zeros(size, bool)
+        answer[events.lead_rows[main][flags]] = True
+        tail_types = events.tail_types.live
+        in_tail = np.isin(tail_types, list(codes))
+        if in_tail.any():
+            touched = _of_rows(events.tail_lead_rows.live[in_tail], size)
+            answer = np.where(touched, self._followed(node, touched), answer)
+        return answer
 
     def _followed(self, node: EventSequence, interest: BoolArray | None) -> BoolArray:
         if node.within_days is None and node.not_between is None:
@@ -726,10 +766,14 @@ class Walk:
         self, node: EventSequence, interest: BoolArray | None = None
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(lead row, time) of each first-step event, within `since_days` when it is set."""
+        return self._step_events(node.steps[0], self._since_bounds(node), interest)
+
+    def _since_bounds(self, node: EventSequence) -> Bounds:
+        """Where a sequence's starts may fall: the last `since_days`, or any time."""
         if node.since_days is None:
-            return self._step_events(node.steps[0], interest=interest)
+            return None, None
         since = micros(self.time.now - timedelta(days=node.since_days))
-        return self._step_events(node.steps[0], (since, micros(self.time.now) + 1), interest)
+        return since, micros(self.time.now) + 1
 
     def _first_ends(self, node: EventSequence) -> np.ndarray[Any, Any]:
         """Each lead row's earliest first-step event (NO_TIME for none). With no window and no
@@ -768,6 +812,21 @@ class Walk:
         at the end, while its span holds no excluded event. Only the events that could extend
         a chain are searched: those of leads still in one, after the earliest chain's end so
         far and, with a window, before the latest start's limit."""
+        result = np.zeros(len(self.leads), bool)
+        result[rows[self._chains(node, rows, at, interest)]] = True
+        return result
+
+    def _chains(
+        self,
+        node: EventSequence,
+        rows: np.ndarray[Any, Any],
+        at: np.ndarray[Any, Any],
+        interest: BoolArray | None,
+    ) -> BoolArray:
+        """Whether a chain completes from each start (lead row, time): each start's answer
+        reads that lead's events after it only, whatever the other starts."""
+        starts = len(rows)
+        complete = np.arange(starts)  # which starts are still in a chain
         started = at
         limit = None if node.within_days is None else node.within_days * MICROS_PER_DAY
         for step in node.steps[1:]:
@@ -780,6 +839,7 @@ class Walk:
             if limit is not None:
                 found &= at - started <= limit
             rows, started, at = rows[found], started[found], at[found]
+            complete = complete[found]
         if node.not_between is not None and len(rows):
             span = (int(started.min()) + 1, int(at.max()))
             excluded_rows, excluded_at = self._step_events(node.not_between, span, interest)
@@ -787,11 +847,10 @@ class Walk:
             # The first excluded event after the start: the span is clean iff it is not before
             # the chain's end (or there is none).
             found, first_after = _next_after(rows, started, excluded_rows[kept], excluded_at[kept])
-            clean = ~(found & (first_after < at))
-            rows = rows[clean]
-        result = np.zeros(len(self.leads), bool)
-        result[rows] = True
-        return result
+            complete = complete[~(found & (first_after < at))]
+        ok = np.zeros(starts, bool)
+        ok[complete] = True
+        return ok
 
     def _step_events(
         self,
