@@ -68,6 +68,19 @@ def _append_events(db: Engine, project: Project, seed: int, count: int) -> None:
     assert ingest_events(db, project, enumerate(later)).failed == 0
 
 
+def _indexed(db: Engine, project: Project, tail: bool) -> ProjectIndex:
+    """96 leads' index, built; with `tail`, 120 events appended since (in its tail once it
+    catches up)."""
+    with db.begin() as conn:
+        insert_leads(conn, project.id, _leads(96))
+    index = ProjectIndex(project.id)
+    with snapshot(db) as conn:
+        index.load(conn)
+    if tail:
+        _append_events(db, project, 11, 120)
+    return index
+
+
 @pytest.mark.parametrize("tail", [False, True], ids=["built", "with_a_tail"])
 @pytest.mark.parametrize("scattered", [0, 10**9], ids=["by_lead", "by_window"])
 def test_a_few_rows_get_the_whole_tables_answer(
@@ -77,13 +90,7 @@ def test_a_few_rows_get_the_whole_tables_answer(
     from the change feed), some leads with none; their events read through the grouping by
     lead, or by a pass over the window (`SCATTERED_READ` decides which)."""
     monkeypatch.setattr(evaluate, "SCATTERED_READ", scattered)
-    with db.begin() as conn:
-        insert_leads(conn, project.id, _leads(96))
-    index = ProjectIndex(project.id)
-    with snapshot(db) as conn:
-        index.load(conn)
-    if tail:
-        _append_events(db, project, 11, 120)
+    index = _indexed(db, project, tail)
     with db.connect() as conn, index.read_for(conn) as reader:
         assert len(index.events.tail_ids) == (120 if tail else 0)
         source = StoredSegments(conn, project.id)
@@ -110,13 +117,7 @@ def test_answers_kept_between_asks_follow_now_and_new_events(
     (AnswerCache.lasting); one with `since_days` keeps whether each start completes a chain
     (AnswerCache.window_flags). Asked at instants later, a little later, earlier and far later,
     then again after more events came, each answer is Python's, lead by lead."""
-    with db.begin() as conn:
-        insert_leads(conn, project.id, _leads(96))
-    index = ProjectIndex(project.id)
-    with snapshot(db) as conn:
-        index.load(conn)
-    if tail:
-        _append_events(db, project, 11, 120)
+    index = _indexed(db, project, tail)
     kept = [c for c in CONDITIONS if "event" in c and len(c) > 1]
     kept += [c for c in CONDITIONS if "distinct_events" in c or "sequence" in c]
     averaged = {"fn": "avg", "path": "n", "op": "gt", "value": 2}
