@@ -249,3 +249,32 @@ def test_bytes_counted_once_follow_every_append() -> None:
         counted.append(texts.nbytes())
         assert counted[-1] == PackedTexts(list(texts), chunk=4).nbytes()
     assert counted[1] > counted[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=40) | st.text("ab\x00é", max_size=40).map(packed.utf8),
+    pattern=st.binary(min_size=2, max_size=5)
+    | st.text("ab\x00é", min_size=1, max_size=4).map(packed.utf8),
+)
+def test_every_start_of_a_pattern_is_found_at_either_parity(data: bytes, pattern: bytes) -> None:
+    """Overlapping starts, starts at the first and last possible offsets, odd lengths."""
+    if len(pattern) < 2:
+        pattern += b"a"
+    expected = [at for at in range(len(data)) if data.startswith(pattern, at)]
+    assert sorted(packed.starts_of(data, pattern).tolist()) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.text("abé ", max_size=6), max_size=12), pick=st.data())
+def test_values_holding_a_piece_of_one_of_them_are_found(texts: list[str], pick: Any) -> None:
+    """The pattern is cut out of the values' own packed bytes, framing NULs included, so that
+    it is found at every place a value starts, ends, or is whole."""
+    chunk = packed.Packed.of(texts)
+    start = pick.draw(st.integers(0, len(chunk.data) - 1))
+    stop = pick.draw(st.integers(start + 1, len(chunk.data)))
+    wanted = chunk.data[start:stop]
+    framed = [b"\0" + packed.utf8(text) + b"\0" for text in texts]
+    expected = [i for i, text in enumerate(framed) if wanted in text]
+    if b"\0" not in wanted[1:-1]:  # a pattern across two values finds neither
+        assert sorted(set(chunk.entries_with(wanted).tolist())) == expected, (texts, wanted)

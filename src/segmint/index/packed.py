@@ -101,6 +101,48 @@ class Packed:
     def nbytes(self) -> int:
         return self.nbytes_ + 64
 
+    def entries_with(self, pattern: bytes) -> np.ndarray[Any, Any]:
+        """The positions of the values in which `pattern` (a NUL framing one end or both
+        included) occurs, unordered and possibly repeated."""
+        if not len(self):
+            return np.zeros(0, np.int64)
+        if len(pattern) == 1:
+            # A single byte is in most values: which values hold one, without listing where
+            hit = np.frombuffer(self.data, np.uint8) == pattern[0]
+            found: np.ndarray[Any, Any] = np.flatnonzero(
+                np.logical_or.reduceat(hit, self.bounds[:-1])
+            )
+            return found
+        at = starts_of(self.data, pattern)
+        # A hit lies in the value after the last NUL at or before it (a framed pattern's hit
+        # is at the NUL before its value).
+        values = np.searchsorted(self.bounds, at, side="right") - 1
+        within: np.ndarray[Any, Any] = values[values < len(self)]
+        return within
+
+
+def starts_of(data: bytes, pattern: bytes) -> np.ndarray[Any, Any]:
+    """Every offset of `data` at which `pattern` (two bytes or more) starts, overlapping ones
+    included, unordered. Its first two bytes are compared at once, as one 16-bit number at even
+    offsets then odd ones; the rest is checked at those candidates only. Several times faster
+    than `re` or `bytes.find` over the same bytes, which step a byte at a time in Python's
+    loop or theirs."""
+    size = len(data)
+    if size < len(pattern):
+        return np.zeros(0, np.int64)
+    first_two = int.from_bytes(pattern[:2], "little")
+    even = np.frombuffer(data, np.uint16, size // 2)
+    odd = np.frombuffer(data, np.uint16, (size - 1) // 2, offset=1)
+    at = np.concatenate(
+        (np.flatnonzero(even == first_two) * 2, np.flatnonzero(odd == first_two) * 2 + 1)
+    )
+    at = at[at <= size - len(pattern)]
+    if len(pattern) > 2:
+        data_bytes = np.frombuffer(data, np.uint8)
+        for offset in range(2, len(pattern)):
+            at = at[data_bytes[at + offset] == pattern[offset]]
+    return at
+
 
 def _slot(value: str | None) -> int:
     """A loose value's bytes: its str object and its list slot."""

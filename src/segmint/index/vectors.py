@@ -12,7 +12,6 @@ Either way the semantics are the Python evaluator's, value for value; only the l
 from __future__ import annotations
 
 import operator
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -133,20 +132,12 @@ class Texts:
         parts = [np.diff(chunk.bounds) > 1 for _, chunk in self._parts()]
         return np.concatenate(parts) if parts else np.zeros(0, bool)
 
-    def _entries_matching(self, pattern: str, then: str = "") -> BoolArray:
-        """Entries in which `pattern` occurs, followed by `then` (which the search does not
-        consume: equal neighbours share the NUL between them)."""
-        regex = re.escape(utf8(pattern))
-        if then:
-            regex += b"(?=" + re.escape(utf8(then)) + b")"
-        search = re.compile(regex).finditer
+    def _entries_matching(self, pattern: str) -> BoolArray:
+        """Entries in which `pattern` occurs."""
+        wanted = utf8(pattern)
         mask = np.zeros(self.size, bool)
         for first, chunk in self._parts():
-            hits = np.fromiter((m.start() for m in search(chunk.data)), np.int64)
-            # A hit lies in the entry after the last NUL at or before it (a framed pattern's
-            # hit is at the NUL before its entry).
-            entries = np.searchsorted(chunk.bounds, hits, side="right") - 1
-            mask[first + entries[entries < len(chunk)]] = True
+            mask[first + chunk.entries_with(wanted)] = True
         return mask
 
     def compare(self, primitive: str, argument: Any) -> BoolArray:
@@ -162,7 +153,7 @@ class Texts:
                 return np.zeros(self.size, bool)  # a valid text is never empty
             return self.valid
         if primitive == "eq":
-            return self._entries_matching(SEPARATOR + argument, SEPARATOR)
+            return self._entries_matching(SEPARATOR + argument + SEPARATOR)
         if primitive == "contains":
             return self._entries_matching(argument)
         if primitive == "starts":
