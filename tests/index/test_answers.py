@@ -59,11 +59,21 @@ def test_answers_are_kept_per_column_operator_and_value() -> None:
 def test_kept_answers_stay_within_their_budget() -> None:
     values = [f"lead{i}@example.com" for i in range(8000)]
     column = _column(values)
-    cache = AnswerCache(max_bytes=2500, min_values=1)  # two answers of 1,000 bytes fit
+    cache = AnswerCache(max_bytes=2500, min_values=1, min_kept=1)  # two answers of 1,000 bytes
     for n in range(5):
         answer = cache.per_value(column, OPERATORS["contains"], SPEC, str(n), TIME)
         assert answer.tolist() == _fresh(column, "contains", str(n)).tolist()
     assert 0 < cache.nbytes() <= 2500
+
+
+def test_the_budget_holds_a_few_answers_however_large_they_are() -> None:
+    """Room for `min_kept` answers as large as the last, above a budget too small for them (a
+    search's three answers at 50M leads are over the fixed 8 MB)."""
+    column = _column([f"lead{i}@example.com" for i in range(8000)])
+    cache = AnswerCache(max_bytes=2500, min_values=1, min_kept=3)
+    for n in range(5):
+        cache.per_value(column, OPERATORS["contains"], SPEC, str(n), TIME)
+    assert cache.nbytes() == 3 * 1000  # the last three asked, a bit a value each
 
 
 def test_small_dictionaries_and_moving_conditions_are_not_kept() -> None:
@@ -172,7 +182,8 @@ def test_a_windows_counts_move_with_it_exactly(
 
 def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() -> None:
     table = _events([0, 1, 1, 2], [0, 0, 0, 0])
-    cache = AnswerCache(window_bytes=3)  # a byte a count, 3 lead rows: one window fits
+    # a byte a count, 3 lead rows: one window fits
+    cache = AnswerCache(window_bytes=3, window_bytes_per_lead=0)
 
     def rows_in(part: slice) -> np.ndarray:
         rows: np.ndarray = table.lead_rows[part]
@@ -184,3 +195,19 @@ def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() 
     _append_at(table, [(2, -1)])  # earlier than all: after the merge, at position 0
     table.merge()  # the sorted part's positions moved: counted anew, not kept
     assert cache.window_counts(table, "b", slice(0, 2), 3, rows_in).tolist() == [1, 0, 1]
+
+
+def test_the_windows_budget_grows_with_the_projects_leads() -> None:
+    """Two bytes a lead: two windows of three leads fit where the fixed floor keeps one."""
+    table = _events([0, 1, 1, 2], [0, 0, 0, 0])
+    cache = AnswerCache(window_bytes=3, window_bytes_per_lead=2)
+
+    def rows_in(part: slice) -> np.ndarray:
+        rows: np.ndarray = table.lead_rows[part]
+        return rows
+
+    cache.window_counts(table, "a", slice(1, 4), 3, rows_in)
+    cache.window_counts(table, "b", slice(0, 2), 3, rows_in)
+    assert list(cache._windows) == ["a", "b"]
+    cache.window_counts(table, "c", slice(0, 3), 3, rows_in)
+    assert list(cache._windows) == ["b", "c"]  # the least recently asked made way

@@ -33,9 +33,11 @@ from segmint.index.vectors import BoolArray, DictionaryOperand
 
 MIN_VALUES: Final = 4096  # below this, answering again is as cheap as looking up
 MAX_BYTES: Final = 8 * 1024 * 1024
+MIN_KEPT: Final = 16  # ... or room for this many answers as large as the last (a search is three)
 MAX_SALTS: Final = 8  # random splits' buckets kept: a byte per lead each
 MAX_LASTING: Final = 32  # answers kept that move with the events only: an eighth of a byte a lead
 WINDOW_BYTES: Final = 16 * 1024 * 1024  # windows' counts kept: a byte a lead each, mostly
+WINDOW_BYTES_PER_LEAD: Final = 16  # ... or more in a larger project: as many windows kept
 NO_TIME: Final = np.iinfo(np.int64).max  # no such event: later than any event's instant
 
 
@@ -51,16 +53,20 @@ class AnswerCache:
         self,
         max_bytes: int = MAX_BYTES,
         min_values: int = MIN_VALUES,
+        min_kept: int = MIN_KEPT,
         window_bytes: int = WINDOW_BYTES,
+        window_bytes_per_lead: int = WINDOW_BYTES_PER_LEAD,
     ) -> None:
         self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
         self._max_bytes = max_bytes
         self._min_values = min_values
+        self._min_kept = min_kept
         self._counts: dict[int, _Counts] = {}
         self._firsts: dict[int, _Counts] = {}
         self._buckets: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._windows: OrderedDict[Hashable, _Window] = OrderedDict()
         self._window_bytes = window_bytes
+        self._window_bytes_per_lead = window_bytes_per_lead
         self._lasting: OrderedDict[Hashable, _Lasting] = OrderedDict()
         self._bytes = 0
 
@@ -95,7 +101,10 @@ class AnswerCache:
             self._bytes -= old.bits.nbytes
         self._kept[key] = kept
         self._bytes += kept.bits.nbytes
-        while self._bytes > self._max_bytes and len(self._kept) > 1:
+        # At 50M leads one search's answer over the emails is 6 MB: a fixed budget would
+        # evict it before the search's next page asked again.
+        budget = max(self._max_bytes, self._min_kept * kept.bits.nbytes)
+        while self._bytes > budget and len(self._kept) > 1:
             _, dropped = self._kept.popitem(last=False)
             self._bytes -= dropped.bits.nbytes
 
@@ -188,7 +197,7 @@ class AnswerCache:
         else:  # the same window: no event left or came in since the last ask
             totals = kept.counts
         totals.flags.writeable = False
-        self._keep_window(key, _Window(len(events.ids), start, stop, totals))
+        self._keep_window(key, _Window(len(events.ids), start, stop, totals), leads)
         return totals[:leads]
 
     def lasting(
@@ -230,6 +239,7 @@ class AnswerCache:
         events: EventTable,
         key: Hashable,
         window: slice,
+        leads: int,
         flags_of: Callable[[slice], BoolArray],
     ) -> BoolArray:
         """One flag per position of `window` (a slice of one type's events in the sorted
@@ -250,12 +260,16 @@ class AnswerCache:
             parts = [part for part in (before, inside, after) if part is not None]
             flags = parts[0] if len(parts) == 1 else np.concatenate(parts)
         flags.flags.writeable = False
-        self._keep_window(key, _Window(len(events.ids), start, stop, flags))
+        self._keep_window(key, _Window(len(events.ids), start, stop, flags), leads)
         return flags
 
-    def _keep_window(self, key: Hashable, window: _Window) -> None:
+    def _keep_window(self, key: Hashable, window: _Window, leads: int) -> None:
+        """Keep `window`, the least recently asked making way. The budget grows with the
+        project's leads, so that a large project keeps as many windows as a small one (at 50M
+        leads one window of a byte a lead is 50 MB: a fixed budget would keep only the last)."""
         self._windows[key] = window
-        while sum(w.counts.nbytes for w in self._windows.values()) > self._window_bytes:
+        budget = max(self._window_bytes, self._window_bytes_per_lead * leads)
+        while sum(w.counts.nbytes for w in self._windows.values()) > budget:
             if len(self._windows) == 1:
                 break
             self._windows.popitem(last=False)

@@ -746,7 +746,7 @@ class Walk:
             flags[keep] = self._chains(node, rows, events.at[positions[keep]], None)
             return flags
 
-        flags = self.answers.window_flags(events, ("starts", repr(node)), main, flags_of)
+        flags = self.answers.window_flags(events, ("starts", repr(node)), main, size, flags_of)
         answer = np.zeros(size, bool)
         answer[events.lead_rows[main][flags]] = True
         tail_types = events.tail_types.live
