@@ -3,6 +3,7 @@ and held within their budget."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -180,15 +181,21 @@ def test_a_windows_counts_move_with_it_exactly(
     assert cache.nbytes() > 0
 
 
-def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() -> None:
+def _four_events() -> tuple[EventTable, Callable[[slice], np.ndarray]]:
+    """Four events of three leads, and the lead rows of a part of them."""
     table = _events([0, 1, 1, 2], [0, 0, 0, 0])
-    # a byte a count, 3 lead rows: one window fits
-    cache = AnswerCache(window_bytes=3, window_bytes_per_lead=0)
 
     def rows_in(part: slice) -> np.ndarray:
         rows: np.ndarray = table.lead_rows[part]
         return rows
 
+    return table, rows_in
+
+
+def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() -> None:
+    table, rows_in = _four_events()
+    # a byte a count, 3 lead rows: one window fits
+    cache = AnswerCache(window_bytes=3, window_bytes_per_lead=0)
     assert cache.window_counts(table, "a", slice(1, 4), 3, rows_in).tolist() == [0, 2, 1]
     assert cache.window_counts(table, "b", slice(0, 2), 3, rows_in).tolist() == [1, 1, 0]
     assert len(cache._windows) == 1  # "a" made way for "b"
@@ -199,13 +206,8 @@ def test_windows_counts_are_counted_anew_after_a_merge_and_kept_within_budget() 
 
 def test_the_windows_budget_grows_with_the_projects_leads() -> None:
     """Two bytes a lead: two windows of three leads fit where the fixed floor keeps one."""
-    table = _events([0, 1, 1, 2], [0, 0, 0, 0])
+    table, rows_in = _four_events()
     cache = AnswerCache(window_bytes=3, window_bytes_per_lead=2)
-
-    def rows_in(part: slice) -> np.ndarray:
-        rows: np.ndarray = table.lead_rows[part]
-        return rows
-
     cache.window_counts(table, "a", slice(1, 4), 3, rows_in)
     cache.window_counts(table, "b", slice(0, 2), 3, rows_in)
     assert list(cache._windows) == ["a", "b"]
