@@ -4,6 +4,7 @@ old one restored after a confirm."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -138,3 +139,36 @@ def test_tags_in_the_form_and_versions_read_and_restored(site: Site, browser: An
     expect(versions.nth(0)).to_contain_text("restored version 1")
     screenshot(page, site, "segment-versions", "desktop")
     assert not page.errors
+
+
+def test_a_late_answer_to_an_earlier_choice_never_replaces_a_later_ones(
+    site: Site, browser: Any
+) -> None:
+    """A creator is chosen, then text typed before the list came back: the answer to the
+    choice, held back until the search's has been shown, is dropped when it comes."""
+    _admins_segment(site)
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    page.get_by_role("button", name="All organization segments").click()
+    expect(_names(page)).to_have_text(["Admin's"])
+    held: list[Any] = []
+
+    def hold_all_but_searches(route: Any) -> None:
+        if "q=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/segments\?"), hold_all_but_searches)
+    page.get_by_label("Created by").select_option("admin@acme.test")
+    page.get_by_label("Search segments").fill("nothing like it")
+    expect(page.locator("#segment-rows")).to_have_text(
+        "No segment matches your search and filters."
+    )
+    assert len(held) == 1
+    with page.expect_response(lambda response: response.request == held[0].request):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the page has read the late answer
+    expect(page.locator("#segment-rows")).to_have_text(
+        "No segment matches your search and filters."
+    )

@@ -42,7 +42,9 @@ function segmentsList() {
     select.value = chosen;
   }
 
+  let latest = 0;  // answers to earlier requests (a creator, then a tag chosen) are dropped
   async function load() {
+    const ticket = ++latest;
     const params = new URLSearchParams({ scope });
     if (search.value.trim()) params.set("q", search.value.trim());
     if (creator && scope === "all" && creator.value) params.set("created_by", creator.value);
@@ -51,9 +53,10 @@ function segmentsList() {
     try {
       result = await api(`/segments?${params}`);
     } catch (error) {
-      clear(rows, el("tr", {}, el("td", { colspan: 6, class: "error" }, error.message)));
+      if (ticket === latest) clear(rows, el("tr", {}, el("td", { colspan: 6, class: "error" }, error.message)));
       return;
     }
+    if (ticket !== latest) return;
     if (!result.items.length) {
       const narrowed = search.value || tag.value || (creator && scope === "all" && creator.value);
       const hint = narrowed ? "No segment matches your search and filters." : "No segments yet: create your first one.";
