@@ -124,15 +124,15 @@ class Packed:
 def starts_of(data: bytes, pattern: bytes) -> np.ndarray[Any, Any]:
     """Every offset of `data` at which `pattern` (two bytes or more) starts, overlapping ones
     included, unordered. Its first two bytes are compared at once, as one 16-bit number at even
-    offsets then odd ones; the rest is checked at those candidates only. Several times faster
-    than `re` or `bytes.find` over the same bytes, which step a byte at a time in Python's
-    loop or theirs."""
+    offsets then odd ones; the rest is checked at those candidates only. Up to twice as fast as
+    `re` over a million emails, most for the commonest syllables, whose hits `re` yields one
+    Python object at a time (docs/decisions.md)."""
     size = len(data)
     if size < len(pattern):
         return np.zeros(0, np.int64)
     first_two = int.from_bytes(pattern[:2], "little")
-    even = np.frombuffer(data, np.uint16, size // 2)
-    odd = np.frombuffer(data, np.uint16, (size - 1) // 2, offset=1)
+    even = np.frombuffer(data, "<u2", size // 2)  # little-endian, as `first_two` was read
+    odd = np.frombuffer(data, "<u2", (size - 1) // 2, offset=1)
     at = np.concatenate(
         (np.flatnonzero(even == first_two) * 2, np.flatnonzero(odd == first_two) * 2 + 1)
     )
