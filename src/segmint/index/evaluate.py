@@ -399,8 +399,14 @@ class Walk:
             high = low + int(np.searchsorted(events.at[low:high], stop, "left"))
         if interest is None:
             return slice(low, high), np.flatnonzero(in_tail)
-        in_tail &= interest[events.tail_lead_rows.live]
-        return self._of_interest(slice(low, high), interest), np.flatnonzero(in_tail)
+        return self._narrowed(slice(low, high), np.flatnonzero(in_tail), interest)
+
+    def _narrowed(
+        self, window: slice, tail: Ints, interest: BoolArray
+    ) -> tuple[np.ndarray[Any, Any], Ints]:
+        """Of a window's events (`_in_type`'s), those of `interest`'s leads."""
+        in_interest = interest[self.events.tail_lead_rows.live[tail]]
+        return self._of_interest(window, interest), tail[in_interest]
 
     def _of_interest(self, window: slice, interest: BoolArray) -> np.ndarray[Any, Any]:
         """The window's positions of the interesting leads' events, ascending (in time order,
@@ -678,8 +684,12 @@ class Walk:
         main, tail = self._in_type(code, bounds)
         assert isinstance(main, slice)  # no interest given: the window's slice
         if (interest is not None and self._by_lead(interest, main)) or _moves_with_time(node.where):
-            found = self._selected(node.type, bounds, node.where, interest)
-            assert found is not None
+            positions: tuple[Positions, Ints] = (main, tail)
+            if interest is not None:
+                positions = self._narrowed(main, tail, interest)
+            found = self._filtered(
+                node.type, node.where, positions[0], len(events.at) + positions[1]
+            )
             main_rows, tail_rows = self._rows_at(*found)  # counted apart: no copy of the two
             counted = np.bincount(main_rows, minlength=size)[:size]
         else:
