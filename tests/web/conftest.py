@@ -174,8 +174,11 @@ def pick(scope: Any, label: str, *values: str) -> None:
     control = box.locator("xpath=ancestor::div[contains(@class, 'ts-control')]")
     page = getattr(scope, "page", scope)  # a locator knows its page; a page is one
     keyboard = page.keyboard
+    # Tom Select takes a click's focus a moment later (a timer): typing before that is wiped.
+    wrapper = box.locator("xpath=ancestor::div[contains(@class, 'ts-wrapper')]")
     for value in values:
         control.click()
+        expect(wrapper).to_have_class(re.compile(r"\bfocus\b"))
         box.fill(value)
         # The list is narrowed a moment after typing: wait until what Enter takes matches.
         active = page.locator(".ts-dropdown:visible .active").first

@@ -17,6 +17,12 @@ async function apiRoot(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+// A section whose load fails says why in its own box, as its forms do: the page stays usable
+// (and a load answered after the project was renamed or deleted is no page error).
+function showLoadFailure(box) {
+  return (e) => { clear(box, el(box.tagName === "UL" ? "li" : "p", { class: "error", role: "alert" }, e.message)); };
+}
+
 function table(headers, rows, empty) {
   return el("div", { class: "table-wrap" }, el("table", {},
     el("thead", {}, el("tr", {}, headers.map(headerCell))),
@@ -36,7 +42,6 @@ async function projectSettings() {
     statuses.value = settings.statuses.join("\n");
     clear(converted, settings.statuses.map((s) => el("option", { value: s, selected: s === settings.converted_status }, s)));
   }
-  fill(await api("/settings"));
   statuses.addEventListener("input", () => {
     const current = converted.value;
     clear(converted, statuses.value.split("\n").map((s) => s.trim()).filter(Boolean).map((s) => el("option", { value: s, selected: s === current }, s)));
@@ -51,12 +56,16 @@ async function projectSettings() {
       toast("Settings saved.");
     } catch (e) { error.textContent = e.message; }
   });
+  try {
+    fill(await api("/settings"));
+  } catch (e) { error.textContent = e.message; }
 }
 
 async function customFields() {
   const list = document.getElementById("custom-fields");
   async function load() {
-    const result = await api("/custom-fields");
+    const result = await api("/custom-fields").catch(showLoadFailure(list));
+    if (!result) return;
     clear(list, result.items.length
       ? result.items.map((f) => el("li", {}, el("strong", {}, f.label), el("span", { class: "muted" }, ` · custom.${f.key} · ${f.type}${f.options.length ? ` (${f.options.join(", ")})` : ""}`)))
       : el("li", { class: "muted" }, "No custom fields yet."));
@@ -75,7 +84,7 @@ async function customFields() {
         type, options: type === "select" ? options : null } });
       form.reset();
       toast("Custom field added.");
-      load();
+      await load();
     } catch (e) { error.textContent = e.message; }
   });
   load();
@@ -139,26 +148,28 @@ async function mailSettings() {
 async function webhooks() {
   const box = document.getElementById("webhooks");
   if (!box) return;
-  const segments = (await api("/segments?scope=all")).items;
-  const names = new Map(segments.map((s) => [s.id, s.name]));
-  document.getElementById("hook-segment").append(...segments.map((s) => el("option", { value: s.id }, s.name)));
+  const names = new Map();  // segment id -> name, once the segments are read
   const secretBox = document.getElementById("hook-secret");
   const reveal = (hook) => {
     secretBox.hidden = false;
     clear(secretBox, "Signing secret (shown once, keep it safe): ", el("code", {}, hook.secret));
   };
   async function load() {
-    const result = await api("/webhooks");
+    const result = await api("/webhooks").catch(showLoadFailure(box));
+    if (!result) return;
     clear(box, table(["URL", "Segment", "State", "Pending", ""], result.items.map((h) => el("tr", {},
       el("td", {}, h.url), el("td", {}, h.segment_id ? names.get(h.segment_id) || `Segment ${h.segment_id}` : "All segments"),
       el("td", {}, h.consecutive_failures ? el("span", { class: "warn" }, `failing (${h.consecutive_failures})`) : (h.active ? "active" : "paused")),
       el("td", { class: "num" }, fmtNumber(h.pending)),
       el("td", {},
-        el("button", { type: "button", onclick: async () => reveal(await api(`/webhooks/${h.id}/rotate-secret`, { method: "POST" })) }, "Rotate secret"), " ",
+        el("button", { type: "button", onclick: () => api(`/webhooks/${h.id}/rotate-secret`, { method: "POST" })
+          .then(reveal, (e) => toast(e.message, "error")) }, "Rotate secret"), " ",
         el("button", { type: "button", class: "danger", onclick: async () => {
           if (!(await confirmDialog({ title: "Delete this webhook?", lines: [h.url, "Changes not yet delivered are dropped."], confirmLabel: "Delete", danger: true }))) return;
-          await api(`/webhooks/${h.id}`, { method: "DELETE" });
-          load();
+          try {
+            await api(`/webhooks/${h.id}`, { method: "DELETE" });
+          } catch (e) { toast(e.message, "error"); }
+          await load();
         } }, "Delete")))), "No webhooks yet."));
   }
   document.getElementById("hook-form").addEventListener("submit", async (event) => {
@@ -168,16 +179,21 @@ async function webhooks() {
       const hook = await api("/webhooks", { method: "POST", body: { url: document.getElementById("hook-url").value.trim(), segment_id: segment ? Number(segment) : null } });
       event.target.reset();
       reveal(hook);
-      load();
+      await load();
     } catch (e) { toast(e.message, "error"); }
   });
-  load();
+  const segments = await api("/segments?scope=all").catch(showLoadFailure(box));
+  if (!segments) return;
+  for (const s of segments.items) names.set(s.id, s.name);
+  document.getElementById("hook-segment").append(...segments.items.map((s) => el("option", { value: s.id }, s.name)));
+  await load();
 }
 
 async function usersAndTokens() {
   const usersBox = document.getElementById("users");
   async function loadUsers() {
-    const result = await apiRoot("/users");
+    const result = await apiRoot("/users").catch(showLoadFailure(usersBox));
+    if (!result) return;
     clear(usersBox, table(["Email", "Role", "Created", "Last log-in"], result.items.map((u) => el("tr", {},
       el("td", {}, u.email), el("td", {}, u.role), el("td", {}, fmtDate(u.created_at, false)), el("td", {}, fmtDate(u.last_login_at)))), "No users."));
   }
@@ -191,21 +207,24 @@ async function usersAndTokens() {
           role: document.getElementById("user-role").value, password: password || null } });
         event.target.reset();
         toast("User added.");
-        loadUsers();
+        await loadUsers();
       } catch (e) { toast(e.message, "error"); }
     });
   }
   const tokensBox = document.getElementById("tokens");
   async function loadTokens() {
-    const result = await apiRoot("/tokens");
+    const result = await apiRoot("/tokens").catch(showLoadFailure(tokensBox));
+    if (!result) return;
     clear(tokensBox, table(["Name", "Prefix", "Project", "Created", "Last used", ""], result.items.map((t) => el("tr", {},
       el("td", {}, t.name), el("td", {}, el("code", {}, `sgm_${t.prefix}_…`)), el("td", {}, t.project || "all"),
       el("td", {}, fmtDate(t.created_at, false)), el("td", {}, fmtDate(t.last_used_at)),
       el("td", {}, t.revoked_at ? el("span", { class: "muted" }, `revoked ${fmtDate(t.revoked_at, false)}`)
         : el("button", { type: "button", class: "danger", onclick: async () => {
             if (!(await confirmDialog({ title: `Revoke "${t.name}"?`, lines: ["Programs using it stop working at once."], confirmLabel: "Revoke", danger: true }))) return;
-            await apiRoot(`/tokens/${t.prefix}`, { method: "DELETE" });
-            loadTokens();
+            try {
+              await apiRoot(`/tokens/${t.prefix}`, { method: "DELETE" });
+            } catch (e) { toast(e.message, "error"); }
+            await loadTokens();
           } }, "Revoke")))), "No tokens yet."));
   }
   document.getElementById("token-form").addEventListener("submit", async (event) => {
@@ -216,7 +235,7 @@ async function usersAndTokens() {
       const shown = document.getElementById("token-shown");
       shown.hidden = false;
       clear(shown, "Your new token (shown once, copy it now): ", el("code", {}, issued.token));
-      loadTokens();
+      await loadTokens();
     } catch (e) { toast(e.message, "error"); }
   });
   loadTokens();
@@ -230,8 +249,7 @@ function projects() {
     : el("a", { href: `/p/${encodeURIComponent(p.slug)}/settings` }, `Open ${p.name}`));
   apiRoot("/projects").then((result) => clear(box, table(["Name", "Slug", "Time zone", ""],
     result.items.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, el("code", {}, p.slug)),
-      el("td", {}, p.timezone), el("td", {}, openLink(p)))), "No projects.")),
-  (error) => clear(box, el("p", { class: "error" }, error.message)));
+      el("td", {}, p.timezone), el("td", {}, openLink(p)))), "No projects.")), showLoadFailure(box));
   const form = document.getElementById("new-project-form");
   if (!form) return;  // the forms are there at once: listen before anything is awaited
   form.addEventListener("submit", async (event) => {
