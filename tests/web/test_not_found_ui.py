@@ -100,3 +100,16 @@ def test_the_api_keeps_its_json_errors(site: Site) -> None:
         f"{site.url}/nothing-here", headers={"Accept": "application/json"}, timeout=30
     )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+def test_an_api_failure_nothing_handles_is_shown_not_thrown(site: Site, browser: Any) -> None:
+    page = open_page(browser, "desktop")
+    log_in(page, site)
+    # A load nobody awaits, of a segment deleted meanwhile: its 404 is told as a toast.
+    page.evaluate(f"() => {{ api('/segments/{MISSING}'); }}")
+    expect(page.locator(".toast.error").last).to_contain_text(f"no segment {MISSING}")
+    assert not page.errors
+    # A rejection that is not the API's answer is a bug, and stays an error of the page.
+    page.evaluate("() => { Promise.reject(new TypeError('a bug')); }")
+    page.wait_for_timeout(300)
+    assert page.errors == ["a bug"]

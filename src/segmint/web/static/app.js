@@ -77,6 +77,15 @@ function toast(message, kind = "info") {
   setTimeout(() => item.remove(), 6000);
 }
 
+// An API failure that no part of the page handles (a load answered after what it reads was
+// deleted elsewhere, say) is shown as a toast: the user learns of it, and it is no script error.
+// Any other rejection is a bug and stays uncaught.
+window.addEventListener("unhandledrejection", (event) => {
+  if (!(event.reason instanceof ApiError)) return;
+  event.preventDefault();
+  toast(event.reason.message, "error");
+});
+
 function debounce(fn, ms) {
   let timer = null;
   return (...args) => {
