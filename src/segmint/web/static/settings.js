@@ -162,8 +162,7 @@ async function webhooks() {
       el("td", {}, h.consecutive_failures ? el("span", { class: "warn" }, `failing (${h.consecutive_failures})`) : (h.active ? "active" : "paused")),
       el("td", { class: "num" }, fmtNumber(h.pending)),
       el("td", {},
-        el("button", { type: "button", onclick: () => api(`/webhooks/${h.id}/rotate-secret`, { method: "POST" })
-          .then(reveal, (e) => toast(e.message, "error")) }, "Rotate secret"), " ",
+        el("button", { type: "button", onclick: async () => reveal(await api(`/webhooks/${h.id}/rotate-secret`, { method: "POST" })) }, "Rotate secret"), " ",
         el("button", { type: "button", class: "danger", onclick: async () => {
           if (!(await confirmDialog({ title: "Delete this webhook?", lines: [h.url, "Changes not yet delivered are dropped."], confirmLabel: "Delete", danger: true }))) return;
           try {
