@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from segmint.store.bulk import insert_rows
 from segmint.store.tables import leads
 from tests.api.conftest import Api
 
@@ -31,8 +32,8 @@ def _insert_leads(db: Engine, project_id: int) -> None:
         }
         for i in range(MEMBERS + 1000)
     ]
-    with db.begin() as conn:
-        conn.execute(leads.insert(), rows)
+    with db.begin() as conn:  # COPY on PostgreSQL: row by row took over a minute
+        insert_rows(conn, leads, rows)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from segmint.bench.explain import explaining
 from segmint.engine import filtering
 from segmint.filters.dialects import PY_WHITESPACE
 from segmint.projects import Project
+from segmint.store.bulk import insert_rows
 from segmint.store.tables import leads
 
 CASES: list[tuple[dict[str, Any], str]] = [
@@ -121,7 +122,7 @@ def _fill(db: Engine, project: Project) -> None:
         for i in range(3000)
     ]
     with db.begin() as conn:
-        conn.execute(leads.insert(), rows)
+        insert_rows(conn, leads, rows)
     # VACUUM also moves the rows out of the GIN indexes' pending lists, which the planner
     # otherwise charges for (autovacuum does the same in production).
     with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
