@@ -27,6 +27,7 @@ from segmint.engine.segment_versions import record_version
 from segmint.engine.segments import get_segment, resync_later
 from segmint.ingest import ImportReport, ingest_events, upsert_leads
 from segmint.projects import Project, add_custom_field, get_project_by_id
+from segmint.store.bulk import insert_rows
 from segmint.store.db import refresh_sqlite_statistics
 from segmint.store.tables import (
     account_membership_history,
@@ -399,7 +400,7 @@ def create_accounts(
         for c, tier in zip(generator.pools.companies[:200], ["A", "B", "C"] * 67, strict=False)
     ]
     with engine.begin() as conn:
-        conn.execute(accounts.insert(), rows)
+        insert_rows(conn, accounts, rows)
         ids = conn.execute(
             sa.select(accounts.c.id).where(accounts.c.project_id == project.id)
         ).scalars()

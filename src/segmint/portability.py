@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.errors import InvalidInput
 from segmint.projects import Project, create_project
+from segmint.store.bulk import insert_rows
 from segmint.store.db import refresh_statistics
 from segmint.store.tables import (
     Timestamp,
@@ -262,7 +263,7 @@ def _flush(
     table = part.table
     rows = [_imported(part, row, ids, users_by_email, project) for row in batch]
     if "id" not in table.c:
-        conn.execute(table.insert(), rows)
+        insert_rows(conn, table, rows)
         return
     old = [row.pop("id") for row in rows]
     statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)

@@ -12,6 +12,7 @@ from segmint.clock import SYSTEM_CLOCK, Clock
 from segmint.engine import outbox, usage
 from segmint.errors import Conflict, InvalidInput, NotFound
 from segmint.projects import Project
+from segmint.store.bulk import insert_rows
 from segmint.store.rows import ListRow
 from segmint.store.tables import leads, list_members, lists
 
@@ -189,14 +190,11 @@ def add_known_leads(
 def _insert_members(
     conn: sa.Connection, project: Project, list_id: int, lead_ids: list[int], at: datetime
 ) -> None:
-    if lead_ids:
-        conn.execute(
-            list_members.insert(),
-            [
-                {"project_id": project.id, "list_id": list_id, "lead_id": i, "added_at": at}
-                for i in lead_ids
-            ],
-        )
+    rows = [
+        {"project_id": project.id, "list_id": list_id, "lead_id": i, "added_at": at}
+        for i in lead_ids
+    ]
+    insert_rows(conn, list_members, rows)
 
 
 def remove_members(

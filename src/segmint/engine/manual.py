@@ -33,6 +33,7 @@ from segmint.engine.segments import editable_segment, visible_segment
 from segmint.errors import InvalidInput
 from segmint.filters.parse import EXCLUDE, INCLUDE, MANUAL_KINDS
 from segmint.projects import Project
+from segmint.store.bulk import insert_rows
 from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, manual_members
@@ -170,8 +171,9 @@ def add_known(
             .values(kind=kind, added_at=now)
         )
     if new:
-        conn.execute(
-            manual_members.insert(),
+        insert_rows(
+            conn,
+            manual_members,
             [
                 {
                     "project_id": project.id,

@@ -41,6 +41,7 @@ from segmint.filters.parse import stored_references
 from segmint.filters.source import CachingSegmentSource
 from segmint.filters.tree import ACCOUNTS, Node
 from segmint.projects import Project
+from segmint.store.bulk import insert_rows
 from segmint.store.db import one_of
 from segmint.store.rows import SegmentRow
 from segmint.store.tables import leads, membership_history, segment_members, segments
@@ -410,8 +411,9 @@ def _apply(
         )
     joined = [flip for flip in final.values() if flip.change == "entered"]
     if joined:
-        conn.execute(
-            segment_members.insert(),
+        insert_rows(
+            conn,
+            segment_members,
             [
                 {
                     "project_id": project.id,

@@ -4,6 +4,10 @@ A multi-row INSERT ... RETURNING of a thousand rows is a statement of many thous
 which psycopg re-parses for every batch (it caches short statements only): most of an import's
 time. COPY streams the rows instead, with ids taken from the table's sequence beforehand, so the
 caller still learns them (the outbox needs them) without a RETURNING.
+
+Rows without ids go by COPY too: an executemany runs one INSERT a row, and each fires the
+tables' statement-level triggers (the index's change feed) again. 20,000 list members took
+twice as long that way, and a test's 100,000 leads over a minute against ten seconds.
 """
 
 from __future__ import annotations
