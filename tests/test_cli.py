@@ -98,6 +98,35 @@ def test_users_add_reports_an_existing_users_real_role(db: Engine, db_url: str) 
     assert principal is not None and principal.role == Role.MEMBER
 
 
+def test_users_role_and_remove_keep_an_owner_and_lock_the_removed_out(
+    db: Engine, db_url: str
+) -> None:
+    run(db_url, "init", "--owner-email", "boss@acme.test")
+    token = run(db_url, "users", "add", "ann@acme.test").stdout.splitlines()[-1]
+
+    last = run(db_url, "users", "role", "boss@acme.test", "admin")
+    assert last.exit_code == 1 and "last owner" in last.stderr, last.output
+    promoted = run(db_url, "users", "role", "Ann@acme.test", "owner")
+    assert promoted.exit_code == 0, promoted.output
+    assert "ann@acme.test is now owner" in promoted.stdout
+    assert run(db_url, "users", "role", "boss@acme.test", "member").exit_code == 0
+
+    assert run(db_url, "users", "remove", "ann@acme.test").exit_code == 1  # the last owner now
+    removed = run(db_url, "users", "remove", "boss@acme.test")
+    assert removed.exit_code == 0, removed.output
+    unknown = run(db_url, "users", "remove", "boss@acme.test")
+    assert unknown.exit_code == 1 and "no user boss@acme.test" in unknown.stderr
+    with db.begin() as conn:
+        assert auth.authenticate_token(conn, token) is not None  # ann's, untouched
+    # Added back: the same user, a member again, with a working token.
+    back = run(db_url, "users", "add", "boss@acme.test")
+    assert back.exit_code == 0 and "(member)" in back.stdout, back.output
+    with db.begin() as conn:
+        principal = auth.authenticate_token(conn, back.stdout.splitlines()[-1])
+    assert principal is not None and principal.role == Role.MEMBER
+    assert scalar(db, sa.select(sa.func.count()).select_from(users)) == 2
+
+
 def test_init_makes_the_named_user_an_owner(db: Engine, db_url: str) -> None:
     run(db_url, "init")
     run(db_url, "users", "add", "ann@acme.test", "--role", "member")

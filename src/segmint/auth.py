@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from segmint.clock import SYSTEM_CLOCK, Clock, as_utc
-from segmint.errors import Conflict, InvalidInput
+from segmint.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.passwords import check_password
 from segmint.store.tables import api_tokens, organizations, users, web_sessions
@@ -33,6 +33,8 @@ _SESSION_TOUCH = timedelta(minutes=5)  # last_seen_at is written at most this of
 # SQLite's write lock (or a PostgreSQL row lock): listings show it accurate to a minute.
 TOKEN_USE_RECORDED_EVERY = timedelta(minutes=1)
 _hasher = PasswordHasher()
+# A user still in the organization (a removed one is kept for what names them, not let in).
+ACTIVE = users.c.removed_at.is_(None)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,11 @@ def first_owner(conn: sa.Connection, organization_id: int) -> int | None:
     default user, the creator of the demo's examples)."""
     query = (
         sa.select(users.c.id)
-        .where(users.c.organization_id == organization_id, users.c.role == Role.OWNER.value)
+        .where(
+            users.c.organization_id == organization_id,
+            users.c.role == Role.OWNER.value,
+            ACTIVE,
+        )
         .order_by(users.c.id)
         .limit(1)
     )
@@ -113,11 +119,24 @@ def create_user(
         raise InvalidInput("must be one of owner, admin, member", "role") from None
     # Only this organization's users are looked at: whether another organization has the email
     # is none of the caller's business (emails are unique per organization).
-    taken = sa.select(users.c.id).where(
-        users.c.organization_id == organization_id, users.c.email == email
-    )
-    if conn.execute(taken).first():
+    taken = conn.execute(
+        sa.select(users.c.id, users.c.removed_at).where(
+            users.c.organization_id == organization_id, users.c.email == email
+        )
+    ).first()
+    if taken is not None and taken.removed_at is None:
         raise Conflict(f"a user with email {email} already exists in this organization", "email")
+    if taken is not None:  # added back: the same user, so what they made is theirs again
+        conn.execute(
+            users.update()
+            .where(users.c.id == taken.id)
+            .values(
+                role=role.value,
+                password_hash=hash_password(password, email) if password else None,
+                removed_at=None,
+            )
+        )
+        return int(taken.id)
     row = conn.execute(
         users.insert()
         .values(
@@ -190,7 +209,9 @@ def authenticate_token(
             users.c.role,
         )
         .join(users, users.c.id == api_tokens.c.user_id)
-        .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+        .where(
+            api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None), ACTIVE
+        )
     ).first()
     if row is None:
         return None
@@ -206,7 +227,7 @@ def authenticate_password(conn: sa.Connection, email: str, password: str) -> Pri
     """The user with this email whose password matches. The same email may be a user of several
     organizations (each with its own password); if one password opens several, the oldest."""
     rows = conn.execute(
-        sa.select(users).where(users.c.email == email.strip().lower()).order_by(users.c.id)
+        sa.select(users).where(users.c.email == email.strip().lower(), ACTIVE).order_by(users.c.id)
     ).all()
     if not rows:
         verify_password(None, password)  # an unknown email costs what a wrong password does
@@ -215,6 +236,78 @@ def authenticate_password(conn: sa.Connection, email: str, password: str) -> Pri
         if verify_password(row.password_hash, password):
             return Principal(row.id, row.organization_id, row.email, Role(row.role), None)
     return None
+
+
+def change_role(
+    conn: sa.Connection, actor: Principal | None, user_id: int, role: Role | str
+) -> None:
+    """Give a user of the actor's organization another role. `actor` None: the operator (the
+    CLI), held to the organization's rules but not to a role's."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidInput("must be one of owner, admin, member", "role") from None
+    user = _managed_user(conn, actor, user_id)
+    if role is Role.OWNER and actor is not None and actor.role is not Role.OWNER:
+        raise Forbidden("only an owner may make another user an owner")
+    if user.role == Role.OWNER.value and role is not Role.OWNER:
+        _keep_an_owner(conn, user, "made an admin or a member")
+    conn.execute(users.update().where(users.c.id == user.id).values(role=role.value))
+
+
+def remove_user(
+    conn: sa.Connection, actor: Principal | None, user_id: int, clock: Clock = SYSTEM_CLOCK
+) -> None:
+    """Remove a user from the organization: they can no longer log in, their tokens are revoked
+    and their sessions ended at once. The row stays (segments, campaigns and history name it);
+    adding the same email again brings the user back."""
+    user = _managed_user(conn, actor, user_id)
+    if user.role == Role.OWNER.value:
+        _keep_an_owner(conn, user, "removed")
+    now = clock.now()
+    conn.execute(users.update().where(users.c.id == user.id).values(removed_at=now))
+    conn.execute(
+        api_tokens.update()
+        .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
+
+
+def _managed_user(conn: sa.Connection, actor: Principal | None, user_id: int) -> sa.Row[object]:
+    """The user `actor` may change: one of their organization's (else 404), and not an owner
+    unless the actor is one (the CLI's operator may change anyone)."""
+    query = sa.select(users).where(users.c.id == user_id, ACTIVE)
+    if actor is not None:
+        query = query.where(users.c.organization_id == actor.organization_id)
+    user = conn.execute(query).first()
+    if user is None:
+        raise NotFound(f"no user {user_id} in this organization")
+    if user.role == Role.OWNER.value and actor is not None and actor.role is not Role.OWNER:
+        raise Forbidden("only an owner may change or remove an owner")
+    return user
+
+
+def _keep_an_owner(conn: sa.Connection, user: sa.Row[object], change: str) -> None:
+    """Refuse to leave the organization without an owner. Its owners' rows are locked in id
+    order (PostgreSQL), so of two owners demoting each other at once the second waits, then
+    finds itself the last owner."""
+    owners = conn.execute(
+        sa.select(users.c.id)
+        .where(
+            users.c.organization_id == user.organization_id,
+            users.c.role == Role.OWNER.value,
+            ACTIVE,
+        )
+        .order_by(users.c.id)
+        .with_for_update()
+    ).scalars()
+    if not set(owners) - {user.id}:
+        raise Conflict(
+            f"{user.email} is the organization's last owner and cannot be {change}: "
+            "make another user an owner first",
+            "role",
+        )
 
 
 def revoke_token(conn: sa.Connection, prefix: str, clock: Clock = SYSTEM_CLOCK) -> bool:
@@ -258,7 +351,9 @@ def authenticate_session(
             users.c.role,
         )
         .join(users, users.c.id == web_sessions.c.user_id)
-        .where(web_sessions.c.token_hash == hash_token(token), web_sessions.c.expires_at > now)
+        .where(
+            web_sessions.c.token_hash == hash_token(token), web_sessions.c.expires_at > now, ACTIVE
+        )
     ).first()
     if row is None or as_utc(row.last_seen_at) + SESSION_IDLE <= now:
         return None

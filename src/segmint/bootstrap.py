@@ -60,9 +60,10 @@ def _ensure_owner(
         sa.select(users.c.id, users.c.role).where(
             users.c.organization_id == organization_id,
             users.c.email == auth.normalise_user_email(email),
+            auth.ACTIVE,
         )
     ).first()
-    if row is None:
+    if row is None:  # new, or removed and added back
         return auth.create_user(conn, organization_id, email, Role.OWNER, password, clock)
     if row.role != Role.OWNER:  # `init --owner-email E` makes E an owner, as it reports
         conn.execute(users.update().where(users.c.id == row.id).values(role=Role.OWNER.value))

@@ -46,6 +46,7 @@ def seeded(api: Api) -> dict[str, Any]:
     rule = made(api.post("scoring/rules", json={"event_type": "page_view", "points": 5}))
     fit = made(api.post("scoring/fit-rules", json={"name": MARK, "filter": new, "points": 5}))
     token = made(api.post("/api/v1/tokens", json={"name": MARK}))
+    user = made(api.post("/api/v1/users", json={"email": f"{MARK}@acme.test"}))
     tagging = {"action": "add_tags", "params": {"tags": [MARK]}}
     bulk = made(api.post("bulk-actions", json={**tagging, "selection": {"lead_ids": [lead["id"]]}}))
     return {
@@ -60,6 +61,7 @@ def seeded(api: Api) -> dict[str, Any]:
         "scoring_rule": rule["id"],
         "fit_rule": fit["id"],
         "prefix": token["prefix"],
+        "user_id": user["id"],
         "bulk_action_id": bulk["id"],
         "number": 1,  # the segment's first saved version
     }
@@ -139,7 +141,7 @@ ADMIN_ONLY = re.compile(
     r"|PATCH /api/v1/projects/\{project\}/settings$"
     r"|(POST|PATCH|PUT|DELETE) /api/v1/projects/\{project\}/scoring/"
     r"(rules|fit-rules|levels$|fit-levels$|account-rollup)"
-    r"|\w+ /api/v1/users$"
+    r"|\w+ /api/v1/users$|(PATCH|DELETE) /api/v1/users/\{user_id\}$"
     r"|(PATCH|DELETE) /api/v1/projects/\{project\}/(segments|campaigns)/\{\w+\}$"
     r"|POST /api/v1/projects/\{project\}/campaigns/\{campaign_id\}/(runs|rotate-secret)$)"
 )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from segmint import auth
 from tests.api.conftest import Api, error_of
 
 
@@ -68,3 +73,100 @@ def test_adding_a_user_does_not_tell_whether_another_organization_has_the_email(
     theirs = api.get("/api/v1/users", "stranger").json()["items"]
     assert [(u["email"], u["role"]) for u in theirs] == [("boss@globex.test", "owner")]
     assert api.get("/api/v1/projects/default/segments", "stranger").status_code == 200
+
+
+def _users(api: Api, as_: str = "owner") -> dict[str, dict[str, Any]]:
+    return {u["email"]: u for u in api.get("/api/v1/users", as_).json()["items"]}
+
+
+def test_roles_change_by_who_may_and_the_organization_keeps_an_owner(api: Api) -> None:
+    ids = {email: user["id"] for email, user in _users(api).items()}
+    member, admin, owner = ids["member@acme.test"], ids["admin@acme.test"], ids["owner@acme.test"]
+    promoted = api.patch(f"/api/v1/users/{member}", "admin", json={"role": "admin"})
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["role"] == "admin"
+    refused = {
+        "an admin makes an owner": api.patch(
+            f"/api/v1/users/{member}", "admin", json={"role": "owner"}
+        ),
+        "an admin changes an owner": api.patch(
+            f"/api/v1/users/{owner}", "admin", json={"role": "member"}
+        ),
+        "a member changes anyone": api.patch(
+            f"/api/v1/users/{admin}", "member2", json={"role": "member"}
+        ),
+    }
+    assert {why: r.status_code for why, r in refused.items()} == dict.fromkeys(refused, 403)
+    assert (
+        api.patch(f"/api/v1/users/{member}", "stranger", json={"role": "member"}).status_code == 404
+    )  # another organization's user is not one of theirs
+    bad = api.patch(f"/api/v1/users/{member}", json={"role": "boss"})
+    assert bad.status_code == 422 and error_of(bad)["path"] == "role", bad.text
+
+    last = api.patch(f"/api/v1/users/{owner}", json={"role": "admin"})
+    assert last.status_code == 409, last.text
+    assert "last owner" in error_of(last)["message"]
+    assert _users(api)["owner@acme.test"]["role"] == "owner"  # nothing half-changed
+    assert api.patch(f"/api/v1/users/{admin}", json={"role": "owner"}).status_code == 200
+    stepped_down = api.patch(f"/api/v1/users/{owner}", json={"role": "member"})
+    assert stepped_down.status_code == 200, stepped_down.text
+    roles = {email: user["role"] for email, user in _users(api, "admin").items()}
+    assert roles["owner@acme.test"] == "member" and roles["admin@acme.test"] == "owner"
+    assert api.get("/api/v1/users").status_code == 403  # the old owner is a member now
+
+
+def test_a_removed_user_is_locked_out_at_once_and_what_they_made_stays(
+    api: Api, db: Engine
+) -> None:
+    made = api.post(
+        "segments",
+        "member",
+        json={"name": "Mine", "filter": {"field": "status", "op": "eq", "value": "new"}},
+    )
+    assert made.status_code == 201, made.text
+    member = _users(api)["member@acme.test"]["id"]
+    with db.begin() as conn:
+        auth.set_password(conn, member, "correct horse battery")
+        session = auth.start_session(conn, member)
+    assert api.get("segments", "member").status_code == 200
+
+    assert api.delete(f"/api/v1/users/{member}", "member2").status_code == 403
+    assert api.delete(f"/api/v1/users/{member}", "stranger").status_code == 404
+    assert api.delete(f"/api/v1/users/{member}", "admin").status_code == 204
+
+    assert api.get("segments", "member").status_code == 401  # their token, revoked
+    with db.begin() as conn:
+        assert auth.authenticate_session(conn, session) is None
+        assert auth.authenticate_password(conn, "member@acme.test", "correct horse battery") is None
+    assert "member@acme.test" not in _users(api)
+    assignees = api.get("assignees").json()["items"]
+    assert "member@acme.test" not in [a["email"] for a in assignees]
+    lead = api.post("leads", json={"email": "l@x.test", "owner": "member@acme.test"})
+    assert lead.status_code == 422 and error_of(lead)["path"] == "owner", lead.text
+    kept = api.get(f"segments/{made.json()['id']}")
+    assert kept.status_code == 200 and kept.json()["name"] == "Mine"  # their segment stays
+    assert api.delete(f"/api/v1/users/{member}", "admin").status_code == 404  # already gone
+
+    back = api.post("/api/v1/users", "admin", json={"email": "member@acme.test"})
+    assert back.status_code == 201, back.text
+    assert back.json()["id"] == member  # the same user: their segments are theirs again
+    assert api.get("segments", "member").status_code == 401  # old tokens stay revoked
+    with db.begin() as conn:
+        token = auth.issue_token(conn, member)
+    api.tokens["member"] = token
+    mine = api.get("segments", "member").json()["items"]
+    assert [s["name"] for s in mine] == ["Mine"]
+
+
+def test_the_last_owner_cannot_be_removed(api: Api) -> None:
+    ids = {email: user["id"] for email, user in _users(api).items()}
+    owner = ids["owner@acme.test"]
+    assert api.delete(f"/api/v1/users/{owner}", "admin").status_code == 403
+    last = api.delete(f"/api/v1/users/{owner}")
+    assert last.status_code == 409, last.text
+    assert "last owner" in error_of(last)["message"]
+    assert api.get("/api/v1/users").status_code == 200  # still in, token and all
+    admin = ids["admin@acme.test"]
+    assert api.patch(f"/api/v1/users/{admin}", json={"role": "owner"}).status_code == 200
+    assert api.delete(f"/api/v1/users/{owner}").status_code == 204  # another owner remains
+    assert api.get("/api/v1/users").status_code == 401

@@ -42,6 +42,7 @@ from segmint.cli.support import (
     one_shot_engine,
     usable_password,
 )
+from segmint.errors import NotFound
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_rows import ENCODINGS
 from segmint.ingest.csv_source import parse_map_options
@@ -122,14 +123,52 @@ def users_add(
     typer.echo(token)
 
 
+@users_app.command("role")
+def users_role(
+    email: str,
+    role: Annotated[Role, typer.Argument(help="owner, admin or member.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give a user another role (the organization keeps at least one owner)."""
+    engine = _engine(database_url)
+    with friendly_errors(), engine.begin() as conn:
+        auth.change_role(conn, None, _active_user_id(conn, email), role)
+    typer.echo(f"user {email.strip().lower()} is now {role.value}")
+
+
+@users_app.command("remove")
+def users_remove(email: str, database_url: DatabaseUrl = None) -> None:
+    """Remove a user: no more log-ins, their tokens revoked and sessions ended (what they made
+    stays; `users add` with the same email brings them back)."""
+    engine = _engine(database_url)
+    with friendly_errors(), engine.begin() as conn:
+        auth.remove_user(conn, None, _active_user_id(conn, email))
+    typer.echo(f"user {email.strip().lower()} removed")
+
+
+def _active_user_id(conn: sa.Connection, email: str) -> int:
+    found = conn.execute(
+        sa.select(users.c.id).where(
+            users.c.organization_id == bootstrap.cli_organization(conn),
+            users.c.email == auth.normalise_user_email(email),
+            auth.ACTIVE,
+        )
+    ).scalar()
+    if found is None:
+        raise NotFound(f"no user {email.strip().lower()} in this organization")
+    return int(found)
+
+
 def _find_or_create_user(
     conn: sa.Connection, organization_id: int, email: str, role: Role, password: str | None
 ) -> tuple[int, Role]:
-    """The user's id and actual role: an existing user keeps the role they have."""
+    """The user's id and actual role: an existing user keeps the role they have (a removed one
+    is added back with the role asked)."""
     row = conn.execute(
         sa.select(users.c.id, users.c.role).where(
             users.c.organization_id == organization_id,
             users.c.email == auth.normalise_user_email(email),
+            auth.ACTIVE,
         )
     ).first()
     if row is None:

@@ -49,7 +49,7 @@ def context(
 
 
 def _principal(conn: sa.Connection, organization_id: int, email: str | None) -> auth.Principal:
-    query = sa.select(users).where(users.c.organization_id == organization_id)
+    query = sa.select(users).where(users.c.organization_id == organization_id, auth.ACTIVE)
     if email:
         query = query.where(users.c.email == email.strip().lower())
     else:

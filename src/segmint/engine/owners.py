@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from segmint.auth import ACTIVE
 from segmint.errors import InvalidInput
 from segmint.projects import Project
 from segmint.store.tables import users
@@ -23,7 +24,7 @@ def assignees(conn: sa.Connection, project: Project) -> list[sa.Row[Any]]:
     """The users a lead of the project can be assigned to, by email."""
     query = (
         sa.select(users.c.id, users.c.email, users.c.name)
-        .where(users.c.organization_id == project.organization_id)
+        .where(users.c.organization_id == project.organization_id, ACTIVE)
         .order_by(users.c.email)
     )
     return list(conn.execute(query))
@@ -35,7 +36,9 @@ def unknown(conn: sa.Connection, project: Project, emails: Collection[str]) -> s
     if not wanted:
         return set()
     query = sa.select(users.c.email).where(
-        users.c.organization_id == project.organization_id, users.c.email.in_(sorted(wanted))
+        users.c.organization_id == project.organization_id,
+        users.c.email.in_(sorted(wanted)),
+        ACTIVE,
     )
     return wanted - set(conn.execute(query).scalars())
 

@@ -78,6 +78,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255)),  # argon2id; null until a password is set
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_login_at", Timestamp),
+    # Set when the user was removed: kept, since segments, campaigns and history name them.
+    sa.Column("removed_at", Timestamp),
     sa.CheckConstraint("role in ('owner', 'admin', 'member')", name="ck_users_role"),
     sa.UniqueConstraint("organization_id", "email"),
 )

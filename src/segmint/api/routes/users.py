@@ -22,6 +22,7 @@ from segmint.api.schemas.users import (
     UserCreate,
     UserList,
     UserPublic,
+    UserUpdate,
 )
 from segmint.engine import owners
 from segmint.errors import Forbidden, InvalidInput, NotFound
@@ -51,7 +52,7 @@ def _user(row: sa.Row[object]) -> UserPublic:
 def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
     rows = conn.execute(
         sa.select(users)
-        .where(users.c.organization_id == principal.organization_id)
+        .where(users.c.organization_id == principal.organization_id, auth.ACTIVE)
         .order_by(users.c.email)
     )
     return UserList(items=[_user(r) for r in rows])
@@ -87,6 +88,32 @@ def create_user(
         conn, principal.organization_id, body.email, body.role, body.password, clock
     )
     return _user(conn.execute(sa.select(users).where(users.c.id == user_id)).one())
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserPublic,
+    dependencies=UserManager,
+    summary="Change a user's role (owner or admin; only an owner makes or changes an owner)",
+)
+def change_user(
+    user_id: int, body: UserUpdate, conn: ConnectionDep, principal: PrincipalDep
+) -> UserPublic:
+    auth.change_role(conn, principal, user_id, body.role)
+    return _user(conn.execute(sa.select(users).where(users.c.id == user_id)).one())
+
+
+@router.delete(
+    "/users/{user_id}",
+    status_code=204,
+    dependencies=UserManager,
+    summary="Remove a user: no more log-ins, tokens revoked, sessions ended (the last owner stays)",
+)
+def remove_user(
+    user_id: int, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep
+) -> Response:
+    auth.remove_user(conn, principal, user_id, clock)
+    return Response(status_code=204)
 
 
 @router.get("/tokens", response_model=TokenList, summary="Your API tokens")

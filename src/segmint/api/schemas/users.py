@@ -47,6 +47,13 @@ class UserCreate(Strict):
     )
 
 
+class UserUpdate(Strict):
+    role: Role = Field(
+        description="owner, admin or member. Only an owner makes or changes an owner; the "
+        "organization's last owner keeps the role (409)."
+    )
+
+
 class TokenPublic(BaseModel):
     prefix: str = Field(description="Shown in listings; the token itself is never shown again.")
     name: str

@@ -193,8 +193,38 @@ async function usersAndTokens() {
   async function loadUsers() {
     const result = await apiRoot("/users").catch(showLoadFailure(usersBox));
     if (!result) return;
-    clear(usersBox, table(["Email", "Role", "Created", "Last log-in"], result.items.map((u) => el("tr", {},
-      el("td", {}, u.email), el("td", {}, u.role), el("td", {}, fmtDate(u.created_at, false)), el("td", {}, fmtDate(u.last_login_at)))), "No users."));
+    clear(usersBox, table(["Email", "Role", "Created", "Last log-in", ""], result.items.map((u) => el("tr", {},
+      el("td", {}, u.email), el("td", {}, roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
+      el("td", {}, fmtDate(u.last_login_at)), el("td", {}, removeButton(u)))), "No users."));
+  }
+  // Only an owner makes, changes or removes an owner (the API refuses the rest, 403): an admin
+  // sees an owner's role as text and no Remove button.
+  const mayManage = (u) => u.role !== "owner" || BOOT.role === "owner";
+  function roleChoice(u) {
+    if (!mayManage(u)) return u.role;
+    const roles = BOOT.role === "owner" ? ["member", "admin", "owner"] : ["member", "admin"];
+    const select = el("select", { "aria-label": `Role of ${u.email}` },
+      ...roles.map((r) => el("option", { value: r, selected: r === u.role }, r)));
+    select.addEventListener("change", async () => {
+      try {
+        await apiRoot(`/users/${u.id}`, { method: "PATCH", body: { role: select.value } });
+        toast(`${u.email} is now ${select.value}.`);
+      } catch (e) { toast(e.message, "error"); }
+      await loadUsers();  // after a refusal (the last owner), the role shown is the stored one
+    });
+    return select;
+  }
+  function removeButton(u) {
+    if (!mayManage(u)) return "";
+    return el("button", { type: "button", class: "danger", "aria-label": `Remove ${u.email}`, onclick: async () => {
+      if (!(await confirmDialog({ title: `Remove ${u.email}?`, lines: ["They can no longer log in, and their API tokens stop working at once.",
+        "The segments, lists and campaigns they made stay. Adding the same email again brings them back."], confirmLabel: "Remove", danger: true }))) return;
+      try {
+        await apiRoot(`/users/${u.id}`, { method: "DELETE" });
+        toast(`${u.email} removed.`);
+      } catch (e) { toast(e.message, "error"); }
+      await loadUsers();
+    } }, "Remove");
   }
   if (usersBox) {
     loadUsers();
