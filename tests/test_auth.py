@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Literal
 
 import pytest
@@ -324,3 +325,31 @@ def test_the_cli_acts_on_the_first_organization_or_the_one_named(
         monkeypatch.setenv(bootstrap.ORGANIZATION_ENV, "Initech")
         with pytest.raises(NotFound, match="SEGMINT_ORGANIZATION='Initech'"):
             bootstrap.cli_organization(conn)
+
+
+def test_two_owners_stepping_down_at_once_leave_one_owner(db: Engine, project: Project) -> None:
+    """Each demotion alone leaves an owner; the second must see the first, not the owners as they
+    were when it began. The first is held uncommitted while the second starts."""
+    with db.begin() as conn:
+        second = auth.create_user(conn, project.organization_id, "two@acme.test", Role.OWNER)
+    first = user_id(db, "owner@acme.test")
+    outcome: list[BaseException | None] = []
+
+    def step_down_second() -> None:
+        try:
+            with db.begin() as conn:
+                auth.change_role(conn, None, second, Role.ADMIN)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    with db.begin() as conn:
+        auth.change_role(conn, None, first, Role.ADMIN)
+        racing = threading.Thread(target=step_down_second)
+        racing.start()
+        racing.join(timeout=0.5)  # it reads the owners and waits for this transaction's locks
+    racing.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    with db.connect() as conn:
+        owners = conn.execute(sa.select(users.c.email).where(users.c.role == "owner")).scalars()
+        assert list(owners) == ["two@acme.test"]

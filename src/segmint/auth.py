@@ -290,8 +290,11 @@ def _managed_user(conn: sa.Connection, actor: Principal | None, user_id: int) ->
 
 def _keep_an_owner(conn: sa.Connection, user: sa.Row[object], change: str) -> None:
     """Refuse to leave the organization without an owner. Its owners' rows are locked in id
-    order (PostgreSQL), so of two owners demoting each other at once the second waits, then
-    finds itself the last owner."""
+    order, so of two owners demoting each other at once the second waits, then finds itself the
+    last owner. SQLite has no row locks and reads outside a write: a write first takes its one
+    write lock, and the owners are read after it."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(users.update().where(users.c.id == user.id).values(role=users.c.role))
     owners = conn.execute(
         sa.select(users.c.id)
         .where(
