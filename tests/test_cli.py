@@ -127,6 +127,16 @@ def test_users_role_and_remove_keep_an_owner_and_lock_the_removed_out(
     assert scalar(db, sa.select(sa.func.count()).select_from(users)) == 2
 
 
+def test_the_cli_acts_as_the_first_owner_not_removed(db: Engine, db_url: str) -> None:
+    """With no --user, commands act as the organization's earliest owner: a removed one is
+    passed over for the next."""
+    run(db_url, "init", "--owner-email", "boss@acme.test")
+    assert run(db_url, "users", "add", "ann@acme.test", "--role", "owner").exit_code == 0
+    assert run(db_url, "users", "remove", "boss@acme.test").exit_code == 0
+    listed = run(db_url, "segments", "list")
+    assert listed.exit_code == 0, listed.output
+
+
 def test_init_makes_the_named_user_an_owner(db: Engine, db_url: str) -> None:
     run(db_url, "init")
     run(db_url, "users", "add", "ann@acme.test", "--role", "member")

@@ -251,7 +251,7 @@ def change_role(
     if role is Role.OWNER and actor is not None and actor.role is not Role.OWNER:
         raise Forbidden("only an owner may make another user an owner")
     if user.role == Role.OWNER.value and role is not Role.OWNER:
-        _keep_an_owner(conn, user, "made an admin or a member")
+        _keep_an_owner(conn, user, "made an admin or a member", "role")
     conn.execute(users.update().where(users.c.id == user.id).values(role=role.value))
 
 
@@ -263,7 +263,7 @@ def remove_user(
     adding the same email again brings the user back."""
     user = _managed_user(conn, actor, user_id)
     if user.role == Role.OWNER.value:
-        _keep_an_owner(conn, user, "removed")
+        _keep_an_owner(conn, user, "removed", None)
     now = clock.now()
     conn.execute(users.update().where(users.c.id == user.id).values(removed_at=now))
     conn.execute(
@@ -288,7 +288,9 @@ def _managed_user(conn: sa.Connection, actor: Principal | None, user_id: int) ->
     return user
 
 
-def _keep_an_owner(conn: sa.Connection, user: sa.Row[object], change: str) -> None:
+def _keep_an_owner(
+    conn: sa.Connection, user: sa.Row[object], change: str, path: str | None
+) -> None:
     """Refuse to leave the organization without an owner. Its owners' rows are locked in id
     order, so of two owners demoting each other at once the second waits, then finds itself the
     last owner. SQLite has no row locks and reads outside a write: a write first takes its one
@@ -309,7 +311,7 @@ def _keep_an_owner(conn: sa.Connection, user: sa.Row[object], change: str) -> No
         raise Conflict(
             f"{user.email} is the organization's last owner and cannot be {change}: "
             "make another user an owner first",
-            "role",
+            path,
         )
 
 
