@@ -10,6 +10,11 @@ matched in the target organization. Derived state is copied as it is (scores, le
 maintained membership, history), so the imported project is the same project, not a
 recomputation of it.
 
+A file may have been edited by hand, so every row is checked against its table's columns before
+anything is written (types, lengths, required columns, storable text), and a row the database
+still refuses (a duplicate, a reference to nothing) is found by retrying its batch a row at a
+time: either way the error names the line, and nothing is imported.
+
 Left out: delivery queues and logs (webhook_queue, webhook_attempts, campaign_trigger_sends:
 an imported triggered campaign sends on the entries that follow) and the outbox, which
 describe work in flight rather than the project; event counters, which the events' own
@@ -18,10 +23,11 @@ triggers rebuild.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -29,6 +35,7 @@ from sqlalchemy.engine import Engine
 
 from segmint.errors import InvalidInput
 from segmint.projects import Project, create_project
+from segmint.storable import check_storable
 from segmint.store.bulk import insert_rows
 from segmint.store.db import refresh_statistics
 from segmint.store.tables import (
@@ -72,6 +79,7 @@ class Part:
     table: sa.Table
     refs: dict[str, str] = field(default_factory=dict)  # column -> table whose ids it holds
     filters: tuple[str, ...] = ()  # JSON columns holding a filter tree
+    id_lists: dict[str, str] = field(default_factory=dict)  # JSON column -> table of its ids
 
 
 PARTS = (
@@ -95,7 +103,16 @@ PARTS = (
     Part(score_history, {"lead_id": "leads"}),
     Part(webhooks, {"segment_id": "segments"}),
     Part(mail_settings),
-    Part(campaigns, filters=("filter",)),
+    Part(
+        campaigns,
+        filters=("filter",),
+        id_lists={
+            "include_segments": "segments",
+            "exclude_segments": "segments",
+            "include_lists": "lists",
+            "exclude_lists": "lists",
+        },
+    ),
     Part(campaign_runs, {"campaign_id": "campaigns"}),
     Part(
         campaign_recipients,
@@ -202,7 +219,7 @@ def import_project(
         users_by_email = {r.email: r.id for r in conn.execute(
             sa.select(users.c.id, users.c.email).where(users.c.organization_id == organization_id)
         )}  # fmt: skip
-        batch: list[dict[str, Any]] = []
+        batch: list[tuple[int, dict[str, Any]]] = []  # (line number, row)
         current: Part | None = None
 
         def flush() -> None:
@@ -222,7 +239,7 @@ def import_project(
             if parts[table_name] is not current or len(batch) >= BATCH:
                 flush()
                 current = parts[table_name]
-            batch.append(row)
+            batch.append((number, _checked(current, row, number)))
         flush()
         _rewrite_filters(conn, project, ids)
     refresh_statistics(engine, counts)  # the background work that follows plans from them
@@ -252,25 +269,146 @@ def _line(text: str, number: int, parts: dict[str, Part]) -> tuple[str, dict[str
     return table, line["row"]
 
 
+def _checked(part: Part, row: dict[str, Any], number: int) -> dict[str, Any]:
+    """The row's values for its table's columns, each of its column's type. A file edited by
+    hand fails here, naming the line and the column, rather than as a database error for a
+    batch of a thousand rows (or, on SQLite, not at all: it keeps a word in an integer column).
+    Keys the table does not have are ignored; a column the row leaves out takes its default,
+    so a file from before a column was added still imports."""
+    values: dict[str, Any] = {}
+    for name, column in part.table.c.items():
+        if name == "project_id":
+            continue
+        where = f'line {number}: {part.table.name} "{name}"'
+        if name in row:
+            values[name] = _typed(column, row[name], where)
+        elif name == "id" or not (
+            column.nullable or column.default is not None or column.server_default is not None
+        ):
+            raise InvalidInput(f"{where} is missing")
+    for name in part.id_lists:
+        ids = values.get(name)
+        if ids is not None and not (isinstance(ids, list) and all(map(_is_int, ids))):
+            raise InvalidInput(f'line {number}: {part.table.name} "{name}" must be a list of ids')
+    return values
+
+
+def _typed(column: sa.Column[Any], value: Any, where: str) -> Any:
+    if value is None:
+        if not column.nullable:
+            raise InvalidInput(f"{where} must not be null")
+        return None
+    kind = column.type
+    if column.name == "created_by":  # a user's email, matched in the target organization
+        if isinstance(value, str):
+            return value
+        raise InvalidInput(f"{where} must be an email")
+    if isinstance(kind, Timestamp):
+        return _instant(value, where)
+    if isinstance(kind, sa.Boolean):
+        if isinstance(value, bool):
+            return value
+        raise InvalidInput(f"{where} must be true or false")
+    if isinstance(kind, sa.Integer):
+        bits = 63 if isinstance(kind, sa.BigInteger) else 31
+        if _is_int(value) and abs(value) < 2**bits:
+            return value
+        raise InvalidInput(f"{where} must be an integer of at most {bits + 1} bits")
+    if isinstance(kind, sa.Float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise InvalidInput(f"{where} must be a number")
+    if isinstance(kind, sa.String):
+        if not isinstance(value, str):
+            raise InvalidInput(f"{where} must be a string")
+        if kind.length is not None and len(value) > kind.length:
+            raise InvalidInput(f"{where} is longer than {kind.length} characters")
+    try:  # text, or JSON of any shape
+        check_storable(value)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{where}{f' at {exc.path}' if exc.path else ''} {exc.message}"
+        ) from None
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is not 1
+
+
+def _instant(value: Any, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidInput(f"{where} must be an ISO 8601 instant")
+    # Naive: UTC, as the database reads it back (SQLite keeps no offset).
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _flush(
     conn: sa.Connection,
     project: Project,
     part: Part,
-    batch: list[dict[str, Any]],
+    batch: list[tuple[int, dict[str, Any]]],
     ids: _Ids,
     users_by_email: dict[str, int],
 ) -> None:
     table = part.table
-    rows = [_imported(part, row, ids, users_by_email, project) for row in batch]
+    numbers = [number for number, _ in batch]
+    rows = [_imported(part, row, ids, users_by_email, project) for _, row in batch]
+    old = [row.pop("id") for row in rows] if "id" in table.c else []
+    try:
+        with conn.begin_nested():
+            new = _insert(conn, table, rows)
+    except sa.exc.DBAPIError as exc:
+        raise _refused(conn, table, numbers, rows, exc) from None
     if "id" not in table.c:
-        insert_rows(conn, table, rows)
         return
-    old = [row.pop("id") for row in rows]
-    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    new = conn.execute(statement, rows).scalars().all()
     ids.of(table.name).update(zip(old, new, strict=True))
     for new_id, row in zip(new, rows, strict=True):
         ids.filters += [(table, new_id, column, row[column]) for column in part.filters]
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert in runs of rows with the same columns; the new ids, in order, if the table has
+    ids."""
+    new: list[int] = []
+    for _, same_columns in itertools.groupby(rows, key=tuple):
+        run = list(same_columns)
+        if "id" in table.c:
+            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            new += conn.execute(statement, run).scalars().all()
+        else:
+            insert_rows(conn, table, run)
+    return new
+
+
+def _refused(
+    conn: sa.Connection,
+    table: sa.Table,
+    numbers: list[int],
+    rows: list[dict[str, Any]],
+    error: sa.exc.DBAPIError,
+) -> InvalidInput:
+    """The line of a batch the database refused (a duplicate, a reference to nothing), found
+    by inserting its rows one at a time. The import fails either way, so the rows that went in
+    are rolled back with it."""
+    for number, row in zip(numbers, rows, strict=True):
+        try:
+            with conn.begin_nested():
+                _insert(conn, table, [row])
+        except sa.exc.DBAPIError as exc:
+            error = exc
+            return InvalidInput(f"line {number}: {table.name} row refused: {_reason(error)}")
+    span = f"lines {numbers[0]}-{numbers[-1]}"
+    return InvalidInput(f"{span}: {table.name} rows refused: {_reason(error)}")
+
+
+def _reason(error: sa.exc.DBAPIError) -> str:
+    """The database's own words, without SQLAlchemy's statement and parameters."""
+    return " ".join(line.strip() for line in str(error.orig).splitlines() if line.strip())
 
 
 def _rewrite_filters(conn: sa.Connection, project: Project, ids: _Ids) -> None:
@@ -287,30 +425,32 @@ def _rewrite_filters(conn: sa.Connection, project: Project, ids: _Ids) -> None:
 def _imported(
     part: Part, row: dict[str, Any], ids: _Ids, users_by_email: dict[str, int], project: Project
 ) -> dict[str, Any]:
-    values = {k: v for k, v in row.items() if k in part.table.c}
-    values["project_id"] = project.id
-    for name, column in part.table.c.items():
-        if isinstance(column.type, Timestamp) and isinstance(values.get(name), str):
-            values[name] = datetime.fromisoformat(values[name])
+    values = {**row, "project_id": project.id}
     for name, target in part.refs.items():
         if values.get(name) is not None:
-            # A recipient whose lead was deleted keeps its old id: the audit outlives the lead.
-            values[name] = ids.of(target).get(values[name], values[name])
+            values[name] = _new_id(part.table.c[name], ids.of(target), values[name])
     if "created_by" in values:
         values["created_by"] = users_by_email.get(values["created_by"] or "")
-    if part.table is campaigns:
-        for name, target in (
-            ("include_segments", "segments"),
-            ("exclude_segments", "segments"),
-            ("include_lists", "lists"),
-            ("exclude_lists", "lists"),
-        ):
+    for name, target in part.id_lists.items():
+        if values.get(name) is not None:
             values[name] = [ids.of(target).get(i, i) for i in values[name]]
+    if part.table is campaigns:
         trigger = values.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("segment_id"), int):
             segment_id = ids.of("segments").get(trigger["segment_id"], trigger["segment_id"])
             values["trigger"] = {**trigger, "segment_id": segment_id}
     return values
+
+
+def _new_id(column: sa.Column[Any], new_ids: dict[int, int], old: int) -> int | None:
+    """The imported row's id for an exported one. A reference to a row not in the file (a
+    recipient whose lead was deleted: the audit outlives the lead) must not keep its old id,
+    which the target database may have given to another row: it is cleared, or where it cannot
+    be, made negative, an id no row has. Where a foreign key holds, the database then refuses
+    the row, and the import names its line."""
+    if old in new_ids:
+        return new_ids[old]
+    return None if column.nullable and not column.foreign_keys else -abs(old)
 
 
 def _rewrite(tree: Any, ids: _Ids) -> Any:
