@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from segmint import auth
+from segmint.store import tables
 from tests.web.conftest import PASSWORD, Site, log_in, open_page
 
 
@@ -28,6 +30,7 @@ def test_change_a_role_keep_the_last_owner_and_remove_a_user(site: Site, browser
 
     # The only owner cannot step down: the refusal is shown and the role shown stays owner.
     page.get_by_label("Role of owner@acme.test").select_option("member")
+    page.get_by_role("dialog").get_by_role("button", name="Become member").click()
     expect(page.locator(".toast").last).to_contain_text("last owner")
     expect(page.get_by_label("Role of owner@acme.test")).to_have_value("owner")
 
@@ -41,3 +44,37 @@ def test_change_a_role_keep_the_last_owner_and_remove_a_user(site: Site, browser
     theirs.reload()  # Ann's session ended with her removal
     expect(theirs).to_have_url(f"{site.url}/login?next=/p/default/segments")
     assert page.errors == [] and theirs.errors == []
+
+
+def test_an_admin_stepping_down_is_asked_then_sees_the_page_as_a_member(
+    site: Site, browser: Any
+) -> None:
+    """The page was drawn for an admin: after stepping down it is drawn again for a member
+    (before, the Users box turned into a refusal until a reload)."""
+    with site.engine.begin() as conn:
+        ann = auth.create_user(conn, site.project.organization_id, "ann@acme.test", "admin")
+        auth.set_password(conn, ann, PASSWORD)
+    page = open_page(browser, "desktop")
+    log_in(page, Site(site.url, site.engine, site.project, "ann@acme.test"))
+    page.goto(f"{site.url}/p/default/settings")
+    users = page.locator("#users")
+    expect(users.get_by_role("row", name="ann@acme.test (you)")).to_be_visible()
+    expect(users.get_by_role("row", name="owner@acme.test")).not_to_contain_text("(you)")
+
+    role = page.get_by_label("Role of ann@acme.test")
+    role.select_option("member")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("no longer manage users")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(role).to_have_value("admin")
+
+    role.select_option("member")
+    page.get_by_role("dialog").get_by_role("button", name="Become member").click()
+    expect(page.get_by_role("heading", name="Users")).to_have_count(0)
+    expect(page.locator("#project-name")).to_be_disabled()
+    with site.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(tables.users.c.role).where(tables.users.c.id == ann)
+        ).scalar_one()
+    assert stored == "member"
+    assert page.errors == []

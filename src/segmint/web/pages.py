@@ -82,7 +82,14 @@ def _page(
         kind, object_id = shown
         back = (f"/p/{project}/{section}", f"Back to {section}")
         return not_found(request, f"There is no {kind} {object_id} in this project.", back)
-    boot = {"project": project, "csrf": user.csrf, "role": user.principal.role.value, **data}
+    principal = user.principal
+    boot = {
+        "project": project,
+        "csrf": user.csrf,
+        "role": principal.role.value,
+        "user_id": principal.user_id,
+        **data,
+    }
     context = {
         "user": user,
         "project": project,

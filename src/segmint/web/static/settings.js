@@ -194,7 +194,7 @@ async function usersAndTokens() {
     const result = await apiRoot("/users").catch(showLoadFailure(usersBox));
     if (!result) return;
     clear(usersBox, table(["Email", "Role", "Created", "Last log-in", ""], result.items.map((u) => el("tr", {},
-      el("td", {}, u.email), el("td", {}, roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
+      el("td", {}, u.email, u.id === BOOT.user_id ? el("span", { class: "muted" }, " (you)") : ""), el("td", {}, roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
       el("td", {}, fmtDate(u.last_login_at)), el("td", {}, removeButton(u)))), "No users."));
   }
   // Only an owner makes, changes or removes an owner (the API refuses the rest, 403): an admin
@@ -206,13 +206,25 @@ async function usersAndTokens() {
     const select = el("select", { "aria-label": `Role of ${u.email}` },
       ...roles.map((r) => el("option", { value: r, selected: r === u.role }, r)));
     select.addEventListener("change", async () => {
+      const self = u.id === BOOT.user_id;
+      if (self && !(await confirmDialog({ title: `Become ${select.value}?`, lines: [stepDownLoses(select.value)],
+        confirmLabel: `Become ${select.value}`, danger: true }))) {
+        select.value = u.role;
+        return;
+      }
       try {
         await apiRoot(`/users/${u.id}`, { method: "PATCH", body: { role: select.value } });
+        // This page was drawn for the old role: draw it again for the new one.
+        if (self) { location.reload(); return; }
         toast(`${u.email} is now ${select.value}.`);
       } catch (e) { toast(e.message, "error"); }
       await loadUsers();  // after a refusal (the last owner), the role shown is the stored one
     });
     return select;
+  }
+  function stepDownLoses(role) {
+    return role === "member" ? "You will no longer manage users, project settings or webhooks, and will see only the segments you made."
+      : "You will no longer make, change or remove owners.";
   }
   function removeButton(u) {
     if (!mayManage(u)) return "";
