@@ -10,11 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner, Result
 
-from segmint import auth
+from segmint import auth, bootstrap
 from segmint.cli import app
+from segmint.ingest import upsert_leads
 from segmint.model import Role
 from segmint.projects import Project
 from segmint.store.tables import events, leads, organizations, projects, users
+from segmint.worker.loop import Worker
 
 runner = CliRunner()
 
@@ -435,3 +437,21 @@ def test_a_second_organization_does_not_stop_the_cli(
     assert "Everyone" not in other.stdout
     with db.connect() as conn:
         assert cli_project(conn, "default").organization_id == globex
+
+
+def test_users_remove_can_give_their_leads_to_a_teammate(db: Engine, db_url: str) -> None:
+    run(db_url, "init", "--owner-email", "boss@acme.test")
+    run(db_url, "users", "add", "ann@acme.test")
+    owned = [{"email": f"l{i}@x.test", "owner": "ann@acme.test"} for i in range(3)]
+    with db.begin() as conn:
+        project = bootstrap.cli_project(conn, "default")
+    upsert_leads(db, project, enumerate(owned))
+
+    refused = run(db_url, "users", "remove", "ann@acme.test", "--reassign-to", "who@acme.test")
+    assert refused.exit_code == 1 and "--reassign-to" in refused.stderr, refused.output
+    removed = run(db_url, "users", "remove", "ann@acme.test", "--reassign-to", "boss@acme.test")
+    assert removed.exit_code == 0, removed.output
+    assert "project default: 3 lead(s) to boss@acme.test" in removed.stdout
+    Worker(db).drain()
+    theirs = sa.select(sa.func.count()).where(leads.c.owner == "boss@acme.test")
+    assert scalar(db, theirs) == 3

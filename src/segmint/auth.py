@@ -257,10 +257,10 @@ def change_role(
 
 def remove_user(
     conn: sa.Connection, actor: Principal | None, user_id: int, clock: Clock = SYSTEM_CLOCK
-) -> None:
+) -> str:
     """Remove a user from the organization: they can no longer log in, their tokens are revoked
     and their sessions ended at once. The row stays (segments, campaigns and history name it);
-    adding the same email again brings the user back."""
+    adding the same email again brings the user back. Returns their email."""
     user = _managed_user(conn, actor, user_id)
     if user.role == Role.OWNER.value:
         _keep_an_owner(conn, user, "removed", None)
@@ -272,6 +272,7 @@ def remove_user(
         .values(revoked_at=now)
     )
     conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user.id))
+    return str(user.email)
 
 
 def _managed_user(conn: sa.Connection, actor: Principal | None, user_id: int) -> sa.Row[object]:

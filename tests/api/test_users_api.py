@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from segmint import auth
+from segmint.worker.loop import Worker
 from tests.api.conftest import Api, error_of
 
 
@@ -171,3 +172,48 @@ def test_the_last_owner_cannot_be_removed(api: Api) -> None:
     assert api.patch(f"/api/v1/users/{admin}", json={"role": "owner"}).status_code == 200
     assert api.delete(f"/api/v1/users/{owner}").status_code == 204  # another owner remains
     assert api.get("/api/v1/users").status_code == 401
+
+
+def test_a_removed_users_leads_can_be_given_to_a_teammate(api: Api, db: Engine) -> None:
+    """In every project: a bulk action per project sets the owner, through the usual write
+    rules (a segment on the owner follows); leads owned by others stay as they are."""
+    assert api.post("/api/v1/projects", json={"slug": "second"}).status_code == 201
+    for path in ("leads/bulk", "/api/v1/projects/second/leads/bulk"):
+        leads = [
+            {"email": "a@x.test", "owner": "member@acme.test"},
+            {"email": "b@x.test", "owner": "member@acme.test"},
+            {"email": "c@x.test", "owner": "member2@acme.test"},
+        ]
+        assert api.post(path, json={"leads": leads}).status_code == 200
+    admins = {"field": "owner", "op": "eq", "value": "admin@acme.test"}
+    segment = api.post("segments", json={"name": "Admin's", "filter": admins}).json()
+    member = _users(api)["member@acme.test"]["id"]
+
+    for to, message in (
+        ("member@acme.test", "give their leads to someone else"),
+        ("nobody@acme.test", "is not a user of this organization"),
+    ):
+        refused = api.delete(f"/api/v1/users/{member}", params={"reassign_to": to})
+        assert refused.status_code == 422, refused.text
+        assert error_of(refused)["path"] == "reassign_to"
+        assert message in error_of(refused)["message"]
+    assert "member@acme.test" in _users(api)  # not removed either
+
+    removed = api.delete(f"/api/v1/users/{member}", params={"reassign_to": "Admin@acme.test"})
+    assert removed.status_code == 204, removed.text
+    Worker(db).drain()
+    for prefix in ("", "/api/v1/projects/second/"):
+        owners = {
+            lead["email"]: lead["owner"] for lead in api.get(f"{prefix}leads").json()["items"]
+        }
+        assert owners == {
+            "a@x.test": "admin@acme.test",
+            "b@x.test": "admin@acme.test",
+            "c@x.test": "member2@acme.test",
+        }
+        actions = api.get(f"{prefix}bulk-actions").json()["items"]
+        assert [(a["action"], a["state"], a["changed"]) for a in actions] == [
+            ("set_owner", "done", 2)
+        ]
+    history = api.get(f"segments/{segment['id']}/history").json()["items"]
+    assert sorted(entry["lead_email"] for entry in history) == ["a@x.test", "b@x.test"]

@@ -3,12 +3,14 @@ shown, the last owner kept, a teammate removed and logged out at once."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from segmint import auth
+from segmint.ingest import upsert_leads
 from segmint.store import tables
 from tests.web.conftest import PASSWORD, Site, log_in, open_page
 
@@ -34,11 +36,17 @@ def test_change_a_role_keep_the_last_owner_and_remove_a_user(site: Site, browser
     expect(page.locator(".toast").last).to_contain_text("last owner")
     expect(page.get_by_label("Role of owner@acme.test")).to_have_value("owner")
 
+    upsert_leads(
+        site.engine, site.project, enumerate([{"email": "l@x.test", "owner": "ann@acme.test"}])
+    )
     users.get_by_role("button", name="Remove ann@acme.test").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("can no longer log in")
+    dialog.get_by_label("Give their leads to").select_option("owner@acme.test")
     dialog.get_by_role("button", name="Remove").click()
+    expect(page.locator(".toast").last).to_contain_text("given to owner@acme.test")
     expect(users).not_to_contain_text("ann@acme.test")
+    assert _owner_once_handed_over(site, "l@x.test") == "owner@acme.test"
     expect(users).to_contain_text("owner@acme.test")
 
     theirs.reload()  # Ann's session ended with her removal
@@ -78,3 +86,15 @@ def test_an_admin_stepping_down_is_asked_then_sees_the_page_as_a_member(
         ).scalar_one()
     assert stored == "member"
     assert page.errors == []
+
+
+def _owner_once_handed_over(site: Site, email: str) -> str | None:
+    """The lead's owner once the site's worker has run the hand-over (or as it is after 20 s)."""
+    query = sa.select(tables.leads.c.owner).where(tables.leads.c.email == email)
+    deadline = time.monotonic() + 20
+    while True:
+        with site.engine.connect() as conn:
+            owner = conn.execute(query).scalar()
+        if owner != "ann@acme.test" or time.monotonic() > deadline:
+            return owner
+        time.sleep(0.05)

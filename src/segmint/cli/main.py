@@ -37,11 +37,14 @@ from segmint.cli.segments import segments_app
 from segmint.cli.support import (
     DatabaseUrl,
     ProjectSlug,
+    acting_user,
     err,
     friendly_errors,
     one_shot_engine,
     usable_password,
 )
+from segmint.clock import SYSTEM_CLOCK
+from segmint.engine import handover
 from segmint.errors import NotFound
 from segmint.ingest import ImportReport, RowError, import_events_jsonl, import_leads_csv
 from segmint.ingest.csv_rows import ENCODINGS
@@ -50,6 +53,7 @@ from segmint.ingest.leads import ON_CONFLICT_CHOICES
 from segmint.model import Role
 from segmint.projects import Project, get_project
 from segmint.store.db import create_engine, database_url_from_env
+from segmint.store.rows import BulkActionRow
 from segmint.store.tables import users
 from segmint.worker import outbox
 
@@ -137,13 +141,35 @@ def users_role(
 
 
 @users_app.command("remove")
-def users_remove(email: str, database_url: DatabaseUrl = None) -> None:
+def users_remove(
+    email: str,
+    reassign_to: Annotated[
+        str | None,
+        typer.Option(
+            "--reassign-to",
+            help="A teammate's email: the leads this user owns, in every project, go to them.",
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Remove a user: no more log-ins, their tokens revoked and sessions ended (what they made
     stays; `users add` with the same email brings them back)."""
     engine = _engine(database_url)
     with friendly_errors(), engine.begin() as conn:
-        auth.remove_user(conn, None, _active_user_id(conn, email))
-    typer.echo(f"user {email.strip().lower()} removed")
+        operator = acting_user(conn, bootstrap.cli_organization(conn), None)
+        removed = auth.remove_user(conn, None, _active_user_id(conn, email))
+        handed: list[tuple[Project, BulkActionRow]] = []
+        if reassign_to is not None:
+            to = handover.receiver(
+                conn, operator.organization_id, reassign_to, removed, "--reassign-to"
+            )
+            handed = handover.hand_over_leads(conn, operator, removed, to, SYSTEM_CLOCK.now())
+    typer.echo(f"user {removed} removed")
+    for project, action in handed:
+        typer.echo(
+            f"project {project.slug}: {action.total} lead(s) to {to} "
+            f"(bulk action {action.id}, done by the worker)"
+        )
 
 
 def _active_user_id(conn: sa.Connection, email: str) -> int:

@@ -44,11 +44,12 @@ def context(
     db = one_shot_engine(url)
     with db.connect() as conn:
         project = bootstrap.cli_project(conn, slug)
-        principal = _principal(conn, project.organization_id, user_email)
+        principal = acting_user(conn, project.organization_id, user_email)
     return db, project, principal
 
 
-def _principal(conn: sa.Connection, organization_id: int, email: str | None) -> auth.Principal:
+def acting_user(conn: sa.Connection, organization_id: int, email: str | None) -> auth.Principal:
+    """The user a command acts as: `email`, or the organization's first owner."""
     query = sa.select(users).where(users.c.organization_id == organization_id, auth.ACTIVE)
     if email:
         query = query.where(users.c.email == email.strip().lower())

@@ -7,8 +7,10 @@ a token limited to one project may not list or add users, whatever its user's ro
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from segmint import auth
 from segmint.api.deps import AdminOnly, ClockDep, ConnectionDep, PrincipalDep, ProjectDep
@@ -24,7 +26,7 @@ from segmint.api.schemas.users import (
     UserPublic,
     UserUpdate,
 )
-from segmint.engine import owners
+from segmint.engine import handover, owners
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import get_project
@@ -110,9 +112,24 @@ def change_user(
     summary="Remove a user: no more log-ins, tokens revoked, sessions ended (the last owner stays)",
 )
 def remove_user(
-    user_id: int, conn: ConnectionDep, principal: PrincipalDep, clock: ClockDep
+    user_id: int,
+    conn: ConnectionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    reassign_to: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description="A teammate's email: the leads the user owns, in every project, are "
+            "given to them by a bulk action per project (shown with its other bulk actions).",
+        ),
+    ] = None,
 ) -> Response:
-    auth.remove_user(conn, principal, user_id, clock)
+    email = auth.remove_user(conn, principal, user_id, clock)
+    if reassign_to is not None:
+        organization_id = principal.organization_id
+        to = handover.receiver(conn, organization_id, reassign_to, email, "reassign_to")
+        handover.hand_over_leads(conn, principal, email, to, clock.now())
     return Response(status_code=204)
 
 

@@ -195,7 +195,7 @@ async function usersAndTokens() {
     if (!result) return;
     clear(usersBox, table(["Email", "Role", "Created", "Last log-in", ""], result.items.map((u) => el("tr", {},
       el("td", {}, u.email, u.id === BOOT.user_id ? el("span", { class: "muted" }, " (you)") : ""), el("td", {}, roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
-      el("td", {}, fmtDate(u.last_login_at)), el("td", {}, removeButton(u)))), "No users."));
+      el("td", {}, fmtDate(u.last_login_at)), el("td", {}, removeButton(u, result.items)))), "No users."));
   }
   // Only an owner makes, changes or removes an owner (the API refuses the rest, 403): an admin
   // sees an owner's role as text and no Remove button.
@@ -226,14 +226,20 @@ async function usersAndTokens() {
     return role === "member" ? "You will no longer manage users, project settings or webhooks, and will see only the segments you made."
       : "You will no longer make, change or remove owners.";
   }
-  function removeButton(u) {
+  function removeButton(u, everyone) {
     if (!mayManage(u)) return "";
     return el("button", { type: "button", class: "danger", "aria-label": `Remove ${u.email}`, onclick: async () => {
+      // Their leads keep them as owner unless given to a teammate (a bulk action per project).
+      const heir = el("select", { id: "heir" }, el("option", { value: "" }, "No one: they keep their owner"),
+        ...everyone.filter((other) => other.id !== u.id).map((other) => el("option", { value: other.email }, other.email)));
+      const heirField = el("p", {}, el("label", { for: "heir" }, "Give their leads to "), heir);
       if (!(await confirmDialog({ title: `Remove ${u.email}?`, lines: ["They can no longer log in, and their API tokens stop working at once.",
-        "The segments, lists and campaigns they made stay. Adding the same email again brings them back."], confirmLabel: "Remove", danger: true }))) return;
+        "The segments, lists and campaigns they made stay. Adding the same email again brings them back.", heirField],
+        confirmLabel: "Remove", danger: true }))) return;
+      const to = heir.value;
       try {
-        await apiRoot(`/users/${u.id}`, { method: "DELETE" });
-        toast(`${u.email} removed.`);
+        await apiRoot(`/users/${u.id}${to ? `?reassign_to=${encodeURIComponent(to)}` : ""}`, { method: "DELETE" });
+        toast(to ? `${u.email} removed. Their leads are being given to ${to}.` : `${u.email} removed.`);
       } catch (e) { toast(e.message, "error"); }
       await loadUsers();
     } }, "Remove");
