@@ -140,6 +140,9 @@ def test_a_removed_user_is_locked_out_at_once_and_what_they_made_stays(
         assert auth.authenticate_session(conn, session) is None
         assert auth.authenticate_password(conn, "member@acme.test", "correct horse battery") is None
     assert "member@acme.test" not in _users(api)
+    listed = api.get("/api/v1/users", params={"include_removed": "true"}).json()["items"]
+    assert listed[-1]["email"] == "member@acme.test" and listed[-1]["removed_at"]
+    assert not [u for u in listed[:-1] if u["removed_at"]]  # the others first, none removed
     assignees = api.get("assignees").json()["items"]
     assert "member@acme.test" not in [a["email"] for a in assignees]
     lead = api.post("leads", json={"email": "l@x.test", "owner": "member@acme.test"})

@@ -45,12 +45,25 @@ def test_change_a_role_keep_the_last_owner_and_remove_a_user(site: Site, browser
     dialog.get_by_label("Give their leads to").select_option("owner@acme.test")
     dialog.get_by_role("button", name="Remove").click()
     expect(page.locator(".toast").last).to_contain_text("given to owner@acme.test")
-    expect(users).not_to_contain_text("ann@acme.test")
+    gone = users.get_by_role("row", name="ann@acme.test")
+    expect(gone).to_contain_text("admin, removed")
+    expect(gone.get_by_label("Role of ann@acme.test")).to_have_count(0)
     assert _owner_once_handed_over(site, "l@x.test") == "owner@acme.test"
-    expect(users).to_contain_text("owner@acme.test")
 
     theirs.reload()  # Ann's session ended with her removal
     expect(theirs).to_have_url(f"{site.url}/login?next=/p/default/segments")
+
+    # Restored: the form takes her email and role, and a new password.
+    users.get_by_role("button", name="Restore ann@acme.test").click()
+    expect(page.locator("#user-email")).to_have_value("ann@acme.test")
+    expect(page.locator("#user-role")).to_have_value("admin")
+    page.locator("#user-password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.locator(".toast").last).to_contain_text("ann@acme.test restored")
+    expect(page.get_by_label("Role of ann@acme.test")).to_have_value("admin")
+    with site.engine.connect() as conn:
+        back = auth.authenticate_password(conn, "ann@acme.test", "a brand new passphrase")
+    assert back is not None and back.user_id == ann
     assert page.errors == [] and theirs.errors == []
 
 

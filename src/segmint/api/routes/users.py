@@ -51,12 +51,18 @@ def _user(row: sa.Row[object]) -> UserPublic:
 
 
 @router.get("/users", response_model=UserList, dependencies=UserManager, summary="List users")
-def list_users(conn: ConnectionDep, principal: PrincipalDep) -> UserList:
-    rows = conn.execute(
-        sa.select(users)
-        .where(users.c.organization_id == principal.organization_id, auth.ACTIVE)
-        .order_by(users.c.email)
-    )
+def list_users(
+    conn: ConnectionDep,
+    principal: PrincipalDep,
+    include_removed: Annotated[
+        bool, Query(description="Also the users removed, after the others (to restore one).")
+    ] = False,
+) -> UserList:
+    query = sa.select(users).where(users.c.organization_id == principal.organization_id)
+    if not include_removed:
+        query = query.where(auth.ACTIVE)
+    removed_last = users.c.removed_at.is_not(None)
+    rows = conn.execute(query.order_by(removed_last, users.c.email))
     return UserList(items=[_user(r) for r in rows])
 
 

@@ -17,6 +17,11 @@ class UserPublic(BaseModel):
     role: Role
     created_at: datetime
     last_login_at: datetime | None
+    removed_at: datetime | None = Field(
+        None,
+        description="When the user was removed (listed with `include_removed=true` only); "
+        "adding the email again restores them.",
+    )
 
 
 class UserList(BaseModel):

@@ -190,12 +190,29 @@ async function webhooks() {
 
 async function usersAndTokens() {
   const usersBox = document.getElementById("users");
+  let removedEmails = new Set();
   async function loadUsers() {
-    const result = await apiRoot("/users").catch(showLoadFailure(usersBox));
+    const result = await apiRoot("/users?include_removed=true").catch(showLoadFailure(usersBox));
     if (!result) return;
-    clear(usersBox, table(["Email", "Role", "Created", "Last log-in", ""], result.items.map((u) => el("tr", {},
-      el("td", {}, u.email, u.id === BOOT.user_id ? el("span", { class: "muted" }, " (you)") : ""), el("td", {}, roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
-      el("td", {}, fmtDate(u.last_login_at)), el("td", {}, removeButton(u, result.items)))), "No users."));
+    const active = result.items.filter((u) => !u.removed_at);
+    removedEmails = new Set(result.items.filter((u) => u.removed_at).map((u) => u.email));
+    clear(usersBox, table(["Email", "Role", "Created", "Last log-in", ""], result.items.map((u) => el("tr", { class: u.removed_at ? "muted" : null },
+      el("td", {}, u.email, u.id === BOOT.user_id ? el("span", { class: "muted" }, " (you)") : ""),
+      el("td", {}, u.removed_at ? `${u.role}, removed ${fmtDate(u.removed_at, false)}` : roleChoice(u)), el("td", {}, fmtDate(u.created_at, false)),
+      el("td", {}, fmtDate(u.last_login_at)), el("td", {}, u.removed_at ? restoreButton(u) : removeButton(u, active)))), "No users."));
+  }
+  // Adding a removed user's email again brings back the same user (what they made is theirs
+  // again; their old tokens stay revoked): Restore fills the form below with their email and
+  // role, and leaves the new password to be typed.
+  function restoreButton(u) {
+    if (!mayManage(u)) return "";
+    return el("button", { type: "button", "aria-label": `Restore ${u.email}`, onclick: () => {
+      document.getElementById("user-email").value = u.email;
+      document.getElementById("user-role").value = u.role;
+      const password = document.getElementById("user-password");
+      password.focus();
+      toast(`Give ${u.email} a new password (or none, for API access only), then Add user.`);
+    } }, "Restore");
   }
   // Only an owner makes, changes or removes an owner (the API refuses the rest, 403): an admin
   // sees an owner's role as text and no Remove button.
@@ -249,11 +266,11 @@ async function usersAndTokens() {
     document.getElementById("user-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const password = document.getElementById("user-password").value;
+      const email = document.getElementById("user-email").value.trim();
       try {
-        await apiRoot("/users", { method: "POST", body: { email: document.getElementById("user-email").value.trim(),
-          role: document.getElementById("user-role").value, password: password || null } });
+        await apiRoot("/users", { method: "POST", body: { email, role: document.getElementById("user-role").value, password: password || null } });
         event.target.reset();
-        toast("User added.");
+        toast(removedEmails.has(email.toLowerCase()) ? `${email} restored.` : "User added.");
         await loadUsers();
       } catch (e) { toast(e.message, "error"); }
     });
