@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from segmint.errors import InvalidInput
 from segmint.projects import Project, create_project
 from segmint.storable import check_storable
-from segmint.store.bulk import insert_rows
+from segmint.store.bulk import insert_returning_ids, insert_rows
 from segmint.store.db import refresh_statistics
 from segmint.store.tables import (
     Timestamp,
@@ -378,8 +378,7 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) ->
     for _, same_columns in itertools.groupby(rows, key=tuple):
         run = list(same_columns)
         if "id" in table.c:
-            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-            new += conn.execute(statement, run).scalars().all()
+            new += insert_returning_ids(conn, table, run)
         else:
             insert_rows(conn, table, run)
     return new
