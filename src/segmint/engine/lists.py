@@ -6,13 +6,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from segmint.clock import SYSTEM_CLOCK, Clock
-from segmint.engine import outbox, usage
+from segmint.engine import answering, outbox, usage
 from segmint.errors import Conflict, InvalidInput, NotFound
+from segmint.index import Audience
 from segmint.projects import Project
 from segmint.store.bulk import insert_rows
+from segmint.store.db import one_of
 from segmint.store.rows import ListRow
 from segmint.store.tables import leads, list_members, lists
 
@@ -232,11 +235,32 @@ def replace_members(
     list_id: int,
     matching: sa.ColumnElement[bool],
     clock: Clock = SYSTEM_CLOCK,
+    audience: Audience | None = None,
 ) -> int:
-    """Make the members exactly the leads matching `matching`, set-wise in the database.
+    """Make the members exactly the leads matching `matching` (or `audience`, the same leads,
+    when the index can answer it).
 
     Leads that stay keep their `added_at`; leads that leave are removed; new ones are added now.
     """
+    now = clock.now()
+    found = None if audience is None else answering.matching_all(conn, project, audience, now)
+    if found is None:
+        _replace_in_database(conn, project, list_id, matching, now)
+    else:
+        _replace_by_ids(conn, project, list_id, found.value, now)
+    update_list(conn, project, list_id, {}, clock)
+    _members_changed(conn, project, list_id, None, now)
+    return member_count(conn, project, list_id)
+
+
+def _replace_in_database(
+    conn: sa.Connection,
+    project: Project,
+    list_id: int,
+    matching: sa.ColumnElement[bool],
+    now: datetime,
+) -> None:
+    """Set-wise in the database: the filter is evaluated twice (leaving, then joining)."""
     scope = sa.and_(list_members.c.project_id == project.id, list_members.c.list_id == list_id)
     matching_ids = sa.select(leads.c.id).where(leads.c.project_id == project.id, matching)
     conn.execute(list_members.delete().where(scope, list_members.c.lead_id.not_in(matching_ids)))
@@ -248,10 +272,39 @@ def replace_members(
                 leads.c.project_id,
                 sa.literal(list_id, sa.BigInteger),
                 leads.c.id,
-                sa.literal(clock.now(), sa.DateTime(timezone=True)),
+                sa.literal(now, sa.DateTime(timezone=True)),
             ).where(leads.c.project_id == project.id, matching, leads.c.id.not_in(present)),
         )
     )
-    update_list(conn, project, list_id, {}, clock)
-    _members_changed(conn, project, list_id, None, clock.now())
-    return member_count(conn, project, list_id)
+
+
+def _replace_by_ids(
+    conn: sa.Connection, project: Project, list_id: int, wanted: np.ndarray, now: datetime
+) -> None:
+    """The members made the leads `wanted` (sorted ids, the index's answer): only the
+    difference is written. Joining leads are inserted from `leads`, so one deleted since the
+    index answered is skipped rather than failing the write."""
+    scope = sa.and_(list_members.c.project_id == project.id, list_members.c.list_id == list_id)
+    present = np.fromiter(
+        conn.execute(sa.select(list_members.c.lead_id).where(scope)).scalars(), np.int64
+    )
+    present.sort()
+    dialect = conn.dialect.name
+    leaving = np.setdiff1d(present, wanted, assume_unique=True).tolist()
+    if leaving:
+        conn.execute(
+            list_members.delete().where(scope, one_of(list_members.c.lead_id, leaving, dialect))
+        )
+    joining = np.setdiff1d(wanted, present, assume_unique=True).tolist()
+    if joining:
+        conn.execute(
+            list_members.insert().from_select(
+                ["project_id", "list_id", "lead_id", "added_at"],
+                sa.select(
+                    leads.c.project_id,
+                    sa.literal(list_id, sa.BigInteger),
+                    leads.c.id,
+                    sa.literal(now, sa.DateTime(timezone=True)),
+                ).where(leads.c.project_id == project.id, one_of(leads.c.id, joining, dialect)),
+            )
+        )

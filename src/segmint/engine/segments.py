@@ -684,9 +684,9 @@ def convert_to_list(
         principal.user_id,
         clock,
     )
-    lists.replace_members(
-        conn, project, list_id, segment_condition(conn, project, row, clock.now()), clock
-    )
+    condition = segment_condition(conn, project, row, clock.now())
+    audience = answering.segment_audience(conn, project, row)
+    lists.replace_members(conn, project, list_id, condition, clock, audience)
     return list_id
 
 

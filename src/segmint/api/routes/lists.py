@@ -29,6 +29,7 @@ from segmint.engine.answering import ENGINE_HEADER
 from segmint.engine.export import chosen_columns, export_audience, export_filename
 from segmint.engine.paging import MAX_PER_PAGE
 from segmint.errors import InvalidInput
+from segmint.index import Audience
 from segmint.projects import Project
 
 router = APIRouter(prefix="/projects/{project}/lists", tags=["lists"])
@@ -196,8 +197,9 @@ def refresh(
     if row.filter is None:
         raise InvalidInput("this list has no filter to refresh from", "filter")
     filtering.check_stored_readable(conn, project, principal, row.filter)
-    where = filtering.condition(conn, project, filtering.load(project, row.filter), clock.now())
-    engine.replace_members(conn, project, list_id, where, clock)
+    tree = filtering.load(project, row.filter)
+    where = filtering.condition(conn, project, tree, clock.now())
+    engine.replace_members(conn, project, list_id, where, clock, Audience((tree,)))
     return list_public(conn, project, list_id)
 
 
