@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from segmint.clock import FrozenClock
-from segmint.engine import filtering, lists, segments
+from segmint.engine import answering, filtering, lists, segments
 from segmint.index import Audience
 from segmint.ingest import upsert_leads
 from segmint.projects import Project
@@ -32,9 +33,18 @@ def _set_status(db: Engine, project: Project, statuses: dict[str, str]) -> None:
     upsert_leads(db, project, enumerate(rows))
 
 
+@pytest.mark.parametrize("ids_to_sql", [answering.MAX_IDS_TO_SQL, 1])
 def test_a_refreshed_list_writes_only_the_difference(
-    db: Engine, project: Project, clock: FrozenClock, index_mode: str
+    db: Engine,
+    project: Project,
+    clock: FrozenClock,
+    index_mode: str,
+    ids_to_sql: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Also when the difference is too many ids to hand to the database (1 here): the index's
+    answer is left, and the database evaluates the filter itself."""
+    monkeypatch.setattr(answering, "MAX_IDS_TO_SQL", ids_to_sql)
     _set_status(db, project, {"a@x.test": "new", "b@x.test": "new", "c@x.test": "lost"})
     segment_id = _segment(db, project, NEW, clock)
     with db.begin() as conn:

@@ -244,10 +244,8 @@ def replace_members(
     """
     now = clock.now()
     found = None if audience is None else answering.matching_all(conn, project, audience, now)
-    if found is None:
+    if found is None or not _replace_by_ids(conn, project, list_id, found.value, now):
         _replace_in_database(conn, project, list_id, matching, now)
-    else:
-        _replace_by_ids(conn, project, list_id, found.value, now)
     update_list(conn, project, list_id, {}, clock)
     _members_changed(conn, project, list_id, None, now)
     return member_count(conn, project, list_id)
@@ -280,22 +278,25 @@ def _replace_in_database(
 
 def _replace_by_ids(
     conn: sa.Connection, project: Project, list_id: int, wanted: np.ndarray, now: datetime
-) -> None:
+) -> bool:
     """The members made the leads `wanted` (sorted ids, the index's answer): only the
-    difference is written. Joining leads are inserted from `leads`, so one deleted since the
-    index answered is skipped rather than failing the write."""
+    difference is written, handed to the database as id arrays; False (nothing written) when
+    it is over answering.MAX_IDS_TO_SQL ids. Joining leads are inserted from `leads`, so one
+    deleted since the index answered is skipped rather than failing the write."""
     scope = sa.and_(list_members.c.project_id == project.id, list_members.c.list_id == list_id)
     present = np.fromiter(
         conn.execute(sa.select(list_members.c.lead_id).where(scope)).scalars(), np.int64
     )
     present.sort()
-    dialect = conn.dialect.name
     leaving = np.setdiff1d(present, wanted, assume_unique=True).tolist()
+    joining = np.setdiff1d(wanted, present, assume_unique=True).tolist()
+    if len(leaving) + len(joining) > answering.MAX_IDS_TO_SQL:
+        return False
+    dialect = conn.dialect.name
     if leaving:
         conn.execute(
             list_members.delete().where(scope, one_of(list_members.c.lead_id, leaving, dialect))
         )
-    joining = np.setdiff1d(wanted, present, assume_unique=True).tolist()
     if joining:
         conn.execute(
             list_members.insert().from_select(
@@ -308,3 +309,4 @@ def _replace_by_ids(
                 ).where(leads.c.project_id == project.id, one_of(leads.c.id, joining, dialect)),
             )
         )
+    return True
