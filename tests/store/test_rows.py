@@ -60,3 +60,16 @@ def test_a_row_reads_back_as_its_record(db: Engine, project: Project) -> None:
     lead = rows.LeadRow.of(row)
     assert (lead.email, lead.tags, lead.engagement_score) == ("ada@example.com", ["vip"], 0)
     assert lead.created_at == at and lead.last_activity_at is None
+
+
+def test_stored_json_reads_back_exactly(db: Engine, project: Project) -> None:
+    """Stored JSON is read by orjson, and by json.loads what orjson refuses (an integer past
+    64 bits, which jsonb and SQLite's text keep): every value comes back as it was written."""
+    from segmint.engine import leads
+    from segmint.ingest import upsert_leads
+
+    enrichment = {"big": 2**70, "neg": -(2**64), "half": 0.5, "text": "é\u2028", "list": [1, None]}
+    upsert_leads(db, project, enumerate([{"email": "a@x.test", "enrichment": enrichment}]))
+    with db.connect() as conn:
+        row = conn.execute(sa.select(tables.leads).where(tables.leads.c.email == "a@x.test")).one()
+    assert leads.public(row)["enrichment"] == enrichment

@@ -29,7 +29,7 @@ from segmint.index import Audience
 from segmint.projects import Project
 from segmint.store.db import one_of
 from segmint.store.rows import LeadRow
-from segmint.store.tables import accounts, events, leads
+from segmint.store.tables import Timestamp, accounts, events, leads
 
 SORTABLE = ("name", "email", "company", "job_title", "status", "source", "created_at")
 DEFAULT_SORT = "-created_at"
@@ -42,13 +42,18 @@ def full_name() -> sa.ColumnElement[str]:
     )
 
 
+_STORED = tuple(column.name for column in leads.columns)
+_INSTANTS = tuple(name for name in _STORED if isinstance(leads.c[name].type, Timestamp))
+
+
 def public(row: Any) -> dict[str, Any]:
-    """A stored lead as the API shows it."""
-    data = {column.name: getattr(row, column.name) for column in leads.columns}
+    """A stored lead (a row of `leads`, or a LeadRow) as the API shows it."""
+    # A Row as a dict at once: an attribute read a column was a sixth of an index page's time.
+    data = row._asdict() if isinstance(row, sa.Row) else {n: getattr(row, n) for n in _STORED}
     data.pop("project_id")
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = as_utc(value)
+    for key in _INSTANTS:
+        if data[key] is not None:
+            data[key] = as_utc(data[key])
     data["name"] = " ".join(p for p in (row.first_name, row.last_name) if p) or None
     return data
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine, make_url
@@ -103,10 +104,21 @@ def _pooled(parsed: URL, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**pool_options_from_env(), **kwargs}
 
 
+def json_loads(data: str | bytes) -> Any:
+    """Stored JSON read back: by orjson, several times faster than json.loads (a page of 50
+    leads decodes 150 values: a fifth of an index page's time); by json.loads what orjson
+    refuses but the databases keep (integers past 64 bits, NaN in SQLite's text)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
     """The one way the project opens a database."""
     parsed = normalise_url(url or database_url_from_env())
     kwargs = _pooled(parsed, kwargs)
+    kwargs.setdefault("json_deserializer", json_loads)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _tune_sqlite)
