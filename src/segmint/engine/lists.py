@@ -263,6 +263,18 @@ def _replace_in_database(
     matching_ids = sa.select(leads.c.id).where(leads.c.project_id == project.id, matching)
     conn.execute(list_members.delete().where(scope, list_members.c.lead_id.not_in(matching_ids)))
     present = sa.select(list_members.c.lead_id).where(scope)
+    _add_leads_where(conn, project, list_id, sa.and_(matching, leads.c.id.not_in(present)), now)
+
+
+def _add_leads_where(
+    conn: sa.Connection,
+    project: Project,
+    list_id: int,
+    where: sa.ColumnElement[bool],
+    now: datetime,
+) -> None:
+    """The project's leads matching `where` added to the list, read from `leads` in the
+    database (so a lead deleted meanwhile is not added)."""
     conn.execute(
         list_members.insert().from_select(
             ["project_id", "list_id", "lead_id", "added_at"],
@@ -271,7 +283,7 @@ def _replace_in_database(
                 sa.literal(list_id, sa.BigInteger),
                 leads.c.id,
                 sa.literal(now, sa.DateTime(timezone=True)),
-            ).where(leads.c.project_id == project.id, matching, leads.c.id.not_in(present)),
+            ).where(leads.c.project_id == project.id, where),
         )
     )
 
@@ -281,8 +293,7 @@ def _replace_by_ids(
 ) -> bool:
     """The members made the leads `wanted` (sorted ids, the index's answer): only the
     difference is written, handed to the database as id arrays; False (nothing written) when
-    it is over answering.MAX_IDS_TO_SQL ids. Joining leads are inserted from `leads`, so one
-    deleted since the index answered is skipped rather than failing the write."""
+    it is over answering.MAX_IDS_TO_SQL ids."""
     scope = sa.and_(list_members.c.project_id == project.id, list_members.c.list_id == list_id)
     present = np.fromiter(
         conn.execute(sa.select(list_members.c.lead_id).where(scope)).scalars(), np.int64
@@ -298,15 +309,5 @@ def _replace_by_ids(
             list_members.delete().where(scope, one_of(list_members.c.lead_id, leaving, dialect))
         )
     if joining:
-        conn.execute(
-            list_members.insert().from_select(
-                ["project_id", "list_id", "lead_id", "added_at"],
-                sa.select(
-                    leads.c.project_id,
-                    sa.literal(list_id, sa.BigInteger),
-                    leads.c.id,
-                    sa.literal(now, sa.DateTime(timezone=True)),
-                ).where(leads.c.project_id == project.id, one_of(leads.c.id, joining, dialect)),
-            )
-        )
+        _add_leads_where(conn, project, list_id, one_of(leads.c.id, joining, dialect), now)
     return True
