@@ -167,7 +167,7 @@ def users_remove(
     typer.echo(f"user {removed} removed")
     for project, action in handed:
         typer.echo(
-            f"project {project.slug}: {action.total} lead(s) to {to} "
+            f"project {project.slug}: {action.total} lead(s) to {action.params['owner']} "
             f"(bulk action {action.id}, done by the worker)"
         )
 
