@@ -13,7 +13,9 @@ recomputation of it.
 A file may have been edited by hand, so every row is checked against its table's columns before
 anything is written (types, lengths, required columns, storable text), and a row the database
 still refuses (a duplicate, a reference to nothing) is found by retrying its batch a row at a
-time: either way the error names the line, and nothing is imported.
+time. Once every row is in, segments, rules and campaigns pass the checks they pass when saved
+(their filters, references and cycles among them). Either way the error names the line, and
+nothing is imported.
 
 Left out: delivery queues and logs (webhook_queue, webhook_attempts, campaign_trigger_sends:
 an imported triggered campaign sends on the entries that follow) and the outbox, which
@@ -33,7 +35,11 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from segmint.errors import InvalidInput
+from segmint.campaigns.definitions import check_stored as check_campaign
+from segmint.engine import filtering
+from segmint.engine.fit import check_rule as check_fit_rule
+from segmint.engine.scoring import check_rule as check_scoring_rule
+from segmint.errors import Forbidden, InvalidInput
 from segmint.projects import Project, create_project
 from segmint.storable import check_storable
 from segmint.store.bulk import insert_returning_ids, insert_rows
@@ -71,15 +77,27 @@ VERSION = 1
 BATCH = 1000
 
 
+# A current definition (a segment, a rule, a campaign) is checked as it is when saved, once
+# every row is in: (connection, project, the row's new id, the row as inserted).
+Check = Callable[[sa.Connection, Project, int, dict[str, Any]], object]
+
+
+def _check_segment(conn: sa.Connection, project: Project, row_id: int, row: dict[str, Any]) -> None:
+    audience = row.get("audience") or "leads"
+    filtering.validate(conn, project, row["filter"], row_id, reader=None, audience=audience)
+
+
 @dataclass(frozen=True)
 class Part:
-    """One table of the file: which columns refer to other tables' ids, and which JSON
-    columns hold filters or targeting to rewrite."""
+    """One table of the file: which columns refer to other tables' ids, which JSON columns
+    hold filters or targeting to rewrite, and how a row of it is checked when saved (past
+    versions and frozen lists are history, kept as they were)."""
 
     table: sa.Table
     refs: dict[str, str] = field(default_factory=dict)  # column -> table whose ids it holds
     filters: tuple[str, ...] = ()  # JSON columns holding a filter tree
     id_lists: dict[str, str] = field(default_factory=dict)  # JSON column -> table of its ids
+    check: Check | None = None
 
 
 PARTS = (
@@ -87,7 +105,7 @@ PARTS = (
     Part(accounts),
     Part(leads, {"account_id": "accounts"}),
     Part(events, {"lead_id": "leads"}),
-    Part(segments, filters=("filter",)),
+    Part(segments, filters=("filter",), check=_check_segment),
     Part(segment_tags, {"segment_id": "segments"}),
     Part(segment_versions, {"segment_id": "segments"}, filters=("filter",)),
     Part(lists, {"source_segment_id": "segments"}, filters=("filter",)),
@@ -98,8 +116,16 @@ PARTS = (
     Part(account_segment_members, {"segment_id": "segments", "account_id": "accounts"}),
     Part(account_membership_history, {"segment_id": "segments", "account_id": "accounts"}),
     Part(scoring_settings),
-    Part(scoring_rules, filters=("where",)),
-    Part(fit_rules, filters=("filter",)),
+    Part(
+        scoring_rules,
+        filters=("where",),
+        check=lambda conn, project, _, row: check_scoring_rule(project, row),
+    ),
+    Part(
+        fit_rules,
+        filters=("filter",),
+        check=lambda conn, project, _, row: check_fit_rule(conn, project, row),
+    ),
     Part(score_history, {"lead_id": "leads"}),
     Part(webhooks, {"segment_id": "segments"}),
     Part(mail_settings),
@@ -112,6 +138,7 @@ PARTS = (
             "include_lists": "lists",
             "exclude_lists": "lists",
         },
+        check=lambda conn, project, _, row: check_campaign(conn, project, row),
     ),
     Part(campaign_runs, {"campaign_id": "campaigns"}),
     Part(
@@ -177,14 +204,23 @@ def _json_value(value: Any) -> Any:
 # -- import ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Definition:
+    """A row holding filters or checked when saved, kept until every id is known: a segment
+    may refer to one created after it."""
+
+    line: int
+    part: Part
+    row_id: int
+    row: dict[str, Any]  # as inserted; its filters as exported until rewritten
+
+
 @dataclass
 class _Ids:
     """Old id -> new id, per table, as rows are inserted."""
 
     maps: dict[str, dict[int, int]] = field(default_factory=dict)
-    # (table, new id, column, filter as exported): rewritten once every id is known, since a
-    # segment may refer to one created after it.
-    filters: list[tuple[sa.Table, int, str, Any]] = field(default_factory=list)
+    definitions: list[_Definition] = field(default_factory=list)
 
     def of(self, table: str) -> dict[int, int]:
         return self.maps.setdefault(table, {})
@@ -242,6 +278,7 @@ def import_project(
             batch.append((number, _checked(current, row, number)))
         flush()
         _rewrite_filters(conn, project, ids)
+        _check_definitions(conn, project, ids)
     refresh_statistics(engine, counts)  # the background work that follows plans from them
     return project, counts
 
@@ -357,7 +394,7 @@ def _flush(
 ) -> None:
     table = part.table
     numbers = [number for number, _ in batch]
-    rows = [_imported(part, row, ids, users_by_email, project) for _, row in batch]
+    rows = [_imported(part, row, n, ids, users_by_email, project) for n, row in batch]
     old = [row.pop("id") for row in rows] if "id" in table.c else []
     try:
         with conn.begin_nested():
@@ -367,8 +404,9 @@ def _flush(
     if "id" not in table.c:
         return
     ids.of(table.name).update(zip(old, new, strict=True))
-    for new_id, row in zip(new, rows, strict=True):
-        ids.filters += [(table, new_id, column, row[column]) for column in part.filters]
+    if part.filters or part.check:
+        for number, new_id, row in zip(numbers, new, rows, strict=True):
+            ids.definitions.append(_Definition(number, part, new_id, row))
 
 
 def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -411,18 +449,50 @@ def _reason(error: sa.exc.DBAPIError) -> str:
 
 
 def _rewrite_filters(conn: sa.Connection, project: Project, ids: _Ids) -> None:
-    for table, new_id, column, tree in ids.filters:
-        if tree is None:
+    """Point every filter's `in_segment` and `in_list` at the imported rows. A reference to a
+    row not in the file is refused in a current definition; in history (a past version, a
+    frozen list's filter) it gets an id no row has rather than one the target may have given
+    to another row."""
+    for stored in ids.definitions:
+        table = stored.part.table
+        changes = {}
+        for column in stored.part.filters:
+            if stored.row.get(column) is None:
+                continue
+            dangling: list[tuple[str, int]] = []
+            changes[column] = _rewrite(stored.row[column], ids, dangling)
+            if dangling and stored.part.check is not None:
+                raise _not_in_file(stored.line, table, column, *dangling[0])
+        if changes:
+            stored.row.update(changes)
+            conn.execute(
+                table.update()
+                .where(table.c.project_id == project.id, table.c.id == stored.row_id)
+                .values(changes)
+            )
+
+
+def _check_definitions(conn: sa.Connection, project: Project, ids: _Ids) -> None:
+    """Every current definition through the checks it passes when saved (fields, filters,
+    cycles of segments, targeting), so that a hand-edited file cannot store a segment that
+    fails each time it is counted."""
+    for stored in ids.definitions:
+        if stored.part.check is None:
             continue
-        conn.execute(
-            table.update()
-            .where(table.c.project_id == project.id, table.c.id == new_id)
-            .values({column: _rewrite(tree, ids)})
-        )
+        try:
+            stored.part.check(conn, project, stored.row_id, stored.row)
+        except (InvalidInput, Forbidden) as exc:
+            where = f"{stored.part.table.name} {exc.path}" if exc.path else stored.part.table.name
+            raise InvalidInput(f"line {stored.line}: {where}: {exc.message}") from None
 
 
 def _imported(
-    part: Part, row: dict[str, Any], ids: _Ids, users_by_email: dict[str, int], project: Project
+    part: Part,
+    row: dict[str, Any],
+    number: int,
+    ids: _Ids,
+    users_by_email: dict[str, int],
+    project: Project,
 ) -> dict[str, Any]:
     values = {**row, "project_id": project.id}
     for name, target in part.refs.items():
@@ -432,13 +502,33 @@ def _imported(
         values["created_by"] = users_by_email.get(values["created_by"] or "")
     for name, target in part.id_lists.items():
         if values.get(name) is not None:
-            values[name] = [ids.of(target).get(i, i) for i in values[name]]
+            values[name] = [
+                _in_file(ids, target, old, number, part.table, name) for old in values[name]
+            ]
     if part.table is campaigns:
         trigger = values.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("segment_id"), int):
-            segment_id = ids.of("segments").get(trigger["segment_id"], trigger["segment_id"])
+            old = trigger["segment_id"]
+            segment_id = _in_file(ids, "segments", old, number, part.table, "trigger")
             values["trigger"] = {**trigger, "segment_id": segment_id}
     return values
+
+
+_KINDS = {"segments": "segment", "lists": "list"}
+
+
+def _in_file(ids: _Ids, target: str, old: int, line: int, table: sa.Table, column: str) -> int:
+    """The imported id of a row a current definition names: it must be in the file."""
+    new = ids.of(target).get(old)
+    if new is None:
+        raise _not_in_file(line, table, column, _KINDS[target], old)
+    return new
+
+
+def _not_in_file(line: int, table: sa.Table, column: str, kind: str, old: int) -> InvalidInput:
+    return InvalidInput(
+        f'line {line}: {table.name} "{column}" refers to {kind} {old}, which is not in the file'
+    )
 
 
 def _new_id(column: sa.Column[Any], new_ids: dict[int, int], old: int) -> int | None:
@@ -452,16 +542,20 @@ def _new_id(column: sa.Column[Any], new_ids: dict[int, int], old: int) -> int | 
     return None if column.nullable and not column.foreign_keys else -abs(old)
 
 
-def _rewrite(tree: Any, ids: _Ids) -> Any:
-    """A filter with its segment and list references pointing at the imported ones."""
+def _rewrite(tree: Any, ids: _Ids, dangling: list[tuple[str, int]] | None = None) -> Any:
+    """A filter with its segment and list references pointing at the imported ones; one to a
+    row not in the file is made negative (an id no row has) and noted in `dangling`."""
     if isinstance(tree, list):
-        return [_rewrite(item, ids) for item in tree]
+        return [_rewrite(item, ids, dangling) for item in tree]
     if not isinstance(tree, dict):
         return tree
-    node = {key: _rewrite(value, ids) for key, value in tree.items()}
-    for key in ("in_segment", "in_account_segment"):
-        if isinstance(node.get(key), int):
-            node[key] = ids.of("segments").get(node[key], node[key])
-    if isinstance(node.get("in_list"), int):
-        node["in_list"] = ids.of("lists").get(node["in_list"], node["in_list"])
+    node = {key: _rewrite(value, ids, dangling) for key, value in tree.items()}
+    for key, target in (("in_segment", "segments"), ("in_account_segment", "segments"),
+                        ("in_list", "lists")):  # fmt: skip
+        old = node.get(key)
+        if isinstance(old, int) and not isinstance(old, bool):
+            new = ids.of(target).get(old)
+            if new is None and dangling is not None:
+                dangling.append((_KINDS[target], old))
+            node[key] = new if new is not None else -abs(old)
     return node

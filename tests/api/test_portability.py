@@ -267,3 +267,85 @@ def test_a_reference_to_a_row_not_in_the_file_never_takes_another_rows_id(
         line["row"] for line in _export(db, copy) if line.get("table") == "campaign_recipients"
     ]
     assert [r["lead_id"] for r in recipients if r["lead_id"] < 0] == [-(10**9)]
+
+
+def _segment_lines(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {line["row"]["name"]: line for line in lines if line.get("table") == "segments"}
+
+
+@pytest.mark.parametrize(
+    ("table", "changes", "message"),
+    [
+        (
+            "segments",
+            {"filter": {"field": "shoe_size", "op": "gt", "value": 40}},
+            r"segments filter\.field: unknown field 'shoe_size'",
+        ),
+        (
+            "segments",
+            {"filter": {"in_segment": 10**6}},
+            r'segments "filter" refers to segment 1000000, which is not in the file',
+        ),
+        (
+            "fit_rules",
+            {"filter": {"in_list": 10**6}},
+            r'fit_rules "filter" refers to list 1000000, which is not in the file',
+        ),
+        (
+            "fit_rules",
+            {"filter": {"field": "status", "op": "between", "value": "new"}},
+            r"fit_rules filter\.op: ",
+        ),
+        ("scoring_rules", {"points": 1e12}, r"scoring_rules points: at most "),
+        (
+            "scoring_rules",
+            {"where": {"field": "metadata.x", "op": "nope", "value": 1}},
+            r"scoring_rules rule\.where\.op: ",
+        ),
+        (
+            "campaigns",
+            {"include_segments": [10**6]},
+            r'campaigns "include_segments" refers to segment 1000000, which is not in the file',
+        ),
+        ("campaigns", {"schedule": "cron", "cron": "every day"}, r"campaigns schedule\.cron: "),
+        ("campaigns", {"body": "{% for %}"}, r"campaigns body: "),
+    ],
+)
+def test_a_definition_is_checked_as_when_saved(
+    db: Engine, full: Project, table: str, changes: dict[str, Any], message: str
+) -> None:
+    """A hand-edited segment, rule or campaign passes the checks it would pass when saved
+    through the API, or the import names its line and nothing is imported: a stored filter
+    that fails each time it is counted, or a reference to another project's segment by an id
+    not in the file, is refused up front."""
+    lines = _export(db, full)
+    number = _line_of_last(lines, table)
+    with pytest.raises(InvalidInput, match=rf"^line {number}: {message}"):
+        import_project(db, full.organization_id, _edited(lines, table, **changes), "edited")
+    with db.connect() as conn:
+        assert not conn.exec_driver_sql("SELECT 1 FROM projects WHERE slug = 'edited'").first()
+
+
+def test_segments_that_refer_to_each_other_in_a_cycle_are_refused(
+    db: Engine, full: Project
+) -> None:
+    lines = _export(db, full)
+    segments = _segment_lines(lines)
+    base, nested = segments["Big"], segments["Big and active"]
+    base["row"]["filter"] = {"in_segment": nested["row"]["id"]}  # Big -> Big and active -> Big
+    number = 1 + lines.index(base)
+    text = [json.dumps(line) for line in lines]
+    with pytest.raises(InvalidInput, match=rf"^line {number}: segments .*form a cycle"):
+        import_project(db, full.organization_id, text, "cyclic")
+
+
+def test_history_keeps_a_reference_to_a_row_not_in_the_file_as_no_row(
+    db: Engine, full: Project
+) -> None:
+    """A past version may name a segment deleted since: it is imported, pointing at no row."""
+    lines = _export(db, full)
+    text = _edited(lines, "segment_versions", filter={"or": [{"in_segment": 10**6}]})
+    copy, _ = import_project(db, full.organization_id, text, "copy")
+    exported = _export(db, copy)
+    versions = [line["row"] for line in exported if line.get("table") == "segment_versions"]
+    assert versions[-1]["filter"] == {"or": [{"in_segment": -(10**6)}]}

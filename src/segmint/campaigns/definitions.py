@@ -21,7 +21,7 @@ from segmint.campaigns.cron import parse_cron
 from segmint.clock import as_utc
 from segmint.engine import filtering
 from segmint.engine.segments import check_description, check_name
-from segmint.engine.webhooks import check_destination
+from segmint.engine.webhooks import check_destination, check_url
 from segmint.errors import Forbidden, InvalidInput, NotFound
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
@@ -410,6 +410,26 @@ def _values(
             raise InvalidInput(f"expected one of {', '.join(SETTABLE_STATES)}", "state")
         values["state"] = state
     return values
+
+
+def check_stored(conn: sa.Connection, project: Project, row: Mapping[str, Any]) -> None:
+    """A campaign's stored columns (an imported one) through the checks its fields pass when
+    saved: targeting and trigger against this project's segments and lists, the schedule, the
+    templates, the channel, the webhook URL's shape (where it leads is checked whenever a
+    connection is opened: outbound.py), the resend policy."""
+    check_trigger(conn, project, row.get("trigger"), None)
+    check_targeting(conn, project, {n: row.get(n) for n in (*TARGET_LISTS, "filter")}, None)
+    schedule = {key: row.get(key) for key in ("send_at", "cron", "timezone")}
+    check_schedule({**schedule, "kind": row.get("schedule") or "manual"}, project)
+    templates.check_subject(row.get("subject") or "")
+    templates.check_body(row.get("body") or "")
+    if row.get("channel", "email") not in CHANNELS:
+        raise InvalidInput(f"expected one of {', '.join(CHANNELS)}", "channel")
+    if row.get("webhook_url"):
+        check_url(row["webhook_url"], "webhook_url")
+    check_resend(
+        {"policy": row.get("resend") or "never", "after_days": row.get("resend_after_days")}
+    )
 
 
 def _includes_nothing(targeting: Any) -> bool:

@@ -72,7 +72,7 @@ def get_rule(conn: sa.Connection, project: Project, rule_id: int) -> FitRule:
     return FitRule(row.id, row.name, row.filter, row.points)
 
 
-def _checked(conn: sa.Connection, project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
+def check_rule(conn: sa.Connection, project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise InvalidInput("expected a name of 1-255 characters", "name")
@@ -88,7 +88,7 @@ def _checked(conn: sa.Connection, project: Project, data: Mapping[str, Any]) -> 
 def create_rule(
     conn: sa.Connection, project: Project, data: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
 ) -> FitRule:
-    values = _checked(conn, project, data)
+    values = check_rule(conn, project, data)
     now = clock.now()
     rule_id = conn.execute(
         fit_rules.insert()
@@ -106,7 +106,7 @@ def update_rule(
     changes: Mapping[str, Any],
     clock: Clock = SYSTEM_CLOCK,
 ) -> FitRule:
-    values = _checked(conn, project, {**get_rule(conn, project, rule_id).public(), **changes})
+    values = check_rule(conn, project, {**get_rule(conn, project, rule_id).public(), **changes})
     now = clock.now()
     conn.execute(
         fit_rules.update()

@@ -106,7 +106,7 @@ def checked_number(value: Any, path: str, positive: bool = False) -> float:
     return float(value)
 
 
-def _checked(project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
+def check_rule(project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
     """A rule's fields, validated; errors name the field (`where.and[0].value`, say)."""
     event_type = data.get("event_type")
     if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 100:
@@ -137,7 +137,7 @@ def _checked(project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
 def create_rule(
     conn: sa.Connection, project: Project, data: Mapping[str, Any], clock: Clock = SYSTEM_CLOCK
 ) -> Rule:
-    values = _checked(project, data)
+    values = check_rule(project, data)
     now = clock.now()
     rule_id = conn.execute(
         scoring_rules.insert()
@@ -167,7 +167,7 @@ def update_rule(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Rule:
     current = get_rule(conn, project, rule_id).public()
-    values = _checked(project, {**current, **changes})
+    values = check_rule(project, {**current, **changes})
     now = clock.now()
     conn.execute(
         scoring_rules.update()
