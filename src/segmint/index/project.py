@@ -28,6 +28,7 @@ from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.evaluate import Loaders, Walk
 from segmint.index.feed import (
     RETENTION,
+    Changes,
     Position,
     has_written,
     position_now,
@@ -112,11 +113,29 @@ class ProjectIndex:
     def catch_up(self, conn: sa.Connection) -> int:
         """Apply every change `conn`'s snapshot sees and the index has not; how many."""
         changes, after = read_changes(conn, self.project_id, self.position)
+        self._apply(conn, changes, after)
+        return changes.count
+
+    def _apply(self, conn: sa.Connection, changes: Changes, after: Position) -> None:
         if changes.count:
             loading.apply_changes(conn, self.project_id, changes, self.tables())
         self.position = after
         self.caught_up_at = time.monotonic()
-        return changes.count
+
+    def _caught_up_unless_written(self, conn: sa.Connection) -> bool:
+        """Catch up through `conn` unless its transaction has written (its writes may yet roll
+        back: the index must not learn them); whether it did. On PostgreSQL the feed's own read
+        tells, which saves a round trip before every answer."""
+        if conn.dialect.name != "postgresql":
+            if has_written(conn):
+                return False
+            self.catch_up(conn)
+            return True
+        changes, after = read_changes(conn, self.project_id, self.position)
+        if after.own is not None:
+            return False
+        self._apply(conn, changes, after)
+        return True
 
     def stale(self) -> bool:
         """Idle for so long that the feed may have been pruned past it: build it anew."""
@@ -141,13 +160,13 @@ class ProjectIndex:
     @contextmanager
     def read_for(self, conn: sa.Connection) -> Iterator[Reader]:
         """Through `conn` when it has written nothing, else through a snapshot of its own."""
-        if has_written(conn):
-            with self.reading(conn.engine) as reader:
-                reader.caller = conn
-                yield reader
-        else:
-            with self.read_in(conn) as reader:
-                yield reader
+        with self.lock:
+            if self._caught_up_unless_written(conn):
+                yield Reader(self, conn)
+                return
+        with self.reading(conn.engine) as reader:
+            reader.caller = conn
+            yield reader
 
     def order(self, key: str, descending: bool) -> np.ndarray[Any, Any]:
         """Every lead row in a sort's order (ties by id in the same direction, nulls last),
