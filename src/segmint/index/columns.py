@@ -16,7 +16,13 @@ import numpy as np
 
 from segmint.filters.operators import View
 from segmint.index.packed import PackedTexts
-from segmint.index.vectors import BoolArray, DenseOperand, DictionaryOperand, micros
+from segmint.index.vectors import (
+    BoolArray,
+    DenseOperand,
+    DictionaryOperand,
+    gather,
+    micros,
+)
 
 
 class Growing:
@@ -209,11 +215,10 @@ class DictionaryColumn:
         self, per_value: BoolArray, rows: np.ndarray[Any, Any] | slice | None = None
     ) -> BoolArray:
         """Per-value answers as per-row answers (for `rows` only, when given)."""
-        codes = self.codes.live if rows is None else self.codes.live[rows]
+        codes = self.codes.live if rows is None else gather(self.codes.live, rows)
         if len(per_value) <= FEW_VALUES and len(codes) > len(per_value):
             return _by_comparison(per_value, codes)
-        result: BoolArray = per_value[codes]
-        return result
+        return gather(per_value, codes)
 
     def nbytes(self) -> int:
         kept = sum(known.nbytes for known in self._per_value.values())
@@ -234,8 +239,7 @@ def _by_comparison(per_value: BoolArray, codes: np.ndarray[Any, Any]) -> BoolArr
     misses = np.flatnonzero(~per_value)
     few, negate = (hits, False) if len(hits) <= len(misses) else (misses, True)
     if len(few) > COMPARED:
-        gathered: BoolArray = per_value[codes]
-        return gathered
+        return gather(per_value, codes)
     if not len(few):
         return np.full(len(codes), negate)
     same = codes.dtype.type  # compared as the codes' own type: numpy would widen every code
@@ -292,7 +296,9 @@ class DenseColumn:
         """The values of every row, or of `rows` only."""
         if rows is None:
             return DenseOperand(self.values.live, self.valid.live, self.kind)
-        return DenseOperand(self.values.live[rows], self.valid.live[rows], self.kind)
+        return DenseOperand(
+            gather(self.values.live, rows), gather(self.valid.live, rows), self.kind
+        )
 
     def trim(self) -> None:
         self.values.trim()

@@ -50,7 +50,7 @@ from segmint.filters.tree import (
 from segmint.index.answers import NO_TIME, AnswerCache
 from segmint.index.columns import DenseColumn, DictionaryColumn
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
-from segmint.index.vectors import BoolArray, micros, micros_to_datetime
+from segmint.index.vectors import BoolArray, gather, micros, micros_to_datetime
 from segmint.projects import Project
 
 
@@ -193,7 +193,7 @@ class Walk:
 
     @staticmethod
     def _picked(answer: BoolArray, rows: Rows) -> BoolArray:
-        return answer if rows is None else answer[rows]
+        return answer if rows is None else gather(answer, rows)
 
     def members(self, key: tuple[str, int]) -> BoolArray:
         if not self.memberships.has(key):

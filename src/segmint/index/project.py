@@ -36,7 +36,7 @@ from segmint.index.feed import (
     snapshot,
 )
 from segmint.index.tables import AccountTable, EventTable, LeadTable, Memberships, Path
-from segmint.index.vectors import BoolArray
+from segmint.index.vectors import BoolArray, gather
 from segmint.projects import Project
 
 # (kind, id): the stored members of a static list ("list") or of an inactive segment ("segment"),
@@ -287,10 +287,10 @@ class Reader:
         index = self.index
         walk = self._walk(project, now, segments)
         alive = index.leads.alive.live
-        mask = alive.copy() if rows is None else alive[rows]
+        mask = alive.copy() if rows is None else gather(alive, rows)
         for key in audience.members:
             members = walk.members(key)
-            mask &= members if rows is None else members[rows]
+            mask &= members if rows is None else gather(members, rows)
         if audience.filters:  # one AND: its candidates narrow as it goes
             mask &= walk.mask(And(audience.filters), rows)
         return mask
@@ -325,7 +325,7 @@ class Reader:
         if alone and isinstance(leads.columns[key], DenseColumn):
             return _sorted_rows(leads, key, descending, np.flatnonzero(mask))
         order = self.index.order(key, descending)
-        picked: np.ndarray[Any, Any] = order[mask[order]]
+        picked: np.ndarray[Any, Any] = order[gather(mask, order)]
         return picked
 
     def page(
@@ -342,7 +342,7 @@ class Reader:
         reach = min(len(order), int(stop / share * 1.1) + 1024)
         while True:
             head = order[:reach]
-            picked: np.ndarray[Any, Any] = head[mask[head]]
+            picked: np.ndarray[Any, Any] = head[gather(mask, head)]
             if len(picked) >= stop or reach == len(order):
                 return picked[start:stop]
             reach = min(len(order), 2 * reach)

@@ -31,6 +31,16 @@ SEPARATOR: Final = "\x00"  # never inside stored text (storable.py refuses NUL)
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 
+def gather(values: np.ndarray[Any, Any], rows: Any) -> np.ndarray[Any, Any]:
+    """`values[rows]` for an array of positions (a slice or a mask as indexing takes them):
+    `np.take` gathers nearly twice as fast as indexing with an array (docs/decisions.md), and
+    answers gather at every step: codes to values, candidates to their rows."""
+    if isinstance(rows, np.ndarray) and rows.dtype != np.bool_:
+        return np.take(values, rows)
+    gathered: np.ndarray[Any, Any] = values[rows]
+    return gathered
+
+
 def micros(moment: datetime) -> int:
     """An instant as whole microseconds since 1970 UTC: how the index stores instants."""
     return (as_utc(moment) - EPOCH) // MICROSECOND
