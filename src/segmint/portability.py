@@ -84,7 +84,9 @@ Check = Callable[[sa.Connection, Project, int, dict[str, Any]], object]
 
 def _check_segment(conn: sa.Connection, project: Project, row_id: int, row: dict[str, Any]) -> None:
     audience = row.get("audience") or "leads"
-    filtering.validate(conn, project, row["filter"], row_id, reader=None, audience=audience)
+    source = filtering.ImportedSegments(conn, project.id)
+    tree = row["filter"]
+    filtering.validate(conn, project, tree, row_id, reader=None, audience=audience, source=source)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ PARTS = (
     Part(
         fit_rules,
         filters=("filter",),
-        check=lambda conn, project, _, row: check_fit_rule(conn, project, row),
+        check=lambda conn, project, _, row: check_fit_rule(
+            conn, project, row, filtering.ImportedSegments(conn, project.id)
+        ),
     ),
     Part(score_history, {"lead_id": "leads"}),
     Part(webhooks, {"segment_id": "segments"}),

@@ -349,3 +349,19 @@ def test_history_keeps_a_reference_to_a_row_not_in_the_file_as_no_row(
     exported = _export(db, copy)
     versions = [line["row"] for line in exported if line.get("table") == "segment_versions"]
     assert versions[-1]["filter"] == {"or": [{"in_segment": -(10**6)}]}
+
+
+def test_what_the_product_lets_drift_still_imports(api: Api, db: Engine) -> None:
+    """A segment deactivated after a filter came to read its time in segment, and after a
+    campaign came to trigger on it: the product allows both, so its export imports."""
+    new = {"field": "status", "op": "eq", "value": "new"}
+    watched = api.post("segments", json={"name": "Watched", "filter": new}).json()
+    tenure = {"in_segment": watched["id"], "for_at_least_days": 3}
+    api.post("segments", json={"name": "Settled", "filter": tenure})
+    api.post("scoring/fit-rules", json={"name": "Settled", "filter": tenure, "points": 5})
+    trigger = {"on": "enter", "segment_id": watched["id"]}
+    api.post("campaigns", json={"name": "On entry", "subject": "Hi", "trigger": trigger})
+    assert api.patch(f"segments/{watched['id']}", json={"active": False}).status_code == 200
+    lines = [json.dumps(line) for line in _export(db, api.project)]
+    _, counts = import_project(db, api.project.organization_id, lines, "copy")
+    assert counts["segments"] == 2 and counts["campaigns"] == 1 and counts["fit_rules"] == 1

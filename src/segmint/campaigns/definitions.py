@@ -23,6 +23,7 @@ from segmint.engine import filtering
 from segmint.engine.segments import check_description, check_name
 from segmint.engine.webhooks import check_destination, check_url
 from segmint.errors import Forbidden, InvalidInput, NotFound
+from segmint.filters import SegmentSource
 from segmint.model import Role
 from segmint.projects import Project, check_timezone
 from segmint.store.rows import CampaignWithCreator
@@ -60,7 +61,11 @@ class Targeting:
 
 
 def check_targeting(
-    conn: sa.Connection, project: Project, data: Any, reader: Principal | None
+    conn: sa.Connection,
+    project: Project,
+    data: Any,
+    reader: Principal | None,
+    source: SegmentSource | None = None,
 ) -> Targeting:
     """Targeting from input: known segments and lists of this project, a valid filter, and at
     least one segment or list to include. Every segment must be one `reader` may read (None:
@@ -83,7 +88,7 @@ def check_targeting(
     stored_filter = None
     if data.get("filter") is not None:
         try:
-            node = filtering.validate(conn, project, data["filter"], reader=reader)
+            node = filtering.validate(conn, project, data["filter"], reader=reader, source=source)
         except (InvalidInput, Forbidden) as exc:
             raise type(exc)(exc.message, _under("targeting", exc.path)) from None
         stored_filter = filtering.to_json(node)
@@ -249,9 +254,15 @@ MAX_CAP = 1000
 
 
 def check_trigger(
-    conn: sa.Connection, project: Project, data: Any, reader: Principal | None
+    conn: sa.Connection,
+    project: Project,
+    data: Any,
+    reader: Principal | None,
+    *,
+    inactive: bool = False,
 ) -> dict[str, Any] | None:
     """A campaign's trigger: entries into (or exits from) an active segment of this project
+    (`inactive`: or one that was deactivated after, as an import finds it)
     that `reader` may read, an optional delay, whether the lead must still be in (or still be
     out) when it is due, and an optional cap of sends per lead per days. None: no trigger."""
     if data is None:
@@ -264,7 +275,7 @@ def check_trigger(
     on = data.get("on")
     if on not in TRIGGER_ON:
         raise InvalidInput(f"expected one of {', '.join(TRIGGER_ON)}", "trigger.on")
-    segment_id = _check_trigger_segment(conn, project, data.get("segment_id"), reader)
+    segment_id = _check_trigger_segment(conn, project, data.get("segment_id"), reader, inactive)
     delay = _whole(data.get("delay_minutes", 0), 0, MAX_DELAY_MINUTES, "trigger.delay_minutes")
     still = data.get("only_if_still_member", True)
     if not isinstance(still, bool):
@@ -279,8 +290,10 @@ def check_trigger(
 
 
 def _check_trigger_segment(
-    conn: sa.Connection, project: Project, value: Any, reader: Principal | None
+    conn: sa.Connection, project: Project, value: Any, reader: Principal | None, inactive: bool
 ) -> int:
+    """`inactive`: an inactive segment is accepted (one deactivated after the trigger was
+    saved, in an import); else refused, as it records no entries or exits."""
     path = "trigger.segment_id"
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("expected a segment id", path)
@@ -296,7 +309,7 @@ def _check_trigger_segment(
         raise InvalidInput(
             f"segment {value} is an account segment: a campaign triggers on a lead segment", path
         )
-    if not active:
+    if not active and not inactive:
         raise InvalidInput(
             f"segment {value} is inactive: only an active segment records entries and exits", path
         )
@@ -417,8 +430,10 @@ def check_stored(conn: sa.Connection, project: Project, row: Mapping[str, Any]) 
     saved: targeting and trigger against this project's segments and lists, the schedule, the
     templates, the channel, the webhook URL's shape (where it leads is checked whenever a
     connection is opened: outbound.py), the resend policy."""
-    check_trigger(conn, project, row.get("trigger"), None)
-    check_targeting(conn, project, {n: row.get(n) for n in (*TARGET_LISTS, "filter")}, None)
+    # Its segment may have been deactivated since the trigger was saved: the product allows it.
+    check_trigger(conn, project, row.get("trigger"), None, inactive=True)
+    targeting = {name: row.get(name) for name in (*TARGET_LISTS, "filter")}
+    check_targeting(conn, project, targeting, None, filtering.ImportedSegments(conn, project.id))
     schedule = {key: row.get(key) for key in ("send_at", "cron", "timezone")}
     check_schedule({**schedule, "kind": row.get("schedule") or "manual"}, project)
     templates.check_subject(row.get("subject") or "")

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 
 from segmint.auth import Principal
 from segmint.errors import InvalidInput, NotFound
-from segmint.filters import compile_filter, evaluate, explain, parse_filter, to_json
+from segmint.filters import (
+    SegmentSource,
+    compile_filter,
+    evaluate,
+    explain,
+    parse_filter,
+    to_json,
+)
 from segmint.filters.describe import describe as _describe
 from segmint.filters.parse import (
     MANUAL_KINDS,
@@ -60,14 +67,16 @@ def validate(
     reader: Principal | None,
     me: str | None = None,
     audience: str = "leads",
+    source: SegmentSource | None = None,
 ) -> Node:
     """A filter from user input, checked against the project's fields, segments and lists:
     every segment it refers to must be one `reader` may read (403 naming the reference).
     "Assigned to me" means `me`, by default the reader (a segment's edit passes its creator).
-    `audience` "accounts": an account segment's filter."""
+    `audience` "accounts": an account segment's filter. `source`: the segments and lists as
+    read otherwise than by `reader` (an import: `ImportedSegments`)."""
     if data is None:
         raise InvalidInput("a segment needs at least one condition", "filter")
-    source = source_for(conn, project, reader)
+    source = source or source_for(conn, project, reader)
     me = me or reader_email(reader)
     return parse_filter(data, project, source, segment_id=segment_id, me=me, audience=audience)
 
@@ -553,3 +562,12 @@ def with_account_leads(conn: sa.Connection, project_id: int, lead: dict[str, Any
     account = lead.get("account")
     if account is not None:
         lead["account"] = {**account, "leads": _AccountLeads(conn, project_id, account["id"])}
+
+
+class ImportedSegments(StoredSegments):
+    """A project's segments as an import checks the filters that name them: every one is read,
+    and every one counts as active. Time in segment asks for an active segment when a filter is
+    saved, but the segment may be deactivated after, and an export keeps both as they were."""
+
+    def is_active(self, segment_id: int) -> bool:
+        return True

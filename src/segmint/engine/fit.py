@@ -33,6 +33,7 @@ from segmint.engine.scoring import (
     rescore_later,
 )
 from segmint.errors import InvalidInput, NotFound
+from segmint.filters import SegmentSource
 from segmint.projects import Project
 from segmint.store.db import one_of
 from segmint.store.tables import fit_rules, leads, scoring_settings
@@ -72,12 +73,18 @@ def get_rule(conn: sa.Connection, project: Project, rule_id: int) -> FitRule:
     return FitRule(row.id, row.name, row.filter, row.points)
 
 
-def check_rule(conn: sa.Connection, project: Project, data: Mapping[str, Any]) -> dict[str, Any]:
+def check_rule(
+    conn: sa.Connection,
+    project: Project,
+    data: Mapping[str, Any],
+    source: SegmentSource | None = None,
+) -> dict[str, Any]:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise InvalidInput("expected a name of 1-255 characters", "name")
     # Only owners and admins write fit rules (the routes say so), and they read every segment.
-    filtering.validate(conn, project, data.get("filter"), reader=None)  # errors name filter.and[0]
+    # errors name filter.and[0]
+    filtering.validate(conn, project, data.get("filter"), reader=None, source=source)
     return {
         "name": name.strip(),
         "filter": data.get("filter"),
