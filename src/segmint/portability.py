@@ -89,6 +89,18 @@ def _check_segment(conn: sa.Connection, project: Project, row_id: int, row: dict
     filtering.validate(conn, project, tree, row_id, reader=None, audience=audience, source=source)
 
 
+def _check_scoring_rule(conn: sa.Connection, project: Project, _: int, row: dict[str, Any]) -> None:
+    check_scoring_rule(project, row)
+
+
+def _check_fit_rule(conn: sa.Connection, project: Project, _: int, row: dict[str, Any]) -> None:
+    check_fit_rule(conn, project, row, filtering.ImportedSegments(conn, project.id))
+
+
+def _check_campaign(conn: sa.Connection, project: Project, _: int, row: dict[str, Any]) -> None:
+    check_campaign(conn, project, row)
+
+
 @dataclass(frozen=True)
 class Part:
     """One table of the file: which columns refer to other tables' ids, which JSON columns
@@ -118,18 +130,8 @@ PARTS = (
     Part(account_segment_members, {"segment_id": "segments", "account_id": "accounts"}),
     Part(account_membership_history, {"segment_id": "segments", "account_id": "accounts"}),
     Part(scoring_settings),
-    Part(
-        scoring_rules,
-        filters=("where",),
-        check=lambda conn, project, _, row: check_scoring_rule(project, row),
-    ),
-    Part(
-        fit_rules,
-        filters=("filter",),
-        check=lambda conn, project, _, row: check_fit_rule(
-            conn, project, row, filtering.ImportedSegments(conn, project.id)
-        ),
-    ),
+    Part(scoring_rules, filters=("where",), check=_check_scoring_rule),
+    Part(fit_rules, filters=("filter",), check=_check_fit_rule),
     Part(score_history, {"lead_id": "leads"}),
     Part(webhooks, {"segment_id": "segments"}),
     Part(mail_settings),
@@ -142,7 +144,7 @@ PARTS = (
             "include_lists": "lists",
             "exclude_lists": "lists",
         },
-        check=lambda conn, project, _, row: check_campaign(conn, project, row),
+        check=_check_campaign,
     ),
     Part(campaign_runs, {"campaign_id": "campaigns"}),
     Part(
