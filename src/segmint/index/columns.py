@@ -23,6 +23,7 @@ from segmint.index.vectors import (
     gather,
     micros,
 )
+from segmint.store.db import json_loads
 
 
 class Growing:
@@ -177,7 +178,7 @@ class DictionaryColumn:
         known = self._codes_by_text if self._codes_by_key is not None else {}
         for text in dict.fromkeys(texts):
             if text not in known:
-                known[text] = self.encode(None if text is None else json.loads(text))
+                known[text] = self.encode(None if text is None else json_loads(text))
                 self._value_bytes += 100 if known is self._codes_by_text else 0
         self.codes.extend(np.fromiter(map(known.__getitem__, texts), np.int32, len(texts)))
 

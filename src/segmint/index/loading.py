@@ -35,7 +35,7 @@ from segmint.index.tables import (
 )
 from segmint.index.vectors import micros
 from segmint.model import LEAD_COLUMNS, FieldKind
-from segmint.store.db import one_of
+from segmint.store.db import json_loads, one_of
 from segmint.store.tables import (
     Timestamp,
     accounts,
@@ -314,7 +314,7 @@ def _from_sqlite(kind: str | None, value: Any) -> Any:
     if kind in ("true", "false"):
         return kind == "true"
     if kind in ("array", "object"):
-        return json.loads(value)
+        return json_loads(value)
     return value
 
 

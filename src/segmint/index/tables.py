@@ -18,6 +18,7 @@ from segmint.filters.operators import View
 from segmint.index.columns import Column, DenseColumn, DictionaryColumn, Growing
 from segmint.index.vectors import BoolArray, micros
 from segmint.model import LEAD_COLUMNS, FieldKind
+from segmint.store.db import json_loads
 
 Path = tuple[str, ...]
 # A path's values: the distinct JSON texts, the ids holding a value and, for each id, which.
@@ -322,7 +323,7 @@ def _parsed_json(texts: Sequence[str | None]) -> list[Any]:
     parsed: dict[str | None, Any] = {None: None}
     for text in texts:
         if text not in parsed:
-            parsed[text] = json.loads(text)  # type: ignore[arg-type]
+            parsed[text] = json_loads(text)  # type: ignore[arg-type]
     return [parsed[text] for text in texts]
 
 
@@ -596,7 +597,7 @@ def _path_column(
     encoded once: a value per row through `encode` took seconds a path at a million leads."""
     column = DictionaryColumn()
     column.encode(None)
-    text_codes = np.asarray([column.encode(json.loads(text)) for text in texts], np.int32)
+    text_codes = np.asarray([column.encode(json_loads(text)) for text in texts], np.int32)
     codes = np.zeros(size, np.int32)
     held = rows != NO_ROW
     codes[rows[held]] = text_codes[which[held]]
