@@ -128,7 +128,19 @@ def create_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
         )
     kwargs.setdefault("pool_pre_ping", True)  # survive a PostgreSQL restart without a manual step
+    kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": _pg_options(parsed)}
     return sa.create_engine(parsed, **kwargs)
+
+
+def _pg_options(parsed: URL) -> str:
+    """Session settings sent with each connection: JIT off, ahead of any `options` in the URL
+    (which can turn it back on). JIT compiles a plan when its estimated cost is high: once a
+    bulk load had skewed the change feed's statistics, the feed read before every index answer
+    (0.7 ms) took 4-20 ms compiling, and a SQL-path count spent 40 ms of its 825 compiling and
+    ran in 629 without (docs/decisions.md)."""
+    given = parsed.query.get("options")
+    own = [given] if isinstance(given, str) else list(given or ())
+    return " ".join(["-c jit=off", *own])
 
 
 Bind = Engine | sa.Connection  # a writer's target: its own connections, or one it is lent
