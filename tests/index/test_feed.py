@@ -160,3 +160,21 @@ def test_the_worker_forgets_changes_past_their_retention(db: Engine, project: Pr
     assert Worker(db, clock=FrozenClock(NOW)).sweep_changes() == 1
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(index_changes)).scalar() == 1
+
+
+def test_a_connection_that_has_written_is_answered_from_a_snapshot_of_its_own(
+    db: Engine, project: Project
+) -> None:
+    """The feed read itself tells that the request's transaction wrote (PostgreSQL); its
+    uncommitted lead must not reach the index, which would keep it after a rollback."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer would block the index's own snapshot")
+    index = ProjectIndex(project.id)
+    index.build(db)
+    with db.connect() as conn:
+        transaction = conn.begin()
+        _insert_lead(conn, project, "maybe@x.test")
+        with index.read_for(conn) as reader:
+            assert int(np.count_nonzero(reader.select(Audience(()), project, NOW, None))) == 0
+        transaction.rollback()
+    assert _count(db, index, project) == 0
